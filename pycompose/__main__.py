@@ -1,0 +1,3 @@
+from pycompose.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""The ``pycompose`` command line: parse arguments, call one function, render the result.
+
+Start-up speed matters (every ``container run`` pays it), so this module imports only
+the standard library's light parts. Each command group lives in its own module that is
+imported only when its command is used; those modules import heavy libraries (pydantic,
+trio, pyroute2, yaml) inside their handlers, never at module level.
+tests/unit/test_cli_startup.py holds that line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pycompose import __version__
+
+#: command -> (module that registers it, one line of help). Compose commands first,
+#: then the engine's object commands, as ``docker`` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
+    "container": ("pycompose.cli.container", "Manage containers"),
+    "image": ("pycompose.cli.image", "Manage images"),
+    "volume": ("pycompose.cli.volume", "Manage volumes"),
+    "network": ("pycompose.cli.network", "Manage networks"),
+    "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
+}
+
+#: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
+#: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix.
+ALIASES: dict[str, list[str]] = {
+    "images": ["image", "ls"],
+    "run": ["container", "run"],
+    "exec": ["container", "exec"],
+    "ps": ["container", "ls"],
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with docker's usage status (125 for the engine verbs is
+    docker's; compose uses 1 -- we use 2 like argparse, documented in the README)."""
+
+
+def _global_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="pycompose",
+        description="Compose stacks on a container engine of its own: no daemon.",
+        add_help=False,
+    )
+    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    g = p.add_argument_group("compose options")
+    g.add_argument("-f", "--file", action="append", dest="files", metavar="FILE",
+                   help="compose file (repeatable; '-' reads standard input)")
+    g.add_argument("-p", "--project-name", metavar="NAME", help="project name")
+    g.add_argument("--project-directory", metavar="DIR",
+                   help="working directory (default: the first compose file's folder)")
+    g.add_argument("--env-file", action="append", dest="env_files", metavar="FILE",
+                   help="alternative environment file(s)")
+    g.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE",
+                   help="enable a profile (repeatable)")
+    return p
+
+
+def _print_help(p: argparse.ArgumentParser) -> None:
+    out = [p.format_help().rstrip(), "", "commands:"]
+    width = max(len(n) for n in COMMANDS)
+    out += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    out += ["", "Run 'pycompose COMMAND --help' for more on a command."]
+    print("\n".join(out))
+
+
+def build_command_parser(
+    command: str, parents: Sequence[argparse.ArgumentParser] = ()
+) -> argparse.ArgumentParser:
+    """The parser of one top-level command, with its module's sub-commands."""
+    module_name, help_ = COMMANDS[command]
+    module = importlib.import_module(module_name)
+    p = _Parser(prog=f"pycompose {command}", description=help_, parents=list(parents))
+    module.register(p, command)
+    return p
+
+
+_GLOBAL_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory",
+                      "--env-file", "--profile"}
+
+
+def split_global(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ``argv`` into the global options and the command with its own arguments.
+
+    Options after the command word belong to the command (``container run -p 8080:80``
+    is a port, not a project name), so argparse must not see them here.
+    """
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--" or not word.startswith("-") or word == "-":
+            break
+        if word in _GLOBAL_WITH_VALUE:
+            i += 2
+            continue
+        if word.startswith("-") and not word.startswith("--") and len(word) > 2 \
+                and word[:2] in _GLOBAL_WITH_VALUE:
+            i += 1  # -fFILE
+            continue
+        i += 1
+    return list(argv[:i]), list(argv[i:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    gp = _global_parser()
+    global_argv, rest = split_global(argv)
+    gargs = gp.parse_args(global_argv)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    if gargs.version:
+        print(f"pycompose version {__version__}")
+        return 0
+    if not rest:
+        _print_help(gp)
+        return 0 if gargs.help else 2
+    command, cmd_argv = rest[0], rest[1:]
+    if command in ALIASES:
+        command, *prefix = ALIASES[command]
+        cmd_argv = prefix + cmd_argv
+    if command not in COMMANDS:
+        if command.startswith("-"):
+            gp.error(f"unknown option {command}")
+        print(f"pycompose: '{command}' is not a pycompose command.\n"
+              "See 'pycompose --help'.", file=sys.stderr)
+        return 2
+    if gargs.help:
+        cmd_argv = ["--help", *cmd_argv]
+    parser = build_command_parser(command)
+    args = parser.parse_args(cmd_argv)
+    args.global_options = gargs
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return run_handler(handler, args)
+
+
+def run_handler(handler: Callable[[argparse.Namespace], int | None],
+                args: argparse.Namespace) -> int:
+    """Call a command's handler; turn pycompose errors into one line and an exit code."""
+    from pycompose.errors import PycomposeError
+
+    try:
+        code = handler(args)
+    except PycomposeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``pycompose config | head``): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        except OSError:
+            pass
+        return 141
+    except Exception as e:  # a bug: say so in one line, the traceback on request
+        if os.environ.get("PYCOMPOSE_DEBUG"):
+            raise
+        print(f"internal error (a bug in pycompose): {type(e).__name__}: {e}\n"
+              "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
+        return 70
+    return int(code or 0)

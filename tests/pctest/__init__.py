@@ -1,0 +1,1 @@
+"""Helpers shared by pycompose's tests: test images, leak checks, CLI runners."""
