@@ -1,0 +1,112 @@
+"""Interpolation as docker compose does it (cases after compose-go's template tests)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pycompose.compose.errors import ComposeError
+from pycompose.compose.interpolate import InterpolationError, Template, interpolate_tree
+from pycompose.compose.yamlsrc import load_yaml
+
+ENV = {"FOO": "first", "BAR": "", "NUM": "8080", "lower": "yes"}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("plain", "plain"),
+        ("$FOO", "first"),
+        ("${FOO}", "first"),
+        ("x${FOO}y", "xfirsty"),
+        ("$FOO.txt", "first.txt"),
+        ("${lower}", "yes"),
+        ("$$FOO", "$FOO"),
+        ("$${FOO}", "${FOO}"),
+        ("a $ b", "a $ b"),
+        ("price $5", "price $5"),
+        ("end$", "end$"),
+        ("${UNSET}", ""),
+        ("${UNSET:-def}", "def"),
+        ("${BAR:-def}", "def"),
+        ("${BAR-def}", ""),
+        ("${UNSET-def}", "def"),
+        ("${FOO:-def}", "first"),
+        ("${FOO:+alt}", "alt"),
+        ("${BAR:+alt}", ""),
+        ("${BAR+alt}", "alt"),
+        ("${UNSET+alt}", ""),
+        ("${UNSET:-${FOO}}", "first"),
+        ("${UNSET:-${ALSO_UNSET:-deep}}", "deep"),
+        ("${UNSET:-a${FOO}b${NUM}}", "afirstb8080"),
+        ("${UNSET:-with spaces and : colons}", "with spaces and : colons"),
+        ("${UNSET:-$$literal}", "$literal"),
+        ("${FOO:?must}", "first"),
+        ("${BAR?must}", ""),
+        ("127.0.0.1:${NUM}:80", "127.0.0.1:8080:80"),
+    ],
+)
+def test_expand(template: str, expected: str) -> None:
+    assert Template(ENV.get).expand(template) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("${UNSET:?please set it}", "required variable UNSET is missing a value: please set it"),
+        ("${BAR:?empty too}", "required variable BAR is missing a value: empty too"),
+        ("${UNSET?}", "required variable UNSET is missing a value"),
+        ("${UNSET?needs $FOO}", "needs first"),
+        ("${", "bad variable name"),
+        ("${}", "bad variable name"),
+        ("${1abc}", "bad variable name"),
+        ("${FOO", "expected '}'"),
+        ("${FOO:-never closed", "missing closing '}'"),
+        ("${FOO BAR}", "expected '}' or an operator"),
+    ],
+)
+def test_errors(template: str, message: str) -> None:
+    with pytest.raises(InterpolationError, match=message.replace("$", r"\$")):
+        Template(ENV.get).expand(template)
+
+
+def test_defaults_are_lazy() -> None:
+    """A default that would fail is not evaluated when the variable is set."""
+    assert Template(ENV.get).expand("${FOO:-${UNSET:?boom}}") == "first"
+
+
+def test_unset_variables_are_reported_once() -> None:
+    warnings: list[str] = []
+    doc = load_yaml("a: $X\nb: ${X}\nc: ${Y:-ok}\n", "c.yml")
+    out = interpolate_tree(doc, {}.get, file="c.yml", warn=warnings.append)
+    assert out == {"a": "", "b": "", "c": "ok"}
+    assert warnings == ['The "X" variable is not set. Defaulting to a blank string.']
+
+
+def test_keys_are_not_interpolated_and_marks_are_kept() -> None:
+    doc = load_yaml("services:\n  $NAME:\n    image: ${IMG}\n", "c.yml")
+    out = interpolate_tree(doc, {"NAME": "web", "IMG": "nginx"}.get, file="c.yml")
+    assert out == {"services": {"$NAME": {"image": "nginx"}}}
+    assert out["services"]["$NAME"].value_mark("image").line == 3
+
+
+def test_error_names_file_line_and_key() -> None:
+    doc = load_yaml("services:\n  web:\n    ports:\n      - ${PORT:?set PORT}\n", "c.yml")
+    with pytest.raises(ComposeError) as e:
+        interpolate_tree(doc, {}.get, file="c.yml")
+    assert str(e.value) == (
+        "c.yml:4:9: services.web.ports[0]: required variable PORT is missing a value: set PORT")
+
+
+@given(st.text())
+def test_never_raises_anything_else(text: str) -> None:
+    try:
+        Template(ENV.get).expand(text)
+    except InterpolationError:
+        pass
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="$")))
+def test_text_without_dollar_is_unchanged(text: str) -> None:
+    assert Template(ENV.get).expand(text) == text
