@@ -25,7 +25,7 @@ def load_in(cwd: Path, *files: str, env: dict[str, str] | None = None, **kw: Any
     return load(LoadOptions(files=list(files), cwd=str(cwd), environ=env or {}, **kw))
 
 
-# --- discovery -------------------------------------------------------------------------
+# --- discovery ---------------------------------------------------------------------------
 
 
 def test_finds_compose_yaml_and_its_override(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
             load_in(tmp_path, "locked.yml")
 
 
-# --- environment and interpolation --------------------------------------------------------
+# --- environment and interpolation -------------------------------------------------------
 
 
 def test_shell_wins_over_dotenv(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_dotenv_error_names_its_line(tmp_path: Path) -> None:
         load_in(tmp_path)
 
 
-# --- project name ------------------------------------------------------------------------------
+# --- project name ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_project_name_is_known_to_interpolation(tmp_path: Path) -> None:
         == "x-demo"
 
 
-# --- paths ------------------------------------------------------------------------------------
+# --- paths -------------------------------------------------------------------------------
 
 
 def test_relative_paths_become_absolute(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_project_directory_option(tmp_path: Path) -> None:
     assert plain(p.data)["services"]["web"]["volumes"] == [f"{tmp_path}/work/d:/d"]
 
 
-# --- extends -------------------------------------------------------------------------------------
+# --- extends -----------------------------------------------------------------------------
 
 
 def test_extends_same_file_chain(tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_extends_errors(tmp_path: Path, doc: str, message: str) -> None:
     assert str(e.value).startswith("compose.yaml:1:")
 
 
-# --- include ---------------------------------------------------------------------------------------
+# --- include -----------------------------------------------------------------------------
 
 
 def test_include_is_its_own_project(tmp_path: Path) -> None:
@@ -302,7 +302,7 @@ def test_include_missing_file(tmp_path: Path) -> None:
     assert str(e.value) == "compose.yaml:3:5: include[0]: included file nope.yml not found"
 
 
-# --- merge across files, marks, profiles ----------------------------------------------------------------
+# --- merge across files, marks, profiles -------------------------------------------------
 
 
 def test_error_marks_survive_merging(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_scalars_later_wins() -> None:
 
 def test_command_entrypoint_and_healthcheck_test_are_replaced() -> None:
     out = svc(
-        "services: {web: {command: [a, b], entrypoint: [x], healthcheck: {test: [CMD, a], retries: 3}}}",
+        "services: {web: {command: [a, b], entrypoint: [x],"
+        " healthcheck: {test: [CMD, a], retries: 3}}}",
         "services: {web: {command: [c], entrypoint: [y], healthcheck: {test: [CMD, b]}}}",
     )
     assert out["command"] == ["c"]
@@ -112,8 +113,9 @@ def test_reset_and_override() -> None:
 
 
 def test_reset_a_whole_service_and_nested_key() -> None:
-    doc = plain(merged("services: {web: {image: a}, db: {image: b, healthcheck: {test: x, retries: 1}}}",
-                       "services: {web: !reset null, db: {healthcheck: {retries: !reset null}}}"))
+    doc = plain(merged(
+        "services: {web: {image: a}, db: {image: b, healthcheck: {test: x, retries: 1}}}",
+        "services: {web: !reset null, db: {healthcheck: {retries: !reset null}}}"))
     assert doc == {"services": {"db": {"image": "b", "healthcheck": {"test": "x"}}}}
 
 
