@@ -1,5 +1,78 @@
 """Linux networking for pycompose: per-project network namespaces, bridges, veth
-pairs, IPAM, DNS and published ports.
+pairs, IPAM, DNS and published ports. Imports neither ``pycompose.compose`` nor
+``pycompose.engine``; importing this package is light (pyroute2, trio and dnspython are
+imported by the calls that need them).
 
-Imports neither ``pycompose.compose`` nor ``pycompose.engine``.
+The API (sync calls touch the kernel through pyroute2 and ``nft``: from trio, run them in
+a worker thread, ``trio.to_thread.run_sync``)::
+
+    from pycompose.netplug import Networks, PortBinding, DnsServer
+    nets = Networks(root)            # state under $ROOT/networks (atomic json + flock)
+    net = nets.ensure(name, project="proj" | None, subnet=None, gateway=None,
+                      ip_range=None, internal=False, labels={}, driver_opts={})
+                                     # idempotent; -> NetworkRecord (.subnet, .gateway...)
+    nets.ensure_default()            # docker's "bridge" for a plain `container run`
+    nets.remove(name); nets.list(); nets.inspect(name); nets.exists(name); nets.prune()
+    att = nets.attach(name, container_id, "/proc/PID/ns/net", "eth0",
+                      ipv4_address=None, aliases=["web", "hostname", "alias"],
+                      container_name="proj-web-1", links={"db1": "proj-db-1"},
+                      project="proj", dns=["1.1.1.1"], mac=None)
+                                     # -> Attachment(network, ip, prefixlen, gateway, mac,
+                                     #    ifname); the same container again gets the same
+                                     #    address; gateway None on internal networks
+    nets.detach(name, container_id)  # releases the address (container removed)
+    nets.attachments(container_id)   # network -> AttachmentRecord
+    nets.publish(container_id, ip, [PortBinding("", 8080, 80, "tcp"), ...])
+                                     # -> bindings with the real host ports
+    nets.unpublish(container_id); nets.ports(container_id)
+    nets.host_gateway(name)          # the host's address for extra_hosts "host-gateway"
+    nets.cleanup_project(project); nets.cleanup_all()
+    parse_port("127.0.0.1:8080-8081:80-81/udp") -> [PortBinding, ...]; format_mapping()
+    dns = DnsServer(nets)            # trio: `await dns.run()` (or nursery.start(dns.run))
+                                     # serves every network on its gateway:53, in the
+                                     # network's namespace; reloads the state on change
+    resolv_conf_for(nameservers=[att.gateway], dns=..., dns_search=..., dns_opt=...)
+    hosts_file_for(hostname, ips, extra_hosts=[...], host_gateway=...)
+    parse_network_mode("service:db") -> NetworkMode(kind="service", target="db")
+
+Where things are: the topology in networks.py, addresses in ipam.py, rulesets in
+nftrules.py, ports in ports.py and forwarding.py, the kernel seam in kernel.py and
+nsutil.py, names of kernel objects in names.py, DNS and /etc files in dns.py and
+etcfiles.py, the userland port proxy (IPv6 host addresses) in proxy.py.
+
+``network_mode``: ``host`` (no namespace of its own: no attach), ``none`` (a namespace
+with lo only: no attach), ``service:NAME``/``container:NAME`` (the runtime joins the other
+container's namespace: no attach). The runtime picks the namespace; netplug is asked
+to wire only the bridge-mode containers.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import AddressError, NetplugError, NetworkConflict, NetworkNotFound, PortInUse
+from .etcfiles import NetworkMode, hosts_file_for, parse_network_mode, resolv_conf_for
+from .ports import PortBinding, format_mapping, parse_port
+
+if TYPE_CHECKING:
+    from .dns import DnsServer
+    from .networks import Attachment, Networks
+
+__all__ = [
+    "AddressError", "Attachment", "DnsServer", "NetplugError", "NetworkConflict",
+    "NetworkMode", "NetworkNotFound", "Networks", "PortBinding", "PortInUse",
+    "format_mapping", "hosts_file_for", "parse_network_mode", "parse_port",
+    "resolv_conf_for",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Networks", "Attachment"):
+        from . import networks
+
+        return getattr(networks, name)
+    if name == "DnsServer":
+        from .dns import DnsServer
+
+        return DnsServer
+    raise AttributeError(name)

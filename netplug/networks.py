@@ -1,0 +1,396 @@
+"""``Networks``: the networks of one state root, their attachments and published ports.
+
+Topology (DESIGN.md): each project's networks live in a network namespace of the
+project's own (``pc-<rid>-p-<project>``), one bridge per network; every standalone
+network (``network create``, and the default ``bridge`` of a plain ``container run``)
+lives in one shared namespace ``pc-<rid>-standalone``. One namespace for them all, as
+docker keeps all its bridges in the host's namespace: it costs one uplink, one /30 and
+one set of host routes instead of one per network, and the namespace's forward chain
+keeps its bridges apart just as well as separate namespaces would. Each namespace
+reaches the host through one veth uplink (``pc<rid>u<hash>`` on the host, ``up0``
+inside); the host routes the non-internal subnets through it and masquerades their
+traffic to the world. Deleting a namespace takes its bridges, veth ends, uplink and host
+routes with it.
+
+Every call takes the state lock, writes its intent to disk before touching the kernel,
+and undoes what it made when a step fails; a process killed half-way leaves names that
+``cleanup_project``/``cleanup_all`` (and the next ``ensure``) find and remove.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+import ipaddress
+import os
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pycompose.util.paths import root_id, state_root
+
+from . import kernel, nsutil
+from .errors import NetplugError, NetworkConflict, NetworkNotFound
+from .ipam import (
+    DEFAULT_POOLS,
+    Pool,
+    choose_address,
+    choose_uplink,
+    mac_for,
+    parse_pools,
+    plan_subnet,
+)
+from .names import (
+    STANDALONE,
+    bridge_name,
+    check_ifname,
+    container_veth_tmp,
+    host_link_prefix,
+    netns_name,
+    netns_prefix,
+    uplink_name,
+    veth_name,
+)
+from .nftrules import namespace_ruleset
+from .ports import PortBinding
+from .state import AttachmentRecord, NetworkRecord, State, Store
+
+#: docker's rule for network names
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+DEFAULT_BRIDGE = "bridge"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What a container got on one network."""
+
+    network: str
+    ip: str
+    prefixlen: int
+    gateway: str | None      # None on internal networks (no default route)
+    mac: str
+    ifname: str
+
+
+class Networks:
+    """All networks of one state root. Sync (pyroute2 and nft): call from a worker
+    thread in trio. Safe to use from several processes at once (flock)."""
+
+    def __init__(self, root: Path | None = None, *,
+                 pools: Sequence[Pool] | None = None) -> None:
+        self.root = root or state_root()
+        self.rid = root_id(self.root)
+        self.store = Store(self.root)
+        env = os.environ.get("PYCOMPOSE_NET_POOLS")
+        self.pools = tuple(pools) if pools is not None else (
+            parse_pools(env) if env else DEFAULT_POOLS)
+
+    # -- names --------------------------------------------------------------------
+
+    def netns_of(self, net: NetworkRecord) -> str:
+        return netns_name(self.rid, net.scope)
+
+    def uplink_of(self, scope: str) -> str:
+        return uplink_name(self.rid, scope)
+
+    # -- networks -----------------------------------------------------------------
+
+    def ensure(self, name: str, *, project: str | None = None, subnet: str | None = None,
+               gateway: str | None = None, ip_range: str | None = None,
+               internal: bool = False, labels: dict[str, str] | None = None,
+               driver_opts: dict[str, str] | None = None,
+               dns_names: bool = True) -> NetworkRecord:
+        """Create the network if missing, else check it matches and repair its kernel
+        objects (idempotent: ``up`` calls it every time)."""
+        if not NAME_RE.fullmatch(name):
+            raise NetplugError(f"network name {name!r} is invalid: [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        scope = project or STANDALONE
+        if scope and not NAME_RE.fullmatch(scope):
+            raise NetplugError(f"project name {scope!r} is invalid for network {name}")
+        with self.store.locked():
+            st = self.store.read()
+            net = st.networks.get(name)
+            if net is not None:
+                self._check_same(net, scope, subnet, gateway, ip_range, internal)
+                self._converge_scope(st, scope)
+                return net
+            ours = {n.name: ipaddress.IPv4Network(n.subnet) for n in st.networks.values()}
+            plan = plan_subnet(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                               pools=self.pools, host_routes=self._foreign_routes(st),
+                               ours=ours)
+            net = NetworkRecord(
+                id=secrets.token_hex(32), name=name, scope=scope, subnet=str(plan.subnet),
+                gateway=str(plan.gateway), ip_range=str(plan.ip_range), internal=internal,
+                labels=dict(labels or {}), driver_opts=dict(driver_opts or {}),
+                created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                dns_names=dns_names)
+            st.networks[name] = net
+            self.store.write(st)         # intent first: a crash leaves a findable record
+            try:
+                self._converge_scope(st, scope)
+            except BaseException:
+                del st.networks[name]
+                self.store.write(st)
+                self._converge_scope(st, scope, quiet=True)
+                raise
+            self.store.write(st)
+            return net
+
+    def _check_same(self, net: NetworkRecord, scope: str, subnet: str | None,
+                    gateway: str | None, ip_range: str | None, internal: bool) -> None:
+        if net.scope != scope:
+            owner = f"project {net.scope}" if net.scope else "no project (standalone)"
+            raise NetworkConflict(f"network {net.name} already exists and belongs to "
+                                  f"{owner}; declare it external to join it")
+        wanted = [("subnet", subnet, net.subnet), ("gateway", gateway, net.gateway),
+                  ("ip_range", ip_range, net.ip_range)]
+        for key, want, have in wanted:
+            if want is not None and str(ipaddress.ip_network(want, strict=False)
+                                        if "/" in want else want) != have:
+                raise NetworkConflict(f"network {net.name} exists with {key} {have}, not "
+                                      f"{want}: remove it first (down) to change it")
+        if internal != net.internal:
+            raise NetworkConflict(f"network {net.name} exists with internal={net.internal}:"
+                                  " remove it first (down) to change it")
+
+    def _foreign_routes(self, st: State) -> builtins.list[ipaddress.IPv4Network]:
+        """The host's routes, without those we made ourselves for our networks."""
+        mine = {ipaddress.IPv4Network(n.subnet) for n in st.networks.values()}
+        mine |= {ipaddress.IPv4Network(u) for u in st.uplinks.values()}
+        return [r for r in kernel.host_routes() if r not in mine]
+
+    def _converge_scope(self, st: State, scope: str, *, quiet: bool = False) -> None:
+        """Make a namespace's kernel objects match the state: namespace, uplink, one
+        bridge per network, host routes, nft rules; remove it when no network is left."""
+        nets = [n for n in st.networks.values() if n.scope == scope]
+        ns = netns_name(self.rid, scope)
+        uplink = self.uplink_of(scope)
+        try:
+            if not nets:
+                nsutil.del_netns(ns)
+                kernel.delete_link(uplink)
+                st.uplinks.pop(scope, None)
+                self.store.write(st)
+                self._apply_host_rules(st)
+                return
+            if scope not in st.uplinks:
+                kernel.delete_link(uplink)       # a crash left one without a record
+                st.uplinks[scope] = str(choose_uplink(
+                    [ipaddress.IPv4Network(u) for u in st.uplinks.values()],
+                    self._foreign_routes(st)))
+                self.store.write(st)
+            up_net = ipaddress.IPv4Network(st.uplinks[scope])
+            kernel.ensure_scope_ns(ns, uplink, up_net)
+            wanted = {bridge_name(n.id): n for n in nets}
+            for br in kernel.bridges(ns):
+                if br not in wanted:
+                    kernel.delete_link(br, ns)
+            ns_host_ip = str(list(up_net.hosts())[1])
+            for br, n in wanted.items():
+                sub = ipaddress.IPv4Network(n.subnet)
+                kernel.ensure_bridge(ns, br, n.gateway, sub.prefixlen)
+                if n.internal:
+                    kernel.delete_host_route(n.subnet, uplink)
+                else:
+                    kernel.ensure_host_route(n.subnet, uplink, ns_host_ip)
+            kernel.nft(namespace_ruleset({b: n.internal for b, n in wanted.items()}), ns)
+            self._apply_host_rules(st)
+        except Exception:
+            if not quiet:
+                raise
+
+    def _apply_host_rules(self, st: State) -> None:
+        from .forwarding import apply_host_rules
+
+        apply_host_rules(self, st)
+
+    def remove(self, name: str) -> None:
+        with self.store.locked():
+            st = self.store.read()
+            net = self._get(st, name)
+            if net.attachments:
+                users = ", ".join(sorted(a.name or a.container_id[:12]
+                                         for a in net.attachments.values()))
+                raise NetworkConflict(f"network {name} has active endpoints ({users}): "
+                                      "remove or disconnect them first")
+            del st.networks[name]
+            self.store.write(st)
+            kernel.delete_host_route(net.subnet, self.uplink_of(net.scope))
+            self._converge_scope(st, net.scope)
+            self.store.write(st)
+
+    def list(self) -> builtins.list[NetworkRecord]:
+        return sorted(self.store.read().networks.values(), key=lambda n: n.name)
+
+    def inspect(self, name: str) -> NetworkRecord:
+        return self._get(self.store.read(), name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.store.read().networks
+
+    def prune(self) -> builtins.list[str]:
+        """Remove every network no container uses (not the default ``bridge``)."""
+        removed = []
+        for net in self.list():
+            if not net.attachments and net.name != DEFAULT_BRIDGE:
+                try:
+                    self.remove(net.name)
+                    removed.append(net.name)
+                except (NetworkConflict, NetworkNotFound):
+                    pass
+        return removed
+
+    def ensure_default(self) -> NetworkRecord:
+        """docker's ``bridge``: the network of a plain ``container run``. Like docker's,
+        it resolves no container names (only forwarding to the host's resolver)."""
+        return self.ensure(DEFAULT_BRIDGE, dns_names=False)
+
+    def _get(self, st: State, name: str) -> NetworkRecord:
+        net = st.networks.get(name)
+        if net is None:
+            raise NetworkNotFound(f"network {name} not found")
+        return net
+
+    def host_gateway(self, name: str) -> str:
+        """The host's address as a container on ``name`` reaches it (``host-gateway``
+        in extra_hosts): the host end of the namespace's uplink."""
+        st = self.store.read()
+        net = self._get(st, name)
+        up = st.uplinks.get(net.scope)
+        if up is None:
+            raise NetplugError(f"network {name} has no uplink (is it set up?)")
+        return str(next(ipaddress.IPv4Network(up).hosts()))
+
+    # -- attachments --------------------------------------------------------------
+
+    def attach(self, name: str, container_id: str, netns_path: str, ifname: str = "eth0", *,
+               ipv4_address: str | None = None, aliases: Iterable[str] = (),
+               mac: str | None = None, container_name: str = "",
+               links: dict[str, str] | None = None, project: str | None = None,
+               dns: Iterable[str] = ()) -> Attachment:
+        """Wire a container's namespace into a network. The same container again gets
+        the same address (it survives restarts); ``detach`` releases it."""
+        kernel_ifname_check(ifname)
+        with self.store.locked():
+            st = self.store.read()
+            net = self._get(st, name)
+            if not nsutil.netns_exists(self.netns_of(net)):
+                self._converge_scope(st, net.scope)     # after a reboot or a crash
+            old = net.attachments.get(container_id)
+            sub = ipaddress.IPv4Network(net.subnet)
+            if old is not None and (ipv4_address is None or ipv4_address == old.ip):
+                ip = ipaddress.IPv4Address(old.ip)
+            else:
+                taken = [ipaddress.IPv4Address(a.ip) for cid, a in net.attachments.items()
+                         if cid != container_id]
+                ip = choose_address(name, sub, ipaddress.IPv4Address(net.gateway),
+                                    ipaddress.IPv4Network(net.ip_range), taken,
+                                    static=ipv4_address,
+                                    owner=f"container {container_name or container_id[:12]}")
+            rec = AttachmentRecord(
+                container_id=container_id, ip=str(ip), mac=mac or mac_for(ip), ifname=ifname,
+                netns_path=netns_path, name=container_name, aliases=list(dict.fromkeys(aliases)),
+                links=dict(links or {}), project=project, dns=list(dns),
+                static=ipv4_address is not None)
+            net.attachments[container_id] = rec
+            self.store.write(st)
+            gw = None if net.internal else net.gateway
+            try:
+                kernel.wire_container(
+                    self.netns_of(net), bridge_name(net.id), veth_name(net.id, container_id),
+                    container_veth_tmp(net.id, container_id), netns_path, ifname, str(ip),
+                    sub.prefixlen, rec.mac, gw)
+            except BaseException:
+                if old is None:
+                    del net.attachments[container_id]
+                else:
+                    net.attachments[container_id] = old
+                self.store.write(st)
+                raise
+            return Attachment(name, str(ip), sub.prefixlen, gw, rec.mac, ifname)
+
+    def detach(self, name: str, container_id: str) -> None:
+        """Unwire a container and release its address (the container is removed, or
+        ``network disconnect``)."""
+        with self.store.locked():
+            st = self.store.read()
+            net = self._get(st, name)
+            if container_id not in net.attachments:
+                return
+            kernel.unwire_container(self.netns_of(net), veth_name(net.id, container_id))
+            rec = net.attachments.pop(container_id)
+            if not any(container_id in n.attachments for n in st.networks.values()):
+                st.published = [p for p in st.published if p.container_id != container_id]
+            elif any(p.container_ip == rec.ip for p in st.published
+                     if p.container_id == container_id):
+                st.published = [p for p in st.published if p.container_id != container_id
+                                or p.container_ip != rec.ip]
+            self.store.write(st)
+            self._apply_host_rules(st)
+
+    def attachments(self, container_id: str) -> dict[str, AttachmentRecord]:
+        """network name -> attachment of one container."""
+        return {n.name: n.attachments[container_id] for n in self.list()
+                if container_id in n.attachments}
+
+    # -- published ports (forwarding.py does the work) ---------------------------
+
+    def publish(self, container_id: str, ip: str,
+                bindings: Sequence[PortBinding]) -> builtins.list[PortBinding]:
+        """DNAT host ports to the container's ``ip``; returns the real host ports."""
+        from .forwarding import publish
+
+        return publish(self, container_id, ip, bindings)
+
+    def unpublish(self, container_id: str) -> None:
+        from .forwarding import unpublish
+
+        unpublish(self, container_id)
+
+    def ports(self, container_id: str) -> builtins.list[PortBinding]:
+        from .forwarding import ports
+
+        return ports(self, container_id)
+
+    # -- clean-up -----------------------------------------------------------------
+
+    def cleanup_project(self, project: str) -> None:
+        """Remove a project's namespace, networks, addresses and ports, found by name
+        and label whether or not a crash kept them from the state."""
+        with self.store.locked():
+            st = self.store.read()
+            nsutil.del_netns(netns_name(self.rid, project))
+            kernel.delete_link(self.uplink_of(project))
+            for name in [n.name for n in st.networks.values() if n.scope == project]:
+                del st.networks[name]
+            st.uplinks.pop(project, None)
+            gone = set()
+            for net in st.networks.values():
+                for cid, att in list(net.attachments.items()):
+                    if att.project == project:
+                        kernel.unwire_container(self.netns_of(net), veth_name(net.id, cid))
+                        del net.attachments[cid]
+                        gone.add(cid)
+            st.published = [p for p in st.published if p.container_id not in gone and
+                            any(p.container_id in n.attachments for n in st.networks.values())]
+            self.store.write(st)
+            self._apply_host_rules(st)
+
+    def cleanup_all(self) -> None:
+        """Remove every network object of this state root: namespaces, host links,
+        the nft table; and forget them all."""
+        from .forwarding import drop_host_rules
+
+        with self.store.locked():
+            for ns in nsutil.list_netns(netns_prefix(self.rid)):
+                nsutil.del_netns(ns)
+            for link in kernel.host_links(host_link_prefix(self.rid)):
+                kernel.delete_link(link)
+            drop_host_rules(self)
+            self.store.write(State())
+
+
+def kernel_ifname_check(ifname: str) -> None:
+    check_ifname(ifname, "container interface")

@@ -1,0 +1,109 @@
+"""Entering network namespaces from one thread (ctypes ``setns``: Python 3.11's ``os``
+lacks it), and the named namespaces of ``ip netns``.
+
+``setns(CLONE_NEWNET)`` moves only the calling thread, so a worker thread can step into
+a namespace, open a netlink or UDP socket there (a socket stays in the namespace it was
+made in) and step back. pyroute2's own netns support forks a helper process per socket,
+which costs milliseconds we do not want to pay per attachment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import NetplugError
+
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = Path("/run/netns")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def netns_path(name_or_path: str) -> str:
+    """A named netns (``ip netns``) or a path (``/proc/PID/ns/net``) -> a path."""
+    return name_or_path if "/" in name_or_path else str(NETNS_RUN_DIR / name_or_path)
+
+
+@contextlib.contextmanager
+def in_netns(name_or_path: str | None) -> Iterator[None]:
+    """Run the block in another network namespace (this thread only); None: stay."""
+    if name_or_path is None:
+        yield
+        return
+    path = netns_path(name_or_path)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NetplugError(f"network namespace {path} does not exist (container gone?)")
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(own)
+
+
+def netns_exists(name: str) -> bool:
+    return (NETNS_RUN_DIR / name).exists()
+
+
+def list_netns(prefix: str) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(NETNS_RUN_DIR) if n.startswith(prefix))
+    except FileNotFoundError:
+        return []
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True)
+
+
+def add_netns(name: str) -> None:
+    """``ip netns add`` (it makes /run/netns a shared mount as it should be)."""
+    if netns_exists(name):
+        return
+    r = _ip("netns", "add", name)
+    if r.returncode != 0 and not netns_exists(name):
+        raise NetplugError(f"cannot create network namespace {name}: {r.stderr.strip()}")
+
+
+def del_netns(name: str) -> None:
+    """Remove a named netns: its links (bridges, veth ends, and with them the peers in
+    the host and in containers) go with it."""
+    if not netns_exists(name):
+        return
+    r = _ip("netns", "del", name)
+    if r.returncode != 0 and netns_exists(name):
+        raise NetplugError(f"cannot remove network namespace {name}: {r.stderr.strip()}")
+
+
+def write_sysctl(key: str, value: str, netns: str | None = None) -> None:
+    """Write /proc/sys/KEY (dots become slashes) in a namespace (this thread)."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    with in_netns(netns):
+        try:
+            # /proc/sys/net shows the netns of the thread that opens it (tried here)
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                raise NetplugError(f"sysctl {key} does not exist")
+            raise
