@@ -73,7 +73,7 @@ def parse_dotenv(
             line += 1
             continue
         if rest[0] not in "=:":
-            raise fail(f"invalid line {stripped!r}: expected '=' after {key}", start_line)
+            raise fail(f"invalid line {stripped!r}: expected KEY=VALUE", start_line)
         rest = rest[1:].lstrip(" \t")
         # offset of the value in text, so that quoted values can run past this line
         vpos = i + (len(raw) - len(rest))

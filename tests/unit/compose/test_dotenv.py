@@ -58,7 +58,7 @@ def test_bare_key_inherits_from_the_shell() -> None:
     ("text", "line", "message"),
     [
         ("A=1\n=oops", 2, "expected KEY=VALUE"),
-        ("A=1\nB 2", 2, "expected '=' after B"),
+        ("A=1\nB 2", 2, "invalid line 'B 2': expected KEY=VALUE"),
         ('A="never closed\nB=1', 1, "unterminated quoted value for A"),
         ("A='x' junk", 1, "unexpected text after the quoted value of A"),
         ("A=${B:?is needed}", 1, "required variable B is missing a value: is needed"),
