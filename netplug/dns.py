@@ -1,0 +1,255 @@
+"""Service discovery: a DNS server per network, run as trio tasks in the supervisor.
+
+Each network gets a UDP socket bound to its gateway address on port 53, opened inside
+the network's namespace (a socket stays in the namespace it was made in), so the
+container's resolv.conf says ``nameserver <gateway>``. A query is answered from the
+names of *that* network -- service names (every replica's address, rotated for round
+robin), container names, hostnames, aliases, short container ids, and the ``links``
+aliases of the container that asks -- so a name resolves on exactly the networks where
+docker would resolve it. Other names are relayed, bytes as they are, to the asking
+container's own ``dns`` servers or the host's resolvers (/etc/resolv.conf).
+
+Packets are parsed and built with dnspython; the answer logic (``build_views``,
+``answer``) is pure and unit-tested; ``DnsServer`` is the trio shell around it. The
+state is reloaded when it changes on disk (``notify()`` for an immediate reload, plus a
+one-second check of the state file's mtime for changes made by other processes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .names import netns_name
+from .state import AttachmentRecord, State
+
+if TYPE_CHECKING:
+    import dns.message
+
+    from .networks import Networks
+
+TTL = 0          # docker's embedded DNS answers with TTL 600; 0 keeps scale-ups visible
+
+
+@dataclass
+class NetView:
+    """What one network's DNS server knows."""
+
+    network: str
+    netns: str
+    gateway: str
+    internal: bool
+    names: dict[str, list[str]] = field(default_factory=dict)     # name -> IPs
+    by_ip: dict[str, AttachmentRecord] = field(default_factory=dict)
+
+
+def _norm(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def build_views(st: State, rid: str) -> dict[str, NetView]:
+    views = {}
+    for net in st.networks.values():
+        v = NetView(net.name, netns_name(rid, net.scope), net.gateway, net.internal)
+        for att in net.attachments.values():
+            v.by_ip[att.ip] = att
+            if not net.dns_names:
+                continue
+            names = [att.name, *att.aliases, att.container_id[:12]]
+            for n in dict.fromkeys(_norm(n) for n in names if n):
+                v.names.setdefault(n, []).append(att.ip)
+        views[net.name] = v
+    return views
+
+
+_rotation = itertools.count()
+
+
+def lookup(view: NetView, qname: str, source_ip: str | None) -> list[str] | None:
+    """The addresses of ``qname`` on this network, as ``source_ip`` sees them."""
+    name = _norm(qname)
+    asker = view.by_ip.get(source_ip or "")
+    if asker is not None and asker.links:
+        target = {_norm(k): v for k, v in asker.links.items()}.get(name)
+        if target is not None:
+            name = _norm(target)
+    ips = view.names.get(name)
+    if not ips:
+        return None
+    k = next(_rotation) % len(ips)
+    return ips[k:] + ips[:k]
+
+
+def answer(view: NetView, query: dns.message.Message,
+           source_ip: str | None) -> dns.message.Message | None:
+    """Our answer to a query, or None: not ours, relay it upstream."""
+    import dns.flags
+    import dns.message
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rrset
+
+    if len(query.question) != 1:
+        return None
+    q = query.question[0]
+    if q.rdclass != dns.rdataclass.IN:
+        return None
+    ips = lookup(view, q.name.to_text(), source_ip)
+    if ips is None:
+        return None
+    resp = dns.message.make_response(query)
+    resp.flags |= dns.flags.AA | dns.flags.RA
+    if q.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
+        resp.answer.append(dns.rrset.from_text_list(q.name, TTL, "IN", "A", ips))
+    # AAAA and other types of a known name: NOERROR with no records (IPv4 only here)
+    return resp
+
+
+def error_response(wire: bytes, rcode: Any) -> bytes | None:
+    import dns.exception
+    import dns.message
+
+    try:
+        q = dns.message.from_wire(wire)
+    except dns.exception.DNSException:
+        return None
+    r = dns.message.make_response(q)
+    r.set_rcode(rcode)
+    return bytes(r.to_wire())
+
+
+def _udp_socket_in(netns: str, ip: str, port: int) -> socket.socket:
+    from .nsutil import in_netns
+
+    with in_netns(netns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_IP, 15, 1)          # IP_FREEBIND: the bridge may come later
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((ip, port))
+    return s
+
+
+class DnsServer:
+    """The DNS servers of every network of a state root, as trio tasks::
+
+        async with trio.open_nursery() as n:
+            await n.start(DnsServer(nets).run)
+    """
+
+    def __init__(self, nets: Networks, *, upstreams: Sequence[str] | None = None,
+                 port: int = 53, timeout: float = 2.0) -> None:
+        import trio
+
+        from .etcfiles import read_host_resolv
+
+        self.nets = nets
+        self.port = port
+        self.timeout = timeout
+        self.upstreams = list(upstreams) if upstreams is not None else [
+            s for s in read_host_resolv()[0] if not ipaddress.ip_address(s).is_loopback]
+        self.views: dict[str, NetView] = {}
+        self._mtime = -1
+        self._wake = trio.Event()
+        self._serving: dict[str, tuple[str, Any]] = {}      # network -> (key, cancel scope)
+
+    def notify(self) -> None:
+        """The state changed: reload now."""
+        self._wake.set()
+
+    async def run(self, *, task_status: Any = None) -> None:
+        import trio
+
+        async with trio.open_nursery() as nursery:
+            await self._reload(nursery)
+            if task_status is not None:
+                task_status.started()
+            while True:
+                with trio.move_on_after(1.0):
+                    await self._wake.wait()
+                self._wake = trio.Event()
+                await self._reload(nursery)
+
+    async def _reload(self, nursery: Any) -> None:
+        import trio
+
+        mtime = self.nets.store.mtime_ns()
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        st = await trio.to_thread.run_sync(self.nets.store.read)
+        self.views = build_views(st, self.nets.rid)
+        for name in list(self._serving):
+            key, scope = self._serving[name]
+            v = self.views.get(name)
+            if v is None or key != f"{v.netns}/{v.gateway}":
+                scope.cancel()
+                del self._serving[name]
+        for name, v in self.views.items():
+            if name in self._serving:
+                continue
+            try:
+                sock = await trio.to_thread.run_sync(_udp_socket_in, v.netns, v.gateway,
+                                                     self.port)
+            except Exception:
+                continue        # namespace not there yet (or gone): next reload retries
+            scope = trio.CancelScope()
+            self._serving[name] = (f"{v.netns}/{v.gateway}", scope)
+            nursery.start_soon(self._serve, name, sock, scope)
+
+    async def _serve(self, network: str, sock: socket.socket, scope: Any) -> None:
+        import trio
+
+        with scope:
+            tsock = trio.socket.from_stdlib_socket(sock)
+            async with trio.open_nursery() as nursery:
+                with tsock:
+                    while True:
+                        data, addr = await tsock.recvfrom(4096)
+                        nursery.start_soon(self._handle, network, tsock, data, addr)
+
+    async def _handle(self, network: str, tsock: Any, data: bytes, addr: Any) -> None:
+        import dns.exception
+        import dns.message
+        import dns.rcode
+
+        view = self.views.get(network)
+        if view is None:
+            return
+        try:
+            query = dns.message.from_wire(data)
+        except dns.exception.DNSException:
+            return                      # not DNS: drop, as servers do
+        resp = answer(view, query, addr[0])
+        if resp is not None:
+            await tsock.sendto(resp.to_wire(), addr)
+            return
+        att = view.by_ip.get(addr[0])
+        upstreams = (att.dns if att is not None and att.dns else self.upstreams)
+        reply = None if view.internal else await self._relay(data, upstreams)
+        if reply is None:
+            reply = error_response(data, dns.rcode.SERVFAIL)
+        if reply is not None:
+            await tsock.sendto(reply, addr)
+
+    async def _relay(self, data: bytes, upstreams: Sequence[str]) -> bytes | None:
+        """Send the query as it is to each upstream in turn (from the host's
+        namespace), the first reply wins."""
+        import trio
+
+        for server in upstreams:
+            host, _, port = server.partition("#")       # "127.0.0.1#5353" for tests
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with trio.socket.socket(fam, socket.SOCK_DGRAM) as s:
+                with trio.move_on_after(self.timeout):
+                    await s.connect((host, int(port or 53)))
+                    await s.send(data)
+                    while True:
+                        reply = await s.recv(65535)
+                        if reply[:2] == data[:2]:
+                            return bytes(reply)
+        return None
