@@ -1,0 +1,240 @@
+"""From the loader's :class:`RawProject` to a validated :class:`Project`.
+
+:func:`validate` is where the loaded tree becomes types: pydantic checks and normalises
+it, every error is reported once with its file, line and key, and then the checks that
+need the whole project run (references to networks, volumes, secrets and configs,
+``container_name`` with replicas, profiles, the dependency graph).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..dotenv import parse_dotenv
+from ..errors import ComposeError
+from ..yamlsrc import MDict, key_path, locate
+from .base import Spec
+from .errors import translate
+from .resources import ComposeFile, Config, Model, Network, Secret, Volume
+from .service import Service
+
+if TYPE_CHECKING:
+    from ..loader import RawProject
+
+
+@dataclass
+class Project:
+    """A validated project: what ``config`` prints and what ``up`` runs.
+
+    ``services`` holds the services enabled by the active profiles; ``disabled`` the
+    others (``config --profiles`` and ``up SERVICE`` look at them).
+    """
+
+    name: str
+    working_dir: Path
+    config_files: list[str]
+    environment: dict[str, str]
+    profiles: set[str]
+    services: dict[str, Service]
+    disabled: dict[str, Service] = field(default_factory=dict)
+    networks: dict[str, Network] = field(default_factory=dict)
+    volumes: dict[str, Volume] = field(default_factory=dict)
+    secrets: dict[str, Secret] = field(default_factory=dict)
+    configs: dict[str, Config] = field(default_factory=dict)
+    models: dict[str, Model] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    #: The merged tree the project came from: marks for later errors (graph, plan).
+    source: MDict = field(default_factory=MDict)
+
+    def all_services(self) -> dict[str, Service]:
+        return {**self.services, **self.disabled}
+
+    def error_at(self, path: tuple[str | int, ...], message: str) -> ComposeError:
+        """A ComposeError located at ``path`` in the files (``("services", "web")``)."""
+        return error_at(self.source, path, message)
+
+
+def error_at(tree: Any, path: tuple[str | int, ...], message: str) -> ComposeError:
+    mark, _ = locate(tree, path)
+    return ComposeError(message, file=mark.file if mark else None,
+                        line=mark.line if mark else None,
+                        column=mark.column if mark else None,
+                        key=key_path(path) or None)
+
+
+_ALL_KEYS: list[str] = []
+
+
+def _known_keys(_path: Any) -> list[str]:
+    """Every key of every model: the vocabulary for "did you mean"."""
+    if not _ALL_KEYS:
+        seen: set[str] = set()
+        todo: list[type[BaseModel]] = [Spec]
+        while todo:
+            model = todo.pop()
+            seen.update(k for k in model.model_fields if k != "extensions")
+            todo.extend(model.__subclasses__())
+        _ALL_KEYS.extend(sorted(seen))
+    return _ALL_KEYS
+
+
+def validate(raw: RawProject) -> Project:
+    """Validate and normalise ``raw``; raise one ComposeError for the first problem."""
+    data = raw.data
+    if not isinstance(data, dict):
+        raise ComposeError("a compose file must be a mapping of top-level keys "
+                           "(services, networks, ...)",
+                           file=raw.config_files[0] if raw.config_files else None)
+    try:
+        doc = ComposeFile.model_validate(data)
+    except ValidationError as e:
+        raise translate(e, data, known_keys=_known_keys)
+    warnings = list(raw.warnings)
+    if doc.version is not None:
+        where = data.key_mark("version") if isinstance(data, MDict) else None
+        prefix = f"{where.file}: " if where else ""
+        _warn(warnings, f"{prefix}the attribute `version` is obsolete, it will be "
+                        "ignored, please remove it to avoid potential confusion")
+    for name, svc in doc.services.items():
+        _resolve_environment(name, svc, raw, data)
+    enabled, disabled = _split_profiles(doc.services, raw.profiles)
+    project = Project(
+        name=raw.name, working_dir=raw.working_dir,
+        config_files=[str(f) for f in raw.config_files],
+        environment=dict(raw.environment), profiles=set(raw.profiles),
+        services=enabled, disabled=disabled,
+        networks=doc.networks, volumes=doc.volumes, secrets=doc.secrets,
+        configs=doc.configs, models=doc.models, extensions=doc.extensions or {},
+        warnings=warnings, source=data if isinstance(data, MDict) else MDict(data),
+    )
+    _check_project(project)
+    from ..graph import check_dependencies
+
+    project.warnings.extend(w for w in check_dependencies(project)
+                            if w not in project.warnings)
+    return project
+
+
+def _warn(warnings: list[str], message: str) -> None:
+    if message not in warnings:
+        warnings.append(message)
+
+
+def _split_profiles(services: dict[str, Service], active: set[str]
+                    ) -> tuple[dict[str, Service], dict[str, Service]]:
+    enabled: dict[str, Service] = {}
+    disabled: dict[str, Service] = {}
+    for name, svc in services.items():
+        if not svc.profiles or "*" in active or active.intersection(svc.profiles):
+            enabled[name] = svc
+        else:
+            disabled[name] = svc
+    return enabled, disabled
+
+
+def _read_text(path: str, where: Any, data: Any, what: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise error_at(data, where, f"cannot read the {what} {path}: {reason}")
+
+
+def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) -> None:
+    """``env_file`` < ``environment``; a bare ``VAR`` takes the project environment's
+    value, and is left out when that has none (docker compose's resolution)."""
+    lookup = raw.environment.get
+    if svc.env_file:
+        env: dict[str, str] = {}
+        for i, ef in enumerate(svc.env_file):
+            where = ("services", name, "env_file", i)
+            path = ef.path if os.path.isabs(ef.path) else str(raw.working_dir / ef.path)
+            text = _read_text(path, where, data, "env file")
+            if text is None:
+                if ef.required:
+                    raise error_at(data, where, f"env file {path} not found")
+                continue
+            env.update(parse_dotenv(text, file=path, lookup=lookup,
+                                    interpolate=ef.format != "raw"))
+        for k, v in (svc.environment or {}).items():
+            if v is not None:
+                env[k] = v
+            elif (found := lookup(k)) is not None:
+                env[k] = found
+        svc.environment = dict(env)
+    elif svc.environment:
+        resolved: dict[str, str] = {}
+        for k, v in svc.environment.items():
+            if v is None:
+                v = lookup(k)
+            if v is not None:
+                resolved[k] = v
+        svc.environment = dict(resolved)
+    if svc.label_file:
+        labels: dict[str, str] = {}
+        for i, lf in enumerate(svc.label_file):
+            where = ("services", name, "label_file", i)
+            path = lf if os.path.isabs(lf) else str(raw.working_dir / lf)
+            text = _read_text(path, where, data, "label file")
+            if text is None:
+                raise error_at(data, where, f"label file {path} not found")
+            labels.update(parse_dotenv(text, file=path, interpolate=False))
+        labels.update(svc.labels or {})
+        svc.labels = labels
+
+
+def _check_project(p: Project) -> None:
+    """Checks across keys that pydantic cannot see one model at a time."""
+    declared_nets = set(p.networks) | {"default"}
+    for name, svc in p.all_services().items():
+        at = ("services", name)
+        if svc.image is None and svc.build is None and svc.provider is None:
+            raise p.error_at(at, f"service {name!r} has neither an image nor a build "
+                                 "context specified")
+        replicas = svc.replicas()
+        if svc.scale is not None and svc.deploy is not None and \
+                svc.deploy.replicas is not None and svc.scale != svc.deploy.replicas:
+            raise p.error_at((*at, "scale"), f"service {name!r}: scale ({svc.scale}) and "
+                             f"deploy.replicas ({svc.deploy.replicas}) disagree")
+        if svc.container_name and replicas > 1:
+            raise p.error_at((*at, "container_name"),
+                             f"service {name!r} sets container_name "
+                             f"{svc.container_name!r} and runs {replicas} replicas: "
+                             "container names must be unique")
+        if svc.network_mode is not None and svc.networks:
+            raise p.error_at((*at, "network_mode"), f"service {name!r} declares both "
+                             "network_mode and networks, which exclude each other")
+        for net in svc.networks or {}:
+            if net not in declared_nets:
+                raise p.error_at((*at, "networks", net),
+                                 f"service {name!r} refers to undefined network {net!r}: "
+                                 "declare it under the top-level networks")
+        for i, vol in enumerate(svc.volumes or []):
+            if vol.type == "volume" and vol.source and vol.source not in p.volumes:
+                raise p.error_at((*at, "volumes", i),
+                                 f"service {name!r} refers to undefined volume "
+                                 f"{vol.source!r}: declare it under the top-level volumes")
+        for kind, declared in (("secrets", p.secrets), ("configs", p.configs)):
+            for i, ref in enumerate(getattr(svc, kind) or []):
+                if ref.source not in declared:
+                    raise p.error_at((*at, kind, i),
+                                     f"service {name!r} refers to undefined "
+                                     f"{kind[:-1]} {ref.source!r}: declare it under the "
+                                     f"top-level {kind}")
+    names: dict[str, str] = {}
+    for name, svc in p.services.items():
+        if svc.container_name:
+            if svc.container_name in names:
+                raise p.error_at(("services", name, "container_name"),
+                                 f"services {names[svc.container_name]!r} and {name!r} "
+                                 f"both use container_name {svc.container_name!r}")
+            names[svc.container_name] = name

@@ -1,0 +1,547 @@
+"""A service of the Compose Specification, with every key in its long form.
+
+Fields are declared in the order docker compose prints them in ``config`` (compose-go's
+``ServiceConfig``), so that rendering is a plain dump. Short syntaxes are normalised on
+the way in (see :mod:`.syntax`); the engine only ever sees the long forms.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from . import syntax
+from .base import (
+    Bytes,
+    Command,
+    Duration,
+    EnvMap,
+    LabelMap,
+    Options,
+    Spec,
+    StrList,
+    Text,
+    TextList,
+    problem,
+    wrap,
+)
+
+# -- build ---------------------------------------------------------------------------
+
+
+class ServiceSecretRef(Spec):
+    """A secret or config granted to a service (long form of ``- name``)."""
+
+    source: str
+    target: str | None = None
+    uid: Text | None = None
+    gid: Text | None = None
+    mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode))] | None = None
+
+
+def _refs(value: Any) -> Any:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise syntax.SyntaxProblem(f"expected a list, got {syntax._kind(value)}")
+    return [{"source": v} if isinstance(v, str) else v for v in value]
+
+
+RefList = Annotated[list[ServiceSecretRef], BeforeValidator(wrap(_refs))]
+
+
+class Ulimit(Spec):
+    soft: int
+    hard: int
+
+
+def _ulimits(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise syntax.SyntaxProblem(f"expected a mapping of limits, got {syntax._kind(value)}")
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, (int, str)) and not isinstance(v, bool):
+            out[k] = {"soft": v, "hard": v}
+        else:
+            out[k] = v
+    return out
+
+
+Ulimits = Annotated[dict[str, Ulimit], BeforeValidator(wrap(_ulimits))]
+
+
+class Build(Spec):
+    context: str | None = None
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    entitlements: TextList | None = None
+    args: EnvMap | None = None
+    ssh: EnvMap | None = None
+    labels: LabelMap | None = None
+    cache_from: TextList | None = None
+    cache_to: TextList | None = None
+    no_cache: bool | None = None
+    additional_contexts: EnvMap | None = None
+    network: str | None = None
+    provenance: Text | None = None
+    sbom: Text | None = None
+    pull: bool | None = None
+    target: str | None = None
+    shm_size: Bytes | None = None
+    extra_hosts: Annotated[dict[str, list[str]],
+                           BeforeValidator(wrap(syntax.extra_hosts))] | None = None
+    isolation: str | None = None
+    privileged: bool | None = None
+    secrets: RefList | None = None
+    tags: TextList | None = None
+    ulimits: Ulimits | None = None
+    platforms: TextList | None = None
+
+    @model_validator(mode="after")
+    def _default_dockerfile(self) -> Build:
+        if self.dockerfile is None and self.dockerfile_inline is None:
+            self.dockerfile = "Dockerfile"
+        return self
+
+
+def _build(value: Any) -> Any:
+    return {"context": value} if isinstance(value, str) else value
+
+
+# -- development, hooks, deploy -------------------------------------------------------
+
+
+class Hook(Spec):
+    command: Command
+    user: str | None = None
+    privileged: bool | None = None
+    working_dir: str | None = None
+    environment: EnvMap | None = None
+
+
+class Watch(Spec):
+    path: str
+    action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
+    target: str | None = None
+    ignore: StrList | None = None
+    include: StrList | None = None
+    exec: Hook | None = None
+    initial_sync: bool | None = None
+
+
+class Develop(Spec):
+    watch: list[Watch] | None = None
+
+
+class BlkioLimit(Spec):
+    path: str
+    rate: Bytes
+
+
+class BlkioWeight(Spec):
+    path: str
+    weight: Annotated[int, Field(ge=10, le=1000)]
+
+
+class BlkioConfig(Spec):
+    device_read_bps: list[BlkioLimit] | None = None
+    device_read_iops: list[BlkioLimit] | None = None
+    device_write_bps: list[BlkioLimit] | None = None
+    device_write_iops: list[BlkioLimit] | None = None
+    weight: Annotated[int, Field(ge=10, le=1000)] | None = None
+    weight_device: list[BlkioWeight] | None = None
+
+
+class DeviceRequest(Spec):
+    capabilities: TextList | None = None
+    count: Text | None = None
+    device_ids: TextList | None = None
+    driver: str | None = None
+    options: EnvMap | None = None
+
+
+class DiscreteResource(Spec):
+    kind: str | None = None
+    value: float | None = None
+
+
+class GenericResource(Spec):
+    discrete_resource_spec: DiscreteResource | None = None
+
+
+class Limits(Spec):
+    cpus: float | None = None
+    memory: Bytes | None = None
+    pids: int | None = None
+
+
+class Reservations(Spec):
+    cpus: float | None = None
+    memory: Bytes | None = None
+    generic_resources: list[GenericResource] | None = None
+    devices: list[DeviceRequest] | None = None
+
+
+class Resources(Spec):
+    limits: Limits | None = None
+    reservations: Reservations | None = None
+
+
+class RestartPolicy(Spec):
+    condition: Literal["none", "on-failure", "any"] | None = None
+    delay: Duration | None = None
+    max_attempts: int | None = None
+    window: Duration | None = None
+
+
+class UpdateConfig(Spec):
+    parallelism: int | None = None
+    delay: Duration | None = None
+    failure_action: str | None = None
+    monitor: Duration | None = None
+    max_failure_ratio: float | None = None
+    order: Literal["start-first", "stop-first"] | None = None
+
+
+class Preference(Spec):
+    spread: str | None = None
+
+
+class Placement(Spec):
+    constraints: TextList | None = None
+    preferences: list[Preference] | None = None
+    max_replicas_per_node: int | None = None
+
+
+class Deploy(Spec):
+    mode: Literal["replicated", "global", "replicated-job", "global-job"] | None = None
+    endpoint_mode: str | None = None
+    replicas: Annotated[int, Field(ge=0)] | None = None
+    labels: LabelMap | None = None
+    rollback_config: UpdateConfig | None = None
+    update_config: UpdateConfig | None = None
+    resources: Resources | None = None
+    restart_policy: RestartPolicy | None = None
+    placement: Placement | None = None
+
+
+# -- the service's own keys ----------------------------------------------------------
+
+
+class CredentialSpec(Spec):
+    config: str | None = None
+    file: str | None = None
+    registry: str | None = None
+
+
+class Dependency(Spec):
+    condition: Literal["service_started", "service_healthy",
+                       "service_completed_successfully"]
+    required: bool = True
+    restart: bool | None = None
+
+
+def _depends_on(value: Any) -> Any:
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if not isinstance(item, str):
+                raise syntax.SyntaxProblem(f"expected service names, got "
+                                           f"{syntax._kind(item)}")
+            out[item] = {"condition": "service_started", "required": True}
+        return out
+    return value
+
+
+class Device(Spec):
+    source: str
+    target: str | None = None
+    permissions: str | None = None
+
+
+def _device(value: Any) -> Any:
+    return syntax.parse_device(value) if isinstance(value, str) else value
+
+
+class EnvFile(Spec):
+    path: str
+    required: bool = True
+    format: str | None = None
+
+
+def _env_file(value: Any) -> Any:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [{"path": v} if isinstance(v, str) else v for v in items]
+
+
+class Extends(Spec):
+    service: str
+    file: str | None = None
+
+
+class Healthcheck(Spec):
+    disable: bool | None = None
+    interval: Duration | None = None
+    retries: int | None = None
+    test: Annotated[list[str] | None, BeforeValidator(wrap(
+        lambda v: ["CMD-SHELL", v] if isinstance(v, str) else syntax.command(v)))] = None
+    timeout: Duration | None = None
+    start_period: Duration | None = None
+    start_interval: Duration | None = None
+
+    @field_validator("test")
+    @classmethod
+    def _test(cls, v: list[str] | None) -> list[str] | None:
+        if v and v[0] not in ("NONE", "CMD", "CMD-SHELL"):
+            raise problem(f"a healthcheck test list must start with CMD, CMD-SHELL or "
+                          f"NONE, got {v[0]!r}")
+        return v
+
+
+class Logging(Spec):
+    driver: str | None = None
+    options: Options | None = None
+
+
+class ServiceNetwork(Spec):
+    aliases: TextList | None = None
+    interface_name: str | None = None
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    link_local_ips: TextList | None = None
+    mac_address: str | None = None
+    driver_opts: Options | None = None
+    priority: int | None = None
+    gw_priority: int | None = None
+
+
+def _networks(value: Any) -> Any:
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                raise syntax.SyntaxProblem(f"expected network names, got "
+                                           f"{syntax._kind(item)}")
+        return dict.fromkeys(value)
+    return value
+
+
+class PortConfig(Spec):
+    name: str | None = None
+    mode: str = "ingress"
+    host_ip: str | None = None
+    target: Annotated[int, BeforeValidator(wrap(syntax.check_target))]
+    published: Annotated[str | None, BeforeValidator(wrap(syntax.check_published))] = None
+    protocol: Literal["tcp", "udp", "sctp"] = "tcp"
+    app_protocol: str | None = None
+
+
+def _port_item(value: Any) -> Any:
+    return value if isinstance(value, dict) else syntax.parse_port(value)
+
+
+def _port_item_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+def _flatten(value: list[list[PortConfig]]) -> list[PortConfig]:
+    return [p for group in value for p in group]
+
+
+def _dump_ports(value: list[PortConfig]) -> list[dict[str, Any]]:
+    return [p.model_dump(mode="json", exclude_none=True) for p in value]
+
+
+# Each written entry is validated at its own index (so errors say ``ports[1]``), then
+# the expanded ranges are flattened into one list.
+Ports = Annotated[
+    list[Annotated[list[PortConfig], BeforeValidator(wrap(_port_item)),
+                   BeforeValidator(_port_item_list)]],
+    AfterValidator(_flatten),
+    PlainSerializer(_dump_ports),
+]
+
+
+class BindOptions(Spec):
+    propagation: Literal["shared", "rshared", "slave", "rslave", "private",
+                         "rprivate"] | None = None
+    create_host_path: bool | None = None
+    recursive: Literal["enabled", "disabled", "writable", "readonly"] | None = None
+    selinux: Literal["z", "Z"] | None = None
+
+
+class VolumeOptions(Spec):
+    labels: LabelMap | None = None
+    nocopy: bool | None = None
+    subpath: str | None = None
+
+
+class TmpfsOptions(Spec):
+    size: Bytes | None = None
+    mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode))] | None = None
+
+
+class ImageOptions(Spec):
+    subpath: str | None = None
+
+
+class VolumeMount(Spec):
+    type: Literal["bind", "volume", "tmpfs", "cluster", "npipe", "image"]
+    source: str | None = None
+    target: str | None = None
+    read_only: bool | None = None
+    consistency: str | None = None
+    bind: BindOptions | None = None
+    volume: VolumeOptions | None = None
+    tmpfs: TmpfsOptions | None = None
+    image: ImageOptions | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> VolumeMount:
+        if not self.target and self.type != "npipe":
+            raise problem(f"a {self.type} mount needs a target path")
+        if self.type in ("bind", "image", "npipe") and not self.source:
+            raise problem(f"a {self.type} mount needs a source")
+        if self.type == "volume" and self.volume is None:
+            self.volume = VolumeOptions()
+        return self
+
+
+def _volume(value: Any) -> Any:
+    return syntax.parse_volume(value) if isinstance(value, str) else value
+
+
+_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+
+def _container_name(value: Any) -> Any:
+    if isinstance(value, str) and not _CONTAINER_NAME.match(value):
+        raise syntax.SyntaxProblem(
+            f"invalid container name {value!r}: expected letters, digits, '_', '.', '-', "
+            "starting with a letter or digit")
+    return value
+
+
+def _gpus(value: Any) -> Any:
+    if value == "all":
+        return [{"count": "all"}]
+    return value
+
+
+class Service(Spec):
+    """One ``services.NAME`` entry. ``None`` means "not set" for every key."""
+
+    profiles: TextList | None = None
+    annotations: LabelMap | None = None
+    attach: bool | None = None
+    build: Annotated[Build, BeforeValidator(_build)] | None = None
+    develop: Develop | None = None
+    blkio_config: BlkioConfig | None = None
+    cap_add: TextList | None = None
+    cap_drop: TextList | None = None
+    cgroup_parent: str | None = None
+    cgroup: Literal["host", "private"] | None = None
+    cpu_count: Annotated[int, Field(ge=0)] | None = None
+    cpu_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    cpu_period: int | None = None
+    cpu_quota: int | None = None
+    cpu_rt_period: int | None = None
+    cpu_rt_runtime: int | None = None
+    cpus: float | None = None
+    cpuset: str | None = None
+    cpu_shares: int | None = None
+    command: Command = None
+    configs: RefList | None = None
+    container_name: Annotated[str, BeforeValidator(wrap(_container_name))] | None = None
+    credential_spec: CredentialSpec | None = None
+    depends_on: Annotated[dict[str, Dependency],
+                          BeforeValidator(wrap(_depends_on))] | None = None
+    deploy: Deploy | None = None
+    device_cgroup_rules: TextList | None = None
+    devices: list[Annotated[Device, BeforeValidator(wrap(_device))]] | None = None
+    dns: StrList | None = None
+    dns_opt: TextList | None = None
+    dns_search: StrList | None = None
+    domainname: str | None = None
+    entrypoint: Command = None
+    provider: dict[str, Any] | None = None
+    environment: EnvMap | None = None
+    env_file: Annotated[list[EnvFile], BeforeValidator(_env_file)] | None = None
+    expose: TextList | None = None
+    extends: Annotated[Extends, BeforeValidator(
+        lambda v: {"service": v} if isinstance(v, str) else v)] | None = None
+    external_links: TextList | None = None
+    extra_hosts: Annotated[dict[str, list[str]],
+                           BeforeValidator(wrap(syntax.extra_hosts))] | None = None
+    group_add: TextList | None = None
+    gpus: Annotated[list[DeviceRequest], BeforeValidator(_gpus)] | None = None
+    hostname: str | None = None
+    healthcheck: Healthcheck | None = None
+    image: str | None = None
+    init: bool | None = None
+    ipc: str | None = None
+    isolation: str | None = None
+    labels: LabelMap | None = None
+    label_file: StrList | None = None
+    links: TextList | None = None
+    logging: Logging | None = None
+    mem_limit: Bytes | None = None
+    mem_reservation: Bytes | None = None
+    memswap_limit: Bytes | None = None
+    mem_swappiness: Annotated[int, Field(ge=0, le=100)] | None = None
+    mac_address: str | None = None
+    models: Any = None
+    network_mode: str | None = None
+    networks: Annotated[dict[str, ServiceNetwork | None],
+                        BeforeValidator(wrap(_networks))] | None = None
+    oom_kill_disable: bool | None = None
+    oom_score_adj: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+    pid: str | None = None
+    pids_limit: int | None = None
+    platform: str | None = None
+    ports: Ports | None = None
+    privileged: bool | None = None
+    pull_policy: Annotated[str, BeforeValidator(wrap(syntax.check_pull_policy))] | None = None
+    pull_refresh_after: str | None = None
+    read_only: bool | None = None
+    restart: Annotated[str, BeforeValidator(wrap(syntax.check_restart))] | None = None
+    runtime: str | None = None
+    scale: Annotated[int, Field(ge=0)] | None = None
+    secrets: RefList | None = None
+    security_opt: TextList | None = None
+    shm_size: Bytes | None = None
+    stdin_open: bool | None = None
+    stop_grace_period: Duration | None = None
+    stop_signal: str | None = None
+    storage_opt: Options | None = None
+    sysctls: EnvMap | None = None
+    tmpfs: StrList | None = None
+    tty: bool | None = None
+    ulimits: Ulimits | None = None
+    use_api_socket: bool | None = None
+    user: Text | None = None
+    userns_mode: str | None = None
+    uts: str | None = None
+    volumes: list[Annotated[VolumeMount, BeforeValidator(wrap(_volume))]] | None = None
+    volumes_from: TextList | None = None
+    working_dir: str | None = None
+    post_start: list[Hook] | None = None
+    pre_stop: list[Hook] | None = None
+
+    def replicas(self) -> int:
+        """How many containers this service runs (``scale``, else ``deploy.replicas``)."""
+        if self.scale is not None:
+            return self.scale
+        if self.deploy is not None and self.deploy.replicas is not None:
+            return self.deploy.replicas
+        return 1

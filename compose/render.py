@@ -1,0 +1,147 @@
+"""The canonical project, as ``docker compose config`` prints it.
+
+The shape follows docker compose v2: ``name``, then ``services`` sorted by name, each
+with its keys in compose-go's order and in their long forms (ports as ``{mode,
+host_ip, target, published, protocol}``, volumes with absolute sources, environment
+resolved), ``networks: {default: null}`` where a service uses the implied default
+network, then the top-level ``networks``, ``volumes``, ``secrets``, ``configs`` with
+the names the engine will give them (``PROJECT_default``, ``PROJECT_data``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .model import Project, Service
+
+
+def _finish(model: BaseModel, out: dict[str, Any]) -> None:
+    """Put ``x-*`` keys back where they were written (pydantic kept them aside), and
+    sort mappings (``environment``, ``depends_on``) as Go prints its maps."""
+    from pydantic import BaseModel
+
+    ext = getattr(model, "extensions", None)
+    if ext:
+        out.update(ext)
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if value is None or name not in out:
+            continue
+        if isinstance(value, BaseModel):
+            _finish(value, out[name])
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            for item, dumped in zip(value, out[name], strict=False):
+                _finish(item, dumped)
+        elif isinstance(value, dict):
+            for k, item in value.items():
+                if isinstance(item, BaseModel):
+                    _finish(item, out[name][k])
+            out[name] = dict(sorted(out[name].items()))
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A model as plain data: unset keys left out, durations and sizes as text."""
+    out = model.model_dump(mode="json", exclude_none=True)
+    _finish(model, out)
+    return out
+
+
+def uses_default_network(svc: Service) -> bool:
+    return svc.network_mode is None and not svc.networks
+
+
+def service_dict(svc: Service) -> dict[str, Any]:
+    out = dump(svc)
+    out.pop("extends", None)
+    if uses_default_network(svc):
+        # docker compose writes the implied network out, after network_mode's place
+        items = list(out.items())
+        pos = next((i for i, (k, _) in enumerate(items)
+                    if list(type(svc).model_fields).index(k)
+                    > list(type(svc).model_fields).index("networks")), len(items))
+        items.insert(pos, ("networks", {"default": None}))
+        out = dict(items)
+    return out
+
+
+def _resource(project: Project, key: str, res: BaseModel) -> dict[str, Any]:
+    out = dump(res)
+    if out.get("external"):
+        out.setdefault("name", key)
+    else:
+        out.setdefault("name", f"{project.name}_{key}")
+    # name first, as docker compose prints it
+    return {"name": out.pop("name"), **out}
+
+
+def project_dict(project: Project) -> dict[str, Any]:
+    """The whole project as plain data, in docker compose's shape and order."""
+    out: dict[str, Any] = {"name": project.name}
+    services = {name: service_dict(project.services[name])
+                for name in sorted(project.services)}
+    out["services"] = services
+    networks = {k: _resource(project, k, v) for k, v in sorted(project.networks.items())}
+    if "default" not in networks and any(
+            uses_default_network(s) or "default" in (s.networks or {})
+            for s in project.services.values()):
+        networks["default"] = {"name": f"{project.name}_default"}
+        networks = dict(sorted(networks.items()))
+    if networks:
+        out["networks"] = networks
+    resources: list[tuple[str, dict[str, Any]]] = [
+        ("volumes", project.volumes), ("secrets", project.secrets),
+        ("configs", project.configs)]
+    for key, declared in resources:
+        if declared:
+            out[key] = {k: _resource(project, k, v) for k, v in sorted(declared.items())}
+    if project.models:
+        out["models"] = {k: dump(v) for k, v in sorted(project.models.items())}
+    out.update(project.extensions)
+    return out
+
+
+def to_yaml(data: Any) -> str:
+    import yaml
+
+    dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True, width=1 << 16))
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def image_name(project: Project, name: str) -> str:
+    """The image a service runs: ``image``, else the one ``build`` makes
+    (``PROJECT-SERVICE``, as docker compose names it)."""
+    svc = project.all_services()[name]
+    return svc.image or f"{project.name}-{name}"
+
+
+def all_profiles(project: Project) -> list[str]:
+    return sorted({p for s in project.all_services().values() for p in s.profiles or []})
+
+
+#: Keys that do not change the container, left out of the config hash (as docker
+#: compose leaves them out): changing them must not recreate anything.
+_HASH_IGNORED = ("build", "pull_policy", "scale", "develop", "profiles", "attach",
+                 "extends")
+
+
+def service_hash(project: Project, name: str) -> str:
+    """sha256 of the service's canonical form: the ``com.docker.compose.config-hash``
+    label; a container whose label differs is recreated by ``up``."""
+    data = service_dict(project.all_services()[name])
+    for key in _HASH_IGNORED:
+        data.pop(key, None)
+    deploy = data.get("deploy")
+    if isinstance(deploy, dict):
+        deploy.pop("replicas", None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
