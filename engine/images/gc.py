@@ -1,0 +1,186 @@
+"""Cleaning the image store: what killed processes left (recover) and what no image
+names any more (gc).
+
+recover() runs at the start of every write and is cheap: it removes tmp/ entries whose
+flock is free (their process is dead) and, when no other writer holds the store, the
+temporary files an interrupted atomic write left. gc() removes blobs, unpacked layers
+and links that no image in index.json names; it holds gc.lock exclusively, so it waits
+for writers and never races a half-registered image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import ImageStore
+
+
+def _lock_is_free(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def recover(store: ImageStore, *, exclusive: bool = False) -> list[str]:
+    """Remove what dead processes left half-written; return what was removed.
+    ``exclusive``: the caller holds gc.lock exclusively (no other writer exists)."""
+    removed: list[str] = []
+    try:
+        names = os.listdir(store.tmp)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        if name.endswith(".lock"):
+            continue
+        path = os.path.join(store.tmp, name)
+        lock = path + ".lock"
+        if _lock_is_free(lock):
+            _remove(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
+            removed.append(path)
+    for name in names:  # locks whose directory is gone and whose holder is dead
+        if name.endswith(".lock") and name[:-5] not in names:
+            lock = os.path.join(store.tmp, name)
+            if _lock_is_free(lock):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lock)
+    # atomic_write's temporaries (.NAME.xxx.tmp): only safe when nobody else writes
+    for d in (store.images_dir, store.blobs):
+        with contextlib.suppress(FileNotFoundError):
+            stale = [n for n in os.listdir(d) if n.startswith(".") and n.endswith(".tmp")]
+            if stale and (exclusive or _try_exclusive(store)):
+                for n in stale:
+                    _remove(os.path.join(d, n))
+                    removed.append(os.path.join(d, n))
+    return removed
+
+
+def _try_exclusive(store: ImageStore) -> bool:
+    """True when this process is the only writer (it holds gc.lock shared once)."""
+    fd = os.open(store.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        # Our own shared lock is on another open file description: a non-blocking
+        # exclusive lock succeeds only if no *other* process holds it.
+        if store._gc_fd is not None:
+            fcntl.flock(store._gc_fd, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+    finally:
+        os.close(fd)
+        if store._gc_fd is not None:
+            fcntl.flock(store._gc_fd, fcntl.LOCK_SH)
+
+
+@dataclass
+class GcResult:
+    blobs: int = 0
+    layers: int = 0
+    reclaimed: int = 0  # bytes
+
+
+def _du(path: str) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+    return total
+
+
+def gc(store: ImageStore) -> GcResult:
+    """Remove blobs, layers and links no registered image names."""
+    import json
+
+    from .store import _hex, link_name
+
+    res = GcResult()
+    if not store.images_dir.exists():
+        return res
+    store._ensure_layout()
+    fd = os.open(store.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        keep_blobs: set[str] = set()
+        keep_chains: set[str] = set()
+        for im in store.images():
+            keep_blobs.add(_hex(im.manifest_digest))
+            keep_blobs.add(_hex(im.id))
+            keep_blobs.update(_hex(ly.digest) for ly in im.layers)
+            keep_chains.update(_hex(c) for c in im.chain_ids)
+        # An image removed with -f while a container uses it: its config and layers stay
+        # until no container does (the container's overlay still has them as lowerdirs).
+        from .store import chain_id
+
+        for image_id in store.image_in_use:
+            try:
+                cfg = json.loads(store.read_blob(image_id))
+            except Exception:
+                continue
+            keep_blobs.add(_hex(image_id))
+            chain: str | None = None
+            for diff in (cfg.get("rootfs") or {}).get("diff_ids") or []:
+                chain = chain_id(chain, diff)
+                keep_chains.add(_hex(chain))
+        for name in os.listdir(store.layers_dir):
+            if name in keep_chains:
+                continue
+            path = os.path.join(store.layers_dir, name)
+            try:
+                with open(os.path.join(path, "layer.json")) as f:
+                    link = json.load(f).get("link") or link_name("sha256:" + name)
+            except (OSError, ValueError):
+                link = link_name("sha256:" + name) if len(name) == 64 else ""
+            res.reclaimed += _du(path)
+            if link:
+                _remove(os.path.join(store.links, link))
+            # rename first: a crash mid-delete leaves only tmp/ garbage, never a layer
+            # directory that looks complete but is not
+            trash = os.path.join(store.tmp, f"gc-{os.getpid()}-{name}")
+            try:
+                os.rename(path, trash)
+            except OSError:
+                trash = path
+            _remove(trash)
+            res.layers += 1
+        for name in os.listdir(store.blobs):
+            if name in keep_blobs or name.startswith("."):
+                continue
+            path = os.path.join(store.blobs, name)
+            with contextlib.suppress(OSError):
+                res.reclaimed += os.lstat(path).st_size
+            _remove(path)
+            res.blobs += 1
+        for name in os.listdir(store.links):  # links whose layer is gone
+            path = os.path.join(store.links, name)
+            if os.path.islink(path) and not os.path.exists(path):
+                _remove(path)
+        recover(store, exclusive=True)
+    finally:
+        os.close(fd)
+    return res
