@@ -1,9 +1,601 @@
-"""``pycompose container ...``: calls the engine directly. Heavy imports inside handlers."""
+"""``pycompose container ...``: docker's container verbs.
+
+Verbs that change a container (run, create, start, stop, restart, kill, rm, exec, wait)
+ask the supervisor through the thin client (``engine.client``: stdlib only); verbs that
+only read (ls, inspect, logs, top, port) and cp read the state root directly, so they
+never wait for a supervisor to start. Nothing heavy is imported here at module level.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _root() -> Path:
+    from pycompose.util.paths import state_root
+
+    return state_root()
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument
+    a("-d", "--detach", action="store_true", help="run in the background, print the id")
+    a("-i", "--interactive", action="store_true", help="keep stdin open")
+    a("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
+    a("--rm", action="store_true", help="remove the container when it exits")
+    a("--name", help="assign a name to the container")
+    a("--hostname", help="container host name")
+    a("-e", "--env", action="append", default=[], metavar="KEY[=VALUE]",
+      help="set an environment variable (KEY alone takes the caller's value)")
+    a("--env-file", action="append", default=[], metavar="FILE",
+      help="read environment variables from a file")
+    a("-w", "--workdir", help="working directory inside the container")
+    a("-u", "--user", help="user: name|uid[:group|gid]")
+    a("--entrypoint", help="override the image's entrypoint ('' clears it)")
+    a("-v", "--volume", action="append", default=[], dest="volumes",
+      metavar="[SRC:]DST[:ro]", help="bind mount or volume")
+    a("--mount", action="append", default=[], dest="mounts",
+      help="type=bind|volume|tmpfs,source=..,target=..[,readonly]")
+    a("--tmpfs", action="append", default=[], metavar="PATH[:OPTS]", help="mount a tmpfs")
+    a("--ulimit", action="append", default=[], dest="ulimits", metavar="NAME=SOFT[:HARD]")
+    a("--sysctl", action="append", default=[], dest="sysctls", metavar="KEY=VALUE")
+    a("-l", "--label", action="append", default=[], dest="labels", metavar="KEY=VALUE")
+    a("--restart", help="no | always | unless-stopped | on-failure[:N]")
+    a("--network", "--net", dest="network", help="none (default until networks) | host")
+    a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]")
+    a("--expose", action="append", default=[], metavar="PORT[/PROTO]")
+    a("--init", action="store_true", help="run an init that reaps zombies as PID 1")
+    a("--privileged", action="store_true", help="give all capabilities, no seccomp")
+    a("--cap-add", action="append", default=[])
+    a("--cap-drop", action="append", default=[])
+    a("--read-only", action="store_true", help="mount the root filesystem read-only")
+    a("--security-opt", action="append", default=[],
+      help="no-new-privileges | seccomp=unconfined|FILE")
+    a("-m", "--memory", help="memory limit (e.g. 64m)")
+    a("--memory-swap", help="memory plus swap limit; -1 unlimited")
+    a("--cpus", help="number of CPUs (e.g. 0.5)")
+    a("-c", "--cpu-shares", help="relative CPU weight")
+    a("--cpuset-cpus", help="CPUs allowed (0-1)")
+    a("--pids-limit", help="maximum number of processes")
+    a("--oom-score-adj", help="the OOM killer's preference (-1000..1000)")
+    a("--stop-signal", help="signal that stops the container (default SIGTERM)")
+    a("--stop-timeout", type=int, help="seconds to wait before killing it on stop")
+    a("--shm-size", help="size of /dev/shm (default 64m)")
+    a("--userns", help="user namespace mode (host)")
+    a("--uidmap", action="append", default=[], metavar="CTR:HOST:SIZE",
+      help="run in a user namespace with this uid map")
+    a("--gidmap", action="append", default=[], metavar="CTR:HOST:SIZE")
+    a("--rootfs", action="store_true",
+      help="IMAGE is a directory holding a root filesystem (podman's --rootfs)")
+    a("--detach-keys", default="ctrl-p,ctrl-q", help="only ctrl-p,ctrl-q is supported")
+    a("--sig-proxy", default="true", choices=["true", "false"],
+      help="forward signals to the container")
+    a("image", metavar="IMAGE")
+    a("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
-    p.add_subparsers(dest="verb", metavar="COMMAND")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="create and start a container")
+    _add_run_flags(r)
+    r.set_defaults(handler=cmd_run, create_only=False)
+    c = sub.add_parser("create", help="create a container")
+    _add_run_flags(c)
+    c.set_defaults(handler=cmd_run, create_only=True)
+
+    s = sub.add_parser("start", help="start stopped containers")
+    s.add_argument("-a", "--attach", action="store_true")
+    s.add_argument("-i", "--interactive", action="store_true")
+    s.add_argument("containers", nargs="+", metavar="CONTAINER")
+    s.set_defaults(handler=cmd_start)
+
+    for verb, help_ in (("stop", "stop running containers"),
+                        ("restart", "restart containers")):
+        x = sub.add_parser(verb, help=help_)
+        x.add_argument("-t", "--time", "--timeout", type=int, dest="timeout",
+                       help="seconds to wait before killing (default: 10 or StopTimeout)")
+        x.add_argument("-s", "--signal", help="signal to send (default: the stop signal)")
+        x.add_argument("containers", nargs="+", metavar="CONTAINER")
+        x.set_defaults(handler=cmd_simple, op=verb)
+
+    k = sub.add_parser("kill", help="send a signal (default SIGKILL)")
+    k.add_argument("-s", "--signal", default="SIGKILL")
+    k.add_argument("containers", nargs="+", metavar="CONTAINER")
+    k.set_defaults(handler=cmd_simple, op="kill")
+
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("-f", "--force", action="store_true", help="kill a running one first")
+    rm.add_argument("-v", "--volumes", action="store_true", help="remove anonymous volumes")
+    rm.add_argument("containers", nargs="+", metavar="CONTAINER")
+    rm.set_defaults(handler=cmd_simple, op="rm")
+
+    w = sub.add_parser("wait", help="wait for containers to stop, print exit codes")
+    w.add_argument("containers", nargs="+", metavar="CONTAINER")
+    w.set_defaults(handler=cmd_wait)
+
+    ls = sub.add_parser("ls", aliases=["ps", "list"], help="list containers")
+    ls.add_argument("-a", "--all", action="store_true", help="show all, not just running")
+    ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    ls.add_argument("--no-trunc", action="store_true")
+    ls.add_argument("--format", help="table (default) or json")
+    ls.add_argument("-f", "--filter", action="append", default=[],
+                    help="name=, label=, status=, id=")
+    ls.set_defaults(handler=cmd_ls)
+
+    i = sub.add_parser("inspect", help="detailed information on containers")
+    i.add_argument("-f", "--format", help="a Go-template path such as {{.State.Status}}")
+    i.add_argument("containers", nargs="+", metavar="CONTAINER")
+    i.set_defaults(handler=cmd_inspect)
+
+    lg = sub.add_parser("logs", help="fetch a container's logs")
+    lg.add_argument("-f", "--follow", action="store_true")
+    lg.add_argument("-n", "--tail", default="all")
+    lg.add_argument("-t", "--timestamps", action="store_true")
+    lg.add_argument("container", metavar="CONTAINER")
+    lg.set_defaults(handler=cmd_logs)
+
+    e = sub.add_parser("exec", help="run a command in a running container")
+    e.add_argument("-d", "--detach", action="store_true")
+    e.add_argument("-i", "--interactive", action="store_true")
+    e.add_argument("-t", "--tty", action="store_true")
+    e.add_argument("-u", "--user")
+    e.add_argument("-w", "--workdir")
+    e.add_argument("-e", "--env", action="append", default=[])
+    e.add_argument("--env-file", action="append", default=[])
+    e.add_argument("container", metavar="CONTAINER")
+    e.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    e.set_defaults(handler=cmd_exec)
+
+    t = sub.add_parser("top", help="the processes of a container")
+    t.add_argument("container", metavar="CONTAINER")
+    t.set_defaults(handler=cmd_top)
+
+    cp = sub.add_parser("cp", help="copy files between a container and the host")
+    cp.add_argument("src", metavar="SRC")
+    cp.add_argument("dst", metavar="DST")
+    cp.set_defaults(handler=cmd_cp)
+
+    cm = sub.add_parser("commit", help="create an image from a container's changes")
+    cm.add_argument("-m", "--message", default="")
+    cm.add_argument("-a", "--author", default="")
+    cm.add_argument("-c", "--change", action="append", default=[])
+    cm.add_argument("container", metavar="CONTAINER")
+    cm.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
+    cm.set_defaults(handler=cmd_commit)
+
+    pr = sub.add_parser("prune", help="remove all stopped containers")
+    pr.add_argument("-f", "--force", action="store_true")
+    pr.set_defaults(handler=cmd_prune)
+
+    po = sub.add_parser("port", help="list a container's port mappings")
+    po.add_argument("container", metavar="CONTAINER")
+    po.set_defaults(handler=cmd_port)
+
+
+# -- run / create / start ---------------------------------------------------------------
+def _env_list(env: list[str], env_files: list[str]) -> list[str]:
+    from pycompose.engine.errors import EngineError
+    from pycompose.engine.supervisor.spec import parse_env_file
+
+    out: list[str] = []
+    for f in env_files:
+        try:
+            text = Path(f).read_text()
+        except OSError as e:
+            raise EngineError(f"--env-file {f}: {e.strerror}", exit_code=125)
+        out += parse_env_file(text, f)
+    out += env
+    resolved = []
+    for item in out:
+        if "=" in item:
+            resolved.append(item)
+        elif item in os.environ:  # docker: a bare KEY takes the caller's value
+            resolved.append(f"{item}={os.environ[item]}")
+    return resolved
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    from pycompose.engine.errors import EngineError
+
+    if args.detach_keys != "ctrl-p,ctrl-q":
+        raise EngineError("--detach-keys: only ctrl-p,ctrl-q is supported", exit_code=125)
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    o = {k: getattr(args, k) for k in (
+        "detach", "interactive", "tty", "rm", "name", "hostname", "workdir", "user",
+        "entrypoint", "volumes", "mounts", "tmpfs", "ulimits", "sysctls", "labels",
+        "restart", "network", "publish", "expose", "init", "privileged", "cap_add",
+        "cap_drop", "read_only", "security_opt", "memory", "memory_swap", "cpus",
+        "cpu_shares", "cpuset_cpus", "pids_limit", "oom_score_adj", "stop_signal",
+        "stop_timeout", "shm_size", "userns", "uidmap", "gidmap")}
+    o["env"] = _env_list(args.env, args.env_file)
+    o["command"] = cmd
+    o["volumes"] = [_abs_bind(v) for v in args.volumes]
+    if args.rootfs:
+        o["rootfs"] = str(Path(args.image).absolute())
+    o["image"] = args.image
+    if args.rm and args.restart and args.restart != "no":
+        raise EngineError("Conflicting options: --restart and --rm", exit_code=125)
+    return o
+
+
+def _abs_bind(v: str) -> str:
+    """``-v ./data:/x``: docker resolves relative bind sources against the cwd."""
+    if v.startswith("."):
+        src, _, rest = v.partition(":")
+        return f"{Path(src).absolute()}:{rest}"
+    return v
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pycompose.engine import client
+    from pycompose.engine.errors import EngineError
+
+    o = _options(args)
+    root = _root()
+    if args.create_only:
+        reply = client.request(root, {"op": "create", "options": o})
+        print(reply["id"])
+        return 0
+    attach = not args.detach
+    if attach and args.tty and args.interactive and not os.isatty(0):
+        raise EngineError("the input device is not a TTY", exit_code=1)
+    msg = {"op": "run", "options": o, "attach": attach, "tty": args.tty,
+           "interactive": args.interactive, "console_size": client.terminal_size()}
+    fds = [0, 1, 2] if attach and not args.tty else []
+    conn = client.connect(root)
+    with conn:
+        conn.send(msg, fds)
+        reply, _ = conn.recv()
+        cid = reply["id"]
+        if not attach:
+            print(cid)
+            return 0
+        return client.attach_session(root, conn, cid, tty=args.tty, stdin=args.interactive,
+                                     sig_proxy=args.sig_proxy == "true")
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from pycompose.engine import client
+    from pycompose.engine.containers import ContainerStore
+
+    root = _root()
+    code = 0
+    for ref in args.containers:
+        if args.attach:
+            tty = bool(ContainerStore(root).get(ref)["Config"]["Tty"])
+            with client.connect(root) as conn:
+                conn.send({"op": "start", "id": ref, "attach": True, "tty": tty,
+                           "interactive": args.interactive,
+                           "console_size": client.terminal_size()},
+                          [] if tty else [0, 1, 2])
+                reply, _ = conn.recv()
+                code = client.attach_session(root, conn, reply["id"], tty=tty,
+                                             stdin=args.interactive)
+        else:
+            client.request(root, {"op": "start", "id": ref})
+            print(ref)
+    return code
+
+
+def cmd_simple(args: argparse.Namespace) -> int:
+    """stop, restart, kill, rm: one request per container; docker prints each name and
+    reports every failure, exiting 1 if any."""
+    from pycompose.engine import client
+    from pycompose.engine.errors import EngineError
+
+    root = _root()
+    failed = 0
+    for ref in args.containers:
+        msg: dict[str, Any] = {"op": args.op, "id": ref}
+        for k in ("timeout", "signal", "force", "volumes"):
+            if hasattr(args, k):
+                msg[k] = getattr(args, k)
+        try:
+            client.request(root, msg)
+            print(ref)
+        except EngineError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = e.exit_code or 1
+    return failed
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from pycompose.engine import client
+
+    root = _root()
+    for ref in args.containers:
+        print(client.request(root, {"op": "wait", "id": ref})["code"], flush=True)
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from pycompose.engine import client
+    from pycompose.engine.errors import EngineError
+
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise EngineError("exec needs a command", exit_code=125)
+    if args.tty and args.interactive and not os.isatty(0):
+        raise EngineError("the input device is not a TTY", exit_code=1)
+    o = {"cmd": cmd, "tty": args.tty, "interactive": args.interactive, "user": args.user,
+         "workdir": args.workdir, "env": _env_list(args.env, args.env_file),
+         "detach": args.detach, "console_size": client.terminal_size()}
+    root = _root()
+    with client.connect(root) as conn:
+        conn.send({"op": "exec", "id": args.container, "options": o},
+                  [] if args.tty or args.detach else [0, 1, 2])
+        reply, _ = conn.recv()
+        if args.detach:
+            return 0
+        return client.attach_session(root, conn, reply["id"], tty=args.tty,
+                                     stdin=args.interactive)
+
+
+# -- read-only verbs --------------------------------------------------------------------
+def _records(root: Path) -> list[dict[str, Any]]:
+    """All records, repaired first if they claim a running container while no
+    supervisor holds it (a crash): asking the supervisor starts one, and a starting
+    supervisor reconciles before it answers."""
+    from pycompose.engine import client
+    from pycompose.engine.containers import ContainerStore
+
+    store = ContainerStore(root)
+    recs = store.list()
+    if any(r["State"]["Status"] in ("running", "restarting") for r in recs) \
+            and not client.running(root):
+        client.request(root, {"op": "ping"})
+        recs = store.list()
+    return recs
+
+
+def _match(rec: dict[str, Any], filters: list[str]) -> bool:
+    for f in filters:
+        k, _, v = f.partition("=")
+        if k == "name" and v not in rec["Name"]:
+            return False
+        if k == "id" and not rec["Id"].startswith(v):
+            return False
+        if k == "status" and rec["State"]["Status"] != v:
+            return False
+        if k == "label":
+            lk, eq, lv = v.partition("=")
+            labels = rec["Config"].get("Labels") or {}
+            if lk not in labels or (eq and labels[lk] != lv):
+                return False
+    return True
+
+
+def _ports(rec: dict[str, Any]) -> str:
+    out = []
+    for port, binds in (rec["HostConfig"].get("PortBindings") or {}).items():
+        for b in binds or []:
+            out.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{port}")
+    return ", ".join(out)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from pycompose.engine.containers import status_line
+
+    recs = [r for r in _records(_root())
+            if (args.all or r["State"]["Status"] in ("running", "restarting"))
+            and _match(r, args.filter)]
+    if args.quiet:
+        for r in recs:
+            print(r["Id"] if args.no_trunc else r["Id"][:12])
+        return 0
+    rows = []
+    for r in recs:
+        cmd = " ".join([r["Path"], *r["Args"]])
+        if not args.no_trunc and len(cmd) > 20:
+            cmd = cmd[:19] + "…"
+        rows.append({
+            "ID": r["Id"] if args.no_trunc else r["Id"][:12],
+            "Image": r["Config"]["Image"], "Command": json.dumps(cmd),
+            "CreatedAt": r["Created"], "Status": status_line(r), "State": r["State"]["Status"],
+            "Ports": _ports(r), "Names": r["Name"].lstrip("/"),
+            "Labels": ",".join(f"{k}={v}" for k, v in (r["Config"].get("Labels") or {}).items()),
+            "Mounts": ",".join(m.get("Name") or m["Source"] for m in r.get("Mounts", [])),
+        })
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    if args.format and args.format != "table":
+        for row in rows:
+            print(_template(args.format, row))
+        return 0
+    cols = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+            ("CREATED", "Status"), ("STATUS", "Status"), ("PORTS", "Ports"),
+            ("NAMES", "Names")]
+    import time
+
+    from pycompose.engine.containers import human_duration, parse_iso
+
+    table = [[h for h, _ in cols]]
+    for row, r in zip(rows, recs, strict=True):
+        created = human_duration(time.time() - parse_iso(r["Created"])) + " ago"
+        table.append([row["ID"], row["Image"], row["Command"], created, row["Status"],
+                      row["Ports"], row["Names"]])
+    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
+    for line in table:
+        print("   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def _template(fmt: str, obj: Any) -> str:
+    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
+    import re
+
+    def value(path: str) -> Any:
+        v = obj
+        for part in [p for p in path.split(".") if p]:
+            v = v.get(part) if isinstance(v, dict) else None
+        return v
+
+    def sub(m: re.Match[str]) -> str:
+        expr = m.group(1).strip()
+        if expr.startswith("json "):
+            return json.dumps(value(expr[5:].strip()))
+        v = value(expr)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (dict, list)):
+            return json.dumps(v)
+        return "<no value>" if v is None else str(v)
+    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from pycompose.engine.containers import ContainerStore
+    from pycompose.engine.errors import NotFound
+
+    root = _root()
+    _records(root)
+    store = ContainerStore(root)
+    out, code = [], 0
+    for ref in args.containers:
+        try:
+            rec = store.get(ref)
+        except NotFound as e:
+            print(f"Error: {e}", file=sys.stderr)
+            code = 1
+            continue
+        rec.pop("MountRequests", None)
+        out.append(rec)
+    if args.format:
+        for rec in out:
+            print(_template(args.format, rec))
+    else:
+        print(json.dumps(out, indent=4))
+    return code
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from pycompose.engine.containers import ContainerStore
+    from pycompose.engine.errors import EngineError
+    from pycompose.engine.supervisor import logs
+
+    root = _root()
+    store = ContainerStore(root)
+    rec = store.get(args.container)
+    cid = rec["Id"]
+    tail: int | None = None
+    if args.tail != "all":
+        try:
+            tail = int(args.tail)
+        except ValueError:
+            raise EngineError(f"invalid --tail {args.tail!r}: a number or 'all'")
+    lines, offset = logs.tail_lines(Path(rec["LogPath"]), tail)
+
+    def emit(line: bytes) -> None:
+        r = logs.render(line, args.timestamps)
+        if r:
+            out = sys.stdout.buffer if r[0] == "stdout" else sys.stderr.buffer
+            out.write(r[1])
+            out.flush()
+    for line in lines:
+        emit(line)
+    if args.follow:
+        def alive() -> bool:
+            try:
+                return bool(store.load(cid)["State"]["Status"] in ("running", "restarting"))
+            except EngineError:
+                return False
+        for line in logs.follow(Path(rec["LogPath"]), offset, alive):
+            emit(line)
+    return 0
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pycompose.engine.containers import ContainerStore, container_pids
+    from pycompose.engine.errors import Conflict
+
+    rec = ContainerStore(_root()).get(args.container)
+    pid = int(rec["State"].get("Pid") or 0)
+    if rec["State"]["Status"] != "running" or not pid:
+        raise Conflict(f"container {rec['Name'].lstrip('/')} is not running")
+    pids = container_pids(pid)
+    r = subprocess.run(["ps", "-o", "user,pid,ppid,c,stime,tty,time,cmd",
+                        "-p", ",".join(map(str, pids))], capture_output=True, text=True)
+    sys.stdout.write(r.stdout)
+    return 0
+
+
+def cmd_cp(args: argparse.Namespace) -> int:
+    from pycompose.engine.containers import ContainerStore, copy_from, copy_to
+    from pycompose.engine.errors import EngineError
+
+    def split(s: str) -> tuple[str | None, str]:
+        if ":" in s and not s.startswith(("/", ".")):
+            ref, _, path = s.partition(":")
+            return ref, path
+        return None, s
+    (sref, spath), (dref, dpath) = split(args.src), split(args.dst)
+    store = ContainerStore(_root())
+    if (sref is None) == (dref is None):
+        raise EngineError("copying between containers or between host paths is not "
+                          "supported: exactly one of SRC and DST must be CONTAINER:PATH")
+    if sref is not None:
+        copy_from(store.get(sref), spath, Path(dpath))
+    else:
+        assert dref is not None
+        copy_to(store.get(dref), Path(spath), dpath)
+    return 0
+
+
+def cmd_commit(args: argparse.Namespace) -> int:
+    from pycompose.engine.containers import ContainerStore, commit
+
+    rec = ContainerStore(_root()).get(args.container)
+    image_id = commit(_root(), rec, args.repository, message=args.message,
+                      author=args.author, changes=args.change)
+    print(image_id)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from pycompose.engine import client
+    from pycompose.engine.errors import EngineError
+
+    root = _root()
+    if not args.force and os.isatty(0):
+        ans = input("WARNING! This will remove all stopped containers.\n"
+                    "Are you sure you want to continue? [y/N] ")
+        if ans.strip().lower() not in ("y", "yes"):
+            return 0
+    removed = []
+    for r in _records(root):
+        if r["State"]["Status"] in ("exited", "created", "dead"):
+            try:
+                client.request(root, {"op": "rm", "id": r["Id"]})
+                removed.append(r["Id"])
+            except EngineError:
+                pass
+    if removed:
+        print("Deleted Containers:")
+        print("\n".join(removed))
+        print()
+    print("Total reclaimed space: 0B" if not removed else f"Deleted {len(removed)} containers")
+    return 0
+
+
+def cmd_port(args: argparse.Namespace) -> int:
+    from pycompose.engine.containers import ContainerStore
+
+    rec = ContainerStore(_root()).get(args.container)
+    for port, binds in (rec["HostConfig"].get("PortBindings") or {}).items():
+        for b in binds or []:
+            print(f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}")
+    return 0

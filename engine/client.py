@@ -1,0 +1,310 @@
+"""The thin client of the supervisor: what ``container run/exec/stop/...`` import.
+
+Every such command pays this module's import cost, so it uses the standard library's
+light parts only (socket, json, os): no trio, no pydantic. It talks to the supervisor
+over ``$ROOT/supervisor.sock`` (SOCK_SEQPACKET: one JSON message per packet, so file
+descriptors passed with SCM_RIGHTS always arrive with the message they belong to),
+and starts the supervisor when nobody answers.
+
+Terminal runs (``-t``): the supervisor hands the pty master to the client, which relays
+it directly (raw mode, SIGWINCH -> resize, ctrl-p ctrl-q detaches), so no byte of an
+interactive session goes through the supervisor.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import EngineError
+
+MAX_MSG = 1 << 20
+DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
+
+
+def socket_path(root: Path) -> Path:
+    return root / "supervisor.sock"
+
+
+class Conn:
+    """One connection to the supervisor."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, msg: dict[str, Any], fds: Sequence[int] = ()) -> None:
+        data = json.dumps(msg).encode()
+        if fds:
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+            self.sock.sendmsg([data], anc)
+        else:
+            self.sock.send(data)
+
+    def recv(self) -> tuple[dict[str, Any], list[int]]:
+        """The next message and the fds that came with it; EOF is an EngineError."""
+        fds = array.array("i")
+        data, anc, _flags, _addr = self.sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(16 * 4))
+        for level, typ, payload in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            raise EngineError("the supervisor closed the connection (it may have crashed; "
+                              "see supervisor.log under the state root)")
+        msg: dict[str, Any] = json.loads(data)
+        if msg.get("ok") is False:
+            for fd in fds:
+                os.close(fd)
+            raise EngineError(str(msg.get("error", "unknown error")),
+                              exit_code=int(msg.get("exit_code", 1)))
+        return msg, list(fds)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Conn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _try_connect(path: Path) -> Conn | None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    try:
+        s.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        s.close()
+        return None
+    return Conn(s)
+
+
+def _spawn_supervisor(root: Path) -> None:
+    """Start the supervisor as a daemon: double fork, setsid, stdio to its log file.
+    If one is already starting, its flock makes our copy exit at once."""
+    root.mkdir(parents=True, exist_ok=True)
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+        return
+    try:  # the intermediate child
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.closerange(3, 1 << 16)
+        os.chdir("/")
+        env = dict(os.environ, PYCOMPOSE_ROOT=str(root))
+        os.execve(sys.executable, [sys.executable, "-m", "pycompose.engine.supervisor"], env)
+    finally:
+        os._exit(127)
+
+
+def connect(root: Path, *, start: bool = True, timeout: float = 15.0) -> Conn:
+    """A connection to the supervisor of ``root``, starting it if needed."""
+    path = socket_path(root)
+    conn = _try_connect(path)
+    if conn or not start:
+        if conn is None:
+            raise EngineError("the supervisor is not running")
+        return conn
+    _spawn_supervisor(root)
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while time.monotonic() < deadline:
+        conn = _try_connect(path)
+        if conn:
+            return conn
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    raise EngineError(f"the supervisor did not start within {timeout:.0f} s; see "
+                      f"{root / 'supervisor.log'}")
+
+
+def request(root: Path, msg: dict[str, Any], fds: Sequence[int] = (), *,
+            start: bool = True) -> dict[str, Any]:
+    """One request, one answer."""
+    with connect(root, start=start) as c:
+        c.send(msg, fds)
+        reply, got = c.recv()
+        for fd in got:
+            os.close(fd)
+        return reply
+
+
+def running(root: Path) -> bool:
+    """Whether a supervisor answers on ``root`` (without starting one)."""
+    c = _try_connect(socket_path(root))
+    if c:
+        c.close()
+    return c is not None
+
+
+# -- attached runs ---------------------------------------------------------------------
+def _winsize(fd: int) -> tuple[int, int] | None:
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        return None
+    return rows, cols
+
+
+def terminal_size() -> tuple[int, int] | None:
+    for fd in (0, 1, 2):
+        if os.isatty(fd):
+            return _winsize(fd)
+    return None
+
+
+def _set_winsize(fd: int, size: tuple[int, int]) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+
+
+def attach_session(root: Path, conn: Conn, cid: str, *, tty: bool, stdin: bool,
+                   sig_proxy: bool = True) -> int:
+    """Follow an attached container (or exec) on ``conn`` until it exits; returns the
+    exit status. With a terminal, relay the pty master the supervisor sent."""
+    old_handlers: dict[signal.Signals, Any] = {}
+    if sig_proxy and not tty:
+        def forward(signum: int, _frame: object) -> None:
+            with contextlib.suppress(EngineError, OSError):
+                request(root, {"op": "kill", "id": cid, "signal": signum}, start=False)
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            old_handlers[s] = signal.signal(s, forward)
+    try:
+        while True:
+            msg, fds = conn.recv()
+            if msg.get("event") == "pty" and fds:
+                code = _relay_pty(conn, fds[0], stdin)
+                if code is not None:
+                    return code
+                continue  # detached: nothing more to follow
+            for fd in fds:
+                os.close(fd)
+            if msg.get("event") == "exit":
+                return int(msg["code"])
+            if msg.get("event") == "detached":
+                return 0
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+
+
+def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
+    """Copy stdin -> pty and pty -> stdout until the container exits (its status) or
+    the user types the detach keys (None after telling the supervisor)."""
+    import select
+    import termios
+    import tty as ttymod
+
+    in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
+    is_tty = os.isatty(in_fd)
+    saved = termios.tcgetattr(in_fd) if is_tty and with_stdin else None
+    size = terminal_size()
+    if size:
+        _set_winsize(master, size)
+
+    def on_winch(_s: int, _f: object) -> None:
+        sz = terminal_size()
+        if sz:
+            _set_winsize(master, sz)
+
+    old_winch = signal.signal(signal.SIGWINCH, on_winch)
+    if saved is not None:
+        ttymod.setraw(in_fd)
+    prev = b""
+    master_open, stdin_open = True, with_stdin
+    try:
+        while True:
+            rlist = [conn.sock.fileno()]
+            if master_open:
+                rlist.append(master)
+            if stdin_open:
+                rlist.append(in_fd)
+            try:
+                ready, _, _ = select.select(rlist, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError as e:
+                    if e.errno != errno.EIO:
+                        raise
+                    data = b""
+                if data:
+                    _write_all(out_fd, data)
+                else:
+                    master_open = False
+            if stdin_open and in_fd in ready:
+                data = os.read(in_fd, 4096)
+                if not data:
+                    stdin_open = False
+                    with contextlib.suppress(OSError):
+                        os.write(master, b"\x04")  # EOF at the line discipline
+                else:
+                    seq = prev + data
+                    if DETACH_KEYS in seq:
+                        before = seq.split(DETACH_KEYS, 1)[0]
+                        if before:
+                            _write_all(master, before)
+                        conn.send({"op": "detach"})
+                        return None
+                    # a trailing ctrl-p waits for the next key to decide
+                    prev = DETACH_KEYS[:1] if seq.endswith(DETACH_KEYS[:1]) else b""
+                    out = seq[: len(seq) - len(prev)]
+                    if out:
+                        _write_all(master, out)
+            if conn.sock.fileno() in ready:
+                msg, fds = conn.recv()
+                for fd in fds:
+                    os.close(fd)
+                if msg.get("event") == "exit":
+                    while master_open:  # drain what the container wrote last
+                        r, _, _ = select.select([master], [], [], 0.05)
+                        if not r:
+                            break
+                        try:
+                            data = os.read(master, 65536)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            break
+                        _write_all(out_fd, data)
+                    return int(msg["code"])
+    finally:
+        if saved is not None:
+            termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGWINCH, old_winch)
+        os.close(master)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]

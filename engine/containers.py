@@ -1,0 +1,363 @@
+"""Container records: what pycompose knows about each container, on disk.
+
+One record per container at ``$ROOT/containers/<id>/state.json``, shaped like
+``docker inspect`` (``Id``, ``Name``, ``Image`` = image id, ``Config``, ``HostConfig``,
+``State``, ``Mounts``...), so that ``inspect`` is a plain read and a new supervisor can
+rebuild everything from disk alone.
+
+Concurrency: every change goes through :meth:`ContainerStore.update` (or ``create`` /
+``remove``), which holds a flock: the store-wide lock ``containers/.lock`` for anything
+that touches names (create, rename, remove) and the per-container ``lock`` file for
+state changes. Writes are atomic (write, fsync, rename), so a process killed at any
+moment leaves the old record or the new one. Two ``run --name x`` at once: one wins, the
+other gets :class:`Conflict`.
+
+Standard library only: the thin CLI imports this module for ``ls``/``inspect``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pycompose.util.fs import atomic_write_json, locked, read_json
+
+from .errors import Conflict, EngineError, NotFound
+
+Record = dict[str, Any]
+
+NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+_ADJECTIVES = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen",
+               "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty"]
+_NAMES = ["babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler",
+          "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak"]
+
+
+def now_iso() -> str:
+    """docker's timestamp shape: RFC 3339 in UTC with nanoseconds."""
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + \
+        f".{t % 10**9:09d}Z"
+
+
+def new_state() -> dict[str, Any]:
+    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+            "StartedAt": "0001-01-01T00:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"}
+
+
+def validate_name(name: str) -> str:
+    """Docker's name rule; a leading slash (docker's stored shape) is accepted."""
+    if not NAME_RE.match(name):
+        raise EngineError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                          "are allowed", exit_code=125)
+    return name.lstrip("/")
+
+
+def random_name(taken: set[str]) -> str:
+    for _ in range(100):
+        name = f"{random.choice(_ADJECTIVES)}_{random.choice(_NAMES)}"
+        if name not in taken:
+            return name
+    return f"{random.choice(_ADJECTIVES)}_{secrets.token_hex(3)}"
+
+
+class ContainerStore:
+    """The records under ``root/containers``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / "containers"
+
+    # -- paths -------------------------------------------------------------------------
+    def path(self, cid: str) -> Path:
+        return self.dir / cid
+
+    def _state(self, cid: str) -> Path:
+        return self.dir / cid / "state.json"
+
+    @contextlib.contextmanager
+    def _store_lock(self) -> Iterator[None]:
+        with locked(self.dir / ".lock"):
+            yield
+
+    @contextlib.contextmanager
+    def lock(self, cid: str) -> Iterator[None]:
+        """The lock of one container's record (also held across a start or stop)."""
+        with locked(self.dir / cid / "lock"):
+            yield
+
+    # -- reads -------------------------------------------------------------------------
+    def ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return [n for n in names if len(n) == 64 and (self.dir / n / "state.json").exists()]
+
+    def load(self, cid: str) -> Record:
+        try:
+            rec: Record = read_json(self._state(cid))
+        except FileNotFoundError:
+            raise NotFound(f"No such container: {cid[:12]}")
+        except ValueError as e:  # a torn write cannot happen (atomic); a hand edit can
+            raise EngineError(f"container {cid[:12]}: state.json is corrupt: {e}")
+        return rec
+
+    def list(self) -> list[Record]:
+        out = []
+        for cid in self.ids():
+            with contextlib.suppress(NotFound, EngineError):
+                out.append(self.load(cid))
+        out.sort(key=lambda r: r.get("Created", ""), reverse=True)
+        return out
+
+    def resolve(self, ref: str) -> str:
+        """Full id of the container named ``ref``: exact name, full id, or a unique id
+        prefix (docker's order)."""
+        ref = ref.lstrip("/")
+        if not ref:
+            raise NotFound("No such container: (empty name)")
+        records = self.list()
+        for r in records:
+            if r["Name"].lstrip("/") == ref:
+                return str(r["Id"])
+        matches = [str(r["Id"]) for r in records if str(r["Id"]).startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise EngineError(f"multiple containers match the prefix {ref!r}; "
+                              "give more of the id", exit_code=1)
+        raise NotFound(f"No such container: {ref}")
+
+    def get(self, ref: str) -> Record:
+        return self.load(self.resolve(ref))
+
+    # -- writes ------------------------------------------------------------------------
+    def create(self, record: Record, name: str | None) -> Record:
+        """Store a new record under a unique name (random if ``name`` is None)."""
+        with self._store_lock():
+            taken = {r["Name"].lstrip("/") for r in self.list()}
+            if name is None:
+                name = random_name(taken)
+            name = validate_name(name)
+            if name in taken:
+                other = next(r for r in self.list() if r["Name"].lstrip("/") == name)
+                raise Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container '
+                    f'"{other["Id"]}". You have to remove (or rename) that container to be '
+                    "able to reuse that name.", exit_code=125)
+            cid = secrets.token_hex(32)
+            record = dict(record, Id=cid, Name="/" + name)
+            record.setdefault("Created", now_iso())
+            record.setdefault("State", new_state())
+            record.setdefault("RestartCount", 0)
+            cdir = self.path(cid)
+            cdir.mkdir(parents=True)
+            record["LogPath"] = str(cdir / f"{cid}-json.log")
+            atomic_write_json(self._state(cid), record)
+            return record
+
+    def update(self, cid: str, change: Callable[[Record], None]) -> Record:
+        """Apply ``change`` to the record under its lock and store it atomically."""
+        with self.lock(cid):
+            rec = self.load(cid)
+            change(rec)
+            atomic_write_json(self._state(cid), rec)
+            return rec
+
+    def set_state(self, cid: str, **fields: Any) -> Record:
+        def change(rec: Record) -> None:
+            rec["State"].update(fields)
+        return self.update(cid, change)
+
+    def remove(self, cid: str) -> None:
+        """Delete the record and everything in its folder (upper dir, logs)."""
+        with self._store_lock():
+            cdir = self.path(cid)
+            if not cdir.exists():
+                raise NotFound(f"No such container: {cid[:12]}")
+            # Rename first, so that a crash mid-delete never leaves a half record that
+            # ``ids()`` still lists.
+            grave = self.dir / f".removing-{cid}"
+            os.rename(cdir, grave)
+        shutil.rmtree(grave, ignore_errors=True)
+
+    def sweep_graves(self) -> None:
+        """Finish removals a killed process left half done."""
+        with contextlib.suppress(FileNotFoundError):
+            for n in os.listdir(self.dir):
+                if n.startswith(".removing-"):
+                    shutil.rmtree(self.dir / n, ignore_errors=True)
+
+
+def status_line(rec: Record, now: float | None = None) -> str:
+    """The STATUS column of ``container ls``: ``Up 3 seconds``, ``Exited (0) 1 minute
+    ago``, ``Created``."""
+    st = rec["State"]
+    status = st.get("Status", "created")
+    now = time.time() if now is None else now
+    if status == "running":
+        return f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
+    if status == "restarting":
+        return f"Restarting ({st.get('ExitCode', 0)}) " \
+               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
+    if status in ("exited", "dead"):
+        return f"Exited ({st.get('ExitCode', 0)}) " \
+               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
+    return status.capitalize()
+
+
+def parse_iso(ts: str) -> float:
+    """Seconds since the epoch of a timestamp written by :func:`now_iso`."""
+    import calendar
+
+    if not ts or ts.startswith("0001"):
+        return 0.0
+    base, _, frac = ts.rstrip("Z").partition(".")
+    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return secs + (float("0." + frac) if frac else 0.0)
+
+
+def human_duration(seconds: float) -> str:
+    """docker's go-units HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+# -- looking into a container ------------------------------------------------------------
+def container_pids(pid1: int) -> list[int]:
+    """Host pids of every process in the pid namespace of ``pid1``."""
+    try:
+        ns = os.readlink(f"/proc/{pid1}/ns/pid")
+    except OSError:
+        return []
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{name}/ns/pid") == ns:
+                    out.append(int(name))
+    return sorted(out)
+
+
+def _layers(rec: Record) -> list[Path]:
+    gd = rec["GraphDriver"]["Data"]
+    return [Path(gd["UpperDir"]), *[Path(p) for p in gd["LowerDir"].split(":")]]
+
+
+def _running_root(rec: Record) -> Path | None:
+    pid = int(rec["State"].get("Pid") or 0)
+    if rec["State"].get("Status") == "running" and pid:
+        return Path(f"/proc/{pid}/root")
+    return None
+
+
+def _inside(root: Path, path: str) -> Path:
+    """``path`` of the container under ``root`` with no ``..`` escaping it."""
+    parts = [p for p in Path("/" + path).parts[1:] if p not in ("", ".")]
+    if ".." in parts:
+        raise EngineError(f"path {path!r}: '..' is not allowed in a container path")
+    return root.joinpath(*parts)
+
+
+def copy_from(rec: Record, path: str, dest: Path) -> None:
+    """``cp CONTAINER:PATH DEST`` (docker's rules: into DEST if it is a directory)."""
+    from .volumes import merge_layers
+
+    if dest.is_dir():
+        dest = dest / (Path(path).name or "root")
+    live = _running_root(rec)
+    if live is not None:
+        src = _inside(live, path)
+        if not os.path.lexists(src):
+            raise NotFound(f"Could not find the file {path} in container "
+                           f"{rec['Name'].lstrip('/')}")
+        if src.is_dir() and not src.is_symlink():
+            shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dest, follow_symlinks=False)
+        return
+    rel = str(_inside(Path("/"), path)).lstrip("/")
+    for layer in _layers(rec):
+        cand = Path(os.path.realpath(layer)) / rel if rel else Path(os.path.realpath(layer))
+        if os.path.lexists(cand):
+            if cand.is_dir() and not cand.is_symlink():
+                dest.mkdir(parents=True, exist_ok=True)
+                merge_layers(_layers(rec), rel, dest)
+            else:
+                shutil.copy2(cand, dest, follow_symlinks=False)
+            return
+    raise NotFound(f"Could not find the file {path} in container {rec['Name'].lstrip('/')}")
+
+
+def copy_to(rec: Record, src: Path, path: str) -> None:
+    """``cp SRC CONTAINER:PATH``: into the live root of a running container, else into
+    its upper dir (what overlayfs shows on the next start)."""
+    if not os.path.lexists(src):
+        raise NotFound(f"no such file or directory: {src}")
+    live = _running_root(rec)
+    root = live if live is not None else Path(rec["GraphDriver"]["Data"]["UpperDir"])
+    dest = _inside(root, path)
+    if dest.is_dir() or (live is None and _merged_is_dir(rec, path)):
+        dest = dest / src.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir() and not src.is_symlink():
+        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dest, follow_symlinks=False)
+
+
+def _merged_is_dir(rec: Record, path: str) -> bool:
+    rel = str(_inside(Path("/"), path)).lstrip("/")
+    for layer in _layers(rec):
+        cand = Path(os.path.realpath(layer)) / rel
+        if os.path.lexists(cand):
+            return cand.is_dir() and not cand.is_symlink()
+    return False
+
+
+def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
+           author: str = "", changes: list[str] | None = None) -> str:
+    """The container's upper dir as a new image layer on its image, with a history
+    entry; returns the new image id."""
+    from .images import ImageStore
+
+    store = ImageStore(root)
+    base = store.resolve(rec["Image"]) if rec.get("Image") else None
+    created_by = " ".join([rec["Path"], *rec["Args"]])
+    image = store.commit(rec["GraphDriver"]["Data"]["UpperDir"], base, repo_tag=repo_tag,
+                         author=author, comment=message, changes=list(changes or []),
+                         created_by=created_by)
+    return str(image.id)

@@ -1,0 +1,434 @@
+"""The containers the supervisor holds: start them as its children, watch them exit,
+write their logs, apply restart policies, stop and remove them.
+
+Everything here runs in the supervisor's one trio thread, so two requests about one
+container are serialised by that container's ``trio.Lock``; the records on disk are
+also written under their flock, for the CLI's direct readers.
+
+Each live container has one watcher task (a pidfd made readable by the exit) and, when
+detached, one log pump per stream. When PID 1 exits: the runtime kills what is left in
+its cgroup, the pumps drain, OOMKilled is read, the runtime's objects are destroyed, the
+record gets the exit code, waiters are woken, then ``--restart`` or ``--rm`` apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from pycompose.util.fs import atomic_write
+
+from ..containers import ContainerStore, Record, new_state, now_iso
+from ..errors import Conflict, EngineError, NotFound
+from ..volumes import VolumeStore
+from . import build, rt
+from . import spec as S
+from .logs import LineSplitter
+
+log = logging.getLogger("pycompose.supervisor")
+
+UNKNOWN_EXIT = 255
+
+
+@dataclass
+class Live:
+    """A running container (or one exec'd process in it)."""
+
+    cid: str
+    spec: Any
+    pid: int
+    child: bool = True  # False when adopted from a dead supervisor: no exit status
+    done: trio.Event = field(default_factory=trio.Event)
+    code: int | None = None
+    pty_master: int | None = None
+    pumps: list[int] = field(default_factory=list)  # read ends we log from
+    pumps_done: trio.Event = field(default_factory=trio.Event)
+    pty_logging: bool = False
+    stop_requested: bool = False
+
+
+def exit_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+class Holder:
+    def __init__(self, root: Path, nursery: trio.Nursery) -> None:
+        self.root = root
+        self.store = ContainerStore(root)
+        self.volumes = VolumeStore(root)
+        self.nursery = nursery
+        self.live: dict[str, Live] = {}
+        self.execs: set[int] = set()
+        self._locks: dict[str, trio.Lock] = {}
+
+    def lock(self, cid: str) -> trio.Lock:
+        return self._locks.setdefault(cid, trio.Lock())
+
+    def busy(self) -> bool:
+        return bool(self.live or self.execs)
+
+    # -- create --------------------------------------------------------------------------
+    def create(self, o: dict[str, Any]) -> Record:
+        rec = build.new_record(self.root, o)
+        rec = self.store.create(rec, o.get("name"))
+        try:
+            build.attach_storage(self.root, rec)
+            self.store.update(rec["Id"], lambda r: r.update(
+                GraphDriver=rec["GraphDriver"], Mounts=rec["Mounts"]))
+        except BaseException:
+            self._remove_files(rec["Id"], volumes=True)
+            raise
+        return rec
+
+    # -- start ---------------------------------------------------------------------------
+    async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
+                    console_size: tuple[int, int] | None = None) -> Live:
+        """Start a created or exited container. ``stdio`` = the client's fds for an
+        attached run; None = detached, its output goes to the json-file log."""
+        async with self.lock(cid):
+            if cid in self.live:
+                return self.live[cid]
+            return await self._start_locked(cid, stdio, console_size)
+
+    async def _start_locked(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
+                      console_size: tuple[int, int] | None) -> Live:
+        rec = self.store.load(cid)
+        self._copy_up(rec)
+        spec = build.runtime_spec(self.root, rec, console_size)
+        tty = bool(rec["Config"]["Tty"])
+        pipes: list[int] = []
+        close_after: list[int] = []
+        if stdio is None:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            close_after.append(null)
+            if tty:
+                stdio = (null, None, None)
+            else:
+                r1, w1 = os.pipe2(os.O_CLOEXEC)
+                r2, w2 = os.pipe2(os.O_CLOEXEC)
+                pipes, stdio = [r1, r2], (null, w1, w2)
+                close_after += [w1, w2]
+        atomic_write(self.store.path(cid) / "spec.json", spec.to_json().encode())
+        try:
+            started = await trio.to_thread.run_sync(rt.create, spec, stdio)
+        except BaseException as e:
+            for fd in pipes:
+                os.close(fd)
+            with contextlib.suppress(Exception):
+                rt.destroy(spec)
+            msg = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
+            code = getattr(e, "exit_code", 125)
+            self.store.update(cid, lambda r: r["State"].update(
+                Status="created" if r["State"]["Status"] == "created" else "exited",
+                Error=msg, ExitCode=code if code in (126, 127) else 128))
+            raise
+        finally:
+            for fd in close_after:
+                os.close(fd)
+        live = Live(cid, spec, started.pid, pty_master=started.pty_master, pumps=pipes)
+
+        def mark(r: Record) -> None:
+            r["State"].update(Status="running", Running=True, Restarting=False, Pid=live.pid,
+                              ExitCode=0, Error="", OOMKilled=False, StartedAt=now_iso(),
+                              StartTime=rt.process_start_time(live.pid))
+        self.store.update(cid, mark)
+        self.live[cid] = live
+        log_path = Path(rec["LogPath"])
+        if pipes:
+            self.nursery.start_soon(self._pump_all, live, log_path)
+        else:
+            live.pumps_done.set()
+        self.nursery.start_soon(self._watch, live)
+        return live
+
+    def _copy_up(self, rec: Record) -> None:
+        lowers = [Path(p) for p in rec["GraphDriver"]["Data"]["LowerDir"].split(":")]
+        for m in rec["Mounts"]:
+            if m["Type"] == "volume" and not m.get("NoCopy"):
+                self.volumes.copy_up(m["Name"], lowers, m["Destination"])
+
+    def start_pty_log(self, live: Live) -> None:
+        """After an attached terminal client left: the supervisor now reads the pty,
+        so that the container never blocks on a full terminal."""
+        if live.pty_master is None or live.pty_logging or live.done.is_set():
+            return
+        live.pty_logging = True
+        live.pumps_done = trio.Event()
+        rec = self.store.load(live.cid)
+        self.nursery.start_soon(self._pump_all, live, Path(rec["LogPath"]))
+
+    async def _pump_all(self, live: Live, path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        try:
+            async with trio.open_nursery() as n:
+                if live.pty_logging and live.pty_master is not None:
+                    n.start_soon(self._pump, os.dup(live.pty_master), "stdout", fd)
+                else:
+                    for rfd, stream in zip(live.pumps, ("stdout", "stderr"), strict=False):
+                        n.start_soon(self._pump, rfd, stream, fd)
+        finally:
+            os.close(fd)
+            live.pumps_done.set()
+
+    @staticmethod
+    async def _pump(rfd: int, stream: str, out: int) -> None:
+        split = LineSplitter(stream)
+        async with trio.lowlevel.FdStream(rfd) as s:
+            while True:
+                try:
+                    data = await s.receive_some(65536)
+                except (trio.BrokenResourceError, OSError):
+                    data = b""  # EIO: the pty's last slave closed
+                entries = split.feed(data) if data else split.flush()
+                if entries:
+                    os.write(out, b"".join(entries))
+                if not data:
+                    return
+
+    # -- exit ----------------------------------------------------------------------------
+    async def _watch(self, live: Live) -> None:
+        pfd = rt.pidfd(live.pid)
+        try:
+            if pfd is not None:
+                await trio.lowlevel.wait_readable(pfd)
+        finally:
+            if pfd is not None:
+                os.close(pfd)
+        code = UNKNOWN_EXIT
+        if live.child:
+            with contextlib.suppress(ChildProcessError):
+                _, status = os.waitpid(live.pid, 0)
+                code = exit_status(status)
+        await self._finish(live, code)
+
+    async def _finish(self, live: Live, code: int) -> None:
+        with contextlib.suppress(Exception):
+            rt.kill_all(live.spec, signal.SIGKILL)
+        with trio.move_on_after(2):
+            await live.pumps_done.wait()
+        oom = rt.oom_killed(live.spec)
+        if oom and code == 128 + signal.SIGKILL:
+            code = 137
+        try:
+            rt.destroy(live.spec)
+        except Exception as e:  # the next supervisor's cleanup_leftovers retries
+            log.warning("destroy %s: %s", live.cid[:12], e)
+        if live.pty_master is not None:
+            with contextlib.suppress(OSError):
+                os.close(live.pty_master)
+        live.code = code
+        self.live.pop(live.cid, None)
+        try:
+            rec = self.store.update(live.cid, lambda r: r["State"].update(
+                Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
+                FinishedAt=now_iso(), Error="" if live.child else
+                "exit status unknown: the supervisor holding it was restarted"))
+        except NotFound:
+            live.done.set()
+            return
+        policy = rec["HostConfig"]["RestartPolicy"]
+        if self._should_restart(policy, code, rec, live):
+            live.done.set()
+            self.nursery.start_soon(self._restart_later, live.cid, rec["RestartCount"])
+            return
+        if rec["HostConfig"].get("AutoRemove"):
+            self._remove_files(live.cid, volumes=True)
+        live.done.set()
+
+    @staticmethod
+    def _should_restart(policy: dict[str, Any], code: int, rec: Record, live: Live) -> bool:
+        if live.stop_requested:
+            return False
+        name = policy.get("Name", "no")
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure" and code != 0:
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            return limit == 0 or int(rec.get("RestartCount", 0)) < limit
+        return False
+
+    async def _restart_later(self, cid: str, count: int) -> None:
+        """docker's back-off: 100 ms doubling, at most a minute."""
+        self.store.update(cid, lambda r: r["State"].update(Status="restarting",
+                                                            Restarting=True))
+        await trio.sleep(min(0.1 * 2 ** count, 60))
+        try:
+            async with self.lock(cid):
+                rec = self.store.load(cid)
+                if rec["State"]["Status"] != "restarting" or cid in self.live:
+                    return  # stopped or removed meanwhile
+                self.store.update(cid, lambda r: r.update(RestartCount=count + 1))
+                await self._start_locked(cid, None, None)
+        except EngineError as e:
+            log.warning("restart %s: %s", cid[:12], e)
+
+    # -- stop, kill, remove --------------------------------------------------------------
+    def kill(self, cid: str, sig: int) -> None:
+        live = self.live.get(cid)
+        if live is None:
+            raise Conflict(f"Cannot kill container: {cid[:12]}: container is not running",
+                           exit_code=1)
+        if sig == signal.SIGKILL:
+            live.stop_requested = True
+        try:
+            os.kill(live.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
+        async with self.lock(cid):
+            rec = self.store.load(cid)
+            if rec["State"]["Status"] == "restarting":
+                self.store.update(cid, lambda r: r["State"].update(
+                    Status="exited", Restarting=False))
+            live = self.live.get(cid)
+            if live is None:
+                return
+            live.stop_requested = True
+            signum = S.parse_signal(sig or rec["Config"].get("StopSignal") or None)
+            if timeout is None:
+                st = rec["Config"].get("StopTimeout")
+                timeout = 10 if st is None else st
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(live.pid, signum)
+            with trio.move_on_after(max(timeout or 0, 0)):
+                await live.done.wait()
+            if not live.done.is_set():
+                with contextlib.suppress(Exception):
+                    rt.kill_all(live.spec, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(live.pid, signal.SIGKILL)
+                await live.done.wait()
+
+    async def remove(self, cid: str, *, force: bool, volumes: bool) -> None:
+        if cid in self.live:
+            if not force:
+                raise Conflict(f"You cannot remove a running container {cid}. Stop the "
+                               "container before attempting removal or force remove",
+                               exit_code=1)
+            await self.stop(cid, 0, "SIGKILL")
+        async with self.lock(cid):
+            self.store.load(cid)
+            self._remove_files(cid, volumes=volumes)
+
+    def _remove_files(self, cid: str, *, volumes: bool) -> None:
+        try:
+            rec = self.store.load(cid)
+        except NotFound:
+            return
+        spec_file = self.store.path(cid) / "spec.json"
+        if spec_file.exists():
+            with contextlib.suppress(Exception):
+                rt.destroy(rt.load_spec(spec_file.read_text()))
+        with contextlib.suppress(NotFound):
+            self.store.remove(cid)
+        self._locks.pop(cid, None)
+        if volumes:
+            for m in rec.get("Mounts", []):
+                if m.get("Type") == "volume" and m.get("Anonymous"):
+                    with contextlib.suppress(EngineError):
+                        self.volumes.remove(m["Name"])
+
+    async def wait(self, cid: str) -> int:
+        live = self.live.get(cid)
+        if live is not None:
+            await live.done.wait()
+        with contextlib.suppress(NotFound):
+            return int(self.store.load(cid)["State"]["ExitCode"])
+        return live.code if live and live.code is not None else UNKNOWN_EXIT
+
+    # -- exec ----------------------------------------------------------------------------
+    async def exec(self, cid: str, o: dict[str, Any],
+             stdio: tuple[int | None, int | None, int | None]) -> Live:
+        live = self.live.get(cid)
+        if live is None:
+            raise Conflict(f"container {cid[:12]} is not running", exit_code=1)
+        from ..runtime.spec import Process  # type: ignore[import-not-found,unused-ignore]
+
+        rec = self.store.load(cid)
+        cfg = rec["Config"]
+        env = S.merge_env(cfg["Env"], o.get("env") or [])
+        proc = Process(args=list(o["cmd"]), env=env,
+                       cwd=o.get("workdir") or cfg["WorkingDir"] or "/",
+                       user=o.get("user") or cfg["User"] or "", terminal=bool(o.get("tty")),
+                       console_size=tuple(o["console_size"]) if o.get("console_size") else None)
+        started = await trio.to_thread.run_sync(rt.exec_process, live.spec, live.pid, proc,
+                                                stdio)
+        ex = Live(cid, live.spec, started.pid, pty_master=started.pty_master)
+        self.execs.add(ex.pid)
+        self.nursery.start_soon(self._watch_exec, ex)
+        return ex
+
+    async def _watch_exec(self, ex: Live) -> None:
+        pfd = rt.pidfd(ex.pid)
+        try:
+            if pfd is not None:
+                await trio.lowlevel.wait_readable(pfd)
+        finally:
+            if pfd is not None:
+                os.close(pfd)
+        code = UNKNOWN_EXIT
+        with contextlib.suppress(ChildProcessError):
+            _, status = os.waitpid(ex.pid, 0)
+            code = exit_status(status)
+        if ex.pty_master is not None:
+            with contextlib.suppress(OSError):
+                os.close(ex.pty_master)
+        ex.code = code
+        self.execs.discard(ex.pid)
+        ex.done.set()
+
+    # -- after a crash -------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Make the records true again after a supervisor died: containers still
+        running are adopted (watched by pidfd; their exit status is lost), the others
+        are marked exited, and the runtime's leftovers are cleaned."""
+        self.store.sweep_graves()
+        keep: set[str] = set()
+        for rec in self.store.list():
+            cid = rec["Id"]
+            st = rec["State"]
+            if st.get("Status") not in ("running", "restarting", "paused"):
+                if rec["HostConfig"].get("AutoRemove") and st.get("Status") == "exited":
+                    self._remove_files(cid, volumes=True)
+                continue
+            pid = int(st.get("Pid") or 0)
+            spec_file = self.store.path(cid) / "spec.json"
+            alive = pid > 0 and st.get("StartTime") is not None and \
+                rt.process_start_time(pid) == st.get("StartTime")
+            spec = None
+            with contextlib.suppress(Exception):
+                spec = rt.load_spec(spec_file.read_text())
+            if alive and spec is not None:
+                live = Live(cid, spec, pid, child=False)
+                live.pumps_done.set()
+                self.live[cid] = live
+                keep.add(cid)
+                self.nursery.start_soon(self._watch, live)
+                log.info("adopted %s (pid %d)", cid[:12], pid)
+                continue
+            if spec is not None:
+                with contextlib.suppress(Exception):
+                    rt.destroy(spec)
+            self.store.update(cid, lambda r: r["State"].update(
+                Status="exited", Running=False, Restarting=False, Pid=0,
+                ExitCode=UNKNOWN_EXIT, FinishedAt=now_iso(),
+                Error="exit status unknown: the supervisor holding it died"))
+            if rec["HostConfig"].get("AutoRemove"):
+                self._remove_files(cid, volumes=True)
+        try:
+            rt.cleanup_leftovers(self.root, keep)
+        except Exception as e:
+            log.warning("cleanup of leftovers: %s", e)
+
+
+__all__ = ["Holder", "Live", "new_state"]

@@ -1,0 +1,99 @@
+"""The supervisor's one seam to ``engine.runtime`` (namespaces, mounts, cgroups).
+
+Everything the supervisor asks of the kernel about a container goes through these few
+functions, so that the holder's logic reads without syscalls and the runtime's API can
+move without touching it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def _runtime() -> Any:
+    """The runtime package, typed loosely: this seam is where its API is pinned."""
+    import importlib
+
+    return importlib.import_module("pycompose.engine.runtime")
+
+
+@dataclass
+class Started:
+    pid: int
+    pty_master: int | None
+
+
+def create(spec: Any, stdio: tuple[int | None, int | None, int | None]) -> Started:
+    """Start the container's PID 1 as our child; raises EngineError naming the step.
+    Blocking (tens of ms): the holder calls it in a worker thread."""
+    runtime = _runtime()
+    c = runtime.create(spec, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+    try:
+        c.start()  # on failure the runtime has already destroyed what it made
+    except BaseException:
+        if c.pty_master is not None:
+            os.close(c.pty_master)
+        raise
+    return Started(int(c.pid), c.pty_master)
+
+
+def exec_process(spec: Any, pid: int, process: Any,
+                 stdio: tuple[int | None, int | None, int | None]) -> Started:
+    """Start one more process in the running container ``spec`` whose PID 1 is ``pid``."""
+    runtime = _runtime()
+    c = runtime.exec_process(spec, pid, process, stdin=stdio[0], stdout=stdio[1],
+                             stderr=stdio[2])
+    return Started(int(c.pid), getattr(c, "pty_master", None))
+
+
+def kill_all(spec: Any, sig: int = signal.SIGKILL) -> None:
+    """Signal every process in the container's cgroup."""
+    runtime = _runtime()
+    runtime.kill_all(spec, sig)
+
+
+def oom_killed(spec: Any) -> bool:
+    runtime = _runtime()
+    try:
+        return bool(runtime.oom_killed(spec))
+    except OSError:
+        return False
+
+
+def destroy(spec: Any) -> None:
+    """Unmount, remove the cgroup and the runtime dir. Idempotent."""
+    runtime = _runtime()
+    runtime.destroy(spec)
+
+
+def cleanup_leftovers(root: Path, keep: set[str]) -> None:
+    """Remove the kernel objects of containers under ``root`` that are not in ``keep``."""
+    runtime = _runtime()
+    runtime.cleanup_leftovers(root, keep=keep)
+
+
+def load_spec(text: str) -> Any:
+    from ..runtime.spec import ContainerSpec  # type: ignore[import-not-found,unused-ignore]
+
+    return ContainerSpec.from_json(text)
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: with the pid it names one process for good (pids are
+    reused; a pid and its start time are not)."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
+def pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None

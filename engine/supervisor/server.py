@@ -1,0 +1,286 @@
+"""The supervisor process: one per state root, serving the CLI on a unix socket.
+
+Started on demand by :func:`pycompose.engine.client.connect` (double fork, setsid,
+stdio to ``$ROOT/supervisor.log``); an flock on ``$ROOT/supervisor.lock`` makes a second
+copy exit at once. It exits after ``$PYCOMPOSE_SUPERVISOR_IDLE`` seconds (default 45)
+with no container, no exec and no client.
+
+Protocol (SOCK_SEQPACKET, one JSON object per packet)::
+
+    client                                   supervisor
+    {"op": "run", "options": {...}} [+ fds] ->
+                                          <- {"ok": true, "id": ...}
+                                          <- {"event": "pty"} + master fd   (-t only)
+    {"op": "detach"} (ctrl-p ctrl-q)      ->
+                                          <- {"event": "exit", "code": N}
+    errors at any point                   <- {"ok": false, "error": "...", "exit_code": N}
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket as pysocket
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from pycompose.util.paths import state_root
+
+from ..errors import EngineError, NotFound
+from . import spec as S
+from .holder import Holder, Live
+
+log = logging.getLogger("pycompose.supervisor")
+
+MAX_MSG = 1 << 20
+
+
+def idle_seconds() -> float:
+    try:
+        return float(os.environ.get("PYCOMPOSE_SUPERVISOR_IDLE", "45"))
+    except ValueError:
+        return 45.0
+
+
+class Conn:
+    def __init__(self, sock: trio.socket.SocketType) -> None:
+        self.sock = sock
+
+    async def send(self, msg: dict[str, Any], fds: list[int] | None = None) -> None:
+        data = json.dumps(msg).encode()
+        with contextlib.suppress(OSError, trio.ClosedResourceError):
+            if fds:
+                anc = [(pysocket.SOL_SOCKET, pysocket.SCM_RIGHTS,
+                        array.array("i", fds).tobytes())]
+                await self.sock.sendmsg([data], anc)
+            else:
+                await self.sock.send(data)
+
+    async def recv(self) -> tuple[dict[str, Any] | None, list[int]]:
+        """The next message, or None at EOF."""
+        fds = array.array("i")
+        try:
+            data, anc, _f, _a = await self.sock.recvmsg(MAX_MSG, pysocket.CMSG_SPACE(16 * 4))
+        except OSError:
+            return None, []
+        for level, typ, payload in anc:
+            if level == pysocket.SOL_SOCKET and typ == pysocket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return None, []
+        return json.loads(data), list(fds)
+
+
+class Server:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.clients = 0
+        self.holder: Holder
+
+    async def main(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self.holder = Holder(self.root, nursery)
+            self.holder.reconcile()
+            sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
+            path = self.root / "supervisor.sock"
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # stale; we hold the lock, so nobody else serves it
+            await sock.bind(str(path))
+            sock.listen(64)
+            nursery.start_soon(self._accept, sock, nursery)
+            await self._idle()
+            nursery.cancel_scope.cancel()
+            sock.close()
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    async def _idle(self) -> None:
+        limit = idle_seconds()
+        quiet = 0.0
+        step = min(1.0, max(limit / 4, 0.05))
+        while True:
+            await trio.sleep(step)
+            if self.clients or self.holder.busy():
+                quiet = 0.0
+            else:
+                quiet += step
+                if quiet >= limit:
+                    log.info("idle for %.0f s with nothing to hold: exiting", limit)
+                    return
+
+    async def _accept(self, sock: trio.socket.SocketType, nursery: trio.Nursery) -> None:
+        while True:
+            s, _ = await sock.accept()
+            nursery.start_soon(self._serve, Conn(s))
+
+    async def _serve(self, conn: Conn) -> None:
+        self.clients += 1
+        try:
+            msg, fds = await conn.recv()
+            if msg is None:
+                return
+            try:
+                await self._dispatch(conn, msg, fds)
+            except EngineError as e:
+                await conn.send({"ok": False, "error": str(e), "exit_code": e.exit_code})
+            except Exception as e:
+                log.exception("request %s failed", msg.get("op"))
+                await conn.send({"ok": False, "exit_code": 125,
+                                 "error": f"internal error in the supervisor: "
+                                          f"{type(e).__name__}: {e}"})
+            finally:
+                for fd in fds:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+        finally:
+            self.clients -= 1
+            conn.sock.close()
+
+    def _resolve(self, ref: str) -> str:
+        return self.holder.store.resolve(ref)
+
+    async def _dispatch(self, conn: Conn, msg: dict[str, Any], fds: list[int]) -> None:
+        op = msg.get("op")
+        h = self.holder
+        if op == "ping":
+            await conn.send({"ok": True, "pid": os.getpid()})
+        elif op == "create":
+            rec = h.create(msg["options"])
+            await conn.send({"ok": True, "id": rec["Id"]})
+        elif op == "run":
+            rec = h.create(msg["options"])
+            try:
+                await self._start(conn, rec["Id"], msg, fds)
+            except EngineError:
+                if msg["options"].get("rm"):
+                    h._remove_files(rec["Id"], volumes=True)
+                raise
+        elif op == "start":
+            await self._start(conn, self._resolve(msg["id"]), msg, fds)
+        elif op == "stop":
+            cid = self._resolve(msg["id"])
+            await h.stop(cid, msg.get("timeout"), msg.get("signal"))
+            await conn.send({"ok": True, "id": cid})
+        elif op == "restart":
+            cid = self._resolve(msg["id"])
+            await h.stop(cid, msg.get("timeout"), msg.get("signal"))
+            await h.start(cid, None)
+            await conn.send({"ok": True, "id": cid})
+        elif op == "kill":
+            cid = self._resolve(msg["id"])
+            h.kill(cid, S.parse_signal(msg.get("signal"), signal.SIGKILL))
+            await conn.send({"ok": True, "id": cid})
+        elif op == "rm":
+            cid = self._resolve(msg["id"])
+            await h.remove(cid, force=bool(msg.get("force")), volumes=bool(msg.get("volumes")))
+            await conn.send({"ok": True, "id": cid})
+        elif op == "wait":
+            cid = self._resolve(msg["id"])
+            await conn.send({"ok": True, "code": await h.wait(cid)})
+        elif op == "exec":
+            await self._exec(conn, self._resolve(msg["id"]), msg, fds)
+        else:
+            raise EngineError(f"unknown request {op!r}")
+
+    @staticmethod
+    def _stdio(msg: dict[str, Any], fds: list[int]) -> tuple[int | None, int | None,
+                                                              int | None] | None:
+        """The client's fds for an attached non-terminal session: stdin (or /dev/null
+        without -i), stdout, stderr."""
+        if not msg.get("attach") or msg.get("tty"):
+            return None
+        if len(fds) != 3:
+            raise EngineError("an attached run needs the client's stdin, stdout and stderr")
+        return (fds[0] if msg.get("interactive") else None, fds[1], fds[2])
+
+    async def _start(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
+        cs = msg.get("console_size")
+        size = (int(cs[0]), int(cs[1])) if cs else None
+        stdio = self._stdio(msg, fds)
+        if msg.get("tty") and msg.get("attach"):
+            stdio = None
+        live = await self.holder.start(cid, stdio, size)
+        await conn.send({"ok": True, "id": cid})
+        if msg.get("attach"):
+            await self._follow(conn, live, msg)
+
+    async def _follow(self, conn: Conn, live: Live, msg: dict[str, Any]) -> None:
+        """Send the pty (if any) and then the exit status; a detach or a vanished client
+        ends the session but never the container."""
+        if live.pty_master is not None:
+            await conn.send({"event": "pty"}, [live.pty_master])
+        left = trio.Event()
+
+        async def watch_client() -> None:
+            while True:
+                m, fds = await conn.recv()
+                for fd in fds:
+                    os.close(fd)
+                if m is None or m.get("op") == "detach":
+                    left.set()
+                    return
+
+        async with trio.open_nursery() as n:
+            n.start_soon(watch_client)
+            async with trio.open_nursery() as inner:
+                async def on_done() -> None:
+                    await live.done.wait()
+                    inner.cancel_scope.cancel()
+
+                async def on_left() -> None:
+                    await left.wait()
+                    inner.cancel_scope.cancel()
+                inner.start_soon(on_done)
+                inner.start_soon(on_left)
+            n.cancel_scope.cancel()
+        if live.done.is_set():
+            code = live.code if live.code is not None else await self.holder.wait(live.cid)
+            await conn.send({"event": "exit", "code": code})
+        elif live.pty_master is not None and live.cid in self.holder.live \
+                and self.holder.live[live.cid] is live:
+            self.holder.start_pty_log(live)
+            await conn.send({"event": "detached"})
+
+    async def _exec(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
+        o = msg["options"]
+        if o.get("tty") or o.get("detach"):
+            stdio: tuple[int | None, int | None, int | None] = (None, None, None)
+        else:
+            if len(fds) != 3:
+                raise EngineError("exec needs the client's stdin, stdout and stderr")
+            stdio = (fds[0] if o.get("interactive") else None, fds[1], fds[2])
+        ex = await self.holder.exec(cid, o, stdio)
+        await conn.send({"ok": True, "id": cid, "pid": ex.pid})
+        if not o.get("detach"):
+            await self._follow(conn, ex, {})
+
+
+def main() -> int:
+    root = state_root()
+    root.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s supervisor[%(process)d] %(levelname)s %(message)s")
+    lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another supervisor serves this root
+    os.ftruncate(lock_fd, 0)
+    os.write(lock_fd, f"{os.getpid()}\n".encode())
+    log.info("serving %s", root)
+    try:
+        trio.run(Server(root).main)
+    except NotFound as e:
+        log.error("%s", e)
+        return 1
+    return 0

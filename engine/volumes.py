@@ -1,0 +1,225 @@
+"""Volumes: named and anonymous, under ``$ROOT/volumes/<name>/_data`` as docker lays
+them out, with their metadata in ``<name>/volume.json``.
+
+A new volume mounted over a path the image has content at is first filled with that
+content (docker's copy-up), once: ``volume.json`` records ``CopiedUp`` so that a
+volume the user emptied stays empty. Bind sources are never touched here: only
+folders under our own root are ever deleted.
+
+Standard library only (the CLI's ``volume`` commands use it directly).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pycompose.util.fs import atomic_write_json, locked, read_json
+
+from .containers import ContainerStore, now_iso
+from .errors import Conflict, EngineError, NotFound
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+ANON_LABEL = "com.docker.volume.anonymous"
+
+
+class VolumeStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / "volumes"
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with locked(self.dir / ".lock"):
+            yield
+
+    def _meta(self, name: str) -> Path:
+        return self.dir / name / "volume.json"
+
+    def data_dir(self, name: str) -> Path:
+        return self.dir / name / "_data"
+
+    def create(self, name: str | None = None, labels: dict[str, str] | None = None,
+               options: dict[str, str] | None = None, *, anonymous: bool = False) -> dict[str, Any]:
+        """Create (or return, as docker does) the volume ``name``; None = anonymous."""
+        if options:
+            bad = sorted(options)
+            raise EngineError(f"volume options {bad} are not supported by the local driver "
+                              "of pycompose")
+        if name is None:
+            name = secrets.token_hex(32)
+            anonymous = True
+        if not NAME_RE.match(name):
+            raise EngineError(f"invalid volume name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                              "are allowed, at least two characters", exit_code=1)
+        with self._lock():
+            with contextlib.suppress(NotFound):
+                return self.get(name)
+            labels = dict(labels or {})
+            if anonymous:
+                labels[ANON_LABEL] = ""
+            meta = {"Name": name, "Driver": "local", "Scope": "local",
+                    "Mountpoint": str(self.data_dir(name)), "CreatedAt": now_iso(),
+                    "Labels": labels, "Options": {}, "CopiedUp": False}
+            self.data_dir(name).mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self._meta(name), meta)
+            return self._public(meta)
+
+    @staticmethod
+    def _public(meta: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in meta.items() if k != "CopiedUp"}
+
+    def _load(self, name: str) -> dict[str, Any]:
+        try:
+            meta: dict[str, Any] = read_json(self._meta(name))
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"no such volume: {name}")
+        return meta
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self._public(self._load(name))
+
+    def list(self) -> list[dict[str, Any]]:
+        out = []
+        with contextlib.suppress(FileNotFoundError):
+            for n in sorted(os.listdir(self.dir)):
+                if not n.startswith("."):
+                    with contextlib.suppress(NotFound):
+                        out.append(self.get(n))
+        return out
+
+    def users(self, name: str) -> builtins.list[str]:
+        """Ids of the containers (any state) that mount the volume."""
+        out = []
+        for rec in ContainerStore(self.root).list():
+            if any(m.get("Type") == "volume" and m.get("Name") == name
+                   for m in rec.get("Mounts", [])):
+                out.append(str(rec["Id"]))
+        return out
+
+    def remove(self, name: str, *, force: bool = False) -> None:
+        with self._lock():
+            self._load(name)
+            users = self.users(name)
+            if users and not force:
+                raise Conflict(f"remove {name}: volume is in use - "
+                               f"[{', '.join(users)}]", exit_code=1)
+            grave = self.dir / f".removing-{name}"
+            os.rename(self.dir / name, grave)
+        shutil.rmtree(grave, ignore_errors=True)
+
+    def prune(self, *, all_volumes: bool = False) -> builtins.list[str]:
+        """Remove unused volumes: anonymous ones, or all with ``all_volumes`` (docker
+        23+'s rule)."""
+        removed: builtins.list[str] = []
+        for v in self.list():
+            if not all_volumes and ANON_LABEL not in v["Labels"]:
+                continue
+            if not self.users(v["Name"]):
+                with contextlib.suppress(NotFound, Conflict):
+                    self.remove(v["Name"])
+                    removed.append(v["Name"])
+        return removed
+
+    def copy_up(self, name: str, lowerdirs: Iterable[Path], target: str) -> bool:
+        """Fill a never-used volume with the image's content at ``target`` (``lowerdirs``
+        top layer first, overlay whiteouts honoured). Returns True if it copied."""
+        with self._lock():
+            meta = self._load(name)
+            if meta.get("CopiedUp"):
+                return False
+            data = self.data_dir(name)
+            if not any(data.iterdir()):
+                merge_layers([Path(d) for d in lowerdirs], target.lstrip("/"), data)
+            meta["CopiedUp"] = True
+            atomic_write_json(self._meta(name), meta)
+            return True
+
+
+def _is_whiteout(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    import stat
+
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(path: Path) -> bool:
+    for attr in ("trusted.overlay.opaque", "user.overlay.opaque"):
+        try:
+            if os.getxattr(path, attr, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def merge_layers(lowerdirs: list[Path], rel: str, dest: Path) -> None:
+    """Copy the merged view of ``rel`` across overlay layers (top first) into ``dest``,
+    as overlayfs would show it: upper entries hide lower ones, whiteouts delete,
+    opaque directories hide what lower layers hold below them. Owners, modes and times
+    are kept."""
+    seen: set[str] = set()
+    gone: set[str] = set()  # whited out or shadowed by a non-directory: path and below
+    opaque: set[str] = set()  # opaque directories: only what is below them
+
+    def is_hidden(r: str) -> bool:
+        return any(r == h or r.startswith(h + "/") for h in gone) or \
+            any(r.startswith(h + "/") for h in opaque)
+
+    for layer in lowerdirs:
+        layer = Path(os.path.realpath(layer))  # the store's short links are symlinks
+        base = layer / rel if rel else layer
+        if base.is_symlink() or (base.exists() and not base.is_dir()) or _is_whiteout(base):
+            return  # a file, link or whiteout in this layer hides the path below
+        if not base.is_dir():
+            continue
+        new_gone: set[str] = set()
+        new_opaque: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel_dir = os.path.relpath(dirpath, base)
+            rel_dir = "" if rel_dir == "." else rel_dir
+            for n in sorted(dirnames + filenames):
+                r = os.path.join(rel_dir, n) if rel_dir else n
+                src = Path(dirpath) / n
+                if is_hidden(r):
+                    if n in dirnames:
+                        dirnames.remove(n)
+                    continue
+                if _is_whiteout(src):
+                    new_gone.add(r)
+                    continue
+                out = dest / r
+                if src.is_symlink():
+                    if n in dirnames:
+                        dirnames.remove(n)
+                    if r not in seen:
+                        os.symlink(os.readlink(src), out)
+                elif src.is_dir():
+                    if r not in seen:
+                        out.mkdir(exist_ok=True)
+                        shutil.copystat(src, out)
+                    if _is_opaque(src):
+                        new_opaque.add(r)
+                elif r not in seen:
+                    shutil.copy2(src, out, follow_symlinks=False)
+                if not src.is_dir() or src.is_symlink():
+                    new_gone.add(r)
+                if r not in seen:
+                    seen.add(r)
+                    with contextlib.suppress(OSError):
+                        st = os.lstat(src)
+                        os.lchown(out, st.st_uid, st.st_gid)
+        gone |= new_gone
+        opaque |= new_opaque
+        if _is_opaque(base):
+            return
