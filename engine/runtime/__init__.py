@@ -1,0 +1,74 @@
+"""The low-level container runtime: namespaces, overlay rootfs, cgroups v1/v2,
+capabilities, seccomp, a pty, and nothing underneath (no runc, no crun).
+
+API (all blocking; from trio call create/exec_process in ``trio.to_thread.run_sync``
+and wait for exits with ``trio.lowlevel.wait_readable(c.pidfd)`` + ``c.poll()``)::
+
+    spec = ContainerSpec(id=..., root=<this container's runtime dir under the state root>,
+        rootfs=Rootfs(lowerdirs=img.lowerdirs(), upperdir=..., workdir=...) | "/a/dir",
+        process=Process(args=[...], env=[...], cwd="/", user="app", terminal=False),
+        hostname=..., mounts=[Mount(target, type="bind"|"tmpfs"|..., source, options)],
+        etc_files={"/etc/hosts": text, ...}, namespaces={"net": None|"host"|path, ...},
+        resources=Resources(memory=..., pids_limit=..., ...), capabilities=[...],
+        privileged=False, seccomp="default"|"unconfined"|path, no_new_privileges=False,
+        readonly_rootfs=False, rlimits=[Rlimit("nofile", 1024, 1024)], sysctls={...},
+        init=False, uid_map=[IdMap(0, 100000, 65536)], gid_map=[...])
+    c = create(spec, stdin=fd, stdout=fd, stderr=fd)  # set up, waiting for start
+    #   ... attach networks to /proc/{c.pid}/ns/net here ...
+    c.start()              # exec; EngineError (exit_code 125/126/127) if that fails
+    c.pid, c.pty_master    # host pid of PID 1 (a child of the caller), pty fd or None
+    c.wait() / c.poll()    # exit code, 128+N after signal N (137 after an OOM kill)
+    run(spec, ...)         # create + start
+    exec_process(spec, c.pid, Process(...), stdin=...) -> ExecProcess(pid, pty_master)
+    kill_all(spec, sig)    # every process in the container's cgroup
+    oom_killed(spec)       # for inspect's OOMKilled; ask before destroy
+    destroy(spec)          # kill, remove cgroups and spec.root; idempotent
+    cleanup_leftovers(state_root, keep={ids...})  # after a crash
+
+The caller process becomes a child subreaper: containers' PID 1s (and exec'd
+processes) are its children, whose exit statuses it must reap.
+
+Mounts live only in the container's own mount namespace (made rprivate first): the
+host never sees them, and they disappear with the container's last process. Cgroups
+are ``<hierarchy>/pycompose/<root_id>/<id>``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .container import (
+        Container,
+        ExecProcess,
+        cleanup_leftovers,
+        create,
+        destroy,
+        exec_process,
+        kill_all,
+        oom_killed,
+        run,
+    )
+    from .spec import ContainerSpec, IdMap, Mount, Process, Resources, Rlimit, Rootfs
+
+__all__ = [
+    "Container", "ContainerSpec", "ExecProcess", "IdMap", "Mount", "Process", "Resources",
+    "Rlimit", "Rootfs", "cleanup_leftovers", "create", "destroy", "exec_process", "kill_all",
+    "oom_killed", "run",
+]
+
+_SPEC = {"ContainerSpec", "IdMap", "Mount", "Process", "Resources", "Rlimit", "Rootfs"}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that the launcher (``python -S -m ...runtime.child``) imports only what
+    # it needs: its start-up time is every container's start-up time.
+    if name in _SPEC:
+        from . import spec
+
+        return getattr(spec, name)
+    if name in __all__:
+        from . import container
+
+        return getattr(container, name)
+    raise AttributeError(name)

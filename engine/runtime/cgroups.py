@@ -1,0 +1,295 @@
+"""cgroups v1 and v2: probe what the host has, make a container's cgroup, set its
+limits, kill what is in it, tell whether the OOM killer struck, remove it.
+
+A container's cgroup is ``<hierarchy>/<parent>/<id>`` where ``parent`` is
+``pycompose/<root_id>``: every cgroup pycompose makes can be found again from its
+state root (``leftovers``). On v1 one directory is made in each controller's
+hierarchy; on v2 one directory in the unified tree, with the controllers it needs
+enabled in each ancestor's ``cgroup.subtree_control``.
+
+Not done on v2: the device allowlist (it needs a BPF_PROG_TYPE_CGROUP_DEVICE program);
+the container's /dev holds only the default nodes either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EngineError
+from .devices import cgroup_rules
+from .spec import Resources
+
+#: v1 controllers a container gets a directory in (those the host has mounted).
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    version: int
+    mountpoint: str
+    controllers: frozenset[str]
+
+
+def parse_mountinfo(text: str) -> list[Hierarchy]:
+    """The cgroup hierarchies in a /proc/self/mountinfo text. A host is v2 when the
+    unified hierarchy is mounted at /sys/fs/cgroup itself; then it is the only one."""
+    v1: list[Hierarchy] = []
+    v2: list[Hierarchy] = []
+    for line in text.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        rest = right.split()
+        if len(fields) < 5 or len(rest) < 3:
+            continue
+        fstype, mountpoint, superopts = rest[0], fields[4], rest[2]
+        if fstype == "cgroup2":
+            ctrl_file = Path(mountpoint, "cgroup.controllers")
+            try:
+                ctrls = frozenset(ctrl_file.read_text().split())
+            except OSError:
+                ctrls = frozenset()
+            v2.append(Hierarchy(2, mountpoint, ctrls))
+        elif fstype == "cgroup":
+            ctrls = frozenset(o for o in superopts.split(",") if o in V1_CONTROLLERS)
+            if ctrls and all(h.mountpoint != mountpoint for h in v1):
+                v1.append(Hierarchy(1, mountpoint, ctrls))
+    pure_v2 = [h for h in v2 if h.mountpoint == "/sys/fs/cgroup"]
+    if pure_v2:
+        return pure_v2
+    # several mountpoints for one hierarchy (cpu,cpuacct comounted): keep one each
+    seen: set[frozenset[str]] = set()
+    out = []
+    for h in v1:
+        if h.controllers not in seen:
+            seen.add(h.controllers)
+            out.append(h)
+    return out
+
+
+def probe() -> list[Hierarchy]:
+    with open("/proc/self/mountinfo") as f:
+        return parse_mountinfo(f.read())
+
+
+def v1_limits(res: Resources, privileged: bool) -> dict[str, list[tuple[str, str]]]:
+    """controller -> [(file, value)] in the order they must be written."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    if res.memory is not None:
+        out.setdefault("memory", []).append(("memory.limit_in_bytes", str(res.memory)))
+    if res.memory_swap is not None:
+        out.setdefault("memory", []).append(("memory.memsw.limit_in_bytes",
+                                             str(res.memory_swap)))
+    if res.cpus is not None:
+        out["cpu"] = [("cpu.cfs_period_us", "100000"),
+                      ("cpu.cfs_quota_us", str(max(1000, round(res.cpus * 100000))))]
+    if res.cpu_shares is not None:
+        out.setdefault("cpu", []).append(("cpu.shares", str(res.cpu_shares)))
+    if res.cpuset_cpus is not None:
+        out.setdefault("cpuset", []).append(("cpuset.cpus", res.cpuset_cpus))
+    if res.cpuset_mems is not None:
+        out.setdefault("cpuset", []).append(("cpuset.mems", res.cpuset_mems))
+    if res.pids_limit is not None:
+        out["pids"] = [("pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max")]
+    deny, allow = cgroup_rules(privileged)
+    out["devices"] = [("devices.deny", r) for r in deny] + [("devices.allow", r) for r in allow]
+    return out
+
+
+def v2_limits(res: Resources) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    if res.memory is not None:
+        out.setdefault("memory", []).append(("memory.max", str(res.memory)))
+    if res.memory_swap is not None:
+        if res.memory_swap < 0:
+            swap = "max"
+        else:
+            swap = str(max(0, res.memory_swap - (res.memory or 0)))
+        out.setdefault("memory", []).append(("memory.swap.max", swap))
+    if res.cpus is not None:
+        out["cpu"] = [("cpu.max", f"{max(1000, round(res.cpus * 100000))} 100000")]
+    if res.cpu_shares is not None:
+        weight = 1 + ((res.cpu_shares - 2) * 9999) // 262142
+        out.setdefault("cpu", []).append(("cpu.weight", str(min(10000, max(1, weight)))))
+    if res.cpuset_cpus is not None:
+        out.setdefault("cpuset", []).append(("cpuset.cpus", res.cpuset_cpus))
+    if res.cpuset_mems is not None:
+        out.setdefault("cpuset", []).append(("cpuset.mems", res.cpuset_mems))
+    if res.pids_limit is not None:
+        out["pids"] = [("pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max")]
+    return out
+
+
+@dataclass(frozen=True)
+class Cgroup:
+    """A container's cgroup: one directory per hierarchy."""
+
+    paths: tuple[tuple[Hierarchy, str], ...]
+
+    @classmethod
+    def for_container(cls, parent: str, cid: str,
+                      hierarchies: list[Hierarchy] | None = None) -> Cgroup:
+        hs = probe() if hierarchies is None else hierarchies
+        return cls(tuple((h, os.path.join(h.mountpoint, parent, cid)) for h in hs))
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [os.path.join(p, "cgroup.procs") for _, p in self.paths]
+
+    def create(self, res: Resources, privileged: bool = False) -> None:
+        """Make the directories and write the limits; on failure remove what was made
+        and raise an EngineError naming the file."""
+        try:
+            for h, path in self.paths:
+                if h.version == 1:
+                    self._create_v1(h, path, res, privileged)
+                else:
+                    self._create_v2(h, path, res)
+        except BaseException:
+            self.remove(timeout=1)
+            raise
+
+    def _create_v1(self, h: Hierarchy, path: str, res: Resources, privileged: bool) -> None:
+        _makedirs(h, path)
+        limits = v1_limits(res, privileged)
+        for ctrl in h.controllers:
+            for name, value in limits.get(ctrl, []):
+                if name == "memory.memsw.limit_in_bytes" and not os.path.exists(
+                        os.path.join(path, name)):
+                    continue  # swap accounting off: docker ignores --memory-swap too
+                _write(os.path.join(path, name), value)
+
+    def _create_v2(self, h: Hierarchy, path: str, res: Resources) -> None:
+        limits = v2_limits(res)
+        missing = [c for c in limits if c not in h.controllers]
+        if missing:
+            raise EngineError(
+                f"cgroup v2 at {h.mountpoint} has no {', '.join(missing)} controller: "
+                "cannot apply the requested limits", exit_code=125)
+        _makedirs(h, path)
+        rel = Path(path).relative_to(h.mountpoint).parts
+        if limits:
+            enable = " ".join(f"+{c}" for c in limits)
+            for i in range(len(rel)):
+                _write(os.path.join(h.mountpoint, *rel[:i], "cgroup.subtree_control"), enable)
+        for entries in limits.values():
+            for name, value in entries:
+                _write(os.path.join(path, name), value)
+
+    def pids(self) -> list[int]:
+        """Every process in the container's cgroup (from the first hierarchy that has
+        the directory)."""
+        for _, path in self.paths:
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as f:
+                    return [int(x) for x in f.read().split()]
+            except FileNotFoundError:
+                continue
+        return []
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to every process in the cgroup. For SIGKILL on v2 the kernel's
+        cgroup.kill does it atomically; elsewhere a few sweeps catch forks."""
+        if sig == signal.SIGKILL:
+            for h, path in self.paths:
+                kill_file = os.path.join(path, "cgroup.kill")
+                if h.version == 2 and os.path.exists(kill_file):
+                    with contextlib.suppress(OSError):
+                        _write(kill_file, "1")
+        sweeps = 5 if sig == signal.SIGKILL else 1
+        for _ in range(sweeps):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel OOM killer killed a process in this cgroup."""
+        for h, path in self.paths:
+            name = "memory.oom_control" if h.version == 1 else "memory.events"
+            try:
+                with open(os.path.join(path, name)) as f:
+                    for line in f:
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill" and int(value) > 0:
+                            return True
+            except FileNotFoundError:
+                continue
+        return False
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Kill what is left, then remove the directories (and our empty parents);
+        idempotent. Raises EngineError if a cgroup stays busy past ``timeout``."""
+        deadline = time.monotonic() + timeout
+        self.kill_all(signal.SIGKILL)
+        for h, path in self.paths:
+            while True:
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                        raise EngineError(f"cannot remove cgroup {path}: {e.strerror}") from None
+                    self.kill_all(signal.SIGKILL)
+                    time.sleep(0.01)
+            _remove_empty_parents(h, path)
+
+
+def _remove_empty_parents(h: Hierarchy, path: str) -> None:
+    parent = os.path.dirname(path)
+    while parent.startswith(h.mountpoint + "/") and os.path.basename(parent) != "":
+        try:
+            os.rmdir(parent)
+        except OSError:
+            return
+        if os.path.basename(parent) == "pycompose":
+            return
+        parent = os.path.dirname(parent)
+
+
+def _makedirs(h: Hierarchy, path: str) -> None:
+    """mkdir -p, copying cpuset.cpus/mems into each new v1 cpuset level (the kernel
+    leaves them empty, and an empty cpuset refuses tasks)."""
+    rel = Path(path).relative_to(h.mountpoint).parts
+    for i in range(1, len(rel) + 1):
+        d = os.path.join(h.mountpoint, *rel[:i])
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise EngineError(f"cannot create cgroup {d}: {e.strerror}", exit_code=125) from None
+        if h.version == 1 and "cpuset" in h.controllers:
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                with open(os.path.join(os.path.dirname(d), name)) as f:
+                    _write(os.path.join(d, name), f.read().strip())
+
+
+def _write(path: str, value: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise EngineError(f"cgroup: writing {value!r} to {path}: {e.strerror}",
+                          exit_code=125) from None
+
+
+def leftovers(parent: str, keep: set[str] | frozenset[str] = frozenset(),
+              hierarchies: list[Hierarchy] | None = None) -> list[str]:
+    """Container ids that have a cgroup under ``parent`` but are not in ``keep``."""
+    found: set[str] = set()
+    for h in probe() if hierarchies is None else hierarchies:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(os.path.join(h.mountpoint, parent)):
+                if entry.is_dir() and entry.name not in keep:
+                    found.add(entry.name)
+    return sorted(found)

@@ -1,0 +1,440 @@
+"""The launcher: ``python -S -m pycompose.engine.runtime.child MODE SOCK_FD JOB_FD``.
+
+A fresh interpreter, never a fork of the caller (which may be a threaded trio
+process), that imports only the standard library and this package's small modules.
+MODE "create" joins the cgroup, unshares the namespaces, forks the container's PID 1
+and exits; PID 1 builds the filesystem and the process, says "ready", waits for
+"start", then drops privileges and execs. MODE "exec" enters a running container's
+namespaces and cgroup and does the same for one more process. protocol.py draws the
+conversation.
+
+Everything a step needs from the host (libseccomp, the seccomp profile, modules) is
+loaded before pivot_root: after it, the host's files are gone.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import resource
+import socket
+import stat
+import struct
+import sys
+from typing import Any
+
+from . import linux as L
+from . import mounts, seccomp
+from .caps import CAPABILITIES
+from .protocol import StepError, error_message, exit_code_for, recv, send
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: Linux's RLIMIT_* numbers by docker's ``--ulimit`` names (``resource`` lacks some).
+RLIMITS = {
+    "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6,
+    "nofile": 7, "memlock": 8, "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12,
+    "nice": 13, "rtprio": 14, "rttime": 15,
+}
+
+
+def step(name: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except OSError as e:
+        raise StepError(name, e.errno or errno.EIO, e.strerror or str(e)) from None
+
+
+# --- the user and the executable, looked up inside the container ------------------
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip()
+                    and not line.startswith("#")]
+    except FileNotFoundError:
+        return []
+
+
+def resolve_user(user: str, extra_gids: list[int]) -> tuple[int, int, list[int], str]:
+    """docker's ``-u``: (uid, gid, supplementary gids, home) from /etc/passwd and
+    /etc/group of the container. Numeric ids need no entry; names do."""
+    name, _, group = (user or "0").partition(":")
+    passwd = _read_db("/etc/passwd")
+    groups = _read_db("/etc/group")
+    entry = None
+    for row in passwd:
+        if len(row) >= 7 and (row[0] == name or (name.isdigit() and row[2] == name)):
+            entry = row
+            break
+    if entry is None and not name.isdigit():
+        raise StepError("look up user", errno.ENOENT,
+                        f"unable to find user {name}: no matching entries in passwd file")
+    uid = int(entry[2]) if entry else int(name)
+    gid = int(entry[3]) if entry else 0
+    home = entry[5] if entry else "/"
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            match = [r for r in groups if len(r) >= 3 and r[0] == group]
+            if not match:
+                raise StepError("look up group", errno.ENOENT,
+                                f"unable to find group {group}: no matching entries in "
+                                "group file")
+            gid = int(match[0][2])
+    supp = list(extra_gids)
+    if entry and not group:
+        for r in groups:
+            if len(r) >= 4 and entry[0] in r[3].split(",") and int(r[2]) not in supp:
+                supp.append(int(r[2]))
+    return uid, gid, supp, home
+
+
+def find_executable(arg0: str, path: str) -> str:
+    """Like execvp's search, but telling not-found (127) from not-runnable (126)."""
+    if "/" in arg0:
+        candidates = [arg0]
+    else:
+        candidates = [os.path.join(d or ".", arg0) for d in path.split(":")]
+    denied = None
+    for c in candidates:
+        try:
+            st = os.stat(c)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            denied = errno.EISDIR if "/" in arg0 else denied
+            continue
+        if not st.st_mode & 0o111:
+            denied = errno.EACCES
+            continue
+        return c
+    if denied:
+        raise StepError("exec", denied, f"{arg0}: {os.strerror(denied).lower()}")
+    if "/" in arg0:
+        raise StepError("exec", errno.ENOENT, f"{arg0}: no such file or directory")
+    raise StepError("exec", errno.ENOENT, f'"{arg0}": executable file not found in $PATH')
+
+
+# --- the pty -----------------------------------------------------------------------
+
+def open_pty(size: list[int] | None, uid: int) -> tuple[int, int, str]:
+    """A pty from the container's own devpts: (master, slave, slave path)."""
+    master = step("open /dev/pts/ptmx", os.open, "/dev/pts/ptmx",
+                  os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    step("unlock pty", fcntl.ioctl, master, L.TIOCSPTLCK, struct.pack("i", 0))
+    n = struct.unpack("I", fcntl.ioctl(master, L.TIOCGPTN, struct.pack("I", 0)))[0]
+    path = f"/dev/pts/{n}"
+    slave = step(f"open {path}", os.open, path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    if size:
+        fcntl.ioctl(slave, L.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    step(f"chown {path}", os.fchown, slave, uid, -1)
+    return master, slave, path
+
+
+# --- the common tail: prepare the process, handshake, drop privileges, exec ---------
+
+def prepare_process(spec: dict[str, Any], proc: dict[str, Any], *, use_init: bool,
+                    console: bool) -> dict[str, Any]:
+    """Everything that can fail before "ready": user, env, cwd, executable, pty."""
+    uid, gid, groups, home = resolve_user(proc["user"], proc["additional_gids"])
+    env = list(proc["env"])
+    keys = {e.partition("=")[0] for e in env}
+    if "PATH" not in keys:
+        env.append("PATH=" + DEFAULT_PATH)
+    if "HOME" not in keys:
+        env.append("HOME=" + home)
+    if proc["terminal"] and "TERM" not in keys:
+        env.append("TERM=xterm")
+    path = next(e[5:] for e in env if e.startswith("PATH="))
+    cwd = proc["cwd"] or "/"
+    if not os.path.isdir(cwd):
+        step(f"create working directory {cwd}", os.makedirs, cwd, 0o755)
+    if not proc["args"]:
+        raise StepError("exec", errno.ENOENT, "no command specified")
+    exe = find_executable(proc["args"][0], path)
+    argv = list(proc["args"])
+    if use_init:
+        argv = ["/dev/init", "--", exe, *argv[1:]]
+        exe = "/dev/init"
+    out = {"uid": uid, "gid": gid, "groups": groups, "env": env, "cwd": cwd,
+           "exe": exe, "argv": argv, "master": -1, "slave": -1}
+    if proc["terminal"]:
+        out["master"], out["slave"], slave_path = open_pty(proc.get("console_size"), uid)
+        if console:
+            step("create /dev/console", mounts._touch, "/dev/console")
+            step("bind /dev/console", L.mount, slave_path, "/dev/console", None, L.MS_BIND)
+    return out
+
+
+def handshake(sock: socket.socket, prepared: dict[str, Any]) -> bool:
+    """Say "ready" (with the pty master), wait for "start"; False if told otherwise."""
+    fds = [prepared["master"]] if prepared["master"] >= 0 else []
+    send(sock, {"t": "ready", "pid": os.getpid()}, fds)
+    if prepared["master"] >= 0:
+        os.close(prepared["master"])
+    msg, _ = recv(sock)
+    return bool(msg and msg.get("t") == "start")
+
+
+def last_cap() -> int:
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        return int(f.read())
+
+
+def cap_mask(spec: dict[str, Any]) -> int:
+    last = last_cap()
+    if spec["privileged"]:
+        return (1 << (last + 1)) - 1
+    m = 0
+    for name in spec["capabilities"]:
+        n = CAPABILITIES[name]
+        if n <= last:
+            m |= 1 << n
+    return m
+
+
+def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: seccomp.Filter | None,
+                  sock: socket.socket, caps: int, top_cap: int) -> None:
+    """The point of no return: session and tty, bounding set, ids, caps, seccomp,
+    execve. Only an execve error comes back from here."""
+    os.setsid()
+    if p["slave"] >= 0:
+        step("set controlling terminal", fcntl.ioctl, p["slave"], L.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(p["slave"], fd)
+        os.close(p["slave"])
+    for n in range(top_cap + 1):
+        if not caps >> n & 1:
+            step("drop capability bounding set", L.prctl, L.PR_CAPBSET_DROP, n)
+    nnp = spec["no_new_privileges"]
+    if filt is not None and not nnp:
+        step("load seccomp filter", filt.load)
+    step("keep capabilities", L.prctl, L.PR_SET_KEEPCAPS, 1)
+    step("setgroups", L.setgroups, p["groups"])
+    step(f"setgid {p['gid']}", os.setresgid, p["gid"], p["gid"], p["gid"])
+    step(f"setuid {p['uid']}", os.setresuid, p["uid"], p["uid"], p["uid"])
+    step("set capabilities", L.capset, caps, caps, 0)
+    step("clear ambient capabilities", L.prctl, L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_CLEAR_ALL)
+    if nnp:
+        step("set no_new_privs", L.prctl, L.PR_SET_NO_NEW_PRIVS, 1)
+        if filt is not None:
+            step("load seccomp filter", filt.load)
+    step(f"chdir to {p['cwd']}", os.chdir, p["cwd"])
+    try:
+        os.execve(p["exe"], p["argv"], dict(e.partition("=")[::2] for e in p["env"]))
+    except OSError as e:
+        err = e.errno or errno.EIO
+        raise StepError("exec", err, f"{p['argv'][0]}: {os.strerror(err).lower()}") from None
+
+
+def build_filter(spec: dict[str, Any], profile: dict[str, Any] | None) -> seccomp.Filter | None:
+    if spec["privileged"] or profile is None:
+        return None
+    try:
+        return seccomp.build(profile, spec["capabilities"])
+    except (OSError, seccomp.ProfileError) as e:
+        raise StepError("build seccomp filter", getattr(e, "errno", None) or errno.EINVAL,
+                        str(e)) from None
+
+
+# --- create: the launcher and PID 1 --------------------------------------------------
+
+def _join_cgroups(job: dict[str, Any]) -> None:
+    me = str(os.getpid())
+    for procs in job["cgroup_procs"]:
+        try:
+            with open(procs, "w") as f:
+                f.write(me)
+        except OSError as e:
+            raise StepError(f"join cgroup {os.path.dirname(procs)}", e.errno or errno.EIO,
+                            e.strerror or "") from None
+
+
+def _setup_userns(spec: dict[str, Any]) -> None:
+    """unshare the user namespace; a forked helper (still host root) writes the maps."""
+    r, w = os.pipe()
+    parent = os.getpid()
+    helper = os.fork()
+    if helper == 0:
+        os.close(w)
+        code = 1
+        try:
+            os.read(r, 1)
+            for kind in ("uid", "gid"):
+                lines = "".join(f"{m['container_id']} {m['host_id']} {m['size']}\n"
+                                for m in spec[f"{kind}_map"] or spec["uid_map"])
+                with open(f"/proc/{parent}/{kind}_map", "w") as f:
+                    f.write(lines)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(r)
+    try:
+        step("unshare user namespace", L.unshare, L.CLONE_NEWUSER)
+    finally:
+        os.write(w, b"x")
+        os.close(w)
+        _, status = os.waitpid(helper, 0)
+    if status != 0:
+        raise StepError("write uid_map/gid_map", errno.EPERM,
+                        "the user namespace maps were refused")
+    step("become root in the user namespace", os.setresgid, 0, 0, 0)
+    step("become root in the user namespace", os.setresuid, 0, 0, 0)
+
+
+def launch_create(job: dict[str, Any], sock: socket.socket) -> int:
+    spec = job["spec"]
+    ns: dict[str, str | None] = spec["namespaces"]
+    _join_cgroups(job)
+    adj = spec["resources"]["oom_score_adj"]
+    if adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(adj))
+    userns = "user" in ns and bool(spec["uid_map"])
+    if userns:
+        _setup_userns(spec)
+    for name in ("cgroup", "ipc", "uts", "net", "pid"):
+        target = ns.get(name)
+        if name in ns and target not in (None, "host"):
+            fd = step(f"open {name} namespace {target}", os.open, target, os.O_RDONLY)
+            step(f"join {name} namespace {target}", L.setns, fd, L.NS_FLAGS[name])
+            os.close(fd)
+    flags = L.CLONE_NEWNS
+    for name, target in ns.items():
+        if target is None and name not in ("user", "mnt"):
+            flags |= L.NS_FLAGS[name]
+    step("unshare namespaces", L.unshare, flags)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(run_pid1(job, sock, userns))
+    send(sock, {"t": "pid", "pid": pid})
+    return 0
+
+
+def run_pid1(job: dict[str, Any], sock: socket.socket, userns: bool) -> int:
+    try:
+        spec = job["spec"]
+        filt = build_filter(spec, job["seccomp"])
+        caps = cap_mask(spec)
+        top_cap = last_cap()
+        step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
+        rootfs = os.path.join(spec["root"], "rootfs")
+        mounts.mount_rootfs(spec["rootfs"], rootfs)
+        mounts.mount_system(rootfs, spec, userns=userns)
+        for m in sorted(spec["mounts"], key=lambda m: len(m["target"].rstrip("/").split("/"))):
+            mounts.mount_user(rootfs, m)
+        mounts.pivot(rootfs)
+        for key, value in spec["sysctls"].items():
+            path = "/proc/sys/" + key.replace(".", "/")
+            try:
+                with open(path, "w") as f:
+                    f.write(value)
+            except OSError as e:
+                raise StepError(f"sysctl {key}={value}", e.errno or errno.EIO,
+                                e.strerror or "") from None
+        if not spec["privileged"]:
+            mounts.mask_paths(spec["masked_paths"])
+            mounts.readonly_paths(spec["readonly_paths"])
+        if spec["hostname"] and spec["namespaces"].get("uts", "host") is None:
+            step("sethostname", L.sethostname, spec["hostname"])
+        for rl in spec["rlimits"]:
+            _setrlimit(rl)
+        prepared = prepare_process(spec, spec["process"], use_init=spec["init"], console=True)
+        if spec["readonly_rootfs"]:
+            mounts.readonly_root()
+        if not handshake(sock, prepared):
+            return 0
+        drop_and_exec(spec, prepared, filt, sock, caps, top_cap)
+        return 0
+    except StepError as e:
+        _report(sock, e.message())
+        return exit_code_for(e.step, e.errno)
+    except BaseException as e:  # a bug: still one clear message, never a traceback
+        _report(sock, error_message("container set-up", errno.EIO, f"internal error: {e!r}"))
+        return 125
+
+
+def _setrlimit(rl: dict[str, Any]) -> None:
+    name = rl["name"]
+    if name not in RLIMITS:
+        raise StepError(f"ulimit {name}", errno.EINVAL, f"unknown ulimit {name!r}")
+    try:
+        resource.setrlimit(RLIMITS[name], (rl["soft"], rl["hard"]))
+    except ValueError as e:
+        raise StepError(f"ulimit {name}", errno.EINVAL, str(e)) from None
+    except OSError as e:
+        if e.errno == errno.EPERM:
+            cur = resource.getrlimit(RLIMITS[name])[1]
+            raise StepError(f"ulimit {name}", errno.EPERM,
+                            f"cannot raise the hard limit to {rl['hard']} (now {cur}): that "
+                            "needs CAP_SYS_RESOURCE, which root on this host lacks") from None
+        raise StepError(f"ulimit {name}", e.errno or errno.EIO, e.strerror or "") from None
+
+
+def _report(sock: socket.socket, msg: dict[str, Any]) -> None:
+    try:
+        send(sock, msg)
+    except OSError:
+        pass
+
+
+# --- exec: one more process in a running container ------------------------------------
+
+def launch_exec(job: dict[str, Any], sock: socket.socket) -> int:
+    spec = job["spec"]
+    target = job["target_pid"]
+    filt = build_filter(spec, job["seccomp"])
+    caps = cap_mask(spec)
+    top_cap = last_cap()
+    _join_cgroups(job)
+    fds = []
+    for name in ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt"):
+        theirs = f"/proc/{target}/ns/{name}"
+        try:
+            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue
+        except FileNotFoundError:
+            continue
+        fds.append((name, step(f"open {theirs}", os.open, theirs, os.O_RDONLY)))
+    for name, fd in fds:
+        step(f"join {name} namespace", L.setns, fd, L.NS_FLAGS[name])
+        os.close(fd)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            prepared = prepare_process(spec, job["process"], use_init=False, console=False)
+            if handshake(sock, prepared):
+                drop_and_exec(spec, prepared, filt, sock, caps, top_cap)
+            os._exit(0)
+        except StepError as e:
+            _report(sock, e.message())
+            os._exit(exit_code_for(e.step, e.errno))
+        except BaseException as e:
+            _report(sock, error_message("exec set-up", errno.EIO, f"internal error: {e!r}"))
+            os._exit(125)
+    send(sock, {"t": "pid", "pid": pid})
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    mode, sock_fd, job_fd = argv[0], int(argv[1]), int(argv[2])
+    os.set_inheritable(sock_fd, False)  # never leak it into the container's process
+    sock = socket.socket(fileno=sock_fd)
+    with os.fdopen(job_fd, "rb") as f:
+        job = json.loads(f.read())
+    try:
+        return launch_create(job, sock) if mode == "create" else launch_exec(job, sock)
+    except StepError as e:
+        _report(sock, e.message())
+        return exit_code_for(e.step, e.errno)
+    except BaseException as e:
+        _report(sock, error_message("launcher", errno.EIO, f"internal error: {e!r}"))
+        return 125
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,391 @@
+"""The caller's side of the runtime: create/start a container, exec into it, kill,
+destroy, clean up after a crash. See the package docstring for the API contract and
+protocol.py for the conversation with the launcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import pycompose
+from pycompose.util.paths import root_id, state_root
+
+from ..errors import EngineError, NotFound
+from . import linux as L
+from .cgroups import Cgroup, leftovers
+from .protocol import EXIT_SETUP, describe, recv, send
+from .seccomp import default_profile
+from .spec import ContainerSpec, Mount, Process
+
+#: docker's `--init` binary is tini; Debian's tini package ships a static build that
+#: runs in any image.
+TINI_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/docker-init")
+
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+Stdio = int | IO[Any] | None
+
+
+def exit_status(waitstatus: int) -> int:
+    """A shell-style exit code: the status, or 128+N for death by signal N."""
+    code = os.waitstatus_to_exitcode(waitstatus)
+    return 128 - code if code < 0 else code
+
+
+def check_sysctls(spec: ContainerSpec) -> None:
+    """docker's rule: only namespaced sysctls, and only for namespaces the container
+    owns (net.* needs its own network namespace)."""
+    for key in spec.sysctls:
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if spec.namespaces.get("ipc", "host") is not None:
+                raise EngineError(f"sysctl {key!r} needs the container's own IPC namespace",
+                                  exit_code=125)
+        elif key.startswith("net."):
+            if spec.namespaces.get("net", "host") == "host" or "net" not in spec.namespaces:
+                raise EngineError(f"sysctl {key!r} is not allowed with the host network",
+                                  exit_code=125)
+        else:
+            raise EngineError(f"sysctl {key!r} is not namespaced: not allowed in a container",
+                              exit_code=125)
+
+
+def cgroup_of(spec: ContainerSpec) -> Cgroup:
+    return Cgroup.for_container(spec.cgroup_parent or f"pycompose/{root_id()}", spec.id)
+
+
+def _seccomp_profile(spec: ContainerSpec) -> dict[str, Any] | None:
+    if spec.privileged or spec.seccomp == "unconfined":
+        return None
+    if spec.seccomp == "default":
+        return default_profile()
+    try:
+        profile = json.loads(Path(spec.seccomp).read_text())
+    except OSError as e:
+        raise EngineError(f"seccomp profile {spec.seccomp}: {e.strerror}", exit_code=125) from None
+    except ValueError as e:
+        raise EngineError(f"seccomp profile {spec.seccomp}: not JSON: {e}", exit_code=125) from None
+    if not isinstance(profile, dict) or "defaultAction" not in profile:
+        raise EngineError(f"seccomp profile {spec.seccomp}: no defaultAction", exit_code=125)
+    return profile
+
+
+def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
+    """The etc files (written under spec.root) and the init binary, as bind mounts."""
+    out = []
+    etc = Path(spec.root, "etc")
+    for target, text in spec.etc_files.items():
+        etc.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", target.strip("/"))
+        (etc / name).write_text(text)
+        out.append(Mount(target=target, type="bind", source=str(etc / name),
+                         options=["rbind", "rprivate"]))
+    if spec.init:
+        tini = next((p for p in TINI_CANDIDATES if os.path.exists(p)), None)
+        if tini is None:
+            raise EngineError("--init needs tini-static (Debian package tini; scripts/setup "
+                              "installs it)", exit_code=125)
+        out.append(Mount(target="/dev/init", type="bind", source=tini, options=["bind", "ro"]))
+    return out
+
+
+def _launcher_env() -> dict[str, str]:
+    env = {"PYTHONPATH": str(Path(pycompose.__file__).resolve().parent.parent),
+           "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    if "PYCOMPOSE_ROOT" in os.environ:  # marks the launcher as ours in leak checks
+        env["PYCOMPOSE_ROOT"] = os.environ["PYCOMPOSE_ROOT"]
+    return env
+
+
+class _Launch:
+    """One launcher process and the caller's end of its socket."""
+
+    def __init__(self, mode: str, job: dict[str, Any], stdin: Stdio, stdout: Stdio,
+                 stderr: Stdio, timeout: float) -> None:
+        L.set_child_subreaper()
+        self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(timeout)
+        r, w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-s", "-m", "pycompose.engine.runtime.child", mode,
+                 str(child_sock.fileno()), str(r)],
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                stderr=stderr if stderr is not None else None,
+                pass_fds=(child_sock.fileno(), r), env=_launcher_env(), close_fds=True)
+        finally:
+            child_sock.close()
+            os.close(r)
+        with os.fdopen(w, "wb") as f:
+            f.write(json.dumps(job).encode())
+        self.pid: int | None = None
+
+    def receive(self, expect: str) -> tuple[dict[str, Any], list[int]]:
+        try:
+            msg, fds = recv(self.sock)
+        except TimeoutError:
+            raise EngineError(f"container set-up timed out waiting for {expect!r}",
+                              exit_code=EXIT_SETUP) from None
+        if msg is None:
+            code = self.proc.poll()
+            raise EngineError(f"container set-up: the launcher exited early (status {code}) "
+                              f"before {expect!r}", exit_code=EXIT_SETUP)
+        if msg.get("t") == "error":
+            raise EngineError(describe(msg), exit_code=int(msg.get("code", EXIT_SETUP)))
+        if msg.get("t") != expect:
+            raise EngineError(f"container set-up: unexpected message {msg!r}",
+                              exit_code=EXIT_SETUP)
+        return msg, fds
+
+    def until_running(self) -> tuple[int, int | None]:
+        """pid, then ready (with the pty master), reaping the launcher between."""
+        msg, _ = self.receive("pid")
+        self.pid = int(msg["pid"])
+        self.proc.wait()
+        _, fds = self.receive("ready")
+        return self.pid, (fds[0] if fds else None)
+
+    def start(self) -> None:
+        """Tell PID 1 to go; EOF means its execve succeeded."""
+        send(self.sock, {"t": "start"})
+        try:
+            msg, fds = recv(self.sock)
+        except TimeoutError:
+            raise EngineError("container start timed out", exit_code=EXIT_SETUP) from None
+        for fd in fds:
+            os.close(fd)
+        if msg is not None:
+            raise EngineError(describe(msg), exit_code=int(msg.get("code", EXIT_SETUP)))
+
+    def abort(self) -> None:
+        """Kill what this launch made and reap it."""
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+        self.sock.close()
+
+
+@dataclass
+class Container:
+    """A created container. ``pid`` is its PID 1 on the host, a child of the calling
+    process (which create() made a child subreaper)."""
+
+    spec: ContainerSpec
+    pid: int
+    pty_master: int | None
+    _launch: _Launch | None = field(default=None, repr=False)
+    _pidfd: int | None = field(default=None, repr=False)
+    returncode: int | None = None
+
+    def start(self) -> None:
+        """Let PID 1 exec the command. On failure the container is gone (destroyed)
+        and the EngineError carries docker's exit code (125/126/127)."""
+        if self._launch is None:
+            raise EngineError(f"container {self.spec.id} was already started")
+        launch, self._launch = self._launch, None
+        try:
+            launch.start()
+        except EngineError:
+            with contextlib.suppress(ChildProcessError):
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = exit_status(status)
+            destroy(self.spec)
+            raise
+        finally:
+            launch.sock.close()
+
+    @property
+    def pidfd(self) -> int:
+        """A pidfd of PID 1, readable when it exits: for trio.lowlevel.wait_readable."""
+        if self._pidfd is None:
+            self._pidfd = L.pidfd_open(self.pid)
+        return self._pidfd
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = exit_status(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        """Block until PID 1 exits; its exit code (128+N after signal N)."""
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = exit_status(status)
+        return self.returncode
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        """Signal PID 1 only (what ``docker kill``/``stop`` send first)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    def close(self) -> None:
+        """Close the fds this object holds (pidfd, pty master, socket)."""
+        if self._launch is not None:
+            self._launch.abort()
+            self._launch = None
+        for fd in (self._pidfd, self.pty_master):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._pidfd = self.pty_master = None
+
+
+def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
+           stderr: Stdio = None, timeout: float = 30.0) -> Container:
+    """Make the container up to the point of exec and return it waiting for start().
+
+    Blocking (tens of ms): from trio, call it in ``trio.to_thread.run_sync``. Sets
+    PR_SET_CHILD_SUBREAPER on the calling process. Fills in ``spec.cgroup_parent``.
+    On any failure everything made so far is removed and an EngineError names the
+    step, with ``exit_code`` 125 (set-up), 126 (cannot execute) or 127 (not found).
+    With ``spec.process.terminal`` the stdio arguments are ignored and the pty's
+    master side is ``Container.pty_master``.
+    """
+    if not spec.cgroup_parent:
+        spec.cgroup_parent = f"pycompose/{root_id()}"
+    check_sysctls(spec)
+    profile = _seccomp_profile(spec)
+    root = Path(spec.root)
+    root.mkdir(parents=True, exist_ok=True)
+    cg = cgroup_of(spec)
+    launch: _Launch | None = None
+    try:
+        (root / "rootfs").mkdir(exist_ok=True)
+        full = replace(spec, mounts=[*spec.mounts, *_runtime_mounts(spec)])
+        cg.create(spec.resources, spec.privileged)
+        job = {"spec": asdict(full), "seccomp": profile, "cgroup_procs": cg.procs_files}
+        if spec.process.terminal:
+            stdin = stdout = stderr = subprocess.DEVNULL
+        launch = _Launch("create", job, stdin, stdout, stderr, timeout)
+        pid, master = launch.until_running()
+    except BaseException:
+        if launch is not None:
+            launch.abort()
+        destroy(spec)
+        raise
+    return Container(spec, pid, master, launch)
+
+
+def run(spec: ContainerSpec, **kwargs: Any) -> Container:
+    """create() then start(): the container is running when this returns."""
+    c = create(spec, **kwargs)
+    c.start()
+    return c
+
+
+@dataclass
+class ExecProcess:
+    pid: int
+    pty_master: int | None
+
+    def wait(self) -> int:
+        _, status = os.waitpid(self.pid, 0)
+        return exit_status(status)
+
+
+def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
+                 stdin: Stdio = None, stdout: Stdio = None, stderr: Stdio = None,
+                 timeout: float = 30.0) -> ExecProcess:
+    """Run ``process`` in the running container whose PID 1 is ``target_pid``: all
+    its namespaces, its cgroup, its capabilities, seccomp and no_new_privs. Returns
+    once the process has exec'd; it is a child of the caller (subreaper)."""
+    try:
+        os.kill(target_pid, 0)
+    except ProcessLookupError:
+        raise NotFound(f"container {spec.id} is not running") from None
+    cg = cgroup_of(spec)
+    job = {"spec": asdict(spec), "seccomp": _seccomp_profile(spec),
+           "cgroup_procs": cg.procs_files, "target_pid": target_pid,
+           "process": asdict(process)}
+    if process.terminal:
+        stdin = stdout = stderr = subprocess.DEVNULL
+    launch = _Launch("exec", job, stdin, stdout, stderr, timeout)
+    try:
+        pid, master = launch.until_running()
+        try:
+            launch.start()
+        except EngineError:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            if master is not None:
+                os.close(master)
+            raise
+    except EngineError:
+        if launch.pid is None or launch.proc.poll() is None:
+            launch.abort()
+        raise
+    finally:
+        launch.sock.close()
+    return ExecProcess(pid, master)
+
+
+def kill_all(spec: ContainerSpec, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` to every process in the container's cgroup."""
+    cgroup_of(spec).kill_all(sig)
+
+
+def oom_killed(spec: ContainerSpec) -> bool:
+    """Whether the OOM killer struck in the container (ask before destroy())."""
+    return cgroup_of(spec).oom_killed()
+
+
+def _mounts_under(path: str) -> list[str]:
+    prefix = path.rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].encode().decode("unicode_escape")
+            if mp == path or mp.startswith(prefix):
+                found.append(mp)
+    return sorted(found, key=len, reverse=True)
+
+
+def destroy(spec: ContainerSpec) -> None:
+    """Kill every process, remove the cgroups, unmount anything under spec.root and
+    remove it. Idempotent. The caller's upper/work dirs and volumes are left alone."""
+    cgroup_of(spec).remove()
+    for mp in _mounts_under(spec.root):
+        with contextlib.suppress(OSError):
+            L.umount2(mp, L.MNT_DETACH)
+    shutil.rmtree(spec.root, ignore_errors=True)
+
+
+def cleanup_leftovers(root: Path | None = None, keep: set[str] | frozenset[str] = frozenset()
+                      ) -> list[str]:
+    """Remove what crashed processes left for state root ``root``: cgroups of
+    containers not in ``keep`` (their processes killed) and any host mount under the
+    state root. Returns what was removed, for a log line."""
+    base = (root or state_root()).absolute()
+    parent = f"pycompose/{root_id(base)}"
+    removed = []
+    for cid in leftovers(parent, keep):
+        Cgroup.for_container(parent, cid).remove()
+        removed.append(f"cgroup {parent}/{cid}")
+    for mp in _mounts_under(str(base)):
+        try:
+            L.umount2(mp, L.MNT_DETACH)
+            removed.append(f"mount {mp}")
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.ENOENT):
+                raise EngineError(f"cannot unmount {mp}: {e.strerror}") from None
+    return removed

@@ -1,0 +1,168 @@
+"""The syscall seam: the few Linux calls that ``os`` lacks, through ctypes.
+
+Everything here is a thin wrapper that raises ``OSError`` with the errno, so that
+callers can name the step that failed. No policy lives here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+#: namespace name (as in /proc/PID/ns/NAME) -> clone flag, in the order they are
+#: entered: user first (it grants the rights for the others), mnt last.
+NS_FLAGS: dict[str, int] = {
+    "user": CLONE_NEWUSER,
+    "cgroup": CLONE_NEWCGROUP,
+    "ipc": CLONE_NEWIPC,
+    "uts": CLONE_NEWUTS,
+    "net": CLONE_NEWNET,
+    "pid": CLONE_NEWPID,
+    "mnt": CLONE_NEWNS,
+}
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
+MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOSYMFOLLOW = 256
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_SYS_pivot_root = 155  # x86_64
+_SYS_capset = 126
+_SYS_pidfd_open = 434
+
+TIOCSCTTY = 0x540E
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+TIOCSWINSZ = 0x5414
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def _b(s: str | None) -> bytes | None:
+    return None if s is None else os.fsencode(s)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
+          data: str | None = None) -> None:
+    ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    if _libc.umount2(_b(target), ctypes.c_int(flags)) < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    ret = _libc.syscall(ctypes.c_long(_SYS_pivot_root), _b(new_root), _b(put_old))
+    _check(ret, "pivot_root")
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    return _check(
+        _libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                    ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)),
+        "prctl",
+    )
+
+
+def sethostname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname")
+
+
+def setgroups(gids: list[int]) -> None:
+    arr = (ctypes.c_uint * max(1, len(gids)))(*gids)
+    _check(_libc.setgroups(ctypes.c_size_t(len(gids)), arr), "setgroups")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set this thread's capability sets (64-bit masks)."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in range(2):
+        data[i].effective = (effective >> (32 * i)) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> (32 * i)) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> (32 * i)) & 0xFFFFFFFF
+    ret = _libc.syscall(ctypes.c_long(_SYS_capset), ctypes.byref(hdr), data)
+    _check(ret, "capset")
+
+
+def pidfd_open(pid: int) -> int:
+    """A pidfd for ``pid``: readable when the process exits (for trio/select waits)."""
+    return _check(_libc.syscall(ctypes.c_long(_SYS_pidfd_open), ctypes.c_int(pid),
+                                ctypes.c_uint(0)), "pidfd_open")
+
+
+def set_child_subreaper() -> None:
+    """Make orphaned descendants (a container's PID 1 once its launcher exits)
+    children of this process, so that it can wait for their exit status."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)

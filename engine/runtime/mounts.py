@@ -1,0 +1,259 @@
+"""The container's filesystem: the rootfs, /proc /sys /dev with docker's options,
+user mounts, masked and read-only paths. Run by PID 1 inside its own mount namespace,
+so none of these mounts exists in the host's namespace and all vanish with it.
+
+Pure helpers (option parsing, ``secure_join``) sit first and have unit tests; the
+rest are steps that raise ``StepError`` naming what failed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Any
+
+from . import linux as L
+from .devices import DEFAULT_DEVICES, DEFAULT_SYMLINKS
+from .protocol import StepError
+
+_SET_FLAGS = {
+    "ro": L.MS_RDONLY, "nosuid": L.MS_NOSUID, "nodev": L.MS_NODEV, "noexec": L.MS_NOEXEC,
+    "sync": L.MS_SYNCHRONOUS, "dirsync": L.MS_DIRSYNC, "noatime": L.MS_NOATIME,
+    "nodiratime": L.MS_NODIRATIME, "relatime": L.MS_RELATIME,
+    "strictatime": L.MS_STRICTATIME, "bind": L.MS_BIND, "rbind": L.MS_BIND | L.MS_REC,
+    "nosymfollow": L.MS_NOSYMFOLLOW,
+}
+_CLEAR_FLAGS = {
+    "rw": L.MS_RDONLY, "suid": L.MS_NOSUID, "dev": L.MS_NODEV, "exec": L.MS_NOEXEC,
+    "async": L.MS_SYNCHRONOUS, "atime": L.MS_NOATIME, "diratime": L.MS_NODIRATIME,
+}
+_PROPAGATION = {
+    "private": L.MS_PRIVATE, "rprivate": L.MS_PRIVATE | L.MS_REC,
+    "shared": L.MS_SHARED, "rshared": L.MS_SHARED | L.MS_REC,
+    "slave": L.MS_SLAVE, "rslave": L.MS_SLAVE | L.MS_REC,
+    "unbindable": L.MS_UNBINDABLE, "runbindable": L.MS_UNBINDABLE | L.MS_REC,
+}
+#: statvfs f_flag bits that mean the same as the MS_ flags (the low ones).
+_STATVFS_KEEP = (L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_SYNCHRONOUS
+                 | L.MS_MANDLOCK | L.MS_NOATIME | L.MS_NODIRATIME)
+_ST_RELATIME = 4096
+
+
+def parse_options(options: list[str]) -> tuple[int, int, str]:
+    """(mount flags, propagation flags, data) of docker/OCI-style options. Unknown
+    words ("size=64m", "mode=1777", "uid=1000") go to the filesystem as data."""
+    flags = 0
+    propagation = 0
+    data: list[str] = []
+    for opt in options:
+        if opt in _SET_FLAGS:
+            flags |= _SET_FLAGS[opt]
+        elif opt in _CLEAR_FLAGS:
+            flags &= ~_CLEAR_FLAGS[opt]
+        elif opt in _PROPAGATION:
+            propagation = _PROPAGATION[opt]
+        elif opt in ("defaults", "z", "Z", "nocopy", "copy"):
+            continue
+        else:
+            data.append(opt)
+    return flags, propagation, ",".join(data)
+
+
+def secure_join(root: str, path: str) -> str:
+    """``root``/``path`` with every symlink resolved as the container would see it:
+    an image's symlink to /etc (or ``..`` climbing) can never lead out of ``root``."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        here = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 40:
+                raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
+            target = os.readlink(here)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _step(name: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except OSError as e:
+        raise StepError(name, e.errno or errno.EIO, f"{e.strerror or e}") from None
+
+
+def _mkdirs(path: str) -> None:
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def _touch(path: str) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    if not os.path.lexists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+
+def _current_flags(path: str) -> int:
+    f = os.statvfs(path).f_flag
+    out = f & _STATVFS_KEEP
+    if f & _ST_RELATIME:
+        out |= L.MS_RELATIME
+    return out
+
+
+def remount(path: str, add: int, clear: int = 0) -> None:
+    """Change a bind mount's flags, keeping the ones the kernel may have locked."""
+    flags = (_current_flags(path) | add) & ~clear
+    L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | flags)
+
+
+def mount_rootfs(rootfs: Any, target: str) -> None:
+    """Overlay over the image's layers (or a bind of a plain directory) at ``target``."""
+    _mkdirs(target)
+    if isinstance(rootfs, str):
+        _step(f"bind rootfs {rootfs}", L.mount, rootfs, target, None, L.MS_BIND | L.MS_REC)
+        return
+    data = (f"lowerdir={':'.join(rootfs['lowerdirs'])},upperdir={rootfs['upperdir']},"
+            f"workdir={rootfs['workdir']}")
+    _step("mount overlay rootfs", L.mount, "overlay", target, "overlay", 0, data)
+
+
+def mount_system(root: str, spec: dict[str, Any], *, userns: bool) -> None:
+    """/proc, /dev (+ nodes, pts, shm, mqueue) and /sys with docker's options."""
+    proc = os.path.join(root, "proc")
+    _step("mkdir /proc", _mkdirs, proc)
+    _step("mount /proc", L.mount, "proc", proc, "proc", L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV)
+    dev = os.path.join(root, "dev")
+    _step("mkdir /dev", _mkdirs, dev)
+    _step("mount /dev", L.mount, "tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME,
+          "mode=755,size=65536k")
+    _make_devices(root, privileged=spec["privileged"], userns=userns)
+    for path, target in DEFAULT_SYMLINKS:
+        _step(f"symlink {path}", os.symlink, target, root + path)
+    pts = os.path.join(dev, "pts")
+    _step("mkdir /dev/pts", _mkdirs, pts)
+    pts_opts = "newinstance,ptmxmode=0666,mode=0620" + ("" if userns else ",gid=5")
+    _step("mount /dev/pts", L.mount, "devpts", pts, "devpts", L.MS_NOSUID | L.MS_NOEXEC,
+          pts_opts)
+    shm = os.path.join(dev, "shm")
+    _step("mkdir /dev/shm", _mkdirs, shm)
+    _step("mount /dev/shm", L.mount, "shm", shm, "tmpfs",
+          L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV, f"mode=1777,size={spec['shm_size']}")
+    mq = os.path.join(dev, "mqueue")
+    _step("mkdir /dev/mqueue", _mkdirs, mq)
+    _step("mount /dev/mqueue", L.mount, "mqueue", mq, "mqueue",
+          L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV)
+    sys_dir = os.path.join(root, "sys")
+    _step("mkdir /sys", _mkdirs, sys_dir)
+    sys_flags = L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV
+    if not spec["privileged"]:
+        sys_flags |= L.MS_RDONLY
+    try:
+        L.mount("sysfs", sys_dir, "sysfs", sys_flags)
+    except OSError as e:
+        if e.errno != errno.EPERM:
+            raise StepError("mount /sys", e.errno or errno.EIO) from None
+        # a user namespace sharing the host's network namespace may not mount sysfs
+        _step("bind /sys", L.mount, "/sys", sys_dir, None, L.MS_BIND | L.MS_REC)
+        _step("remount /sys read-only", remount, sys_dir, sys_flags)
+
+
+def _make_devices(root: str, *, privileged: bool, userns: bool) -> None:
+    devices = [(d.path, d.kind, d.major, d.minor, d.mode) for d in DEFAULT_DEVICES]
+    if privileged:
+        devices = []
+        for entry in os.scandir("/dev"):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                kind = "c" if stat.S_ISCHR(st.st_mode) else "b"
+                devices.append((entry.path, kind, os.major(st.st_rdev), os.minor(st.st_rdev),
+                                stat.S_IMODE(st.st_mode)))
+    for path, kind, major, minor, mode in devices:
+        if path in ("/dev/ptmx", "/dev/console") or path.startswith("/dev/pts"):
+            continue
+        dst = root + path
+        if userns:  # mknod is refused in a user namespace: bind the host's node
+            _step(f"create {path}", _touch, dst)
+            _step(f"bind {path}", L.mount, path, dst, None, L.MS_BIND)
+            continue
+        fmt = stat.S_IFCHR if kind == "c" else stat.S_IFBLK
+        _step(f"mknod {path}", os.mknod, dst, fmt | mode, os.makedev(major, minor))
+        _step(f"chmod {path}", os.chmod, dst, mode)
+
+
+def mount_user(root: str, m: dict[str, Any]) -> None:
+    """One ``-v``/``--mount``/``--tmpfs``/etc-file mount, target resolved inside root."""
+    target_name = m["target"]
+    step = f"mount {m['source'] or m['type']} on {target_name}"
+    try:
+        target = secure_join(root, target_name)
+    except OSError as e:
+        raise StepError(step, e.errno or errno.ELOOP) from None
+    flags, propagation, data = parse_options(m["options"])
+    if m["type"] == "bind":
+        src = m["source"]
+        try:
+            is_dir = os.path.isdir(src)
+            if not os.path.exists(src):
+                raise FileNotFoundError(errno.ENOENT, "no such file or directory", src)
+        except OSError as e:
+            raise StepError(step, e.errno or errno.ENOENT,
+                            f"bind source {src}: {e.strerror}") from None
+        _step(step, _mkdirs if is_dir else _touch, target)
+        recursive = L.MS_REC if ("rbind" in m["options"] or "bind" not in m["options"]) else 0
+        _step(step, L.mount, src, target, None, L.MS_BIND | recursive)
+        extra = flags & ~(L.MS_BIND | L.MS_REC)
+        if extra:
+            _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
+    else:
+        _step(step, _mkdirs, target)
+        _step(step, L.mount, m["source"] or m["type"], target, m["type"], flags, data or None)
+    _step(step, L.mount, None, target, None, propagation or (L.MS_PRIVATE | L.MS_REC))
+
+
+def pivot(root: str) -> None:
+    """Make ``root`` the filesystem root and detach the host's tree entirely."""
+    _step("chdir rootfs", os.chdir, root)
+    _step("pivot_root", L.pivot_root, ".", ".")
+    _step("unmount old root", L.umount2, ".", L.MNT_DETACH)
+    _step("chdir /", os.chdir, "/")
+
+
+def mask_paths(paths: list[str]) -> None:
+    """Hide each path: /dev/null over a file, an empty read-only tmpfs over a dir."""
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            _step(f"mask {p}", L.mount, "tmpfs", p, "tmpfs", L.MS_RDONLY, "size=0k")
+        else:
+            _step(f"mask {p}", L.mount, "/dev/null", p, None, L.MS_BIND)
+
+
+def readonly_paths(paths: list[str]) -> None:
+    for p in paths:
+        if not os.path.exists(p):
+            continue
+        _step(f"bind {p}", L.mount, p, p, None, L.MS_BIND | L.MS_REC)
+        _step(f"make {p} read-only", remount, p, L.MS_RDONLY)
+
+
+def readonly_root() -> None:
+    _step("remount / read-only", remount, "/", L.MS_RDONLY)

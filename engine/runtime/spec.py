@@ -1,0 +1,195 @@
+"""The fully resolved description of one container, as the runtime takes it.
+
+Everything here is already decided by the caller (image config merged with
+``docker run`` flags, paths chosen, names resolved except the user, which is looked up
+in the container's own /etc/passwd). The spec crosses a pipe to the launcher as JSON,
+so it holds only plain data: ``to_json`` / ``from_json`` round-trip it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+#: Docker's default capability set (moby daemon/pkg/oci/caps/defaults.go).
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)
+
+#: Paths hidden from the container (docker's defaultLinuxMaskedPaths); files get
+#: /dev/null over them, directories an empty read-only tmpfs. Missing ones are skipped.
+DEFAULT_MASKED_PATHS: tuple[str, ...] = (
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+    "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
+)
+
+#: Paths made read-only (docker's defaultLinuxReadonlyPaths).
+DEFAULT_READONLY_PATHS: tuple[str, ...] = (
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+
+#: The namespaces a container gets by default (cgroup ns when the kernel has it).
+DEFAULT_NAMESPACES: tuple[str, ...] = ("pid", "mnt", "uts", "ipc", "net", "cgroup")
+
+
+@dataclass
+class Rootfs:
+    """An overlay root: ``lowerdirs`` top layer first (as ``img.lowerdirs()`` gives
+    them), the container's own ``upperdir`` and ``workdir`` (same filesystem)."""
+
+    lowerdirs: list[str]
+    upperdir: str
+    workdir: str
+
+
+@dataclass
+class Mount:
+    """One mount inside the container.
+
+    ``type`` is "bind" (source is a host path: a volume's _data dir or a bind source)
+    or a filesystem type ("tmpfs", ...). ``options`` are docker/OCI style strings:
+    "ro", "rw", "nosuid", "nodev", "noexec", "rprivate", "size=64m", "mode=1777" ...
+    """
+
+    target: str
+    type: str = "bind"
+    source: str = ""
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Process:
+    """What runs: ``args[0]`` is looked up in the container's PATH (from ``env``).
+
+    ``user`` is docker's ``-u``: "", "name", "uid", "name:group", "uid:gid"; it is
+    resolved inside the container against its /etc/passwd and /etc/group.
+    """
+
+    args: list[str]
+    env: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    user: str = ""
+    additional_gids: list[int] = field(default_factory=list)
+    terminal: bool = False
+    #: (rows, cols) of the pty when ``terminal``.
+    console_size: tuple[int, int] | None = None
+
+
+@dataclass
+class Resources:
+    """cgroup limits, in docker's units: bytes, CPUs as a float, relative shares."""
+
+    memory: int | None = None
+    memory_swap: int | None = None  # memory+swap; -1 unlimited
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+    oom_score_adj: int | None = None
+
+
+@dataclass
+class IdMap:
+    """One line of /proc/PID/uid_map: container id, host id, count."""
+
+    container_id: int
+    host_id: int
+    size: int
+
+
+@dataclass
+class Rlimit:
+    """``--ulimit name=soft:hard``; ``name`` as docker spells it ("nofile", "nproc")."""
+
+    name: str
+    soft: int
+    hard: int
+
+
+Seccomp = str  # "default" | "unconfined" | path to a docker-format JSON profile
+
+
+@dataclass
+class ContainerSpec:
+    """One container, fully resolved. ``root`` is this container's runtime directory
+    under the state root; the runtime owns it (destroy() removes it)."""
+
+    id: str
+    root: str
+    rootfs: Rootfs | str
+    process: Process
+    hostname: str = ""
+    readonly_rootfs: bool = False
+    mounts: list[Mount] = field(default_factory=list)
+    #: files bind-mounted read-write over the image's (/etc/hosts, /etc/hostname,
+    #: /etc/resolv.conf): container path -> content.
+    etc_files: dict[str, str] = field(default_factory=dict)
+    #: namespace name -> None (a new one), "host" (share the host's), or a path such
+    #: as /proc/N/ns/net or /run/netns/X (join it). Names missing from the dict are
+    #: shared with the host. "user" is only honoured with uid_map/gid_map.
+    namespaces: dict[str, str | None] = field(
+        default_factory=lambda: dict.fromkeys(DEFAULT_NAMESPACES))
+    uid_map: list[IdMap] = field(default_factory=list)
+    gid_map: list[IdMap] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)
+    capabilities: list[str] = field(default_factory=lambda: list(DEFAULT_CAPABILITIES))
+    privileged: bool = False
+    seccomp: Seccomp = "default"
+    no_new_privileges: bool = False
+    masked_paths: list[str] = field(default_factory=lambda: list(DEFAULT_MASKED_PATHS))
+    readonly_paths: list[str] = field(default_factory=lambda: list(DEFAULT_READONLY_PATHS))
+    rlimits: list[Rlimit] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    shm_size: int = 64 * 1024 * 1024
+    #: run a small init (tini) as PID 1 that reaps zombies and forwards signals.
+    init: bool = False
+    #: the cgroup parent below each hierarchy; "" means "pycompose/<root_id>" of the
+    #: current state root (create() fills it in). The cgroup is "<parent>/<id>".
+    cgroup_parent: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ContainerSpec:
+        return _build(cls, json.loads(text))
+
+
+T = TypeVar("T")
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if is_dataclass(tp) and isinstance(tp, type):
+        return _build(tp, value)
+    if origin is list:
+        return [_convert(args[0], v) for v in value]
+    if origin is tuple:
+        return tuple(_convert(a, v) for a, v in zip(args, value, strict=False))
+    if origin is dict:
+        return {k: _convert(args[1], v) for k, v in value.items()}
+    if args and origin is not Literal:  # a union: X | None, Rootfs | str
+        for a in args:
+            if a is type(None):
+                continue
+            if is_dataclass(a) and isinstance(value, dict):
+                return _build(a, value)  # type: ignore[arg-type]
+            if not is_dataclass(a) and not isinstance(value, dict):
+                return _convert(a, value)
+        return value
+    return value
+
+
+def _build(cls: type[T], data: dict[str, Any]) -> T:
+    hints = get_type_hints(cls)
+    kwargs = {f.name: _convert(hints[f.name], data[f.name])
+              for f in fields(cls) if f.name in data}  # type: ignore[arg-type]
+    return cls(**kwargs)
