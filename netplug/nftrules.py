@@ -75,7 +75,7 @@ table ip {table} {{
     type filter hook forward priority filter; policy accept;
     iifname {anyp} oifname {anyp} ct status dnat accept
     iifname {anyp} oifname {anyp} ct state established,related accept
-    iifname {anyp} oifname {anyp} drop
+    iifname {anyp} oifname {anyp} reject with icmp type admin-prohibited
 {guard_rule}  }}
 }}
 """
@@ -97,6 +97,7 @@ table ip pycompose {{
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
 {chr(10).join(lines)}
+    reject with icmp type admin-prohibited
   }}
 }}
 """
