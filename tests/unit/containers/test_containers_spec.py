@@ -1,0 +1,140 @@
+"""docker's rules for turning run options and an image config into a container."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pycompose.engine.errors import EngineError
+from pycompose.engine.supervisor import spec as S
+from pycompose.engine.supervisor.build import capabilities, security_options
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
+GROUP = "root:x:0:\nwheel:x:10:app\napp:x:1000:\nstaff:x:50:\n"
+
+
+def test_args_after_the_image_replace_cmd_and_keep_entrypoint() -> None:
+    assert S.command_line(["/ep"], ["a"], None, ["b", "c"]) == (["/ep"], ["b", "c"])
+    assert S.command_line(["/ep"], ["a"], None, []) == (["/ep"], ["a"])
+
+
+def test_entrypoint_override_drops_the_image_cmd() -> None:
+    assert S.command_line(["/ep"], ["a"], "/other", []) == (["/other"], [])
+    assert S.command_line(["/ep"], ["a"], "", ["sh"]) == ([], ["sh"])
+
+
+def test_no_command_at_all_is_exit_125() -> None:
+    with pytest.raises(EngineError) as e:
+        S.command_line(None, None, None, [])
+    assert e.value.exit_code == 125
+
+
+def test_env_merge_user_wins_and_path_is_added() -> None:
+    env = S.merge_env(["A=1", "B=2"], ["B=3", "C"])
+    assert env == ["A=1", "B=3", "C=", f"PATH={S.DEFAULT_PATH}"]
+    assert S.merge_env(["PATH=/x"], []) == ["PATH=/x"]
+
+
+def test_env_file_skips_comments_and_rejects_spaces_in_keys() -> None:
+    assert S.parse_env_file("# c\n\nA=1\n  B=x y\n") == ["A=1", "B=x y"]
+    with pytest.raises(EngineError, match="f:1"):
+        S.parse_env_file("BAD KEY=1", "f")
+
+
+@pytest.mark.parametrize(("spec", "want"), [
+    ("", S.User(0, 0, (), "/root")),
+    ("app", S.User(1000, 1000, (10,), "/home/app")),
+    ("1000", S.User(1000, 1000, (10,), "/home/app")),
+    ("app:staff", S.User(1000, 50, (10,), "/home/app")),
+    ("4242:7", S.User(4242, 7, (), "/")),
+])
+def test_user_lookup_as_docker(spec: str, want: S.User) -> None:
+    assert S.resolve_user(spec, PASSWD, GROUP) == want
+
+
+def test_unknown_user_is_exit_126_and_names_it() -> None:
+    with pytest.raises(EngineError, match="unable to find user nobody2") as e:
+        S.resolve_user("nobody2", PASSWD, GROUP)
+    assert e.value.exit_code == 126
+
+
+def test_volume_shapes() -> None:
+    assert S.parse_volume("/data").type == "volume"
+    assert S.parse_volume("/data").source == ""
+    v = S.parse_volume("vol:/data:ro")
+    assert (v.type, v.source, v.target, v.readonly) == ("volume", "vol", "/data", True)
+    b = S.parse_volume("/host/x:/x")
+    assert (b.type, b.source, b.readonly) == ("bind", "/host/x", False)
+    with pytest.raises(EngineError):
+        S.parse_volume("vol:relative")
+    with pytest.raises(EngineError):
+        S.parse_volume("vol:/x:bogus")
+
+
+def test_mount_and_tmpfs_shapes() -> None:
+    m = S.parse_mount("type=bind,source=/a,target=/b,readonly")
+    assert (m.type, m.source, m.target, m.readonly) == ("bind", "/a", "/b", True)
+    t = S.parse_mount("type=tmpfs,target=/t,tmpfs-size=1m")
+    assert t.options == [f"size={1024 * 1024}"]
+    assert S.parse_tmpfs("/run:size=64m,mode=1777").options == ["size=64m", "mode=1777"]
+    with pytest.raises(EngineError, match="target is required"):
+        S.parse_mount("type=bind,source=/a")
+
+
+def test_image_volumes_become_anonymous_unless_mounted() -> None:
+    ms = S.all_mounts(["vol:/data"], [], [], {"/data": {}, "/logs/": {}})
+    assert [(m.source, m.target) for m in ms] == [("vol", "/data"), ("", "/logs")]
+    with pytest.raises(EngineError, match="Duplicate mount point"):
+        S.all_mounts(["/a:/x", "bb:/x"], [], [], None)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("512", 512), ("1k", 1024), ("64m", 64 << 20), ("1g", 1 << 30), ("1.5g", 3 << 29),
+    ("10mb", 10 << 20)])
+def test_sizes(text: str, want: int) -> None:
+    assert S.parse_bytes(text) == want
+
+
+@given(st.integers(min_value=0, max_value=1 << 40))
+def test_plain_byte_counts_round_trip(n: int) -> None:
+    assert S.parse_bytes(str(n)) == n
+
+
+def test_signals_restart_ulimits_ports() -> None:
+    assert S.parse_signal("SIGUSR1") == signal.SIGUSR1
+    assert S.parse_signal("hup") == signal.SIGHUP
+    assert S.parse_signal("9") == 9
+    assert S.parse_signal(None) == signal.SIGTERM
+    with pytest.raises(EngineError):
+        S.parse_signal("SIGNOPE")
+    assert S.parse_restart("on-failure:3") == {"Name": "on-failure", "MaximumRetryCount": 3}
+    with pytest.raises(EngineError):
+        S.parse_restart("always:3")
+    assert S.parse_ulimit("nofile=1024:2048") == {"Name": "nofile", "Soft": 1024, "Hard": 2048}
+    with pytest.raises(EngineError):
+        S.parse_ulimit("nofile=10:5")
+    assert S.parse_ports(["127.0.0.1:8080:80", "53/udp"]) == {
+        "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+        "53/udp": [{"HostIp": "", "HostPort": ""}]}
+
+
+def test_capabilities_follow_dockers_add_drop_rules() -> None:
+    default = capabilities([], [])
+    assert len(default) == 14 and "CAP_NET_RAW" in default
+    assert "CAP_NET_RAW" not in capabilities([], ["net_raw"])
+    assert capabilities(["SYS_ADMIN"], ["ALL"]) == ["CAP_SYS_ADMIN"]
+    assert "CAP_SYS_ADMIN" in capabilities(["ALL"], [])
+    with pytest.raises(EngineError, match="unknown capability"):
+        capabilities(["FLY"], [])
+
+
+def test_security_options() -> None:
+    assert security_options([]) == (False, "default")
+    assert security_options(["no-new-privileges"]) == (True, "default")
+    assert security_options(["no-new-privileges:true", "seccomp=unconfined"]) == \
+        (True, "unconfined")
+    with pytest.raises(EngineError, match="no such profile"):
+        security_options(["seccomp=/nonexistent.json"])
