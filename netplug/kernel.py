@@ -53,7 +53,7 @@ def host_routes() -> list[ipaddress.IPv4Network]:
     that a new subnet never shadows one the host reaches."""
     out = []
     with _ipr() as ipr:
-        for r in ipr.get_routes(family=2, table=0):
+        for r in ipr.get_routes(family=2):
             if r.get("type", 1) != 1:   # unicast only: skips local/broadcast
                 continue
             dst = r.get_attr("RTA_DST") or "0.0.0.0"
