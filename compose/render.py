@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from .model import Project, Service
 
 
+def plain(value: Any) -> Any:
+    from .yamlsrc import plain
+
+    return plain(value)
+
+
 def _finish(model: BaseModel, out: dict[str, Any]) -> None:
     """Put ``x-*`` keys back where they were written (pydantic kept them aside), and
     sort mappings (``environment``, ``depends_on``) as Go prints its maps."""
@@ -27,7 +33,7 @@ def _finish(model: BaseModel, out: dict[str, Any]) -> None:
 
     ext = getattr(model, "extensions", None)
     if ext:
-        out.update(ext)
+        out.update(plain(ext))
     for name in type(model).model_fields:
         value = getattr(model, name)
         if value is None or name not in out:
@@ -101,7 +107,7 @@ def project_dict(project: Project) -> dict[str, Any]:
             out[key] = {k: _resource(project, k, v) for k, v in sorted(declared.items())}
     if project.models:
         out["models"] = {k: dump(v) for k, v in sorted(project.models.items())}
-    out.update(project.extensions)
+    out.update(plain(project.extensions))
     return out
 
 

@@ -347,11 +347,7 @@ class PortConfig(Spec):
 
 
 def _port_item(value: Any) -> Any:
-    return value if isinstance(value, dict) else syntax.parse_port(value)
-
-
-def _port_item_list(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
+    return [value] if isinstance(value, dict) else syntax.parse_port(value)
 
 
 def _flatten(value: list[list[PortConfig]]) -> list[PortConfig]:
@@ -365,8 +361,7 @@ def _dump_ports(value: list[PortConfig]) -> list[dict[str, Any]]:
 # Each written entry is validated at its own index (so errors say ``ports[1]``), then
 # the expanded ranges are flattened into one list.
 Ports = Annotated[
-    list[Annotated[list[PortConfig], BeforeValidator(wrap(_port_item)),
-                   BeforeValidator(_port_item_list)]],
+    list[Annotated[list[PortConfig], BeforeValidator(wrap(_port_item))]],
     AfterValidator(_flatten),
     PlainSerializer(_dump_ports),
 ]

@@ -103,6 +103,8 @@ def parse_bytes(value: Any) -> int:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
