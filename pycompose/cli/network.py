@@ -1,9 +1,215 @@
-"""``pycompose network ...``: calls the engine directly. Heavy imports inside handlers."""
+"""``pycompose network create|ls|inspect|rm|connect|disconnect|prune``, as docker's.
+
+Calls ``pycompose.netplug`` directly (no supervisor needed: networks are kernel objects
+and a state file). Heavy imports (pyroute2 comes with the kernel calls) stay inside the
+handlers; netplug's own package import is light.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
+
+
+def _kv(items: list[str] | None, what: str) -> dict[str, str]:
+    from pycompose.netplug import NetplugError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise NetplugError(f"{what} {item!r}: expected KEY=VALUE")
+        out[key] = value if sep else ""
+    return out
+
+
+def _nets() -> Any:
+    from pycompose.netplug import Networks
+
+    return Networks()
 
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
-    p.add_subparsers(dest="verb", metavar="COMMAND")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+
+    c = sub.add_parser("create", help="Create a network")
+    c.add_argument("name", metavar="NETWORK")
+    c.add_argument("-d", "--driver", default="bridge", help="only 'bridge'")
+    c.add_argument("--subnet")
+    c.add_argument("--gateway")
+    c.add_argument("--ip-range", dest="ip_range")
+    c.add_argument("--internal", action="store_true", help="no access to the outside")
+    c.add_argument("--label", action="append", metavar="KEY=VALUE")
+    c.add_argument("-o", "--opt", action="append", metavar="KEY=VALUE",
+                   help="driver options (kept, not interpreted)")
+    c.set_defaults(handler=create)
+
+    ls = sub.add_parser("ls", aliases=["list"], help="List networks")
+    ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    ls.add_argument("--no-trunc", action="store_true")
+    ls.set_defaults(handler=list_)
+
+    i = sub.add_parser("inspect", help="Show networks as JSON")
+    i.add_argument("names", nargs="+", metavar="NETWORK")
+    i.set_defaults(handler=inspect)
+
+    rm = sub.add_parser("rm", aliases=["remove"], help="Remove networks")
+    rm.add_argument("names", nargs="+", metavar="NETWORK")
+    rm.set_defaults(handler=remove)
+
+    cn = sub.add_parser("connect", help="Connect a running container to a network")
+    cn.add_argument("network", metavar="NETWORK")
+    cn.add_argument("container", metavar="CONTAINER")
+    cn.add_argument("--ip", help="IPv4 address")
+    cn.add_argument("--alias", action="append", default=[], help="network-scoped alias")
+    cn.add_argument("--netns", help=argparse.SUPPRESS)   # a namespace path (tests, tools)
+    cn.set_defaults(handler=connect)
+
+    dc = sub.add_parser("disconnect", help="Disconnect a container from a network")
+    dc.add_argument("network", metavar="NETWORK")
+    dc.add_argument("container", metavar="CONTAINER")
+    dc.add_argument("-f", "--force", action="store_true")
+    dc.set_defaults(handler=disconnect)
+
+    pr = sub.add_parser("prune", help="Remove all unused networks")
+    pr.add_argument("-f", "--force", action="store_true", help="do not ask")
+    pr.set_defaults(handler=prune)
+
+
+def create(args: argparse.Namespace) -> int:
+    from pycompose.netplug import NetplugError
+
+    if args.driver != "bridge":
+        raise NetplugError(f"network {args.name}: driver {args.driver!r} is not supported "
+                           "(only bridge)")
+    nets = _nets()
+    if nets.exists(args.name):
+        raise NetplugError(f"network with name {args.name} already exists")
+    net = nets.ensure(args.name, subnet=args.subnet, gateway=args.gateway,
+                      ip_range=args.ip_range, internal=args.internal,
+                      labels=_kv(args.label, "label"), driver_opts=_kv(args.opt, "option"))
+    print(net.id)
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    nets = _nets().list()
+    if args.quiet:
+        for n in nets:
+            print(n.id if args.no_trunc else n.id[:12])
+        return 0
+    rows = [("NETWORK ID", "NAME", "DRIVER", "SCOPE")]
+    rows += [(n.id if args.no_trunc else n.id[:12], n.name, "bridge", "local") for n in nets]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "   " + r[3])
+    return 0
+
+
+def _docker_json(n: Any) -> dict[str, Any]:
+    ipam: dict[str, str] = {"Subnet": n.subnet, "Gateway": n.gateway}
+    if n.ip_range != n.subnet:
+        ipam["IPRange"] = n.ip_range
+    labels = dict(n.labels)
+    if n.scope:
+        labels.setdefault("com.docker.compose.project", n.scope)
+    return {
+        "Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
+        "Driver": "bridge", "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam]},
+        "Internal": n.internal, "Attachable": True,
+        "Containers": {cid: {"Name": a.name, "MacAddress": a.mac,
+                             "IPv4Address": f"{a.ip}/{n.subnet.split('/')[1]}",
+                             "IPv6Address": ""}
+                       for cid, a in n.attachments.items()},
+        "Options": dict(n.driver_opts), "Labels": labels,
+    }
+
+
+def inspect(args: argparse.Namespace) -> int:
+    from pycompose.netplug import NetworkNotFound
+
+    nets = _nets()
+    out, code = [], 0
+    for name in args.names:
+        try:
+            out.append(_docker_json(nets.inspect(name)))
+        except NetworkNotFound as e:
+            print(f"error: {e}", file=sys.stderr)
+            code = 1
+    print(json.dumps(out, indent=4))
+    return code
+
+
+def remove(args: argparse.Namespace) -> int:
+    from pycompose.netplug import NetplugError
+
+    nets = _nets()
+    code = 0
+    for name in args.names:
+        try:
+            nets.remove(name)
+            print(name)
+        except NetplugError as e:
+            print(f"error: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def _container(ref: str) -> tuple[str, str, str | None]:
+    """(id, name, netns path or None when it is not running) of an engine container."""
+    from pycompose.engine.containers import ContainerStore
+    from pycompose.util.paths import state_root
+
+    rec = ContainerStore(state_root()).get(ref)
+    pid = int(rec.get("State", {}).get("Pid") or 0)
+    running = rec.get("State", {}).get("Status") == "running" and pid > 0
+    return str(rec["Id"]), str(rec["Name"]).lstrip("/"), \
+        f"/proc/{pid}/ns/net" if running else None
+
+
+def connect(args: argparse.Namespace) -> int:
+    from pycompose.netplug import NetplugError
+
+    nets = _nets()
+    nets.inspect(args.network)                    # a clear error first if it is missing
+    if args.netns:
+        cid, name, netns = args.container, args.container, args.netns
+    else:
+        cid, name, netns = _container(args.container)
+        if netns is None:
+            raise NetplugError(f"container {name} is not running: start it, then connect")
+    taken = {a.ifname for a in nets.attachments(cid).values()}
+    ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in taken)
+    nets.attach(args.network, cid, netns, ifname, ipv4_address=args.ip,
+                aliases=[name, *args.alias], container_name=name)
+    return 0
+
+
+def disconnect(args: argparse.Namespace) -> int:
+    from pycompose.netplug import NetplugError
+
+    nets = _nets()
+    net = nets.inspect(args.network)
+    cid = next((c for c, a in net.attachments.items()
+                if args.container in (c, a.name) or c.startswith(args.container)), None)
+    if cid is None:
+        raise NetplugError(f"container {args.container} is not connected to network "
+                           f"{args.network}")
+    nets.detach(args.network, cid)
+    return 0
+
+
+def prune(args: argparse.Namespace) -> int:
+    if not args.force and sys.stdin.isatty():
+        answer = input("WARNING! This will remove all custom networks not used by at least "
+                       "one container.\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    removed = _nets().prune()
+    if removed:
+        print("Deleted Networks:")
+        print("\n".join(removed))
+    return 0
