@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import stat
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -113,3 +114,31 @@ def list_xattrs(path: str) -> dict[str, bytes]:
         except OSError:
             continue
     return out
+
+
+_umount2 = _libc.umount2
+_umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+MNT_DETACH = 2
+
+
+def _unescape(s: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+
+
+def umount_under(path: str) -> list[str]:
+    """Detach every mount at or below ``path`` (deepest first) before it is removed, so
+    that removing a half-made tree (a killed debootstrap) never reaches into a mounted
+    /proc, /sys or /dev. Returns the mount points it detached."""
+    prefix = os.path.realpath(path).rstrip("/")
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                mp = _unescape(line.split()[4])
+                if mp == prefix or mp.startswith(prefix + "/"):
+                    found.append(mp)
+    except OSError:
+        return []
+    for mp in sorted(found, key=len, reverse=True):
+        _umount2(os.fsencode(mp), MNT_DETACH)
+    return found

@@ -17,6 +17,8 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import fsops
+
 if TYPE_CHECKING:
     from .store import ImageStore
 
@@ -37,6 +39,7 @@ def _lock_is_free(path: str) -> bool:
 
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
+        fsops.umount_under(path)
         shutil.rmtree(path, ignore_errors=True)
     else:
         with contextlib.suppress(FileNotFoundError):

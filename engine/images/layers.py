@@ -234,11 +234,12 @@ def clean_name(name: str, what: str = "entry") -> str:
 class _Unpacker:
     """One unpack: a root fd and a cache of parent-directory fds."""
 
-    def __init__(self, dest: str) -> None:
+    def __init__(self, dest: str, plain: bool = False) -> None:
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.dirs: dict[str, int] = {}
         self.dir_times: list[tuple[str, int]] = []
-        self.is_root = os.geteuid() == 0
+        self.plain = plain  # an archive of files (docker-save), not a layer
+        self.is_root = os.geteuid() == 0 and not plain
         self.written = 0
 
     def close(self) -> None:
@@ -327,7 +328,7 @@ class _Unpacker:
                 self.dir_times.append((".", int(m.mtime * 1e9)))
             return
         parent, base = posixpath.split(rel)
-        if base.startswith(WHITEOUT_PREFIX):
+        if base.startswith(WHITEOUT_PREFIX) and not self.plain:
             pfd = self.dir_fd(parent or ".")
             if base == WHITEOUT_OPAQUE:
                 fsops.set_opaque(pfd)
@@ -369,7 +370,7 @@ class _Unpacker:
                 fsops.link_fd(sfd, pfd, base)
             finally:
                 os.close(sfd)
-        elif m.ischr() or m.isblk() or m.isfifo():
+        elif (m.ischr() or m.isblk() or m.isfifo()) and not self.plain:
             kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else stat.S_IFIFO
             os.mknod(base, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
             self.meta(m, pfd, base, None)
@@ -410,7 +411,7 @@ class _Unpacker:
                     os.close(fd)
 
 
-def unpack(raw: Any, dest: str, *, what: str = "layer") -> UnpackResult:
+def unpack(raw: Any, dest: str, *, what: str = "layer", plain: bool = False) -> UnpackResult:
     """Unpack the tar (gzip, zstd, bzip2, xz or plain) read from ``raw`` into the
     existing empty directory ``dest``.
 
@@ -421,7 +422,7 @@ def unpack(raw: Any, dest: str, *, what: str = "layer") -> UnpackResult:
     compression = sniff_compression(head.peek())
     stream = decompressed(head, compression)  # type: ignore[arg-type]
     reader = HashingReader(stream.read)
-    u = _Unpacker(dest)
+    u = _Unpacker(dest, plain)
     current = "?"
     try:
         for tar, m in iter_members(reader):

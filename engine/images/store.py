@@ -39,14 +39,14 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from pycompose.util.fs import atomic_write, atomic_write_json, fsync_dir, locked, read_json
 from pycompose.util.paths import state_root
 
 from ..errors import Conflict, EngineError, NotFound
+from . import fsops, reference
 from . import layers as L
-from . import reference
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -229,6 +229,7 @@ class ImageStore:
         try:
             yield path
         finally:
+            fsops.umount_under(str(path))
             shutil.rmtree(path, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 lock.unlink()
@@ -270,8 +271,9 @@ class ImageStore:
         except (OSError, ValueError):
             return 0
 
-    def add_layer(self, raw: BinaryIO, parent: str | None, *, expected_digest: str | None = None,
-                  expected_diff_id: str | None = None, what: str = "layer") -> LayerRef:
+    def add_layer(self, raw: BinaryIO | IO[bytes], parent: str | None, *,
+                  expected_digest: str | None = None, expected_diff_id: str | None = None,
+                  what: str = "layer") -> LayerRef:
         """Store the layer blob read from ``raw`` (tar, gzip, zstd...) and unpack it on
         ``parent`` (a chain ID) unless that chain is already unpacked.
 
@@ -374,19 +376,8 @@ class ImageStore:
             m_bytes = canonical_json(manifest)
             m_digest = self.put_blob(m_bytes)
             names = [reference.normalize(t) for t in tags]
-            with self.index_lock():
-                index = [e for e in self.read_index()
-                         if (e.get("annotations") or {}).get(ANN_NAME) not in names
-                         and e.get("digest") != m_digest]
-                desc = {"mediaType": MEDIA_MANIFEST, "digest": m_digest, "size": len(m_bytes)}
-                for n in names:
-                    index.append({**desc, "annotations": {
-                        ANN_NAME: n, ANN_REF: reference.parse(n).tag or "",
-                        ANN_ID: config_digest}})
-                if not names:
-                    index.append({**desc, "annotations": {ANN_ID: config_digest}})
-                self._write_index(_keep_dangling(index, self))
-        return self._image(m_digest, config_digest, names)
+            all_names = self._name(m_digest, len(m_bytes), config_digest, names)
+        return self._image(m_digest, config_digest, all_names)
 
     def _image(self, m_digest: str, config_id: str, tags: list[str]) -> Image:
         manifest = json.loads(self.read_blob(m_digest))
@@ -438,16 +429,32 @@ class ImageStore:
         raise NotFound(f"No such image: {ref}")
 
     def tag(self, ref: str, new: str) -> None:
+        """Give the image ``ref`` the name ``new`` (taking it from another image)."""
         im = self.resolve(ref)
         name = reference.normalize(new)
-        with self.writing(), self.index_lock():
+        with self.writing():
+            self._name(im.manifest_digest, len(self.read_blob(im.manifest_digest)), im.id,
+                       [name])
+
+    def _name(self, m_digest: str, m_size: int, image_id: str, names: list[str]) -> list[str]:
+        """Register manifest ``m_digest`` in index.json under ``names`` (moved from other
+        images, which stay untagged if it was their last); return all its names."""
+        with self.index_lock():
+            # names move to this image; its untagged entry goes if it gets a name
             index = [e for e in self.read_index()
-                     if (e.get("annotations") or {}).get(ANN_NAME) != name]
-            index.append({"mediaType": MEDIA_MANIFEST, "digest": im.manifest_digest,
-                          "size": len(self.read_blob(im.manifest_digest)),
-                          "annotations": {ANN_NAME: name, ANN_REF: reference.parse(name).tag
-                                          or "", ANN_ID: im.id}})
+                     if (e.get("annotations") or {}).get(ANN_NAME) not in names
+                     and not (names and e.get("digest") == m_digest
+                              and not (e.get("annotations") or {}).get(ANN_NAME))]
+            desc = {"mediaType": MEDIA_MANIFEST, "digest": m_digest, "size": m_size}
+            for n in names:
+                index.append({**desc, "annotations": {
+                    ANN_NAME: n, ANN_REF: reference.parse(n).tag or "", ANN_ID: image_id}})
+            if not any(e.get("digest") == m_digest for e in index):
+                index.append({**desc, "annotations": {ANN_ID: image_id}})
             self._write_index(_keep_dangling(index, self))
+            return sorted(str((e.get("annotations") or {}).get(ANN_NAME)) for e in index
+                          if e.get("digest") == m_digest
+                          and (e.get("annotations") or {}).get(ANN_NAME))
 
     @property
     def image_in_use(self) -> set[str]:
@@ -490,7 +497,7 @@ class _Tee:
     """Reads ``raw`` and writes what it read to ``out``, hashing it: the blob is stored
     and checked in the same pass that unpacks it."""
 
-    def __init__(self, raw: BinaryIO, out: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO | IO[bytes], out: BinaryIO) -> None:
         self._raw = raw
         self._out = out
         self.sha = hashlib.sha256()
