@@ -90,7 +90,11 @@ def resolve_image(root: Path, ref: str) -> tuple[str, dict[str, Any], list[str]]
     except ImportError:
         raise EngineError("the image store is not available in this build; use "
                           "--rootfs DIR", exit_code=125)
-    image = ImageStore(root).resolve(ref)
+    try:
+        image = ImageStore(root).resolve(ref)
+    except NotFound as e:  # docker run's status for a missing image is 125
+        raise NotFound(f"Unable to find image '{ref}' locally: {e} (no registry pull "
+                       "here: use pycompose image pull/import/load first)", exit_code=125)
     return str(image.id), _image_config(image), [str(p) for p in image.lowerdirs()]
 
 

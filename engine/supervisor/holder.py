@@ -52,6 +52,7 @@ class Live:
     pumps_done: trio.Event = field(default_factory=trio.Event)
     pty_logging: bool = False
     stop_requested: bool = False
+    killed: bool = False  # we sent SIGKILL
 
 
 def exit_status(status: int) -> int:
@@ -203,7 +204,8 @@ class Holder:
         finally:
             if pfd is not None:
                 os.close(pfd)
-        code = UNKNOWN_EXIT
+        # adopted: no status to read; a stop that had to SIGKILL it knows the answer
+        code = 128 + signal.SIGKILL if live.killed else UNKNOWN_EXIT
         if live.child:
             with contextlib.suppress(ChildProcessError):
                 _, status = os.waitpid(live.pid, 0)
@@ -278,7 +280,7 @@ class Holder:
             raise Conflict(f"Cannot kill container: {cid[:12]}: container is not running",
                            exit_code=1)
         if sig == signal.SIGKILL:
-            live.stop_requested = True
+            live.stop_requested = live.killed = True
         try:
             os.kill(live.pid, sig)
         except ProcessLookupError:
@@ -295,6 +297,7 @@ class Holder:
                 return
             live.stop_requested = True
             signum = S.parse_signal(sig or rec["Config"].get("StopSignal") or None)
+            live.killed = signum == signal.SIGKILL
             if timeout is None:
                 st = rec["Config"].get("StopTimeout")
                 timeout = 10 if st is None else st
@@ -303,6 +306,7 @@ class Holder:
             with trio.move_on_after(max(timeout or 0, 0)):
                 await live.done.wait()
             if not live.done.is_set():
+                live.killed = True
                 with contextlib.suppress(Exception):
                     rt.kill_all(live.spec, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):

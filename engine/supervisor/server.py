@@ -86,6 +86,7 @@ class Server:
         self.root = root
         self.clients = 0
         self.holder: Holder
+        self.shutdown = trio.Event()
 
     async def main(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -98,7 +99,16 @@ class Server:
             await sock.bind(str(path))
             sock.listen(64)
             nursery.start_soon(self._accept, sock, nursery)
-            await self._idle()
+            async with trio.open_nursery() as until:
+                async def idle() -> None:
+                    await self._idle()
+                    until.cancel_scope.cancel()
+
+                async def asked() -> None:
+                    await self.shutdown.wait()
+                    until.cancel_scope.cancel()
+                until.start_soon(idle)
+                until.start_soon(asked)
             nursery.cancel_scope.cancel()
             sock.close()
             with contextlib.suppress(FileNotFoundError):
@@ -187,6 +197,13 @@ class Server:
         elif op == "wait":
             cid = self._resolve(msg["id"])
             await conn.send({"ok": True, "code": await h.wait(cid)})
+        elif op == "shutdown":
+            # for tests and ``system`` commands: leave now if nothing is held
+            if h.busy():
+                raise EngineError(f"the supervisor still holds {len(h.live)} running "
+                                  "container(s); stop them first", exit_code=1)
+            await conn.send({"ok": True})
+            self.shutdown.set()
         elif op == "exec":
             await self._exec(conn, self._resolve(msg["id"]), msg, fds)
         else:

@@ -1,0 +1,80 @@
+"""``container run`` as a user sees it: output, exit codes, isolation, --rm, errors."""
+
+from __future__ import annotations
+
+from conftest import Engine
+
+
+def test_the_seeds_hello_world(engine: Engine) -> None:
+    r = engine("run", "busybox", "/bin/echo", "Hola mundo")
+    assert (r.returncode, r.stdout) == (0, "Hola mundo\n")
+
+
+def test_exit_codes_and_stderr_pass_through_and_rm_removes(engine: Engine) -> None:
+    r = engine("run", "--rm", "--name", "rc", "busybox", "sh", "-c", "echo oops >&2; exit 3")
+    assert r.returncode == 3
+    assert r.stderr == "oops\n"
+    assert engine.ok("ls", "-aq") == ""
+
+
+def test_pid_1_inside_and_no_host_process_visible(engine: Engine) -> None:
+    out = engine.ok("run", "--rm", "--hostname", "box", "busybox", "sh", "-c",
+                    "echo $$; hostname; ls /proc | grep -c '^[0-9]'")
+    pid, hostname, nprocs = out.split()
+    assert pid == "1" and hostname == "box"
+    assert int(nprocs) <= 3  # sh, ls, grep: the host's hundreds are invisible
+
+
+def test_a_missing_executable_is_127_with_one_clear_line(engine: Engine) -> None:
+    r = engine("run", "--rm", "busybox", "/no/such/binary")
+    assert r.returncode == 127, r.stderr
+    assert "/no/such/binary" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert engine.ok("ls", "-aq") == ""  # --rm removed it, and no_leaks checks the rest
+
+
+def test_unknown_image_and_bad_option_are_125(engine: Engine) -> None:
+    r = engine("run", "--rm", "nosuchimage", "true")
+    assert r.returncode == 125 and "nosuchimage" in r.stderr
+    r = engine("run", "--rm", "--memory", "lots", "busybox", "true")
+    assert r.returncode == 125 and "--memory" in r.stderr
+
+
+def test_env_workdir_user_and_entrypoint(engine: Engine, tmp_path: object) -> None:
+    out = engine.ok("run", "--rm", "-e", "A=1", "-w", "/tmp", "-u", "app",
+                    "busybox", "sh", "-c", 'echo $A $(pwd) $(id -u) $HOME')
+    assert out.split() == ["1", "/tmp", "1000", "/home/app"]
+    out = engine.ok("run", "--rm", "--entrypoint", "/bin/echo", "busybox", "hi")
+    assert out == "hi\n"
+
+
+def test_names_are_unique_even_when_two_runs_race(engine: Engine) -> None:
+    import subprocess
+
+    from pctest.cli import PYCOMPOSE
+
+    procs = [subprocess.Popen([PYCOMPOSE, "container", "run", "-d", "--name", "twin",
+                               "busybox", "sleep", "30"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [(p.wait(30), p.stderr.read() if p.stderr else "") for p in procs]
+    codes = sorted(c for c, _ in results)
+    assert codes == [0, 125, 125], results
+    assert all("already in use" in err for c, err in results if c)
+    assert len(engine.ok("ls", "-q").split()) == 1
+
+
+def test_ls_and_inspect_shapes(engine: Engine) -> None:
+    import json
+
+    cid = engine.ok("run", "-d", "--name", "shapes", "-l", "k=v", "busybox",
+                    "sleep", "30").strip()
+    rows = [json.loads(x) for x in engine.ok("ls", "--format", "json").splitlines()]
+    assert rows[0]["Names"] == "shapes" and rows[0]["ID"] == cid[:12]
+    assert rows[0]["State"] == "running" and rows[0]["Labels"] == "k=v"
+    table = engine.ok("ls").splitlines()
+    assert table[0].split()[:3] == ["CONTAINER", "ID", "IMAGE"]
+    info = json.loads(engine.ok("inspect", "shapes"))[0]
+    assert info["Id"] == cid and info["Name"] == "/shapes"
+    assert info["Image"].startswith("sha256:") and info["State"]["Running"] is True
+    assert info["Config"]["Cmd"] == ["sleep", "30"]
