@@ -9,6 +9,7 @@ the namespace it was opened in, so ``_ipr(ns)`` opens it inside ``in_netns``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import os
 import subprocess
@@ -33,8 +34,15 @@ def _ipr(netns: str | None = None) -> Iterator[Any]:
 
 
 def _index(ipr: Any, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return found[0] if found else None
+    """One RTM_GETLINK by name (``link_lookup`` dumps every link: O(ports))."""
+    from pyroute2 import NetlinkError
+
+    try:
+        return int(ipr.link("get", ifname=ifname)[0]["index"])
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            return None
+        raise
 
 
 @contextlib.contextmanager
@@ -148,6 +156,8 @@ def wire_container(ns: str, bridge: str, veth: str, tmp: str, target_netns: str,
     """One attachment: a veth pair, ``veth`` on the bridge in ``ns``, the other end
     ``ifname`` in the container's namespace with its address, and a default route via
     the gateway unless the container has one already (its first network wins)."""
+    from pyroute2 import NetlinkError
+
     fd = os.open(netns_path(target_netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         with _ipr(ns) as nsr, _ipr(target_netns) as cr, \
@@ -172,9 +182,11 @@ def wire_container(ns: str, bridge: str, veth: str, tmp: str, target_netns: str,
             lo = _index(cr, "lo")
             cr.link("set", index=lo, state="up")
             if gateway is not None:
-                has_default = any(r.get("dst_len") == 0 for r in cr.get_routes(family=2))
-                if not has_default:
+                try:
                     cr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=c)
+                except NetlinkError as e:
+                    if e.code != errno.EEXIST:   # its first network's route stays
+                        raise
     finally:
         os.close(fd)
 

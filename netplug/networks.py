@@ -321,14 +321,12 @@ class Networks:
                 return
             kernel.unwire_container(self.netns_of(net), veth_name(net.id, container_id))
             rec = net.attachments.pop(container_id)
-            if not any(container_id in n.attachments for n in st.networks.values()):
-                st.published = [p for p in st.published if p.container_id != container_id]
-            elif any(p.container_ip == rec.ip for p in st.published
-                     if p.container_id == container_id):
-                st.published = [p for p in st.published if p.container_id != container_id
-                                or p.container_ip != rec.ip]
+            before = len(st.published)
+            st.published = [p for p in st.published if p.container_id != container_id
+                            or p.container_ip != rec.ip]     # ports to the released address
             self.store.write(st)
-            self._apply_host_rules(st)
+            if len(st.published) != before:
+                self._apply_host_rules(st)
 
     def attachments(self, container_id: str) -> dict[str, AttachmentRecord]:
         """network name -> attachment of one container."""
