@@ -306,10 +306,12 @@ class _Unpacker:
             name = key[len("SCHILY.xattr."):]
             if name.startswith(fsops.FORBIDDEN_XATTR_PREFIX):
                 continue
-            path = fsops.fd_path(fd) if fd is not None else fsops.fd_path(pfd, base)
+            raw = value.encode("utf-8", "surrogateescape")
             try:
-                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False)
+                if fd is not None:
+                    os.setxattr(fd, name, raw)
+                else:
+                    os.setxattr(fsops.fd_path(pfd, base), name, raw, follow_symlinks=False)
             except OSError as e:
                 if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
                     raise
@@ -338,6 +340,8 @@ class _Unpacker:
                 fsops.make_whiteout(pfd, target)
                 if self.is_root:
                     os.chown(target, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+                ns = int(m.mtime * 1e9)
+                os.utime(target, ns=(ns, ns), dir_fd=pfd, follow_symlinks=False)
             return  # other .wh..wh.* (aufs bookkeeping) carry nothing for overlay
         if m.isdir():
             fd = self.dir_fd(rel)

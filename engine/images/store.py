@@ -281,7 +281,7 @@ class ImageStore:
         the uncompressed tar); on a mismatch or a bad archive nothing is kept.
         Call inside ``with store.writing():`` with add_image in the same block.
         """
-        with self.writing(), self.tmpdir() as work:
+        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
             if expected_digest and expected_diff_id and self.has_blob(expected_digest):
                 chain = chain_id(parent, expected_diff_id)
                 if self.has_layer(chain):
@@ -292,17 +292,11 @@ class ImageStore:
             blob_tmp = work / "blob"
             layer_tmp = work / "layer"
             (layer_tmp / "diff").mkdir(parents=True)
-            with open(blob_tmp, "wb") as out:
+            with open(blob_tmp, "wb", buffering=0) as out:
                 tee = _Tee(raw, out)
                 result = L.unpack(tee, str(layer_tmp / "diff"), what=what)
-                try:
-                    tee.drain()
-                    out.flush()
-                    os.fsync(out.fileno())
-                except OSError as e:
-                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise L.LayerError(f"{what}: no space left on device")
-                    raise
+                tee.drain()
+                os.fsync(out.fileno())
             digest = "sha256:" + tee.sha.hexdigest()
             if expected_digest and digest != expected_digest:
                 raise L.LayerError(f"{what}: digest mismatch: expected {expected_digest}, "
@@ -358,7 +352,7 @@ class ImageStore:
                   tags: list[str] = ()) -> Image:  # type: ignore[assignment]
         """Register an image from its config and its (already added) layers; move
         ``tags`` to it. Returns the Image."""
-        with self.writing():
+        with _disk_errors("image", self.images_dir), self.writing():
             cfg_bytes = (oci_config if isinstance(oci_config, bytes)
                          else canonical_json(oci_config))
             cfg = json.loads(cfg_bytes)
@@ -480,6 +474,18 @@ class ImageStore:
                           comment=comment, changes=list(changes), created_by=created_by)
 
 
+@contextlib.contextmanager
+def _disk_errors(what: str, where: Path) -> Iterator[None]:
+    """A full disk or a failing store is a user-facing error naming the store, not a
+    traceback; nothing half-written stays (tmpdir and atomic writes see to that)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise L.LayerError(f"{what}: no space left on device in {where}")
+        raise EngineError(f"{what}: {e.strerror or e} ({e.filename or where})")
+
+
 def _keep_dangling(index: list[dict[str, Any]], store: ImageStore) -> list[dict[str, Any]]:
     """An image whose last tag moved away stays, untagged (``<none>``), as in docker."""
     old = store.read_index()
@@ -511,7 +517,9 @@ class _Tee:
                 self.head = (self.head + data)[:8]
             self.sha.update(data)
             self.size += len(data)
-            self._out.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[self._out.write(view) or 0:]
         return data
 
     def readable(self) -> bool:
