@@ -47,7 +47,8 @@ def _finish(model: BaseModel, out: dict[str, Any]) -> None:
             for k, item in value.items():
                 if isinstance(item, BaseModel):
                     _finish(item, out[name][k])
-            out[name] = dict(sorted(out[name].items()))
+            if isinstance(out[name], dict):
+                out[name] = dict(sorted(out[name].items()))
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

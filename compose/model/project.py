@@ -9,6 +9,8 @@ need the whole project run (references to networks, volumes, secrets and configs
 from __future__ import annotations
 
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,6 @@ from pydantic import BaseModel, ValidationError
 from ..dotenv import parse_dotenv
 from ..errors import ComposeError
 from ..yamlsrc import MDict, key_path, locate
-from .base import Spec
 from .errors import translate
 from .resources import ComposeFile, Config, Model, Network, Secret, Volume
 from .service import Service
@@ -61,6 +62,23 @@ class Project:
 
 
 def error_at(tree: Any, path: tuple[str | int, ...], message: str) -> ComposeError:
+    """An error at ``path`` in the normalised model, located in the raw tree: a name
+    looked up in a list (``networks: [front]``) becomes that item's index."""
+    raw_path: list[str | int] = []
+    node = tree
+    for step in path:
+        if isinstance(node, list) and isinstance(step, str):
+            found = next((i for i, item in enumerate(node)
+                          if isinstance(item, str) and item.split(":", 1)[0] == step), None)
+            if found is None:
+                break
+            step = found
+        raw_path.append(step)
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    path = tuple(raw_path) if len(raw_path) == len(path) else path
     mark, _ = locate(tree, path)
     return ComposeError(message, file=mark.file if mark else None,
                         line=mark.line if mark else None,
@@ -68,20 +86,45 @@ def error_at(tree: Any, path: tuple[str | int, ...], message: str) -> ComposeErr
                         key=key_path(path) or None)
 
 
-_ALL_KEYS: list[str] = []
+def _unwrap(annotation: Any) -> tuple[Any, int]:
+    """The model class inside ``annotation`` and how many container levels (dict,
+    list) wrap it: ``dict[str, Service] | None`` -> ``(Service, 1)``."""
+    depth = 0
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if not args:
+                return None, depth
+            annotation = args[0]
+        elif origin in (dict, list):
+            depth += 1
+            annotation = typing.get_args(annotation)[-1]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation, depth
+        else:
+            return None, depth
 
 
-def _known_keys(_path: Any) -> list[str]:
-    """Every key of every model: the vocabulary for "did you mean"."""
-    if not _ALL_KEYS:
-        seen: set[str] = set()
-        todo: list[type[BaseModel]] = [Spec]
-        while todo:
-            model = todo.pop()
-            seen.update(k for k in model.model_fields if k != "extensions")
-            todo.extend(model.__subclasses__())
-        _ALL_KEYS.extend(sorted(seen))
-    return _ALL_KEYS
+def _known_keys(path: Any) -> list[str]:
+    """The keys allowed where ``path`` (up to its last step) leads: the vocabulary of
+    "did you mean"."""
+    model: type[BaseModel] = ComposeFile
+    skip = 0
+    for step in list(path)[:-1]:
+        if skip:
+            skip -= 1
+            continue
+        field = model.model_fields.get(step) if isinstance(step, str) else None
+        if field is None:
+            break
+        inner, skip = _unwrap(field.annotation)
+        if inner is None:
+            return []
+        model = inner
+    return [k for k in model.model_fields if k != "extensions"]
 
 
 def validate(raw: RawProject) -> Project:
@@ -149,6 +192,16 @@ def _read_text(path: str, where: Any, data: Any, what: str) -> str | None:
         raise error_at(data, where, f"cannot read the {what} {path}: {reason}")
 
 
+def _parse_raw_env(text: str) -> dict[str, str]:
+    """``format: raw``: ``KEY=VALUE`` lines taken as written, no quotes, no ``${}``."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value
+    return out
+
+
 def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) -> None:
     """``env_file`` < ``environment``; a bare ``VAR`` takes the project environment's
     value, and is left out when that has none (docker compose's resolution)."""
@@ -163,8 +216,10 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
                 if ef.required:
                     raise error_at(data, where, f"env file {path} not found")
                 continue
-            env.update(parse_dotenv(text, file=path, lookup=lookup,
-                                    interpolate=ef.format != "raw"))
+            if ef.format == "raw":
+                env.update(_parse_raw_env(text))
+            else:
+                env.update(parse_dotenv(text, file=path, lookup=lookup))
         for k, v in (svc.environment or {}).items():
             if v is not None:
                 env[k] = v
@@ -179,6 +234,9 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
             if v is not None:
                 resolved[k] = v
         svc.environment = dict(resolved)
+    if svc.build is not None and svc.build.args:
+        svc.build.args = {k: (v if v is not None else lookup(k))
+                          for k, v in svc.build.args.items()}
     if svc.label_file:
         labels: dict[str, str] = {}
         for i, lf in enumerate(svc.label_file):

@@ -38,6 +38,16 @@ from .base import (
 # -- build ---------------------------------------------------------------------------
 
 
+def _hosts_as_list(value: dict[str, list[str]]) -> list[str]:
+    return [f"{host}={ip}" for host in sorted(value) for ip in value[host]]
+
+
+#: ``extra_hosts``: kept as host -> IPs, printed as docker compose prints it
+#: (``host=ip``, sorted: ``=`` reads better than ``:`` with IPv6).
+ExtraHosts = Annotated[dict[str, list[str]], BeforeValidator(wrap(syntax.extra_hosts)),
+                       PlainSerializer(_hosts_as_list)]
+
+
 class ServiceSecretRef(Spec):
     """A secret or config granted to a service (long form of ``- name``)."""
 
@@ -97,8 +107,7 @@ class Build(Spec):
     pull: bool | None = None
     target: str | None = None
     shm_size: Bytes | None = None
-    extra_hosts: Annotated[dict[str, list[str]],
-                           BeforeValidator(wrap(syntax.extra_hosts))] | None = None
+    extra_hosts: ExtraHosts | None = None
     isolation: str | None = None
     privileged: bool | None = None
     secrets: RefList | None = None
@@ -476,8 +485,7 @@ class Service(Spec):
     extends: Annotated[Extends, BeforeValidator(
         lambda v: {"service": v} if isinstance(v, str) else v)] | None = None
     external_links: TextList | None = None
-    extra_hosts: Annotated[dict[str, list[str]],
-                           BeforeValidator(wrap(syntax.extra_hosts))] | None = None
+    extra_hosts: ExtraHosts | None = None
     group_add: TextList | None = None
     gpus: Annotated[list[DeviceRequest], BeforeValidator(_gpus)] | None = None
     hostname: str | None = None

@@ -274,7 +274,7 @@ services:
     ("services: {web: {image: a, container_name: xx, scale: 2}}",
      "services.web.container_name", "container names must be unique"),
     ("services: {web: {image: a, networks: [nope]}}",
-     "services.web.networks.nope", "refers to undefined network 'nope'"),
+     "services.web.networks[0]", "refers to undefined network 'nope'"),
     ("services: {web: {image: a, volumes: [data:/d]}}",
      "services.web.volumes[0]", "refers to undefined volume 'data'"),
     ("services: {web: {image: a, secrets: [s]}}",
