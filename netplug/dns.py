@@ -84,9 +84,43 @@ def lookup(view: NetView, qname: str, source_ip: str | None) -> list[str] | None
     return ips[k:] + ips[:k]
 
 
+def views_for(views: dict[str, NetView], network: str,
+              source_ip: str | None) -> list[NetView]:
+    """The networks whose names the asker sees: the one it asked on first, then every
+    other network it is attached to (docker's embedded DNS answers for all of them,
+    while resolv.conf can name only one server)."""
+    first = views.get(network)
+    if first is None:
+        return []
+    asker = first.by_ip.get(source_ip or "")
+    out = [first]
+    if asker is not None:
+        out += [v for v in views.values() if v is not first and any(
+            a.container_id == asker.container_id for a in v.by_ip.values())]
+    return out
+
+
+def answer_on(views: dict[str, NetView], network: str, query: dns.message.Message,
+              source_ip: str | None) -> dns.message.Message | None:
+    """``answer`` over every network the asker is on (its address on each as source)."""
+    mine = views_for(views, network, source_ip)
+    if not mine:
+        return None
+    asker = mine[0].by_ip.get(source_ip or "")
+    for v in mine:
+        src = source_ip
+        if asker is not None and v is not mine[0]:
+            src = next((ip for ip, a in v.by_ip.items()
+                        if a.container_id == asker.container_id), None)
+        resp = answer(v, query, src)
+        if resp is not None:
+            return resp
+    return None
+
+
 def answer(view: NetView, query: dns.message.Message,
            source_ip: str | None) -> dns.message.Message | None:
-    """Our answer to a query, or None: not ours, relay it upstream."""
+    """Our answer to a query on one network, or None: not ours, relay it upstream."""
     import dns.flags
     import dns.message
     import dns.rcode
@@ -224,7 +258,7 @@ class DnsServer:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return                      # not DNS: drop, as servers do
-        resp = answer(view, query, addr[0])
+        resp = answer_on(self.views, network, query, addr[0])
         if resp is not None:
             await tsock.sendto(resp.to_wire(), addr)
             return

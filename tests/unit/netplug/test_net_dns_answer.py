@@ -78,3 +78,17 @@ def test_default_bridge_resolves_no_names() -> None:
 
 def test_aaaa_of_a_known_name_is_empty_not_relayed() -> None:
     assert _ask("p_front", "web", rdtype="AAAA") == []
+
+
+def test_a_container_on_two_networks_sees_names_of_both() -> None:
+    from pycompose.netplug.dns import answer_on
+
+    st = _state()
+    # p-app-1 (c3) joins p_back too; it asks its first network's server for "db"
+    st.networks["p_back"].attachments["c3" * 10] = _att("c3" * 10, "172.21.0.7", "p-app-1",
+                                                        ["app"])
+    views = build_views(st, "abc123")
+    r = answer_on(views, "p_front", dns.message.make_query("db", "A"), "172.20.0.4")
+    assert r is not None and next(iter(r.answer[0])).address == "172.21.0.2"
+    # web-1 is not on p_back: db stays unknown to it
+    assert answer_on(views, "p_front", dns.message.make_query("db", "A"), "172.20.0.2") is None
