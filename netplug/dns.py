@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,6 +158,16 @@ def error_response(wire: bytes, rcode: Any) -> bytes | None:
     return bytes(r.to_wire())
 
 
+def _ns_key(v: NetView) -> str | None:
+    from .nsutil import netns_path
+
+    try:
+        st = os.stat(netns_path(v.netns))
+    except OSError:
+        return None
+    return f"{v.netns}/{st.st_dev}:{st.st_ino}/{v.gateway}"
+
+
 def _udp_socket_in(netns: str, ip: str, port: int) -> socket.socket:
     from .nsutil import in_netns
 
@@ -189,7 +200,7 @@ class DnsServer:
         self.views: dict[str, NetView] = {}
         self._mtime = -1
         self._wake = trio.Event()
-        self._serving: dict[str, tuple[str, Any]] = {}      # network -> (key, cancel scope)
+        self._serving: dict[str, tuple[str | None, Any]] = {}      # network -> (key, cancel scope)
 
     def notify(self) -> None:
         """The state changed: reload now."""
@@ -217,14 +228,16 @@ class DnsServer:
         self._mtime = mtime
         st = await trio.to_thread.run_sync(self.nets.store.read)
         self.views = build_views(st, self.nets.rid)
+        # A socket keeps its namespace alive: a network removed (or its namespace made
+        # anew by down+up) must lose its socket, so the key has the namespace's inode.
+        keys = {name: _ns_key(v) for name, v in self.views.items()}
         for name in list(self._serving):
             key, scope = self._serving[name]
-            v = self.views.get(name)
-            if v is None or key != f"{v.netns}/{v.gateway}":
+            if keys.get(name) != key:
                 scope.cancel()
                 del self._serving[name]
         for name, v in self.views.items():
-            if name in self._serving:
+            if name in self._serving or keys[name] is None:
                 continue
             try:
                 sock = await trio.to_thread.run_sync(_udp_socket_in, v.netns, v.gateway,
@@ -232,7 +245,7 @@ class DnsServer:
             except Exception:
                 continue        # namespace not there yet (or gone): next reload retries
             scope = trio.CancelScope()
-            self._serving[name] = (f"{v.netns}/{v.gateway}", scope)
+            self._serving[name] = (keys[name], scope)
             nursery.start_soon(self._serve, name, sock, scope)
 
     async def _serve(self, network: str, sock: socket.socket, scope: Any) -> None:

@@ -94,5 +94,15 @@ async def test_names_resolve_and_reach_per_network(nets: Networks, make_ctr: Ctr
         server.notify()
         await trio.sleep(0.1)
         assert len(await resolve(web1, gw, "late")) == 1
+        # down, then up again: the server follows the new namespace
+        nets.cleanup_project("d1")
+        server.notify()
+        await trio.sleep(0.1)
+        gw2 = nets.ensure("d1_default", project="d1").gateway
+        again = make_ctr()
+        a2 = nets.attach("d1_default", "6" * 64, f"/run/netns/{again}", aliases=["web"])
+        server.notify()
+        await trio.sleep(0.1)
+        assert await resolve(again, gw2, "web") == [a2.ip]
         nursery.cancel_scope.cancel()
     assert f"nameserver {gw}" in resolv_conf_for(nameservers=[gw])
