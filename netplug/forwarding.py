@@ -137,11 +137,18 @@ def publish(nets: Networks, container_id: str, ip: str,
 def unpublish(nets: Networks, container_id: str) -> None:
     with nets.store.locked():
         st = nets.store.read()
-        before = len(st.published)
+        gone = [p for p in st.published if p.container_id == container_id]
+        if not gone:
+            return
         st.published = [p for p in st.published if p.container_id != container_id]
-        if len(st.published) != before:
-            nets.store.write(st)
-            apply_host_rules(nets, st)
+        nets.store.write(st)
+        apply_host_rules(nets, st)
+        for p in gone:
+            if p.proto == "udp":
+                try:
+                    kernel.forget_flows(p.container_ip, p.proto, p.container_port)
+                except Exception:   # best effort: the flows time out in 30 s anyway
+                    pass
 
 
 def ports(nets: Networks, container_id: str) -> list[PortBinding]:

@@ -248,3 +248,26 @@ def bridges(ns: str) -> list[str]:
             if kind == "bridge" and name.startswith("br-"):
                 out.append(name)
         return out
+
+
+def forget_flows(container_ip: str, proto: str, port: int) -> int:
+    """Delete the conntrack entries of flows DNATed to ``container_ip:port``: a UDP
+    "connection" lives on while packets keep coming, so without this a client would
+    keep reaching an unpublished (or re-published) port's old container."""
+    import socket as s
+
+    from pyroute2 import Conntrack
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+    n = 0
+    ct = Conntrack()
+    try:
+        num = s.IPPROTO_UDP if proto == "udp" else s.IPPROTO_TCP
+        flt = NFCTAttrTuple(saddr=container_ip, proto=num, sport=port)
+        for entry in list(ct.dump_entries(tuple_reply=flt)):
+            with contextlib.suppress(Exception):
+                ct.delete(entry)
+                n += 1
+    finally:
+        ct.close()
+    return n

@@ -59,12 +59,13 @@ def can_connect(ns: str | None, ip: str, port: int, timeout: float = 2) -> bool:
 SERVER = """
 import socket, sys, threading
 port = int(sys.argv[1])
+tag = sys.argv[2].encode() if len(sys.argv) > 2 else b""
 t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 t.bind(("0.0.0.0", port)); t.listen(64)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", port))
 def udp():
     while True:
-        data, addr = u.recvfrom(2048); u.sendto(b"hello " + data, addr)
+        data, addr = u.recvfrom(2048); u.sendto(b"hello " + data + tag, addr)
 threading.Thread(target=udp, daemon=True).start()
 print("ready", flush=True)
 while True:
@@ -73,12 +74,13 @@ while True:
 
 
 @pytest.fixture
-def serve(no_leaks: Path) -> Iterator[Callable[[str | None, int], None]]:
-    """Start a TCP+UDP 'hello' server on PORT inside a namespace (None: the host)."""
+def serve(no_leaks: Path) -> Iterator[Callable[..., None]]:
+    """Start a TCP+UDP 'hello' server on PORT inside a namespace (None: the host); UDP
+    replies end with TAG."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(ns: str | None, port: int) -> None:
-        cmd = ["python3", "-c", SERVER, str(port)]
+    def start(ns: str | None, port: int, tag: str = "") -> None:
+        cmd = ["python3", "-c", SERVER, str(port), tag]
         p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd] if ns else cmd,
                              stdout=subprocess.PIPE, text=True)
         procs.append(p)

@@ -143,3 +143,23 @@ def test_ensure_is_idempotent_and_checks_what_exists(nets: Networks) -> None:
         nets.ensure("p8_default", project="p9")
     with pytest.raises(Exception, match="exists with subnet 10.78.0.0/24"):
         nets.ensure("p8_default", project="p8", subnet="10.79.0.0/24")
+
+
+def test_a_udp_port_published_again_reaches_the_new_container(
+        nets: Networks, make_ctr: Ctr, serve: Callable[..., None]) -> None:
+    nets.ensure("p9_default", project="p9")
+    old, new = make_ctr(), make_ctr()
+    a = nets.attach("p9_default", "a" * 64, f"/run/netns/{old}")
+    b = nets.attach("p9_default", "b" * 64, f"/run/netns/{new}")
+    serve(old, 53, " from old")
+    serve(new, 53, " from new")
+    port = nets.publish("a" * 64, a.ip, [PortBinding("127.0.0.1", None, 53, "udp")])[0].host_port
+    assert port is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(3)
+        u.sendto(b"one", ("127.0.0.1", port))
+        assert u.recvfrom(100)[0] == b"hello one from old"
+        nets.unpublish("a" * 64)
+        nets.publish("b" * 64, b.ip, [PortBinding("127.0.0.1", port, 53, "udp")])
+        u.sendto(b"two", ("127.0.0.1", port))               # the same client "flow"
+        assert u.recvfrom(100)[0] == b"hello two from new"
