@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import in_ns  # type: ignore[import-not-found]
+from nethelp import in_ns  # type: ignore[import-not-found]
 
 from pycompose.netplug import AddressError, NetplugError, Networks, PortBinding, PortInUse
 from pycompose.netplug.errors import NetworkConflict

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import can_connect, in_ns  # type: ignore[import-not-found]
+from nethelp import can_connect, in_ns  # type: ignore[import-not-found]
 
 from pycompose.netplug import Networks, PortBinding
 from pycompose.netplug.forwarding import FORWARD_MARK
