@@ -9,8 +9,6 @@ parsers of :mod:`.syntax`; their :class:`~.syntax.SyntaxProblem` becomes a pydan
 custom error whose message is the user's sentence.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """Top-level resources (networks, volumes, secrets, configs, models) and the file itself."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any
 
@@ -83,7 +81,7 @@ class Secret(External):
 
 
     @model_validator(mode="after")
-    def _one_source(self) -> Secret:
+    def _one_source(self) -> "Secret":
         sources = [k for k in ("file", "environment", "content") if getattr(self, k)]
         if len(sources) > 1:
             raise problem(f"set only one of file, environment and content, "

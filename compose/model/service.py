@@ -5,8 +5,6 @@ Fields are declared in the order docker compose prints them in ``config`` (compo
 the way in (see :mod:`.syntax`); the engine only ever sees the long forms.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Literal
 
@@ -116,7 +114,7 @@ class Build(Spec):
     platforms: TextList | None = None
 
     @model_validator(mode="after")
-    def _default_dockerfile(self) -> Build:
+    def _default_dockerfile(self) -> "Build":
         if self.dockerfile is None and self.dockerfile_inline is None:
             self.dockerfile = "Dockerfile"
         return self
@@ -411,7 +409,7 @@ class VolumeMount(Spec):
     image: ImageOptions | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> VolumeMount:
+    def _check(self) -> "VolumeMount":
         if not self.target and self.type != "npipe":
             raise problem(f"a {self.type} mount needs a target path")
         if self.type in ("bind", "image", "npipe") and not self.source:

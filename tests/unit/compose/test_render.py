@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pycompose.cli import main
 from pycompose.compose import render
@@ -149,3 +151,18 @@ def test_cli_error_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.Mo
     err = capsys.readouterr().err
     assert err == ("error: compose.yaml:4:13: services.web.ports[0]: published port 99999 "
                    "is out of range: expected a port number 0-65535\n")
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+    st.text(), st.sampled_from(["yes", "No", "on", "null", "~", "1:20", "0x1F", ".5", "1e3",
+                                "a: b", "a #b", "- x", "*x", "&x", "!x", "", " x", "x ",
+                                "10.0.0.1", "::1", "y", "=", "<<"]))
+
+
+@settings(max_examples=int(os.environ.get("PYCOMPOSE_FUZZ_EXAMPLES", "300")), deadline=None)
+@given(data=st.recursive(_SCALARS, lambda c: st.one_of(
+    st.lists(c, max_size=4), st.dictionaries(st.text(max_size=8), c, max_size=4)),
+    max_leaves=30))
+def test_yaml_emitter_reads_back_as_the_same_data(data: object) -> None:
+    assert yaml.safe_load(render.to_yaml(data)) == data
