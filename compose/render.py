@@ -35,9 +35,9 @@ def _finish(model: BaseModel, out: dict[str, Any]) -> None:
     ext = getattr(model, "extensions", None)
     if ext:
         out.update(plain(ext))
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if value is None or name not in out:
+    for name in list(out):
+        value = getattr(model, name, None)
+        if value is None:
             continue
         if isinstance(value, BaseModel):
             _finish(value, out[name])
