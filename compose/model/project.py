@@ -203,39 +203,39 @@ def _parse_raw_env(text: str) -> dict[str, str]:
 
 
 def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) -> None:
-    """``env_file`` < ``environment``; a bare ``VAR`` takes the project environment's
-    value, and is left out when that has none (docker compose's resolution)."""
-    lookup = raw.environment.get
-    if svc.env_file:
-        env: dict[str, str] = {}
-        for i, ef in enumerate(svc.env_file):
-            where = ("services", name, "env_file", i)
-            path = ef.path if os.path.isabs(ef.path) else str(raw.working_dir / ef.path)
-            text = _read_text(path, where, data, "env file")
-            if text is None:
-                if ef.required:
-                    raise error_at(data, where, f"env file {path} not found")
-                continue
-            if ef.format == "raw":
-                env.update(_parse_raw_env(text))
-            else:
-                env.update(parse_dotenv(text, file=path, lookup=lookup))
-        for k, v in (svc.environment or {}).items():
-            if v is not None:
-                env[k] = v
-            elif (found := lookup(k)) is not None:
-                env[k] = found
-        svc.environment = dict(env)
-    elif svc.environment:
-        resolved: dict[str, str] = {}
-        for k, v in svc.environment.items():
-            if v is None:
-                v = lookup(k)
-            if v is not None:
-                resolved[k] = v
-        svc.environment = dict(resolved)
+    """The container environment, as compose-go resolves it: a bare ``VAR`` takes the
+    project environment's value (shell, then ``.env``); ``env_file`` values come under
+    ``environment`` ones; ``${X}`` in an env file looks in the project environment,
+    then in the service's ``environment``. A bare name that nothing sets is left out.
+    ``env_file``/``label_file`` are dropped once read, as ``docker compose config``
+    drops them (``WithDiscardEnvFile``)."""
+    project_env = raw.environment
+    own: dict[str, str | None] = {
+        k: (v if v is not None else project_env.get(k))
+        for k, v in (svc.environment or {}).items()}
+    env: dict[str, str] = {}
+    for i, ef in enumerate(svc.env_file or []):
+        where = ("services", name, "env_file", i)
+        path = ef.path if os.path.isabs(ef.path) else str(raw.working_dir / ef.path)
+        text = _read_text(path, where, data, "env file")
+        if text is None:
+            if ef.required:
+                raise error_at(data, where, f"env file {path} not found")
+            continue
+        if ef.format == "raw":
+            env.update(_parse_raw_env(text))
+        else:
+            def lookup(k: str) -> str | None:
+                v = project_env.get(k)
+                return v if v is not None else own.get(k)
+
+            env.update(parse_dotenv(text, file=path, lookup=lookup))
+    env.update((k, v) for k, v in own.items() if v is not None)
+    if svc.environment is not None or svc.env_file:
+        svc.environment = env
+    svc.env_file = None
     if svc.build is not None and svc.build.args:
-        svc.build.args = {k: (v if v is not None else lookup(k))
+        svc.build.args = {k: (v if v is not None else project_env.get(k))
                           for k, v in svc.build.args.items()}
     if svc.label_file:
         labels: dict[str, str] = {}
@@ -248,6 +248,7 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
             labels.update(parse_dotenv(text, file=path, interpolate=False))
         labels.update(svc.labels or {})
         svc.labels = labels
+        svc.label_file = None
 
 
 def _check_project(p: Project) -> None:
