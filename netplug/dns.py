@@ -168,14 +168,21 @@ def _ns_key(v: NetView) -> str | None:
     return f"{v.netns}/{st.st_dev}:{st.st_ino}/{v.gateway}"
 
 
-def _udp_socket_in(netns: str, ip: str, port: int) -> socket.socket:
+def _socket_in(netns: str, ip: str, port: int, kind: int) -> socket.socket:
+    """A UDP or listening TCP socket bound to ip:port inside ``netns``."""
     from .nsutil import in_netns
 
     with in_netns(netns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_IP, 15, 1)          # IP_FREEBIND: the bridge may come later
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((ip, port))
+        s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.setsockopt(socket.SOL_IP, 15, 1)      # IP_FREEBIND: the bridge may come later
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((ip, port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(64)
+    except BaseException:
+        s.close()
+        raise
     return s
 
 
@@ -240,63 +247,136 @@ class DnsServer:
             if name in self._serving or keys[name] is None:
                 continue
             try:
-                sock = await trio.to_thread.run_sync(_udp_socket_in, v.netns, v.gateway,
-                                                     self.port)
+                udp = await trio.to_thread.run_sync(_socket_in, v.netns, v.gateway,
+                                                    self.port, socket.SOCK_DGRAM)
             except Exception:
+                continue        # namespace not there yet (or gone): next reload retries
+            try:
+                tcp = await trio.to_thread.run_sync(_socket_in, v.netns, v.gateway,
+                                                    self.port, socket.SOCK_STREAM)
+            except Exception:
+                udp.close()
                 continue        # namespace not there yet (or gone): next reload retries
             scope = trio.CancelScope()
             self._serving[name] = (keys[name], scope)
-            nursery.start_soon(self._serve, name, sock, scope)
+            nursery.start_soon(self._serve, name, udp, tcp, scope)
 
-    async def _serve(self, network: str, sock: socket.socket, scope: Any) -> None:
+    async def _serve(self, network: str, udp: socket.socket, tcp: socket.socket,
+                     scope: Any) -> None:
         import trio
 
         with scope:
-            tsock = trio.socket.from_stdlib_socket(sock)
-            async with trio.open_nursery() as nursery:
-                with tsock:
+            tudp = trio.socket.from_stdlib_socket(udp)
+            listener = trio.SocketListener(trio.socket.from_stdlib_socket(tcp))
+            async with trio.open_nursery() as nursery, listener:
+                with tudp:
+                    nursery.start_soon(trio.serve_listeners,
+                                       lambda st: self._tcp_client(network, st), [listener])
                     while True:
-                        data, addr = await tsock.recvfrom(4096)
-                        nursery.start_soon(self._handle, network, tsock, data, addr)
+                        data, addr = await tudp.recvfrom(4096)
+                        nursery.start_soon(self._udp_query, network, tudp, data, addr)
 
-    async def _handle(self, network: str, tsock: Any, data: bytes, addr: Any) -> None:
+    async def _udp_query(self, network: str, tsock: Any, data: bytes, addr: Any) -> None:
+        reply = await self.respond(network, data, addr[0], tcp=False)
+        if reply is not None:
+            await tsock.sendto(reply, addr)
+
+    async def _tcp_client(self, network: str, stream: Any) -> None:
+        """DNS over TCP (RFC 7766): two-byte length, message; clients retry here when
+        a UDP answer was truncated (many replicas)."""
+        import trio
+
+        async with stream:
+            buf = b""
+            try:
+                while True:
+                    with trio.move_on_after(10) as idle:
+                        chunk = await stream.receive_some(65536)
+                    if idle.cancelled_caught or not chunk:
+                        return
+                    buf += chunk
+                    while len(buf) >= 2 and len(buf) >= 2 + int.from_bytes(buf[:2], "big"):
+                        n = int.from_bytes(buf[:2], "big")
+                        data, buf = buf[2:2 + n], buf[2 + n:]
+                        ip = stream.socket.getpeername()[0]
+                        reply = await self.respond(network, data, ip, tcp=True)
+                        if reply is not None:
+                            await stream.send_all(len(reply).to_bytes(2, "big") + reply)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+
+    async def respond(self, network: str, data: bytes, source_ip: str, *,
+                      tcp: bool) -> bytes | None:
+        """The reply to one query on one network: ours, relayed, or SERVFAIL."""
         import dns.exception
+        import dns.flags
         import dns.message
         import dns.rcode
 
         view = self.views.get(network)
         if view is None:
-            return
+            return None
         try:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException:
-            return                      # not DNS: drop, as servers do
-        resp = answer_on(self.views, network, query, addr[0])
+            return None                 # not DNS: drop, as servers do
+        resp = answer_on(self.views, network, query, source_ip)
         if resp is not None:
-            await tsock.sendto(resp.to_wire(), addr)
-            return
-        att = view.by_ip.get(addr[0])
+            limit = 65535 if tcp else max(512, query.payload if query.edns >= 0 else 512)
+            try:
+                return bytes(resp.to_wire(max_size=limit))
+            except dns.exception.TooBig:
+                resp.answer.clear()
+                resp.flags |= dns.flags.TC      # "ask again over TCP"
+                return bytes(resp.to_wire())
+        att = view.by_ip.get(source_ip)
         upstreams = (att.dns if att is not None and att.dns else self.upstreams)
-        reply = None if view.internal else await self._relay(data, upstreams)
+        reply = None if view.internal else await self._relay(data, upstreams, tcp=tcp)
         if reply is None:
             reply = error_response(data, dns.rcode.SERVFAIL)
-        if reply is not None:
-            await tsock.sendto(reply, addr)
+        return reply
 
-    async def _relay(self, data: bytes, upstreams: Sequence[str]) -> bytes | None:
+    async def _relay(self, data: bytes, upstreams: Sequence[str], *,
+                     tcp: bool = False) -> bytes | None:
         """Send the query as it is to each upstream in turn (from the host's
-        namespace), the first reply wins."""
+        namespace), over the transport it came on; the first reply wins."""
         import trio
 
         for server in upstreams:
             host, _, port = server.partition("#")       # "127.0.0.1#5353" for tests
-            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-            with trio.socket.socket(fam, socket.SOCK_DGRAM) as s:
-                with trio.move_on_after(self.timeout):
-                    await s.connect((host, int(port or 53)))
-                    await s.send(data)
-                    while True:
-                        reply = await s.recv(65535)
-                        if reply[:2] == data[:2]:
-                            return bytes(reply)
+            with trio.move_on_after(self.timeout):
+                try:
+                    if tcp:
+                        return await _relay_tcp(host, int(port or 53), data)
+                    return await _relay_udp(host, int(port or 53), data)
+                except OSError:
+                    continue
         return None
+
+
+async def _relay_udp(host: str, port: int, data: bytes) -> bytes:
+    import trio
+
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with trio.socket.socket(fam, socket.SOCK_DGRAM) as s:
+        await s.connect((host, port))
+        await s.send(data)
+        while True:
+            reply = await s.recv(65535)
+            if reply[:2] == data[:2]:
+                return bytes(reply)
+
+
+async def _relay_tcp(host: str, port: int, data: bytes) -> bytes:
+    import trio
+
+    stream = await trio.open_tcp_stream(host, port)
+    async with stream:
+        await stream.send_all(len(data).to_bytes(2, "big") + data)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + int.from_bytes(buf[:2], "big"):
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                raise OSError("upstream closed the connection")
+            buf += chunk
+        return buf[2:2 + int.from_bytes(buf[:2], "big")]

@@ -125,12 +125,17 @@ def ensure_scope_ns(ns: str, uplink: str, uplink_net: ipaddress.IPv4Network) -> 
     write_sysctl(f"net.ipv4.conf.{uplink}.route_localnet", "1")
 
 
-def ensure_bridge(ns: str, bridge: str, gateway: str, prefixlen: int) -> None:
+def ensure_bridge(ns: str, bridge: str, gateway: str, prefixlen: int, mac: str) -> None:
+    """A bridge with the gateway address and a MAC of its own: a bridge without one
+    takes the lowest MAC of its ports, which changes as containers come and go, and
+    every container's ARP entry for the gateway goes stale (seconds of silence)."""
     with _ipr(ns) as ipr, _netlink_errors(f"bridge {bridge} in {ns}"):
         idx = _index(ipr, bridge)
         if idx is None:
-            ipr.link("add", ifname=bridge, kind="bridge")
+            ipr.link("add", ifname=bridge, kind="bridge", address=mac)
             idx = _index(ipr, bridge)
+        else:
+            ipr.link("set", index=idx, address=mac)
         if not ipr.get_addr(index=idx, address=gateway):
             ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen)
         ipr.link("set", index=idx, state="up")

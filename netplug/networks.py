@@ -190,7 +190,8 @@ class Networks:
             ns_host_ip = str(list(up_net.hosts())[1])
             for br, n in wanted.items():
                 sub = ipaddress.IPv4Network(n.subnet)
-                kernel.ensure_bridge(ns, br, n.gateway, sub.prefixlen)
+                kernel.ensure_bridge(ns, br, n.gateway, sub.prefixlen,
+                                     mac_for(ipaddress.IPv4Address(n.gateway)))
                 if n.internal:
                     kernel.delete_host_route(n.subnet, uplink)
                 else:

@@ -21,8 +21,9 @@ import dns.resolver
 r = dns.resolver.Resolver(configure=False)
 r.nameservers = [sys.argv[1]]
 r.lifetime = 3
+r.use_edns(False)      # as busybox and glibc ask: 512-byte UDP answers
 try:
-    ips = sorted(a.address for a in r.resolve(sys.argv[2], "A"))
+    ips = [a.address for a in r.resolve(sys.argv[2], "A")]
 except dns.resolver.NXDOMAIN:
     print("NXDOMAIN"); sys.exit(0)
 print(" ".join(ips))
@@ -39,7 +40,11 @@ async def resolve(ns: str, server: str, name: str, port: int | None = None) -> l
     r = await trio.run_process(cmd, capture_stdout=True, capture_stderr=True, check=False)
     assert r.returncode == 0, r.stderr.decode()
     lines = r.stdout.decode().splitlines()
-    return lines[0].split() + lines[1:2]
+    return sorted(lines[0].split(), key=_ip_key) + lines[1:2]
+
+
+def _ip_key(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(".")) if text[0].isdigit() else (0,)
 
 
 async def fake_upstream(task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
@@ -94,6 +99,15 @@ async def test_names_resolve_and_reach_per_network(nets: Networks, make_ctr: Ctr
         server.notify()
         await trio.sleep(0.1)
         assert len(await resolve(web1, gw, "late")) == 1
+        # 40 replicas do not fit a 512-byte UDP answer: truncated, then asked over TCP
+        many = []
+        for i in range(40):
+            ctr = make_ctr()
+            many.append(nets.attach("d1_default", f"m{i:063d}", f"/run/netns/{ctr}",
+                                    aliases=["many"]).ip)
+        server.notify()
+        await trio.sleep(0.1)
+        assert await resolve(web1, gw, "many") == sorted(many, key=_ip_key)
         # down, then up again: the server follows the new namespace
         nets.cleanup_project("d1")
         server.notify()
