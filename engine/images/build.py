@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import EngineError
 from . import changes as C
+from . import reference
 from .pack import pack
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ def import_tarball(store: ImageStore, raw: BinaryIO, *, source: str, tag: str | 
                    changes: list[str] = (), message: str = "",  # type: ignore[assignment]
                    created_by: str = "", author: str = "") -> Image:
     """A rootfs tarball (plain or compressed) read from ``raw`` as a one-layer image."""
+    if tag:
+        reference.parse(tag)  # a bad name is refused before any work
     created = C.now_rfc3339()
     config = C.apply_changes({}, list(changes))
     with store.writing():
@@ -39,6 +42,8 @@ def commit_dir(store: ImageStore, upper: Path, base: Image | None, *, repo_tag: 
     layer on ``base`` with a history entry, and register the new image."""
     if not upper.is_dir():
         raise EngineError(f"cannot commit {upper}: not a directory")
+    if repo_tag:
+        reference.parse(repo_tag)
     created = C.now_rfc3339()
     base_cfg: dict[str, Any] = dict(base.oci_config) if base else {}
     config = C.apply_changes(base_cfg.get("config") or ({} if base else

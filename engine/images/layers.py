@@ -135,6 +135,11 @@ class HashingReader:
                 self._off += n
             elif avail == 0 and n >= CHUNK:
                 out = self._fill(n)  # large reads skip the buffer entirely
+                while 0 < len(out) < n:  # a pipe's short read: read on
+                    more = self._fill(n - len(out))
+                    if not more:
+                        break
+                    out += more
                 if len(out) > n:
                     self._buf, self._off = out, n
                     out = out[:n]
@@ -473,9 +478,7 @@ class _peek:
                 self._head = b""
                 return out
             out, self._head = self._head[:n], self._head[n:]
-            if len(out) < n:
-                out += self._raw.read(n - len(out))
-            return out
+            return out  # a short read: the caller asks again
         return self._raw.read(n)
 
     def readable(self) -> bool:

@@ -195,11 +195,14 @@ class ImageStore:
         """Hold the store for adding things: GC waits until the block ends. Re-entrant.
         The first entry also clears what killed processes left."""
         if self._writers == 0:
-            self._ensure_layout()
+            # lock first: recover() in another process removes atomic-write temporaries
+            # only when no writer holds this lock, so ours must be covered by it
+            self.images_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                          0o644)
             fcntl.flock(fd, fcntl.LOCK_SH)
             self._gc_fd = fd
+            self._ensure_layout()
             from .gc import recover
 
             recover(self)
@@ -220,10 +223,19 @@ class ImageStore:
         """A private work directory under tmp/, removed at the end; its lock tells
         recover() that it belongs to a live process."""
         self._ensure_layout()
-        name = f"{os.getpid()}-{secrets.token_hex(6)}"
-        lock = self.tmp / f"{name}.lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        while True:
+            name = f"{os.getpid()}-{secrets.token_hex(6)}"
+            lock = self.tmp / f"{name}.lock"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # recover() in another process may have taken the lock file for a dead one's
+            # between our create and our flock, and unlinked it: then start again
+            try:
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
         path = self.tmp / name
         path.mkdir()
         try:

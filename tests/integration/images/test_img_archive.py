@@ -1,0 +1,93 @@
+"""``image save`` writes what docker/podman load (checked with skopeo, which reads both
+formats through the library podman uses); ``image load`` reads it back."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from pctest.cli import PYCOMPOSE, run
+from pctest.layers import docker_save, two_layer_image
+
+from pycompose.engine.images import ImageStore
+
+
+def _save_two(tmp_path: Path) -> Path:
+    assert run(["image", "load", "-i", str(docker_save(tmp_path / "m.tar",
+                                                         two_layer_image()))]).returncode == 0
+    out = tmp_path / "saved.tar"
+    r = run(["image", "save", "-o", str(out), "busybox", "test/multi:latest"])
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_save_writes_docker_and_oci_layouts(store: ImageStore, busybox, tmp_path) -> None:
+    out = _save_two(tmp_path)
+    with tarfile.open(out) as t:
+        names = set(t.getnames())
+        manifest = json.load(t.extractfile("manifest.json"))  # type: ignore[arg-type]
+        index = json.load(t.extractfile("index.json"))  # type: ignore[arg-type]
+    assert {"manifest.json", "index.json", "oci-layout"} <= names
+    assert [m["RepoTags"] for m in manifest] == [["busybox:latest"], ["test/multi:latest"]]
+    assert all(p in names for m in manifest for p in [m["Config"], *m["Layers"]])
+    assert {m["annotations"]["io.containerd.image.name"] for m in index["manifests"]} == {
+        "docker.io/library/busybox:latest", "docker.io/test/multi:latest"}
+
+
+def test_save_then_load_into_another_store_keeps_ids_and_names(
+        store: ImageStore, busybox, tmp_path: Path) -> None:
+    out = _save_two(tmp_path)
+    other = tmp_path / "other-root"
+    env = {"PYCOMPOSE_ROOT": str(other)}
+    gz = tmp_path / "saved.tar.gz"
+    gz.write_bytes(gzip.compress(out.read_bytes(), 1))
+    with open(gz, "rb") as f:  # compressed, from stdin
+        r = subprocess.run([PYCOMPOSE, "image", "load"], stdin=f, capture_output=True,
+                           text=True, env={**os.environ, **env})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["Loaded image: busybox:latest",
+                                     "Loaded image: test/multi:latest"]
+    theirs = ImageStore(other)
+    assert theirs.resolve("busybox").id == busybox.id
+    assert theirs.resolve("test/multi").id == store.resolve("test/multi").id
+    # loading again stores nothing new
+    before = sorted(p.name for p in theirs.layers_dir.iterdir())
+    assert run(["image", "load", "-i", str(out)], env=env).returncode == 0
+    assert sorted(p.name for p in theirs.layers_dir.iterdir()) == before
+
+
+def test_save_to_a_pipe(store: ImageStore, busybox, tmp_path: Path) -> None:
+    r = subprocess.run([PYCOMPOSE, "image", "save", "busybox"], capture_output=True)
+    assert r.returncode == 0
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+        assert t.getmember("manifest.json").size > 0
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive"])
+def test_skopeo_reads_and_verifies_the_saved_archive(store: ImageStore, busybox,
+                                                     tmp_path: Path, transport: str) -> None:
+    out = tmp_path / "bb.tar"
+    assert run(["image", "save", "-o", str(out), "busybox"]).returncode == 0
+    src = f"{transport}:{out}"
+    r = subprocess.run(["skopeo", "inspect", "--config", src], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rootfs"]["diff_ids"] == busybox.diff_ids
+    # copying checks every blob against its digest
+    r = subprocess.run(["skopeo", "copy", "-q", src, f"oci:{tmp_path / 'copy'}:x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # and what skopeo writes (an OCI archive it made) loads back
+    r = subprocess.run(["skopeo", "copy", "-q", src,
+                        f"oci-archive:{tmp_path / 'sk.tar'}:quay.io/me/bb:1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = run(["image", "load", "-i", str(tmp_path / "sk.tar")])
+    assert r.returncode == 0 and r.stdout.strip() == "Loaded image: quay.io/me/bb:1", r.stderr
