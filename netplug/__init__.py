@@ -31,6 +31,9 @@ a worker thread, ``trio.to_thread.run_sync``)::
     dns = DnsServer(nets)            # trio: `await dns.run()` (or nursery.start(dns.run))
                                      # serves every network on its gateway:53, in the
                                      # network's namespace; reloads the state on change
+    services = NetworkServices(nets) # the supervisor's one task: DNS of every network and
+                                     # the userland proxies (IPv6 host addresses);
+                                     # `await nursery.start(services.run)`, notify()
     resolv_conf_for(nameservers=[att.gateway], dns=..., dns_search=..., dns_opt=...)
     hosts_file_for(hostname, ips, extra_hosts=[...], host_gateway=...)
     parse_network_mode("service:db") -> NetworkMode(kind="service", target="db")
@@ -38,7 +41,8 @@ a worker thread, ``trio.to_thread.run_sync``)::
 Where things are: the topology in networks.py, addresses in ipam.py, rulesets in
 nftrules.py, ports in ports.py and forwarding.py, the kernel seam in kernel.py and
 nsutil.py, names of kernel objects in names.py, DNS and /etc files in dns.py and
-etcfiles.py, the userland port proxy (IPv6 host addresses) in proxy.py.
+etcfiles.py, the userland port proxy (IPv6 host addresses) in proxy.py, the supervisor's task in
+services.py.
 
 ``network_mode``: ``host`` (no namespace of its own: no attach), ``none`` (a namespace
 with lo only: no attach), ``service:NAME``/``container:NAME`` (the runtime joins the other
@@ -57,10 +61,11 @@ from .ports import PortBinding, format_mapping, parse_port
 if TYPE_CHECKING:
     from .dns import DnsServer
     from .networks import Attachment, Networks
+    from .services import NetworkServices
 
 __all__ = [
     "AddressError", "Attachment", "DnsServer", "NetplugError", "NetworkConflict",
-    "NetworkMode", "NetworkNotFound", "Networks", "PortBinding", "PortInUse",
+    "NetworkMode", "NetworkNotFound", "NetworkServices", "Networks", "PortBinding", "PortInUse",
     "format_mapping", "hosts_file_for", "parse_network_mode", "parse_port",
     "resolv_conf_for",
 ]
@@ -75,4 +80,8 @@ def __getattr__(name: str) -> Any:
         from .dns import DnsServer
 
         return DnsServer
+    if name == "NetworkServices":
+        from .services import NetworkServices
+
+        return NetworkServices
     raise AttributeError(name)

@@ -9,7 +9,7 @@ import trio
 
 from pycompose.netplug import Networks, PortBinding
 from pycompose.netplug.forwarding import userland_bindings
-from pycompose.netplug.proxy import serve_binding
+from pycompose.netplug.services import NetworkServices
 
 
 def _has_ipv6_loopback() -> bool:
@@ -36,8 +36,9 @@ async def test_ipv6_host_address_through_the_userland_proxy(
     todo = userland_bindings(nets)
     assert {(p.host_ip, p.proto) for p in todo} == {("::1", "tcp"), ("::1", "udp")}
     async with trio.open_nursery() as n:
-        for p in todo:
-            await n.start(serve_binding, p)
+        services = NetworkServices(nets, dns_port=0)
+        await n.start(services.run)
+        await trio.sleep(0.1)                  # the proxies start in the background
         stream = await trio.open_tcp_stream("::1", got[0].host_port)
         async with stream:
             assert (await stream.receive_some(100)).startswith(b"hello tcp")
@@ -46,4 +47,10 @@ async def test_ipv6_host_address_through_the_userland_proxy(
             await u.send(b"v6")
             with trio.fail_after(3):
                 assert await u.recv(100) == b"hello v6"
+        # unpublished: the proxy stops and the port is free again
+        nets.unpublish("a" * 64)
+        services.notify()
+        await trio.sleep(0.1)
+        with trio.socket.socket(trio.socket.AF_INET6) as again:
+            await again.bind(("::1", got[0].host_port))
         n.cancel_scope.cancel()
