@@ -140,3 +140,41 @@ def test_the_base_document_is_valid(tmp_path: Path) -> None:
     p = validate(RawProject(name="fuzz", working_dir=tmp_path, config_files=["compose.yaml"],
                             environment={}, data=tree, profiles={"p"}))
     assert set(p.services) == {"web", "db", "cache"}
+
+
+def run_through_loader(doc: Any, tmp: Path, files: dict[str, Any] | None = None) -> None:
+    """The whole pipeline: files on disk, the loader (interpolation, merge, extends,
+    include), then validate."""
+    from pycompose.compose.loader import LoadOptions, load
+
+    try:
+        (tmp / "compose.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        for name, content in (files or {}).items():
+            (tmp / name).write_text(yaml.safe_dump(content, sort_keys=False))
+    except yaml.YAMLError:
+        return
+    try:
+        validate(load(LoadOptions(cwd=str(tmp), environ={"X": "1"}, profiles=["p"])))
+    except ComposeError as e:
+        assert str(e)
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_documents_through_the_loader(tmp_path: Path, data: st.DataObject) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["services"]["web"]["extends"] = data.draw(st.one_of(
+        st.just({"service": "cache"}), st.just("db"), VALUES))
+    doc["include"] = data.draw(st.one_of(st.just(["other.yaml"]), VALUES))
+    for _ in range(data.draw(st.integers(1, 4))):
+        where = data.draw(st.sampled_from(paths(doc)[1:]))
+        parent = doc
+        for step in where[:-1]:
+            parent = parent[step]
+        if data.draw(st.booleans()):
+            parent[where[-1]] = data.draw(VALUES)
+        else:
+            del parent[where[-1]]
+    override = data.draw(st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=3))
+    run_through_loader(doc, tmp_path, {"compose.override.yaml": override,
+                                       "other.yaml": {"services": {"o": {"image": "x"}}}})
