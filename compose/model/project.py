@@ -9,6 +9,7 @@ need the whole project run (references to networks, volumes, secrets and configs
 from __future__ import annotations
 
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ def validate(raw: RawProject) -> Project:
         raise ComposeError("a compose file must be a mapping of top-level keys "
                            "(services, networks, ...)",
                            file=raw.config_files[0] if raw.config_files else None)
+    _check_names(data)
     try:
         doc = ComposeFile.model_validate(data)
     except ValidationError as e:
@@ -162,6 +164,26 @@ def validate(raw: RawProject) -> Project:
     project.warnings.extend(w for w in check_dependencies(project)
                             if w not in project.warnings)
     return project
+
+
+_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
+
+
+def _check_names(data: Any) -> None:
+    """Names of services, networks, ... as the spec allows them, reported at the name
+    itself (pydantic would only see the whole mapping)."""
+    for section in ("services", "networks", "volumes", "secrets", "configs"):
+        entries = data.get(section)
+        if not isinstance(entries, MDict):
+            continue
+        for key in entries:
+            if not isinstance(key, str) or not _NAME.match(key):
+                mark = entries.key_mark(key)
+                raise ComposeError(
+                    f"invalid {section[:-1]} name {key!r}: use only letters, digits, "
+                    "'.', '_' and '-'", file=mark.file if mark else None,
+                    line=mark.line if mark else None, column=mark.column if mark else None,
+                    key=f"{section}.{key}")
 
 
 def _warn(warnings: list[str], message: str) -> None:

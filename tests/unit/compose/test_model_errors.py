@@ -64,7 +64,7 @@ CASES = [
     ("services:\n  web:\n    image: a\n    healthcheck: {test: [RUN, x]}\n",
      4, 25, "services.web.healthcheck.test", "must start with CMD, CMD-SHELL or NONE"),
     ("services:\n  bad name:\n    image: a\n",
-     2, 3, "services", "invalid service name 'bad name'"),
+     2, 3, "services.bad name", "invalid service name 'bad name'"),
     ("services:\n  web:\n    image: a\n    ulimits: {nofile: {soft: 1}}\n",
      4, 23, "services.web.ulimits.nofile.hard", "missing the required key 'hard'"),
     ("services:\n  web:\n    image: a\n    command: \"echo 'x\"\n",
