@@ -235,7 +235,7 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
     own: dict[str, str | None] = {
         k: (v if v is not None else project_env.get(k))
         for k, v in (svc.environment or {}).items()}
-    env: dict[str, str] = {}
+    env: dict[str, str | None] = {}
     for i, ef in enumerate(svc.env_file or []):
         where = ("services", name, "env_file", i)
         path = ef.path if os.path.isabs(ef.path) else str(raw.working_dir / ef.path)
