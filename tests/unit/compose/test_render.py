@@ -166,3 +166,16 @@ _SCALARS = st.one_of(
     max_leaves=30))
 def test_yaml_emitter_reads_back_as_the_same_data(data: object) -> None:
     assert yaml.safe_load(render.to_yaml(data)) == data
+
+
+def test_cli_no_interpolate_and_output_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: 'nginx:${TAG:-1}'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAG", raising=False)
+    assert main(["config", "--no-interpolate", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["services"]["web"]["image"] == "nginx:${TAG:-1}"
+    assert main(["config", "-o", "out/config.yaml"]) == 0
+    assert capsys.readouterr().out == ""
+    written = yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())
+    assert written["services"]["web"]["image"] == "nginx:1"
