@@ -19,7 +19,19 @@ from pycompose import __version__
 
 #: command -> (module that registers it, one line of help). Compose commands first,
 #: then the engine's object commands, as ``docker`` lists them.
+_STACK = "pycompose.cli.stack"
 COMMANDS: dict[str, tuple[str, str]] = {
+    "up": (_STACK, "Create and start the project's containers"),
+    "down": (_STACK, "Stop and remove the project's containers, networks (and volumes)"),
+    "ps": (_STACK, "List the project's containers"),
+    "logs": (_STACK, "Show the output of the project's containers"),
+    "start": (_STACK, "Start the project's existing containers"),
+    "stop": (_STACK, "Stop the project's containers"),
+    "restart": (_STACK, "Restart the project's containers"),
+    "kill": (_STACK, "Kill the project's containers"),
+    "rm": (_STACK, "Remove the project's stopped containers"),
+    "exec": (_STACK, "Run a command in a service's running container"),
+    "port": (_STACK, "Print the host address of a service's published port"),
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
@@ -29,12 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
-#: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix.
+#: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix. ``ps`` and
+#: ``exec`` are the compose commands, as in ``docker compose``.
 ALIASES: dict[str, list[str]] = {
     "images": ["image", "ls"],
-    "run": ["container", "run"],
-    "exec": ["container", "exec"],
-    "ps": ["container", "ls"],
 }
 
 

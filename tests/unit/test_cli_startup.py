@@ -24,7 +24,8 @@ print('HEAVY=' + ','.join(heavy))
 @pytest.mark.parametrize(
     "argv",
     [["--version"], ["--help"], ["container", "--help"], ["image", "--help"],
-     ["volume", "--help"], ["network", "--help"], ["config", "--help"]],
+     ["volume", "--help"], ["network", "--help"], ["config", "--help"], ["up", "--help"],
+     ["logs", "--help"]],
 )
 def test_light_commands_import_nothing_heavy(argv: list[str]) -> None:
     out = subprocess.run(
