@@ -85,8 +85,9 @@ Bytes = Annotated[
 
 
 def _text_or_none(value: Any) -> Any:
-    return None if value is None else syntax.scalar_text(value) \
-        if isinstance(value, (int, float, bool)) else value
+    if isinstance(value, (int, float, bool)):
+        return syntax.scalar_text(value)
+    return value
 
 
 #: A scalar that the spec lets be a number or a string, kept as text.
@@ -109,7 +110,7 @@ def _str_list_only(value: Any) -> Any:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise syntax.SyntaxProblem(f"expected a list of strings, got {syntax._kind(value)}")
+        raise syntax.SyntaxProblem(f"expected a list of strings, got {syntax.kind_of(value)}")
     return syntax.string_or_list(value)
 
 
@@ -123,12 +124,12 @@ def _opts(value: Any) -> Any:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise syntax.SyntaxProblem(f"expected a mapping, got {syntax._kind(value)}")
+        raise syntax.SyntaxProblem(f"expected a mapping, got {syntax.kind_of(value)}")
     out: dict[str, str | None] = {}
     for k, v in value.items():
         if isinstance(v, (dict, list)):
             raise syntax.SyntaxProblem(f"expected a string or number for {k!r}, "
-                                       f"got {syntax._kind(v)}")
+                                       f"got {syntax.kind_of(v)}")
         out[str(k)] = None if v is None else syntax.scalar_text(v)
     return out
 

@@ -121,7 +121,7 @@ def _named(what: str) -> Any:
                         "and '-'")
             # ``networks: {front:}``: a resource with all defaults
             return {k: ({} if v is None else v) for k, v in value.items()}
-        raise syntax.SyntaxProblem(f"expected a mapping of {what}s, got {syntax._kind(value)}")
+        raise syntax.SyntaxProblem(f"expected a mapping of {what}s, got {syntax.kind_of(value)}")
 
     return wrap(check)
 

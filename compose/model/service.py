@@ -60,7 +60,7 @@ def _refs(value: Any) -> Any:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise syntax.SyntaxProblem(f"expected a list, got {syntax._kind(value)}")
+        raise syntax.SyntaxProblem(f"expected a list, got {syntax.kind_of(value)}")
     return [{"source": v} if isinstance(v, str) else v for v in value]
 
 
@@ -74,7 +74,7 @@ class Ulimit(Spec):
 
 def _ulimits(value: Any) -> Any:
     if not isinstance(value, dict):
-        raise syntax.SyntaxProblem(f"expected a mapping of limits, got {syntax._kind(value)}")
+        raise syntax.SyntaxProblem(f"expected a mapping of limits, got {syntax.kind_of(value)}")
     out = {}
     for k, v in value.items():
         if isinstance(v, (int, str)) and not isinstance(v, bool):
@@ -263,7 +263,7 @@ def _depends_on(value: Any) -> Any:
         for item in value:
             if not isinstance(item, str):
                 raise syntax.SyntaxProblem(f"expected service names, got "
-                                           f"{syntax._kind(item)}")
+                                           f"{syntax.kind_of(item)}")
             out[item] = {"condition": "service_started", "required": True}
         return out
     return value
@@ -338,7 +338,7 @@ def _networks(value: Any) -> Any:
         for item in value:
             if not isinstance(item, str):
                 raise syntax.SyntaxProblem(f"expected network names, got "
-                                           f"{syntax._kind(item)}")
+                                           f"{syntax.kind_of(item)}")
         return dict.fromkeys(value)
     return value
 

@@ -33,7 +33,7 @@ def parse_duration(value: Any) -> float:
             raise SyntaxProblem(f"expected a positive duration, got {value!r}")
         return float(value)
     if not isinstance(value, str):
-        raise SyntaxProblem(f"expected a duration like '30s' or '1m30s', got {_kind(value)}")
+        raise SyntaxProblem(f"expected a duration like '30s' or '1m30s', got {kind_of(value)}")
     text = value.strip()
     if text in ("0", ""):
         return 0.0
@@ -100,7 +100,7 @@ def parse_bytes(value: Any) -> int:
                         f"got {value!r}")
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -139,19 +139,19 @@ def list_or_dict(value: Any, *, sep: str = "=", empty: str | None = None,
         for k, v in value.items():
             if isinstance(v, (dict, list)):
                 raise SyntaxProblem(f"expected a string, number or boolean for {k!r}, "
-                                    f"got {_kind(v)}")
+                                    f"got {kind_of(v)}")
             out[scalar_text(k)] = None if v is None else scalar_text(v)
         return out
     if isinstance(value, list):
         out = {}
         for item in value:
             if isinstance(item, (dict, list)) or item is None:
-                raise SyntaxProblem(f"expected {what} strings, got {_kind(item)}")
+                raise SyntaxProblem(f"expected {what} strings, got {kind_of(item)}")
             text = scalar_text(item)
             k, found, v = text.partition(sep)
             out[k] = v if found else empty
         return out
-    raise SyntaxProblem(f"expected a mapping or a list of {what} strings, got {_kind(value)}")
+    raise SyntaxProblem(f"expected a mapping or a list of {what} strings, got {kind_of(value)}")
 
 
 def string_or_list(value: Any) -> list[str]:
@@ -162,9 +162,9 @@ def string_or_list(value: Any) -> list[str]:
     if isinstance(value, list):
         for item in value:
             if isinstance(item, (dict, list)) or item is None:
-                raise SyntaxProblem(f"expected a list of strings, got {_kind(item)} in it")
+                raise SyntaxProblem(f"expected a list of strings, got {kind_of(item)} in it")
         return [scalar_text(v) for v in value]
-    raise SyntaxProblem(f"expected a string or a list of strings, got {_kind(value)}")
+    raise SyntaxProblem(f"expected a string or a list of strings, got {kind_of(value)}")
 
 
 def command(value: Any) -> list[str] | None:
@@ -179,9 +179,9 @@ def command(value: Any) -> list[str] | None:
     if isinstance(value, list):
         for item in value:
             if isinstance(item, (dict, list)) or item is None:
-                raise SyntaxProblem(f"expected a list of strings, got {_kind(item)} in it")
+                raise SyntaxProblem(f"expected a list of strings, got {kind_of(item)} in it")
         return [scalar_text(v) for v in value]
-    raise SyntaxProblem(f"expected a string or a list of strings, got {_kind(value)}")
+    raise SyntaxProblem(f"expected a string or a list of strings, got {kind_of(value)}")
 
 
 def extra_hosts(value: Any) -> dict[str, list[str]]:
@@ -195,13 +195,13 @@ def extra_hosts(value: Any) -> dict[str, list[str]]:
             for ip in ips:
                 if isinstance(ip, (dict, list)) or ip is None:
                     raise SyntaxProblem(f"expected an IP address for host {k!r}, "
-                                        f"got {_kind(ip)}")
+                                        f"got {kind_of(ip)}")
                 out.setdefault(str(k), []).extend(scalar_text(ip).split(","))
         return out
     if isinstance(value, list):
         for item in value:
             if not isinstance(item, str):
-                raise SyntaxProblem(f"expected 'host=ip' strings, got {_kind(item)}")
+                raise SyntaxProblem(f"expected 'host=ip' strings, got {kind_of(item)}")
             for sep in ("=", ":"):
                 host, found, ip = item.partition(sep)
                 if found:
@@ -210,7 +210,7 @@ def extra_hosts(value: Any) -> dict[str, list[str]]:
             else:
                 raise SyntaxProblem(f"expected 'host=ip' or 'host:ip', got {item!r}")
         return out
-    raise SyntaxProblem(f"expected a mapping or a list of 'host=ip', got {_kind(value)}")
+    raise SyntaxProblem(f"expected a mapping or a list of 'host=ip', got {kind_of(value)}")
 
 
 # -- ports ---------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def parse_port(value: Any) -> list[dict[str, Any]]:
         _port_range(str(value), "container")
         return [{"mode": "ingress", "target": value, "protocol": "tcp"}]
     if not isinstance(value, str):
-        raise SyntaxProblem(f"expected a port like '8080:80' or a mapping, got {_kind(value)}")
+        raise SyntaxProblem(f"expected a port like '8080:80' or a mapping, got {kind_of(value)}")
     text = value.strip()
     rest, slash, proto = text.partition("/")
     proto = proto.lower() if slash else "tcp"
@@ -307,7 +307,7 @@ def check_published(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise SyntaxProblem(f"expected a published port number or range, got {_kind(value)}")
+        raise SyntaxProblem(f"expected a published port number or range, got {kind_of(value)}")
     text = str(value)
     _port_range(text, "published")
     return text
@@ -315,7 +315,7 @@ def check_published(value: Any) -> str | None:
 
 def check_target(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise SyntaxProblem(f"expected a container port number, got {_kind(value)}")
+        raise SyntaxProblem(f"expected a container port number, got {kind_of(value)}")
     lo, hi = _port_range(str(value), "container")
     if lo != hi:
         raise SyntaxProblem(f"expected a single container port, got the range {value!r}")
@@ -340,7 +340,7 @@ def parse_volume(value: Any) -> dict[str, Any]:
     """
     if not isinstance(value, str):
         raise SyntaxProblem(f"expected a volume like 'data:/data' or a mapping, "
-                            f"got {_kind(value)}")
+                            f"got {kind_of(value)}")
     if not value:
         raise SyntaxProblem("expected a volume like 'data:/data', got an empty string")
     parts = value.split(":")
@@ -397,7 +397,7 @@ def parse_device(value: Any) -> dict[str, Any]:
     """``/dev/src[:/dev/dst[:rwm]]`` as ``{source, target, permissions}``."""
     if not isinstance(value, str):
         raise SyntaxProblem(f"expected a device like '/dev/ttyUSB0:/dev/ttyUSB0:rwm', "
-                            f"got {_kind(value)}")
+                            f"got {kind_of(value)}")
     parts = value.split(":")
     if len(parts) > 3 or not parts[0]:
         raise SyntaxProblem(f"invalid device {value!r}: expected SOURCE[:TARGET[:PERMISSIONS]]")
