@@ -78,3 +78,9 @@ def make_busybox_rootfs_tar(dest: Path) -> Path:
         _add_file(tar, "etc/os-release", b'NAME="pycompose test busybox"\nID=busybox\n')
         _add_file(tar, "var/www/index.html", b"hello from busybox\n")
     return dest
+
+
+if __name__ == "__main__":  # scripts/demo: python3 tests/pctest/images.py OUT.tar
+    import sys
+
+    print(make_busybox_rootfs_tar(Path(sys.argv[1])))
