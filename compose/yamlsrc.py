@@ -20,6 +20,7 @@ Compose's own YAML tags are kept as wrapper values for the merge step: ``!reset`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable
 from typing import Any, NamedTuple
 
@@ -194,8 +195,21 @@ _Loader.add_constructor("!reset", _construct_reset)
 _Loader.add_constructor("!override", _construct_override)
 # Timestamps stay strings: compose has no timestamp type, and "2024-01-01" in a label
 # must stay what was written.
+# docker compose reads YAML with go-yaml v3, which has YAML 1.2's scalars: ``yes``,
+# ``no``, ``on``, ``off`` are strings (``restart: no``, a service named ``off``, an
+# environment value ``yes``), and there are no base-60 numbers: an unquoted port
+# ``22:22`` is the string "22:22", not the integer 1342 that YAML 1.1 makes of it.
+_YAML12 = {
+    "tag:yaml.org,2002:bool": re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:int": re.compile(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    "tag:yaml.org,2002:float": re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+}
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:timestamp"]
+    k: [(tag, _YAML12.get(tag, regexp)) for tag, regexp in v
+        if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in _Loader.yaml_implicit_resolvers.copy().items()
 }
 

@@ -343,3 +343,23 @@ secrets: {{s: {{file: ./s}}}}
     for key in ("build", "depends_on", "ports", "volumes", "networks", "secrets",
                 "ulimits", "healthcheck", "extra_hosts", "environment"):
         assert getattr(a, key) == getattr(b, key), key
+
+
+def test_yaml_scalars_are_read_as_docker_compose_reads_them(tmp_path: Path) -> None:
+    """YAML 1.2 as go-yaml v3: no base-60 ports, no yes/no/on/off booleans."""
+    p = project_of(tmp_path, """
+services:
+  off:
+    image: a
+    restart: no
+    ports:
+      - 22:22
+    environment:
+      ENABLED: yes
+      MODE: on
+""")
+    svc = p.services["off"]
+    assert svc.restart == "no"
+    assert svc.ports is not None
+    assert [(x.published, x.target) for x in svc.ports] == [("22", 22)]
+    assert svc.environment == {"ENABLED": "yes", "MODE": "on"}
