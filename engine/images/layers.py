@@ -229,6 +229,11 @@ class UnpackResult:
 def clean_name(name: str, what: str = "entry") -> str:
     """The archive path normalised relative to the layer root; absolute names are
     confined (made relative, as tar and docker do); ``..`` escapes are refused."""
+    if name.startswith("./"):
+        name = name[2:]
+    if (name and name[0] not in "/." and "/." not in name and "//" not in name
+            and name[-1] != "/"):
+        return name  # already clean: most entries of most layers
     norm = posixpath.normpath("/" + name.lstrip("/"))  # resolves ".." lexically
     rel = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
     if rel == ".." or rel.startswith("../"):

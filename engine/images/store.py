@@ -304,12 +304,17 @@ class ImageStore:
             blob_tmp = work / "blob"
             layer_tmp = work / "layer"
             (layer_tmp / "diff").mkdir(parents=True)
+            head = b""
+            while len(head) < 8 and (more := raw.read(8 - len(head))):
+                head += more
+            compressed = bool(L.sniff_compression(head))
             with open(blob_tmp, "wb", buffering=0) as out:
-                tee = _Tee(raw, out)
+                # a plain tar's digest is its diff_id: hash it once, not twice
+                tee = _Tee(raw, out, head, hashing=compressed)
                 result = L.unpack(tee, str(layer_tmp / "diff"), what=what)
                 tee.drain()
                 os.fsync(out.fileno())
-            digest = "sha256:" + tee.sha.hexdigest()
+            digest = "sha256:" + tee.sha.hexdigest() if compressed else result.diff_id
             if expected_digest and digest != expected_digest:
                 raise L.LayerError(f"{what}: digest mismatch: expected {expected_digest}, "
                                    f"the data has {digest}")
@@ -515,19 +520,26 @@ class _Tee:
     """Reads ``raw`` and writes what it read to ``out``, hashing it: the blob is stored
     and checked in the same pass that unpacks it."""
 
-    def __init__(self, raw: BinaryIO | IO[bytes], out: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO | IO[bytes], out: BinaryIO, head: bytes,
+                 hashing: bool = True) -> None:
         self._raw = raw
         self._out = out
+        self._pending = head  # bytes already read from raw, handed out first
+        self._hashing = hashing
         self.sha = hashlib.sha256()
         self.size = 0
-        self.head = b""
+        self.head = head
 
     def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
+        if self._pending:
+            data, self._pending = self._pending, b""
+            if n is None or n < 0:
+                data += self._raw.read()
+        else:
+            data = self._raw.read(n)
         if data:
-            if len(self.head) < 8:
-                self.head = (self.head + data)[:8]
-            self.sha.update(data)
+            if self._hashing:
+                self.sha.update(data)
             self.size += len(data)
             view = memoryview(data)
             while view:

@@ -43,8 +43,9 @@ class Overlay:
             (self.base / f"upper{n}").mkdir()
             (self.base / f"work{n}").mkdir()
             opts += f",upperdir={self.base}/upper{n},workdir={self.base}/work{n}"
-        elif len(lowerdirs) == 1:
-            opts += ":" + lowerdirs[0]  # overlay needs two lowerdirs without an upper
+        elif len(lowerdirs) == 1:  # without an upper dir overlay wants two lowerdirs
+            (self.base / f"empty{n}").mkdir()
+            opts += f":{self.base}/empty{n}"
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(merged)],
                        check=True, capture_output=True)
         self.mounted.append(merged)
