@@ -58,12 +58,13 @@ def _read_db(path: str) -> list[list[str]]:
         return []
 
 
-def resolve_user(user: str, extra_gids: list[int]) -> tuple[int, int, list[int], str]:
+def resolve_user(user: str, extra_gids: list[int], root: str = "/"
+                 ) -> tuple[int, int, list[int], str]:
     """docker's ``-u``: (uid, gid, supplementary gids, home) from /etc/passwd and
     /etc/group of the container. Numeric ids need no entry; names do."""
     name, _, group = (user or "0").partition(":")
-    passwd = _read_db("/etc/passwd")
-    groups = _read_db("/etc/group")
+    passwd = _read_db(os.path.join(root, "etc/passwd"))
+    groups = _read_db(os.path.join(root, "etc/group"))
     entry = None
     for row in passwd:
         if len(row) >= 7 and (row[0] == name or (name.isdigit() and row[2] == name)):
@@ -93,8 +94,9 @@ def resolve_user(user: str, extra_gids: list[int]) -> tuple[int, int, list[int],
     return uid, gid, supp, home
 
 
-def find_executable(arg0: str, path: str) -> str:
-    """Like execvp's search, but telling not-found (127) from not-runnable (126)."""
+def find_executable(arg0: str, path: str, root: str = "/") -> str:
+    """Like execvp's search, but telling not-found (127) from not-runnable (126).
+    Returns the path as the container sees it."""
     if "/" in arg0:
         candidates = [arg0]
     else:
@@ -102,7 +104,7 @@ def find_executable(arg0: str, path: str) -> str:
     denied = None
     for c in candidates:
         try:
-            st = os.stat(c)
+            st = os.stat(os.path.join(root, c.lstrip("/")) if root != "/" else c)
         except OSError:
             continue
         if stat.S_ISDIR(st.st_mode):
@@ -185,15 +187,28 @@ def last_cap() -> int:
         return int(f.read())
 
 
+def held_caps() -> int:
+    """This process's permitted set: what the container can get at most (root here
+    lacks CAP_SYS_RESOURCE, for one)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapPrm:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
 def cap_mask(spec: dict[str, Any]) -> int:
-    last = last_cap()
+    """The container's capability mask; privileged gets all this host's root holds."""
+    held = held_caps()
     if spec["privileged"]:
-        return (1 << (last + 1)) - 1
+        return held
     m = 0
     for name in spec["capabilities"]:
-        n = CAPABILITIES[name]
-        if n <= last:
-            m |= 1 << n
+        m |= 1 << CAPABILITIES[name]
+    missing = [n for n, i in CAPABILITIES.items() if (m & ~held) >> i & 1]
+    if missing:
+        raise StepError("set capabilities", errno.EPERM,
+                        f"{', '.join(missing)} not held by root on this host")
     return m
 
 

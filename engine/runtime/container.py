@@ -320,19 +320,16 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
     if process.terminal:
         stdin = stdout = stderr = subprocess.DEVNULL
     launch = _Launch("exec", job, stdin, stdout, stderr, timeout)
+    master: int | None = None
     try:
         pid, master = launch.until_running()
-        try:
-            launch.start()
-        except EngineError:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-            if master is not None:
-                os.close(master)
-            raise
-    except EngineError:
-        if launch.pid is None or launch.proc.poll() is None:
-            launch.abort()
+        launch.start()
+    except BaseException:
+        # Reap the half-made process: a zombie from the container's PID namespace
+        # would keep that namespace's PID 1 from ever being reaped.
+        if master is not None:
+            os.close(master)
+        launch.abort()
         raise
     finally:
         launch.sock.close()

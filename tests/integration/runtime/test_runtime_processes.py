@@ -1,0 +1,235 @@
+"""Limits, signals, pty, init, exec, and the cleanups, against the real kernel."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import MakeSpec
+from test_runtime_basics import run_capture
+
+from pycompose.engine.errors import EngineError
+from pycompose.engine.runtime import (
+    Process,
+    Resources,
+    cleanup_leftovers,
+    create,
+    destroy,
+    exec_process,
+    kill_all,
+    oom_killed,
+    run,
+)
+from pycompose.engine.runtime.cgroups import Cgroup, Hierarchy
+from pycompose.engine.runtime.container import cgroup_of
+
+
+def read_all(fd: int, timeout: float = 10) -> str:
+    """Everything from a pty master until the slave side is gone."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the last process holding the slave exited
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode()
+
+
+def test_memory_limit_oom_kills_with_137(make_spec: MakeSpec) -> None:
+    mib = 1 << 20
+    hog = "a=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived"
+    spec = make_spec("/bin/sh", "-c", hog,
+                     resources=Resources(memory=32 * mib, memory_swap=32 * mib))
+    code, out = run_capture(spec, timeout=60)
+    assert code == 137
+    assert "survived" not in out
+    assert oom_killed(spec)
+
+
+def test_no_oom_without_pressure(make_spec: MakeSpec) -> None:
+    spec = make_spec("true", resources=Resources(memory=32 << 20))
+    assert run_capture(spec)[0] == 0
+    assert not oom_killed(spec)
+
+
+def test_pids_limit(make_spec: MakeSpec) -> None:
+    spec = make_spec("/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; "
+                     "echo done",
+                     resources=Resources(pids_limit=5))
+    code, out = run_capture(spec)
+    assert "can't fork" in out or "Resource temporarily unavailable" in out
+    assert "done" not in out  # the shell itself gave up when fork failed
+    assert code != 0
+
+
+def test_limits_written_to_cgroup(make_spec: MakeSpec) -> None:
+    spec = make_spec("sleep", "30", resources=Resources(cpus=0.5, cpu_shares=512,
+                                                        cpuset_cpus="0", pids_limit=50))
+    c = run(spec)
+    try:
+        files = {os.path.basename(h.mountpoint): p for h, p in cgroup_of(spec).paths}
+        if "cpu" in files:
+            assert Path(files["cpu"], "cpu.cfs_quota_us").read_text().strip() == "50000"
+            assert Path(files["cpu"], "cpu.shares").read_text().strip() == "512"
+        assert Path(files["cpuset"], "cpuset.cpus").read_text().strip() == "0"
+        assert Path(files["pids"], "pids.max").read_text().strip() == "50"
+        assert str(c.pid) in Path(files["pids"], "cgroup.procs").read_text().split()
+    finally:
+        kill_all(spec)
+        assert c.wait() == 137
+
+
+def test_pty_and_console_size(make_spec: MakeSpec) -> None:
+    spec = make_spec(process=Process(args=["/bin/sh", "-c", "tty; stty size; test -t 0 && echo T"],
+                                     env=["PATH=/bin"], terminal=True, console_size=(33, 101)))
+    c = run(spec)
+    assert c.pty_master is not None
+    out = read_all(c.pty_master)
+    assert c.wait() == 0
+    c.close()
+    assert out.split() == ["/dev/pts/0", "33", "101", "T"]
+
+
+def test_interactive_pty_stdin(make_spec: MakeSpec) -> None:
+    spec = make_spec(process=Process(args=["/bin/sh", "-c", "read x; echo got:$x"],
+                                     env=["PATH=/bin"], terminal=True))
+    c = run(spec)
+    assert c.pty_master is not None
+    os.write(c.pty_master, b"hello\n")
+    out = read_all(c.pty_master)
+    assert c.wait() == 0
+    c.close()
+    assert "got:hello" in out
+
+
+def test_stop_timeout_kills_a_process_ignoring_sigterm(make_spec: MakeSpec) -> None:
+    # a shell as PID 1 has no SIGTERM handler: the kernel ignores it (docker's stop case)
+    c = run(make_spec("/bin/sh", "-c", "trap '' TERM; sleep 30 & wait"))
+    spec = c.spec
+    c.kill(signal.SIGTERM)
+    time.sleep(0.3)
+    assert c.poll() is None
+    kill_all(spec, signal.SIGKILL)
+    assert c.wait() == 137
+    assert cgroup_of(spec).pids() == []
+
+
+def test_init_forwards_signals_and_reaps(make_spec: MakeSpec) -> None:
+    spec = make_spec("/bin/sh", "-c", "sleep 0.1 & exec sleep 30", init=True)
+    r, w = os.pipe()
+    c = run(spec, stdout=w, stderr=w)
+    os.close(w)
+    time.sleep(0.5)
+    assert Path(f"/proc/{c.pid}/cmdline").read_bytes().startswith(b"/dev/init\0")
+    children = [p for p in cgroup_of(spec).pids() if p != c.pid]
+    states = [Path(f"/proc/{p}/stat").read_text().split()[2] for p in children]
+    assert "Z" not in states  # the short sleep was reaped by tini
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 143  # tini passed SIGTERM on to sleep, which died of it
+    os.close(r)
+
+
+def test_create_does_not_run_until_start(make_spec: MakeSpec, tmp_path: Path) -> None:
+    vol = tmp_path / "v"
+    vol.mkdir()
+    from pycompose.engine.runtime import Mount
+
+    spec = make_spec("touch", "/v/ran", mounts=[Mount("/v", "bind", str(vol))])
+    c = create(spec)
+    time.sleep(0.2)
+    assert not (vol / "ran").exists()
+    c.start()
+    assert c.wait() == 0
+    assert (vol / "ran").exists()
+
+
+def test_abandoned_create_runs_nothing(make_spec: MakeSpec) -> None:
+    spec = make_spec("true")
+    c = create(spec)
+    pid = c.pid
+    c.close()  # the caller gives up before start: PID 1 is killed and reaped
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    destroy(spec)
+    assert not Path(spec.root).exists()
+
+
+def test_exec_joins_the_container(make_spec: MakeSpec) -> None:
+    spec = make_spec("sleep", "30", hostname="execbox")
+    c = run(spec)
+    try:
+        r, w = os.pipe()
+        p = exec_process(spec, c.pid, Process(
+            args=["/bin/sh", "-c", "hostname; cat /proc/1/cmdline; echo; echo $$; "
+                  "grep -E 'CapEff|Seccomp:' /proc/self/status; exit 4"],
+            env=["PATH=/bin"]), stdout=w, stderr=w)
+        os.close(w)
+        with os.fdopen(r) as f:
+            out = f.read()
+        assert p.wait() == 4
+        lines = out.splitlines()
+        assert lines[0] == "execbox"
+        assert lines[1] == "sleep\0" + "30\0" or lines[1].startswith("sleep")
+        assert int(lines[2]) > 1
+        assert "CapEff:\t00000000a80425fb" in out and "Seccomp:\t2" in out
+        with pytest.raises(EngineError) as e:
+            exec_process(spec, c.pid, Process(args=["nosuch"], env=["PATH=/bin"]))
+        assert e.value.exit_code == 127
+        pt = exec_process(spec, c.pid, Process(args=["tty"], env=["PATH=/bin"], terminal=True,
+                                              user="app"))
+        assert pt.pty_master is not None
+        assert read_all(pt.pty_master).strip().startswith("/dev/pts/")
+        assert pt.wait() == 0
+        os.close(pt.pty_master)
+    finally:
+        kill_all(spec)
+        c.wait()
+
+
+def test_cleanup_leftovers_after_a_crash(make_spec: MakeSpec, no_leaks: Path) -> None:
+    spec = make_spec("sleep", "30")
+    c = run(spec)
+    keep = make_spec("sleep", "30")
+    k = run(keep)
+    # the supervisor "crashed": nobody will destroy spec; a new one keeps `keep`
+    removed = cleanup_leftovers(no_leaks, keep={keep.id})
+    assert removed == [f"cgroup {spec.cgroup_parent}/{spec.id}"]
+    assert c.wait() == 137
+    assert k.poll() is None
+    destroy(keep)
+    assert k.wait() == 137
+    destroy(spec)
+    destroy(spec)  # idempotent
+
+
+def test_cgroup_v2_paths_on_the_unified_hierarchy(no_leaks: Path) -> None:
+    """This host's cgroup2 mount has no controllers: the v2 code can still make,
+    join, kill and remove a cgroup there; limits must be refused clearly."""
+    unified = Path("/sys/fs/cgroup/unified")
+    if not (unified / "cgroup.procs").exists():
+        pytest.skip("no cgroup2 hierarchy mounted")
+    from pycompose.util.paths import root_id
+
+    h = Hierarchy(2, str(unified), frozenset((unified / "cgroup.controllers").read_text().split()))
+    cg = Cgroup.for_container(f"pycompose/{root_id(no_leaks)}", "v2test", [h])
+    with pytest.raises(EngineError, match="has no pids controller"):
+        cg.create(Resources(pids_limit=10))
+    cg.create(Resources())
+    proc = subprocess.Popen(["sleep", "30"])
+    Path(cg.procs_files[0]).write_text(str(proc.pid))
+    assert cg.pids() == [proc.pid]
+    cg.remove()
+    assert proc.wait() == -signal.SIGKILL
+    assert not Path(cg.paths[0][1]).exists()
