@@ -173,9 +173,12 @@ class _Loader:
                 continue
             except (OSError, UnicodeDecodeError) as e:
                 raise ComposeError(f"cannot read env file {self.display(path)}: {_why(e)}")
-            merged = {**values}
-            parsed = parse_dotenv(text, file=self.display(path),
-                                  lookup=lambda n, m=merged: self.shell.get(n, m.get(n)))
+            earlier = dict(values)
+
+            def lookup(name: str, earlier: dict[str, str] = earlier) -> str | None:
+                return self.shell.get(name, earlier.get(name))
+
+            parsed = parse_dotenv(text, file=self.display(path), lookup=lookup)
             values.update(parsed)
             used.append(path)
         return values, used
@@ -236,6 +239,7 @@ class _Loader:
         for i, entry in enumerate(entries):
             emark = entries.item_mark(i) if isinstance(entries, MList) else mark
             where = f"include[{i}]"
+            paths: Any
             if isinstance(entry, str):
                 paths, project_dir, env_files = [entry], None, None
             elif isinstance(entry, dict):
@@ -327,6 +331,8 @@ class _Loader:
         ext = svc["extends"]
         emark = svc.value_mark("extends")
         where = f"services.{name}.extends"
+        base_name: Any
+        base_file: Any
         if isinstance(ext, str):
             base_name, base_file = ext, None
         elif isinstance(ext, dict):

@@ -54,8 +54,10 @@ class MDict(dict[Any, Any]):
 
     __slots__ = ("key_marks", "mark")
 
-    def __init__(self, *args: Any, mark: Mark | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, mark: Mark | None = None) -> None:
+        # No positional contents: every MDict is filled with set() (marks and all),
+        # and the plain signature keeps the loader's hot path cheap.
+        super().__init__()
         self.mark = mark
         self.key_marks: dict[Any, tuple[Mark | None, Mark | None]] = {}
 
@@ -231,7 +233,8 @@ def load_yaml(text: str | bytes, file: str) -> Any:
             raise ComposeError("expected a single YAML document, found more than one",
                                file=file, line=extra.start_mark.line + 1,
                                column=extra.start_mark.column + 1)
-        _check_expansion(node, file)
+        if b"&" in text if isinstance(text, bytes) else "&" in text:
+            _check_expansion(node, file)  # only anchors make aliases, and bombs
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         m = e.problem_mark or e.context_mark
