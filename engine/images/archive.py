@@ -88,9 +88,9 @@ class _InPlace(_Files):
         super().__init__(source)
         try:
             self.tar = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - lives with self
-        except tarfile.TarError as e:
-            raise ArchiveError(f"{source}: not a tar archive ({e})")
-        self.members = {_norm(m.name): m for m in self.tar.getmembers()}
+            self.members = {_norm(m.name): m for m in self.tar.getmembers()}
+        except (tarfile.TarError, EOFError) as e:
+            raise ArchiveError(f"{source}: not a tar archive, or a damaged one ({e})")
 
     def exists(self, name: str) -> bool:
         return _norm(name) in self.members
@@ -251,7 +251,18 @@ def _load_oci(store: ImageStore, files: _Files) -> list[tuple[Image, list[str]]]
 
 
 def load(store: ImageStore, raw: BinaryIO, *, source: str) -> list[tuple[Image, list[str]]]:
-    """Load every image of a docker-save or OCI layout archive (maybe compressed)."""
+    """Load every image of a docker-save or OCI layout archive (maybe compressed).
+    On failure, the layers of an image that did not make it are removed again."""
+    try:
+        return _load(store, raw, source)
+    except EngineError:
+        from .gc import gc
+
+        gc(store, wait=False)
+        raise
+
+
+def _load(store: ImageStore, raw: BinaryIO, source: str) -> list[tuple[Image, list[str]]]:
     with store.writing(), _files(store, raw, source) as files:
         try:
             if files.exists("manifest.json"):

@@ -26,14 +26,20 @@ def import_tarball(store: ImageStore, raw: BinaryIO, *, source: str, tag: str | 
         reference.parse(tag)  # a bad name is refused before any work
     created = C.now_rfc3339()
     config = C.apply_changes({}, list(changes))
-    with store.writing():
-        layer = store.add_layer(raw, None, what=f"tarball {source}")
-        oci = C.new_config(
-            config=config, diff_ids=[layer.diff_id], created=created, author=author,
-            history=[C.history_entry(created=created, created_by=created_by,
-                                     comment=message or f"Imported from {source}",
-                                     author=author)])
-        return store.add_image(oci, [layer], [tag] if tag else [])
+    try:
+        with store.writing():
+            layer = store.add_layer(raw, None, what=f"tarball {source}")
+            oci = C.new_config(
+                config=config, diff_ids=[layer.diff_id], created=created, author=author,
+                history=[C.history_entry(created=created, created_by=created_by,
+                                         comment=message or f"Imported from {source}",
+                                         author=author)])
+            return store.add_image(oci, [layer], [tag] if tag else [])
+    except EngineError:
+        from .gc import gc
+
+        gc(store, wait=False)  # a layer that no image got: remove it again
+        raise
 
 
 def commit_dir(store: ImageStore, upper: Path, base: Image | None, *, repo_tag: str | None,

@@ -116,8 +116,9 @@ def _du(path: str) -> int:
     return total
 
 
-def gc(store: ImageStore) -> GcResult:
-    """Remove blobs, layers and links no registered image names."""
+def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
+    """Remove blobs, layers and links no registered image names. ``wait=False``: do
+    nothing if another process is writing (used to tidy up after a failed load)."""
     import json
 
     from .store import _hex, link_name
@@ -128,7 +129,10 @@ def gc(store: ImageStore) -> GcResult:
     store._ensure_layout()
     fd = os.open(store.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return res
         keep_blobs: set[str] = set()
         keep_chains: set[str] = set()
         for im in store.images():

@@ -217,6 +217,8 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    import fnmatch
+
     from pycompose.engine.images.reference import familiar_name, parse
 
     want = None
@@ -224,10 +226,17 @@ def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
         r = parse(args.repository, default_tag=":" in args.repository.rsplit("/", 1)[-1])
         want = (r.name, r.tag)
     dangling = None
+    patterns: list[str] = []
     for f in args.filter:
         k, _, v = f.partition("=")
         if k == "dangling":
             dangling = v.lower() in ("true", "1")
+        elif k == "reference":
+            patterns.append(v)
+        else:
+            from pycompose.engine.errors import EngineError
+
+            raise EngineError(f"invalid filter {k!r} (dangling, reference)", exit_code=125)
     rows = []
     for im in store.images():
         tags = im.repo_tags or [None]
@@ -239,7 +248,13 @@ def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
                 if want and (name != want[0] or (want[1] and tag != want[1])):
                     continue
                 repo = familiar_name(name)
+                if patterns and not any(fnmatch.fnmatchcase(repo, p) or
+                                        fnmatch.fnmatchcase(f"{repo}:{tag}", p)
+                                        for p in patterns):
+                    continue
             else:
+                if patterns:
+                    continue
                 if want:
                     continue
                 repo, tag = "<none>", "<none>"

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pctest.cli import run
+from pctest.cli import PYCOMPOSE, run
 from pctest.layers import docker_save, entry, make_tar, oci_config, sha256
 
 from pycompose.engine.images import ImageStore
@@ -195,3 +195,36 @@ def test_a_disk_that_fills_up_is_a_clear_error_and_leaves_nothing(tmp_path,
         _assert_nothing_registered(store)
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+@pytest.mark.parametrize("how", ["file", "stdin-gzip"])
+@pytest.mark.parametrize("cut", [0.3, 0.7, 0.97])
+def test_a_truncated_image_archive_registers_nothing(store, tmp_path, how: str,
+                                                    cut: float) -> None:
+    from pctest.layers import two_layer_image
+
+    whole = docker_save(tmp_path / "whole.tar", two_layer_image()).read_bytes()
+    data = whole if how == "file" else gzip.compress(whole)
+    part = tmp_path / "part"
+    part.write_bytes(data[:int(len(data.rstrip(b"\0")) * cut)])  # cut into the content
+    if how == "file":
+        r = run(["image", "load", "-i", str(part)])
+    else:
+        with open(part, "rb") as f:
+            p = subprocess.run([PYCOMPOSE, "image", "load"], stdin=f, capture_output=True,
+                               text=True)
+        r = p
+    assert r.returncode != 0
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    assert "internal error" not in r.stderr
+    _assert_nothing_registered(store)
+
+
+def test_a_bad_second_layer_leaves_no_trace_of_the_first(store, tmp_path) -> None:
+    good = make_tar([entry("a", data=b"1")])
+    bad = make_tar([entry("b", data=b"2")])
+    archive = docker_save(tmp_path / "half.tar", [good, bad],
+                          diff_ids=[sha256(good), sha256(b"not it")])
+    r = run(["image", "load", "-i", str(archive)])
+    assert r.returncode != 0 and "layer 2/2" in r.stderr and "diff_id mismatch" in r.stderr
+    _assert_nothing_registered(store)

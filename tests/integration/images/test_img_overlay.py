@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 from pctest.cli import run
@@ -72,3 +73,27 @@ def test_committing_an_upper_dir_makes_a_layer_that_mounts_the_same(
     assert lines[1].startswith(img.id) and "sh -c edit" in lines[1]
     assert "a test commit" in lines[1]
     assert lines[2].startswith("<missing>") and "Imported from" in lines[2]
+
+
+def test_a_hundred_layers_fit_the_mount_option_page(store: ImageStore, tmp_path: Path) -> None:
+    from pctest.layers import entry, make_tar
+
+    layers = [make_tar([entry("layers", "dir"), entry(f"layers/{i:03d}", data=b"%d" % i)])
+              for i in range(100)]
+    r = run(["image", "load", "-i", str(docker_save(tmp_path / "deep.tar", layers,
+                                                     tag="deep:1"))])
+    assert r.returncode == 0, r.stderr
+    img = store.resolve("deep:1")
+    # docker's answer to the one-page (4096 bytes) limit: short links, relative to a
+    # working directory at the store; absolute ones fit too from /var/lib/pycompose
+    assert len(":".join(img.lowerdirs(relative=True))) < 1500
+    assert max(len(p) for p in img.lowerdirs()) == len(str(store.images_dir)) + 15
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    opts = "lowerdir=" + ":".join(img.lowerdirs(relative=True))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(merged)],
+                   check=True, cwd=store.images_dir)
+    try:
+        assert sorted(os.listdir(merged / "layers")) == [f"{i:03d}" for i in range(100)]
+    finally:
+        subprocess.run(["umount", str(merged)], check=True)
