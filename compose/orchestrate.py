@@ -347,6 +347,14 @@ class Orchestrator:
             for m in svc.volumes or []:
                 if m.type == "volume" and m.source:
                     vols.add(m.source)
+        from .model import unhonoured_keys
+
+        ignored = [k for k in unhonoured_keys(self.project)
+                   if k.split(".")[1] in names or not k.startswith("services.")]
+        for n in names:
+            ignored += T.unsupported_secrets(self.project, n, every[n])
+        for key in ignored:
+            self.progress.write(f"WARN: {key} is not supported yet and is ignored")
         existing = await self._run(self.engine.containers, self.project.name)
         orphans = [r for r in existing
                    if labels_of(r).get(T.LABEL_SERVICE) not in every

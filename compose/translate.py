@@ -116,6 +116,36 @@ def _mount(project: Project, m: Any) -> tuple[str, str]:
     return "mount", ",".join(parts)
 
 
+def _secret_mounts(project: Project, svc: Service) -> list[str]:
+    """``secrets`` and ``configs`` backed by a file: read-only binds at
+    ``/run/secrets/NAME`` (secrets) or ``/NAME`` (configs), or the given target."""
+    out = []
+    for refs, decls, default_dir in ((svc.secrets, project.secrets, "/run/secrets/"),
+                                     (svc.configs, project.configs, "/")):
+        for ref in refs or []:
+            decl = decls.get(ref.source)
+            if decl is None or not decl.file:
+                continue
+            target = ref.target or ref.source
+            if not target.startswith("/"):
+                target = default_dir + target
+            out.append(f"type=bind,source={decl.file},target={target},readonly")
+    return out
+
+
+def unsupported_secrets(project: Project, service: str, svc: Service) -> list[str]:
+    """Secrets and configs given by ``content``/``environment``/``external``, which are
+    not mounted yet: the caller warns naming them."""
+    out = []
+    for kind, refs, decls in (("secrets", svc.secrets, project.secrets),
+                              ("configs", svc.configs, project.configs)):
+        for ref in refs or []:
+            decl = decls.get(ref.source)
+            if decl is not None and not decl.file:
+                out.append(f"services.{service}.{kind}.{ref.source}")
+    return out
+
+
 def _restart(svc: Service) -> str | None:
     if svc.restart:
         return svc.restart
@@ -202,6 +232,7 @@ def run_options(project: Project, service: str, svc: Service, number: int, *,
     for m in svc.volumes or []:
         kind, text = _mount(project, m)
         (tmpfs if kind == "tmpfs" else mounts).append(text)
+    mounts += _secret_mounts(project, svc)
     if mounts:
         o["mounts"] = mounts
     if tmpfs:

@@ -124,3 +124,26 @@ services:
     assert o["name"] == "demo-w-2"
     assert o["restart"] == "on-failure:2"
     assert (o["memory"], o["cpus"], o["pids_limit"]) == (str(32 * 1024 * 1024), "0.25", 10)
+
+
+def test_file_secrets_and_configs_are_read_only_binds(tmp_path: Path) -> None:
+    (tmp_path / "pw.txt").write_text("s3cret")
+    (tmp_path / "app.conf").write_text("x=1")
+    p = project(tmp_path, """
+services:
+  web:
+    image: x
+    secrets: [pw, {source: tok, target: token}]
+    configs: [{source: conf, target: /etc/app.conf}]
+secrets:
+  pw: {file: ./pw.txt}
+  tok: {environment: TOKEN}
+configs:
+  conf: {file: ./app.conf}
+""")
+    o = T.run_options(p, "web", p.services["web"], 1)
+    assert o["mounts"] == [
+        f"type=bind,source={tmp_path}/pw.txt,target=/run/secrets/pw,readonly",
+        f"type=bind,source={tmp_path}/app.conf,target=/etc/app.conf,readonly",
+    ]
+    assert T.unsupported_secrets(p, "web", p.services["web"]) == ["services.web.secrets.tok"]
