@@ -35,9 +35,10 @@ are ``<hierarchy>/pycompose/<root_id>/<id>``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the launcher imports this package
 if TYPE_CHECKING:
+    from typing import Any
+
     from .container import (
         Container,
         ExecProcess,

@@ -8,27 +8,32 @@ and exits; PID 1 builds the filesystem and the process, says "ready", waits for
 namespaces and cgroup and does the same for one more process. protocol.py draws the
 conversation.
 
-Everything a step needs from the host (libseccomp, the seccomp profile, modules) is
-loaded before pivot_root: after it, the host's files are gone.
+Everything a step needs from the host (modules, the seccomp program, which the caller
+compiles with libseccomp and caches) is loaded before pivot_root: after it, the host's
+files are gone.
 """
 
 from __future__ import annotations
 
+import _socket
 import errno
 import fcntl
-import json
+import marshal
 import os
 import resource
-import socket
 import stat
 import struct
 import sys
-from typing import Any
 
 from . import linux as L
-from . import mounts, seccomp
+from . import mounts
 from .caps import CAPABILITIES
 from .protocol import StepError, error_message, exit_code_for, recv, send
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the launcher ms
+if TYPE_CHECKING:
+    from _socket import socket as Socket
+    from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -172,7 +177,7 @@ def prepare_process(spec: dict[str, Any], proc: dict[str, Any], *, use_init: boo
     return out
 
 
-def handshake(sock: socket.socket, prepared: dict[str, Any]) -> bool:
+def handshake(sock: Socket, prepared: dict[str, Any]) -> bool:
     """Say "ready" (with the pty master), wait for "start"; False if told otherwise."""
     fds = [prepared["master"]] if prepared["master"] >= 0 else []
     send(sock, {"t": "ready", "pid": os.getpid()}, fds)
@@ -212,8 +217,8 @@ def cap_mask(spec: dict[str, Any]) -> int:
     return m
 
 
-def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: seccomp.Filter | None,
-                  sock: socket.socket, caps: int, top_cap: int) -> None:
+def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: bytes | None,
+                  sock: Socket, caps: int, top_cap: int) -> None:
     """The point of no return: session and tty, bounding set, ids, caps, seccomp,
     execve. Only an execve error comes back from here."""
     os.setsid()
@@ -227,7 +232,7 @@ def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: seccomp.Filter 
             step("drop capability bounding set", L.prctl, L.PR_CAPBSET_DROP, n)
     nnp = spec["no_new_privileges"]
     if filt is not None and not nnp:
-        step("load seccomp filter", filt.load)
+        step("load seccomp filter", L.seccomp_load_bpf, filt)
     step("keep capabilities", L.prctl, L.PR_SET_KEEPCAPS, 1)
     step("setgroups", L.setgroups, p["groups"])
     step(f"setgid {p['gid']}", os.setresgid, p["gid"], p["gid"], p["gid"])
@@ -237,23 +242,13 @@ def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: seccomp.Filter 
     if nnp:
         step("set no_new_privs", L.prctl, L.PR_SET_NO_NEW_PRIVS, 1)
         if filt is not None:
-            step("load seccomp filter", filt.load)
+            step("load seccomp filter", L.seccomp_load_bpf, filt)
     step(f"chdir to {p['cwd']}", os.chdir, p["cwd"])
     try:
         os.execve(p["exe"], p["argv"], dict(e.partition("=")[::2] for e in p["env"]))
     except OSError as e:
         err = e.errno or errno.EIO
         raise StepError("exec", err, f"{p['argv'][0]}: {os.strerror(err).lower()}") from None
-
-
-def build_filter(spec: dict[str, Any], profile: dict[str, Any] | None) -> seccomp.Filter | None:
-    if spec["privileged"] or profile is None:
-        return None
-    try:
-        return seccomp.build(profile, spec["capabilities"])
-    except (OSError, seccomp.ProfileError) as e:
-        raise StepError("build seccomp filter", getattr(e, "errno", None) or errno.EINVAL,
-                        str(e)) from None
 
 
 # --- create: the launcher and PID 1 --------------------------------------------------
@@ -301,7 +296,7 @@ def _setup_userns(spec: dict[str, Any]) -> None:
     step("become root in the user namespace", os.setresuid, 0, 0, 0)
 
 
-def launch_create(job: dict[str, Any], sock: socket.socket) -> int:
+def launch_create(job: dict[str, Any], sock: Socket) -> int:
     spec = job["spec"]
     ns: dict[str, str | None] = spec["namespaces"]
     _join_cgroups(job)
@@ -330,10 +325,10 @@ def launch_create(job: dict[str, Any], sock: socket.socket) -> int:
     return 0
 
 
-def run_pid1(job: dict[str, Any], sock: socket.socket, userns: bool) -> int:
+def run_pid1(job: dict[str, Any], sock: Socket, userns: bool) -> int:
     try:
         spec = job["spec"]
-        filt = build_filter(spec, job["seccomp"])
+        filt = job["seccomp_bpf"]
         caps = cap_mask(spec)
         top_cap = last_cap()
         step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
@@ -390,7 +385,7 @@ def _setrlimit(rl: dict[str, Any]) -> None:
         raise StepError(f"ulimit {name}", e.errno or errno.EIO, e.strerror or "") from None
 
 
-def _report(sock: socket.socket, msg: dict[str, Any]) -> None:
+def _report(sock: Socket, msg: dict[str, Any]) -> None:
     try:
         send(sock, msg)
     except OSError:
@@ -399,10 +394,10 @@ def _report(sock: socket.socket, msg: dict[str, Any]) -> None:
 
 # --- exec: one more process in a running container ------------------------------------
 
-def launch_exec(job: dict[str, Any], sock: socket.socket) -> int:
+def launch_exec(job: dict[str, Any], sock: Socket) -> int:
     spec = job["spec"]
     target = job["target_pid"]
-    filt = build_filter(spec, job["seccomp"])
+    filt = job["seccomp_bpf"]
     caps = cap_mask(spec)
     top_cap = last_cap()
     _join_cgroups(job)
@@ -438,9 +433,9 @@ def launch_exec(job: dict[str, Any], sock: socket.socket) -> int:
 def main(argv: list[str]) -> int:
     mode, sock_fd, job_fd = argv[0], int(argv[1]), int(argv[2])
     os.set_inheritable(sock_fd, False)  # never leak it into the container's process
-    sock = socket.socket(fileno=sock_fd)
+    sock = _socket.socket(fileno=sock_fd)
     with os.fdopen(job_fd, "rb") as f:
-        job = json.loads(f.read())
+        job = marshal.loads(f.read())
     try:
         return launch_create(job, sock) if mode == "create" else launch_exec(job, sock)
     except StepError as e:

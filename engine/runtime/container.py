@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import marshal
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ from ..errors import EngineError, NotFound
 from . import linux as L
 from .cgroups import Cgroup, leftovers
 from .protocol import EXIT_SETUP, describe, recv, send
-from .seccomp import default_profile
+from .seccomp import ProfileError, bpf_program, default_profile
 from .spec import ContainerSpec, Mount, Process
 
 #: docker's `--init` binary is tini; Debian's tini package ships a static build that
@@ -82,6 +83,16 @@ def _seccomp_profile(spec: ContainerSpec) -> dict[str, Any] | None:
     return profile
 
 
+def _seccomp_bpf(spec: ContainerSpec) -> bytes | None:
+    profile = _seccomp_profile(spec)
+    if profile is None:
+        return None
+    try:
+        return bpf_program(profile, spec.capabilities)
+    except (OSError, ProfileError) as e:
+        raise EngineError(f"seccomp profile {spec.seccomp}: {e}", exit_code=125) from None
+
+
 def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
     """The etc files (written under spec.root) and the init binary, as bind mounts."""
     out = []
@@ -130,7 +141,7 @@ class _Launch:
             child_sock.close()
             os.close(r)
         with os.fdopen(w, "wb") as f:
-            f.write(json.dumps(job).encode())
+            f.write(marshal.dumps(job))
         self.pid: int | None = None
 
     def receive(self, expect: str) -> tuple[dict[str, Any], list[int]]:
@@ -264,7 +275,7 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
     if not spec.cgroup_parent:
         spec.cgroup_parent = f"pycompose/{root_id()}"
     check_sysctls(spec)
-    profile = _seccomp_profile(spec)
+    bpf = _seccomp_bpf(spec)
     root = Path(spec.root)
     root.mkdir(parents=True, exist_ok=True)
     cg = cgroup_of(spec)
@@ -273,7 +284,7 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
         (root / "rootfs").mkdir(exist_ok=True)
         full = replace(spec, mounts=[*spec.mounts, *_runtime_mounts(spec)])
         cg.create(spec.resources, spec.privileged)
-        job = {"spec": asdict(full), "seccomp": profile, "cgroup_procs": cg.procs_files}
+        job = {"spec": asdict(full), "seccomp_bpf": bpf, "cgroup_procs": cg.procs_files}
         if spec.process.terminal:
             stdin = stdout = stderr = subprocess.DEVNULL
         launch = _Launch("create", job, stdin, stdout, stderr, timeout)
@@ -314,7 +325,7 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
     except ProcessLookupError:
         raise NotFound(f"container {spec.id} is not running") from None
     cg = cgroup_of(spec)
-    job = {"spec": asdict(spec), "seccomp": _seccomp_profile(spec),
+    job = {"spec": asdict(spec), "seccomp_bpf": _seccomp_bpf(spec),
            "cgroup_procs": cg.procs_files, "target_pid": target_pid,
            "process": asdict(process)}
     if process.terminal:

@@ -3,15 +3,14 @@ define them (runtime-spec "default devices"; runc's AllowedDevices)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
+class Device:
+    """One device node: path, "c"/"b", major, minor, mode."""
 
-class Device(NamedTuple):
-    path: str
-    kind: str  # "c" or "b"
-    major: int
-    minor: int
-    mode: int
+    __slots__ = ("kind", "major", "minor", "mode", "path")
+
+    def __init__(self, path: str, kind: str, major: int, minor: int, mode: int) -> None:
+        self.path, self.kind, self.major, self.minor, self.mode = path, kind, major, minor, mode
 
 
 #: Nodes created in the container's /dev (a fresh tmpfs).

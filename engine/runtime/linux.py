@@ -7,7 +7,6 @@ callers can name the step that failed. No policy lives here.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -69,6 +68,8 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _SYS_pivot_root = 155  # x86_64
 _SYS_capset = 126
 _SYS_pidfd_open = 434
+_SYS_seccomp = 317
+_SECCOMP_SET_MODE_FILTER = 1
 
 TIOCSCTTY = 0x540E
 TIOCGPTN = 0x80045430
@@ -166,3 +167,17 @@ def set_child_subreaper() -> None:
     """Make orphaned descendants (a container's PID 1 once its launcher exits)
     children of this process, so that it can wait for their exit status."""
     prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_load_bpf(program: bytes) -> None:
+    """Install a compiled seccomp filter (struct sock_filter[], 8 bytes each) on this
+    thread. Needs no_new_privs or CAP_SYS_ADMIN."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    ret = _libc.syscall(ctypes.c_long(_SYS_seccomp), ctypes.c_uint(_SECCOMP_SET_MODE_FILTER),
+                        ctypes.c_uint(0), ctypes.byref(prog))
+    _check(ret, "seccomp(SET_MODE_FILTER)")

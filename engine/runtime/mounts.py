@@ -11,11 +11,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
 
 from . import linux as L
 from .devices import DEFAULT_DEVICES, DEFAULT_SYMLINKS
 from .protocol import StepError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the launcher ms
+if TYPE_CHECKING:
+    from typing import Any
 
 _SET_FLAGS = {
     "ro": L.MS_RDONLY, "nosuid": L.MS_NOSUID, "nodev": L.MS_NODEV, "noexec": L.MS_NOEXEC,

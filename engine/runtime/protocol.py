@@ -1,7 +1,7 @@
 """The start-up protocol between the caller and the processes that make a container.
 
-One ``SOCK_SEQPACKET`` socketpair, one JSON object per packet (file descriptors ride
-along with SCM_RIGHTS)::
+One ``SOCK_SEQPACKET`` socketpair, one marshalled dict per packet (file descriptors
+ride along with SCM_RIGHTS)::
 
     caller                         launcher (python -S)          container PID 1
       | spawn, spec on a pipe ------>|
@@ -20,16 +20,20 @@ The socket is close-on-exec in PID 1, so a successful ``execve`` shows as EOF; a
 error packet instead names the failing step and carries docker's exit code. If the
 caller goes away before "start", PID 1 reads EOF and exits without running anything.
 
-This module is imported by the launcher, so it imports only the standard library.
+This module is imported by the launcher, so it imports only cheap built-in modules.
 """
 
 from __future__ import annotations
 
+import _socket
 import errno as _errno
-import json
+import marshal
 import os
-import socket
-from typing import Any
+import struct
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the launcher ms
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_PACKET = 1 << 16
 
@@ -53,22 +57,29 @@ def exit_code_for(step: str, err: int) -> int:
     return EXIT_SETUP
 
 
-def send(sock: socket.socket, msg: dict[str, Any], fds: list[int] | None = None) -> None:
-    data = json.dumps(msg, separators=(",", ":")).encode()
+def send(sock: _socket.socket, msg: dict[str, Any], fds: list[int] | None = None) -> None:
+    """One packet: ``msg`` marshalled (both ends run the same interpreter), fds as
+    SCM_RIGHTS."""
+    data = marshal.dumps(msg)
+    anc = []
     if fds:
-        socket.send_fds(sock, [data], fds)
-    else:
-        sock.send(data)
+        anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))]
+    sock.sendmsg([data], anc)
 
 
-def recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+def recv(sock: _socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     """The next message and the fds it carried; (None, []) at EOF."""
-    data, fds, _flags, _addr = socket.recv_fds(sock, MAX_PACKET, 4)
+    data, anc, _flags, _addr = sock.recvmsg(MAX_PACKET, _socket.CMSG_SPACE(4 * 4))
+    fds: list[int] = []
+    for level, kind, payload in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            n = len(payload) // 4
+            fds.extend(struct.unpack(f"{n}i", payload[: 4 * n]))
     if not data:
         for fd in fds:
             os.close(fd)
         return None, []
-    return json.loads(data), list(fds)
+    return marshal.loads(data), fds
 
 
 def error_message(step: str, err: int, detail: str = "") -> dict[str, Any]:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the launcher ms
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 # The syscalls docker's default profile allows unconditionally (moby/profiles
 # seccomp/default.json), as one list of names. Names a kernel or libseccomp does not
@@ -130,17 +133,36 @@ def default_profile() -> dict[str, Any]:
     return {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "syscalls": syscalls}
 
 
-class Arg(NamedTuple):
-    arg: int
-    op: int
-    a: int
-    b: int
+class Arg(tuple):
+    """(argument index, comparison op, datum a, datum b)."""
+
+    @property
+    def arg(self) -> int:
+        return int(self[0])
+
+    @property
+    def op(self) -> int:
+        return int(self[1])
+
+    @property
+    def a(self) -> int:
+        return int(self[2])
+
+    @property
+    def b(self) -> int:
+        return int(self[3])
 
 
-class Rule(NamedTuple):
-    names: tuple[str, ...]
-    action: int
-    args: tuple[Arg, ...]
+class Rule:
+    """One compiled rule: syscall names, action code, argument filters."""
+
+    __slots__ = ("action", "args", "names")
+
+    def __init__(self, names: tuple[str, ...], action: int, args: tuple[Arg, ...]) -> None:
+        self.names, self.action, self.args = names, action, args
+
+    def __repr__(self) -> str:
+        return f"Rule({self.names!r}, {self.action:#x}, {self.args!r})"
 
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
@@ -206,7 +228,7 @@ def compile_profile(profile: dict[str, Any], caps: Iterable[str],
             names = tuple(entry.get("names") or ([entry["name"]] if "name" in entry else []))
             action = action_code(entry["action"], entry.get("errnoRet"))
             args = tuple(
-                Arg(a["index"], _OPS[a["op"]], a.get("value", 0), a.get("valueTwo", 0))
+                Arg((a["index"], _OPS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)))
                 for a in entry.get("args") or []
             )
             if action != default or args:
@@ -262,6 +284,28 @@ class Filter:
                 if rc < 0 and rc != -17:  # -EEXIST: the same rule twice is fine
                     self.skipped.append(name)
 
+    def export_bpf(self) -> bytes:
+        """The compiled BPF program (struct sock_filter[]): generating it is the slow
+        part (~30 ms for docker's profile), so it is done once and cached."""
+        self._lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            rc = self._lib.seccomp_export_bpf(self._ctx, fd)
+            if rc < 0:
+                raise OSError(-rc, f"seccomp_export_bpf: {os.strerror(-rc)}")
+            os.lseek(fd, 0, os.SEEK_SET)
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        if self._ctx:
+            self._lib.seccomp_release(self._ctx)
+            self._ctx = None
+
     def load(self) -> None:
         rc = self._lib.seccomp_load(self._ctx)
         if rc < 0:
@@ -273,3 +317,21 @@ def build(profile: dict[str, Any], caps: Iterable[str]) -> Filter:
     default, rules = compile_profile(profile, caps, host_arch())
     extra = ["SCMP_ARCH_X86", "SCMP_ARCH_X32"] if host_arch() == "amd64" else []
     return Filter(default, rules, extra)
+
+
+_BPF_CACHE: dict[tuple[str, tuple[str, ...]], bytes] = {}
+
+
+def bpf_program(profile: dict[str, Any], caps: Iterable[str]) -> bytes:
+    """The BPF program for ``profile`` and ``caps``, memoised for the process's life
+    (the supervisor compiles docker's profile once, not once per container)."""
+    import json
+
+    key = (json.dumps(profile, sort_keys=True), tuple(sorted(caps)))
+    if key not in _BPF_CACHE:
+        f = build(profile, key[1])
+        try:
+            _BPF_CACHE[key] = f.export_bpf()
+        finally:
+            f.release()
+    return _BPF_CACHE[key]
