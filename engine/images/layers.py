@@ -192,6 +192,8 @@ def _next_member(tar: Any) -> tarfile.TarInfo | None:
         return m
     fileobj: Any = tar.fileobj
     if tar.offset != fileobj.tell():
+        if tar.offset == 0:
+            return None  # the archive began with its end marker: an empty layer
         fileobj.seek(tar.offset - 1)
         if not fileobj.read(1):
             raise LayerError("unexpected end of data")

@@ -150,10 +150,19 @@ class Image:
         at ``store.images_dir`` (as docker does) when even short absolute paths would
         overflow the mount option page (more than ~100 layers).
         """
-        assert self.store is not None
-        base = "" if relative else str(self.store.images_dir) + "/"
-        names = [link_name(c) for c in reversed(self.chain_ids)] or ["EMPTY"]
-        return [base + "l/" + n for n in names]
+        store = self.store
+        assert store is not None
+        chains = list(reversed(self.chain_ids))
+        for c in chains:  # a few stats: a damaged store fails here, by name, not in mount
+            link = store.links / link_name(c)
+            if not link.is_dir():
+                if not store.has_layer(c):
+                    raise EngineError(f"image {self.short_id}: layer {c} is missing from "
+                                      "the store (remove the image and load it again)")
+                with contextlib.suppress(FileExistsError):  # only the link was lost
+                    os.symlink(f"../layers/{_hex(c)}/diff", link)
+        base = "" if relative else str(store.images_dir) + "/"
+        return [base + "l/" + n for n in [link_name(c) for c in chains] or ["EMPTY"]]
 
     @property
     def size(self) -> int:

@@ -117,3 +117,25 @@ def test_user_mistakes_are_one_line_errors(store: ImageStore, tmp_path: Path) ->
         assert r.returncode != 0
         assert words in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+def test_system_df_counts_images_containers_and_volumes(store: ImageStore, busybox,
+                                                        no_leaks: Path) -> None:
+    cdir = no_leaks / "containers" / ("d" * 64)
+    (cdir / "upper").mkdir(parents=True)
+    (cdir / "upper" / "f").write_bytes(b"x" * 50_000)
+    (cdir / "state.json").write_text(json.dumps({
+        "Id": "d" * 64, "Name": "/web", "Image": busybox.id, "State": {"Running": False},
+        "GraphDriver": {"Data": {"UpperDir": str(cdir / "upper")}},
+        "Mounts": [{"Type": "volume", "Name": "data"}]}))
+    for v in ("data", "spare"):
+        (no_leaks / "volumes" / v / "_data").mkdir(parents=True)
+    (no_leaks / "volumes" / "spare" / "_data" / "f").write_bytes(b"y" * 10_000)
+    r = run(["system", "df"])
+    assert r.returncode == 0, r.stderr
+    rows = {line.split("  ")[0]: line.split() for line in r.stdout.splitlines()[1:]}
+    assert rows["Images"][1:3] == ["1", "1"] and rows["Images"][4].startswith("0B")
+    assert rows["Containers"][1:3] == ["1", "0"]
+    assert rows["Local Volumes"][2:4] == ["2", "1"]
+    verbose = run(["system", "df", "-v"]).stdout
+    assert "busybox" in verbose and "web" in verbose and "spare" in verbose

@@ -73,3 +73,18 @@ def test_concurrent_imports_all_land(store: ImageStore, busybox_tar: Path) -> No
     assert tags == [f"docker.io/library/c{i}:latest" for i in range(6)]
     assert len(os.listdir(store.layers_dir)) == 1
     assert os.listdir(store.tmp) == []
+
+
+def test_a_lost_link_is_repaired_and_a_lost_layer_is_named(store: ImageStore, busybox) -> None:
+    link = Path(busybox.lowerdirs()[0])
+    target = os.readlink(link)
+    link.unlink()
+    assert busybox.lowerdirs()[0] == str(link) and os.readlink(link) == target
+    layer = store.layer_dir(busybox.chain_ids[0])
+    away = store.root.parent / "moved-away"  # not in tmp/: recover() would take it
+    layer.rename(away)
+    try:
+        r = run(["image", "inspect", "busybox"])
+        assert r.returncode != 0 and "is missing from the store" in r.stderr
+    finally:
+        away.rename(layer)
