@@ -89,7 +89,8 @@ def test_tag_rm_and_prune_follow_docker(store: ImageStore, busybox, no_leaks: Pa
     cdir.rmdir()
     r = run(["image", "prune", "-f"])
     assert r.returncode == 0
-    assert not any(os.path.exists(p) for p in busybox.lowerdirs())
+    assert not any(store.has_layer(c) for c in busybox.chain_ids)
+    assert os.listdir(store.links) == ["EMPTY"]
     assert os.listdir(store.blobs) == [] and os.listdir(store.layers_dir) == []
 
 
