@@ -142,3 +142,32 @@ def test_lowering_ulimit_works(make_spec: MakeSpec) -> None:
 def test_sysctl_in_own_namespace(make_spec: MakeSpec) -> None:
     spec = make_spec("cat", "/proc/sys/kernel/shmmni", sysctls={"kernel.shmmni": "1234"})
     assert run_capture(spec) == (0, "1234\n")
+
+
+def test_network_namespaces_new_host_and_joined(make_spec: MakeSpec) -> None:
+    host_net = os.readlink("/proc/self/ns/net")
+    script = "readlink /proc/self/ns/net; ls /sys/class/net"
+    code, out = run_capture(make_spec("/bin/sh", "-c", script))
+    assert code == 0
+    own_net, links = out.split("\n", 1)
+    assert own_net != host_net
+    assert links.split() == ["lo"]
+    spec = make_spec("readlink", "/proc/self/ns/net")
+    spec.namespaces["net"] = "host"
+    assert run_capture(spec) == (0, host_net + "\n")
+    first = run(make_spec("sleep", "30"))
+    try:
+        target = f"/proc/{first.pid}/ns/net"
+        spec = make_spec("readlink", "/proc/self/ns/net")
+        spec.namespaces["net"] = target
+        assert run_capture(spec) == (0, os.readlink(target) + "\n")
+    finally:
+        first.kill(9)
+        first.wait()
+
+
+def test_cgroup_namespace_hides_the_host_path(make_spec: MakeSpec) -> None:
+    code, out = run_capture(make_spec("cat", "/proc/self/cgroup"))
+    assert code == 0
+    lines = [line for line in out.splitlines() if "memory" in line or "pids" in line]
+    assert lines and all(line.endswith(":/") for line in lines)

@@ -233,3 +233,40 @@ def test_cgroup_v2_paths_on_the_unified_hierarchy(no_leaks: Path) -> None:
     cg.remove()
     assert proc.wait() == -signal.SIGKILL
     assert not Path(cg.paths[0][1]).exists()
+
+
+def test_user_namespace_remap(make_spec: MakeSpec, busybox_dir: Path) -> None:
+    """``--userns`` remap: root inside is uid 100000 outside. The image's files must be
+    owned by the mapped ids (the image store's job; here a chowned copy), and every
+    directory on the way must be searchable by the mapped root."""
+    import shutil
+    import tempfile
+
+    from pycompose.engine.runtime import IdMap, Rootfs
+
+    base = Path(tempfile.mkdtemp(prefix="pycompose-userns-", dir="/var/tmp"))
+    try:
+        base.chmod(0o755)
+        lower = base / "lower"
+        subprocess.run(["cp", "-a", str(busybox_dir), str(lower)], check=True)
+        for d in ("upper", "work"):
+            (base / d).mkdir()
+        subprocess.run(["chown", "-R", "100000:100000", str(lower), str(base / "upper"),
+                        str(base / "work")], check=True)
+        spec = make_spec("/bin/sh", "-c", "id -u; cat /proc/self/uid_map; touch /f; echo t=$?; "
+                         "grep CapEff /proc/self/status",
+                         rootfs=Rootfs([str(lower)], str(base / "upper"), str(base / "work")),
+                         uid_map=[IdMap(0, 100000, 65536)], gid_map=[IdMap(0, 100000, 65536)],
+                         namespaces={"user": None, "pid": None, "mnt": None, "uts": None,
+                                     "ipc": None, "net": None, "cgroup": None})
+        spec.root = str(base / "run")
+        code, out = run_capture(spec)
+        assert code == 0, out
+        lines = out.split("\n")
+        assert lines[0] == "0"
+        assert lines[1].split() == ["0", "100000", "65536"]
+        assert "t=0" in out
+        assert (base / "upper/f").stat().st_uid == 100000
+        destroy(spec)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
