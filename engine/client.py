@@ -235,7 +235,7 @@ def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
 
     old_winch = signal.signal(signal.SIGWINCH, on_winch)
     if saved is not None:
-        ttymod.setraw(in_fd)
+        ttymod.setraw(in_fd, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
     prev = b""
     master_open, stdin_open = True, with_stdin
     try:

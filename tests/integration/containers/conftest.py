@@ -44,7 +44,8 @@ class Engine:
     def wait_for(self, ref: str, status: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.ok("inspect", "-f", "{{.State.Status}}", ref).strip() == status:
+            r = self("inspect", "-f", "{{.State.Status}}", ref)
+            if r.returncode == 0 and r.stdout.strip() == status:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{ref} did not reach {status}")

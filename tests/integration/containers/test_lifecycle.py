@@ -1,0 +1,124 @@
+"""Detached containers: logs, stop with its timeout, kill, restart policies, wait, and
+a supervisor killed with -9 whose successor repairs the state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import Engine
+from pctest.cli import PYCOMPOSE
+
+TICKER = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"
+
+
+def test_detached_logs_in_json_file_with_tail_and_timestamps(engine: Engine) -> None:
+    cid = engine.ok("run", "-d", "--name", "talk", "busybox", "sh", "-c",
+                    "echo one; echo two >&2; echo three").strip()
+    assert engine.ok("wait", "talk").strip() == "0"
+    log_path = engine.root / "containers" / cid / f"{cid}-json.log"
+    entries = [json.loads(x) for x in log_path.read_text().splitlines()]
+    assert {(e["log"], e["stream"]) for e in entries} == {
+        ("one\n", "stdout"), ("two\n", "stderr"), ("three\n", "stdout")}
+    r = engine("logs", "talk")
+    assert "one\n" in r.stdout and "three\n" in r.stdout and r.stderr == "two\n"
+    tail = engine.ok("logs", "--tail", "1", "-t", "talk")
+    stamp, text = tail.split(" ", 1)
+    assert stamp.endswith("Z") and text in ("three\n", "two\n")
+
+
+def test_logs_follow_ends_when_the_container_does(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "f", "busybox", "sh", "-c",
+              "for i in 1 2 3; do echo l$i; sleep 0.2; done")
+    out = engine.ok("logs", "-f", "f", timeout=15)
+    assert out.split() == ["l1", "l2", "l3"]
+
+
+def test_run_d_survives_the_cli_and_stop_waits_then_kills(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "stubborn", "busybox", "sh", "-c",
+              f"trap '' TERM; {TICKER}")
+    time.sleep(0.3)
+    assert engine.ok("inspect", "-f", "{{.State.Status}}", "stubborn").strip() == "running"
+    t0 = time.monotonic()
+    engine.ok("stop", "-t", "1", "stubborn")
+    took = time.monotonic() - t0
+    assert 0.9 < took < 5, took
+    assert engine.ok("inspect", "-f", "{{.State.ExitCode}}", "stubborn").strip() == "137"
+
+
+def test_stop_signal_reaches_a_handler(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "polite", "--stop-signal", "USR1", "busybox", "sh",
+              "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    engine.ok("stop", "polite")
+    assert time.monotonic() - t0 < 5
+    assert engine.ok("inspect", "-f", "{{.State.ExitCode}}", "polite").strip() == "42"
+
+
+def test_kill_with_a_signal_and_start_again(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "k", "busybox", "sh", "-c",
+              "trap 'exit 7' HUP; while true; do sleep 0.1; done")
+    time.sleep(0.3)
+    engine.ok("kill", "-s", "HUP", "k")
+    assert engine.ok("wait", "k").strip() == "7"
+    engine.ok("start", "k")
+    engine.wait_for("k", "running")
+    engine.ok("kill", "k")
+    assert engine.ok("wait", "k").strip() == "137"
+    r = engine("rm", "k")
+    assert r.returncode == 0
+    assert engine.ok("ls", "-aq") == ""
+
+
+def test_rm_of_a_running_container_needs_force(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "busy", "busybox", "sleep", "30")
+    r = engine("rm", "busy")
+    assert r.returncode == 1 and "Stop the container" in r.stderr
+    engine.ok("rm", "-f", "busy")
+    assert engine.ok("ls", "-aq") == ""
+
+
+def test_on_failure_restart_policy_counts_retries(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox",
+              "sh", "-c", "echo try; exit 1")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        info = json.loads(engine.ok("inspect", "flaky"))[0]
+        if info["RestartCount"] == 2 and info["State"]["Status"] == "exited":
+            break
+        time.sleep(0.1)
+    assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 1
+    assert engine.ok("logs", "flaky").count("try") == 3
+
+
+def test_attached_run_forwards_sigterm(engine: Engine) -> None:
+    p = subprocess.Popen([PYCOMPOSE, "container", "run", "--name", "fwd", "busybox", "sh",
+                          "-c", "trap 'echo got; exit 9' TERM; while true; do sleep 0.1; done"],
+                         stdout=subprocess.PIPE, text=True)
+    engine.wait_for("fwd", "running")
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=10)
+    assert (p.returncode, out) == (9, "got\n")
+
+
+def test_a_killed_supervisor_is_repaired_by_the_next_command(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "survivor", "busybox", "sleep", "60")
+    engine.ok("run", "-d", "--name", "victim", "busybox", "sleep", "60")
+    victim_pid = int(engine.ok("inspect", "-f", "{{.State.Pid}}", "victim"))
+    sup = engine.supervisor_pid()
+    assert sup
+    os.kill(sup, signal.SIGKILL)
+    os.kill(victim_pid, signal.SIGKILL)  # dies while nobody holds it
+    time.sleep(0.2)
+    out = engine.ok("ls", "-a", "--format", "{{.Names}} {{.State}}")
+    assert sorted(out.splitlines()) == ["survivor running", "victim exited"]
+    assert engine.supervisor_pid() not in (None, sup)
+    info = json.loads(engine.ok("inspect", "victim"))[0]["State"]
+    assert info["ExitCode"] == 255 and "unknown" in info["Error"]
+    engine.ok("stop", "-t", "0", "survivor")
+    assert engine.ok("inspect", "-f", "{{.State.ExitCode}}", "survivor").strip() == "137"
