@@ -260,10 +260,12 @@ class _Unpacker:
         self.dirs.clear()
         os.close(self.root_fd)
 
-    def _forget_dirs(self) -> None:
-        for fd in self.dirs.values():
-            os.close(fd)
-        self.dirs.clear()
+    def _forget_dirs(self, under: str | None = None) -> None:
+        """Close cached directory fds: all, or those of ``under`` and below (a directory
+        about to be removed). Never the fd of a parent a caller still holds."""
+        for rel in list(self.dirs):
+            if under is None or rel == under or rel.startswith(under + "/"):
+                os.close(self.dirs.pop(rel))
 
     def dir_fd(self, rel: str) -> int:
         """An fd of directory ``rel`` (made, with parents, if missing), resolved in root."""
@@ -285,8 +287,10 @@ class _Unpacker:
         self.dirs[rel] = fd
         return fd
 
-    def clear(self, pfd: int, base: str, keep_dir: bool) -> None:
-        """Make room for a new entry ``base``: the later entry of an archive wins."""
+    def clear(self, pfd: int, rel: str, keep_dir: bool) -> None:
+        """Make room for a new entry ``rel`` (in directory ``pfd``): the later entry of
+        an archive wins."""
+        base = posixpath.basename(rel)
         try:
             st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
         except FileNotFoundError:
@@ -294,7 +298,7 @@ class _Unpacker:
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return
-            self._forget_dirs()
+            self._forget_dirs(under=rel)
             shutil.rmtree(base, dir_fd=pfd)
         else:
             os.unlink(base, dir_fd=pfd)
@@ -348,7 +352,7 @@ class _Unpacker:
                 fsops.set_opaque(pfd)
             elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
                 target = base[len(WHITEOUT_PREFIX):]
-                self.clear(pfd, target, keep_dir=False)
+                self.clear(pfd, posixpath.join(parent, target), keep_dir=False)
                 fsops.make_whiteout(pfd, target)
                 if self.is_root:
                     os.chown(target, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
@@ -361,7 +365,7 @@ class _Unpacker:
             self.dir_times.append((rel, int(m.mtime * 1e9)))
             return
         pfd = self.dir_fd(parent or ".")
-        self.clear(pfd, base, keep_dir=False)
+        self.clear(pfd, rel, keep_dir=False)
         if m.isreg():
             fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600, dir_fd=pfd)
@@ -418,8 +422,14 @@ class _Unpacker:
         """Directory mtimes last: creating their entries changed them."""
         self._forget_dirs()
         for rel, ns in reversed(self.dir_times):
-            fd = self.root_fd if rel == "." else fsops.open_in_root(
-                self.root_fd, rel, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fd = self.root_fd if rel == "." else fsops.open_in_root(
+                    self.root_fd, rel, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            except (FileNotFoundError, NotADirectoryError, OSError) as e:
+                if isinstance(e, (FileNotFoundError, NotADirectoryError)) or \
+                        e.errno == errno.ELOOP:
+                    continue  # a later entry replaced the directory
+                raise
             try:
                 os.utime(fd, ns=(ns, ns))
             finally:

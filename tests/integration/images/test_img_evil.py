@@ -228,3 +228,24 @@ def test_a_bad_second_layer_leaves_no_trace_of_the_first(store, tmp_path) -> Non
     r = run(["image", "load", "-i", str(archive)])
     assert r.returncode != 0 and "layer 2/2" in r.stderr and "diff_id mismatch" in r.stderr
     _assert_nothing_registered(store)
+
+
+def test_later_entries_replace_earlier_ones(store, tmp_path) -> None:
+    """Odd but valid: a directory replaced by a symlink, a whiteout over a directory
+    with content, many directories (past the unpacker's fd cache), a file replaced."""
+    many = [entry(f"d{i}", "dir") for i in range(300)] + \
+        [entry(f"d{i}/f", data=b"%d" % i) for i in range(300)]
+    r = _import(tmp_path, make_tar([
+        entry("a", "dir"), entry("a/b", "dir"), entry("a/b/c", data=b"c"),
+        entry("target", "dir"), entry("a", "symlink", link="target"),
+        entry("a/x", data=b"through the new symlink"),
+        entry("w", "dir"), entry("w/inner", data=b"1"), entry(".wh.w"),
+        entry("f", data=b"old"), entry("f", data=b"new"),
+        *many]))
+    assert r.returncode == 0, r.stderr
+    root = _layer_root(store)
+    assert os.readlink(root / "a") == "target"
+    assert (root / "target/x").read_bytes() == b"through the new symlink"
+    assert os.stat(root / "w", follow_symlinks=False).st_rdev == 0  # whiteout only
+    assert (root / "f").read_bytes() == b"new"
+    assert all((root / f"d{i}/f").read_bytes() == b"%d" % i for i in range(300))
