@@ -83,7 +83,11 @@ table ip {table} {{
 
 def namespace_ruleset(bridges: dict[str, bool]) -> str:
     """``bridges``: bridge name -> internal. Bridged traffic inside one bridge never
-    reaches this hook (unless br_netfilter is loaded: then it is accepted too)."""
+    reaches this hook (unless br_netfilter is loaded: then it is accepted too).
+
+    Stateless on purpose: what is allowed is symmetric (a bridge <-> the uplink), so
+    ``ct state`` would add nothing, and a ruleset without ``ct`` keeps conntrack out of
+    the namespace: each packet is tracked once, on the host, not twice."""
     lines = []
     for br, internal in sorted(bridges.items()):
         lines.append(f"    iifname {_q(br)} oifname {_q(br)} accept")
@@ -95,7 +99,6 @@ delete table ip pycompose
 table ip pycompose {{
   chain forward {{
     type filter hook forward priority filter; policy drop;
-    ct state established,related accept
 {chr(10).join(lines)}
     reject with icmp type admin-prohibited
   }}
