@@ -101,13 +101,25 @@ def _clash(p: PublishedRecord, host_ip: str, port: int, proto: str) -> bool:
 def publish(nets: Networks, container_id: str, ip: str,
             bindings: Sequence[PortBinding]) -> list[PortBinding]:
     """DNAT host ports to ``ip`` (the container's address); returns the bindings with
-    the real host ports. All or nothing: a taken port leaves no rule behind."""
+    the real host ports. Replaces the container's earlier bindings (a restart publishes
+    again and keeps its random ports). All or nothing: a taken port leaves no rule."""
     with nets.store.locked():
         st = nets.store.read()
+        # publishing replaces the container's ports (a restart publishes again); a
+        # random port it had stays its own
+        previous = [p for p in st.published if p.container_id == container_id]
+        st.published = [p for p in st.published if p.container_id != container_id]
         new: list[PublishedRecord] = []
         out = []
         for b in bindings:
             others = st.published + new
+            if b.host_port is None:
+                b = next((PortBinding(b.host_ip, p.host_port, b.container_port, b.proto)
+                          for p in previous
+                          if (p.host_ip, p.container_port, p.proto)
+                          == (b.host_ip, b.container_port, b.proto)
+                          and not any(_clash(o, b.host_ip, p.host_port, b.proto)
+                                      for o in others)), b)
             if b.host_port is not None:
                 for p in others:
                     if _clash(p, b.host_ip, b.host_port, b.proto):
@@ -127,7 +139,7 @@ def publish(nets: Networks, container_id: str, ip: str,
         try:
             apply_host_rules(nets, st)
         except BaseException:
-            st.published = [p for p in st.published if p not in new]
+            st.published = [p for p in st.published if p not in new] + previous
             apply_host_rules(nets, st)
             raise
         nets.store.write(st)

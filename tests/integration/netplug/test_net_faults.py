@@ -166,3 +166,14 @@ def test_kill_9_then_down_without_up(nets: Networks, make_ctr: Ctr) -> None:
     Networks(nets.root).cleanup_project("k")
     assert not Path("/run/netns", netns_name(nets.rid, "k")).exists()
     assert nets.list() == []
+
+
+def test_publishing_again_after_a_restart_keeps_the_ports(nets: Networks,
+                                                          make_ctr: Ctr) -> None:
+    nets.ensure("f7_default", project="f7")
+    att = nets.attach("f7_default", "a" * 64, f"/run/netns/{make_ctr()}")
+    want = [PortBinding("", None, 80, "tcp"), PortBinding("127.0.0.1", None, 53, "udp")]
+    first = nets.publish("a" * 64, att.ip, want)
+    assert nets.publish("a" * 64, att.ip, want) == first
+    assert nets.ports("a" * 64) == first
+    assert _nft_ports(nets.rid).count("dnat to") == 2
