@@ -38,6 +38,24 @@ a worker thread, ``trio.to_thread.run_sync``)::
     hosts_file_for(hostname, ips, extra_hosts=[...], host_gateway=...)
     parse_network_mode("service:db") -> NetworkMode(kind="service", target="db")
 
+A container's life, as the runtime/compose drive it:
+
+1. ``up``: ``nets.ensure(f"{project}_default", project=project)`` and each declared
+   network (``external: true``: only check ``nets.exists(name)``; never ensure/remove).
+2. start: the runtime makes the container's namespaces; for each network, in order,
+   ``nets.attach(net, cid, f"/proc/{pid}/ns/net", f"eth{i}", aliases=[service,
+   hostname, *aliases], container_name=name, links=..., project=project, dns=dns)``.
+   The first network's gateway (or default route) wins.
+3. /etc files: ``resolv_conf_for(nameservers=[first.gateway_ip], dns_search=...,
+   dns_opt=...)`` (the network's DNS server listens on its gateway address;
+   ``nets.inspect(net).gateway``), ``hosts_file_for(hostname, [ips], extra_hosts=...,
+   host_gateway=nets.host_gateway(net))``.
+4. ``nets.publish(cid, first.ip, bindings)`` (again after each restart: same ports).
+5. stop: nothing (the veth dies with the namespace; the address stays reserved).
+   remove: ``nets.unpublish(cid)`` and ``nets.detach(net, cid)`` for each network.
+6. ``down``: after the containers, ``nets.cleanup_project(project)``; it also finds
+   what a killed ``up`` left behind.
+
 Where things are: the topology in networks.py, addresses in ipam.py, rulesets in
 nftrules.py, ports in ports.py and forwarding.py, the kernel seam in kernel.py and
 nsutil.py, names of kernel objects in names.py, DNS and /etc files in dns.py and
