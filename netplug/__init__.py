@@ -46,9 +46,9 @@ A container's life, as the runtime/compose drive it:
    ``nets.attach(net, cid, f"/proc/{pid}/ns/net", f"eth{i}", aliases=[service,
    hostname, *aliases], container_name=name, links=..., project=project, dns=dns)``.
    The first network's gateway (or default route) wins.
-3. /etc files: ``resolv_conf_for(nameservers=[first.gateway_ip], dns_search=...,
-   dns_opt=...)`` (the network's DNS server listens on its gateway address;
-   ``nets.inspect(net).gateway``), ``hosts_file_for(hostname, [ips], extra_hosts=...,
+3. /etc files: ``resolv_conf_for(nameservers=[nets.inspect(first_net).gateway],
+   dns_search=..., dns_opt=...)`` (each network's DNS server listens on the network's
+   gateway address, internal networks too), ``hosts_file_for(hostname, [ips], extra_hosts=...,
    host_gateway=nets.host_gateway(net))``.
 4. ``nets.publish(cid, first.ip, bindings)`` (again after each restart: same ports).
 5. stop: nothing (the veth dies with the namespace; the address stays reserved).
