@@ -91,3 +91,50 @@ def test_skopeo_reads_and_verifies_the_saved_archive(store: ImageStore, busybox,
     assert r.returncode == 0, r.stderr
     r = run(["image", "load", "-i", str(tmp_path / "sk.tar")])
     assert r.returncode == 0 and r.stdout.strip() == "Loaded image: quay.io/me/bb:1", r.stderr
+
+
+def test_an_oci_index_of_platforms_loads_this_machines_image(store: ImageStore,
+                                                             tmp_path: Path) -> None:
+    from pctest.layers import entry, make_tar, oci_config, sha256
+
+    from pycompose.engine.images.changes import go_arch
+
+    blobs: dict[str, bytes] = {}
+
+    def put(data: bytes) -> str:
+        blobs[sha256(data)] = data
+        return sha256(data)
+
+    manifests = []
+    for arch in ("s390x", go_arch()):
+        layer = gzip.compress(make_tar([entry("arch", data=arch.encode())]))
+        diff = sha256(gzip.decompress(layer))
+        cfg = json.dumps({**oci_config([diff]), "architecture": arch}).encode()
+        m = json.dumps({"schemaVersion": 2, "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(cfg),
+            "size": len(cfg)}, "layers": [{
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": put(layer), "size": len(layer)}]}).encode()
+        manifests.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "digest": put(m), "size": len(m),
+                          "platform": {"architecture": arch, "os": "linux"}})
+    inner = json.dumps({"schemaVersion": 2, "manifests": manifests}).encode()
+    index = {"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": put(inner),
+        "size": len(inner), "annotations": {"io.containerd.image.name":
+                                            "docker.io/library/multi:1"}}]}
+    archive = tmp_path / "oci.tar.zst"
+    import zstandard
+
+    archive.write_bytes(zstandard.ZstdCompressor().compress(make_tar([
+        entry("oci-layout", data=b'{"imageLayoutVersion":"1.0.0"}'),
+        entry("index.json", data=json.dumps(index).encode()),
+        *[entry("blobs/sha256/" + d[7:], data=b) for d, b in blobs.items()]])))
+    r = run(["image", "load", "-i", str(archive)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Loaded image: multi:1"
+    img = store.resolve("multi:1")
+    assert img.oci_config["architecture"] == go_arch()
+    assert img.layers[0].media_type.endswith("+gzip")
+    root = Path(os.path.realpath(img.lowerdirs()[0]))
+    assert (root / "arch").read_text() == go_arch()
