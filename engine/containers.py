@@ -143,8 +143,11 @@ class ContainerStore:
         return self.load(self.resolve(ref))
 
     # -- writes ------------------------------------------------------------------------
-    def create(self, record: Record, name: str | None) -> Record:
-        """Store a new record under a unique name (random if ``name`` is None)."""
+    def create(self, record: Record, name: str | None,
+               prepare: Callable[[Record], None] | None = None) -> Record:
+        """Store a new record under a unique name (random if ``name`` is None).
+        ``prepare`` completes it (it knows its id then) before the one write; if it
+        raises, nothing is left."""
         with self._store_lock():
             taken = {r["Name"].lstrip("/") for r in self.list()}
             if name is None:
@@ -164,7 +167,13 @@ class ContainerStore:
             cdir = self.path(cid)
             cdir.mkdir(parents=True)
             record["LogPath"] = str(cdir / f"{cid}-json.log")
-            atomic_write_json(self._state(cid), record)
+            try:
+                if prepare is not None:
+                    prepare(record)
+                atomic_write_json(self._state(cid), record)
+            except BaseException:
+                shutil.rmtree(cdir, ignore_errors=True)
+                raise
             return record
 
     def update(self, cid: str, change: Callable[[Record], None]) -> Record:

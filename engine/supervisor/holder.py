@@ -23,8 +23,6 @@ from typing import Any
 
 import trio
 
-from pycompose.util.fs import atomic_write
-
 from ..containers import ContainerStore, Record, new_state, now_iso
 from ..errors import Conflict, EngineError, NotFound
 from ..volumes import VolumeStore
@@ -80,15 +78,8 @@ class Holder:
     # -- create --------------------------------------------------------------------------
     def create(self, o: dict[str, Any]) -> Record:
         rec = build.new_record(self.root, o)
-        rec = self.store.create(rec, o.get("name"))
-        try:
-            build.attach_storage(self.root, rec)
-            self.store.update(rec["Id"], lambda r: r.update(
-                GraphDriver=rec["GraphDriver"], Mounts=rec["Mounts"]))
-        except BaseException:
-            self._remove_files(rec["Id"], volumes=True)
-            raise
-        return rec
+        return self.store.create(rec, o.get("name"),
+                                 lambda r: build.attach_storage(self.root, r))
 
     # -- start ---------------------------------------------------------------------------
     async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
@@ -118,7 +109,6 @@ class Holder:
                 r2, w2 = os.pipe2(os.O_CLOEXEC)
                 pipes, stdio = [r1, r2], (null, w1, w2)
                 close_after += [w1, w2]
-        atomic_write(self.store.path(cid) / "spec.json", spec.to_json().encode())
         try:
             started = await trio.to_thread.run_sync(rt.create, spec, stdio)
         except BaseException as e:
@@ -229,6 +219,9 @@ class Holder:
                 os.close(live.pty_master)
         live.code = code
         self.live.pop(live.cid, None)
+        if self._auto_remove(live):
+            live.done.set()
+            return
         try:
             rec = self.store.update(live.cid, lambda r: r["State"].update(
                 Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
@@ -245,6 +238,18 @@ class Holder:
         if rec["HostConfig"].get("AutoRemove"):
             self._remove_files(live.cid, volumes=True)
         live.done.set()
+
+    def _auto_remove(self, live: Live) -> bool:
+        """``--rm``: no need to record the exit of what is removed at once (waiters
+        read ``live.code``)."""
+        try:
+            rec = self.store.load(live.cid)
+        except NotFound:
+            return True
+        if not rec["HostConfig"].get("AutoRemove"):
+            return False
+        self._remove_files(live.cid, volumes=True)
+        return True
 
     @staticmethod
     def _should_restart(policy: dict[str, Any], code: int, rec: Record, live: Live) -> bool:
@@ -329,10 +334,10 @@ class Holder:
             rec = self.store.load(cid)
         except NotFound:
             return
-        spec_file = self.store.path(cid) / "spec.json"
-        if spec_file.exists():
+        # the runtime's objects are found again from the record alone (id, root id)
+        if (self.store.path(cid) / "rt").exists():
             with contextlib.suppress(Exception):
-                rt.destroy(rt.load_spec(spec_file.read_text()))
+                rt.destroy(build.runtime_spec(self.root, rec))
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
         self._locks.pop(cid, None)
@@ -406,12 +411,11 @@ class Holder:
                     self._remove_files(cid, volumes=True)
                 continue
             pid = int(st.get("Pid") or 0)
-            spec_file = self.store.path(cid) / "spec.json"
             alive = pid > 0 and st.get("StartTime") is not None and \
                 rt.process_start_time(pid) == st.get("StartTime")
             spec = None
             with contextlib.suppress(Exception):
-                spec = rt.load_spec(spec_file.read_text())
+                spec = build.runtime_spec(self.root, rec)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
                 live.pumps_done.set()

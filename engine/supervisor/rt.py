@@ -76,12 +76,6 @@ def cleanup_leftovers(root: Path, keep: set[str]) -> None:
     runtime.cleanup_leftovers(root, keep=keep)
 
 
-def load_spec(text: str) -> Any:
-    from ..runtime.spec import ContainerSpec  # type: ignore[import-not-found,unused-ignore]
-
-    return ContainerSpec.from_json(text)
-
-
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat: with the pid it names one process for good (pids are
     reused; a pid and its start time are not)."""
