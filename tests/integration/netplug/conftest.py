@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def serve(no_leaks: Path) -> Iterator[Callable[..., None]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(ns: str | None, port: int, tag: str = "") -> None:
-        cmd = ["python3", "-c", SERVER, str(port), tag]
+        cmd = [sys.executable, "-c", SERVER, str(port), tag]
         p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd] if ns else cmd,
                              stdout=subprocess.PIPE, text=True)
         procs.append(p)

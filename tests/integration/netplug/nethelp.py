@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 
 def in_ns(ns: str, *cmd: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
@@ -15,7 +16,7 @@ def can_connect(ns: str | None, ip: str, port: int, timeout: float = 2) -> bool:
     """A TCP connect from inside ``ns`` (None: the host)."""
     code = (f"import socket; s=socket.create_connection(({ip!r},{port}),timeout={timeout});"
             "print(s.recv(100).decode())")
-    cmd = ["python3", "-c", code]
+    cmd = [sys.executable, "-I", "-c", code]
     r = subprocess.run(["ip", "netns", "exec", ns, *cmd] if ns else cmd,
                        capture_output=True, text=True, timeout=timeout + 5)
     return r.returncode == 0 and "hello" in r.stdout
