@@ -216,7 +216,11 @@ def status_line(rec: Record, now: float | None = None) -> str:
     status = st.get("Status", "created")
     now = time.time() if now is None else now
     if status == "running":
-        return f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
+        up = f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
+        health = (st.get("Health") or {}).get("Status")
+        if health == "starting":
+            return f"{up} (health: starting)"
+        return f"{up} ({health})" if health else up
     if status == "restarting":
         return f"Restarting ({st.get('ExitCode', 0)}) " \
                f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"

@@ -142,7 +142,7 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "Labels": labels, "StopSignal": o.get("stop_signal") or icfg.get("StopSignal") or "",
         "StopTimeout": o.get("stop_timeout"), "ExposedPorts": dict(icfg.get("ExposedPorts") or {}),
         "Volumes": {m.target: {} for m in mounts if m.type == "volume"} or None,
-        "Healthcheck": icfg.get("Healthcheck"),
+        "Healthcheck": S.healthcheck(icfg.get("Healthcheck"), o),
     }
     for p in o.get("expose") or []:
         config["ExposedPorts"][p if "/" in p else f"{p}/tcp"] = {}

@@ -26,7 +26,7 @@ import trio
 from ..containers import ContainerStore, Record, new_state, now_iso
 from ..errors import Conflict, EngineError, NotFound
 from ..volumes import VolumeStore
-from . import build, rt
+from . import build, health, rt
 from . import spec as S
 from .logs import LineSplitter
 
@@ -139,6 +139,10 @@ class Holder:
         else:
             live.pumps_done.set()
         self.nursery.start_soon(self._watch, live)
+        hc = rec["Config"].get("Healthcheck")
+        argv = health.test_command(hc)
+        if argv and hc:
+            self.nursery.start_soon(health.run_checks, self, live, argv, hc)
         return live
 
     def _copy_up(self, rec: Record) -> None:

@@ -172,6 +172,32 @@ def parse_signal(text: str | int | None, default: int = signal.SIGTERM) -> int:
         raise bad(f"invalid signal {text!r}")
 
 
+def parse_duration(text: str, what: str = "duration") -> int:
+    """Go's durations as docker takes them (``30s``, ``1m30s``, ``500ms``), in ns."""
+    units = {"ns": 1, "us": 1000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+             "h": 3600 * 10**9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise bad(f"invalid {what} {text!r}: use a duration such as 30s, 1m30s or 500ms")
+    return int(sum(float(n) * units[u] for n, u in parts))
+
+
+def healthcheck(image_hc: dict[str, Any] | None, o: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The image's Healthcheck with ``--health-*`` on top; ``--no-healthcheck`` = NONE."""
+    if o.get("no_healthcheck"):
+        return {"Test": ["NONE"]}
+    hc = dict(image_hc or {})
+    if o.get("health_cmd"):
+        hc["Test"] = ["CMD-SHELL", o["health_cmd"]]
+    for flag, key in (("health_interval", "Interval"), ("health_timeout", "Timeout"),
+                      ("health_start_period", "StartPeriod")):
+        if o.get(flag):
+            hc[key] = parse_duration(o[flag], "--" + flag.replace("_", "-"))
+    if o.get("health_retries"):
+        hc["Retries"] = int(o["health_retries"])
+    return hc or None
+
+
 def parse_restart(text: str | None) -> dict[str, Any]:
     """``no``, ``always``, ``unless-stopped``, ``on-failure[:N]``."""
     if not text:

@@ -70,6 +70,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--uidmap", action="append", default=[], metavar="CTR:HOST:SIZE",
       help="run in a user namespace with this uid map")
     a("--gidmap", action="append", default=[], metavar="CTR:HOST:SIZE")
+    a("--health-cmd", help="command to run to check health (in a shell)")
+    a("--health-interval", help="time between checks (e.g. 30s)")
+    a("--health-timeout", help="maximum time one check may take")
+    a("--health-retries", type=int, help="failures in a row that mean unhealthy")
+    a("--health-start-period", help="start-up time in which failures do not count")
+    a("--no-healthcheck", action="store_true", help="disable the image's healthcheck")
     a("--rootfs", action="store_true",
       help="IMAGE is a directory holding a root filesystem (podman's --rootfs)")
     a("--detach-keys", default="ctrl-p,ctrl-q", help="only ctrl-p,ctrl-q is supported")
@@ -214,7 +220,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "restart", "network", "publish", "expose", "init", "privileged", "cap_add",
         "cap_drop", "read_only", "security_opt", "memory", "memory_swap", "cpus",
         "cpu_shares", "cpuset_cpus", "pids_limit", "oom_score_adj", "stop_signal",
-        "stop_timeout", "shm_size", "userns", "uidmap", "gidmap")}
+        "stop_timeout", "shm_size", "userns", "uidmap", "gidmap", "health_cmd",
+        "health_interval", "health_timeout", "health_retries", "health_start_period",
+        "no_healthcheck")}
     o["env"] = _env_list(args.env, args.env_file)
     o["command"] = cmd
     o["volumes"] = [_abs_bind(v) for v in args.volumes]

@@ -122,3 +122,21 @@ def test_a_killed_supervisor_is_repaired_by_the_next_command(engine: Engine) -> 
     assert info["ExitCode"] == 255 and "unknown" in info["Error"]
     engine.ok("stop", "-t", "0", "survivor")
     assert engine.ok("inspect", "-f", "{{.State.ExitCode}}", "survivor").strip() == "137"
+
+
+def test_healthcheck_turns_healthy_then_unhealthy(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "doc", "--health-cmd", "test -e /tmp/ok",
+              "--health-interval", "200ms", "--health-retries", "2", "busybox", "sh", "-c",
+              "touch /tmp/ok; sleep 1; rm /tmp/ok; sleep 30")
+
+    def health() -> str:
+        return engine.ok("inspect", "-f", "{{.State.Health.Status}}", "doc").strip()
+    deadline = time.monotonic() + 5
+    seen = []
+    while time.monotonic() < deadline and "unhealthy" not in seen:
+        h = health()
+        if not seen or seen[-1] != h:
+            seen.append(h)
+        time.sleep(0.05)
+    assert seen[-2:] == ["healthy", "unhealthy"], seen
+    assert "(unhealthy)" in engine.ok("ls")

@@ -138,3 +138,35 @@ def test_security_options() -> None:
         (True, "unconfined")
     with pytest.raises(EngineError, match="no such profile"):
         security_options(["seccomp=/nonexistent.json"])
+
+
+def test_durations_and_healthcheck_flags() -> None:
+    assert S.parse_duration("1m30s") == 90 * 10**9
+    assert S.parse_duration("500ms") == 5 * 10**8
+    with pytest.raises(EngineError, match="--health-interval"):
+        S.healthcheck(None, {"health_interval": "soon"})
+    hc = S.healthcheck({"Test": ["CMD", "true"], "Retries": 5},
+                       {"health_cmd": "nc -z 127.0.0.1 80", "health_interval": "2s"})
+    assert hc == {"Test": ["CMD-SHELL", "nc -z 127.0.0.1 80"], "Retries": 5,
+                  "Interval": 2 * 10**9}
+    assert S.healthcheck({"Test": ["CMD", "x"]}, {"no_healthcheck": True}) == {"Test": ["NONE"]}
+
+
+def test_health_results_follow_dockers_rules() -> None:
+    from pycompose.engine.supervisor.health import record_result, test_command
+
+    assert test_command({"Test": ["CMD-SHELL", "a", "b"]}) == ["/bin/sh", "-c", "a b"]
+    assert test_command({"Test": ["NONE"]}) is None
+    rec: dict = {"State": {}}
+    record_result(rec, 1, "no", "t", True, 2)  # in the start period: not counted
+    assert rec["State"]["Health"]["Status"] == "starting"
+    assert rec["State"]["Health"]["FailingStreak"] == 0
+    record_result(rec, 0, "ok", "t", False, 2)
+    assert rec["State"]["Health"]["Status"] == "healthy"
+    record_result(rec, 1, "", "t", False, 2)
+    assert rec["State"]["Health"]["Status"] == "healthy"
+    record_result(rec, 1, "", "t", False, 2)
+    assert rec["State"]["Health"]["Status"] == "unhealthy"
+    for _ in range(10):
+        record_result(rec, 1, "", "t", False, 2)
+    assert len(rec["State"]["Health"]["Log"]) == 5

@@ -1,0 +1,120 @@
+"""Healthchecks, as docker runs them: the image's (or ``--health-*``) test is exec'd in
+the running container every Interval; Retries failures in a row make it unhealthy; a
+failure during StartPeriod does not count. The result lives in the record's
+``State.Health`` (Status starting|healthy|unhealthy, FailingStreak, the last 5 Log
+entries), where ``ls``, ``inspect`` and compose's ``service_healthy`` read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..containers import Record, now_iso
+from ..errors import EngineError, NotFound
+
+if TYPE_CHECKING:
+    from .holder import Holder, Live
+
+NS = 1_000_000_000
+DEFAULTS = {"Interval": 30 * NS, "Timeout": 30 * NS, "StartPeriod": 0, "Retries": 3}
+MAX_LOG = 5
+MAX_OUTPUT = 4096
+
+
+def test_command(hc: dict[str, Any] | None) -> list[str] | None:
+    """The argv of a Healthcheck's Test, None when there is none (or NONE)."""
+    if not hc:
+        return None
+    test = list(hc.get("Test") or [])
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    if test[0] == "CMD":
+        return test[1:] or None
+    return test  # docker accepts a bare list as CMD
+
+
+def settings(hc: dict[str, Any]) -> dict[str, float]:
+    """Seconds (Interval, Timeout, StartPeriod) and Retries, docker's defaults for 0."""
+    out: dict[str, float] = {}
+    for k, d in DEFAULTS.items():
+        v = int(hc.get(k) or 0) or d
+        out[k] = v if k == "Retries" else v / NS
+    return out
+
+
+def record_result(rec: Record, code: int, output: str, start: str, in_start_period: bool,
+                  retries: int) -> None:
+    """Apply one probe's result to ``rec['State']['Health']`` (docker's rules)."""
+    h = rec["State"].setdefault("Health", {"Status": "starting", "FailingStreak": 0,
+                                           "Log": []})
+    entry = {"Start": start, "End": now_iso(), "ExitCode": code,
+             "Output": output[:MAX_OUTPUT]}
+    h["Log"] = [*(h.get("Log") or [])[-(MAX_LOG - 1):], entry]
+    if code == 0:
+        h["Status"], h["FailingStreak"] = "healthy", 0
+    elif not (in_start_period and h["Status"] == "starting"):
+        h["FailingStreak"] = int(h.get("FailingStreak", 0)) + 1
+        if h["FailingStreak"] >= retries:
+            h["Status"] = "unhealthy"
+
+
+async def run_checks(holder: Holder, live: Live, argv: list[str], hc: dict[str, Any]) -> None:
+    """Probe ``live`` until it exits."""
+    s = settings(hc)
+    started = trio.current_time()
+    holder.store.update(live.cid, lambda r: r["State"].update(
+        Health={"Status": "starting", "FailingStreak": 0, "Log": []}))
+    while not live.done.is_set():
+        with trio.move_on_after(s["Interval"]):
+            await live.done.wait()
+        if live.done.is_set():
+            return
+        start = now_iso()
+        code, output = await _probe(holder, live, argv, s["Timeout"])
+        if live.done.is_set():
+            return
+        in_start = trio.current_time() - started < s["StartPeriod"]
+        def apply(r: Record, c: int = code, o: str = output, st: str = start,
+                  i: bool = in_start) -> None:
+            record_result(r, c, o, st, i, int(s["Retries"]))
+        try:
+            holder.store.update(live.cid, apply)
+        except NotFound:
+            return
+
+
+async def _probe(holder: Holder, live: Live, argv: list[str],
+                 timeout: float) -> tuple[int, str]:
+    """Exec the test with its output captured; (exit code, output). A timeout kills it
+    and counts as a failure (docker: exit -1)."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        ex = await holder.exec(live.cid, {"cmd": argv}, (null, w, w))
+    except EngineError as e:
+        os.close(r)
+        return 1, str(e)
+    finally:
+        os.close(w)
+        os.close(null)
+    chunks: list[bytes] = []
+    async with trio.lowlevel.FdStream(r) as stream:
+        with trio.move_on_after(timeout) as scope:
+            while sum(map(len, chunks)) < MAX_OUTPUT:
+                data = await stream.receive_some(MAX_OUTPUT)
+                if not data:
+                    break
+                chunks.append(data)
+            await ex.done.wait()
+    output = b"".join(chunks).decode("utf-8", "replace")
+    if scope.cancelled_caught:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(ex.pid, 9)
+        return -1, f"Health check exceeded timeout ({timeout:g}s)"
+    return (ex.code if ex.code is not None else 1), output
