@@ -4,7 +4,9 @@ Two rulesets:
 
 * the host table ``ip pycompose_<rid>`` of one state root: DNAT of published ports,
   masquerade of containers' traffic to the outside world, isolation between
-  namespaces (projects), and -- only if we turned forwarding on -- a guard;
+  namespaces (projects), no way in from other hosts but the published ports (the host
+  itself reaches containers: its packets are not forwarded), and -- only if we
+  turned forwarding on -- a guard;
 * the table ``ip pycompose`` inside each of our namespaces: which bridge may talk to
   the uplink (not internal ones), and nothing between bridges.
 
@@ -76,6 +78,9 @@ table ip {table} {{
     iifname {anyp} oifname {anyp} ct status dnat accept
     iifname {anyp} oifname {anyp} ct state established,related accept
     iifname {anyp} oifname {anyp} reject with icmp type admin-prohibited
+    oifname {anyp} ct status dnat accept
+    oifname {anyp} ct state established,related accept
+    oifname {anyp} drop
 {guard_rule}  }}
 }}
 """

@@ -164,3 +164,32 @@ def test_a_udp_port_published_again_reaches_the_new_container(
         nets.publish("b" * 64, b.ip, [PortBinding("127.0.0.1", port, 53, "udp")])
         u.sendto(b"two", ("127.0.0.1", port))               # the same client "flow"
         assert u.recvfrom(100)[0] == b"hello two from new"
+
+
+def test_the_outside_world_through_nat_and_published_ports_only(
+        nets: Networks, make_ctr: Ctr, serve: Callable[..., None]) -> None:
+    """Another machine, simulated: a namespace on a veth of the host's that is not
+    pycompose's. Containers reach it (masquerade); it reaches a published port, and
+    not a container's address directly."""
+    lan, host_end = make_ctr(), f"lan{nets.rid}"
+    subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
+                    "netns", lan], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.201.0.1/30", "dev", host_end], check=True)
+        subprocess.run(["ip", "link", "set", host_end, "up"], check=True)
+        for cmd in (["addr", "add", "10.201.0.2/30", "dev", "eth0"],
+                    ["link", "set", "eth0", "up"], ["link", "set", "lo", "up"],
+                    ["route", "add", "default", "via", "10.201.0.1"]):
+            subprocess.run(["ip", "-n", lan, *cmd], check=True)
+        nets.ensure("pa_default", project="pa")
+        ctr = make_ctr()
+        att = nets.attach("pa_default", "a" * 64, f"/run/netns/{ctr}")
+        serve(ctr, 8000)
+        serve(lan, 9000)
+        port = nets.publish("a" * 64, att.ip, [PortBinding("", None, 8000, "tcp")])[0].host_port
+        assert port is not None
+        assert can_connect(ctr, "10.201.0.2", 9000)           # out, masqueraded
+        assert can_connect(lan, "10.201.0.1", port)           # in, through the port
+        assert not can_connect(lan, att.ip, 8000, timeout=1)  # not around it
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], check=False)
