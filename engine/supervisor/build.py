@@ -125,10 +125,12 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         raise S.bad("Minimum memoryswap limit should be larger than memory limit, see usage")
     nnp, seccomp = security_options(o.get("security_opt") or [])
     S.parse_signal(o.get("stop_signal") or icfg.get("StopSignal"))  # validate early
-    network = o.get("network") or "none"
-    if network not in ("none", "host", "default", "bridge"):
-        raise S.bad(f"network {network!r}: only none and host are available until "
-                    "networks are configured (pycompose network)")
+    # no --network: a namespace with lo only, unless ports are published (then docker's
+    # default bridge, so that ``run -p 8080:80`` works as it does with docker)
+    network = o.get("network") or ("bridge" if o.get("publish") else "none")
+    if network == "host" and o.get("publish"):
+        raise S.bad("-p has no effect with --network host: the container uses the "
+                    "host's ports directly")
     mounts = S.all_mounts(o.get("volumes") or [], o.get("mounts") or [],
                           o.get("tmpfs") or [], icfg.get("Volumes"))
     config = {
@@ -150,6 +152,7 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "Binds": o.get("volumes") or [], "Mounts": o.get("mounts") or [],
         "Tmpfs": {m.target: ",".join(m.options) for m in mounts if m.type == "tmpfs"},
         "NetworkMode": network, "PortBindings": S.parse_ports(o.get("publish") or []),
+        "PublishSpecs": list(o.get("publish") or []),
         "RestartPolicy": S.parse_restart(o.get("restart")), "AutoRemove": bool(o.get("rm")),
         "Privileged": bool(o.get("privileged")), "ReadonlyRootfs": bool(o.get("read_only")),
         "CapAdd": o.get("cap_add") or None, "CapDrop": o.get("cap_drop") or None,

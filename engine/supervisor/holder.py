@@ -26,7 +26,7 @@ import trio
 from ..containers import ContainerStore, Record, new_state, now_iso
 from ..errors import Conflict, EngineError, NotFound
 from ..volumes import VolumeStore
-from . import build, health, rt
+from . import build, health, net, rt
 from . import spec as S
 from .logs import LineSplitter
 
@@ -68,9 +68,21 @@ class Holder:
         self.live: dict[str, Live] = {}
         self.execs: set[int] = set()
         self._locks: dict[str, trio.Lock] = {}
+        self._net_services: Any = None
 
     def lock(self, cid: str) -> trio.Lock:
         return self._locks.setdefault(cid, trio.Lock())
+
+    def _start_network_services(self) -> None:
+        """DNS for container names on user networks (and netplug's userland proxies):
+        one task for all networks, started with the first container that needs it."""
+        if self._net_services is not None:
+            self._net_services.notify()
+            return
+        from pycompose.netplug import Networks, NetworkServices
+
+        self._net_services = NetworkServices(Networks(self.root))
+        self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:
         return bool(self.live or self.execs)
@@ -109,8 +121,13 @@ class Holder:
                 r2, w2 = os.pipe2(os.O_CLOEXEC)
                 pipes, stdio = [r1, r2], (null, w1, w2)
                 close_after += [w1, w2]
+        settings: dict[str, Any] = {}
+
+        def wire(pid: int) -> None:
+            settings.update(net.attach(self.root, rec, pid, spec.root))
         try:
-            started = await trio.to_thread.run_sync(rt.create, spec, stdio)
+            started = await trio.to_thread.run_sync(
+                rt.create, spec, stdio, wire if net.network_of(rec) else None)
         except BaseException as e:
             for fd in pipes:
                 os.close(fd)
@@ -131,6 +148,8 @@ class Holder:
             r["State"].update(Status="running", Running=True, Restarting=False, Pid=live.pid,
                               ExitCode=0, Error="", OOMKilled=False, StartedAt=now_iso(),
                               StartTime=rt.process_start_time(live.pid))
+            if settings:
+                r["NetworkSettings"] = settings
         self.store.update(cid, mark)
         self.live[cid] = live
         log_path = Path(rec["LogPath"])
@@ -139,6 +158,8 @@ class Holder:
         else:
             live.pumps_done.set()
         self.nursery.start_soon(self._watch, live)
+        if settings and net.network_of(rec) != "bridge":
+            self._start_network_services()
         hc = rec["Config"].get("Healthcheck")
         argv = health.test_command(hc)
         if argv and hc:
@@ -342,6 +363,7 @@ class Holder:
         if (self.store.path(cid) / "rt").exists():
             with contextlib.suppress(Exception):
                 rt.destroy(build.runtime_spec(self.root, rec))
+        net.release(self.root, rec)
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
         self._locks.pop(cid, None)

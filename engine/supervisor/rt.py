@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,20 @@ class Started:
     pty_master: int | None
 
 
-def create(spec: Any, stdio: tuple[int | None, int | None, int | None]) -> Started:
+def create(spec: Any, stdio: tuple[int | None, int | None, int | None],
+           before_start: Callable[[int], None] | None = None) -> Started:
     """Start the container's PID 1 as our child; raises EngineError naming the step.
     Blocking (tens of ms): the holder calls it in a worker thread."""
     runtime = _runtime()
     c = runtime.create(spec, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
     try:
+        if before_start is not None:  # networks are wired here, before the exec
+            try:
+                before_start(c.pid)
+            except BaseException:
+                c.close()
+                runtime.destroy(spec)
+                raise
         c.start()  # on failure the runtime has already destroyed what it made
     except BaseException:
         if c.pty_master is not None:

@@ -383,9 +383,17 @@ def _match(rec: dict[str, Any], filters: list[str]) -> bool:
     return True
 
 
+def _port_map(rec: dict[str, Any]) -> dict[str, Any]:
+    """The real host ports (NetworkSettings) of a running container, else the asked."""
+    real = (rec.get("NetworkSettings") or {}).get("Ports")
+    if real and rec["State"]["Status"] == "running":
+        return dict(real)
+    return dict(rec["HostConfig"].get("PortBindings") or {})
+
+
 def _ports(rec: dict[str, Any]) -> str:
     out = []
-    for port, binds in (rec["HostConfig"].get("PortBindings") or {}).items():
+    for port, binds in _port_map(rec).items():
         for b in binds or []:
             out.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{port}")
     return ", ".join(out)
@@ -408,7 +416,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             cmd = cmd[:19] + "…"
         rows.append({
             "ID": r["Id"] if args.no_trunc else r["Id"][:12],
-            "Image": r["Config"]["Image"], "Command": json.dumps(cmd),
+            "Image": r["Config"]["Image"], "Command": json.dumps(cmd, ensure_ascii=False),
             "CreatedAt": r["Created"], "Status": status_line(r), "State": r["State"]["Status"],
             "Ports": _ports(r), "Names": r["Name"].lstrip("/"),
             "Labels": ",".join(f"{k}={v}" for k, v in (r["Config"].get("Labels") or {}).items()),
@@ -603,7 +611,7 @@ def cmd_port(args: argparse.Namespace) -> int:
     from pycompose.engine.containers import ContainerStore
 
     rec = ContainerStore(_root()).get(args.container)
-    for port, binds in (rec["HostConfig"].get("PortBindings") or {}).items():
+    for port, binds in _port_map(rec).items():
         for b in binds or []:
             print(f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}")
     return 0

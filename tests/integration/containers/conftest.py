@@ -74,3 +74,7 @@ def engine(no_leaks: Path, busybox_tar: Path,
         while e.supervisor_pid() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert e.supervisor_pid() is None, "the supervisor did not exit"
+    if (no_leaks / "networks").exists():  # the default bridge outlives containers
+        from pycompose.netplug import Networks
+
+        Networks(no_leaks).cleanup_all()
