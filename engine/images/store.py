@@ -320,8 +320,12 @@ class ImageStore:
             with open(blob_tmp, "wb", buffering=0) as out:
                 # a plain tar's digest is its diff_id: hash it once, not twice
                 tee = _Tee(raw, out, head, hashing=compressed)
-                result = L.unpack(tee, str(layer_tmp / "diff"), what=what)
-                tee.drain()
+                try:
+                    result = L.unpack(tee, str(layer_tmp / "diff"), what=what)
+                    tee.drain()
+                finally:
+                    with contextlib.suppress(BaseException):
+                        tee.close()  # on an error, the unpack error is the one to tell
                 os.fsync(out.fileno())
             digest = "sha256:" + tee.sha.hexdigest() if compressed else result.diff_id
             if expected_digest and digest != expected_digest:
@@ -526,11 +530,16 @@ def _keep_dangling(index: list[dict[str, Any]], store: ImageStore) -> list[dict[
 
 
 class _Tee:
-    """Reads ``raw`` and writes what it read to ``out``, hashing it: the blob is stored
-    and checked in the same pass that unpacks it."""
+    """Reads ``raw`` and hands what it read to a writer thread that stores (and, for a
+    compressed blob, hashes) it: the blob is stored and checked in the same pass that
+    unpacks it, and its I/O overlaps the unpacking (file writes and hashing release
+    the GIL)."""
 
     def __init__(self, raw: BinaryIO | IO[bytes], out: BinaryIO, head: bytes,
                  hashing: bool = True) -> None:
+        import queue
+        import threading
+
         self._raw = raw
         self._out = out
         self._pending = head  # bytes already read from raw, handed out first
@@ -538,8 +547,28 @@ class _Tee:
         self.sha = hashlib.sha256()
         self.size = 0
         self.head = head
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write_loop, daemon=True,
+                                        name="pycompose-blob-writer")
+        self._thread.start()
+
+    def _write_loop(self) -> None:
+        while (data := self._q.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking, so that the reader never blocks
+            try:
+                if self._hashing:
+                    self.sha.update(data)
+                view = memoryview(data)
+                while view:
+                    view = view[self._out.write(view) or 0:]
+            except BaseException as e:
+                self._error = e
 
     def read(self, n: int = -1) -> bytes:
+        if self._error is not None:
+            raise self._error
         if self._pending:
             data, self._pending = self._pending, b""
             if n is None or n < 0:
@@ -547,12 +576,8 @@ class _Tee:
         else:
             data = self._raw.read(n)
         if data:
-            if self._hashing:
-                self.sha.update(data)
             self.size += len(data)
-            view = memoryview(data)
-            while view:
-                view = view[self._out.write(view) or 0:]
+            self._q.put(data)
         return data
 
     def readable(self) -> bool:
@@ -563,6 +588,16 @@ class _Tee:
         b[:len(data)] = data
         return len(data)
 
+    def close(self) -> None:
+        """Stop the writer; raise what it met (ENOSPC...)."""
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
     def drain(self) -> None:
+        """Read the rest of ``raw`` and wait until all of it is written."""
         while self.read(L.CHUNK):
             pass
+        self.close()
