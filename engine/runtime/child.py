@@ -335,6 +335,8 @@ def run_pid1(job: dict[str, Any], sock: Socket, userns: bool) -> int:
         rootfs = os.path.join(spec["root"], "rootfs")
         mounts.mount_rootfs(spec["rootfs"], rootfs)
         mounts.mount_system(rootfs, spec, userns=userns)
+        if spec["namespaces"].get("cgroup", "host") is None:
+            mounts.mount_cgroups(rootfs, job["cgroup_mounts"], writable=spec["privileged"])
         for m in sorted(spec["mounts"], key=lambda m: len(m["target"].rstrip("/").split("/"))):
             mounts.mount_user(rootfs, m)
         mounts.pivot(rootfs)

@@ -284,7 +284,9 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
         (root / "rootfs").mkdir(exist_ok=True)
         full = replace(spec, mounts=[*spec.mounts, *_runtime_mounts(spec)])
         cg.create(spec.resources, spec.privileged)
-        job = {"spec": asdict(full), "seccomp_bpf": bpf, "cgroup_procs": cg.procs_files}
+        job = {"spec": asdict(full), "seccomp_bpf": bpf, "cgroup_procs": cg.procs_files,
+               "cgroup_mounts": [[h.version, os.path.basename(h.mountpoint),
+                                  sorted(h.controllers)] for h, _ in cg.paths]}
         if spec.process.terminal:
             stdin = stdout = stderr = subprocess.DEVNULL
         launch = _Launch("create", job, stdin, stdout, stderr, timeout)
@@ -345,6 +347,15 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
     finally:
         launch.sock.close()
     return ExecProcess(pid, master)
+
+
+def resize_pty(master: int, rows: int, cols: int) -> None:
+    """Follow the user's terminal: set the pty's window size (the kernel sends the
+    container's foreground process group SIGWINCH)."""
+    import fcntl
+    import struct
+
+    fcntl.ioctl(master, L.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 def kill_all(spec: ContainerSpec, sig: int = signal.SIGKILL) -> None:

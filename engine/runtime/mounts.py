@@ -176,6 +176,26 @@ def mount_system(root: str, spec: dict[str, Any], *, userns: bool) -> None:
         _step("remount /sys read-only", remount, sys_dir, sys_flags)
 
 
+def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool) -> None:
+    """/sys/fs/cgroup as docker has it: read-only, and (inside the container's cgroup
+    namespace) showing the container's own cgroup as the root. ``hierarchies`` are
+    [version, name, controllers] from the host's probe."""
+    target = os.path.join(root, "sys/fs/cgroup")
+    flags = L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV | (0 if writable else L.MS_RDONLY)
+    if any(h[0] == 2 for h in hierarchies):
+        _step("mount /sys/fs/cgroup", L.mount, "cgroup2", target, "cgroup2", flags)
+        return
+    _step("mount /sys/fs/cgroup", L.mount, "tmpfs", target, "tmpfs",
+          L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV, "mode=755")
+    for _version, name, controllers in hierarchies:
+        d = os.path.join(target, name)
+        _step(f"mkdir /sys/fs/cgroup/{name}", _mkdirs, d)
+        _step(f"mount /sys/fs/cgroup/{name}", L.mount, "cgroup", d, "cgroup", flags,
+              ",".join(controllers))
+    if not writable:
+        _step("remount /sys/fs/cgroup read-only", remount, target, L.MS_RDONLY)
+
+
 def _make_devices(root: str, *, privileged: bool, userns: bool) -> None:
     devices = [(d.path, d.kind, d.major, d.minor, d.mode) for d in DEFAULT_DEVICES]
     if privileged:

@@ -270,3 +270,29 @@ def test_user_namespace_remap(make_spec: MakeSpec, busybox_dir: Path) -> None:
         destroy(spec)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_own_cgroup_visible_read_only_and_oom_score_adj(make_spec: MakeSpec) -> None:
+    spec = make_spec("/bin/sh", "-c",
+                     "cat /sys/fs/cgroup/pids/pids.max /proc/self/oom_score_adj; "
+                     "echo 1 > /sys/fs/cgroup/pids/pids.max; echo w=$?",
+                     resources=Resources(pids_limit=42, oom_score_adj=500))
+    code, out = run_capture(spec)
+    assert code == 0
+    assert out.split()[:2] == ["42", "500"]
+    assert "w=1" in out
+
+
+def test_pty_resize(make_spec: MakeSpec) -> None:
+    from pycompose.engine.runtime.container import resize_pty
+
+    spec = make_spec(process=Process(args=["/bin/sh", "-c", "read x; stty size"],
+                                     env=["PATH=/bin"], terminal=True, console_size=(10, 20)))
+    c = run(spec)
+    assert c.pty_master is not None
+    resize_pty(c.pty_master, 50, 132)
+    os.write(c.pty_master, b"go\n")
+    out = read_all(c.pty_master)
+    assert c.wait() == 0
+    c.close()
+    assert out.split()[-2:] == ["50", "132"]
