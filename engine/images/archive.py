@@ -314,10 +314,12 @@ def save(store: ImageStore, refs: list[str], out: str | BinaryIO) -> None:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, out)
-        except OSError as e:
+        except BaseException as e:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise EngineError(f"cannot write {out}: {e.strerror or e}")
+            if isinstance(e, OSError):
+                raise EngineError(f"cannot write {out}: {e.strerror or e}")
+            raise
     else:
         _write(store, images, out)
 
