@@ -419,7 +419,13 @@ class ImageStore:
             _, tags = by_id.setdefault(image_id, (e["digest"], []))
             if ann.get(ANN_NAME):
                 tags.append(ann[ANN_NAME])
-        out = [self._image(m, i, t) for i, (m, t) in by_id.items()]
+        out = []
+        for i, (m, t) in by_id.items():
+            try:
+                out.append(self._image(m, i, t))
+            except (NotFound, ValueError):
+                continue  # a damaged entry (a blob deleted by hand) hides only itself
+
         return sorted(out, key=lambda im: im.created, reverse=True)
 
     def resolve(self, ref: str) -> Image:
