@@ -36,6 +36,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +190,10 @@ class ImageStore:
     def _ensure_layout(self) -> None:
         for d in (self.blobs, self.layers_dir, self.links, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
+        # Layers hold images' setuid binaries with their owners: a host user who could
+        # reach them could run an image's setuid-root shell. Root only, as docker does.
+        if stat.S_IMODE(self.images_dir.stat().st_mode) != 0o700:
+            os.chmod(self.images_dir, 0o700)
         layout = self.images_dir / "oci-layout"
         if not layout.exists():
             atomic_write_json(layout, {"imageLayoutVersion": "1.0.0"})

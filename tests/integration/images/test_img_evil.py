@@ -249,3 +249,15 @@ def test_later_entries_replace_earlier_ones(store, tmp_path) -> None:
     assert os.stat(root / "w", follow_symlinks=False).st_rdev == 0  # whiteout only
     assert (root / "f").read_bytes() == b"new"
     assert all((root / f"d{i}/f").read_bytes() == b"%d" % i for i in range(300))
+
+
+def test_setuid_binaries_of_images_are_out_of_reach_of_host_users(store, tmp_path) -> None:
+    r = _import(tmp_path, make_tar([entry("bin", "dir"),
+                                    entry("bin/rootshell", data=b"x", mode=0o4755)]))
+    assert r.returncode == 0, r.stderr
+    assert os.stat(_layer_root(store) / "bin/rootshell").st_mode & 0o4000  # kept for
+    # containers ...
+    assert os.stat(store.images_dir).st_mode & 0o777 == 0o700  # ... unreachable on the host
+    nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             "ls", str(_layer_root(store) / "bin")], capture_output=True)
+    assert nobody.returncode != 0
