@@ -56,6 +56,10 @@ A container's life, as the runtime/compose drive it:
 6. ``down``: after the containers, ``nets.cleanup_project(project)``; it also finds
    what a killed ``up`` left behind.
 
+Address pools: docker's defaults (172.17-31.0.0/16, then 192.168.0.0/16 in /20s),
+skipping every subnet routed on the host; ``Networks(pools=...)`` or
+``PYCOMPOSE_NET_POOLS="10.10.0.0/16:24,10.20.0.0/16"`` (base:size) change them.
+
 Where things are: the topology in networks.py, addresses in ipam.py, rulesets in
 nftrules.py, ports in ports.py and forwarding.py, the kernel seam in kernel.py and
 nsutil.py, names of kernel objects in names.py, DNS and /etc files in dns.py and
