@@ -140,3 +140,12 @@ def test_system_df_counts_images_containers_and_volumes(store: ImageStore, busyb
     assert rows["Local Volumes"][2:4] == ["2", "1"]
     verbose = run(["system", "df", "-v"]).stdout
     assert "busybox" in verbose and "web" in verbose and "spare" in verbose
+
+
+def test_an_image_is_found_by_every_name_docker_accepts(store: ImageStore, busybox) -> None:
+    for ref in ["busybox", "busybox:latest", "docker.io/library/busybox",
+                "index.docker.io/library/busybox:latest", busybox.id, busybox.short_id,
+                busybox.id[7:12], f"busybox@{busybox.manifest_digest}"]:
+        assert store.resolve(ref).id == busybox.id, ref
+    r = run(["image", "inspect", "-f", "{{.Id}}", f"busybox@{busybox.manifest_digest}"])
+    assert r.stdout.strip() == busybox.id
