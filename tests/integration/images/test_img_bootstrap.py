@@ -48,3 +48,13 @@ def test_bootstrap_makes_a_debian_image_and_caches_it(store: ImageStore, overlay
     hist = run(["image", "history", "--no-trunc", "debian:bookworm"]).stdout
     assert "debootstrap --variant=minbase" in hist and "bookworm" in hist
     assert not any(Path(store.tmp).iterdir())
+
+
+def test_an_unreachable_mirror_is_a_clear_error(store: ImageStore) -> None:
+    r = run(["image", "bootstrap", "deb:x", "--suite", "bookworm", "--mirror",
+             "http://127.0.0.1:9/debian", "-q"], env={"PYCOMPOSE_BOOTSTRAP_CACHE": ""},
+            timeout=120)
+    assert r.returncode != 0
+    assert "debootstrap bookworm from http://127.0.0.1:9/debian failed" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert store.images() == [] and not any(Path(store.tmp).iterdir())
