@@ -193,3 +193,21 @@ def test_the_outside_world_through_nat_and_published_ports_only(
         assert not can_connect(lan, att.ip, 8000, timeout=1)  # not around it
     finally:
         subprocess.run(["ip", "link", "del", host_end], check=False)
+
+
+def test_standalone_networks_share_a_namespace_and_stay_apart(
+        nets: Networks, make_ctr: Ctr, serve: Serve) -> None:
+    bridge = nets.ensure_default()
+    assert bridge.name == "bridge" and not bridge.dns_names and bridge.scope == ""
+    nets.ensure("teamA")
+    nets.ensure("teamB")
+    a1, a2, b1 = make_ctr(), make_ctr(), make_ctr()
+    ip_a1 = nets.attach("teamA", "1" * 64, f"/run/netns/{a1}").ip
+    nets.attach("teamA", "2" * 64, f"/run/netns/{a2}")
+    nets.attach("teamB", "3" * 64, f"/run/netns/{b1}")
+    assert Path("/run/netns", f"pc-{nets.rid}-standalone").exists()
+    serve(a1, 7000)
+    assert can_connect(a2, ip_a1, 7000)
+    assert not can_connect(b1, ip_a1, 7000)
+    assert nets.prune() == []                              # all in use (or the default)
+    assert {n.name for n in nets.list()} == {"bridge", "teamA", "teamB"}
