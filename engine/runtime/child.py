@@ -15,6 +15,7 @@ files are gone.
 
 from __future__ import annotations
 
+import _signal
 import _socket
 import errno
 import fcntl
@@ -244,6 +245,10 @@ def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: bytes | None,
         if filt is not None:
             step("load seccomp filter", L.seccomp_load_bpf, filt)
     step(f"chdir to {p['cwd']}", os.chdir, p["cwd"])
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive execve, and the
+    # container's process must start with every signal at its default.
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
     try:
         os.execve(p["exe"], p["argv"], dict(e.partition("=")[::2] for e in p["env"]))
     except OSError as e:

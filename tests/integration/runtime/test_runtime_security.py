@@ -27,10 +27,13 @@ def test_docker_capability_set(make_spec: MakeSpec) -> None:
     assert status(out, "CapInh") == status(out, "CapAmb") == "0" * 16
     assert status(out, "Seccomp") == "2"
     assert status(out, "NoNewPrivs") == "0"
+    assert status(out, "SigIgn") == status(out, "SigBlk") == "0" * 16  # nothing inherited
 
 
 def test_privileged_and_no_new_privileges(make_spec: MakeSpec) -> None:
-    _, out = run_capture(make_spec("cat", "/proc/self/status", privileged=True))
+    _, out = run_capture(make_spec("/bin/sh", "-c", "mount -t tmpfs none /tmp && echo m=ok; "
+                                   "cat /proc/self/status", privileged=True))
+    assert "m=ok" in out
     assert status(out, "Seccomp") == "0"
     assert int(status(out, "CapEff"), 16) == int(status(out, "CapBnd"), 16) > mask(
         DEFAULT_CAPABILITIES)

@@ -196,3 +196,24 @@ def test_find_executable_tells_126_from_127(tmp_path: Path) -> None:
     with pytest.raises(protocol.StepError) as e:
         child.find_executable("/bin/data", "/bin", r)
     assert protocol.exit_code_for(e.value.step, e.value.errno) == 126
+
+
+def test_protocol_packets_carry_fds() -> None:
+    import socket
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    r, w = os.pipe()
+    try:
+        protocol.send(a, {"t": "ready", "pid": 7}, [w])
+        msg, fds = protocol.recv(b)
+        assert msg == {"t": "ready", "pid": 7}
+        assert len(fds) == 1
+        os.write(fds[0], b"x")  # the received fd is the pipe's write end
+        assert os.read(r, 1) == b"x"
+        os.close(fds[0])
+        a.close()
+        assert protocol.recv(b) == (None, [])
+    finally:
+        b.close()
+        os.close(r)
+        os.close(w)
