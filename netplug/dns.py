@@ -134,6 +134,8 @@ def answer(view: NetView, query: dns.message.Message,
     q = query.question[0]
     if q.rdclass != dns.rdataclass.IN:
         return None
+    if q.rdtype == dns.rdatatype.PTR:
+        return _reverse(view, query)
     ips = lookup(view, q.name.to_text(), source_ip)
     if ips is None:
         return None
@@ -142,6 +144,27 @@ def answer(view: NetView, query: dns.message.Message,
     if q.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
         resp.answer.append(dns.rrset.from_text_list(q.name, TTL, "IN", "A", ips))
     # AAAA and other types of a known name: NOERROR with no records (IPv4 only here)
+    return resp
+
+
+def _reverse(view: NetView, query: dns.message.Message) -> dns.message.Message | None:
+    """PTR for a container's address on this network: its container name, as docker."""
+    import dns.exception
+    import dns.message
+    import dns.reversename
+    import dns.rrset
+
+    q = query.question[0]
+    try:
+        ip = dns.reversename.to_address(q.name)
+    except (dns.exception.SyntaxError, ValueError):
+        return None
+    att = view.by_ip.get(ip)
+    if att is None or not (att.name or att.aliases):
+        return None
+    resp = dns.message.make_response(query)
+    target = (att.name or att.aliases[0]) + "."
+    resp.answer.append(dns.rrset.from_text(q.name, TTL, "IN", "PTR", target))
     return resp
 
 

@@ -92,3 +92,14 @@ def test_a_container_on_two_networks_sees_names_of_both() -> None:
     assert r is not None and next(iter(r.answer[0])).address == "172.21.0.2"
     # web-1 is not on p_back: db stays unknown to it
     assert answer_on(views, "p_front", dns.message.make_query("db", "A"), "172.20.0.2") is None
+
+
+def test_reverse_lookup_gives_the_container_name() -> None:
+    import dns.reversename
+
+    views = build_views(_state(), "abc123")
+    q = dns.message.make_query(dns.reversename.from_address("172.20.0.3"), "PTR")
+    r = answer(views["p_front"], q, None)
+    assert r is not None and next(iter(r.answer[0])).target.to_text() == "p-web-2."
+    q = dns.message.make_query(dns.reversename.from_address("10.9.9.9"), "PTR")
+    assert answer(views["p_front"], q, None) is None          # not ours: relayed
