@@ -311,9 +311,11 @@ class ImageStore:
             if expected_digest and expected_diff_id and self.has_blob(expected_digest):
                 chain = chain_id(parent, expected_diff_id)
                 if self.has_layer(chain):
-                    head = self.blob_path(expected_digest).read_bytes()[:8]
-                    return LayerRef(expected_digest, self.blob_path(expected_digest).stat()
-                                    .st_size, L.media_type_for(L.sniff_compression(head)),
+                    with open(self.blob_path(expected_digest), "rb") as f:
+                        head = f.read(8)
+                        size = os.fstat(f.fileno()).st_size
+                    return LayerRef(expected_digest, size,
+                                    L.media_type_for(L.sniff_compression(head)),
                                     expected_diff_id, chain)
             blob_tmp = work / "blob"
             layer_tmp = work / "layer"
