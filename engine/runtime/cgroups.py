@@ -193,15 +193,40 @@ class Cgroup:
         return []
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to every process in the cgroup. For SIGKILL on v2 the kernel's
-        cgroup.kill does it atomically; elsewhere a few sweeps catch forks."""
+        """Send ``sig`` to every process in the cgroup. For SIGKILL: on v2 the kernel's
+        cgroup.kill does it atomically; on v1 the freezer holds every process still
+        while each gets the signal."""
         if sig == signal.SIGKILL:
             for h, path in self.paths:
                 kill_file = os.path.join(path, "cgroup.kill")
                 if h.version == 2 and os.path.exists(kill_file):
                     with contextlib.suppress(OSError):
                         _write(kill_file, "1")
-        sweeps = 5 if sig == signal.SIGKILL else 1
+        freezer = self._freezer() if sig == signal.SIGKILL else None
+        if freezer:  # v1: freeze first, so that nothing forks between reading and killing
+            with contextlib.suppress(OSError, EngineError):
+                _write(freezer, "FROZEN")
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline:
+                    with open(freezer) as f:
+                        if f.read().strip() == "FROZEN":
+                            break
+                    time.sleep(0.001)
+        try:
+            self._sweep(sig, 5 if sig == signal.SIGKILL else 1)
+        finally:
+            if freezer:
+                with contextlib.suppress(OSError, EngineError):
+                    _write(freezer, "THAWED")  # SIGKILL is delivered once thawed
+
+    def _freezer(self) -> str | None:
+        for h, path in self.paths:
+            if h.version == 1 and "freezer" in h.controllers:
+                f = os.path.join(path, "freezer.state")
+                return f if os.path.exists(f) else None
+        return None
+
+    def _sweep(self, sig: int, sweeps: int) -> None:
         for _ in range(sweeps):
             pids = self.pids()
             if not pids:

@@ -296,3 +296,16 @@ def test_pty_resize(make_spec: MakeSpec) -> None:
     assert c.wait() == 0
     c.close()
     assert out.split()[-2:] == ["50", "132"]
+
+
+def test_kill_all_catches_a_forking_container(make_spec: MakeSpec) -> None:
+    spec = make_spec("/bin/sh", "-c", "while true; do sleep 5 & done")
+    c = run(spec)
+    time.sleep(0.3)
+    assert len(cgroup_of(spec).pids()) > 5
+    kill_all(spec, signal.SIGKILL)
+    assert c.wait() == 137
+    deadline = time.monotonic() + 2
+    while cgroup_of(spec).pids() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cgroup_of(spec).pids() == []
