@@ -168,7 +168,28 @@ def ports(nets: Networks, container_id: str) -> list[PortBinding]:
             for p in nets.store.read().published if p.container_id == container_id]
 
 
+def host_has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def userland_bindings(nets: Networks) -> list[PublishedRecord]:
-    """Published ports the kernel path cannot serve (IPv6 host addresses): the
-    supervisor runs proxy.serve_port for each."""
-    return [p for p in nets.store.read().published if ":" in p.host_ip]
+    """Published ports the kernel path cannot serve: IPv6 host addresses, and the IPv6
+    side (``::``) of a port published on every address, as docker listens on both
+    families. NetworkServices runs proxy.serve_binding for each."""
+    out = []
+    v6 = None
+    for p in nets.store.read().published:
+        if ":" in p.host_ip:
+            out.append(p)
+        elif p.host_ip == "":
+            if v6 is None:
+                v6 = host_has_ipv6()
+            if v6:
+                out.append(PublishedRecord(p.container_id, p.container_ip, "::",
+                                           p.host_port, p.container_port, p.proto))
+    return out

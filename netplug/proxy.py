@@ -1,8 +1,9 @@
 """The userland port proxy, in trio: the fallback where the kernel path can't serve.
 
 The kernel path (DNAT, forwarding.py) serves every IPv4 host address. It cannot serve an
-IPv6 host address (``[::1]:8080:80``): containers here are IPv4-only and nftables does
-not translate between families. For those bindings the supervisor runs
+IPv6 host address (``[::1]:8080:80``, or the ``::`` side of a port published on every
+address): containers here are IPv4-only and nftables does not translate between
+families. For those bindings the supervisor runs
 ``serve_binding`` (one task per ``forwarding.userland_bindings()`` entry): a listener on
 the host address that copies bytes to the container's address, as docker-proxy does.
 The client's address is lost on this path (the container sees the host's uplink
@@ -56,6 +57,8 @@ async def serve_udp(host_ip: str, host_port: int, target: tuple[str, int], *,
     """One upstream socket per client address, so replies find their way back."""
     fam = trio.socket.AF_INET6 if ":" in host_ip else trio.socket.AF_INET
     sock = trio.socket.socket(fam, trio.socket.SOCK_DGRAM)
+    if fam == trio.socket.AF_INET6:     # "::" must not take the IPv4 side (the kernel's)
+        sock.setsockopt(trio.socket.IPPROTO_IPV6, trio.socket.IPV6_V6ONLY, 1)
     await sock.bind((host_ip or "0.0.0.0", host_port))
     task_status.started()
     flows: dict[Any, trio.socket.SocketType] = {}

@@ -32,9 +32,11 @@ async def test_ipv6_host_address_through_the_userland_proxy(
     att = nets.attach("x1_default", "a" * 64, f"/run/netns/{ctr}")
     serve(ctr, 80)
     got = nets.publish("a" * 64, att.ip, [PortBinding("::1", None, 80, "tcp"),
-                                          PortBinding("::1", None, 80, "udp")])
+                                          PortBinding("::1", None, 80, "udp"),
+                                          PortBinding("", None, 80, "tcp")])
     todo = userland_bindings(nets)
-    assert {(p.host_ip, p.proto) for p in todo} == {("::1", "tcp"), ("::1", "udp")}
+    assert {(p.host_ip, p.proto) for p in todo} == {("::1", "tcp"), ("::1", "udp"),
+                                                    ("::", "tcp")}
     async with trio.open_nursery() as n:
         services = NetworkServices(nets, dns_port=0)
         await n.start(services.run)
@@ -47,6 +49,11 @@ async def test_ipv6_host_address_through_the_userland_proxy(
             await u.send(b"v6")
             with trio.fail_after(3):
                 assert await u.recv(100) == b"hello v6"
+        # a port published on every address answers on IPv6 too (and IPv4: the kernel)
+        for host in ("::1", "127.0.0.1"):
+            stream = await trio.open_tcp_stream(host, got[2].host_port)
+            async with stream:
+                assert (await stream.receive_some(100)).startswith(b"hello tcp")
         # unpublished: the proxy stops and the port is free again
         nets.unpublish("a" * 64)
         services.notify()
