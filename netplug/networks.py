@@ -9,8 +9,10 @@ one set of host routes instead of one per network, and the namespace's forward c
 keeps its bridges apart just as well as separate namespaces would. Each namespace
 reaches the host through one veth uplink (``pc<rid>u<hash>`` on the host, ``up0``
 inside); the host routes the non-internal subnets through it and masquerades their
-traffic to the world. Deleting a namespace takes its bridges, veth ends, uplink and host
-routes with it.
+traffic to the world. An ``internal`` network has no way out: no host route, no default
+route in its containers, and the namespace's forward chain rejects its bridge <-> uplink
+traffic. Deleting a namespace takes its bridges, veth ends, uplink and host routes
+with it.
 
 Every call takes the state lock, writes its intent to disk before touching the kernel,
 and undoes what it made when a step fails; a process killed half-way leaves names that
