@@ -49,6 +49,10 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     ls = sub.add_parser("ls", aliases=["list"], help="List networks")
     ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
     ls.add_argument("--no-trunc", action="store_true")
+    ls.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                    help="name=, id=, label=KEY[=VALUE], driver=, scope=, type=custom")
+    ls.add_argument("--format", help="a Go-template-like line: {{.ID}} {{.Name}} "
+                                     "{{.Driver}} {{.Scope}} {{.Internal}} {{.Labels}}")
     ls.set_defaults(handler=list_)
 
     i = sub.add_parser("inspect", help="Show networks as JSON")
@@ -94,8 +98,52 @@ def create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _matches(n: Any, filters: list[str]) -> bool:
+    """docker's filters: the same key ORs, different keys AND."""
+    from pycompose.netplug import NetplugError
+
+    by_key: dict[str, list[str]] = {}
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep or key not in ("name", "id", "label", "driver", "scope", "type"):
+            raise NetplugError(f"invalid filter {f!r}")
+        by_key.setdefault(key, []).append(value)
+
+    def one(key: str, value: str) -> bool:
+        if key == "name":
+            return value in n.name
+        if key == "id":
+            return str(n.id).startswith(value)
+        if key == "label":
+            k, eq, v = value.partition("=")
+            return k in n.labels and (not eq or n.labels[k] == v)
+        if key == "driver":
+            return value == "bridge"
+        if key == "scope":
+            return value == "local"
+        return (value == "builtin") == (n.name == "bridge")
+
+    return all(any(one(k, v) for v in vs) for k, vs in by_key.items())
+
+
+def _format(template: str, n: Any, no_trunc: bool) -> str:
+    fields = {"ID": n.id if no_trunc else n.id[:12], "Name": n.name, "Driver": "bridge",
+              "Scope": "local", "Internal": str(n.internal).lower(), "IPv6": "false",
+              "CreatedAt": n.created,
+              "Labels": ",".join(f"{k}={v}" for k, v in sorted(n.labels.items()))}
+    out = template.replace("\\t", "\t").replace("\\n", "\n")
+    for key, value in fields.items():
+        for placeholder in ("{{." + key + "}}", "{{ ." + key + " }}"):
+            out = out.replace(placeholder, value)
+    return out
+
+
 def list_(args: argparse.Namespace) -> int:
-    nets = _nets().list()
+    nets = [n for n in _nets().list() if _matches(n, args.filter)]
+    if args.format and args.format != "table":
+        for n in nets:
+            print(_format(args.format, n, args.no_trunc))
+        return 0
     if args.quiet:
         for n in nets:
             print(n.id if args.no_trunc else n.id[:12])

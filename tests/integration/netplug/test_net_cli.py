@@ -25,6 +25,8 @@ def test_network_commands(no_leaks: Path, make_ctr: Callable[[], str]) -> None:
     lines = run(["network", "ls"]).stdout.splitlines()
     assert lines[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
     assert [line.split()[1] for line in lines[1:]] == ["back", "front"]
+    r = run(["network", "ls", "--filter", "label=team=a", "--format", "{{.Name}}\t{{.ID}}"])
+    assert r.stdout == f"front\t{net_id[:12]}\n"
 
     ctr = make_ctr()
     r = run(["network", "connect", "--alias", "api", "--ip", "10.89.0.50", "front", "c1",
