@@ -300,9 +300,15 @@ class DnsServer:
                         nursery.start_soon(self._udp_query, network, tudp, data, addr)
 
     async def _udp_query(self, network: str, tsock: Any, data: bytes, addr: Any) -> None:
-        reply = await self.respond(network, data, addr[0], tcp=False)
-        if reply is not None:
-            await tsock.sendto(reply, addr)
+        # One bad packet or one unreachable client must never take the server (and
+        # the supervisor's nursery with it) down: the query is dropped, as a server
+        # under trouble does; the client retries.
+        try:
+            reply = await self.respond(network, data, addr[0], tcp=False)
+            if reply is not None:
+                await tsock.sendto(reply, addr)
+        except Exception:
+            return
 
     async def _tcp_client(self, network: str, stream: Any) -> None:
         """DNS over TCP (RFC 7766): two-byte length, message; clients retry here when
@@ -325,7 +331,7 @@ class DnsServer:
                         reply = await self.respond(network, data, ip, tcp=True)
                         if reply is not None:
                             await stream.send_all(len(reply).to_bytes(2, "big") + reply)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            except Exception:           # see _udp_query: drop the client, keep serving
                 return
 
     async def respond(self, network: str, data: bytes, source_ip: str, *,

@@ -12,6 +12,7 @@ address); bench/net_ports.py measures what it costs next to the kernel path.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import trio
@@ -71,7 +72,8 @@ async def serve_udp(host_ip: str, host_port: int, target: tuple[str, int], *,
                 if idle.cancelled_caught:
                     del flows[client]
                     return
-                await sock.sendto(data, client)
+                with contextlib.suppress(OSError):      # that client is gone: drop
+                    await sock.sendto(data, client)
 
     with sock:
         async with trio.open_nursery() as n:
@@ -83,7 +85,8 @@ async def serve_udp(host_ip: str, host_port: int, target: tuple[str, int], *,
                     await up.connect(target)
                     flows[client] = up
                     n.start_soon(back, client, up)
-                await up.send(data)
+                with contextlib.suppress(OSError):      # container not there (yet)
+                    await up.send(data)
 
 
 async def serve_binding(p: PublishedRecord, *,
