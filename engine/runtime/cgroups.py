@@ -7,8 +7,8 @@ state root (``leftovers``). On v1 one directory is made in each controller's
 hierarchy; on v2 one directory in the unified tree, with the controllers it needs
 enabled in each ancestor's ``cgroup.subtree_control``.
 
-Not done on v2: the device allowlist (it needs a BPF_PROG_TYPE_CGROUP_DEVICE program);
-the container's /dev holds only the default nodes either way.
+On v2 the device allowlist is a BPF_PROG_TYPE_CGROUP_DEVICE program (devices.py emits
+it) attached to the container's cgroup.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
-from .devices import cgroup_rules
+from .devices import bpf_program, cgroup_rules
+from .linux import attach_device_program
 from .spec import Resources
 
 #: v1 controllers a container gets a directory in (those the host has mounted).
@@ -149,7 +150,7 @@ class Cgroup:
                 if h.version == 1:
                     self._create_v1(h, path, res, privileged)
                 else:
-                    self._create_v2(h, path, res)
+                    self._create_v2(h, path, res, privileged)
         except BaseException:
             self.remove(timeout=1)
             raise
@@ -164,7 +165,7 @@ class Cgroup:
                     continue  # swap accounting off: docker ignores --memory-swap too
                 _write(os.path.join(path, name), value)
 
-    def _create_v2(self, h: Hierarchy, path: str, res: Resources) -> None:
+    def _create_v2(self, h: Hierarchy, path: str, res: Resources, privileged: bool) -> None:
         limits = v2_limits(res)
         missing = [c for c in limits if c not in h.controllers]
         if missing:
@@ -180,6 +181,13 @@ class Cgroup:
         for entries in limits.values():
             for name, value in entries:
                 _write(os.path.join(path, name), value)
+        if not privileged:
+            _, allow = cgroup_rules(privileged)
+            try:
+                attach_device_program(path, bpf_program(allow))
+            except OSError as e:
+                raise EngineError(f"cgroup {path}: cannot attach the device allowlist "
+                                  f"(BPF): {e.strerror}", exit_code=125) from None
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroup (from the first hierarchy that has

@@ -69,6 +69,12 @@ _SYS_pivot_root = 155  # x86_64
 _SYS_capset = 126
 _SYS_pidfd_open = 434
 _SYS_seccomp = 317
+_SYS_bpf = 321
+_BPF_PROG_LOAD = 5
+_BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
 _SECCOMP_SET_MODE_FILTER = 1
 
 TIOCSCTTY = 0x540E
@@ -181,3 +187,31 @@ def seccomp_load_bpf(program: bytes) -> None:
     ret = _libc.syscall(ctypes.c_long(_SYS_seccomp), ctypes.c_uint(_SECCOMP_SET_MODE_FILTER),
                         ctypes.c_uint(0), ctypes.byref(prog))
     _check(ret, "seccomp(SET_MODE_FILTER)")
+
+
+def _bpf(cmd: int, attr: bytes) -> int:
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    return _check(_libc.syscall(ctypes.c_long(_SYS_bpf), ctypes.c_int(cmd), buf,
+                                ctypes.c_uint(len(attr))), "bpf")
+
+
+def attach_device_program(cgroup_dir: str, program: bytes) -> None:
+    """Load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to a cgroup2
+    directory; it stays attached for the cgroup's life (fds may be closed)."""
+    import struct
+
+    insns = ctypes.create_string_buffer(program, len(program))
+    license_ = ctypes.create_string_buffer(b"Apache-2.0")
+    attr = struct.pack("<IIQQIIQII16sII", BPF_PROG_TYPE_CGROUP_DEVICE, len(program) // 8,
+                       ctypes.addressof(insns), ctypes.addressof(license_), 0, 0, 0, 0, 0,
+                       b"pycompose_dev", 0, BPF_CGROUP_DEVICE).ljust(128, b"\0")
+    prog_fd = _bpf(_BPF_PROG_LOAD, attr)
+    try:
+        cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _bpf(_BPF_PROG_ATTACH, struct.pack("<IIII", cg_fd, prog_fd, BPF_CGROUP_DEVICE,
+                                               BPF_F_ALLOW_MULTI).ljust(32, b"\0"))
+        finally:
+            os.close(cg_fd)
+    finally:
+        os.close(prog_fd)

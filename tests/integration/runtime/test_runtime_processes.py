@@ -216,7 +216,8 @@ def test_cleanup_leftovers_after_a_crash(make_spec: MakeSpec, no_leaks: Path) ->
 
 def test_cgroup_v2_paths_on_the_unified_hierarchy(no_leaks: Path) -> None:
     """This host's cgroup2 mount has no controllers: the v2 code can still make,
-    join, kill and remove a cgroup there; limits must be refused clearly."""
+    join, kill and remove a cgroup there and enforce the device allowlist (BPF needs
+    no controller); limits must be refused clearly."""
     unified = Path("/sys/fs/cgroup/unified")
     if not (unified / "cgroup.procs").exists():
         pytest.skip("no cgroup2 hierarchy mounted")
@@ -227,11 +228,23 @@ def test_cgroup_v2_paths_on_the_unified_hierarchy(no_leaks: Path) -> None:
     with pytest.raises(EngineError, match="has no pids controller"):
         cg.create(Resources(pids_limit=10))
     cg.create(Resources())
-    proc = subprocess.Popen(["sleep", "30"])
+    # a host shell moved into the cgroup meets the v2 device allowlist (a BPF program)
+    proc = subprocess.Popen(
+        ["sh", "-c", "read x; cat /dev/null && echo null=ok; head -c1 /dev/kmsg >/dev/null;"
+         " echo kmsg=$?; sleep 30"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     Path(cg.procs_files[0]).write_text(str(proc.pid))
     assert cg.pids() == [proc.pid]
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    out = "".join(proc.stdout.readline() for _ in range(3))
+    assert "null=ok" in out
+    assert "kmsg=1" in out and "Operation not permitted" in out
     cg.remove()
     assert proc.wait() == -signal.SIGKILL
+    proc.stdin.close()
+    proc.stdout.close()
     assert not Path(cg.paths[0][1]).exists()
 
 

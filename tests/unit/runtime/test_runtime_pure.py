@@ -217,3 +217,19 @@ def test_protocol_packets_carry_fds() -> None:
         b.close()
         os.close(r)
         os.close(w)
+
+
+def test_device_rules_and_bpf_program() -> None:
+    from pycompose.engine.runtime import devices
+
+    assert devices.parse_rule("c 1:3 rwm") == ("c", 1, 3, 7)
+    assert devices.parse_rule("c *:* m") == ("c", None, None, 1)
+    prog = devices.bpf_program(["c 1:3 rwm", "b *:* m"])
+    insns = [prog[i:i + 8] for i in range(0, len(prog), 8)]
+    # 6 loads, rule 1: type+major+minor checks, rule 2: type + access subset (3), each
+    # rule ends "r0 = 1; exit", then the default "r0 = 0; exit"
+    assert len(insns) == 6 + (3 + 2) + (1 + 3 + 2) + 2
+    assert insns[-1][0] == 0x95 and insns[-2] == bytes([0xB7, 0, 0, 0, 0, 0, 0, 0])
+    # the first rule's failed type check jumps past its own "r0 = 1; exit"
+    jne = insns[6]
+    assert jne[0] == 0x55 and int.from_bytes(jne[2:4], "little") == 4
