@@ -26,7 +26,18 @@ and wait for exits with ``trio.lowlevel.wait_readable(c.pidfd)`` + ``c.poll()``)
     cleanup_leftovers(state_root, keep={ids...})  # after a crash
 
 The caller process becomes a child subreaper: containers' PID 1s (and exec'd
-processes) are its children, whose exit statuses it must reap.
+processes) are its children, whose exit statuses it must reap -- promptly: an exec'd
+process left a zombie keeps its container's PID 1 from being reaped (the kernel waits
+for every process of a PID namespace). stdio left None: stdin and stdout are
+/dev/null, stderr is the caller's (where a launcher bug would show).
+
+Errors are EngineError with ``exit_code`` 125 (set-up step failed: the message names
+it, e.g. "mount /data on /srv: bind source /data: No such file or directory"), 126
+(found, cannot execute) or 127 (not found); a failed create/start leaves nothing.
+
+cgroups: v1 (one dir per controller hierarchy) or v2 (one dir, controllers enabled
+above it, devices allowlist as a BPF program), probed from /proc/self/mountinfo;
+``$PYCOMPOSE_CGROUP2_ROOT`` forces v2 at a given cgroup2 mount (tests).
 
 Mounts live only in the container's own mount namespace (made rprivate first): the
 host never sees them, and they disappear with the container's last process. Cgroups

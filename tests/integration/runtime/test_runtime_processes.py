@@ -322,3 +322,36 @@ def test_kill_all_catches_a_forking_container(make_spec: MakeSpec) -> None:
     while cgroup_of(spec).pids() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert cgroup_of(spec).pids() == []
+
+
+def test_whole_container_on_cgroup_v2(make_spec: MakeSpec,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container whose only cgroup is on this host's (controller-less) cgroup2
+    hierarchy: the cgroup namespace, /sys/fs/cgroup, the BPF device allowlist,
+    cgroup.kill and removal all on the v2 code paths."""
+    unified = "/sys/fs/cgroup/unified"
+    if not Path(unified, "cgroup.procs").exists():
+        pytest.skip("no cgroup2 hierarchy mounted")
+    monkeypatch.setenv("PYCOMPOSE_CGROUP2_ROOT", unified)
+    spec = make_spec("/bin/sh", "-c",
+                     "cat /proc/self/cgroup | grep '^0::'; grep ' /sys/fs/cgroup ' /proc/mounts;"
+                     " mknod /tmp/kmsg c 1 11 && head -c1 /tmp/kmsg; echo kmsg=$?; exec sleep 30")
+    r, w = os.pipe()
+    c = run(spec, stdout=w, stderr=w)
+    os.close(w)
+    (cg_path,) = [p for _, p in cgroup_of(spec).paths]
+    assert cg_path.startswith(unified + "/pycompose/")
+    assert c.pid in cgroup_of(spec).pids()
+    out = ""
+    while "kmsg=" not in out:
+        chunk = os.read(r, 4096).decode()
+        assert chunk, out
+        out += chunk
+    kill_all(spec)  # cgroup.kill
+    assert c.wait() == 137
+    os.close(r)
+    assert out.startswith("0::/\n")
+    assert "cgroup2 /sys/fs/cgroup cgroup2 ro" in out
+    assert "Operation not permitted" in out and "kmsg=1" in out
+    destroy(spec)
+    assert not Path(cg_path).exists()
