@@ -281,6 +281,20 @@ def test_user_namespace_remap(make_spec: MakeSpec, busybox_dir: Path) -> None:
         assert "t=0" in out
         assert (base / "upper/f").stat().st_uid == 100000
         destroy(spec)
+        # exec joins the user namespace first, then the others
+        spec.process = Process(args=["sleep", "30"], env=["PATH=/bin"])
+        c = run(spec)
+        r, w = os.pipe()
+        p = exec_process(spec, c.pid, Process(args=["/bin/sh", "-c", "id -u; touch /g"],
+                                               env=["PATH=/bin"]), stdout=w, stderr=w)
+        os.close(w)
+        with os.fdopen(r) as f:
+            assert f.read() == "0\n"
+        assert p.wait() == 0
+        assert (base / "upper/g").stat().st_uid == 100000
+        kill_all(spec)
+        c.wait()
+        destroy(spec)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
