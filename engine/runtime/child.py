@@ -269,6 +269,11 @@ def _join_cgroups(job: dict[str, Any]) -> None:
                             e.strerror or "") from None
 
 
+def _write_file(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def _setup_userns(spec: dict[str, Any]) -> None:
     """unshare the user namespace; a forked helper (still host root) writes the maps."""
     r, w = os.pipe()
@@ -307,8 +312,7 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
     _join_cgroups(job)
     adj = spec["resources"]["oom_score_adj"]
     if adj is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(adj))
+        step(f"set oom_score_adj {adj}", _write_file, "/proc/self/oom_score_adj", str(adj))
     userns = "user" in ns and bool(spec["uid_map"])
     if userns:
         _setup_userns(spec)

@@ -171,3 +171,13 @@ def test_cgroup_namespace_hides_the_host_path(make_spec: MakeSpec) -> None:
     assert code == 0
     lines = [line for line in out.splitlines() if "memory" in line or "pids" in line]
     assert lines and all(line.endswith(":/") for line in lines)
+
+
+def test_bad_oom_score_adj_names_the_step(make_spec: MakeSpec) -> None:
+    from pycompose.engine.runtime import Resources
+
+    spec = make_spec("true", resources=Resources(oom_score_adj=5000))
+    with pytest.raises(EngineError) as e:
+        run(spec)
+    assert "set oom_score_adj 5000: Invalid argument" in str(e.value)
+    assert e.value.exit_code == 125
