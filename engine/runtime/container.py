@@ -123,8 +123,8 @@ def _launcher_env() -> dict[str, str]:
 class _Launch:
     """One launcher process and the caller's end of its socket."""
 
-    def __init__(self, mode: str, job: dict[str, Any], stdin: Stdio, stdout: Stdio,
-                 stderr: Stdio, timeout: float) -> None:
+    def __init__(self, mode: str, job: dict[str, Any], cgroup_procs: list[str],
+                 stdin: Stdio, stdout: Stdio, stderr: Stdio, timeout: float) -> None:
         L.set_child_subreaper()
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.settimeout(timeout)
@@ -140,9 +140,22 @@ class _Launch:
         finally:
             child_sock.close()
             os.close(r)
+        self.pid: int | None = None
+        # Move the launcher into the cgroup from here, while it is still starting up:
+        # the first cgroup migration waits for an RCU grace period (~10 ms), which
+        # then overlaps with the interpreter's start. The launcher reads its job, and
+        # so goes on, only once it is in.
+        for procs in cgroup_procs:
+            try:
+                with open(procs, "w") as f:
+                    f.write(str(self.proc.pid))
+            except OSError as e:
+                os.close(w)
+                self.abort()
+                raise EngineError(f"join cgroup {os.path.dirname(procs)}: {e.strerror}",
+                                  exit_code=EXIT_SETUP) from None
         with os.fdopen(w, "wb") as f:
             f.write(marshal.dumps(job))
-        self.pid: int | None = None
 
     def receive(self, expect: str) -> tuple[dict[str, Any], list[int]]:
         try:
@@ -284,12 +297,12 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
         (root / "rootfs").mkdir(exist_ok=True)
         full = replace(spec, mounts=[*spec.mounts, *_runtime_mounts(spec)])
         cg.create(spec.resources, spec.privileged)
-        job = {"spec": asdict(full), "seccomp_bpf": bpf, "cgroup_procs": cg.procs_files,
+        job = {"spec": asdict(full), "seccomp_bpf": bpf, "cgroup_procs": [],
                "cgroup_mounts": [[h.version, os.path.basename(h.mountpoint),
                                   sorted(h.controllers)] for h, _ in cg.paths]}
         if spec.process.terminal:
             stdin = stdout = stderr = subprocess.DEVNULL
-        launch = _Launch("create", job, stdin, stdout, stderr, timeout)
+        launch = _Launch("create", job, cg.procs_files, stdin, stdout, stderr, timeout)
         pid, master = launch.until_running()
     except BaseException:
         if launch is not None:
@@ -327,12 +340,12 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
     except ProcessLookupError:
         raise NotFound(f"container {spec.id} is not running") from None
     cg = cgroup_of(spec)
-    job = {"spec": asdict(spec), "seccomp_bpf": _seccomp_bpf(spec),
-           "cgroup_procs": cg.procs_files, "target_pid": target_pid,
+    job: dict[str, Any] = {"spec": asdict(spec), "seccomp_bpf": _seccomp_bpf(spec),
+           "cgroup_procs": [], "target_pid": target_pid,
            "process": asdict(process)}
     if process.terminal:
         stdin = stdout = stderr = subprocess.DEVNULL
-    launch = _Launch("exec", job, stdin, stdout, stderr, timeout)
+    launch = _Launch("exec", job, cg.procs_files, stdin, stdout, stderr, timeout)
     master: int | None = None
     try:
         pid, master = launch.until_running()
