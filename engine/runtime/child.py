@@ -327,11 +327,30 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
         if target is None and name not in ("user", "mnt"):
             flags |= L.NS_FLAGS[name]
     step("unshare namespaces", L.unshare, flags)
-    pid = os.fork()
+    pid = fork_after_pid_sent(sock)
     if pid == 0:
         os._exit(run_pid1(job, sock, userns))
-    send(sock, {"t": "pid", "pid": pid})
     return 0
+
+
+def fork_after_pid_sent(sock: Socket) -> int:
+    """fork; the parent sends the child's host pid, and only then may the child speak
+    (else its first packet could overtake the pid, and a failing child would be a
+    process the caller cannot name and reap)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)  # b"" too if the launcher died: then the send below fails or EOFs
+        os.close(r)
+        return 0
+    os.close(r)
+    try:
+        send(sock, {"t": "pid", "pid": pid})
+    finally:
+        os.write(w, b"x")
+        os.close(w)
+    return pid
 
 
 def run_pid1(job: dict[str, Any], sock: Socket, userns: bool) -> int:
@@ -424,7 +443,7 @@ def launch_exec(job: dict[str, Any], sock: Socket) -> int:
     for name, fd in fds:
         step(f"join {name} namespace", L.setns, fd, L.NS_FLAGS[name])
         os.close(fd)
-    pid = os.fork()
+    pid = fork_after_pid_sent(sock)
     if pid == 0:
         try:
             prepared = prepare_process(spec, job["process"], use_init=False, console=False)
@@ -437,7 +456,6 @@ def launch_exec(job: dict[str, Any], sock: Socket) -> int:
         except BaseException as e:
             _report(sock, error_message("exec set-up", errno.EIO, f"internal error: {e!r}"))
             os._exit(125)
-    send(sock, {"t": "pid", "pid": pid})
     return 0
 
 
