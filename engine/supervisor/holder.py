@@ -51,6 +51,7 @@ class Live:
     pty_logging: bool = False
     stop_requested: bool = False
     killed: bool = False  # we sent SIGKILL
+    execs_starting: int = 0  # exec launches in flight: they may still join the cgroup
 
 
 def exit_status(status: int) -> int:
@@ -230,6 +231,12 @@ class Holder:
     async def _finish(self, live: Live, code: int) -> None:
         with contextlib.suppress(Exception):
             rt.kill_all(live.spec, signal.SIGKILL)
+        with trio.move_on_after(10):  # an exec (a healthcheck) half set up joins late
+            while live.execs_starting:
+                await trio.sleep(0.01)
+        if live.execs_starting == 0:
+            with contextlib.suppress(Exception):
+                rt.kill_all(live.spec, signal.SIGKILL)
         with trio.move_on_after(2):
             await live.pumps_done.wait()
         oom = rt.oom_killed(live.spec)
@@ -396,8 +403,12 @@ class Holder:
                        cwd=o.get("workdir") or cfg["WorkingDir"] or "/",
                        user=o.get("user") or cfg["User"] or "", terminal=bool(o.get("tty")),
                        console_size=tuple(o["console_size"]) if o.get("console_size") else None)
-        started = await trio.to_thread.run_sync(rt.exec_process, live.spec, live.pid, proc,
-                                                stdio)
+        live.execs_starting += 1
+        try:
+            started = await trio.to_thread.run_sync(rt.exec_process, live.spec, live.pid,
+                                                    proc, stdio)
+        finally:
+            live.execs_starting -= 1
         ex = Live(cid, live.spec, started.pid, pty_master=started.pty_master)
         self.execs.add(ex.pid)
         self.nursery.start_soon(self._watch_exec, ex)

@@ -140,3 +140,31 @@ def test_healthcheck_turns_healthy_then_unhealthy(engine: Engine) -> None:
         time.sleep(0.05)
     assert seen[-2:] == ["healthy", "unhealthy"], seen
     assert "(unhealthy)" in engine.ok("ls")
+
+
+def test_a_killed_cli_leaves_the_container_running_and_rm_still_removes(
+        engine: Engine) -> None:
+    p = subprocess.Popen([PYCOMPOSE, "container", "run", "--rm", "--name", "orphan",
+                          "busybox", "sh", "-c", "sleep 1; echo done"],
+                         stdout=subprocess.DEVNULL)
+    engine.wait_for("orphan", "running")
+    p.kill()
+    p.wait()
+    assert engine.ok("inspect", "-f", "{{.State.Status}}", "orphan").strip() == "running"
+    deadline = time.monotonic() + 10
+    while engine.ok("ls", "-aq") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.ok("ls", "-aq") == ""  # exited, and --rm removed it
+
+
+def test_stop_and_rm_at_once_on_one_container(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "contested", "busybox", "sleep", "60")
+    procs = [subprocess.Popen([PYCOMPOSE, "container", *args, "contested"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in (["stop", "-t", "1"], ["rm", "-f"], ["kill"], ["stop", "-t", "0"])]
+    for p in procs:
+        p.wait(30)
+        assert "internal error" not in (p.stderr.read() if p.stderr else "")
+    assert engine.ok("ls", "-aq") == ""
+    r = engine("inspect", "contested")
+    assert r.returncode == 1 and "No such container" in r.stderr
