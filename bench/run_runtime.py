@@ -21,12 +21,13 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from pctest.images import make_busybox_rootfs_tar  # noqa: E402
+from pctest.images import make_busybox_rootfs_tar
 
-from pycompose.engine.runtime import (  # noqa: E402
+from pycompose.engine.runtime import (
     ContainerSpec,
     Process,
     Rootfs,
@@ -34,17 +35,21 @@ from pycompose.engine.runtime import (  # noqa: E402
     destroy,
     run,
 )
-from pycompose.engine.runtime.container import cgroup_of  # noqa: E402
+from pycompose.engine.runtime.container import cgroup_of
 
 
-def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
-    fn()  # warm caches (pyc files, page cache)
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+def medians_ms(fns: dict[str, Any], runs: int) -> dict[str, float]:
+    """Round-robin, so that every contender sees the same machine load (a shared
+    2-core VM is noisy); each is warmed once (pyc files, page cache)."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
         fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1000
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) * 1000 for name, v in samples.items()}
 
 
 def spec_for(work: Path, rootfs: Path, overlay: bool, n: int, args: list[str]) -> ContainerSpec:
@@ -137,22 +142,20 @@ def main() -> int:
         rootfs.mkdir()
         with tarfile.open(make_busybox_rootfs_tar(work / "bb.tar")) as tar:
             tar.extractall(rootfs, filter="fully_trusted")
-        rows: list[tuple[str, float]] = [
-            ("unshare+chroot (floor)", median_ms(lambda: floor(rootfs), a.runs)),
-        ]
         bundle = oci_bundle(work, rootfs)
+        fns: dict[str, Any] = {"unshare+chroot (floor)": lambda: floor(rootfs)}
         for tool in ("runc", "crun"):
             if not shutil.which(tool):
                 continue
             try:
-                rows.append((f"{tool} run", median_ms(lambda t=tool: oci_run(t, bundle), a.runs)))
+                oci_run(tool, bundle)
+                fns[f"{tool} run"] = lambda t=tool: oci_run(t, bundle)
             except subprocess.CalledProcessError as e:
                 # crun 1.8 refuses v1-hybrid hosts: "cgroups in hybrid mode not supported"
-                print(f"{tool} could not run here: {e}", file=sys.stderr)
-        rows.append(("pycompose runtime, plain dir", median_ms(
-            lambda: ours(work, rootfs, False), a.runs)))
-        rows.append(("pycompose runtime, overlay", median_ms(
-            lambda: ours(work, rootfs, True), a.runs)))
+                print(f"{tool} cannot run here: {e.stderr.decode().strip()}")
+        fns["pycompose runtime, plain dir"] = lambda: ours(work, rootfs, False)
+        fns["pycompose runtime, overlay"] = lambda: ours(work, rootfs, True)
+        rows = list(medians_ms(fns, a.runs).items())
         runc = dict(rows).get("runc run")
         print(f"run --rm busybox true, median of {a.runs} (ms); ratio to runc")
         for name, ms in rows:

@@ -369,3 +369,21 @@ def test_whole_container_on_cgroup_v2(make_spec: MakeSpec,
     assert "Operation not permitted" in out and "kmsg=1" in out
     destroy(spec)
     assert not Path(cg_path).exists()
+
+
+def test_cleanup_leftovers_unmounts_under_the_state_root(no_leaks: Path) -> None:
+    target = no_leaks / "containers" / "crashed" / "rootfs"
+    target.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "leftover", str(target)], check=True)
+    assert str(target) in Path("/proc/self/mountinfo").read_text()
+    assert cleanup_leftovers(no_leaks) == [f"mount {target}"]
+    assert str(target) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_bad_seccomp_profile_is_a_clear_error(make_spec: MakeSpec, tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    spec = make_spec("true", seccomp=str(tmp_path / "bad.json"))
+    with pytest.raises(EngineError) as e:
+        run(spec)
+    assert str(e.value).startswith(f"seccomp profile {tmp_path}/bad.json: not JSON")
+    assert e.value.exit_code == 125
