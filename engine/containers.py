@@ -18,6 +18,7 @@ Standard library only: the thin CLI imports this module for ``ls``/``inspect``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import re
@@ -228,6 +229,27 @@ def status_line(rec: Record, now: float | None = None) -> str:
         return f"Exited ({st.get('ExitCode', 0)}) " \
                f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
     return status.capitalize()
+
+
+def render_template(fmt: str, obj: Any) -> str:
+    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
+    def value(path: str) -> Any:
+        v = obj
+        for part in [p for p in path.split(".") if p]:
+            v = v.get(part) if isinstance(v, dict) else None
+        return v
+
+    def sub(m: re.Match[str]) -> str:
+        expr = m.group(1).strip()
+        if expr.startswith("json "):
+            return json.dumps(value(expr[5:].strip()))
+        v = value(expr)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (dict, list)):
+            return json.dumps(v)
+        return "<no value>" if v is None else str(v)
+    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
 
 
 def parse_iso(ts: str) -> float:

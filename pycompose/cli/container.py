@@ -400,7 +400,7 @@ def _ports(rec: dict[str, Any]) -> str:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import status_line
+    from pycompose.engine.containers import render_template, status_line
 
     recs = [r for r in _records(_root())
             if (args.all or r["State"]["Status"] in ("running", "restarting"))
@@ -428,7 +428,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     if args.format and args.format != "table":
         for row in rows:
-            print(_template(args.format, row))
+            print(render_template(args.format, row))
         return 0
     cols = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
             ("CREATED", "Status"), ("STATUS", "Status"), ("PORTS", "Ports"),
@@ -448,31 +448,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _template(fmt: str, obj: Any) -> str:
-    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
-    import re
-
-    def value(path: str) -> Any:
-        v = obj
-        for part in [p for p in path.split(".") if p]:
-            v = v.get(part) if isinstance(v, dict) else None
-        return v
-
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        v = value(expr)
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return "<no value>" if v is None else str(v)
-    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import ContainerStore
+    from pycompose.engine.containers import ContainerStore, render_template
     from pycompose.engine.errors import NotFound
 
     root = _root()
@@ -490,7 +467,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         out.append(rec)
     if args.format:
         for rec in out:
-            print(_template(args.format, rec))
+            print(render_template(args.format, rec))
     else:
         print(json.dumps(out, indent=4))
     return code

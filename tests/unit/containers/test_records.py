@@ -97,3 +97,14 @@ def test_status_lines_as_docker_prints_them() -> None:
     assert human_duration(0.2) == "Less than a second"
     assert human_duration(3 * 3600) == "3 hours"
     assert abs(parse_iso(now_iso()) - __import__("time").time()) < 5
+
+
+def test_format_templates_as_scripts_use_them() -> None:
+    from pycompose.engine.containers import render_template
+
+    rec = {"State": {"Status": "exited", "ExitCode": 3, "OOMKilled": False},
+           "Config": {"Labels": {"a": "b"}}}
+    assert render_template("{{.State.Status}} {{.State.ExitCode}}", rec) == "exited 3"
+    assert render_template("{{.State.OOMKilled}}", rec) == "false"
+    assert render_template("{{json .Config.Labels}}", rec) == '{"a": "b"}'
+    assert render_template("{{.Nope.X}}", rec) == "<no value>"
