@@ -186,11 +186,11 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 # -- run / create / start ---------------------------------------------------------------
 def _env_list(env: list[str], env_files: list[str]) -> list[str]:
-    from pycompose.engine.errors import EngineError
-    from pycompose.engine.supervisor.spec import parse_env_file
-
     out: list[str] = []
     for f in env_files:
+        from pycompose.engine.errors import EngineError
+        from pycompose.engine.supervisor.spec import parse_env_file  # only when needed
+
         try:
             text = Path(f).read_text()
         except OSError as e:
