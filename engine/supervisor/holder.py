@@ -112,6 +112,7 @@ class Holder:
         tty = bool(rec["Config"]["Tty"])
         pipes: list[int] = []
         close_after: list[int] = []
+        detached = stdio is None
         if stdio is None:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             close_after.append(null)
@@ -156,6 +157,8 @@ class Holder:
         log_path = Path(rec["LogPath"])
         if pipes:
             self.nursery.start_soon(self._pump_all, live, log_path)
+        elif detached and live.pty_master is not None:  # -dt: the pty is the log
+            self.start_pty_log(live)
         else:
             live.pumps_done.set()
         self.nursery.start_soon(self._watch, live)

@@ -30,6 +30,12 @@ def test_detached_logs_in_json_file_with_tail_and_timestamps(engine: Engine) -> 
     assert stamp.endswith("Z") and text in ("three\n", "two\n")
 
 
+def test_a_detached_terminal_is_logged_too(engine: Engine) -> None:
+    engine.ok("run", "-dt", "--name", "dt", "busybox", "sh", "-c", "tty; echo done")
+    assert engine.ok("wait", "dt").strip() == "0"
+    assert engine.ok("logs", "dt").replace("\r", "") == "/dev/pts/0\ndone\n"
+
+
 def test_logs_follow_ends_when_the_container_does(engine: Engine) -> None:
     engine.ok("run", "-d", "--name", "f", "busybox", "sh", "-c",
               "for i in 1 2 3; do echo l$i; sleep 0.2; done")
