@@ -131,8 +131,19 @@ def mount_rootfs(rootfs: Any, target: str) -> None:
     if isinstance(rootfs, str):
         _step(f"bind rootfs {rootfs}", L.mount, rootfs, target, None, L.MS_BIND | L.MS_REC)
         return
-    data = (f"lowerdir={':'.join(rootfs['lowerdirs'])},upperdir={rootfs['upperdir']},"
-            f"workdir={rootfs['workdir']}")
+    lowers = rootfs["lowerdirs"]
+    data = f"lowerdir={':'.join(lowers)},upperdir={rootfs['upperdir']},workdir={rootfs['workdir']}"
+    if len(data) > 4000 and len(lowers) > 1:
+        # the options must fit in one page: name the layers relative to their common
+        # parent, which overlayfs resolves against the mounting process's cwd
+        base = os.path.commonpath(lowers)
+        _step(f"chdir {base}", os.chdir, base)
+        data = (f"lowerdir={':'.join(os.path.relpath(d, base) for d in lowers)},"
+                f"upperdir={rootfs['upperdir']},workdir={rootfs['workdir']}")
+    if len(data) >= 4096:
+        raise StepError("mount overlay rootfs", errno.E2BIG,
+                        f"{len(lowers)} layers need {len(data)} bytes of mount options, "
+                        "more than the kernel's 4096")
     _step("mount overlay rootfs", L.mount, "overlay", target, "overlay", 0, data)
 
 

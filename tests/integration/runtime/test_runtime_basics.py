@@ -181,3 +181,27 @@ def test_bad_oom_score_adj_names_the_step(make_spec: MakeSpec) -> None:
         run(spec)
     assert "set oom_score_adj 5000: Invalid argument" in str(e.value)
     assert e.value.exit_code == 125
+
+
+def test_many_layers_past_a_page_of_mount_options(make_spec: MakeSpec, busybox_dir: Path,
+                                                  tmp_path: Path) -> None:
+    """50 layers with long paths: the overlay options would pass 4096 bytes, so the
+    layers are named relative to their common directory."""
+    from pycompose.engine.runtime import Rootfs
+
+    layers = tmp_path / "layers"
+    names = []
+    for i in range(50):
+        d = layers / f"{i:02d}-{'x' * 60}"
+        (d / "etc").mkdir(parents=True)
+        (d / "etc" / f"layer{i}").write_text(str(i))
+        names.append(str(d))
+    upper, work = tmp_path / "up", tmp_path / "wk"
+    upper.mkdir()
+    work.mkdir()
+    (layers / "base").symlink_to(busybox_dir)  # as the image store links its layers
+    lowers = [*reversed(names), str(layers / "base")]  # top layer first
+    assert len(":".join(lowers)) > 4096
+    spec = make_spec("/bin/sh", "-c", "cat /etc/layer0 /etc/layer49",
+                     rootfs=Rootfs(lowers, str(upper), str(work)))
+    assert run_capture(spec) == (0, "049")
