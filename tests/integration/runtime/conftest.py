@@ -48,3 +48,14 @@ def make_spec(no_leaks: Path, busybox_dir: Path, tmp_path: Path) -> Iterator[Mak
     yield make
     for spec in made:
         destroy(spec)
+
+
+@pytest.fixture(autouse=True)
+def _not_a_subreaper_after() -> Iterator[None]:
+    """create() makes the calling process (here pytest) a child subreaper; undo it, so
+    that later tests' daemons (the supervisor double-forks) are not orphaned to pytest
+    as zombies that never go away."""
+    yield
+    from pycompose.engine.runtime import linux
+
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 0)
