@@ -19,6 +19,7 @@ and wait for exits with ``trio.lowlevel.wait_readable(c.pidfd)`` + ``c.poll()``)
     c.pid, c.pty_master    # host pid of PID 1 (a child of the caller), pty fd or None
     c.wait() / c.poll()    # exit code, 128+N after signal N (137 after an OOM kill)
     run(spec, ...)         # create + start
+    container.resize_pty(c.pty_master, rows, cols)  # follow the user's terminal
     exec_process(spec, c.pid, Process(...), stdin=...) -> ExecProcess(pid, pty_master)
     kill_all(spec, sig)    # every process in the container's cgroup
     oom_killed(spec)       # for inspect's OOMKilled; ask before destroy
