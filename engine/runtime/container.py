@@ -88,7 +88,7 @@ def _seccomp_bpf(spec: ContainerSpec) -> bytes | None:
     if profile is None:
         return None
     try:
-        return bpf_program(profile, spec.capabilities)
+        return bpf_program(profile, spec.capabilities, str(state_root() / "cache" / "seccomp"))
     except (OSError, ProfileError) as e:
         raise EngineError(f"seccomp profile {spec.seccomp}: {e}", exit_code=125) from None
 

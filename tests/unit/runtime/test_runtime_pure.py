@@ -233,3 +233,17 @@ def test_device_rules_and_bpf_program() -> None:
     # the first rule's failed type check jumps past its own "r0 = 1; exit"
     jne = insns[6]
     assert jne[0] == 0x55 and int.from_bytes(jne[2:4], "little") == 4
+
+
+def test_bpf_program_cached_on_disk(tmp_path: Path) -> None:
+    prof = seccomp.default_profile()
+    caps_ = list(DEFAULT_CAPABILITIES)
+    seccomp._BPF_CACHE.clear()
+    prog = seccomp.bpf_program(prof, caps_, str(tmp_path))
+    assert len(prog) % 8 == 0 and len(prog) > 8 * 300
+    (cached,) = tmp_path.glob("*.bpf")
+    assert cached.read_bytes() == prog
+    seccomp._BPF_CACHE.clear()
+    cached.write_bytes(b"\x06\x00\x00\x00\x00\x00\xff\x7f")  # what is on disk is used
+    assert seccomp.bpf_program(prof, caps_, str(tmp_path)) == cached.read_bytes()
+    seccomp._BPF_CACHE.clear()
