@@ -247,3 +247,23 @@ def test_bpf_program_cached_on_disk(tmp_path: Path) -> None:
     cached.write_bytes(b"\x06\x00\x00\x00\x00\x00\xff\x7f")  # what is on disk is used
     assert seccomp.bpf_program(prof, caps_, str(tmp_path)) == cached.read_bytes()
     seccomp._BPF_CACHE.clear()
+
+
+def test_launcher_imports_stay_light() -> None:
+    """Every container start pays the launcher's imports: no typing, json, re,
+    subprocess, dataclasses, enum (nor anything heavier) may creep in."""
+    import subprocess
+    import sys
+
+    import pycompose
+
+    code = ("import sys; before = set(sys.modules)\n"
+            "import pycompose.engine.runtime.child\n"
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    out = subprocess.run(
+        [sys.executable, "-S", "-s", "-c", code], capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": str(Path(pycompose.__file__).resolve().parents[1])}).stdout.split()
+    heavy = {"typing", "json", "re", "subprocess", "dataclasses", "enum", "socket", "pathlib",
+             "trio", "pydantic", "yaml", "pyroute2"}
+    assert "pycompose.engine.runtime.child" in out
+    assert not heavy & set(out)
