@@ -115,10 +115,46 @@ def _spawn_supervisor(root: Path) -> None:
         os._exit(127)
 
 
+def code_stamp() -> str:
+    """Names and mtimes of the engine's code: a supervisor started from other code (an
+    upgrade, a developer's edit) steps down for a new one when it holds nothing."""
+    base = Path(__file__).resolve().parent
+    parts = []
+    for d in (base, base / "supervisor", base / "runtime", base / "images",
+              base.parent / "netplug"):
+        with contextlib.suppress(OSError), os.scandir(d) as it:
+            for e in it:
+                if e.name.endswith(".py"):
+                    parts.append(f"{d.name}/{e.name}:{e.stat().st_mtime_ns}")
+    import zlib
+
+    return f"{zlib.crc32('|'.join(sorted(parts)).encode()):08x}"
+
+
+def _current(conn: Conn) -> bool:
+    """Say hello; False if the supervisor runs outdated code and is leaving."""
+    conn.send({"op": "hello", "stamp": code_stamp()})
+    reply, fds = conn.recv()
+    for fd in fds:
+        os.close(fd)
+    return not reply.get("outdated")
+
+
 def connect(root: Path, *, start: bool = True, timeout: float = 15.0) -> Conn:
-    """A connection to the supervisor of ``root``, starting it if needed."""
+    """A connection to the supervisor of ``root``, starting it if needed (and again
+    if the running one was started from other code and stepped down)."""
     path = socket_path(root)
     conn = _try_connect(path)
+    if conn is not None and start and not _current(conn):
+        conn.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # until the old one stops listening
+            conn = _try_connect(path)
+            if conn is None:
+                break
+            conn.close()
+            time.sleep(0.01)
+        conn = None
     if conn or not start:
         if conn is None:
             raise EngineError("the supervisor is not running")

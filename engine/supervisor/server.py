@@ -27,6 +27,7 @@ import os
 import signal
 import socket as pysocket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import trio
 
 from pycompose.util.paths import state_root
 
+from ..client import code_stamp
 from ..errors import EngineError, NotFound
 from . import spec as S
 from .holder import Holder, Live
@@ -87,6 +89,7 @@ class Server:
         self.clients = 0
         self.holder: Holder
         self.shutdown = trio.Event()
+        self.stamp = code_stamp()
 
     async def main(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -137,6 +140,18 @@ class Server:
         self.clients += 1
         try:
             msg, fds = await conn.recv()
+            if msg is not None and msg.get("op") == "hello":
+                outdated = msg.get("stamp") not in (None, self.stamp)
+                if outdated and not self.holder.busy() and self.clients == 1:
+                    log.info("the engine's code changed: stepping down for a new supervisor")
+                    await conn.send({"ok": True, "outdated": True})
+                    self.shutdown.set()
+                    return
+                if outdated:
+                    log.warning("the engine's code changed; still holding containers, "
+                                "serving with the code loaded at start")
+                await conn.send({"ok": True})
+                msg, fds = await conn.recv()
             if msg is None:
                 return
             try:
@@ -282,16 +297,33 @@ class Server:
             await self._follow(conn, ex, {})
 
 
+def _answers(root: Path) -> bool:
+    s = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
+    try:
+        s.connect(str(root / "supervisor.sock"))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def main() -> int:
     root = state_root()
     root.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s supervisor[%(process)d] %(levelname)s %(message)s")
     lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # another supervisor serves this root
+    for _ in range(300):  # a stepping-down predecessor may need a moment to exit
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if (root / "supervisor.sock").exists() and _answers(root):
+                return 0  # another supervisor serves this root
+            time.sleep(0.01)
+    else:
+        return 0
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, f"{os.getpid()}\n".encode())
     log.info("serving %s", root)
