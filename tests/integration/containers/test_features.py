@@ -183,3 +183,20 @@ def test_cp_both_ways_and_commit(engine: Engine, tmp_path: Path) -> None:
 def test_init_reaps_and_is_pid_1(engine: Engine, flag: str) -> None:
     out = engine.ok("run", "--rm", flag, "busybox", "sh", "-c", "cat /proc/1/cmdline; echo")
     assert "sh" not in out.split("\0")[0]
+
+
+def test_cp_never_follows_a_containers_symlink_to_the_host(engine: Engine,
+                                                           tmp_path: Path) -> None:
+    assert Path("/etc/debian_version").exists()
+    engine.ok("run", "-d", "--name", "sly", "busybox", "sh", "-c",
+              "ln -s /etc/debian_version /root/leak; ln -s /etc /root/etclink; sleep 60")
+    time.sleep(0.3)
+    engine.ok("cp", "sly:/root/leak", str(tmp_path / "leak"))
+    assert (tmp_path / "leak").is_symlink()  # the link itself, not the host's file
+    r = engine("cp", "sly:/root/etclink/debian_version", str(tmp_path / "x"))
+    assert r.returncode != 0 and not (tmp_path / "x").exists()
+    probe = tmp_path / f"pycompose-cp-probe-{os.getpid()}"
+    probe.write_text("p")
+    engine.ok("cp", str(probe), "sly:/root/etclink/")
+    assert not Path("/etc", probe.name).exists()
+    assert engine.ok("exec", "sly", "cat", f"/etc/{probe.name}") == "p"
