@@ -9,6 +9,7 @@ but the record on disk.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,36 @@ def security_options(opts: list[str]) -> tuple[bool, str]:
         else:
             raise S.bad(f"invalid --security-opt {o!r}")
     return nnp, seccomp
+
+
+def _subid_range(path: str, user: str = "root") -> str | None:
+    """``CTR:HOST:SIZE`` for the first range of ``user`` in /etc/subuid or /etc/subgid."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[0] == user and parts[1].isdigit() and parts[2].isdigit():
+            return f"0:{parts[1]}:{parts[2]}"
+    return None
+
+
+def userns_maps(mode: str, uidmap: list[str], gidmap: list[str]) -> dict[str, list[str]]:
+    """``--userns host`` (none), ``--userns remap`` (root's range in /etc/subuid and
+    /etc/subgid, else 0:100000:65536, as dockerd's userns-remap=default), or explicit
+    ``--uidmap``/``--gidmap`` CTR:HOST:SIZE."""
+    if mode not in ("", "host", "remap"):
+        raise S.bad(f"invalid --userns {mode!r}: use host or remap")
+    for m in uidmap + gidmap:
+        if not re.fullmatch(r"\d+:\d+:\d+", m):
+            raise S.bad(f"invalid id map {m!r}: use CONTAINER_ID:HOST_ID:SIZE")
+    if mode == "remap" and not uidmap:
+        uidmap = [_subid_range("/etc/subuid") or "0:100000:65536"]
+        gidmap = gidmap or [_subid_range("/etc/subgid") or "0:100000:65536"]
+    if mode == "host" and uidmap:
+        raise S.bad("--userns host and --uidmap contradict each other")
+    return {"UidMap": uidmap, "GidMap": gidmap or uidmap}
 
 
 def _image_config(image: Any) -> dict[str, Any]:
@@ -165,8 +196,8 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "Ulimits": [S.parse_ulimit(u) for u in o.get("ulimits") or []] or None,
         "Sysctls": dict(s.split("=", 1) for s in o.get("sysctls") or []) or None,
         "ShmSize": S.parse_bytes(o["shm_size"]) if o.get("shm_size") else 64 * 1024 * 1024,
-        "UsernsMode": o.get("userns") or "", "UidMap": o.get("uidmap") or [],
-        "GidMap": o.get("gidmap") or [],
+        "UsernsMode": o.get("userns") or "",
+        **userns_maps(o.get("userns") or "", o.get("uidmap") or [], o.get("gidmap") or []),
     }
     capabilities(o.get("cap_add") or [], o.get("cap_drop") or [])  # validate early
     _ = nnp, seccomp

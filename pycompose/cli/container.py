@@ -66,7 +66,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--stop-signal", help="signal that stops the container (default SIGTERM)")
     a("--stop-timeout", type=int, help="seconds to wait before killing it on stop")
     a("--shm-size", help="size of /dev/shm (default 64m)")
-    a("--userns", help="user namespace mode (host)")
+    a("--userns", help="user namespace: host (none) or remap (root's /etc/subuid range)")
     a("--uidmap", action="append", default=[], metavar="CTR:HOST:SIZE",
       help="run in a user namespace with this uid map")
     a("--gidmap", action="append", default=[], metavar="CTR:HOST:SIZE")

@@ -170,3 +170,16 @@ def test_health_results_follow_dockers_rules() -> None:
     for _ in range(10):
         record_result(rec, 1, "", "t", False, 2)
     assert len(rec["State"]["Health"]["Log"]) == 5
+
+
+def test_userns_modes() -> None:
+    from pycompose.engine.supervisor.build import userns_maps
+
+    assert userns_maps("", [], []) == {"UidMap": [], "GidMap": []}
+    remap = userns_maps("remap", [], [])
+    assert remap["UidMap"][0].startswith("0:") and remap["GidMap"]
+    assert userns_maps("", ["0:1000:1"], []) == {"UidMap": ["0:1000:1"], "GidMap": ["0:1000:1"]}
+    with pytest.raises(EngineError, match="invalid id map"):
+        userns_maps("", ["0:x:1"], [])
+    with pytest.raises(EngineError, match="--userns"):
+        userns_maps("private", [], [])
