@@ -230,6 +230,9 @@ def attach_storage(root: Path, rec: Record) -> None:
         elif m["Type"] == "bind":
             src = Path(m["Source"]).absolute()
             if not src.exists():
+                if "create-host-path" not in m["Options"]:
+                    raise NotFound('invalid mount config for type "bind": bind source path '
+                                   f"does not exist: {src}", exit_code=125)
                 src.mkdir(parents=True)  # docker's -v creates a missing bind source
             mounts.append({"Type": "bind", "Source": str(src), "Destination": m["Target"],
                            "Mode": "", "RW": not m["ReadOnly"], "Propagation": "rprivate"})

@@ -264,7 +264,7 @@ def parse_volume(text: str) -> MountReq:
             raise bad(f"invalid -v {text!r}: unknown option {o!r}")
     ro = "ro" in opts
     if src.startswith("/") or src.startswith("."):
-        return MountReq("bind", target, src, ro)
+        return MountReq("bind", target, src, ro, ["create-host-path"])  # docker's -v
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", src):
         raise bad(f"invalid -v {text!r}: {src!r} is neither a volume name nor an "
                   "absolute path")

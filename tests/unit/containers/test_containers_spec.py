@@ -68,6 +68,7 @@ def test_volume_shapes() -> None:
     assert (v.type, v.source, v.target, v.readonly) == ("volume", "vol", "/data", True)
     b = S.parse_volume("/host/x:/x")
     assert (b.type, b.source, b.readonly) == ("bind", "/host/x", False)
+    assert b.options == ["create-host-path"]
     with pytest.raises(EngineError):
         S.parse_volume("vol:relative")
     with pytest.raises(EngineError):
