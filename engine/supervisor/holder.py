@@ -473,6 +473,11 @@ class Holder:
                 Error="exit status unknown: the supervisor holding it died"))
             if rec["HostConfig"].get("AutoRemove"):
                 self._remove_files(cid, volumes=True)
+            elif (rec["HostConfig"].get("RestartPolicy") or {}).get("Name") in (
+                    "always", "unless-stopped", "on-failure"):
+                # as dockerd does at its start: bring back what should be running
+                self.nursery.start_soon(self._restart_later, cid,
+                                        int(rec.get("RestartCount") or 0))
         try:
             rt.cleanup_leftovers(self.root, keep)
         except Exception as e:

@@ -174,3 +174,17 @@ def test_stop_and_rm_at_once_on_one_container(engine: Engine) -> None:
     assert engine.ok("ls", "-aq") == ""
     r = engine("inspect", "contested")
     assert r.returncode == 1 and "No such container" in r.stderr
+
+
+def test_restart_always_comes_back_after_a_supervisor_crash(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "phoenix", "--restart", "always", "busybox",
+              "sleep", "60")
+    pid = int(engine.ok("inspect", "-f", "{{.State.Pid}}", "phoenix"))
+    sup = engine.supervisor_pid()
+    assert sup
+    os.kill(sup, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    engine.ok("ls")  # the next command starts a supervisor, which repairs and restarts
+    engine.wait_for("phoenix", "running")
+    assert int(engine.ok("inspect", "-f", "{{.State.Pid}}", "phoenix")) != pid
