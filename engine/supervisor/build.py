@@ -158,14 +158,17 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
     S.parse_signal(o.get("stop_signal") or icfg.get("StopSignal"))  # validate early
     # no --network: a namespace with lo only, unless ports are published (then docker's
     # default bridge, so that ``run -p 8080:80`` works as it does with docker)
-    network = o.get("network") or ("bridge" if o.get("publish") else "none")
+    nets = list(o.get("networks") or [])  # compose: [{"name", "aliases", ...}, ...]
+    network = o.get("network") or (nets[0]["name"] if nets else None) or \
+        ("bridge" if o.get("publish") else "none")
     if network == "host" and o.get("publish"):
         raise S.bad("-p has no effect with --network host: the container uses the "
                     "host's ports directly")
     mounts = S.all_mounts(o.get("volumes") or [], o.get("mounts") or [],
                           o.get("tmpfs") or [], icfg.get("Volumes"))
     config = {
-        "Hostname": hostname, "Domainname": "", "User": o.get("user") or icfg.get("User", ""),
+        "Hostname": hostname, "Domainname": o.get("domainname") or "",
+        "User": o.get("user") or icfg.get("User", ""),
         "AttachStdin": bool(o.get("interactive")) and not o.get("detach"),
         "AttachStdout": not o.get("detach"), "AttachStderr": not o.get("detach"),
         "Tty": bool(o.get("tty")), "OpenStdin": bool(o.get("interactive")),
@@ -184,6 +187,11 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "Tmpfs": {m.target: ",".join(m.options) for m in mounts if m.type == "tmpfs"},
         "NetworkMode": network, "PortBindings": S.parse_ports(o.get("publish") or []),
         "PublishSpecs": list(o.get("publish") or []),
+        "Links": list(o.get("links") or []) or None,
+        "ExtraHosts": list(o.get("extra_hosts") or []) or None,
+        "Dns": list(o.get("dns") or []), "DnsSearch": list(o.get("dns_search") or []),
+        "DnsOptions": list(o.get("dns_opt") or []),
+        "GroupAdd": [str(g) for g in o.get("group_add") or []] or None,
         "RestartPolicy": S.parse_restart(o.get("restart")), "AutoRemove": bool(o.get("rm")),
         "Privileged": bool(o.get("privileged")), "ReadonlyRootfs": bool(o.get("read_only")),
         "CapAdd": o.get("cap_add") or None, "CapDrop": o.get("cap_drop") or None,
@@ -206,6 +214,12 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "Path": (ep + cmd)[0], "Args": (ep + cmd)[1:],
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": ":".join(lowers)}},
         "MountRequests": [m.to_json() for m in mounts],
+        "NetworkingConfig": {"EndpointsConfig": {
+            n["name"]: {"Aliases": list(n.get("aliases") or []),
+                        "IPAMConfig": {"IPv4Address": n.get("ipv4_address")}
+                        if n.get("ipv4_address") else None,
+                        "MacAddress": n.get("mac_address") or ""}
+            for n in nets}} if nets and not o.get("network") else None,
         "Mounts": [], "Platform": "linux", "Driver": "overlay",
     }
 
@@ -237,6 +251,32 @@ def attach_storage(root: Path, rec: Record) -> None:
             mounts.append({"Type": "bind", "Source": str(src), "Destination": m["Target"],
                            "Mode": "", "RW": not m["ReadOnly"], "Propagation": "rprivate"})
     rec["Mounts"] = mounts
+
+
+def _netns_of(root: Path, ref: str) -> str:
+    """``--network container:X``: the network namespace of X's running PID 1."""
+    from ..containers import ContainerStore
+
+    other = ContainerStore(root).get(ref)
+    pid = int(other["State"].get("Pid") or 0)
+    if other["State"].get("Status") != "running" or not pid:
+        raise EngineError(f"cannot join the network of container {ref}: it is not running",
+                          exit_code=125)
+    return f"/proc/{pid}/ns/net"
+
+
+def _resolv(host_text: str, dns: list[str], search: list[str], opts: list[str]) -> str:
+    """resolv.conf with ``--dns``/``--dns-search``/``--dns-option`` replacing the host's."""
+    keep = [ln for ln in host_text.splitlines()
+            if not (dns and ln.startswith("nameserver")) and
+            not (search and ln.startswith(("search", "domain"))) and
+            not (opts and ln.startswith("options"))]
+    keep += [f"nameserver {d}" for d in dns]
+    if search:
+        keep.append("search " + " ".join(search))
+    if opts:
+        keep.append("options " + " ".join(opts))
+    return "\n".join(keep) + "\n"
 
 
 def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None = None) -> Any:
@@ -280,6 +320,14 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
         hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else HOSTS
     else:
         hosts = HOSTS
+        if host["NetworkMode"].startswith("container:"):
+            namespaces["net"] = _netns_of(root, host["NetworkMode"].split(":", 1)[1])
+    for entry in host.get("ExtraHosts") or []:
+        name, _, ip = entry.partition(":")  # NAME:IP, the IP may be IPv6
+        hosts += f"{ip}\t{name}\n"
+    if host.get("Dns") or host.get("DnsSearch") or host.get("DnsOptions"):
+        resolv = _resolv(resolv, host.get("Dns") or [], host.get("DnsSearch") or [],
+                         host.get("DnsOptions") or [])
     uid_map = [IdMap(*[int(x) for x in s.split(":")]) for s in host.get("UidMap") or []]
     gid_map = [IdMap(*[int(x) for x in s.split(":")]) for s in host.get("GidMap") or []]
     if uid_map:
@@ -291,6 +339,8 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
                       workdir=gd["WorkDir"]),
         process=Process(args=[rec["Path"], *rec["Args"]], env=env,
                         cwd=cfg["WorkingDir"] or "/", user=cfg["User"] or "",
+                        additional_gids=[int(g) for g in host.get("GroupAdd") or []
+                                         if str(g).isdigit()],
                         terminal=bool(cfg["Tty"]), console_size=console_size),
         hostname=hostname, readonly_rootfs=bool(host["ReadonlyRootfs"]), mounts=mounts,
         etc_files={"/etc/hostname": hostname + "\n", "/etc/hosts": hosts,

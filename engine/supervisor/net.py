@@ -25,12 +25,22 @@ log = logging.getLogger("pycompose.supervisor")
 NO_ATTACH = ("none", "host")
 
 
-def network_of(rec: Record) -> str | None:
-    """The network ``rec`` is attached to, None for none/host (no attach)."""
+def endpoints(rec: Record) -> list[tuple[str, dict[str, Any]]]:
+    """The networks ``rec`` is attached to, in order (the first one's gateway is the
+    default route), each with its endpoint settings; [] for none/host/container:X."""
+    eps = (rec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if eps:
+        return [(n, dict(e or {})) for n, e in eps.items()]
     mode = rec["HostConfig"].get("NetworkMode") or "none"
-    if mode in NO_ATTACH:
-        return None
-    return "bridge" if mode == "default" else mode
+    if mode in NO_ATTACH or mode.startswith("container:"):
+        return []
+    return [("bridge" if mode == "default" else mode, {})]
+
+
+def network_of(rec: Record) -> str | None:
+    """The first network of ``rec``, None when it is attached to none."""
+    eps = endpoints(rec)
+    return eps[0][0] if eps else None
 
 
 def _etc(spec_root: str, target: str) -> Path:
@@ -47,10 +57,11 @@ def _rewrite(path: Path, text: str) -> None:
 
 
 def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
-    """Wire the container (PID 1 = ``pid``, not yet exec'd) and publish its ports;
-    returns docker's ``NetworkSettings``. Blocking: called in the worker thread."""
-    name = network_of(rec)
-    if name is None:
+    """Wire the container (PID 1 = ``pid``, not yet exec'd) into its networks and
+    publish its ports; returns docker's ``NetworkSettings``. Blocking: called in the
+    worker thread."""
+    eps = endpoints(rec)
+    if not eps:
         return {}
     try:
         from pycompose.netplug import (
@@ -66,37 +77,55 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
     cid = rec["Id"]
     cname = rec["Name"].lstrip("/")
     hostname = rec["Config"]["Hostname"] or cid[:12]
+    host = rec["HostConfig"]
+    project = (rec["Config"].get("Labels") or {}).get("com.docker.compose.project")
+    links = {}
+    for link in host.get("Links") or []:
+        target, _, alias = link.partition(":")
+        links[alias or target] = target
+    settings: dict[str, Any] = {"Networks": {}, "Ports": {}}
+    atts = []
     try:
-        if name == "bridge":
-            nets.ensure_default()
-        elif not nets.exists(name):
-            raise NotFound(f"network {name} not found", exit_code=125)
-        att = nets.attach(name, cid, f"/proc/{pid}/ns/net", "eth0",
-                          aliases=[cname, hostname], container_name=cname)
+        for i, (name, ep) in enumerate(eps):
+            if name == "bridge":
+                nets.ensure_default()
+            elif not nets.exists(name):
+                raise NotFound(f"network {name} not found", exit_code=125)
+            aliases = list(dict.fromkeys([*(ep.get("Aliases") or []), cname, hostname]))
+            att = nets.attach(name, cid, f"/proc/{pid}/ns/net", f"eth{i}",
+                              ipv4_address=(ep.get("IPAMConfig") or {}).get("IPv4Address"),
+                              mac=ep.get("MacAddress"), aliases=aliases,
+                              container_name=cname, links=links, project=project,
+                              dns=host.get("Dns") or [])
+            atts.append(att)
+            settings["Networks"][name] = {
+                "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
+                "Gateway": att.gateway or "", "MacAddress": att.mac, "Aliases": aliases}
+        first = atts[0]
         bindings = []
-        for spec in rec["HostConfig"].get("PublishSpecs") or []:
+        for spec in host.get("PublishSpecs") or []:
             bindings += parse_port(spec)
-        published = nets.publish(cid, att.ip, bindings) if bindings else []
-        _rewrite(_etc(spec_root, "/etc/hosts"), hosts_file_for(hostname, [att.ip]))
-        if name != "bridge" and att.gateway:  # docker: names resolve on user networks
-            _rewrite(_etc(spec_root, "/etc/resolv.conf"),
-                     resolv_conf_for(nameservers=[att.gateway]))
+        published = nets.publish(cid, first.ip, bindings) if bindings else []
+        _rewrite(_etc(spec_root, "/etc/hosts"), hosts_file_for(
+            hostname, [a.ip for a in atts], extra_hosts=host.get("ExtraHosts") or []))
+        if eps[0][0] != "bridge" and first.gateway:  # names resolve on user networks
+            _rewrite(_etc(spec_root, "/etc/resolv.conf"), resolv_conf_for(
+                nameservers=[first.gateway], dns_search=host.get("DnsSearch") or [],
+                dns_opt=host.get("DnsOptions") or []))
     except NetplugError as e:
-        raise EngineError(f"network {name}: {e}", exit_code=125)
-    ports: dict[str, list[dict[str, str]]] = {}
+        raise EngineError(f"network {eps[len(atts)][0] if len(atts) < len(eps) else ''}: "
+                          f"{e}", exit_code=125)
     for b in published:
-        ports.setdefault(f"{b.container_port}/{b.proto}", []).append(
+        settings["Ports"].setdefault(f"{b.container_port}/{b.proto}", []).append(
             {"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})
-    return {"Networks": {name: {"IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
-                                "Gateway": att.gateway or "", "MacAddress": att.mac,
-                                "Aliases": [cname, hostname]}},
-            "IPAddress": att.ip, "Gateway": att.gateway or "", "Ports": ports}
+    settings.update(IPAddress=first.ip, Gateway=first.gateway or "")
+    return settings
 
 
 def release(root: Path, rec: Record) -> None:
-    """Unpublish and detach a removed container (its address is freed)."""
-    name = network_of(rec)
-    if name is None:
+    """Unpublish and detach a removed container (its addresses are freed)."""
+    eps = endpoints(rec)
+    if not eps:
         return
     try:
         from pycompose.netplug import Networks
@@ -105,7 +134,8 @@ def release(root: Path, rec: Record) -> None:
     nets = Networks(root)
     with contextlib.suppress(Exception):
         nets.unpublish(rec["Id"])
-    try:
-        nets.detach(name, rec["Id"])
-    except Exception as e:
-        log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
+    for name, _ in eps:
+        try:
+            nets.detach(name, rec["Id"])
+        except Exception as e:
+            log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)

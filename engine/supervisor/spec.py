@@ -25,14 +25,19 @@ def bad(msg: str) -> EngineError:
 
 # -- command ----------------------------------------------------------------------------
 def command_line(image_entrypoint: Sequence[str] | None, image_cmd: Sequence[str] | None,
-                 entrypoint: str | None, cmd: Sequence[str]) -> tuple[list[str], list[str]]:
+                 entrypoint: str | Sequence[str] | None,
+                 cmd: Sequence[str]) -> tuple[list[str], list[str]]:
     """(Entrypoint, Cmd) of the container, with docker's override rules.
 
     ``--entrypoint`` replaces the image's Entrypoint and drops the image's Cmd (an empty
-    string clears the Entrypoint); arguments after the image replace its Cmd.
+    string clears the Entrypoint; a list, as compose gives it, is the exact argv);
+    arguments after the image replace its Cmd.
     """
     if entrypoint is not None:
-        ep = [entrypoint] if entrypoint else []
+        if isinstance(entrypoint, str):
+            ep = [entrypoint] if entrypoint else []
+        else:
+            ep = list(entrypoint)
         c = list(cmd)
     else:
         ep = list(image_entrypoint or [])
@@ -182,11 +187,27 @@ def parse_duration(text: str, what: str = "duration") -> int:
     return int(sum(float(n) * units[u] for n, u in parts))
 
 
+def _seconds_or_duration(v: Any, what: str) -> int:
+    if isinstance(v, (int, float)):
+        return int(v * 10**9)
+    return parse_duration(str(v), what)
+
+
 def healthcheck(image_hc: dict[str, Any] | None, o: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The image's Healthcheck with ``--health-*`` on top; ``--no-healthcheck`` = NONE."""
-    if o.get("no_healthcheck"):
+    """The image's Healthcheck with ``--health-*`` on top; ``--no-healthcheck`` = NONE.
+    A compose ``healthcheck`` mapping (``test``, ``interval``...) is taken too."""
+    c = o.get("healthcheck") or {}
+    if o.get("no_healthcheck") or c.get("disable"):
         return {"Test": ["NONE"]}
     hc = dict(image_hc or {})
+    if c.get("test"):
+        hc["Test"] = list(c["test"])
+    for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
+                      ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
+        if c.get(key) is not None:
+            hc[name] = _seconds_or_duration(c[key], f"healthcheck {key}")
+    if c.get("retries") is not None:
+        hc["Retries"] = int(c["retries"])
     if o.get("health_cmd"):
         hc["Test"] = ["CMD-SHELL", o["health_cmd"]]
     for flag, key in (("health_interval", "Interval"), ("health_timeout", "Timeout"),

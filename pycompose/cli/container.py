@@ -48,6 +48,13 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--restart", help="no | always | unless-stopped | on-failure[:N]")
     a("--network", "--net", dest="network", help="none (default until networks) | host")
     a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]")
+    a("--add-host", action="append", default=[], dest="extra_hosts", metavar="HOST:IP")
+    a("--dns", action="append", default=[], metavar="IP")
+    a("--dns-search", action="append", default=[], metavar="DOMAIN")
+    a("--dns-option", action="append", default=[], dest="dns_opt", metavar="OPT")
+    a("--group-add", action="append", default=[], metavar="GID")
+    a("--link", action="append", default=[], dest="links", metavar="NAME[:ALIAS]")
+    a("--domainname", help="container NIS domain name")
     a("--expose", action="append", default=[], metavar="PORT[/PROTO]")
     a("--init", action="store_true", help="run an init that reaps zombies as PID 1")
     a("--privileged", action="store_true", help="give all capabilities, no seccomp")
@@ -222,7 +229,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_shares", "cpuset_cpus", "pids_limit", "oom_score_adj", "stop_signal",
         "stop_timeout", "shm_size", "userns", "uidmap", "gidmap", "health_cmd",
         "health_interval", "health_timeout", "health_retries", "health_start_period",
-        "no_healthcheck")}
+        "no_healthcheck", "extra_hosts", "dns", "dns_search", "dns_opt", "group_add",
+        "links", "domainname")}
     o["env"] = _env_list(args.env, args.env_file)
     o["command"] = cmd
     o["volumes"] = [_abs_bind(v) for v in args.volumes]

@@ -42,3 +42,27 @@ def test_containers_on_a_user_network_resolve_each_other(engine: Engine) -> None
     assert r.stdout == "hello from busybox\n", r.stderr
     engine.ok("rm", "-f", "srv")
     assert engine.cli("network", "rm", "appnet").returncode == 0
+
+
+def test_etc_files_take_add_host_and_dns(engine: Engine) -> None:
+    out = engine.ok("run", "--rm", "--add-host", "db.local:10.1.2.3", "--dns", "10.9.9.9",
+                    "--dns-search", "corp.example", "busybox", "sh", "-c",
+                    "grep db.local /etc/hosts; cat /etc/resolv.conf")
+    assert "10.1.2.3\tdb.local" in out
+    assert "nameserver 10.9.9.9" in out and "search corp.example" in out
+
+
+def test_compose_style_networks_with_aliases(engine: Engine) -> None:
+    from pycompose.engine import client
+
+    assert engine.cli("network", "create", "svcnet").returncode == 0
+    reply = client.request(engine.root, {"op": "create", "options": {
+        "name": "proj-db-1", "image": "busybox", "detach": True,
+        "command": ["httpd", "-f", "-p", "80", "-h", "/var/www"],
+        "networks": [{"name": "svcnet", "aliases": ["db"]}]}})
+    client.request(engine.root, {"op": "start", "id": reply["id"]})
+    r = engine("run", "--rm", "--network", "svcnet", "busybox", "sh", "-c",
+               "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc db 80 | tail -n 1")
+    assert r.stdout == "hello from busybox\n", r.stderr
+    engine.ok("rm", "-f", "proj-db-1")
+    assert engine.cli("network", "rm", "svcnet").returncode == 0

@@ -184,3 +184,14 @@ def test_userns_modes() -> None:
         userns_maps("", ["0:x:1"], [])
     with pytest.raises(EngineError, match="--userns"):
         userns_maps("private", [], [])
+
+
+def test_compose_shapes_entrypoint_list_and_healthcheck_mapping() -> None:
+    assert S.command_line(["/ep"], ["a"], ["/bin/sh", "-c"], ["x"]) == (["/bin/sh", "-c"], ["x"])
+    assert S.command_line(["/ep"], ["a"], [], ["x"]) == ([], ["x"])
+    hc = S.healthcheck(None, {"healthcheck": {"test": ["CMD", "true"], "interval": "1m30s",
+                                              "timeout": 2.5, "retries": 4}})
+    assert hc == {"Test": ["CMD", "true"], "Interval": 90 * 10**9, "Timeout": 25 * 10**8,
+                  "Retries": 4}
+    assert S.healthcheck({"Test": ["CMD", "x"]}, {"healthcheck": {"disable": True}}) == \
+        {"Test": ["NONE"]}
