@@ -288,6 +288,8 @@ def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
             if master in ready:
                 try:
                     data = os.read(master, 65536)
+                except BlockingIOError:
+                    continue  # the description is shared with the supervisor's copy
                 except OSError as e:
                     if e.errno != errno.EIO:
                         raise

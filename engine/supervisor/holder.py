@@ -70,6 +70,7 @@ class Holder:
         self.execs: set[int] = set()
         self._locks: dict[str, trio.Lock] = {}
         self._net_services: Any = None
+        self.starting = 0  # creates and execs in worker threads
 
     def lock(self, cid: str) -> trio.Lock:
         return self._locks.setdefault(cid, trio.Lock())
@@ -96,23 +97,25 @@ class Holder:
 
     # -- start ---------------------------------------------------------------------------
     async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
-                    console_size: tuple[int, int] | None = None) -> Live:
+                    console_size: tuple[int, int] | None = None, *,
+                    attached: bool = False) -> Live:
         """Start a created or exited container. ``stdio`` = the client's fds for an
         attached run; None = detached, its output goes to the json-file log."""
         async with self.lock(cid):
             if cid in self.live:
                 return self.live[cid]
-            return await self._start_locked(cid, stdio, console_size)
+            return await self._start_locked(cid, stdio, console_size, attached)
 
     async def _start_locked(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
-                      console_size: tuple[int, int] | None) -> Live:
+                            console_size: tuple[int, int] | None,
+                            attached: bool = False) -> Live:
         rec = self.store.load(cid)
         self._copy_up(rec)
         spec = build.runtime_spec(self.root, rec, console_size)
         tty = bool(rec["Config"]["Tty"])
         pipes: list[int] = []
         close_after: list[int] = []
-        detached = stdio is None
+        detached = stdio is None and not attached  # an attached -t client reads the pty
         if stdio is None:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             close_after.append(null)
@@ -127,6 +130,7 @@ class Holder:
 
         def wire(pid: int) -> None:
             settings.update(net.attach(self.root, rec, pid, spec.root))
+        self.starting += 1
         try:
             started = await trio.to_thread.run_sync(
                 rt.create, spec, stdio, wire if net.network_of(rec) else None)
@@ -142,6 +146,7 @@ class Holder:
                 Error=msg, ExitCode=code if code in (126, 127) else 128))
             raise
         finally:
+            self.starting -= 1  # no await from here until the new pid is known
             for fd in close_after:
                 os.close(fd)
         live = Live(cid, spec, started.pid, pty_master=started.pty_master, pumps=pipes)
@@ -407,11 +412,13 @@ class Holder:
                        user=o.get("user") or cfg["User"] or "", terminal=bool(o.get("tty")),
                        console_size=tuple(o["console_size"]) if o.get("console_size") else None)
         live.execs_starting += 1
+        self.starting += 1
         try:
             started = await trio.to_thread.run_sync(rt.exec_process, live.spec, live.pid,
                                                     proc, stdio)
         finally:
             live.execs_starting -= 1
+            self.starting -= 1
         ex = Live(cid, live.spec, started.pid, pty_master=started.pty_master)
         self.execs.add(ex.pid)
         self.nursery.start_soon(self._watch_exec, ex)
@@ -435,6 +442,46 @@ class Holder:
         ex.code = code
         self.execs.discard(ex.pid)
         ex.done.set()
+
+    # -- orphans -------------------------------------------------------------------------
+    def _reap_orphans(self) -> None:
+        """Reap zombie children that are neither a container's PID 1 nor an exec'd
+        process (a launcher that died early, a process re-parented to us as the child
+        subreaper). Left unreaped, one can even keep a container's PID 1 from exiting:
+        the kernel waits for every process of the pid namespace to be reaped."""
+        if self.starting:  # a new PID 1 or exec'd process may be ours and not yet known
+            return
+        known = {lv.pid for lv in self.live.values()} | self.execs
+        me = os.getpid()
+        try:
+            tasks = os.listdir(f"/proc/{me}/task")
+        except OSError:
+            return
+        for tid in tasks:
+            try:
+                children = Path(f"/proc/{me}/task/{tid}/children").read_text().split()
+            except OSError:
+                continue
+            for c in children:
+                pid = int(c)
+                if pid in known:
+                    continue
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_bytes()
+                except OSError:
+                    continue
+                if stat[stat.rindex(b")") + 2:][:1] == b"Z":
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+
+    async def reap_orphans(self) -> None:
+        """On every SIGCHLD, and every few seconds in case one was coalesced."""
+        with trio.open_signal_receiver(signal.SIGCHLD) as signals:
+            while True:
+                with trio.move_on_after(3):
+                    async for _ in signals:
+                        self._reap_orphans()
+                self._reap_orphans()
 
     # -- after a crash -------------------------------------------------------------------
     def reconcile(self) -> None:

@@ -95,6 +95,7 @@ class Server:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
             self.holder.reconcile()
+            nursery.start_soon(self.holder.reap_orphans)
             sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
             path = self.root / "supervisor.sock"
             with contextlib.suppress(FileNotFoundError):
@@ -241,7 +242,7 @@ class Server:
         stdio = self._stdio(msg, fds)
         if msg.get("tty") and msg.get("attach"):
             stdio = None
-        live = await self.holder.start(cid, stdio, size)
+        live = await self.holder.start(cid, stdio, size, attached=bool(msg.get("attach")))
         await conn.send({"ok": True, "id": cid})
         if msg.get("attach"):
             await self._follow(conn, live, msg)
