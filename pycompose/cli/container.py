@@ -585,10 +585,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
             except EngineError:
                 pass
     if removed:
-        print("Deleted Containers:")
-        print("\n".join(removed))
-        print()
-    print("Total reclaimed space: 0B" if not removed else f"Deleted {len(removed)} containers")
+        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    print(f"Total removed containers: {len(removed)}")
     return 0
 
 
