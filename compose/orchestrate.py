@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -39,6 +39,10 @@ from . import graph as G
 from . import translate as T
 from .errors import ComposeError
 from .model import Project, Service
+
+if TYPE_CHECKING:
+    from pycompose.engine.volumes import VolumeStore
+    from pycompose.netplug.networks import Networks
 
 Record = dict[str, Any]
 
@@ -76,12 +80,12 @@ class Engine:
 
         return ContainerStore(self.root).load(cid)
 
-    def networks(self) -> Any:
+    def networks(self) -> Networks:
         from pycompose.netplug import Networks
 
         return Networks(self.root)
 
-    def volumes(self) -> Any:
+    def volumes(self) -> VolumeStore:
         from pycompose.engine.volumes import VolumeStore
 
         return VolumeStore(self.root)
@@ -199,14 +203,14 @@ class Orchestrator:
             real = T.volume_name(self.project, key)
             if decl is not None and decl.external:
                 try:
-                    store.inspect(real)
+                    store.get(real)
                 except EngineError:
                     raise ComposeError(f"volume {real!r} declared as external, but could "
                                        "not be found (create it with pycompose volume "
                                        "create)")
                 continue
             try:
-                store.inspect(real)
+                store.get(real)
                 continue
             except EngineError:
                 pass

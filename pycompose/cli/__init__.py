@@ -154,6 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handler(handler, args)
 
 
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for e in group.exceptions:
+        out += _leaves(e) if isinstance(e, BaseExceptionGroup) else [e]
+    return out
+
+
 def run_handler(handler: Callable[[argparse.Namespace], int | None],
                 args: argparse.Namespace) -> int:
     """Call a command's handler; turn pycompose errors into one line and an exit code."""
@@ -164,6 +171,22 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
     except PycomposeError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except BaseExceptionGroup as group:
+        # Parallel work (trio nurseries) reports every failure at once; when each one
+        # is a user-facing error, print each once, as the single-error case does.
+        leaves = _leaves(group)
+        if leaves and all(isinstance(e, PycomposeError) for e in leaves):
+            for message in dict.fromkeys(str(e) for e in leaves):
+                print(f"error: {message}", file=sys.stderr)
+            return int(getattr(leaves[0], "exit_code", 1))
+        if any(isinstance(e, KeyboardInterrupt) for e in leaves):
+            return 130
+        if os.environ.get("PYCOMPOSE_DEBUG"):
+            raise
+        first = next((e for e in leaves if not isinstance(e, PycomposeError)), group)
+        print(f"internal error (a bug in pycompose): {type(first).__name__}: {first}\n"
+              "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
+        return 70
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
