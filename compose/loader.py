@@ -566,22 +566,16 @@ def _resolve_service_paths(svc: MDict, base: Path) -> None:
             for k, v in list(extra.items()):
                 if isinstance(v, str) and not _URL.match(v) and ":" not in v.split("/")[0]:
                     extra[k] = _abs_path(v, base)
-    env_file = svc.get("env_file")
-    if isinstance(env_file, str):
-        svc["env_file"] = _abs_path(env_file, base)
-    elif isinstance(env_file, list):
-        for i, item in enumerate(env_file):
-            if isinstance(item, str):
-                env_file[i] = _abs_path(item, base)
-            elif isinstance(item, MDict) and isinstance(item.get("path"), str):
-                item["path"] = _abs_path(item["path"], base)
-    label_file = svc.get("label_file")
-    if isinstance(label_file, str):
-        svc["label_file"] = _abs_path(label_file, base)
-    elif isinstance(label_file, list):
-        for i, item in enumerate(label_file):
-            if isinstance(item, str):
-                label_file[i] = _abs_path(item, base)
+    for key in ("env_file", "label_file"):  # a path, or a list of paths / {path: ...}
+        files = svc.get(key)
+        if isinstance(files, str):
+            svc[key] = _abs_path(files, base)
+        elif isinstance(files, list):
+            for i, item in enumerate(files):
+                if isinstance(item, str):
+                    files[i] = _abs_path(item, base)
+                elif isinstance(item, MDict) and isinstance(item.get("path"), str):
+                    item["path"] = _abs_path(item["path"], base)
     volumes = svc.get("volumes")
     if isinstance(volumes, list):
         for i, item in enumerate(volumes):

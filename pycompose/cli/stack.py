@@ -234,19 +234,28 @@ def simple(args: argparse.Namespace) -> int:
     return 0
 
 
+def _running_container(args: argparse.Namespace) -> dict[str, Any]:
+    """Container ``--index`` of ``args.service``, which must be running."""
+    from pycompose.compose import translate as T
+    from pycompose.compose.errors import ComposeError
+    from pycompose.compose.orchestrate import labels_of
+
+    _, rows = _rows(args, False)
+    for r in rows:
+        labels = labels_of(r)
+        if labels.get(T.LABEL_SERVICE) == args.service and \
+                labels.get(T.LABEL_NUMBER) == str(args.index):
+            return r
+    raise ComposeError(f"service {args.service!r} is not running")
+
+
 def exec_(args: argparse.Namespace) -> int:
     """``exec SERVICE CMD``: the engine's ``container exec`` on the service's container."""
     from pycompose.cli import main as cli_main
     from pycompose.compose.errors import ComposeError
-    from pycompose.compose.orchestrate import labels_of, short_name
+    from pycompose.compose.orchestrate import short_name
 
-    _, rows = _rows(args, False)
-    from pycompose.compose import translate as T
-
-    mine = [r for r in rows if labels_of(r).get(T.LABEL_SERVICE) == args.service
-            and labels_of(r).get(T.LABEL_NUMBER) == str(args.index)]
-    if not mine:
-        raise ComposeError(f"service {args.service!r} is not running")
+    container = _running_container(args)
     argv = ["container", "exec"]
     if args.detach:
         argv.append("-d")
@@ -261,21 +270,15 @@ def exec_(args: argparse.Namespace) -> int:
         argv += ["-e", e]
     if not args.command:
         raise ComposeError("exec needs a command: pycompose exec SERVICE COMMAND [ARGS...]")
-    return cli_main([*argv, short_name(mine[0]), *args.command])
+    return cli_main([*argv, short_name(container), *args.command])
 
 
 def port(args: argparse.Namespace) -> int:
-    from pycompose.compose import translate as T
     from pycompose.compose.errors import ComposeError
-    from pycompose.compose.orchestrate import labels_of
 
-    _, rows = _rows(args, False)
-    mine = [r for r in rows if labels_of(r).get(T.LABEL_SERVICE) == args.service
-            and labels_of(r).get(T.LABEL_NUMBER) == str(args.index)]
-    if not mine:
-        raise ComposeError(f"service {args.service!r} is not running")
+    container = _running_container(args)
     key = f"{args.port}/{args.protocol}"
-    binds = ((mine[0].get("NetworkSettings") or {}).get("Ports") or {}).get(key) or []
+    binds = ((container.get("NetworkSettings") or {}).get("Ports") or {}).get(key) or []
     if not binds:
         raise ComposeError(f"no port {key} published for service {args.service!r}")
     for b in binds:
