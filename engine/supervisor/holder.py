@@ -250,8 +250,8 @@ class Holder:
         oom = rt.oom_killed(live.spec)
         if oom and code == 128 + signal.SIGKILL:
             code = 137
-        try:
-            rt.destroy(live.spec)
+        try:  # in a thread: a busy cgroup makes it wait, and others must not
+            await trio.to_thread.run_sync(rt.destroy, live.spec)
         except Exception as e:  # the next supervisor's cleanup_leftovers retries
             log.warning("destroy %s: %s", live.cid[:12], e)
         if live.pty_master is not None:
