@@ -143,15 +143,17 @@ def selected_services(project: Project, names: Iterable[str], with_deps: bool) -
     for n in names:
         if n not in every:
             raise ComposeError(f"no such service: {n}")
-    if not names:
-        return list(project.services)
     g = G.service_graph(project)
+    if not names:
+        order = {n: i for i, n in enumerate(G.start_order(g))}
+        return sorted(project.services, key=lambda n: order.get(n, -1))
     chosen = set(names)
     if with_deps:
         for n in names:
             if n in g:
                 chosen |= G.dependencies(g, n)
-    return [n for n in every if n in chosen]
+    order = {n: i for i, n in enumerate(G.start_order(g))}
+    return sorted((n for n in every if n in chosen), key=lambda n: order.get(n, -1))
 
 
 class Orchestrator:
