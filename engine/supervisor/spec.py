@@ -1,8 +1,9 @@
 """From ``run`` options and an image's config to a container's Config and HostConfig.
 
 Pure functions with docker's rules (each one is what a docker user already relies on):
-Entrypoint/Cmd overrides, Env merge, ``-u`` lookup in the image's /etc/passwd, the
-shapes of ``-v``/``--mount``/``--tmpfs``, sizes, ``--restart``, signals. Errors are
+Entrypoint/Cmd overrides, Env merge, the shapes of ``-v``/``--mount``/``--tmpfs``,
+sizes, ``--restart``, signals, healthchecks. (``-u`` is resolved by the runtime in the
+container's own merged /etc/passwd, which only it sees.) Errors are
 :class:`EngineError` with docker's exit code 125 (a bad request to the engine).
 """
 
@@ -78,61 +79,6 @@ def merge_env(image_env: Sequence[str] | None, user_env: Sequence[str],
         env[k] = v if sep else ""
     env.setdefault("PATH", DEFAULT_PATH)
     return [f"{k}={v}" for k, v in env.items()]
-
-
-# -- user ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class User:
-    uid: int
-    gid: int
-    groups: tuple[int, ...] = ()
-    home: str = "/"
-
-
-def _table(text: str, width: int) -> list[list[str]]:
-    rows = []
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#"):
-            parts = line.split(":")
-            if len(parts) >= width:
-                rows.append(parts)
-    return rows
-
-
-def resolve_user(spec: str, passwd: str, group: str) -> User:
-    """``-u`` / image User (``name``, ``uid``, ``name:group``, ``uid:gid``) as docker
-    resolves it in the image's /etc/passwd and /etc/group. Exit 126 when missing, which
-    is what docker reports (the runtime could not start the process)."""
-    spec = spec or "0"
-    u, _, g = spec.partition(":")
-    users = _table(passwd, 7)
-    groups = _table(group, 4)
-    home = "/"
-    if u.isdigit():
-        uid = int(u)
-        row = next((r for r in users if r[2] == u), None)
-        gid = int(row[3]) if row else 0
-        name = row[0] if row else None
-        if row:
-            home = row[5]
-    else:
-        row = next((r for r in users if r[0] == u), None)
-        if row is None:
-            raise EngineError(f"unable to find user {u}: no matching entries in passwd file",
-                              exit_code=126)
-        uid, gid, name, home = int(row[2]), int(row[3]), u, row[5]
-    if g:
-        if g.isdigit():
-            gid = int(g)
-        else:
-            grow = next((r for r in groups if r[0] == g), None)
-            if grow is None:
-                raise EngineError(f"unable to find group {g}: no matching entries in group "
-                                  "file", exit_code=126)
-            gid = int(grow[2])
-    extra = tuple(sorted({int(r[2]) for r in groups
-                          if name and name in r[3].split(",") and int(r[2]) != gid}))
-    return User(uid, gid, extra, home or "/")
 
 
 # -- sizes, cpus, signals, restart -----------------------------------------------------

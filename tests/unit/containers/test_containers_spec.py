@@ -12,9 +12,6 @@ from pycompose.engine.errors import EngineError
 from pycompose.engine.supervisor import spec as S
 from pycompose.engine.supervisor.build import capabilities, security_options
 
-PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
-GROUP = "root:x:0:\nwheel:x:10:app\napp:x:1000:\nstaff:x:50:\n"
-
 
 def test_args_after_the_image_replace_cmd_and_keep_entrypoint() -> None:
     assert S.command_line(["/ep"], ["a"], None, ["b", "c"]) == (["/ep"], ["b", "c"])
@@ -42,23 +39,6 @@ def test_env_file_skips_comments_and_rejects_spaces_in_keys() -> None:
     assert S.parse_env_file("# c\n\nA=1\n  B=x y\n") == ["A=1", "B=x y"]
     with pytest.raises(EngineError, match="f:1"):
         S.parse_env_file("BAD KEY=1", "f")
-
-
-@pytest.mark.parametrize(("spec", "want"), [
-    ("", S.User(0, 0, (), "/root")),
-    ("app", S.User(1000, 1000, (10,), "/home/app")),
-    ("1000", S.User(1000, 1000, (10,), "/home/app")),
-    ("app:staff", S.User(1000, 50, (10,), "/home/app")),
-    ("4242:7", S.User(4242, 7, (), "/")),
-])
-def test_user_lookup_as_docker(spec: str, want: S.User) -> None:
-    assert S.resolve_user(spec, PASSWD, GROUP) == want
-
-
-def test_unknown_user_is_exit_126_and_names_it() -> None:
-    with pytest.raises(EngineError, match="unable to find user nobody2") as e:
-        S.resolve_user("nobody2", PASSWD, GROUP)
-    assert e.value.exit_code == 126
 
 
 def test_volume_shapes() -> None:
