@@ -46,7 +46,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--sysctl", action="append", default=[], dest="sysctls", metavar="KEY=VALUE")
     a("-l", "--label", action="append", default=[], dest="labels", metavar="KEY=VALUE")
     a("--restart", help="no | always | unless-stopped | on-failure[:N]")
-    a("--network", "--net", dest="network", help="none (default until networks) | host")
+    a("--network", "--net", dest="network",
+      help="bridge | host | none | container:NAME | a network's name "
+           "(default: none, or bridge with -p)")
+    a("--ip", help="IPv4 address on the (user-defined) network")
+    a("--network-alias", action="append", default=[], dest="network_aliases",
+      metavar="ALIAS", help="a DNS name of the container on its network")
     a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]")
     a("--add-host", action="append", default=[], dest="extra_hosts", metavar="HOST:IP")
     a("--dns", action="append", default=[], metavar="IP")
@@ -231,6 +236,17 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "health_interval", "health_timeout", "health_retries", "health_start_period",
         "no_healthcheck", "extra_hosts", "dns", "dns_search", "dns_opt", "group_add",
         "links", "domainname")}
+    if args.ip or args.network_aliases:
+        if not args.network or args.network in ("bridge", "default", "host", "none") \
+                or args.network.startswith("container:"):
+            raise EngineError("--ip and --network-alias need a user-defined network "
+                              "(--network NAME, made with pycompose network create)",
+                              exit_code=125)
+        entry: dict[str, Any] = {"name": args.network, "aliases": args.network_aliases}
+        if args.ip:
+            entry["ipv4_address"] = args.ip
+        o["networks"] = [entry]
+        o["network"] = None  # the endpoint list names it, with its settings
     o["env"] = _env_list(args.env, args.env_file)
     o["command"] = cmd
     o["volumes"] = [_abs_bind(v) for v in args.volumes]

@@ -1,0 +1,29 @@
+"""``container run --network NAME --ip ADDR --network-alias NAME``: the address is the
+one asked for and the alias resolves for other containers on the network."""
+
+from __future__ import annotations
+
+from conftest import Engine
+
+
+def test_static_ip_and_alias(engine: Engine) -> None:
+    engine.cli("network", "create", "--subnet", "172.31.78.0/24", "flagnet")
+    try:
+        engine.ok("run", "-d", "--name", "srv", "--network", "flagnet",
+                  "--ip", "172.31.78.50", "--network-alias", "backend", "busybox",
+                  "sh", "-c", "while true; do echo up | nc -l -p 7000; done")
+        assert engine.ok("inspect", "-f", "{{.NetworkSettings.IPAddress}}",
+                         "srv").strip() == "172.31.78.50"
+        out = engine.ok("run", "--rm", "--network", "flagnet", "busybox",
+                        "sh", "-c", "nc -w 3 backend 7000")
+        assert out.strip() == "up"
+    finally:
+        engine("rm", "-f", "srv")
+        engine.cli("network", "rm", "flagnet")
+
+
+def test_ip_needs_a_user_network(engine: Engine) -> None:
+    r = engine("run", "--rm", "--ip", "10.1.2.3", "busybox", "true")
+    assert r.returncode == 125
+    assert "--ip and --network-alias need a user-defined network" in r.stderr
+    assert "Traceback" not in r.stderr
