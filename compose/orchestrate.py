@@ -429,15 +429,24 @@ async def down(project: Project, engine: Engine, *, volumes: bool = False,
             for rec in wave:
                 nursery.start_soon(stop_rm, rec)
 
+    kept = orphans if not remove_orphans else []
+
     def remove_networks() -> None:
+        from pycompose.netplug import NetplugError
+
         nets = engine.networks()
         for rec in nets.list():
             labels = getattr(rec, "labels", None) or {}
             if labels.get(T.LABEL_PROJECT) == project.name or \
                     getattr(rec, "project", None) == project.name:
-                nets.remove(rec.name)
+                try:
+                    nets.remove(rec.name)
+                except NetplugError as e:  # orphans still attached: keep it, say why
+                    progress.write(f"WARN: network {rec.name} kept: {e}")
+                    continue
                 progress("Network", rec.name, "Removed")
-        nets.cleanup_project(project.name)
+        if not kept:  # sweep what a crash left, unless orphans still use the wiring
+            nets.cleanup_project(project.name)
 
     await trio.to_thread.run_sync(remove_networks)
     if volumes:
