@@ -82,6 +82,14 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         p.set_defaults(handler=port)
 
 
+def _project_lock(name: str) -> Any:
+    """One ``up``/``down`` of a project at a time (two at once would race to create the
+    same containers); a killed command's flock dies with it."""
+    from pycompose.util.fs import locked
+
+    return locked(_root() / "projects" / f"{name}.lock")
+
+
 def _engine() -> Any:
     from pycompose.compose.orchestrate import Engine
 
@@ -108,7 +116,8 @@ def up(args: argparse.Namespace) -> int:
                      wait=args.wait, scale=scale)
     orch = Orchestrator(project, _engine())
     if args.detach or args.no_start:
-        trio.run(orch.up, opts)
+        with _project_lock(project.name):
+            trio.run(orch.up, opts)
         return 0
 
     def write(data: bytes) -> None:
@@ -124,8 +133,9 @@ def down(args: argparse.Namespace) -> int:
     from pycompose.compose.orchestrate import down as do_down
 
     project = load_project(args)
-    trio.run(lambda: do_down(project, _engine(), volumes=args.volumes,
-                             remove_orphans=args.remove_orphans, timeout=args.timeout))
+    with _project_lock(project.name):
+        trio.run(lambda: do_down(project, _engine(), volumes=args.volumes,
+                                 remove_orphans=args.remove_orphans, timeout=args.timeout))
     return 0
 
 

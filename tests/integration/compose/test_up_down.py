@@ -133,3 +133,21 @@ def test_bad_compose_file_is_one_clear_line(stack: Stack) -> None:
     assert r.stderr.startswith("error: compose.yaml:4:")
     assert "services.web.ports[0]" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_two_ups_at_once_make_one_set_of_containers(stack: Stack) -> None:
+    import subprocess
+
+    from pctest.cli import PYCOMPOSE
+
+    stack.write("services:\n  a:\n    image: busybox\n    command: [sleep, '300']\n"
+                "    stop_signal: SIGKILL\n  b:\n    image: busybox\n"
+                "    command: [sleep, '300']\n    stop_signal: SIGKILL\n")
+    procs = [subprocess.Popen([PYCOMPOSE, "-p", stack.name, "up", "-d"], cwd=stack.folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=90)
+        assert p.returncode == 0, err
+    rows = json.loads(stack.ok("ps", "--format", "json"))
+    assert sorted(r["Name"] for r in rows) == [f"{stack.name}-a-1", f"{stack.name}-b-1"]
