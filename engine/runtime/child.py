@@ -274,38 +274,6 @@ def _write_file(path: str, text: str) -> None:
         f.write(text)
 
 
-def _setup_userns(spec: dict[str, Any]) -> None:
-    """unshare the user namespace; a forked helper (still host root) writes the maps."""
-    r, w = os.pipe()
-    parent = os.getpid()
-    helper = os.fork()
-    if helper == 0:
-        os.close(w)
-        code = 1
-        try:
-            os.read(r, 1)
-            for kind in ("uid", "gid"):
-                lines = "".join(f"{m['container_id']} {m['host_id']} {m['size']}\n"
-                                for m in spec[f"{kind}_map"] or spec["uid_map"])
-                with open(f"/proc/{parent}/{kind}_map", "w") as f:
-                    f.write(lines)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(r)
-    try:
-        step("unshare user namespace", L.unshare, L.CLONE_NEWUSER)
-    finally:
-        os.write(w, b"x")
-        os.close(w)
-        _, status = os.waitpid(helper, 0)
-    if status != 0:
-        raise StepError("write uid_map/gid_map", errno.EPERM,
-                        "the user namespace maps were refused")
-    step("become root in the user namespace", os.setresgid, 0, 0, 0)
-    step("become root in the user namespace", os.setresuid, 0, 0, 0)
-
-
 def launch_create(job: dict[str, Any], sock: Socket) -> int:
     spec = job["spec"]
     ns: dict[str, str | None] = spec["namespaces"]
@@ -314,8 +282,11 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
     if adj is not None:
         step(f"set oom_score_adj {adj}", _write_file, "/proc/self/oom_score_adj", str(adj))
     userns = "user" in ns and bool(spec["uid_map"])
-    if userns:
-        _setup_userns(spec)
+    trees: dict[int, tuple[int, bool]] = {}
+    if userns:  # the rootfs is mounted here, before joining it: see userns.py
+        from . import userns as U
+
+        trees = U.enter(spec)
     for name in ("cgroup", "ipc", "uts", "net", "pid"):
         target = ns.get(name)
         if name in ns and target not in (None, "host"):
@@ -329,7 +300,7 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
     step("unshare namespaces", L.unshare, flags)
     pid = fork_after_pid_sent(sock)
     if pid == 0:
-        os._exit(run_pid1(job, sock, userns))
+        os._exit(run_pid1(job, sock, userns, trees))
     return 0
 
 
@@ -353,20 +324,30 @@ def fork_after_pid_sent(sock: Socket) -> int:
     return pid
 
 
-def run_pid1(job: dict[str, Any], sock: Socket, userns: bool) -> int:
+def run_pid1(job: dict[str, Any], sock: Socket, userns: bool,
+             trees: dict[int, tuple[int, bool]]) -> int:
     try:
         spec = job["spec"]
         filt = job["seccomp_bpf"]
         caps = cap_mask(spec)
         top_cap = last_cap()
         step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
-        rootfs = os.path.join(spec["root"], "rootfs")
-        mounts.mount_rootfs(spec["rootfs"], rootfs)
+        if userns:
+            # the launcher mounted it (host root, idmapped layers) and left the cwd
+            # at spec.root, which the container's root may not be able to reach
+            rootfs = "rootfs"
+            mounts.bind_self(rootfs)
+        else:
+            rootfs = os.path.join(spec["root"], "rootfs")
+            mounts.mount_rootfs(spec["rootfs"], rootfs)
         mounts.mount_system(rootfs, spec, userns=userns)
         if spec["namespaces"].get("cgroup", "host") is None:
             mounts.mount_cgroups(rootfs, job["cgroup_mounts"], writable=spec["privileged"])
-        for m in sorted(spec["mounts"], key=lambda m: len(m["target"].rstrip("/").split("/"))):
-            mounts.mount_user(rootfs, m)
+        for i, m in sorted(enumerate(spec["mounts"]),
+                           key=lambda im: len(im[1]["target"].rstrip("/").split("/"))):
+            mounts.mount_user(rootfs, m, trees.get(i))
+        for fd, _ in trees.values():
+            os.close(fd)
         mounts.pivot(rootfs)
         for key, value in spec["sysctls"].items():
             path = "/proc/sys/" + key.replace(".", "/")

@@ -230,8 +230,16 @@ def _make_devices(root: str, *, privileged: bool, userns: bool) -> None:
         _step(f"chmod {path}", os.chmod, dst, mode)
 
 
-def mount_user(root: str, m: dict[str, Any]) -> None:
-    """One ``-v``/``--mount``/``--tmpfs``/etc-file mount, target resolved inside root."""
+def bind_self(path: str) -> None:
+    """Bind ``path`` onto itself: a mount of our own where there was one copied (and
+    so locked) from a more privileged mount namespace, which pivot_root refuses."""
+    _step("bind rootfs onto itself", L.mount, path, path, None, L.MS_BIND | L.MS_REC)
+
+
+def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = None) -> None:
+    """One ``-v``/``--mount``/``--tmpfs``/etc-file mount, target resolved inside root.
+    ``tree``: the bind source already cloned by the launcher (fd, is a directory) --
+    in a user namespace, where the source may be out of the container root's reach."""
     target_name = m["target"]
     step = f"mount {m['source'] or m['type']} on {target_name}"
     try:
@@ -239,7 +247,14 @@ def mount_user(root: str, m: dict[str, Any]) -> None:
     except OSError as e:
         raise StepError(step, e.errno or errno.ELOOP) from None
     flags, propagation, data = parse_options(m["options"])
-    if m["type"] == "bind":
+    if m["type"] == "bind" and tree is not None:
+        fd, is_dir = tree
+        _step(step, _mkdirs if is_dir else _touch, target)
+        _step(step, L.move_mount, fd, target)
+        extra = flags & ~(L.MS_BIND | L.MS_REC)
+        if extra:
+            _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
+    elif m["type"] == "bind":
         src = m["source"]
         try:
             is_dir = os.path.isdir(src)

@@ -1,0 +1,31 @@
+"""``--userns remap`` and ``--uidmap/--gidmap`` on an imported image, as a user sees it:
+root inside, the image's files root's, the container's writes the mapped root's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Engine
+
+
+def test_userns_remap_runs_an_image_as_root_inside(engine: Engine) -> None:
+    r = engine("run", "--rm", "--userns", "remap", "busybox", "sh", "-c",
+               "id; stat -c %u:%g /bin/busybox; cat /proc/self/uid_map")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["uid=0(root) gid=0(root)", "0:0"]
+    assert lines[2].split()[0] == "0" and lines[2].split()[1] != "0"  # root is remapped
+    assert engine.ok("ls", "-aq") == ""
+
+
+def test_uidmap_container_exec_and_its_writes_on_the_host(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "mapped", "--uidmap", "0:100000:65536",
+              "--gidmap", "0:100000:65536", "busybox", "sleep", "60")
+    r = engine("exec", "mapped", "sh", "-c", "id -u; stat -c %u /etc/passwd;"
+               " echo hi > /etc/motd && echo ok")
+    assert (r.returncode, r.stdout) == (0, "0\n0\nok\n"), r.stderr
+    upper = Path(json.loads(engine.ok("inspect", "mapped"))[0]["GraphDriver"]["Data"]["UpperDir"])
+    st = (upper / "etc/motd").stat()
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+    engine.ok("rm", "-f", "mapped")
