@@ -134,8 +134,11 @@ def new_userns(spec: dict[str, Any]) -> int:
                 with open(f"/proc/{helper}/{kind}_map", "w") as f:
                     f.write(lines)
             except OSError as e:
+                shown = ", ".join(f"{m['container_id']}:{m['host_id']}:{m['size']}"
+                                  for m in idmap)
                 raise StepError(f"write {kind}_map", e.errno or errno.EPERM,
-                                f"the map {lines.strip()!r} was refused: {e.strerror}") from None
+                                f"the kernel refused the map {shown}: {e.strerror} (ranges "
+                                "must not overlap, at most 340 lines)") from None
         return _step("open the user namespace", os.open, f"/proc/{helper}/ns/user",
                      os.O_RDONLY | os.O_CLOEXEC)
     finally:

@@ -165,3 +165,24 @@ def test_plain_directory_rootfs_is_idmapped_too(no_leaks: Path, busybox_dir: Pat
     assert code == 0, out
     assert out == "0\n0\n"
     assert (busybox_dir / "bin/busybox").stat().st_uid == 0
+
+
+def test_set_up_errors_are_one_clear_line_and_leave_nothing(no_leaks: Path,
+                                                            store: object) -> None:
+    from pycompose.engine.errors import EngineError
+
+    img = store.resolve("busybox")  # type: ignore[attr-defined]
+    lowers = [str(p) for p in img.lowerdirs()]
+    spec = _spec(no_leaks, lowers, "true",
+                 mounts=[Mount("/x", "bind", str(no_leaks / "missing"), ["rbind"])])
+    with pytest.raises(EngineError) as e:
+        run(spec)
+    assert e.value.exit_code == 125
+    assert "bind source" in str(e.value) and "no such file" in str(e.value)
+    spec = _spec(no_leaks, lowers, "true")
+    spec.uid_map = [IdMap(0, 100000, 10), IdMap(5, 200000, 10)]
+    with pytest.raises(EngineError) as e:
+        run(spec)
+    assert e.value.exit_code == 125
+    assert "refused the map 0:100000:10, 5:200000:10" in str(e.value)
+    assert not Path(spec.root).exists()
