@@ -5,6 +5,7 @@ protocol.py for the conversation with the launcher.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
 import json
@@ -15,12 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-import pycompose
 from pycompose.util.paths import root_id, state_root
 
 from ..errors import EngineError, NotFound
@@ -28,6 +27,7 @@ from . import linux as L
 from .cgroups import Cgroup, leftovers
 from .protocol import EXIT_SETUP, describe, recv, send
 from .seccomp import ProfileError, bpf_program, default_profile
+from .spare import expect_create, spare, spawn_launcher
 from .spec import ContainerSpec, Mount, Process
 
 #: docker's `--init` binary is tini; Debian's tini package ships a static build that
@@ -112,12 +112,7 @@ def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
     return out
 
 
-def _launcher_env() -> dict[str, str]:
-    env = {"PYTHONPATH": str(Path(pycompose.__file__).resolve().parent.parent),
-           "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    if "PYCOMPOSE_ROOT" in os.environ:  # marks the launcher as ours in leak checks
-        env["PYCOMPOSE_ROOT"] = os.environ["PYCOMPOSE_ROOT"]
-    return env
+_STDIO_DEFAULT = ("null", "null", "keep")  # what spawn_launcher gives the launcher
 
 
 class _Launch:
@@ -126,25 +121,36 @@ class _Launch:
     def __init__(self, mode: str, job: dict[str, Any], cgroup_procs: list[str],
                  stdin: Stdio, stdout: Stdio, stderr: Stdio, timeout: float) -> None:
         L.set_child_subreaper()
+        taken = spare.take()
+        self.proc, ctrl = taken if taken is not None else spawn_launcher()
+        self.pid: int | None = None
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.settimeout(timeout)
         r, w = os.pipe()
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-S", "-s", "-m", "pycompose.engine.runtime.child", mode,
-                 str(child_sock.fileno()), str(r)],
-                stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else subprocess.DEVNULL,
-                stderr=stderr if stderr is not None else None,
-                pass_fds=(child_sock.fileno(), r), env=_launcher_env(), close_fds=True)
+            kinds, fds = [], [child_sock.fileno(), r]
+            for i, s in enumerate((stdin, stdout, stderr)):
+                if s is None:
+                    kinds.append(_STDIO_DEFAULT[i])
+                elif s == subprocess.DEVNULL:
+                    kinds.append("null")
+                else:
+                    kinds.append("fd")
+                    fds.append(s if isinstance(s, int) else s.fileno())
+            ctrl.sendmsg([marshal.dumps({"mode": mode, "stdio": kinds})],
+                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        except BaseException:
+            os.close(w)
+            self.abort()
+            raise
         finally:
+            ctrl.close()
             child_sock.close()
             os.close(r)
-        self.pid: int | None = None
-        # Move the launcher into the cgroup from here, while it is still starting up:
-        # the first cgroup migration waits for an RCU grace period (~10 ms), which
-        # then overlaps with the interpreter's start. The launcher reads its job, and
-        # so goes on, only once it is in.
+        # Move the launcher into the cgroup from here: the first cgroup migration waits
+        # for an RCU grace period (~10 ms), which for a fresh launcher overlaps with
+        # the interpreter's start. The launcher reads its job, and so goes on, only
+        # once it is in.
         for procs in cgroup_procs:
             try:
                 with open(procs, "w") as f:
@@ -285,6 +291,7 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
     With ``spec.process.terminal`` the stdio arguments are ignored and the pty's
     master side is ``Container.pty_master``.
     """
+    expect_create()
     if not spec.cgroup_parent:
         spec.cgroup_parent = f"pycompose/{root_id()}"
     check_sysctls(spec)
@@ -309,6 +316,8 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
             launch.abort()
         destroy(spec)
         raise
+    finally:
+        spare.refill_soon()
     return Container(spec, pid, master, launch)
 
 
@@ -339,6 +348,7 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
         os.kill(target_pid, 0)
     except ProcessLookupError:
         raise NotFound(f"container {spec.id} is not running") from None
+    expect_create()
     cg = cgroup_of(spec)
     job: dict[str, Any] = {"spec": asdict(spec), "seccomp_bpf": _seccomp_bpf(spec),
            "cgroup_procs": [], "target_pid": target_pid,
@@ -359,6 +369,7 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
         raise
     finally:
         launch.sock.close()
+        spare.refill_soon()
     return ExecProcess(pid, master)
 
 

@@ -59,6 +59,24 @@ def exec_process(spec: Any, pid: int, process: Any,
     return Started(int(c.pid), getattr(c, "pty_master", None))
 
 
+def expect_create() -> None:
+    """A request that starts a process has arrived: let the runtime begin the slow part
+    of its first cgroup move while the request is prepared."""
+    _runtime().expect_create()
+
+
+def warm_launcher() -> None:
+    """Keep a launcher started ahead of its job from now on: each create/exec then
+    skips the interpreter's start-up (~15 ms), and the runtime starts the next spare
+    in the background. Pair with stop_warm_launcher()."""
+    _runtime().warm_launcher()
+
+
+def stop_warm_launcher() -> None:
+    """End the waiting launcher: nothing of ours may outlive the supervisor."""
+    _runtime().stop_warm_launcher()
+
+
 def kill_all(spec: Any, sig: int = signal.SIGKILL) -> None:
     """Signal every process in the container's cgroup."""
     runtime = _runtime()
@@ -87,12 +105,17 @@ def cleanup_leftovers(root: Path, keep: set[str]) -> None:
 
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat: with the pid it names one process for good (pids are
-    reused; a pid and its start time are not)."""
+    reused; a pid and its start time are not). None for a zombie: it has exited, only
+    its parent has not reaped it yet (after a crash, that parent is init, which may
+    take a while)."""
     try:
         data = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
-    return int(data[data.rindex(b")") + 2:].split()[19])
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
 
 
 def pidfd(pid: int) -> int | None:

@@ -37,6 +37,7 @@ from pycompose.util.paths import state_root
 
 from ..client import code_stamp
 from ..errors import EngineError, NotFound
+from . import rt
 from . import spec as S
 from .holder import Holder, Live
 
@@ -92,6 +93,13 @@ class Server:
         self.stamp = code_stamp()
 
     async def main(self) -> None:
+        rt.warm_launcher()
+        try:
+            await self._main()
+        finally:
+            rt.stop_warm_launcher()
+
+    async def _main(self) -> None:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
             self.holder.reconcile()
@@ -178,6 +186,8 @@ class Server:
     async def _dispatch(self, conn: Conn, msg: dict[str, Any], fds: list[int]) -> None:
         op = msg.get("op")
         h = self.holder
+        if op in ("run", "start", "restart", "exec"):
+            rt.expect_create()
         if op == "ping":
             await conn.send({"ok": True, "pid": os.getpid()})
         elif op == "create":
