@@ -228,6 +228,7 @@ AT_RECURSIVE = 0x8000
 OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = 0o2000000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 0x00000001
 MOUNT_ATTR_IDMAP = 0x00100000
 
 
@@ -248,9 +249,11 @@ def open_tree_clone(path: str, recursive: bool = False) -> int:
     return int(ret)
 
 
-def idmap_tree(tree_fd: int, userns_fd: int, recursive: bool = False) -> None:
+def idmap_tree(tree_fd: int, userns_fd: int, recursive: bool = False,
+               readonly: bool = False) -> None:
     """Make a detached tree an idmapped mount with the ids of ``userns_fd``'s maps."""
-    attr = _MountAttr(MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+    attr = _MountAttr(MOUNT_ATTR_IDMAP | (MOUNT_ATTR_RDONLY if readonly else 0), 0, 0,
+                      userns_fd)
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
     ret = _libc.syscall(ctypes.c_long(_SYS_mount_setattr), ctypes.c_int(tree_fd), b"",
                         ctypes.c_uint(flags), ctypes.byref(attr),

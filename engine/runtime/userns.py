@@ -149,13 +149,13 @@ def new_userns(spec: dict[str, Any]) -> int:
 
 
 def _idmapped_clone(path: str, userns_fd: int, uid_map: list[dict[str, int]],
-                    *, recursive: bool) -> int:
+                    *, recursive: bool, readonly: bool = False) -> int:
     fd: int = _step(f"clone image layer {path}", L.open_tree_clone, path, recursive)
     try:
         owner = _step(f"stat image layer {path}", os.stat, path).st_uid
         if needs_idmap(owner, uid_map):
             try:
-                L.idmap_tree(fd, userns_fd, recursive)
+                L.idmap_tree(fd, userns_fd, recursive, readonly)
             except OSError as e:
                 err = e.errno or errno.EINVAL
                 raise StepError(
@@ -185,8 +185,12 @@ def stage_rootfs(spec: dict[str, Any], userns_fd: int) -> None:
     ``rootfs`` (relative to the cwd, spec.root)."""
     uid_map = _maps(spec)[0]
     rootfs = spec["rootfs"]
-    if isinstance(rootfs, str):  # a plain directory: one idmapped (recursive) bind
-        fd = _idmapped_clone(rootfs, userns_fd, uid_map, recursive=True)
+    if isinstance(rootfs, str):
+        # A plain directory: one idmapped (recursive) bind -- read-only, since writes
+        # through an idmapped mount land with the *unmapped* ids: the container's
+        # root could leave host-root (even setuid-root) files in a host directory.
+        # (Layers never see writes: the overlay's upper dir takes them.)
+        fd = _idmapped_clone(rootfs, userns_fd, uid_map, recursive=True, readonly=True)
         try:
             _step(f"bind rootfs {rootfs}", L.move_mount, fd, "rootfs")
         finally:

@@ -158,13 +158,16 @@ def test_opaque_dirs_and_whiteouts_of_upper_layers_hold(no_leaks: Path, store: o
 
 
 def test_plain_directory_rootfs_is_idmapped_too(no_leaks: Path, busybox_dir: Path) -> None:
-    """``--rootfs DIR`` of host-root files: root's inside, no chown of the dir."""
-    spec = _spec(no_leaks, [], "/bin/sh", "-c", "id -u; stat -c %u /bin/busybox")
+    """``--rootfs DIR`` of host-root files: root's inside, no chown of the dir, and
+    read-only (a write would reach the host as host root)."""
+    spec = _spec(no_leaks, [], "/bin/sh", "-c",
+                 "id -u; stat -c %u /bin/busybox; touch /x 2>/dev/null; echo w=$?")
     spec.rootfs = str(busybox_dir)
     code, out = _run(spec)
     assert code == 0, out
-    assert out == "0\n0\n"
+    assert out == "0\n0\nw=1\n"
     assert (busybox_dir / "bin/busybox").stat().st_uid == 0
+    assert not (busybox_dir / "x").exists()
 
 
 def test_set_up_errors_are_one_clear_line_and_leave_nothing(no_leaks: Path,
