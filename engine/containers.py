@@ -474,6 +474,12 @@ def _merged_is_dir(rec: Record, path: str) -> bool:
     return False
 
 
+def _id_line(s: str) -> tuple[int, int, int]:
+    """``CTR:HOST:SIZE`` (HostConfig.UidMap) as numbers."""
+    ctr, host, size = (int(x) for x in s.split(":"))
+    return ctr, host, size
+
+
 def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
            author: str = "", changes: list[str] | None = None) -> str:
     """The container's upper dir as a new image layer on its image, with a history
@@ -483,7 +489,10 @@ def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
     store = ImageStore(root)
     base = store.resolve(rec["Image"]) if rec.get("Image") else None
     created_by = " ".join([rec["Path"], *rec["Args"]])
+    host = rec.get("HostConfig") or {}
+    uid_map = [_id_line(s) for s in host.get("UidMap") or []] or None
+    gid_map = [_id_line(s) for s in host.get("GidMap") or []] or uid_map
     image = store.commit(rec["GraphDriver"]["Data"]["UpperDir"], base, repo_tag=repo_tag,
                          author=author, comment=message, changes=list(changes or []),
-                         created_by=created_by)
+                         created_by=created_by, uid_map=uid_map, gid_map=gid_map)
     return str(image.id)

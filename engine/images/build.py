@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..errors import EngineError
 from . import changes as C
 from . import reference
-from .pack import pack
+from .pack import IdMap, pack
 
 if TYPE_CHECKING:
     from .store import Image, ImageStore
@@ -43,7 +43,8 @@ def import_tarball(store: ImageStore, raw: BinaryIO, *, source: str, tag: str | 
 
 
 def commit_dir(store: ImageStore, upper: Path, base: Image | None, *, repo_tag: str | None,
-               author: str, comment: str, changes: list[str], created_by: str) -> Image:
+               author: str, comment: str, changes: list[str], created_by: str,
+               id_maps: tuple[IdMap | None, IdMap | None] = (None, None)) -> Image:
     """Pack ``upper`` (overlay whiteouts and opaque dirs become ``.wh.`` entries) as a
     layer on ``base`` with a history entry, and register the new image."""
     if not upper.is_dir():
@@ -59,7 +60,7 @@ def commit_dir(store: ImageStore, upper: Path, base: Image | None, *, repo_tag: 
         blob = work / "layer.tar"
         with open(blob, "wb") as out:
             try:
-                pack(str(upper), out)
+                pack(str(upper), out, *id_maps)
                 out.flush()
                 os.fsync(out.fileno())
             except OSError as e:

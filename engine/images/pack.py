@@ -46,10 +46,25 @@ class PackResult:
     size: int
 
 
-def _info(name: str, st: os.stat_result) -> tarfile.TarInfo:
+#: (container id, host id, size) lines of a user namespace's uid or gid map.
+IdMap = list[tuple[int, int, int]]
+
+
+def to_container_id(host_id: int, idmap: IdMap | None) -> int:
+    """A host id as the container saw it: a container in a user namespace (root =
+    host 100000) leaves host ids in its upper dir, and an image must hold the ids
+    inside (docker's commit maps them back too). Ids outside the map stay."""
+    for ctr, host, size in idmap or ():
+        if host <= host_id < host + size:
+            return ctr + host_id - host
+    return host_id
+
+
+def _info(name: str, st: os.stat_result, maps: tuple[IdMap | None, IdMap | None] = (None, None)
+          ) -> tarfile.TarInfo:
     ti = tarfile.TarInfo(name)
     ti.mode = stat.S_IMODE(st.st_mode)
-    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.uid, ti.gid = to_container_id(st.st_uid, maps[0]), to_container_id(st.st_gid, maps[1])
     ti.uname = ti.gname = ""
     ti.mtime = st.st_mtime_ns // 1_000_000_000
     return ti
@@ -61,8 +76,12 @@ def _xattrs(ti: tarfile.TarInfo, path: str) -> None:
         headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
 
 
-def pack(src: str, out: BinaryIO) -> PackResult:
-    """Write the tree under ``src`` as a layer tar to ``out``; return its diff_id."""
+def pack(src: str, out: BinaryIO, uid_map: IdMap | None = None,
+         gid_map: IdMap | None = None) -> PackResult:
+    """Write the tree under ``src`` as a layer tar to ``out``; return its diff_id.
+    ``uid_map``/``gid_map``: the user namespace the tree was written from (owners are
+    mapped back to the ids inside it)."""
+    maps = (uid_map, gid_map)
     w = _HashingWriter(out)
     links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=w, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -79,11 +98,11 @@ def pack(src: str, out: BinaryIO) -> PackResult:
                 st = os.lstat(path)
                 arc = prefix + name
                 if fsops.is_whiteout(st):
-                    ti = _info(prefix + WHITEOUT_PREFIX + name, st)
+                    ti = _info(prefix + WHITEOUT_PREFIX + name, st, maps)
                     ti.mode = 0
                     tar.addfile(ti)
                     continue
-                ti = _info(arc, st)
+                ti = _info(arc, st, maps)
                 if stat.S_ISDIR(st.st_mode):
                     ti.type = tarfile.DIRTYPE
                     _xattrs(ti, path)

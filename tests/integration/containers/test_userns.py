@@ -29,3 +29,17 @@ def test_uidmap_container_exec_and_its_writes_on_the_host(engine: Engine) -> Non
     st = (upper / "etc/motd").stat()
     assert (st.st_uid, st.st_gid) == (100000, 100000)
     engine.ok("rm", "-f", "mapped")
+
+
+def test_commit_maps_the_owners_back_to_the_ids_inside(engine: Engine) -> None:
+    """The upper dir holds host ids (100000...); the image must hold the container's."""
+    engine.ok("run", "--name", "maker", "--userns", "remap", "busybox", "sh", "-c",
+              "echo x > /etc/made && chown 5:6 /etc/made && touch /etc/rootfile")
+    engine.ok("commit", "maker", "made:1")
+    out = engine.ok("run", "--rm", "made:1", "stat", "-c", "%u:%g %n", "/etc/made",
+                    "/etc/rootfile")
+    assert out == "5:6 /etc/made\n0:0 /etc/rootfile\n"
+    out = engine.ok("run", "--rm", "--userns", "remap", "made:1", "stat", "-c", "%u:%g",
+                    "/etc/made", "/etc/rootfile")
+    assert out == "5:6\n0:0\n"
+    engine.ok("rm", "maker")

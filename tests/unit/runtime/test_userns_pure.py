@@ -46,3 +46,14 @@ def test_overlay_options_name_the_staged_layers_top_first() -> None:
     assert data == (f"lowerdir={STAGE_DIR}/0:{STAGE_DIR}/1:{STAGE_DIR}/2,"
                     "upperdir=/c/upper,workdir=/c/work")
     assert len(overlay_options(200, "/u", "/w")) < 4096  # room for any real image
+
+
+def test_commit_maps_host_ids_back_inside() -> None:
+    from pycompose.engine.images.pack import to_container_id
+
+    remap = [(0, 100000, 65536)]
+    assert to_container_id(100000, remap) == 0
+    assert to_container_id(100005, remap) == 5
+    assert to_container_id(0, remap) == 0  # outside the map: kept
+    assert to_container_id(165536, remap) == 165536
+    assert to_container_id(100005, None) == 100005
