@@ -46,6 +46,13 @@ above it, devices allowlist as a BPF program), probed from /proc/self/mountinfo;
 Mounts live only in the container's own mount namespace (made rprivate first): the
 host never sees them, and they disappear with the container's last process. Cgroups
 are ``<hierarchy>/pycompose/<root_id>/<id>``.
+
+With ``uid_map`` (and "user" in namespaces) the image's layers are used as they are,
+host-root-owned: the launcher, still host root, mounts the overlay on idmapped
+clones of them and only then joins the user namespace (userns.py says why). The
+upper/work dirs get chowned to the mapped root; the container's writes keep host
+ids there (uid 100000 for its root). Layers already owned by mapped ids are not
+idmapped again; a plain-directory rootfs is idmapped read-only.
 """
 
 from __future__ import annotations
