@@ -13,20 +13,23 @@ interactive session goes through the supervisor.
 
 from __future__ import annotations
 
+import _signal as signal  # the C modules: socket.py and signal.py build enums at
+import _socket as socket  # import (~3 ms together), and this client needs none of it
 import array
 import contextlib
 import errno
 import json
 import os
-import signal
-import socket
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .errors import EngineError
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every command ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 MAX_MSG = 1 << 20
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
@@ -224,7 +227,7 @@ def attach_session(root: Path, conn: Conn, cid: str, *, tty: bool, stdin: bool,
                    sig_proxy: bool = True) -> int:
     """Follow an attached container (or exec) on ``conn`` until it exits; returns the
     exit status. With a terminal, relay the pty master the supervisor sent."""
-    old_handlers: dict[signal.Signals, Any] = {}
+    old_handlers: dict[int, Any] = {}
     if sig_proxy and not tty:
         def forward(signum: int, _frame: object) -> None:
             with contextlib.suppress(EngineError, OSError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -25,5 +24,7 @@ def root_id(root: Path | None = None) -> str:
     """Six hex digits naming a state root in kernel object names (netns, links,
     cgroups, nft tables), so that two roots on one machine (tests, users) never take
     each other's objects, and every object can be traced back to its root."""
+    import hashlib  # here: loading OpenSSL costs every CLI command ~2.5 ms
+
     path = str((root or state_root()).absolute())
     return hashlib.sha256(path.encode()).hexdigest()[:6]
