@@ -474,10 +474,23 @@ def _merged_is_dir(rec: Record, path: str) -> bool:
     return False
 
 
-def _id_line(s: str) -> tuple[int, int, int]:
-    """``CTR:HOST:SIZE`` (HostConfig.UidMap) as numbers."""
-    ctr, host, size = (int(x) for x in s.split(":"))
-    return ctr, host, size
+IdMap = list[tuple[int, int, int]]
+
+
+def id_maps(rec: Record) -> tuple[IdMap | None, IdMap | None]:
+    """(uid map, gid map) of a container in a user namespace (HostConfig.UidMap and
+    GidMap ``CTR:HOST:SIZE``, as numbers), (None, None) for any other."""
+    host = rec.get("HostConfig") or {}
+
+    def parse(lines: list[str]) -> IdMap | None:
+        out = []
+        for line in lines:
+            ctr, hid, size = (int(x) for x in line.split(":"))
+            out.append((ctr, hid, size))
+        return out or None
+
+    uid_map = parse(host.get("UidMap") or [])
+    return uid_map, parse(host.get("GidMap") or []) or uid_map
 
 
 def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
@@ -489,9 +502,7 @@ def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
     store = ImageStore(root)
     base = store.resolve(rec["Image"]) if rec.get("Image") else None
     created_by = " ".join([rec["Path"], *rec["Args"]])
-    host = rec.get("HostConfig") or {}
-    uid_map = [_id_line(s) for s in host.get("UidMap") or []] or None
-    gid_map = [_id_line(s) for s in host.get("GidMap") or []] or uid_map
+    uid_map, gid_map = id_maps(rec)
     image = store.commit(rec["GraphDriver"]["Data"]["UpperDir"], base, repo_tag=repo_tag,
                          author=author, comment=message, changes=list(changes or []),
                          created_by=created_by, uid_map=uid_map, gid_map=gid_map)

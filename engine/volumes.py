@@ -128,19 +128,51 @@ class VolumeStore:
                     removed.append(v["Name"])
         return removed
 
-    def copy_up(self, name: str, lowerdirs: Iterable[Path], target: str) -> bool:
+    def copy_up(self, name: str, lowerdirs: Iterable[Path], target: str, *,
+                copy: bool = True, uid_map: IdMap | None = None,
+                gid_map: IdMap | None = None) -> bool:
         """Fill a never-used volume with the image's content at ``target`` (``lowerdirs``
-        top layer first, overlay whiteouts honoured). Returns True if it copied."""
+        top layer first, overlay whiteouts honoured). Returns True if it copied.
+        ``uid_map``/``gid_map`` (container, host, size): the first user is a container
+        in a user namespace, whose root (host 100000) must own the volume as docker's
+        userns-remap has it -- else it could not write to it."""
         with self._lock():
             meta = self._load(name)
             if meta.get("CopiedUp"):
                 return False
             data = self.data_dir(name)
-            if not any(data.iterdir()):
+            fresh = not any(data.iterdir())
+            if fresh and copy:
                 merge_layers([Path(d) for d in lowerdirs], target.lstrip("/"), data)
+            if fresh and uid_map:
+                shift_owners(data, uid_map, gid_map or uid_map)
             meta["CopiedUp"] = True
             atomic_write_json(self._meta(name), meta)
             return True
+
+
+IdMap = list[tuple[int, int, int]]
+
+
+def _to_host(cid: int, idmap: IdMap) -> int | None:
+    for ctr, host, size in idmap:
+        if ctr <= cid < ctr + size:
+            return host + cid - ctr
+    return None
+
+
+def shift_owners(root: Path, uid_map: IdMap, gid_map: IdMap) -> None:
+    """Give ``root`` and everything under it the host ids that the container ids
+    they hold map to (ids outside the map are left alone)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for p in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            if p != dirpath and os.path.isdir(p) and not os.path.islink(p):
+                continue  # a directory gets its turn as a dirpath
+            st = os.lstat(p)
+            uid, gid = _to_host(st.st_uid, uid_map), _to_host(st.st_gid, gid_map)
+            if uid is not None or gid is not None:
+                os.lchown(p, st.st_uid if uid is None else uid,
+                          st.st_gid if gid is None else gid)
 
 
 def _is_whiteout(path: Path) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from ..containers import ContainerStore, Record, new_state, now_iso
+from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
 from ..errors import Conflict, EngineError, NotFound
 from ..volumes import VolumeStore
 from . import build, health, net, rt
@@ -177,9 +177,12 @@ class Holder:
 
     def _copy_up(self, rec: Record) -> None:
         lowers = [Path(p) for p in rec["GraphDriver"]["Data"]["LowerDir"].split(":")]
+        uid_map, gid_map = id_maps(rec)
         for m in rec["Mounts"]:
-            if m["Type"] == "volume" and not m.get("NoCopy"):
-                self.volumes.copy_up(m["Name"], lowers, m["Destination"])
+            if m["Type"] == "volume" and (uid_map or not m.get("NoCopy")):
+                self.volumes.copy_up(m["Name"], lowers, m["Destination"],
+                                     copy=not m.get("NoCopy"), uid_map=uid_map,
+                                     gid_map=gid_map)
 
     def start_pty_log(self, live: Live) -> None:
         """After an attached terminal client left: the supervisor now reads the pty,

@@ -43,3 +43,18 @@ def test_commit_maps_the_owners_back_to_the_ids_inside(engine: Engine) -> None:
                     "/etc/made", "/etc/rootfile")
     assert out == "5:6\n0:0\n"
     engine.ok("rm", "maker")
+
+
+def test_a_new_volume_belongs_to_the_remapped_root(engine: Engine) -> None:
+    """As docker's userns-remap: a fresh volume (and the image content copied into it)
+    is the container root's, so it can write there."""
+    out = engine.ok("run", "--rm", "--userns", "remap", "-v", "ud:/data", "-v", "ue:/etc",
+                    "busybox", "sh", "-c", "touch /data/x /etc/y && stat -c %u:%g /data /data/x"
+                    " /etc/passwd && echo ok")
+    assert out == "0:0\n0:0\n0:0\nok\n"
+    r = engine.cli("volume", "inspect", "ue")
+    assert r.returncode == 0, r.stderr
+    vol = json.loads(r.stdout)[0]
+    st = (Path(vol["Mountpoint"]) / "passwd").stat()
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+    engine.cli("volume", "rm", "ud", "ue")
