@@ -80,5 +80,13 @@ def _processes(marks: list[str]) -> frozenset[str]:
 
 
 def snapshot(marks: list[str]) -> Snapshot:
-    """What the machine holds now that carries one of ``marks`` (paths, ids)."""
-    return Snapshot(_mounts(marks), _netns(), _links(), _cgroups(marks), _processes(marks))
+    """What the machine holds now that carries one of ``marks`` (paths, ids).
+
+    Network namespaces and host links are named with the state root's id (netplug's
+    names.py), so only those carrying a mark count: another test run's objects, made
+    at the same time under another root, are not this test's leak."""
+    def marked(names: frozenset[str]) -> frozenset[str]:
+        return frozenset(n for n in names if any(m in n for m in marks))
+
+    return Snapshot(_mounts(marks), marked(_netns()), marked(_links()), _cgroups(marks),
+                    _processes(marks))
