@@ -8,10 +8,13 @@ import pty
 import select
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Engine
 from pctest.cli import PYCOMPOSE
+
+if TYPE_CHECKING:
+    from conftest import Engine
 
 
 def _read_until(fd: int, want: bytes, timeout: float = 10) -> bytes:

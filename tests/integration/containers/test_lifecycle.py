@@ -8,9 +8,12 @@ import os
 import signal
 import subprocess
 import time
+from typing import TYPE_CHECKING
 
-from conftest import Engine
 from pctest.cli import PYCOMPOSE
+
+if TYPE_CHECKING:
+    from conftest import Engine
 
 TICKER = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"
 

@@ -5,8 +5,11 @@ container has only ``lo``."""
 from __future__ import annotations
 
 import urllib.request
+from typing import TYPE_CHECKING
 
-from conftest import Engine
+if TYPE_CHECKING:
+    from conftest import Engine
+
 
 
 def test_no_network_means_lo_only(engine: Engine) -> None:

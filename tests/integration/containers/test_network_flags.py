@@ -3,7 +3,10 @@ one asked for and the alias resolves for other containers on the network."""
 
 from __future__ import annotations
 
-from conftest import Engine
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import Engine
 
 
 def test_static_ip_and_alias(engine: Engine) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import Engine
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import Engine
 
 
 def test_the_seeds_hello_world(engine: Engine) -> None:

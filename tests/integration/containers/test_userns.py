@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from conftest import Engine
+if TYPE_CHECKING:
+    from conftest import Engine
+
 
 
 def test_userns_remap_runs_an_image_as_root_inside(engine: Engine) -> None:

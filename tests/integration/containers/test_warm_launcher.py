@@ -8,9 +8,12 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Engine
+
+if TYPE_CHECKING:
+    from conftest import Engine
 
 
 def spare_launchers(root: Path) -> list[tuple[int, int]]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import MakeSpec
 
 from pycompose.engine.errors import EngineError
 from pycompose.engine.runtime import Mount, Process, run
+
+if TYPE_CHECKING:
+    from conftest import MakeSpec
 
 
 def run_capture(spec, timeout: float = 20) -> tuple[int, str]:  # type: ignore[no-untyped-def]

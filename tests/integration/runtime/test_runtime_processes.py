@@ -8,9 +8,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import MakeSpec
 from test_runtime_basics import run_capture
 
 from pycompose.engine.errors import EngineError
@@ -27,6 +27,9 @@ from pycompose.engine.runtime import (
 )
 from pycompose.engine.runtime.cgroups import Cgroup, Hierarchy
 from pycompose.engine.runtime.container import cgroup_of
+
+if TYPE_CHECKING:
+    from conftest import MakeSpec
 
 
 def read_all(fd: int, timeout: float = 10) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import MakeSpec
 from test_runtime_basics import run_capture
 
 from pycompose.engine.runtime import Mount
 from pycompose.engine.runtime.caps import mask
 from pycompose.engine.runtime.spec import DEFAULT_CAPABILITIES
+
+if TYPE_CHECKING:
+    from conftest import MakeSpec
 
 
 def status(out: str, key: str) -> str:
