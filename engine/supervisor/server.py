@@ -98,6 +98,16 @@ class Server:
             await self._main()
         finally:
             rt.stop_warm_launcher()
+            # A last sweep before leaving: a destroy that lost a race (an exec's launcher
+            # joining the cgroup as the container died) can leave an empty cgroup; no
+            # later supervisor may come for this root, so clear it now. Running
+            # containers (none, after an idle exit) are kept.
+            holder = getattr(self, "holder", None)
+            keep = set(holder.live) if holder is not None else set()
+            try:
+                rt.cleanup_leftovers(self.root, keep)
+            except Exception as e:
+                log.warning("cleanup of leftovers at exit: %s", e)
 
     async def _main(self) -> None:
         async with trio.open_nursery() as nursery:
