@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,10 +106,13 @@ def short_name(rec: Record) -> str:
 
 
 class Progress:
-    """docker compose's progress lines (`` ✔ Container demo-web-1  Started``), on stderr."""
+    """docker compose's progress lines (`` ✔ Container demo-web-1  Started``) and
+    warnings, handed to ``write``: the CLI prints them on stderr; without a writer
+    they are kept in ``lines`` (the library never prints)."""
 
     def __init__(self, write: Callable[[str], None] | None = None) -> None:
-        self.write = write or (lambda s: print(s, file=sys.stderr, flush=True))
+        self.lines: list[str] = []
+        self.write = write or self.lines.append
 
     def __call__(self, kind: str, name: str, what: str, ok: bool = True) -> None:
         mark = "✔" if ok else "✘"

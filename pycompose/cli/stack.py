@@ -90,6 +90,12 @@ def _project_lock(name: str) -> Any:
     return locked(_root() / "projects" / f"{name}.lock")
 
 
+def _progress() -> Any:
+    from pycompose.compose.orchestrate import Progress
+
+    return Progress(lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _engine() -> Any:
     from pycompose.compose.orchestrate import Engine
 
@@ -114,7 +120,7 @@ def up(args: argparse.Namespace) -> int:
                      no_deps=args.no_deps, no_start=args.no_start,
                      remove_orphans=args.remove_orphans, timeout=args.timeout,
                      wait=args.wait, scale=scale)
-    orch = Orchestrator(project, _engine())
+    orch = Orchestrator(project, _engine(), _progress())
     if args.detach or args.no_start:
         with _project_lock(project.name):
             trio.run(orch.up, opts)
@@ -135,7 +141,8 @@ def down(args: argparse.Namespace) -> int:
     project = load_project(args)
     with _project_lock(project.name):
         trio.run(lambda: do_down(project, _engine(), volumes=args.volumes,
-                                 remove_orphans=args.remove_orphans, timeout=args.timeout))
+                                 remove_orphans=args.remove_orphans, timeout=args.timeout,
+                                 progress=_progress()))
     return 0
 
 
@@ -214,12 +221,12 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def simple(args: argparse.Namespace) -> int:
-    from pycompose.compose.orchestrate import Progress, short_name, status_of
+    from pycompose.compose.orchestrate import short_name, status_of
 
     verb = args.verb
     _, rows = _rows(args, True)
     engine = _engine()
-    progress = Progress()
+    progress = _progress()
     done = {"start": "Started", "stop": "Stopped", "restart": "Restarted",
             "kill": "Killed", "rm": "Removed"}[verb]
     if verb in ("stop", "kill", "restart", "rm"):
