@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 
+#: ``up --wait``: how long a container without a healthcheck must keep running.
+STABLE_RUN = 0.5
+
 
 # --- the engine seam -------------------------------------------------------------------
 
@@ -133,7 +136,7 @@ class UpOptions:
     remove_orphans: bool = False
     timeout: float | None = None
     wait: bool = False
-    wait_timeout: float | None = None
+    wait_timeout: float | None = None  # seconds; None waits as long as it takes
     scale: dict[str, int] = field(default_factory=dict)
 
 
@@ -382,7 +385,52 @@ class Orchestrator:
         async with trio.open_nursery() as nursery:
             for n in names:
                 nursery.start_soon(self.converge, n, opts, existing)
+        if opts.wait and not opts.no_start:
+            with trio.move_on_after(opts.wait_timeout or float("inf")) as scope:
+                async with trio.open_nursery() as nursery:
+                    for n in names:
+                        for cid in self.running_ids.get(n, []):
+                            nursery.start_soon(self._wait_ready, n, cid)
+            if scope.cancelled_caught:
+                raise ComposeError(f"up --wait: the services were not all running and "
+                                   f"healthy after {opts.wait_timeout:g} s")
         return names
+
+    async def _wait_ready(self, service: str, cid: str) -> None:
+        """``up --wait``: running, and healthy when the container has a healthcheck. A
+        container that exits is fine only if another service waits for it to complete
+        (an init container), as docker compose decides."""
+        completes = any(
+            d.condition == "service_completed_successfully" and name == service
+            for svc in self.project.services.values()
+            for name, d in (svc.depends_on or {}).items())
+        running_since: float | None = None
+        while True:
+            rec = await self._run(self.engine.record, cid)
+            state = rec.get("State") or {}
+            status = status_of(rec)
+            if status in ("exited", "dead"):
+                if completes and state.get("ExitCode") == 0:
+                    return
+                raise ComposeError(f"container {short_name(rec)} exited "
+                                   f"({state.get('ExitCode')})")
+            hc = (rec.get("Config") or {}).get("Healthcheck") or {}
+            checked = bool(hc.get("Test")) and hc.get("Test") != ["NONE"]
+            health = (state.get("Health") or {}).get("Status") or \
+                ("starting" if checked else None)
+            if status == "running" and health == "healthy":
+                self.progress("Container", short_name(rec), "Healthy")
+                return
+            if status == "running" and health is None:
+                # No healthcheck: it must still run a moment after it started, so that a
+                # command that crashes at once fails --wait (docker compose says ready).
+                if running_since is None:
+                    running_since = trio.current_time()
+                elif trio.current_time() - running_since >= STABLE_RUN:
+                    return
+            if health == "unhealthy":
+                raise ComposeError(f"container {short_name(rec)} is unhealthy")
+            await trio.sleep(0.2)
 
 
 # --- down and the other project verbs -----------------------------------------------------

@@ -31,7 +31,10 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         a("--remove-orphans", action="store_true")
         a("-t", "--timeout", type=float, help="shutdown timeout in seconds")
         a("--scale", action="append", default=[], metavar="SERVICE=NUM")
-        a("--wait", action="store_true", help="wait for services to be running|healthy")
+        a("--wait", action="store_true",
+          help="wait for services to be running and healthy (implies -d)")
+        a("--wait-timeout", type=float, metavar="SECONDS",
+          help="give up on --wait after this long")
         a("services", nargs="*", metavar="SERVICE")
         p.set_defaults(handler=up)
     elif command == "down":
@@ -119,9 +122,9 @@ def up(args: argparse.Namespace) -> int:
                      force_recreate=args.force_recreate, no_recreate=args.no_recreate,
                      no_deps=args.no_deps, no_start=args.no_start,
                      remove_orphans=args.remove_orphans, timeout=args.timeout,
-                     wait=args.wait, scale=scale)
+                     wait=args.wait, wait_timeout=args.wait_timeout, scale=scale)
     orch = Orchestrator(project, _engine(), _progress())
-    if args.detach or args.no_start:
+    if args.detach or args.no_start or args.wait:
         with _project_lock(project.name):
             trio.run(orch.up, opts)
         return 0

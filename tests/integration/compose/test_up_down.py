@@ -151,3 +151,25 @@ def test_two_ups_at_once_make_one_set_of_containers(stack: Stack) -> None:
         assert p.returncode == 0, err
     rows = json.loads(stack.ok("ps", "--format", "json"))
     assert sorted(r["Name"] for r in rows) == [f"{stack.name}-a-1", f"{stack.name}-b-1"]
+
+
+def test_up_wait_waits_for_healthy_and_fails_on_an_exit(stack: Stack) -> None:
+    stack.write("""
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; sleep 300"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ready"]
+      interval: 200ms
+      retries: 20
+""")
+    out = stack("up", "--wait", "--wait-timeout", "30")
+    assert out.returncode == 0, out.stderr
+    assert "Healthy" in out.stderr
+    assert stack.inspect(f"{stack.name}-db-1", "{{.State.Health.Status}}") == "healthy"
+    stack.write("services:\n  bad:\n    image: busybox\n    command: [sh, -c, 'exit 4']\n")
+    r = stack("up", "--wait", "--wait-timeout", "30", "--remove-orphans")
+    assert r.returncode == 1
+    assert f"container {stack.name}-bad-1 exited (4)" in r.stderr
