@@ -67,9 +67,9 @@ def send(sock: _socket.socket, msg: dict[str, Any], fds: list[int] | None = None
     sock.sendmsg([data], anc)
 
 
-def recv(sock: _socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
-    """The next message and the fds it carried; (None, []) at EOF."""
-    data, anc, _flags, _addr = sock.recvmsg(MAX_PACKET, _socket.CMSG_SPACE(4 * 4))
+def recv(sock: _socket.socket, max_fds: int = 4) -> tuple[dict[str, Any] | None, list[int]]:
+    """The next message and the fds it carried (up to ``max_fds``); (None, []) at EOF."""
+    data, anc, _flags, _addr = sock.recvmsg(MAX_PACKET, _socket.CMSG_SPACE(4 * max_fds))
     fds: list[int] = []
     for level, kind, payload in anc:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:

@@ -22,12 +22,10 @@ Like child.py, this imports only cheap built-in modules.
 from __future__ import annotations
 
 import _socket
-import marshal
 import os
-import struct
 import sys
 
-from . import child
+from . import child, protocol
 
 #: sock, job and three stdio fds, with room to spare.
 _MAX_FDS = 8
@@ -35,17 +33,7 @@ _MAX_FDS = 8
 
 def receive(ctrl: _socket.socket) -> tuple[dict[str, object] | None, list[int]]:
     """The job packet and its fds; (None, []) at EOF."""
-    data, anc, _flags, _addr = ctrl.recvmsg(1 << 12, _socket.CMSG_SPACE(4 * _MAX_FDS))
-    fds: list[int] = []
-    for level, kind, payload in anc:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            n = len(payload) // 4
-            fds.extend(struct.unpack(f"{n}i", payload[: 4 * n]))
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    return marshal.loads(data), fds
+    return protocol.recv(ctrl, _MAX_FDS)
 
 
 def main(argv: list[str]) -> int:

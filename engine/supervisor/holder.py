@@ -224,13 +224,7 @@ class Holder:
 
     # -- exit ----------------------------------------------------------------------------
     async def _watch(self, live: Live) -> None:
-        pfd = rt.pidfd(live.pid)
-        try:
-            if pfd is not None:
-                await trio.lowlevel.wait_readable(pfd)
-        finally:
-            if pfd is not None:
-                os.close(pfd)
+        await _exited(live.pid)
         # adopted: no status to read; a stop that had to SIGKILL it knows the answer
         code = 128 + signal.SIGKILL if live.killed else UNKNOWN_EXIT
         if live.child:
@@ -428,13 +422,7 @@ class Holder:
         return ex
 
     async def _watch_exec(self, ex: Live) -> None:
-        pfd = rt.pidfd(ex.pid)
-        try:
-            if pfd is not None:
-                await trio.lowlevel.wait_readable(pfd)
-        finally:
-            if pfd is not None:
-                os.close(pfd)
+        await _exited(ex.pid)
         code = UNKNOWN_EXIT
         with contextlib.suppress(ChildProcessError):
             _, status = os.waitpid(ex.pid, 0)
@@ -535,3 +523,15 @@ class Holder:
 
 
 __all__ = ["Holder", "Live", "new_state"]
+
+
+async def _exited(pid: int) -> None:
+    """Until process ``pid`` has exited (its pidfd turns readable); at once if it is
+    already gone."""
+    pfd = rt.pidfd(pid)
+    if pfd is None:
+        return
+    try:
+        await trio.lowlevel.wait_readable(pfd)
+    finally:
+        os.close(pfd)
