@@ -45,11 +45,7 @@ def merge_documents(base: Any, over: Any) -> Any:
     out = _copy_mapping(base)
     for key, value in over.items():
         marks = over.key_marks.get(key)
-        if isinstance(value, Reset):
-            out.pop(key, None)
-            continue
-        if isinstance(value, Override):
-            out.set(key, value.value, marks)
+        if _apply_tag(out, key, value, marks):
             continue
         if key == "services" and isinstance(value, MDict) and isinstance(out.get(key), MDict):
             services = _copy_mapping(out[key])
@@ -76,6 +72,18 @@ def merge_documents(base: Any, over: Any) -> Any:
     return out
 
 
+def _apply_tag(out: MDict, key: Any, value: Any, marks: Any) -> bool:
+    """Settle ``!reset`` (drop the key) or ``!override`` (take the value as is) in
+    ``out``; False when ``value`` carries neither tag."""
+    if isinstance(value, Reset):
+        out.pop(key, None)
+        return True
+    if isinstance(value, Override):
+        out.set(key, value.value, marks)
+        return True
+    return False
+
+
 def merge_service(base: MDict, over: MDict) -> MDict:
     """Merge service ``over`` onto service ``base`` (a later file, or the extending
     service onto the one it extends)."""
@@ -84,11 +92,7 @@ def merge_service(base: MDict, over: MDict) -> MDict:
     out = _copy_mapping(base)
     for key, value in over.items():
         marks = over.key_marks.get(key)
-        if isinstance(value, Reset):
-            out.pop(key, None)
-            continue
-        if isinstance(value, Override):
-            out.set(key, value.value, marks)
+        if _apply_tag(out, key, value, marks):
             continue
         if key not in out or key in _REPLACED:
             out.set(key, value, marks)
