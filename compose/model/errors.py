@@ -17,19 +17,13 @@ from pydantic import ValidationError
 from ..errors import ComposeError
 from ..yamlsrc import Mark, MDict, MList, key_path, locate
 from .base import SYNTAX_ERROR
+from .syntax import kind_of
 
 
 def describe(value: Any) -> str:
-    """A value as a message shows it: ``'abc'``, ``a mapping``, ``nothing (null)``."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
+    """A value as a message shows it: ``'abc'``, ``a mapping``, ``nothing (null)``,
+    cut to 60 characters."""
+    text = kind_of(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
