@@ -125,7 +125,7 @@ def resolve_image(root: Path, ref: str) -> tuple[str, dict[str, Any], list[str]]
         image = ImageStore(root).resolve(ref)
     except NotFound as e:  # docker run's status for a missing image is 125
         raise NotFound(f"Unable to find image '{ref}' locally: {e} (no registry pull "
-                       "here: use pycompose image pull/import/load first)", exit_code=125)
+                       "here: use pycompose image import, load or bootstrap first)", exit_code=125)
     return str(image.id), _image_config(image), [str(p) for p in image.lowerdirs()]
 
 

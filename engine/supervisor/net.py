@@ -113,8 +113,8 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
                 nameservers=[first.gateway], dns_search=host.get("DnsSearch") or [],
                 dns_opt=host.get("DnsOptions") or []))
     except NetplugError as e:
-        raise EngineError(f"network {eps[len(atts)][0] if len(atts) < len(eps) else ''}: "
-                          f"{e}", exit_code=125)
+        where = f"network {eps[len(atts)][0]}: " if len(atts) < len(eps) else ""
+        raise EngineError(f"{where}{e}", exit_code=125)
     for b in published:
         settings["Ports"].setdefault(f"{b.container_port}/{b.proto}", []).append(
             {"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})

@@ -300,5 +300,8 @@ def parse_ports(specs: Sequence[str]) -> dict[str, list[dict[str, str]]]:
             ("", parts[0], parts[1]) if len(parts) == 2 else (parts[0], parts[1], parts[2])
         if not ctr.isdigit() or (host and not host.replace("-", "").isdigit()):
             raise bad(f"invalid -p {s!r}: use [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
+        for number in [ctr, *(p for p in host.split("-") if p)]:
+            if not 0 < int(number) <= 65535:
+                raise bad(f"invalid -p {s!r}: port {number} is not in 1..65535")
         out.setdefault(f"{ctr}/{proto or 'tcp'}", []).append({"HostIp": ip, "HostPort": host})
     return out

@@ -175,3 +175,10 @@ def test_compose_shapes_entrypoint_list_and_healthcheck_mapping() -> None:
                   "Retries": 4}
     assert S.healthcheck({"Test": ["CMD", "x"]}, {"healthcheck": {"disable": True}}) == \
         {"Test": ["NONE"]}
+
+
+@pytest.mark.parametrize("spec", ["99999:80", "8080:0", "80:70000/udp", "0-70000:80"])
+def test_publish_ports_out_of_range_are_refused_at_create(spec: str) -> None:
+    with pytest.raises(EngineError, match=r"invalid -p .*is not in 1\.\.65535") as e:
+        S.parse_ports([spec])
+    assert e.value.exit_code == 125
