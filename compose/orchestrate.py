@@ -267,6 +267,9 @@ class Orchestrator:
             for rec in by_number.values():  # scaled down
                 await self._remove(rec, opts.timeout, "Removed")
             self.running_ids[service] = ids
+        except EngineError as e:  # say which service, keep the engine's exit code
+            self.failed[service] = e
+            raise EngineError(f"service {service!r}: {e}", exit_code=e.exit_code) from e
         except BaseException as e:
             self.failed[service] = e
             raise
