@@ -139,3 +139,20 @@ def release(root: Path, rec: Record) -> None:
             nets.detach(name, rec["Id"])
         except Exception as e:
             log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
+
+
+def drop_idle_default(root: Path) -> None:
+    """Remove docker's default ``bridge`` when no container is attached to it, and with
+    it (when it was the last standalone network) its namespace, uplink and nft table.
+    Called by a supervisor leaving with nothing held: docker keeps docker0 forever, but
+    a daemonless tool must not leave kernel objects behind; the next ``run -p`` makes it
+    again (~0.2 s). Networks made with ``network create`` stay."""
+    if not (root / "networks").exists():
+        return
+    try:
+        from pycompose.netplug import Networks
+    except ImportError:
+        return
+    nets = Networks(root)
+    if nets.exists("bridge") and not nets.inspect("bridge").attachments:
+        nets.remove("bridge")

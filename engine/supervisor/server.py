@@ -37,7 +37,7 @@ from pycompose.util.paths import state_root
 
 from ..client import code_stamp
 from ..errors import EngineError, NotFound
-from . import rt
+from . import net, rt
 from . import spec as S
 from .holder import Holder, Live
 
@@ -106,6 +106,8 @@ class Server:
             keep = set(holder.live) if holder is not None else set()
             try:
                 rt.cleanup_leftovers(self.root, keep)
+                if not keep:
+                    net.drop_idle_default(self.root)
             except Exception as e:
                 log.warning("cleanup of leftovers at exit: %s", e)
 

@@ -30,3 +30,24 @@ def test_ip_needs_a_user_network(engine: Engine) -> None:
     assert r.returncode == 125
     assert "--ip and --network-alias need a user-defined network" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_default_bridge_goes_when_the_supervisor_leaves_with_nothing_held(
+        engine: Engine) -> None:
+    import subprocess
+    import time
+
+    from pycompose.engine import client
+    from pycompose.util.paths import root_id
+
+    engine.ok("run", "--rm", "-p", "127.0.0.1::80", "busybox", "true")
+    netns = f"pc-{root_id(engine.root)}-standalone"
+    assert netns in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                   text=True).stdout
+    client.request(engine.root, {"op": "shutdown"}, start=False)
+    deadline = time.monotonic() + 10
+    while engine.supervisor_pid() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                       text=True).stdout
+    assert engine.cli("network", "ls", "--format", "{{.Name}}").stdout.split() == []
