@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import EngineError
+from .errors import EngineError, from_wire
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every command ~2 ms
 if TYPE_CHECKING:
@@ -69,8 +69,11 @@ class Conn:
         if msg.get("ok") is False:
             for fd in fds:
                 os.close(fd)
-            raise EngineError(str(msg.get("error", "unknown error")),
-                              exit_code=int(msg.get("exit_code", 1)))
+            err = msg.get("error")
+            e = from_wire(err) if isinstance(err, dict) else EngineError(str(err))
+            if "exit_code" in msg:  # until the CLI picks every exit code from the kind
+                e.exit_code = int(msg["exit_code"])
+            raise e
         return msg, list(fds)
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ Protocol (SOCK_SEQPACKET, one JSON object per packet)::
                                           <- {"event": "pty"} + master fd   (-t only)
     {"op": "detach"} (ctrl-p ctrl-q)      ->
                                           <- {"event": "exit", "code": N}
-    errors at any point                   <- {"ok": false, "error": "...", "exit_code": N}
+    errors at any point                   <- {"ok": false, "error": {"kind", "message", ...}}
+                                             (engine/errors.py: the client raises the same kind)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import trio
 from pycompose.util.paths import state_root
 
 from ..client import code_stamp
-from ..errors import EngineError, NotFound
+from ..errors import EngineError, Internal, NotFound
 from . import net, rt
 from . import spec as S
 from .holder import Holder, Live
@@ -178,12 +179,11 @@ class Server:
             try:
                 await self._dispatch(conn, msg, fds)
             except EngineError as e:
-                await conn.send({"ok": False, "error": str(e), "exit_code": e.exit_code})
+                await conn.send({"ok": False, "error": e.to_wire(), "exit_code": e.exit_code})
             except Exception as e:
                 log.exception("request %s failed", msg.get("op"))
-                await conn.send({"ok": False, "exit_code": 125,
-                                 "error": f"internal error in the supervisor: "
-                                          f"{type(e).__name__}: {e}"})
+                err = Internal(f"internal error in the supervisor: {type(e).__name__}: {e}")
+                await conn.send({"ok": False, "exit_code": 125, "error": err.to_wire()})
             finally:
                 for fd in fds:
                     with contextlib.suppress(OSError):

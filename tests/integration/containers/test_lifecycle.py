@@ -10,6 +10,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
+import pytest
 from pctest.cli import PYCOMPOSE
 
 if TYPE_CHECKING:
@@ -191,3 +192,17 @@ def test_restart_always_comes_back_after_a_supervisor_crash(engine: Engine) -> N
     engine.ok("ls")  # the next command starts a supervisor, which repairs and restarts
     engine.wait_for("phoenix", "running")
     assert int(engine.ok("inspect", "-f", "{{.State.Pid}}", "phoenix")) != pid
+
+
+def test_a_refusal_crosses_the_socket_as_its_kind(engine: Engine) -> None:
+    """The supervisor's NotFound reaches the client as NotFound, so a caller can
+    ``suppress(NotFound)`` a container that vanished behind its back (review D1)."""
+    import contextlib
+
+    from pycompose.engine import client
+    from pycompose.engine.errors import NotFound
+
+    with pytest.raises(NotFound, match="No such container"):
+        client.request(engine.root, {"op": "rm", "id": "0123456789ab", "force": True})
+    with contextlib.suppress(NotFound):
+        client.request(engine.root, {"op": "stop", "id": "0123456789ab"})
