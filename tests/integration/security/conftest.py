@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from pctest.engine import Engine, engine
-from pctest.layers import entry
 
-__all__ = ["Engine", "engine", "entry"]
+__all__ = ["Engine", "engine"]
 
 Member = tuple[tarfile.TarInfo, bytes | None]
 MakeImage = Callable[[str, list[Member]], str]
@@ -46,7 +45,3 @@ def victim(tmp_path: Path) -> Path:
     (d / "victim.txt").write_text("ORIGINAL\n")
     (d / "marker-HOST").write_text("HOST-SECRET\n")
     return d
-
-
-def host_files(victim: Path) -> list[str]:
-    return sorted(p.name for p in victim.iterdir())

@@ -16,7 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from conftest import Engine, MakeImage
 
-from conftest import entry
+from pctest.layers import entry
 
 
 @pytest.fixture
