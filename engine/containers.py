@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pycompose.util.fs import atomic_write_json, locked, read_json
+from pycompose.util.paths import private_dir
 
 from .errors import Conflict, EngineError, InvalidArgument, NotFound
 
@@ -170,7 +171,8 @@ class ContainerStore:
             record.setdefault("State", new_state())
             record.setdefault("RestartCount", 0)
             cdir = self.path(cid)
-            cdir.mkdir(parents=True)
+            private_dir(self.dir)
+            cdir.mkdir(mode=0o700)  # root-only whatever the umask (it holds secrets)
             record["LogPath"] = str(cdir / f"{cid}-json.log")
             try:
                 if prepare is not None:

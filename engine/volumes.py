@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pycompose.util.fs import atomic_write_json, locked, read_json
+from pycompose.util.paths import private_dir
 
 from .containers import ContainerStore, now_iso
 from .errors import Conflict, EngineError, InvalidArgument, NotFound
@@ -69,7 +70,11 @@ class VolumeStore:
             meta = {"Name": name, "Driver": "local", "Scope": "local",
                     "Mountpoint": str(self.data_dir(name)), "CreatedAt": now_iso(),
                     "Labels": labels, "Options": {}, "CopiedUp": False}
-            self.data_dir(name).mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir / name)  # volume.json and the way to _data: root-only
+            data = self.data_dir(name)
+            with contextlib.suppress(FileExistsError):
+                data.mkdir()
+                os.chmod(data, 0o755)  # the volume's root, as containers need it
             atomic_write_json(self._meta(name), meta)
             return self._public(meta)
 

@@ -1,13 +1,18 @@
 """Fixtures of the security tests: the container ``engine`` (pctest/engine.py), hostile
-images made from the busybox image plus entries of the test's choosing, and a host
-directory of "victim" files that no container may ever reach."""
+images made from the busybox image plus entries of the test's choosing, a host
+directory of "victim" files that no container may ever reach, a state root that other
+users could reach if its modes allowed it, and ways to act as user nobody and under
+``umask 000``."""
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import subprocess
 import tarfile
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +50,36 @@ def victim(tmp_path: Path) -> Path:
     (d / "victim.txt").write_text("ORIGINAL\n")
     (d / "marker-HOST").write_text("HOST-SECRET\n")
     return d
+
+
+@pytest.fixture
+def state_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A state root another user could reach if its modes let them: under /tmp, not
+    under pytest's own 0700 folder (which would hide a loose root from the test)."""
+    top = Path(tempfile.mkdtemp(prefix="pctest-sec-", dir="/tmp"))
+    os.chmod(top, 0o755)
+    root = top / "state"
+    root.mkdir()
+    os.chmod(root, 0o755)  # what an older pycompose, or mkdir -p, leaves
+    monkeypatch.setenv("PYCOMPOSE_ROOT", str(root))
+    yield root
+    shutil.rmtree(top, ignore_errors=True)
+
+
+NOBODY = 65534
+
+
+def as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` as user nobody (Debian's own python3: the venv's lives under
+    /root, which nobody cannot enter)."""
+    return subprocess.run(["/usr/bin/python3", "-I", "-c", code, *args], user=NOBODY,
+                          group=NOBODY, extra_groups=[], capture_output=True, text=True,
+                          timeout=30)
+
+
+def umask0(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pycompose ARGS`` run with ``umask 000``, as a careless shell would."""
+    from pctest.cli import PYCOMPOSE
+
+    return subprocess.run([PYCOMPOSE, *args], capture_output=True, text=True, timeout=60,
+                          umask=0)
