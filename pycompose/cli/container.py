@@ -179,6 +179,12 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     t.set_defaults(handler=cmd_top)
 
     cp = sub.add_parser("cp", help="copy files between a container and the host")
+    cp.add_argument("-a", "--archive", action="store_true",
+                    help="keep the files' uid/gid (into a container)")
+    cp.add_argument("-L", "--follow-link", action="store_true",
+                    help="always follow a symbolic link in SRC_PATH")
+    cp.add_argument("-q", "--quiet", action="store_true",
+                    help="suppress progress output (there is none)")
     cp.add_argument("src", metavar="SRC")
     cp.add_argument("dst", metavar="DST")
     cp.set_defaults(handler=cmd_cp)
@@ -506,11 +512,12 @@ def cmd_cp(args: argparse.Namespace) -> int:
     if (sref is None) == (dref is None):
         raise EngineError("copying between containers or between host paths is not "
                           "supported: exactly one of SRC and DST must be CONTAINER:PATH")
-    if sref is not None:
-        copy_from(store.get(sref), spath, Path(dpath))
+    if sref is not None:  # the paths go as typed: a trailing "/." or "/" has a meaning
+        copy_from(store.get(sref), spath, dpath, follow_link=args.follow_link)
     else:
         assert dref is not None
-        copy_to(store.get(dref), Path(spath), dpath)
+        copy_to(store.get(dref), spath, dpath, follow_link=args.follow_link,
+                archive=args.archive)
     return 0
 
 
