@@ -331,7 +331,23 @@ def _answers(root: Path) -> bool:
         s.close()
 
 
+def default_signals() -> None:
+    """Start from default dispositions and an empty mask whatever the CLI that
+    started us had (``nohup``, a blocked SIGCHLD): the supervisor lives on after its
+    caller, and what it starts (nft, ip, the launchers) inherits what it has. Python's
+    own SIGPIPE and SIGXFSZ ignores stay: its file calls expect EPIPE, not death."""
+    keep = {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}
+    for sig in signal.valid_signals():
+        if sig in keep:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def main() -> int:
+    default_signals()
     root = state_root()
     root.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
