@@ -459,7 +459,10 @@ def main(argv: list[str]) -> int:
     os.set_inheritable(sock_fd, False)  # never leak it into the container's process
     sock = _socket.socket(fileno=sock_fd)
     with os.fdopen(job_fd, "rb") as f:
-        job = marshal.loads(f.read())
+        data = f.read()
+    if not data:  # the caller gave up before sending the job (it failed to join the
+        return 0  # cgroup, or died): nothing was made, nothing to report
+    job = marshal.loads(data)
     try:
         return launch_create(job, sock) if mode == "create" else launch_exec(job, sock)
     except StepError as e:
