@@ -312,6 +312,8 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
         if target is None and name not in ("user", "mnt"):
             flags |= L.NS_FLAGS[name]
     step("unshare namespaces", L.unshare, flags)
+    if flags & L.CLONE_NEWNET:  # docker's ``--network none`` has lo, and lo is up
+        step("bring lo up", L.link_up, "lo")
     pid = fork_after_pid_sent(sock)
     if pid == 0:
         os._exit(run_pid1(job, sock, userns, trees))

@@ -156,11 +156,10 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         raise S.bad("Minimum memoryswap limit should be larger than memory limit, see usage")
     nnp, seccomp = security_options(o.get("security_opt") or [])
     S.parse_signal(o.get("stop_signal") or icfg.get("StopSignal"))  # validate early
-    # no --network: a namespace with lo only, unless ports are published (then docker's
-    # default bridge, so that ``run -p 8080:80`` works as it does with docker)
+    # no --network: docker's default bridge (NAT out, the host's resolver), so that
+    # ``run debian apt-get update`` and ``run -p 8080:80`` work as they do with docker
     nets = list(o.get("networks") or [])  # compose: [{"name", "aliases", ...}, ...]
-    network = o.get("network") or (nets[0]["name"] if nets else None) or \
-        ("bridge" if o.get("publish") else "none")
+    network = o.get("network") or (nets[0]["name"] if nets else None) or "bridge"
     if network == "host" and o.get("publish"):
         raise S.bad("-p has no effect with --network host: the container uses the "
                     "host's ports directly")

@@ -3,10 +3,9 @@ network between the runtime's create and start, publish its ports, and undo both
 the container is removed.
 
 Which containers get a network: ``--network NAME`` (``bridge``/``default`` = docker's
-default bridge), or ``-p`` without ``--network`` (the default bridge, so that docker's
-``run -d -p 8080:80 httpd`` works). Without either, the container's namespace holds only
-``lo`` (and ``--network host|none`` as docker). netplug is imported only here, and only
-for containers that need it: a plain ``run`` never pays pyroute2's import.
+default bridge), and without ``--network`` the default bridge, as docker does (a way
+out through NAT, the host's resolver). ``--network none`` is a namespace with ``lo``
+(up) only, ``host`` the host's. netplug is imported only here.
 """
 
 from __future__ import annotations
