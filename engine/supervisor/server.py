@@ -99,6 +99,10 @@ class Server:
             await self._main()
         finally:
             rt.stop_warm_launcher()
+            try:
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing prepared network namespaces at exit: %s", e)
             # A last sweep before leaving: a destroy that lost a race (an exec's launcher
             # joining the cgroup as the container died) can leave an empty cgroup; no
             # later supervisor may come for this root, so clear it now. Running
@@ -116,6 +120,10 @@ class Server:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
             self.holder.reconcile()
+            try:  # what a killed predecessor prepared (their addresses are reserved)
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing stale prepared network namespaces: %s", e)
             nursery.start_soon(self.holder.reap_orphans)
             sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
             path = self.root / "supervisor.sock"
@@ -178,6 +186,8 @@ class Server:
                 return
             try:
                 await self._dispatch(conn, msg, fds)
+                if msg.get("op") in ("run", "start"):  # answered: now prepare the next
+                    net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire(), "exit_code": e.exit_code})
             except Exception as e:
