@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EngineError
+from ..errors import EngineError, SetupFailed, Unavailable
 from .devices import bpf_program, cgroup_rules
 from .linux import attach_device_program
 from .spec import Resources
@@ -196,8 +196,9 @@ class Cgroup:
             try:
                 attach_device_program(path, bpf_program(allow))
             except OSError as e:
-                raise EngineError(f"cgroup {path}: cannot attach the device allowlist "
-                                  f"(BPF): {e.strerror}", exit_code=125) from None
+                raise SetupFailed(f"cgroup {path}: cannot attach the device allowlist "
+                                  f"(BPF): {e.strerror}", step="cgroup devices",
+                                  errno=e.errno or 0) from None
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroup (from the first hierarchy that has
@@ -291,9 +292,9 @@ class Cgroup:
 def check_v2_controllers(h: Hierarchy, res: Resources) -> None:
     missing = [c for c in v2_limits(res) if c not in h.controllers]
     if missing:
-        raise EngineError(
+        raise Unavailable(
             f"cgroup v2 at {h.mountpoint} has no {', '.join(missing)} controller: "
-            "cannot apply the requested limits", exit_code=125)
+            "cannot apply the requested limits")
 
 
 def _lock_path() -> str:
@@ -350,7 +351,8 @@ def _makedirs(h: Hierarchy, path: str) -> None:
         except FileExistsError:
             pass
         except OSError as e:
-            raise EngineError(f"cannot create cgroup {d}: {e.strerror}", exit_code=125) from None
+            raise SetupFailed(f"cannot create cgroup {d}: {e.strerror}", step="create cgroup",
+                              errno=e.errno or 0) from None
         if cpuset:
             for name in ("cpuset.cpus", "cpuset.mems"):
                 if not _read(os.path.join(d, name)):
@@ -362,7 +364,8 @@ def _read(path: str) -> str:
         with open(path) as f:
             return f.read().strip()
     except OSError as e:
-        raise EngineError(f"cgroup: reading {path}: {e.strerror}", exit_code=125) from None
+        raise SetupFailed(f"cgroup: reading {path}: {e.strerror}", step="create cgroup",
+                          errno=e.errno or 0) from None
 
 
 def _write(path: str, value: str) -> None:
@@ -370,8 +373,8 @@ def _write(path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as e:
-        raise EngineError(f"cgroup: writing {value!r} to {path}: {e.strerror}",
-                          exit_code=125) from None
+        raise SetupFailed(f"cgroup: writing {value!r} to {path}: {e.strerror}",
+                          step="cgroup limits", errno=e.errno or 0) from None
 
 
 def leftovers(parent: str, keep: set[str] | frozenset[str] = frozenset(),

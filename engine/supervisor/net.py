@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..containers import Record
-from ..errors import EngineError, NotFound
+from ..errors import NotFound, Unavailable
+from ..networks import netplug_error
 
 log = logging.getLogger("pycompose.supervisor")
 
@@ -64,7 +65,7 @@ def _names(rec: Record) -> dict[str, Any]:
         target, _, alias = link.partition(":")
         links[alias or target] = target
     return {"container_name": rec["Name"].lstrip("/"), "links": links,
-            "project": (rec["Config"].get("Labels") or {}).get("com.docker.compose.project"),
+            "project": rec.get("Scope"),  # the group whose namespace holds its networks
             "dns": host.get("Dns") or []}
 
 
@@ -168,11 +169,10 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
             NetplugError,
             Networks,
             hosts_file_for,
-            parse_port,
             resolv_conf_for,
         )
     except ImportError as e:
-        raise EngineError(f"networking is unavailable: {e}", exit_code=125)
+        raise Unavailable(f"networking is unavailable: {e}")
     nets = Networks(root)
     cid = rec["Id"]
     hostname = rec["Config"]["Hostname"] or cid[:12]
@@ -189,7 +189,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
                     if not nets.ready(name):
                         nets.ensure_default()
                 elif not nets.exists(name):
-                    raise NotFound(f"network {name} not found", exit_code=125)
+                    raise NotFound(f"network {name} not found")
                 att = nets.attach(name, cid, f"/proc/{pid}/ns/net", f"eth{i}",
                                   ipv4_address=(ep.get("IPAMConfig") or {}).get("IPv4Address"),
                                   mac=ep.get("MacAddress"), aliases=aliases, **_names(rec))
@@ -198,9 +198,9 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
                 "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
                 "Gateway": att.gateway or "", "MacAddress": att.mac, "Aliases": aliases}
         first = atts[0]
-        bindings = []
-        for spec in host.get("PublishSpecs") or []:
-            bindings += parse_port(spec)
+        from .build import port_bindings_of
+
+        bindings = port_bindings_of(host)
         published = nets.publish(cid, first.ip, bindings) if bindings else []
         _rewrite(_etc(spec_root, "/etc/hosts"), hosts_file_for(
             hostname, [a.ip for a in atts], extra_hosts=host.get("ExtraHosts") or []))
@@ -210,7 +210,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
                 dns_opt=host.get("DnsOptions") or []))
     except NetplugError as e:
         where = f"network {eps[len(atts)][0]}: " if len(atts) < len(eps) else ""
-        raise EngineError(f"{where}{e}", exit_code=125)
+        raise netplug_error(e, where) from e
     for b in published:
         settings["Ports"].setdefault(f"{b.container_port}/{b.proto}", []).append(
             {"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})

@@ -93,19 +93,20 @@ def test_thirty_starts_at_once_all_start(engine: Engine) -> None:
     it), so every round races to make it (cgroup v1 cpuset: ENOSPC when unfilled)."""
     import threading
 
-    from pycompose.engine import client
+    from pycompose.engine.api import CreateRequest
+    from pycompose.engine.api import Engine as Face
 
+    face = Face(engine.root)
     for _ in range(3):
-        ids = [client.request(engine.root, {"op": "create", "options": {
-            "image": "busybox", "command": ["true"], "detach": True}})["id"]
-            for _ in range(30)]
+        ids = [face.create(CreateRequest(image="busybox", command=["true"]))
+               for _ in range(30)]
         gate = threading.Barrier(len(ids))
         errors: list[str] = []
 
         def start(cid: str, gate: threading.Barrier, errors: list[str]) -> None:
             gate.wait()
             try:
-                client.request(engine.root, {"op": "start", "id": cid})
+                face.start(cid)
             except Exception as e:
                 errors.append(str(e))
 
