@@ -77,6 +77,10 @@ BPF_CGROUP_DEVICE = 6
 BPF_F_ALLOW_MULTI = 2
 _SECCOMP_SET_MODE_FILTER = 1
 
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 1
+
 TIOCSCTTY = 0x540E
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
@@ -269,3 +273,21 @@ def move_mount(tree_fd: int, target: str) -> None:
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), target)
+
+
+def link_up(name: str) -> None:
+    """``ip link set NAME up`` in this thread's network namespace, with the two
+    ioctls it takes (no netlink library in the launcher)."""
+    import _socket
+    import fcntl
+    import struct
+
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        req = struct.pack("16sh22x", name.encode(), 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh22x", name.encode(),
+                                                              flags | IFF_UP))
+    finally:
+        s.close()

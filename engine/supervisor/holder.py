@@ -128,13 +128,23 @@ class Holder:
                 pipes, stdio = [r1, r2], (null, w1, w2)
                 close_after += [w1, w2]
         settings: dict[str, Any] = {}
+        taken: list[Any] = []  # a network namespace wired ahead (net.take_prepared)
 
         def wire(pid: int) -> None:
-            settings.update(net.attach(self.root, rec, pid, spec.root))
+            settings.update(net.attach(self.root, rec, pid, spec.root, *taken))
+
+        def launch() -> rt.Started:
+            if (pre := net.take_prepared(self.root, rec)) is not None:
+                taken.append(pre)
+                spec.namespaces["net"] = pre.netns_path  # joined, not made
+            try:
+                return rt.create(spec, stdio, wire if net.network_of(rec) else None)
+            finally:
+                if pre is not None:
+                    net.forget_prepared(pre)
         self.starting += 1
         try:
-            started = await trio.to_thread.run_sync(
-                rt.create, spec, stdio, wire if net.network_of(rec) else None)
+            started = await trio.to_thread.run_sync(launch)
         except BaseException as e:
             for fd in pipes:
                 os.close(fd)

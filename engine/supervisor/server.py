@@ -103,6 +103,10 @@ class Server:
             await self._main()
         finally:
             rt.stop_warm_launcher()
+            try:
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing prepared network namespaces at exit: %s", e)
             # A last sweep before leaving: a destroy that lost a race (an exec's launcher
             # joining the cgroup as the container died) can leave an empty cgroup; no
             # later supervisor may come for this root, so clear it now. Running
@@ -120,6 +124,10 @@ class Server:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
             self.holder.reconcile()
+            try:  # what a killed predecessor prepared (their addresses are reserved)
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing stale prepared network namespaces: %s", e)
             nursery.start_soon(self.holder.reap_orphans)
             path = self.root / "supervisor.sock"
             sock = await _listen(path)
@@ -199,6 +207,8 @@ class Server:
                 return
             try:
                 await self._dispatch(conn, msg, fds)
+                if msg.get("op") in ("run", "start"):  # answered: now prepare the next
+                    net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire()})
             except Exception as e:
@@ -390,7 +400,23 @@ def _answers(root: Path) -> bool:
         s.close()
 
 
+def default_signals() -> None:
+    """Start from default dispositions and an empty mask whatever the CLI that
+    started us had (``nohup``, a blocked SIGCHLD): the supervisor lives on after its
+    caller, and what it starts (nft, ip, the launchers) inherits what it has. Python's
+    own SIGPIPE and SIGXFSZ ignores stay: its file calls expect EPIPE, not death."""
+    keep = {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}
+    for sig in signal.valid_signals():
+        if sig in keep:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def main() -> int:
+    default_signals()
     # A daemon's umask, as dockerd sets it: what the supervisor makes for containers
     # (upper dirs, /etc files, volumes) and the containers' own processes never take
     # the mode of whoever happened to start it; state is made private explicitly.
