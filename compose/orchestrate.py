@@ -543,49 +543,47 @@ async def follow_logs(engine: Engine, recs: list[Record], write: Callable[[bytes
     width = max((len(_service_label(r)) for r in recs), default=0)
 
     async def one(rec: Record) -> None:
-        from pycompose.engine.supervisor import logs as L
+        from pycompose.engine.containers import ContainerStore
+        from pycompose.engine.logs import reader as L
 
-        path = Path(rec.get("LogPath") or "")
         name = _service_label(rec)
         pre = f"{name:<{width}}  | ".encode() if prefix else b""
-        lines, offset = await trio.to_thread.run_sync(L.tail_lines, path, tail)
 
-        def emit(line: bytes) -> None:
-            r = L.render(line, timestamps)
-            if r is not None:
-                text = r[1]
-                write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
-
-        for line in lines:
-            emit(line)
-        if not follow:
+        def emit(e: L.Entry) -> None:
+            text = L.render(e, timestamps)
+            write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
+        try:
+            log = L.LogReader.of(ContainerStore(engine.root).path(rec["Id"]), rec)
+        except L.NotReadable as no:
+            write(pre + f"({no})\n".encode())
             return
-        buf = b""
-        while True:
-            try:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    chunk = f.read()
-            except FileNotFoundError:
-                chunk = b""
-            if chunk:
-                offset += len(chunk)
-                buf += chunk
-                *complete, buf = buf.split(b"\n")
-                for line in complete:
-                    emit(line + b"\n")
-                continue
-            try:
-                state = status_of(await trio.to_thread.run_sync(engine.record, rec["Id"]))
-            except EngineError:
+        try:
+            history = await trio.to_thread.run_sync(
+                lambda: list(log.history(L.Window(tail=tail))))
+            for e in history:
+                emit(e)
+            if not follow:
                 return
-            if state not in ("running", "restarting", "created"):
-                if prefix:
-                    code = (await trio.to_thread.run_sync(engine.record, rec["Id"]))[
-                        "State"].get("ExitCode", 0)
-                    write(f"{name} exited with code {code}\n".encode())
-                return
-            await trio.sleep(0.1)
+            while True:
+                entries = await trio.to_thread.run_sync(log.poll)
+                for e in entries:
+                    emit(e)
+                if entries:
+                    continue
+                try:
+                    current = await trio.to_thread.run_sync(engine.record, rec["Id"])
+                except EngineError:
+                    return
+                if status_of(current) not in ("running", "restarting", "created"):
+                    for e in await trio.to_thread.run_sync(log.poll):
+                        emit(e)
+                    if prefix:
+                        code = current["State"].get("ExitCode", 0)
+                        write(f"{name} exited with code {code}\n".encode())
+                    return
+                await trio.sleep(0.1)
+        finally:
+            log.close()
 
     async with trio.open_nursery() as nursery:
         for rec in recs:

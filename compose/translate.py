@@ -285,4 +285,19 @@ def run_options(project: Project, service: str, svc: Service, number: int, *,
         o["sysctls"] = [f"{k}={v}" for k, v in svc.sysctls.items()]
     if svc.healthcheck is not None:
         o["healthcheck"] = svc.healthcheck.model_dump(mode="python", exclude_none=True)
+    o.update(logging_options(svc))
     return o
+
+
+def logging_options(svc: Service) -> dict[str, Any]:
+    """``logging: {driver, options}`` as ``--log-driver``/``--log-opt`` (an option
+    given as null is left out, as docker compose does)."""
+    if svc.logging is None:
+        return {}
+    out: dict[str, Any] = {}
+    if svc.logging.driver:
+        out["log_driver"] = svc.logging.driver
+    opts = {k: v for k, v in (svc.logging.options or {}).items() if v is not None}
+    if opts:
+        out["log_opts"] = [f"{k}={v}" for k, v in opts.items()]
+    return out

@@ -17,6 +17,7 @@ from pycompose.util.paths import root_id
 
 from ..containers import Record
 from ..errors import EngineError, NotFound
+from ..logs import config as logcfg
 from ..volumes import VolumeStore
 from . import spec as S
 
@@ -206,6 +207,7 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "ShmSize": S.parse_bytes(o["shm_size"]) if o.get("shm_size") else 64 * 1024 * 1024,
         "UsernsMode": o.get("userns") or "",
         **userns_maps(o.get("userns") or "", o.get("uidmap") or [], o.get("gidmap") or []),
+        "LogConfig": log_config(o).host_config(),
     }
     capabilities(o.get("cap_add") or [], o.get("cap_drop") or [])  # validate early
     _ = nnp, seccomp
@@ -224,10 +226,26 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
     }
 
 
+def log_config(o: dict[str, Any]) -> logcfg.LogConfig:
+    """``--log-driver``/``--log-opt`` (a list of KEY=VALUE, or compose's mapping)."""
+    opts = o.get("log_opts") or {}
+    if not isinstance(opts, dict):
+        opts = logcfg.split_opts(opts)
+    return logcfg.parse(o.get("log_driver"), opts)
+
+
+def attach_log(rec: Record, container_dir: Path) -> None:
+    """``LogPath`` as docker shows it: the json-file's path, else empty."""
+    cfg = logcfg.of_record(rec)
+    rec["LogPath"] = logcfg.record_log_path(
+        cfg, logcfg.log_file(container_dir, rec["Id"], cfg))
+
+
 def attach_storage(root: Path, rec: Record) -> None:
     """Give a new record its upper/work dirs and its volumes (created now, named or
     anonymous, as docker does at create)."""
     cdir = root / "containers" / rec["Id"]
+    attach_log(rec, cdir)
     gd = rec["GraphDriver"]["Data"]
     gd.update(UpperDir=str(cdir / "upper"), WorkDir=str(cdir / "work"),
               MergedDir=str(cdir / "rt" / "rootfs"))
