@@ -229,16 +229,19 @@ class LogReader:
             while chunk := os.read(self._fd, 1 << 20):
                 self._buf += chunk
             out += _decode_all(self._buf, self.local)[0]
-            os.close(self._fd)
-            self._fd = None
+            self._buf = b""
+            out += self._skipped()
 
     def follow(self, alive: Callable[[], bool], window: Window = Window(),
                interval: float = 0.1) -> Iterator[Entry]:
         """Entries written after :meth:`history` until ``alive()`` turns False and
         everything has been read (or an entry passes ``--until``)."""
+        last_data = 0.0
         try:
             while True:
                 entries = self.poll()
+                if entries:
+                    last_data = time.monotonic()
                 for e in entries:
                     if window.until is not None and e.time_ns > window.until:
                         return
@@ -251,9 +254,43 @@ class LogReader:
                     return
                 if window.until is not None and time.time_ns() > window.until:
                     return
-                time.sleep(interval)
+                # a writer that was busy a moment ago may rotate soon: look more often
+                busy = time.monotonic() - last_data < 1
+                time.sleep(min(interval, 0.02) if busy else interval)
         finally:
             self.close()
+
+    def _skipped(self) -> list[Entry]:
+        """After a rotation: the entries of files rotated in between (the writer
+        filled more than one file since we last looked), then switch to the current
+        file. The current file is opened first, so a rotation meanwhile is caught on
+        the next poll instead of being missed."""
+        assert self._fd is not None
+        mine = os.fstat(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            new = os.fstat(self._fd)
+        except FileNotFoundError:
+            new = None
+        out: list[Entry] = []
+        between = False
+        for f in rotated_files(self.path):
+            if f == self.path:
+                continue
+            try:
+                st = os.stat(f)
+            except FileNotFoundError:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if new is not None and key == (new.st_dev, new.st_ino):
+                break
+            if between:
+                out += _decode_all(self._read_quietly(f), self.local)[0]
+            elif key == (mine.st_dev, mine.st_ino):
+                between = True  # the files after ours are the ones we have not seen
+        return out
 
     def _rotated(self) -> bool:
         """Whether the current file is no longer the one we read."""

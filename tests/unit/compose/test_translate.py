@@ -147,3 +147,17 @@ configs:
         f"type=bind,source={tmp_path}/app.conf,target=/etc/app.conf,readonly",
     ]
     assert T.unsupported_secrets(p, "web", p.services["web"]) == ["services.web.secrets.tok"]
+
+
+def test_logging_becomes_log_driver_and_log_opts(tmp_path: Path) -> None:
+    p = project(tmp_path, """
+services:
+  a: {image: x, logging: {driver: local, options: {max-size: 5m, max-file: 3, tag: null}}}
+  b: {image: x, logging: {options: {max-size: 1m}}}
+  c: {image: x}
+""")
+    a = T.run_options(p, "a", p.services["a"], 1)
+    assert (a["log_driver"], a["log_opts"]) == ("local", ["max-size=5m", "max-file=3"])
+    b = T.run_options(p, "b", p.services["b"], 1)
+    assert "log_driver" not in b and b["log_opts"] == ["max-size=1m"]
+    assert "log_opts" not in T.run_options(p, "c", p.services["c"], 1)

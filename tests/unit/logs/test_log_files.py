@@ -115,6 +115,22 @@ def test_follow_continues_across_a_rotation_without_loss_or_repeat(tmp_path: Pat
     assert seen == list(range(205))
 
 
+def test_follow_reads_a_whole_file_rotated_between_two_looks(tmp_path: Path) -> None:
+    cfg = config.parse("json-file", {"max-size": "1k", "max-file": "5"})
+    path = tmp_path / "c-json.log"
+    w = files.LogWriter(path, cfg)
+    write_lines(w, 5)
+    r = reader.LogReader(path, cfg)
+    seen = numbers(list(r.history()))
+    write_lines(w, 40, 5)  # four rotations before the follower looks again
+    seen += numbers(r.poll())
+    write_lines(w, 3, 45)
+    seen += numbers(r.poll())
+    w.close()
+    r.close()
+    assert seen == list(range(48))
+
+
 def test_follow_ends_when_the_container_does(tmp_path: Path) -> None:
     cfg = config.parse(None)
     path = tmp_path / "c-json.log"
