@@ -25,7 +25,6 @@ import json
 import re
 import struct
 import time
-from dataclasses import dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,14 +33,27 @@ if TYPE_CHECKING:
 MAX_LINE = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
 class Entry:
-    """One log message: ``line`` has its newline unless it is a ``partial`` piece."""
+    """One log message: ``line`` has its newline unless it is a ``partial`` piece.
+    (A plain class: the keeper imports this module and dataclasses weighs 3 MiB.)"""
 
-    time_ns: int
-    stream: str
-    line: bytes
-    partial: bool = False
+    __slots__ = ("line", "partial", "stream", "time_ns")
+
+    def __init__(self, time_ns: int, stream: str, line: bytes, partial: bool = False) -> None:
+        self.time_ns = time_ns
+        self.stream = stream
+        self.line = line
+        self.partial = partial
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and (self.time_ns, self.stream, self.line,
+                                             self.partial) == (other.time_ns, other.stream,
+                                                               other.line, other.partial)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Entry({self.time_ns}, {self.stream!r}, {self.line!r}, {self.partial})"
 
 
 # -- time ------------------------------------------------------------------------------

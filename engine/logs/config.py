@@ -15,14 +15,13 @@ Standard library only: the CLI's ``logs`` reads records through this module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import InvalidArgument
 
 TYPE_CHECKING = False  # not typing's: the thin CLI imports this module
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from pathlib import Path
     from typing import Any
 
 JSON_FILE = "json-file"
@@ -70,18 +69,35 @@ def _parse_bool(text: str, what: str) -> bool:
                           "(true or false)")
 
 
-@dataclass(frozen=True)
 class LogConfig:
-    """What the log keeper does with one container's output.
+    """What the log keeper does with one container's output (a plain class, not a
+    dataclass: importing dataclasses would cost the keeper 3 MiB of its ~10).
 
     ``max_size`` None means one file that grows without bound (json-file without
-    ``max-size``); ``max_file`` counts the current file and the rotated ones."""
+    ``max-size``); ``max_file`` counts the current file and the rotated ones;
+    ``options`` are the ``--log-opt`` texts as inspect shows them."""
 
-    driver: str = JSON_FILE
-    max_size: int | None = 20_000_000
-    max_file: int = 5
-    compress: bool = False
-    options: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_OPTS))
+    __slots__ = ("compress", "driver", "max_file", "max_size", "options")
+
+    def __init__(self, driver: str = JSON_FILE, max_size: int | None = 20_000_000,
+                 max_file: int = 5, compress: bool = False,
+                 options: dict[str, str] | None = None) -> None:
+        self.driver = driver
+        self.max_size = max_size
+        self.max_file = max_file
+        self.compress = compress
+        self.options = dict(DEFAULT_OPTS) if options is None else options
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.driver, self.max_size, self.max_file, self.compress, self.options)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LogConfig) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "LogConfig({!r}, {!r}, {!r}, {!r}, {!r})".format(*self._key())
 
     @property
     def readable(self) -> bool:

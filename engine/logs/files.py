@@ -28,7 +28,6 @@ import re
 import struct
 import sys
 import zlib
-from pathlib import Path
 
 from . import codec
 from .config import JSON_FILE, LOCAL, NONE, LogConfig
@@ -36,18 +35,22 @@ from .config import JSON_FILE, LOCAL, NONE, LogConfig
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+    from pathlib import Path
+
+#: paths are text here (or any os.PathLike in): the keeper does without pathlib (2 MiB)
 
 GZIP_LEVEL = 1  # log text compresses well even at the fastest level
 
 
-def rotated_files(path: Path) -> list[Path]:
+def rotated_files(path: str | Path) -> list[str]:
     """The files of a log, oldest first, ending with the current one (if it exists).
     A rotated file being compressed is listed once, as its complete plain copy."""
+    folder, name = os.path.split(os.fspath(path))
     try:
-        names = os.listdir(path.parent)
+        names = os.listdir(folder)
     except FileNotFoundError:
         return []
-    pat = re.compile(re.escape(path.name) + r"\.(\d+)(\.gz)?$")
+    pat = re.compile(re.escape(name) + r"\.(\d+)(\.gz)?$")
     found: dict[int, str] = {}
     for n in names:
         m = pat.match(n)
@@ -55,13 +58,13 @@ def rotated_files(path: Path) -> list[Path]:
             i = int(m.group(1))
             if i not in found or not m.group(2):  # the plain copy wins
                 found[i] = n
-    out = [path.parent / found[i] for i in sorted(found, reverse=True)]
-    if path.name in names:
-        out.append(path)
+    out = [os.path.join(folder, found[i]) for i in sorted(found, reverse=True)]
+    if name in names:
+        out.append(os.path.join(folder, name))
     return out
 
 
-def gzip_last_time(path: Path) -> int | None:
+def gzip_last_time(path: str | Path) -> int | None:
     """The ``LastTime`` (ns) a compressed file's header carries, if any."""
     try:
         with open(path, "rb") as f:
@@ -75,9 +78,9 @@ def gzip_last_time(path: Path) -> int | None:
         return None
 
 
-def compress_file(src: Path, last_ns: int) -> None:
+def compress_file(src: str, last_ns: int) -> None:
     """``src`` -> ``src.gz`` (docker's header extra), then unlink ``src``."""
-    tmp = src.with_name(src.name + ".gz.tmp")
+    tmp = src + ".gz.tmp"
     extra = json.dumps({"LastTime": codec.format_time(last_ns)}).encode()
     with open(src, "rb") as fin, open(tmp, "wb") as fout:
         os.fchmod(fout.fileno(), 0o640)
@@ -90,7 +93,7 @@ def compress_file(src: Path, last_ns: int) -> None:
             size += len(chunk)
             fout.write(co.compress(chunk))
         fout.write(co.flush() + struct.pack("<II", crc, size & 0xFFFFFFFF))
-    os.rename(tmp, src.with_name(src.name + ".gz"))
+    os.rename(tmp, src + ".gz")
     os.unlink(src)
 
 
@@ -98,14 +101,14 @@ class LogWriter:
     """Appends encoded entries to one container's log and rotates it. One per log
     file in the keeper; every start of the container appends to the same one."""
 
-    def __init__(self, path: Path, cfg: LogConfig) -> None:
-        self.path = path
+    def __init__(self, path: str | Path, cfg: LogConfig) -> None:
+        self.path = os.fspath(path)
         self.cfg = cfg
         self.encode = codec.encode_local if cfg.driver == LOCAL else codec.encode_json
         self.last_ns = 0
         self.dropped = 0  # bytes lost to write errors (a full disk)
         self._compressing: threading.Thread | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.fd = self._open()
         self.size = os.fstat(self.fd).st_size
         if self.size:
@@ -178,7 +181,7 @@ class LogWriter:
     def rotate(self) -> None:
         os.close(self.fd)
         self._finish_compression()
-        n, p = self.cfg.max_file, str(self.path)
+        n, p = self.cfg.max_file, self.path
         try:
             if n < 2:
                 with contextlib.suppress(FileNotFoundError):
@@ -200,13 +203,13 @@ class LogWriter:
         if self.cfg.compress and n >= 2:
             import threading
 
-            first = Path(f"{p}.1")
+            first = f"{p}.1"
             self._compressing = threading.Thread(
                 target=self._compress, args=(first, self.last_ns), daemon=True)
             self._compressing.start()
 
     @staticmethod
-    def _compress(path: Path, last_ns: int) -> None:
+    def _compress(path: str, last_ns: int) -> None:
         try:
             compress_file(path, last_ns)
         except OSError as e:  # the plain file stays: readers still find it
@@ -219,8 +222,8 @@ class LogWriter:
         if self._compressing is not None:
             self._compressing.join()
             self._compressing = None
-        first = Path(f"{self.path}.1")
-        if self.cfg.compress and first.exists():
+        first = f"{self.path}.1"
+        if self.cfg.compress and os.path.exists(first):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{first}.gz.tmp")
             self._compress(first, self.last_ns)
@@ -237,7 +240,7 @@ class NullWriter:
     """The ``none`` driver: output is read (so the container never blocks) and
     dropped."""
 
-    path = None
+    path: str | None = None
 
     def write(self, lines: list[bytes], stream: str, time_ns: int) -> None:
         pass
@@ -246,7 +249,7 @@ class NullWriter:
         pass
 
 
-def writer_for(path: Path | None, cfg: LogConfig) -> LogWriter | NullWriter:
+def writer_for(path: str | Path | None, cfg: LogConfig) -> LogWriter | NullWriter:
     if cfg.driver == NONE or path is None:
         return NullWriter()
     assert cfg.driver in (JSON_FILE, LOCAL)

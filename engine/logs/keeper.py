@@ -46,7 +46,6 @@ import stat
 import struct
 import sys
 import time
-from pathlib import Path
 
 from .codec import LineSplitter
 from .config import LogConfig
@@ -176,7 +175,7 @@ class Session:
 
 
 class Keeper:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str) -> None:
         self.root = root
         self.ep = select.epoll()
         self.listen = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
@@ -190,14 +189,14 @@ class Keeper:
 
     # -- set-up --------------------------------------------------------------------------
     def bind(self) -> None:
-        path = self.root / SOCK_NAME
+        path = os.path.join(self.root, SOCK_NAME)
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             pass
         old = os.umask(0o077)
         try:
-            self.listen.bind(str(path))
+            self.listen.bind(path)
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
@@ -312,7 +311,7 @@ class Keeper:
             return writer_for(None, cfg)
         w, n = self.writers.get(path, (None, 0))
         if w is None:
-            w = writer_for(Path(path), cfg)
+            w = writer_for(path, cfg)
         self.writers[path] = (w, n + 1)
         return w
 
@@ -433,11 +432,12 @@ class Keeper:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[0] if argv else os.environ.get("PYCOMPOSE_ROOT", ""))
-    if not root.is_dir():
-        _say(f"no state root {root}")
+    root = argv[0] if argv else os.environ.get("PYCOMPOSE_ROOT", "")
+    if not os.path.isdir(root):
+        _say(f"no state root {root!r}")
         return 2
-    lock = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = os.open(os.path.join(root, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                   0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -451,7 +451,7 @@ def main(argv: list[str]) -> int:
     finally:
         keeper.close()
         try:
-            (root / SOCK_NAME).unlink()
+            os.unlink(os.path.join(root, SOCK_NAME))
         except FileNotFoundError:
             pass
     return 0

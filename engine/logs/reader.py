@@ -115,8 +115,8 @@ class LogReader:
             raise NotReadable()
         return cls(path, cfg)
 
-    def _read(self, path: Path) -> bytes:
-        if path.name.endswith(".gz"):
+    def _read(self, path: str) -> bytes:
+        if path.endswith(".gz"):
             with gzip.open(path, "rb") as f:
                 return f.read()
         with open(path, "rb") as f:
@@ -129,7 +129,7 @@ class LogReader:
         self._buf = b""
         files = rotated_files(self.path)
         current = b""
-        if files and files[-1] == self.path:
+        if files and files[-1] == str(self.path):
             with contextlib.suppress(FileNotFoundError):
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
                 chunks = []
@@ -174,7 +174,7 @@ class LogReader:
         """The length of the complete entries at the start of ``data``."""
         return _decode_all(data, True)[1] if self.local else data.rfind(b"\n") + 1
 
-    def _read_quietly(self, path: Path) -> bytes:
+    def _read_quietly(self, path: str) -> bytes:
         try:
             return self._read(path)
         except (OSError, EOFError) as e:  # rotated away meanwhile, or damaged
@@ -184,10 +184,10 @@ class LogReader:
                 print(f"warning: cannot read log file {path}: {e}", file=sys.stderr)
             return b""
 
-    def _last_time(self, path: Path) -> int | None:
+    def _last_time(self, path: str) -> int | None:
         """When the last entry of a rotated file was written, if that is cheap to
         know: a compressed file's header says so, a plain json-file's last line too."""
-        if path.name.endswith(".gz"):
+        if path.endswith(".gz"):
             return gzip_last_time(path)
         if self.local:
             return None
@@ -277,7 +277,7 @@ class LogReader:
         out: list[Entry] = []
         between = False
         for f in rotated_files(self.path):
-            if f == self.path:
+            if f == str(self.path):
                 continue
             try:
                 st = os.stat(f)

@@ -35,7 +35,7 @@ def test_rotation_keeps_max_file_files_of_about_max_size(tmp_path: Path, driver:
     w = files.LogWriter(path, cfg)
     write_lines(w, 2000)
     w.close()
-    kept = files.rotated_files(path)
+    kept = [Path(p) for p in files.rotated_files(path)]
     assert [p.name for p in kept] == [f"{path.name}.2", f"{path.name}.1", path.name]
     entry_max = 150  # one entry here
     assert all(p.stat().st_size <= 10_000 + entry_max for p in kept)
@@ -51,7 +51,7 @@ def test_compressed_rotation_has_dockers_gzip_header(tmp_path: Path) -> None:
     w = files.LogWriter(path, cfg)
     write_lines(w, 1500)
     w.close()
-    kept = files.rotated_files(path)
+    kept = [Path(p) for p in files.rotated_files(path)]
     assert [p.name for p in kept] == ["c-json.log.3.gz", "c-json.log.2.gz", "c-json.log.1.gz",
                                       "c-json.log"]
     assert not list(tmp_path.glob("*.tmp"))
@@ -72,7 +72,7 @@ def test_one_file_is_started_again_when_full(tmp_path: Path) -> None:
     w = files.LogWriter(path, cfg)
     write_lines(w, 100)
     w.close()
-    assert files.rotated_files(path) == [path]
+    assert files.rotated_files(path) == [str(path)]
     assert path.stat().st_size <= 1000 + 150
 
 
