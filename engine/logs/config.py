@@ -1,6 +1,7 @@
 """Log drivers and their options, as docker names them: ``--log-driver`` and
-``--log-opt`` (or compose's ``logging: {driver, options}``) in, one typed
-:class:`LogConfig` out, stored in the record as docker's ``HostConfig.LogConfig``
+``--log-opt`` (or compose's ``logging: {driver, options}``), the engine API's
+``LogConfig`` request, in; one typed :class:`LogSettings` out, stored in the record as
+docker's ``HostConfig.LogConfig``
 (``{"Type": "json-file", "Config": {"max-size": "20m", "max-file": "5"}}``).
 
 The default is json-file, so that ``LogPath`` is the file tools expect, but rotated as
@@ -20,7 +21,7 @@ from ..errors import InvalidArgument
 
 TYPE_CHECKING = False  # not typing's: the thin CLI imports this module
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 
@@ -69,7 +70,7 @@ def _parse_bool(text: str, what: str) -> bool:
                           "(true or false)")
 
 
-class LogConfig:
+class LogSettings:
     """What the log keeper does with one container's output (a plain class, not a
     dataclass: importing dataclasses would cost the keeper 3 MiB of its ~10).
 
@@ -92,12 +93,12 @@ class LogConfig:
         return (self.driver, self.max_size, self.max_file, self.compress, self.options)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LogConfig) and self._key() == other._key()
+        return isinstance(other, LogSettings) and self._key() == other._key()
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return "LogConfig({!r}, {!r}, {!r}, {!r}, {!r})".format(*self._key())
+        return "LogSettings({!r}, {!r}, {!r}, {!r}, {!r})".format(*self._key())
 
     @property
     def readable(self) -> bool:
@@ -113,25 +114,13 @@ class LogConfig:
                 "max_file": self.max_file, "compress": self.compress}
 
     @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> LogConfig:
+    def from_wire(cls, d: Mapping[str, Any]) -> LogSettings:
         size = d.get("max_size")
         return cls(str(d.get("driver") or JSON_FILE), None if size is None else int(size),
                    int(d.get("max_file") or 1), bool(d.get("compress")), {})
 
 
-def split_opts(opts: Iterable[str]) -> dict[str, str]:
-    """``--log-opt KEY=VALUE`` flags as a mapping (the last of a key wins)."""
-    out: dict[str, str] = {}
-    for o in opts:
-        k, eq, v = o.partition("=")
-        if not eq or not k:
-            raise InvalidArgument(f"invalid --log-opt {o!r}: use KEY=VALUE "
-                                  "(max-size=20m, max-file=5, compress=true)")
-        out[k] = v
-    return out
-
-
-def parse(driver: str | None, opts: Mapping[str, str] | None = None) -> LogConfig:
+def parse(driver: str | None, opts: Mapping[str, str] | None = None) -> LogSettings:
     """The config of ``--log-driver DRIVER --log-opt ...``, checked as docker checks
     it; None or "" is the default driver."""
     name = driver or JSON_FILE
@@ -144,7 +133,7 @@ def parse(driver: str | None, opts: Mapping[str, str] | None = None) -> LogConfi
         if k not in _KNOWN_OPTS[name]:
             raise InvalidArgument(f"unknown log opt '{k}' for {name} log driver")
     if name == NONE:
-        return LogConfig(NONE, None, 1, False, given)
+        return LogSettings(NONE, None, 1, False, given)
     if name == JSON_FILE:
         merged = {**DEFAULT_OPTS, **given}
         size = None
@@ -160,7 +149,7 @@ def parse(driver: str | None, opts: Mapping[str, str] | None = None) -> LogConfi
         if compress and (files == 1 or size is None):
             raise InvalidArgument("--log-opt compress: cannot be true when max-file is "
                                   "less than 2 or max-size is not set")
-        return LogConfig(JSON_FILE, size, files, compress, merged)
+        return LogSettings(JSON_FILE, size, files, compress, merged)
     # local: 20 MiB x 5, compressed, unless told otherwise (docker's defaults)
     size = parse_size(given["max-size"]) if "max-size" in given else 20 * 1024 * 1024
     files = _count(given["max-file"]) if "max-file" in given else 5
@@ -172,7 +161,7 @@ def parse(driver: str | None, opts: Mapping[str, str] | None = None) -> LogConfi
     if compress and files <= 1:
         raise InvalidArgument("--log-opt compress: compression cannot be enabled when "
                               "max file count is 1")
-    return LogConfig(LOCAL, size or None, max(files, 1), compress, given)
+    return LogSettings(LOCAL, size or None, max(files, 1), compress, given)
 
 
 def _count(text: str) -> int:
@@ -182,7 +171,7 @@ def _count(text: str) -> int:
         raise InvalidArgument(f"--log-opt max-file={text}: not a whole number") from None
 
 
-def of_record(rec: Mapping[str, Any]) -> LogConfig:
+def of_record(rec: Mapping[str, Any]) -> LogSettings:
     """The config a record was created with; records older than LogConfig get the
     default (bounded) one."""
     lc = (rec.get("HostConfig") or {}).get("LogConfig") or {}
@@ -192,7 +181,7 @@ def of_record(rec: Mapping[str, Any]) -> LogConfig:
         return parse(None)
 
 
-def log_file(container_dir: Path, cid: str, cfg: LogConfig) -> Path | None:
+def log_file(container_dir: Path, cid: str, cfg: LogSettings) -> Path | None:
     """Where the current log file of a container lives (None for ``none``): docker's
     ``<id>-json.log`` beside the record, or ``local-logs/container.log``."""
     if cfg.driver == JSON_FILE:
@@ -202,7 +191,7 @@ def log_file(container_dir: Path, cid: str, cfg: LogConfig) -> Path | None:
     return None
 
 
-def record_log_path(cfg: LogConfig, path: Path | None) -> str:
+def record_log_path(cfg: LogSettings, path: Path | None) -> str:
     """``LogPath`` as ``inspect`` shows it: docker sets it for json-file only (the
     local driver's files are private to it)."""
     return str(path) if cfg.driver == JSON_FILE and path is not None else ""

@@ -30,7 +30,7 @@ import sys
 import zlib
 
 from . import codec
-from .config import JSON_FILE, LOCAL, NONE, LogConfig
+from .config import JSON_FILE, LOCAL, NONE, LogSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class LogWriter:
     """Appends encoded entries to one container's log and rotates it. One per log
     file in the keeper; every start of the container appends to the same one."""
 
-    def __init__(self, path: str | Path, cfg: LogConfig) -> None:
+    def __init__(self, path: str | Path, cfg: LogSettings) -> None:
         self.path = os.fspath(path)
         self.cfg = cfg
         self.encode = codec.encode_local if cfg.driver == LOCAL else codec.encode_json
@@ -249,7 +249,7 @@ class NullWriter:
         pass
 
 
-def writer_for(path: str | Path | None, cfg: LogConfig) -> LogWriter | NullWriter:
+def writer_for(path: str | Path | None, cfg: LogSettings) -> LogWriter | NullWriter:
     if cfg.driver == NONE or path is None:
         return NullWriter()
     assert cfg.driver in (JSON_FILE, LOCAL)

@@ -48,7 +48,7 @@ import sys
 import time
 
 from .codec import LineSplitter
-from .config import LogConfig
+from .config import LogSettings
 from .files import LogWriter, NullWriter, writer_for
 
 SOCK_NAME = "logs.sock"
@@ -164,7 +164,7 @@ class Source:
 class Session:
     """One start of one container: its streams, where they are logged and relayed."""
 
-    def __init__(self, sid: str, cid: str, path: str | None, cfg: LogConfig,
+    def __init__(self, sid: str, cid: str, path: str | None, cfg: LogSettings,
                  writer: LogWriter | NullWriter) -> None:
         self.sid = sid
         self.cid = cid
@@ -281,7 +281,7 @@ class Keeper:
         sid, cid = str(msg["sid"]), str(msg["cid"])
         streams = [str(x) for x in msg["streams"]]  # type: ignore[attr-defined]
         forward = [bool(x) for x in msg.get("forward") or [False] * len(streams)]  # type: ignore[attr-defined]
-        cfg = LogConfig.from_wire(msg["log"])  # type: ignore[arg-type]
+        cfg = LogSettings.from_wire(msg["log"])  # type: ignore[arg-type]
         path = str(msg["path"]) if msg.get("path") else None
         sources, rest = fds[:len(streams)], fds[len(streams):]
         if sid in self.sessions:  # a resend after we were restarted twice: keep ours
@@ -306,7 +306,7 @@ class Keeper:
         for f in rest:
             os.close(f)
 
-    def _writer(self, path: str | None, cfg: LogConfig) -> LogWriter | NullWriter:
+    def _writer(self, path: str | None, cfg: LogSettings) -> LogWriter | NullWriter:
         if path is None:
             return writer_for(None, cfg)
         w, n = self.writers.get(path, (None, 0))

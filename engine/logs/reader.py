@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import codec
 from .codec import Entry
-from .config import LOCAL, NOT_READABLE, LogConfig, log_file, of_record
+from .config import LOCAL, NOT_READABLE, LogSettings, log_file, of_record
 from .files import gzip_last_time, rotated_files
 
 TYPE_CHECKING = False
@@ -99,7 +99,7 @@ def _last_entries(data: bytes, n: int, local: bool) -> list[Entry]:
 class LogReader:
     """One container's log, as the files on disk hold it now."""
 
-    def __init__(self, path: Path, cfg: LogConfig) -> None:
+    def __init__(self, path: Path, cfg: LogSettings) -> None:
         self.path = path
         self.local = cfg.driver == LOCAL
         self._fd: int | None = None  # the current file, where history stopped

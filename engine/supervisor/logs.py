@@ -30,7 +30,7 @@ from typing import Any
 import trio
 
 from ..logs import keeper as K
-from ..logs.config import LogConfig
+from ..logs.config import LogSettings
 
 log = logging.getLogger("pycompose.supervisor")
 
@@ -42,7 +42,7 @@ class Held:
     sid: str
     cid: str
     path: str | None
-    cfg: LogConfig
+    cfg: LogSettings
     streams: list[str]
     sources: list[int]  # our copies of the read ends (never read here)
     forwards: list[int | None] = field(default_factory=list)  # the client's, per stream
@@ -96,7 +96,7 @@ class LogService:
         self._scope = trio.CancelScope()
 
     # -- what the holder asks ------------------------------------------------------------
-    def add(self, cid: str, path: Path | None, cfg: LogConfig,
+    def add(self, cid: str, path: Path | None, cfg: LogSettings,
             sources: list[tuple[int, str]], forwards: list[int | None] | None = None) -> Held:
         """Hand a start's streams to the keeper. Takes ownership of the read ends;
         ``forwards`` (the client's fds, one per stream or None) are duplicated."""
@@ -233,7 +233,7 @@ class LogService:
                         os.close(f)
                     continue
                 self.held[sid] = Held(sid, str(msg["cid"]), msg.get("path"),
-                                      LogConfig.from_wire(msg["log"]),
+                                      LogSettings.from_wire(msg["log"]),
                                       [str(x) for x in msg["streams"]], fds,
                                       [None] * len(fds))
                 log.info("took up the log of %s from the keeper", str(msg["cid"])[:12])

@@ -128,11 +128,7 @@ def test_bad_options_are_refused_as_docker_refuses_them(
         config.parse(driver, opts)
 
 
-def test_log_opt_flags_split_and_records_without_a_config_get_the_default() -> None:
-    assert config.split_opts(["max-size=1m", "max-file=2", "max-size=2m"]) == \
-        {"max-size": "2m", "max-file": "2"}
-    with pytest.raises(InvalidArgument, match="KEY=VALUE"):
-        config.split_opts(["max-size"])
+def test_records_without_a_config_get_the_default() -> None:
     assert config.of_record({"HostConfig": {}}) == config.parse(None)
     rec = {"HostConfig": {"LogConfig": {"Type": "local", "Config": {"max-file": "3"}}}}
     assert config.of_record(rec).max_file == 3
