@@ -70,10 +70,14 @@ class Engine:
         return Face(self.root).create(req)
 
     def containers(self, project: str) -> list[Record]:
+        from pycompose.engine import client
         from pycompose.engine.containers import ContainerStore
 
         out = []
-        for rec in ContainerStore(self.root).list():
+        recs = ContainerStore(self.root).list()
+        if client.repair_stale(self.root, recs):  # a supervisor died: true state first
+            recs = ContainerStore(self.root).list()
+        for rec in recs:
             labels = (rec.get("Config") or {}).get("Labels") or {}
             if labels.get(T.LABEL_PROJECT) == project:
                 out.append(rec)

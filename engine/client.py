@@ -197,6 +197,18 @@ def running(root: Path) -> bool:
     return c is not None
 
 
+def repair_stale(root: Path, records: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``records`` claimed a running container while no supervisor held it
+    (one died): then a supervisor has been started, which reconciles the records
+    before it answers (a container that died meanwhile is exited, never "Up"), and the
+    caller reads them again."""
+    if not any((r.get("State") or {}).get("Status") in ("running", "restarting")
+               for r in records) or running(root):
+        return False
+    request(root, {"op": "ping"})
+    return True
+
+
 # -- attached runs ---------------------------------------------------------------------
 def _winsize(fd: int) -> tuple[int, int] | None:
     import fcntl

@@ -331,9 +331,7 @@ def _records(root: Path) -> list[dict[str, Any]]:
 
     store = ContainerStore(root)
     recs = store.list()
-    if any(r["State"]["Status"] in ("running", "restarting") for r in recs) \
-            and not client.running(root):
-        client.request(root, {"op": "ping"})
+    if client.repair_stale(root, recs):
         recs = store.list()
     return recs
 
