@@ -543,8 +543,10 @@ def container_rows(project_name: str, engine: Engine, *, all_: bool = False,
 
 async def follow_logs(engine: Engine, recs: list[Record], write: Callable[[bytes], None],
                       *, follow: bool = True, tail: int | None = None,
-                      timestamps: bool = False, prefix: bool = True) -> None:
-    """Interleave the json-file logs of ``recs`` as ``name  | line`` lines."""
+                      timestamps: bool = False, prefix: bool = True,
+                      since: int | None = None, until: int | None = None) -> None:
+    """Interleave the logs of ``recs`` as ``name  | line`` lines (``since``/``until``
+    in ns since the epoch)."""
     width = max((len(_service_label(r)) for r in recs), default=0)
 
     async def one(rec: Record) -> None:
@@ -562,9 +564,9 @@ async def follow_logs(engine: Engine, recs: list[Record], write: Callable[[bytes
         except L.NotReadable as no:
             write(pre + f"({no})\n".encode())
             return
+        window = L.Window(tail=tail, since=since, until=until)
         try:
-            history = await trio.to_thread.run_sync(
-                lambda: list(log.history(L.Window(tail=tail))))
+            history = await trio.to_thread.run_sync(lambda: list(log.history(window)))
             for e in history:
                 emit(e)
             if not follow:
@@ -572,7 +574,10 @@ async def follow_logs(engine: Engine, recs: list[Record], write: Callable[[bytes
             while True:
                 entries = await trio.to_thread.run_sync(log.poll)
                 for e in entries:
-                    emit(e)
+                    if until is not None and e.time_ns > until:
+                        return
+                    if window.shows(e):
+                        emit(e)
                 if entries:
                     continue
                 try:

@@ -41,6 +41,8 @@ services:
     lines = stack.ok("logs", "--no-log-prefix", "chatty").splitlines()
     numbers = [int(x.split()[1]) for x in lines]
     assert numbers == list(range(numbers[0], 2000)) and numbers[0] > 0  # rotated away
+    assert stack.ok("logs", "--no-log-prefix", "--since", "1h", "chatty").splitlines() == lines
+    assert stack.ok("logs", "--until", "2000-01-01T00:00:00Z", "chatty") == ""
     assert stack.inspect(f"{stack.name}-quiet-1", "{{.HostConfig.LogConfig.Type}}") == "none"
     assert "does not support reading" in stack.ok("logs", "quiet")
 
