@@ -157,8 +157,19 @@ class Source:
         self.forward: Forward | None = None
         self.open = True
         self.paused = False
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):  # our own pipe: safe to make it so
+        # our own pipe can be made non-blocking; a terminal's master cannot (its file
+        # description is shared with the attached client, who writes the keyboard to
+        # it), so it is read only when a poll of its own says it is readable
+        self.blocking = not stat.S_ISFIFO(os.fstat(fd).st_mode)
+        if not self.blocking:
             os.set_blocking(fd, False)
+
+    def readable(self) -> bool:
+        if not self.blocking:
+            return True
+        p = select.poll()
+        p.register(self.fd, select.POLLIN)
+        return bool(p.poll(0))
 
 
 class Session:
@@ -316,7 +327,7 @@ class Keeper:
         return w
 
     def _release(self, sess: Session) -> None:
-        if sess.path is None:
+        if sess.path not in self.writers:  # none, or its log could not be opened
             return
         w, n = self.writers[sess.path]
         if n <= 1:
@@ -340,6 +351,8 @@ class Keeper:
 
     # -- streams -------------------------------------------------------------------------
     def _read(self, src: Source) -> None:
+        if not src.readable():  # an event for an fd number since reused
+            return
         try:
             data = os.read(src.fd, READ_CHUNK)
         except (BlockingIOError, InterruptedError):

@@ -204,3 +204,27 @@ def test_bad_log_flags_are_refused_at_create(engine: Engine, flags: list[str],
     r = engine("run", "--rm", *flags, "busybox", "true")
     assert r.returncode != 0 and words in r.stderr
     assert engine.ok("ls", "-aq") == ""
+
+
+def test_an_interactive_session_is_logged_before_and_after_a_detach(engine: Engine) -> None:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(PYCOMPOSE, [PYCOMPOSE, "container", "run", "-it", "--name", "shell",
+                             "busybox", "sh"])
+    try:
+        os.write(fd, b"echo $((40+2))\n")
+        got = b""
+        deadline = time.monotonic() + 10
+        while b"42" not in got and time.monotonic() < deadline:
+            got += os.read(fd, 4096)
+        os.write(fd, b"\x10\x11")  # ctrl-p ctrl-q
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        os.close(fd)
+    # after the detach the keeper goes on reading the terminal: nothing blocks, all logged
+    engine.ok("exec", "shell", "sh", "-c", "echo after-detach > /proc/1/fd/1")
+    wait_until(lambda: "after-detach" in engine.ok("logs", "shell"))
+    logs = engine.ok("logs", "shell")
+    assert "echo $((40+2))" in logs and "42" in logs
