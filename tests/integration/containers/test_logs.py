@@ -49,6 +49,7 @@ def test_logs_survive_a_supervisor_killed_with_minus_9(engine: Engine) -> None:
     """The guarantee: the keeper, not the supervisor, holds the pipes, so while the
     supervisor is gone nothing is lost and no writer sees EPIPE or SIGPIPE."""
     engine.ok("run", "-d", "--name", "tick", "busybox", "sh", "-c", TICKER)
+    engine.ok("run", "-dt", "--name", "ttytick", "busybox", "sh", "-c", TICKER)
     time.sleep(1)
     sup = engine.supervisor_pid()
     assert sup
@@ -68,6 +69,10 @@ def test_logs_survive_a_supervisor_killed_with_minus_9(engine: Engine) -> None:
     assert r.returncode == 0, "the child died at its write (SIGPIPE)"
     engine.ok("stop", "-t", "0", "tick")
     assert ticks(engine.ok("logs", "tick"))[-1] >= n[-1]
+    # a terminal's master is held by the keeper too: no hang-up reached the container
+    assert engine.ok("inspect", "-f", "{{.State.Status}}", "ttytick").strip() == "running"
+    n = ticks(engine.ok("logs", "ttytick").replace("\r", ""))
+    assert n == list(range(len(n))) and len(n) >= 40
 
 
 def test_a_killed_log_keeper_is_replaced_and_loses_nothing(engine: Engine) -> None:
