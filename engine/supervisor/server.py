@@ -123,6 +123,7 @@ class Server:
     async def _main(self) -> None:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
+            await self.holder.logs.start(nursery)  # first: adopted containers' logs
             self.holder.reconcile()
             try:  # what a killed predecessor prepared (their addresses are reserved)
                 net.drop_prepared(self.root)
@@ -142,6 +143,7 @@ class Server:
                     until.cancel_scope.cancel()
                 until.start_soon(idle)
                 until.start_soon(asked)
+            await self.holder.logs.close()
             nursery.cancel_scope.cancel()
             sock.close()
             with contextlib.suppress(FileNotFoundError):
@@ -303,9 +305,15 @@ class Server:
 
     async def _follow(self, conn: Conn, live: Live, msg: dict[str, Any]) -> None:
         """Send the pty (if any) and then the exit status; a detach or a vanished client
-        ends the session but never the container."""
+        ends the session but never the container. A container's terminal comes with the
+        pipe its output is relayed on (the log keeper reads the terminal); an exec's
+        terminal alone."""
         if live.pty_master is not None:
-            await conn.send({"event": "pty"}, [live.pty_master])
+            fds = [live.pty_master] + ([live.pty_out] if live.pty_out is not None else [])
+            await conn.send({"event": "pty"}, fds)
+            if live.pty_out is not None:
+                os.close(live.pty_out)  # the client has it now
+                live.pty_out = None
         left = trio.Event()
 
         async def watch_client() -> None:
@@ -333,9 +341,10 @@ class Server:
         if live.done.is_set():
             code = live.code if live.code is not None else await self.holder.wait(live.cid)
             await conn.send({"event": "exit", "code": code})
-        elif live.pty_master is not None and live.cid in self.holder.live \
+            return
+        self.holder.logs.unforward(live.log)  # the client left: logging goes on
+        if live.pty_master is not None and live.cid in self.holder.live \
                 and self.holder.live[live.cid] is live:
-            self.holder.start_pty_log(live)
             await conn.send({"event": "detached"})
 
     async def _exec(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
