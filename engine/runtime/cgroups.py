@@ -187,7 +187,8 @@ class Cgroup:
     def for_container(cls, parent: str, cid: str,
                       hierarchies: list[Hierarchy] | None = None) -> Cgroup:
         hs = probe() if hierarchies is None else hierarchies
-        return cls(tuple((h, os.path.join(h.mountpoint, parent, cid)) for h in hs))
+        return cls(tuple((h, os.path.normpath(os.path.join(h.mountpoint, parent, cid)))
+                         for h in hs))
 
     @property
     def procs_files(self) -> list[str]:
@@ -196,6 +197,14 @@ class Cgroup:
     def create(self, res: Resources, privileged: bool = False) -> None:
         """Make the directories and write the limits; on failure remove what was made
         and raise an EngineError naming the file."""
+        v1 = [h for h, _ in self.paths if h.version == 1]
+        if v1:
+            have = frozenset().union(*(h.controllers for h in v1))
+            missing = sorted(c for c, entries in v1_limits(res, privileged).items()
+                             if entries and c not in have and c != "devices")
+            if missing:
+                raise EngineError(f"cgroup v1: no {', '.join(missing)} controller is mounted "
+                                  "on this host: cannot apply the requested limits")
         try:
             for h, path in self.paths:
                 if h.version == 1:

@@ -22,12 +22,14 @@ What the translation decides, and why:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument
+from .caps import CAPABILITIES
 from .devices import DEFAULT_ALLOW_RULES
 from .spec import (
     CapabilitySets,
@@ -40,6 +42,8 @@ from .spec import (
     Resources,
     Rlimit,
 )
+
+log = logging.getLogger("pycompose.runtime.oci")
 
 #: The runtime spec version this runtime implements (``state`` reports it).
 OCI_VERSION = "1.0.2"
@@ -239,10 +243,18 @@ def parse_process(data: Any, where: str = "process.json"
 
 
 def _caps(r: _Reader, p: dict[str, Any]) -> CapabilitySets:
+    """The five sets; a name this kernel does not know is left out with a warning
+    (runc's way: a config written for a newer kernel still runs)."""
     c = r.obj(p.get("capabilities"), "process.capabilities")
-    return CapabilitySets(**{k: r.strs(c.get(k), f"process.capabilities.{k}")
-                             for k in ("bounding", "effective", "inheritable", "permitted",
-                                       "ambient")})
+    sets = {}
+    for k in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        names = r.strs(c.get(k), f"process.capabilities.{k}")
+        unknown = [n for n in names if n not in CAPABILITIES]
+        if unknown:
+            log.warning("%s: process.capabilities.%s: unknown %s left out", r.where, k,
+                        ", ".join(unknown))
+        sets[k] = [n for n in names if n in CAPABILITIES]
+    return CapabilitySets(**sets)
 
 
 def _rlimits(r: _Reader, p: dict[str, Any]) -> list[Rlimit]:
@@ -433,10 +445,12 @@ def _cgroups_path(r: _Reader, linux: dict[str, Any], container_id: str) -> tuple
     if not parts or ".." in parts:
         raise r.fail("linux.cgroupsPath", f"{path!r} names no cgroup of its own (the "
                      "root, or above it)")
-    return "/".join(parts[:-1]), parts[-1]
+    return "/".join(parts[:-1]) or ".", parts[-1]
 
 
 def _seccomp(r: _Reader, linux: dict[str, Any], runtime_dir: str) -> str:
+    """The profile, written beside (not in) the runtime dir: that one must stay
+    reachable by a user namespace's root."""
     sec = linux.get("seccomp")
     if sec is None:
         return "unconfined"
@@ -445,8 +459,9 @@ def _seccomp(r: _Reader, linux: dict[str, Any], runtime_dir: str) -> str:
         raise r.fail("linux.seccomp.defaultAction", "is required")
     if sec.get("listenerPath"):
         raise r.fail("linux.seccomp.listenerPath", "seccomp notify is not supported")
-    os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(runtime_dir, "seccomp.json")
+    state_dir = os.path.dirname(os.path.abspath(runtime_dir))
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(state_dir, "seccomp.json")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(sec, f)
     return path
