@@ -39,14 +39,12 @@ def run_hook(hook: Hook, state_json: str, kind: str, *, container_pid: int | Non
             except OSError as e:
                 raise SetupFailed(f"{kind} hook {hook.path}: {e.strerror}",
                                   step=f"{kind} hook", errno=e.errno or 0) from None
-            executable = f"/proc/self/fd/{exe_fd}"
         ns_fds = _namespace_fds(container_pid)
-        preexec = _enter(ns_fds)
+        preexec = _enter(ns_fds, exe_fd, argv, env)
     try:
         proc = subprocess.Popen(argv, executable=executable, env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                preexec_fn=preexec, start_new_session=True,
-                                pass_fds=() if exe_fd is None else (exe_fd,))
+                                preexec_fn=preexec, start_new_session=True)
     except OSError as e:
         raise SetupFailed(f"{kind} hook {hook.path}: {e.strerror}", step=f"{kind} hook",
                           errno=e.errno or 0) from None
@@ -93,14 +91,19 @@ def _namespace_fds(pid: int) -> list[tuple[str, int]]:
     return fds
 
 
-def _enter(fds: list[tuple[str, int]]) -> Callable[[], None]:
+def _enter(fds: list[tuple[str, int]], exe_fd: int | None, argv: list[str],
+           env: dict[str, str]) -> Callable[[], None]:
     """A preexec function that joins the namespaces (so the hook runs in the
-    container); the pid namespace applies to the hook's own children."""
+    container; the pid namespace applies to the hook's own children). With
+    ``exe_fd`` it execs the host's program itself, by fd: no path of the container's
+    (its /proc does not show this process) could name it."""
     from . import linux as L
 
     def enter() -> None:
         for name, fd in fds:
             L.setns(fd, L.NS_FLAGS[name])
         os.chdir("/")
+        if exe_fd is not None:
+            os.execve(exe_fd, argv, env)
 
     return enter

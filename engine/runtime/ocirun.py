@@ -365,7 +365,7 @@ def delete(store: Store, cid: str, *, force: bool = False) -> None:
                                f"{state.status} (kill it first, or delete --force)")
             rt.kill_all(rec.spec)
             _wait_gone(state.pid, st.pid_start)
-        if alive(rec.shim_pid, rec.shim_start):
+        if rec.shim_pid != os.getpid() and alive(rec.shim_pid, rec.shim_start):
             _wait_gone(rec.shim_pid, rec.shim_start, timeout=2.0, kill=True)
         rt.destroy(rec.spec)
         _run_hooks(rec.hooks.poststop, "poststop", _state_json(rec, "stopped", 0),
