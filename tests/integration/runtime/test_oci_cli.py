@@ -39,7 +39,8 @@ class Oci:
     def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """The command with its output in files, as runtime-tools gives them: a created
         container keeps the stdio of ``create`` (pipes would stay open with it)."""
-        out, err = self.tmp / f"out-{uuid.uuid4().hex[:8]}", self.tmp / f"err-{uuid.uuid4().hex[:8]}"
+        tag = uuid.uuid4().hex[:8]
+        out, err = self.tmp / f"out-{tag}", self.tmp / f"err-{tag}"
         with open(out, "w+") as o, open(err, "w+") as e:
             p = subprocess.run([RUNTIME, "--root", str(self.root), *args], stdout=o, stderr=e,
                                timeout=timeout, stdin=subprocess.DEVNULL)
