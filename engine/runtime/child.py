@@ -307,13 +307,14 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
         from . import userns as U
 
         trees = U.enter(spec)
-    for name in ("cgroup", "ipc", "uts", "net", "pid"):
+    for name in ("cgroup", "ipc", "uts", "net", "pid", "mnt"):
         target = ns.get(name)
         if name in ns and target not in (None, "host"):
             fd = step(f"open {name} namespace {target}", os.open, target, os.O_RDONLY)
             step(f"join {name} namespace {target}", L.setns, fd, L.NS_FLAGS[name])
             os.close(fd)
-    flags = L.CLONE_NEWNS
+    # a new mount namespace unless the spec says "host" or a path (OCI bundles only)
+    flags = L.CLONE_NEWNS if ns.get("mnt") is None else 0
     for name, target in ns.items():
         if target is None and name not in ("user", "mnt"):
             flags |= L.NS_FLAGS[name]
@@ -344,6 +345,55 @@ def fork_after_pid_sent(sock: Socket) -> int:
     return pid
 
 
+def build_filesystem(job: dict[str, Any], spec: dict[str, Any], userns: bool,
+                     trees: dict[int, tuple[int, bool]]) -> None:
+    """In the container's new mount namespace: the rootfs, its mounts and devices,
+    pivot_root, sysctls, masked and read-only paths."""
+    step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    if userns:
+        # the launcher mounted it (host root, idmapped layers) and left the cwd
+        # at spec.root, which the container's root may not be able to reach
+        rootfs = "rootfs"
+        mounts.bind_self(rootfs)
+    else:
+        rootfs = os.path.join(spec["root"], "rootfs")
+        mounts.mount_rootfs(spec["rootfs"], rootfs)
+    if spec.get("system_mounts", True):
+        mounts.mount_system(rootfs, spec, userns=userns)
+        if spec["namespaces"].get("cgroup", "host") is None:
+            mounts.mount_cgroups(rootfs, job["cgroup_mounts"], writable=spec["privileged"])
+        order = sorted(enumerate(spec["mounts"]),
+                       key=lambda im: len(im[1]["target"].rstrip("/").split("/")))
+    else:
+        order = list(enumerate(spec["mounts"]))  # the OCI way: as listed
+    for i, m in order:
+        if m["type"] == "cgroup" and not spec.get("system_mounts", True):
+            mounts.mount_cgroups(mounts.secure_join(rootfs, m["target"]),
+                                 job["cgroup_mounts"], writable="ro" not in m["options"],
+                                 at_target=True)
+            continue
+        mounts.mount_user(rootfs, m, trees.get(i))
+    if not spec.get("system_mounts", True):
+        mounts.default_devices(rootfs, userns=userns)
+    mounts.make_device_nodes(rootfs, spec.get("devices", []), userns=userns)
+    for fd, _ in trees.values():
+        os.close(fd)
+    mounts.pivot(rootfs)
+    if spec.get("rootfs_propagation"):
+        mounts.propagate_root(spec["rootfs_propagation"])
+    for key, value in spec["sysctls"].items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise StepError(f"sysctl {key}={value}", e.errno or errno.EIO,
+                            e.strerror or "") from None
+    if not spec["privileged"]:
+        mounts.mask_paths(spec["masked_paths"])
+        mounts.readonly_paths(spec["readonly_paths"])
+
+
 def run_pid1(job: dict[str, Any], sock: Socket, userns: bool,
              trees: dict[int, tuple[int, bool]]) -> int:
     try:
@@ -351,49 +401,13 @@ def run_pid1(job: dict[str, Any], sock: Socket, userns: bool,
         filt = job["seccomp_bpf"]
         caps = cap_mask(spec)
         top_cap = last_cap()
-        step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
-        if userns:
-            # the launcher mounted it (host root, idmapped layers) and left the cwd
-            # at spec.root, which the container's root may not be able to reach
-            rootfs = "rootfs"
-            mounts.bind_self(rootfs)
-        else:
-            rootfs = os.path.join(spec["root"], "rootfs")
-            mounts.mount_rootfs(spec["rootfs"], rootfs)
-        if spec.get("system_mounts", True):
-            mounts.mount_system(rootfs, spec, userns=userns)
-            if spec["namespaces"].get("cgroup", "host") is None:
-                mounts.mount_cgroups(rootfs, job["cgroup_mounts"], writable=spec["privileged"])
-            order = sorted(enumerate(spec["mounts"]),
-                           key=lambda im: len(im[1]["target"].rstrip("/").split("/")))
-        else:
-            order = list(enumerate(spec["mounts"]))  # the OCI way: as listed
-        for i, m in order:
-            if m["type"] == "cgroup" and not spec.get("system_mounts", True):
-                mounts.mount_cgroups(mounts.secure_join(rootfs, m["target"]),
-                                     job["cgroup_mounts"], writable="ro" not in m["options"],
-                                     at_target=True)
-                continue
-            mounts.mount_user(rootfs, m, trees.get(i))
-        if not spec.get("system_mounts", True):
-            mounts.default_devices(rootfs, userns=userns)
-        mounts.make_device_nodes(rootfs, spec.get("devices", []), userns=userns)
-        for fd, _ in trees.values():
-            os.close(fd)
-        mounts.pivot(rootfs)
-        if spec.get("rootfs_propagation"):
-            mounts.propagate_root(spec["rootfs_propagation"])
-        for key, value in spec["sysctls"].items():
-            path = "/proc/sys/" + key.replace(".", "/")
-            try:
-                with open(path, "w") as f:
-                    f.write(value)
-            except OSError as e:
-                raise StepError(f"sysctl {key}={value}", e.errno or errno.EIO,
-                                e.strerror or "") from None
-        if not spec["privileged"]:
-            mounts.mask_paths(spec["masked_paths"])
-            mounts.readonly_paths(spec["readonly_paths"])
+        if spec["namespaces"].get("mnt") is None:
+            build_filesystem(job, spec, userns, trees)
+        elif isinstance(spec["rootfs"], str):
+            # OCI, no mount namespace of its own (the host's, or one joined by path):
+            # nothing is mounted in a namespace others use; the root is a chroot
+            step(f"chroot {spec['rootfs']}", os.chroot, spec["rootfs"])
+            step("chdir /", os.chdir, "/")
         if spec["hostname"] and spec["namespaces"].get("uts", "host") is None:
             step("sethostname", L.sethostname, spec["hostname"])
         if spec.get("domainname") and spec["namespaces"].get("uts", "host") is None:
@@ -401,7 +415,7 @@ def run_pid1(job: dict[str, Any], sock: Socket, userns: bool,
         for rl in spec["rlimits"]:
             _setrlimit(rl)
         prepared = prepare_process(spec, spec["process"], use_init=spec["init"], console=True)
-        if spec["readonly_rootfs"]:
+        if spec["readonly_rootfs"] and spec["namespaces"].get("mnt") is None:
             mounts.readonly_root()
         if not handshake(sock, prepared):
             return 0

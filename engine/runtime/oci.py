@@ -275,7 +275,7 @@ def _rlimits(r: _Reader, p: dict[str, Any]) -> list[Rlimit]:
 
 def _namespaces(r: _Reader, linux: dict[str, Any]
                 ) -> tuple[dict[str, str | None], list[IdMap], list[IdMap]]:
-    out: dict[str, str | None] = {"mnt": None}
+    out: dict[str, str | None] = {}
     for i, item in enumerate(r.arr(linux.get("namespaces"), "linux.namespaces")):
         key = f"linux.namespaces[{i}]"
         item = r.obj(item, key)
@@ -283,11 +283,11 @@ def _namespaces(r: _Reader, linux: dict[str, Any]
         if kind not in NAMESPACES:
             raise r.fail(f"{key}.type", f"unknown namespace type {kind!r}")
         name = NAMESPACES[kind]
-        if name in out and name != "mnt":
+        if name in out:
             raise r.fail(f"{key}.type", f"namespace {kind!r} listed twice")
         path = r.str_(item.get("path"), f"{key}.path") or None
-        if path is not None and name in ("mnt", "user"):
-            raise r.fail(f"{key}.path", f"joining an existing {kind} namespace is not "
+        if path is not None and name == "user":
+            raise r.fail(f"{key}.path", "joining an existing user namespace is not "
                          "supported by this runtime")
         if path is not None and not os.path.exists(path):
             raise r.fail(f"{key}.path", f"{path}: no such namespace file")
@@ -302,6 +302,15 @@ def _namespaces(r: _Reader, linux: dict[str, Any]
                 raise r.fail(f"linux.{key}[{i}]", "needs containerID, hostID and size")
             result.append(IdMap(*(int(v or 0) for v in vals)))
         return result
+    if out.get("mnt", "host") is not None:
+        # no new mount namespace: the host's, or one joined by path, as it is
+        log.warning("%s: no new mount namespace (%s): mounts are not applied, root.path "
+                    "is a chroot", r.where,
+                    "the host's" if "mnt" not in out else f"{out['mnt']}")
+        out.setdefault("mnt", "host")
+        if "user" in out:
+            raise r.fail("linux.namespaces", "a user namespace needs a new mount namespace "
+                         "here (the rootfs is set up in it)")
     uid_map, gid_map = maps("uidMappings"), maps("gidMappings")
     if (uid_map or gid_map) and "user" not in out:
         raise r.fail("linux.uidMappings", "needs a user namespace in linux.namespaces")

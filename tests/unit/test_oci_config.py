@@ -53,6 +53,11 @@ def test_namespaces_paths_and_missing_ones_are_the_hosts(tmp_path: Path) -> None
     def bad(cfg: dict[str, Any]) -> None:
         cfg["linux"]["namespaces"] = [{"type": "time"}]
 
+    def no_mount(cfg: dict[str, Any]) -> None:  # runc's way: the host's filesystem as it is
+        cfg["linux"]["namespaces"] = [{"type": "pid"}]
+
+    assert _parse(tmp_path, no_mount).spec.namespaces == {"pid": None, "mnt": "host"}
+
     with pytest.raises(InvalidArgument, match=r"linux\.namespaces\[0\]\.type: unknown"):
         _parse(tmp_path, bad)
 

@@ -307,3 +307,38 @@ def test_unsupported_is_refused_clearly(oci: Oci) -> None:
     assert r.returncode == 1 and "linux.cgroupsPath" in r.stderr and "systemd" in r.stderr
     r = oci.cli("state", "../etc")
     assert r.returncode == 1 and "invalid container id" in r.stderr
+
+
+def test_no_mount_namespace_is_a_chroot_that_mounts_nothing(oci: Oci) -> None:
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["namespaces"] = [{"type": "pid"}, {"type": "uts"}]
+
+    b = oci.bundle("sh", "-c", "cat /etc/os-release; ls /proc | wc -l", edit=edit)
+    r = oci.cli("run", "-b", str(b), oci.new_id())
+    assert r.returncode == 0, r.stderr
+    assert "pycompose test busybox" in r.stdout  # the bundle's root, not the host's
+    assert r.stdout.splitlines()[-1].strip() == "0"  # and no /proc mounted for it
+    assert str(b) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_a_mount_namespace_joined_by_path(oci: Oci) -> None:
+    holder = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sleep", "30"])
+    try:
+        deadline = time.monotonic() + 5
+        ns = f"/proc/{holder.pid}/ns/mnt"
+        while os.stat(ns).st_ino == os.stat("/proc/self/ns/mnt").st_ino:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+        def edit(cfg: dict[str, Any]) -> None:
+            cfg["linux"]["namespaces"] = [{"type": "pid"}, {"type": "mount", "path": ns}]
+
+        cid = oci.new_id()
+        r = oci.cli("create", "-b", str(oci.bundle("sleep", "30", edit=edit)), cid)
+        assert r.returncode == 0, r.stderr
+        pid = oci.state(cid)["pid"]
+        assert os.stat(f"/proc/{pid}/ns/mnt").st_ino == os.stat(ns).st_ino
+        assert oci.cli("delete", "--force", cid).returncode == 0
+    finally:
+        holder.kill()
+        holder.wait()
