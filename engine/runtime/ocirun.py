@@ -169,6 +169,7 @@ def _holder(store: Store, rec: Record, b: Bundle, report_fd: int, *, pid_file: s
     if detach_stdio:
         _stdio_to_null()
     if autostart:
+        _forward_signals(c.pid)
         err = _start(store, rec, b, c, st)
         _report(report_fd, {"ok": err is None, "kind": "setup_failed", "message": err or ""})
     else:
@@ -241,6 +242,20 @@ def _start(store: Store, rec: Record, b: Bundle, c: rt.Container, st: Status) ->
     _run_hooks(b.hooks.poststart, "poststart", _state_json(rec, "running", c.pid),
                fatal=False)
     return None
+
+
+#: What ``run`` in the foreground passes on to the container's process, as runc does.
+FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGWINCH)
+
+
+def _forward_signals(pid: int) -> None:
+    def forward(sig: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
 
 
 def _listen(path: Path) -> socket.socket:

@@ -342,3 +342,21 @@ def test_a_mount_namespace_joined_by_path(oci: Oci) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_run_passes_signals_on_to_the_process(oci: Oci) -> None:
+    b = oci.bundle("sh", "-c", "trap 'echo got TERM; exit 9' TERM; "
+                   "while true; do sleep 0.05; done")
+    cid = oci.new_id()
+    with open(oci.tmp / "run.out", "w") as out:
+        run = subprocess.Popen([RUNTIME, "--root", str(oci.root), "run", "-b", str(b), cid],
+                               stdout=out, stderr=out)
+    try:
+        oci.wait_status(cid, "running")
+        run.send_signal(15)
+        assert run.wait(10) == 9
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert (oci.tmp / "run.out").read_text() == "got TERM\n"
