@@ -13,6 +13,7 @@ with the process's status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -131,6 +132,20 @@ def _wrap(fn: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.
         except PycomposeError as e:
             logging.getLogger("pycompose.runtime.oci").error("%s", e)
             print(f"{_prog(args)}: {e}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:  # the reader went away (``state ID | head``)
+            with contextlib.suppress(OSError, ValueError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, sys.stdout.fileno())  # silence the final flush
+                os.close(null)
+            return 141
+        except Exception as e:  # a bug: one line, the traceback on request
+            if os.environ.get("PYCOMPOSE_DEBUG"):
+                raise
+            logging.getLogger("pycompose.runtime.oci").exception("internal error")
+            print(f"{_prog(args)}: internal error (a bug in pycompose): "
+                  f"{type(e).__name__}: {e}\nRun again with PYCOMPOSE_DEBUG=1 to see the "
+                  "traceback.", file=sys.stderr)
             return 1
 
     return handler
