@@ -63,6 +63,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_pivot_root = 155  # x86_64
@@ -136,6 +137,11 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def sethostname(name: str) -> None:
     data = name.encode()
     _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname")
+
+
+def setdomainname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.setdomainname(data, ctypes.c_size_t(len(data))), "setdomainname")
 
 
 def setgroups(gids: list[int]) -> None:
