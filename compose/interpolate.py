@@ -126,18 +126,19 @@ class Template:
 
     @staticmethod
     def _closing_brace(text: str, i: int) -> int:
+        """The ``}`` that closes the ``${`` whose argument starts at ``i``.
+
+        Every ``{`` counts, not only those of a nested ``${``, as compose-go counts
+        them: ``${VAR:-{"json":1}}`` has the default ``{"json":1}``, and no stray
+        ``}`` is left over when VAR is set.
+        """
         depth = 0
         n = len(text)
         while i < n:
             c = text[i]
-            if c == "$" and i + 1 < n and text[i + 1] == "$":
-                i += 2
-                continue
-            if c == "$" and i + 1 < n and text[i + 1] == "{":
+            if c == "{":
                 depth += 1
-                i += 2
-                continue
-            if c == "}":
+            elif c == "}":
                 if depth == 0:
                     return i
                 depth -= 1

@@ -110,3 +110,28 @@ def test_never_raises_anything_else(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters="$")))
 def test_text_without_dollar_is_unchanged(text: str) -> None:
     assert Template(ENV.get).expand(text) == text
+
+
+# Braces inside a default or alternative belong to it (compose-go counts every "{"):
+# a set variable leaves no stray "}" behind, an unset one gives the whole default.
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('${FOO:-{"json":1}}', "first"),
+        ('${UNSET:-{"json":1}}', '{"json":1}'),
+        ('${BAR:-{"json":1}}', '{"json":1}'),
+        ("${FOO-{a}}", "first"),
+        ("${UNSET-{a}}", "{a}"),
+        ("${BAR-{a}}", ""),
+        ("${FOO:+{x: [1, 2]}}", "{x: [1, 2]}"),
+        ("${UNSET:+{x}}", ""),
+        ("${FOO:-${UNSET:-{b}}}", "first"),
+        ("${UNSET:-${ALSO:-{b}}}", "{b}"),
+        ("${UNSET:-{{nested}}}-tail", "{{nested}}-tail"),
+        ('pre ${FOO:-{"a":{"b":2}}} post', "pre first post"),
+        ("${UNSET:-a}b}", "ab}"),
+        ("${FOO:?{oops}}", "first"),
+    ],
+)
+def test_braces_inside_defaults(template: str, expected: str) -> None:
+    assert Template(ENV.get).expand(template) == expected
