@@ -173,12 +173,8 @@ class _Loader:
                 continue
             except (OSError, UnicodeDecodeError) as e:
                 raise ComposeError(f"cannot read env file {self.display(path)}: {_why(e)}")
-            earlier = dict(values)
-
-            def lookup(name: str, earlier: dict[str, str] = earlier) -> str | None:
-                return self.shell.get(name, earlier.get(name))
-
-            parsed = parse_dotenv(text, file=self.display(path), lookup=lookup)
+            parsed = parse_dotenv(text, file=self.display(path), lookup=self.shell.get,
+                                  earlier=dict(values))
             values.update(parsed)
             used.append(path)
         return values, used
