@@ -34,7 +34,7 @@ from .dotenv import parse_dotenv
 from .errors import ComposeError
 from .interpolate import interpolate_tree
 from .merge import merge_documents, merge_service, resolve_wrappers
-from .yamlsrc import Mark, MDict, MList, load_yaml
+from .yamlsrc import Mark, MDict, MList, load_yaml_documents
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml",
@@ -97,6 +97,9 @@ class _Loader:
         self.cwd = Path(opts.cwd or os.getcwd()).absolute()
         self.warnings: list[str] = []
         self._file_cache: dict[tuple[Path, Path], Any] = {}
+        #: Parsed documents of the top-level files: the project name's first pass
+        #: reads them, the load proper uses them again (and stdin can be read once).
+        self._parsed: dict[str, tuple[list[Any], str]] = {}
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -202,25 +205,62 @@ class _Loader:
             raise ComposeError(f"compose file {shown} is not UTF-8 text "
                                f"(byte {e.start}: {data[e.start:e.start + 1]!r})")
 
-    def load_file(self, file: str, *, base_dir: Path, env: Mapping[str, str],
-                  stack: tuple[str, ...] = ()) -> MDict:
-        """Parse, interpolate, resolve paths, include and extends, for one file."""
-        text, shown = self.read_file(file)
-        doc = load_yaml(text, shown)
-        if doc is None:
-            raise ComposeError("empty compose file", file=shown)
-        if not isinstance(doc, MDict):
-            raise ComposeError(
-                f"the top level of a compose file must be a mapping, found "
-                f"{_type_name(doc)}", file=shown, line=1, column=1)
+    def parse_file(self, file: str) -> tuple[list[Any], str]:
+        """The YAML documents of one file (parsed once) and its display name."""
+        if file not in self._parsed:
+            text, shown = self.read_file(file)
+            self._parsed[file] = (load_yaml_documents(text, shown), shown)
+        return self._parsed[file]
+
+    def declared_name(self, files: Sequence[str], env: Mapping[str, str]) -> str | None:
+        """The project name the files declare: the last top-level ``name:`` of every
+        document of every file, interpolated, then normalised (compose-go's first
+        pass). None when no file names it or the name normalises to nothing."""
+        found: tuple[str, Mark | None, str] | None = None
+        for f in files:
+            docs, shown = self.parse_file(f)
+            for doc in docs:
+                if not isinstance(doc, MDict) or doc.get("name") in (None, ""):
+                    continue
+                value = doc["name"]
+                if not isinstance(value, str):
+                    raise _at(doc.value_mark("name"), shown, "name",
+                              f"expected a string, found {_type_name(value)}")
+                found = (value, doc.value_mark("name"), shown)
+        if found is None:
+            return None
+        value, mark, shown = found
         if self.opts.interpolate:
-            doc = interpolate_tree(doc, env.get, file=shown, warn=self.warn)
-        resolve_paths(doc, base_dir, shown)
-        if "include" in doc:
-            doc = self.apply_include(doc, file=file, shown=shown, base_dir=base_dir, env=env,
-                                     stack=(*stack, file))
-        self.apply_extends(doc, file=file, shown=shown, base_dir=base_dir, env=env)
-        return doc
+            holder = MDict()
+            holder.set("name", value, (mark, mark))
+            value = interpolate_tree(holder, env.get, file=shown, warn=self.warn)["name"]
+        return normalize_project_name(value) or None
+
+    def load_file(self, file: str, *, base_dir: Path, env: Mapping[str, str],
+                  stack: tuple[str, ...] = ()) -> list[MDict]:
+        """Parse, interpolate, resolve paths, include and extends, for one file.
+
+        One tree per YAML document: docker compose reads each document of a file as
+        one more ``-f`` file, so the caller merges them in order like files.
+        """
+        docs, shown = self.parse_file(file)
+        if not docs:
+            raise ComposeError("empty compose file", file=shown)
+        out: list[MDict] = []
+        for doc in docs:
+            if not isinstance(doc, MDict):
+                raise ComposeError(
+                    f"the top level of a compose file must be a mapping, found "
+                    f"{_type_name(doc)}", file=shown, line=1, column=1)
+            if self.opts.interpolate:
+                doc = interpolate_tree(doc, env.get, file=shown, warn=self.warn)
+            resolve_paths(doc, base_dir, shown)
+            if "include" in doc:
+                doc = self.apply_include(doc, file=file, shown=shown, base_dir=base_dir,
+                                         env=env, stack=(*stack, file))
+            self.apply_extends(doc, file=file, shown=shown, base_dir=base_dir, env=env)
+            out.append(doc)
+        return out
 
     # --- include -----------------------------------------------------------------------
 
@@ -285,8 +325,8 @@ class _Loader:
                 if not Path(p).is_file():
                     raise _at(emark, shown, where,
                               f"included file {self.display(Path(p))} not found")
-                one = self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack)
-                included = one if included is None else merge_documents(included, one)
+                for one in self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack):
+                    included = one if included is None else merge_documents(included, one)
             assert included is not None
             included.pop("name", None)
             merged_included = included if merged_included is None \
@@ -377,13 +417,17 @@ class _Loader:
             if not path.is_file():
                 raise _at(mark, shown, where, f"file {self.display(path)} not found")
             text, other_shown = self.read_file(str(path))
-            doc = load_yaml(text, other_shown)
-            if not isinstance(doc, MDict):
-                raise ComposeError("the top level of a compose file must be a mapping",
-                                   file=other_shown, line=1, column=1)
-            if self.opts.interpolate:
-                doc = interpolate_tree(doc, env.get, file=other_shown, warn=self.warn)
-            resolve_paths(doc, path.parent, other_shown)
+            doc: MDict | None = None
+            for one in load_yaml_documents(text, other_shown):
+                if not isinstance(one, MDict):
+                    raise ComposeError("the top level of a compose file must be a mapping",
+                                       file=other_shown, line=1, column=1)
+                if self.opts.interpolate:
+                    one = interpolate_tree(one, env.get, file=other_shown, warn=self.warn)
+                resolve_paths(one, path.parent, other_shown)
+                doc = one if doc is None else merge_documents(doc, one)
+            if doc is None:
+                raise _at(mark, shown, where, f"file {self.display(path)} is empty")
             self._file_cache[cache_key] = doc
         return self._file_cache[cache_key]
 
@@ -406,40 +450,27 @@ class _Loader:
         dotenv, env_paths = self.read_env_files(project_dir)
         env: dict[str, str] = {**dotenv, **self.shell}
 
-        # project name, first pass (before files: -p, COMPOSE_PROJECT_NAME)
-        name: str | None = None
+        # The project name comes first (-p, COMPOSE_PROJECT_NAME, the files' last
+        # `name:`, the folder), so that ${COMPOSE_PROJECT_NAME} in the files is the
+        # name as finally decided: compose-go's two passes.
         if opts.project_name:
             name = check_project_name(opts.project_name, "-p")
         elif env.get("COMPOSE_PROJECT_NAME"):
             name = check_project_name(env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
-        interp_env = dict(env)
-        interp_env.setdefault("COMPOSE_PROJECT_NAME",
-                              name or normalize_project_name(project_dir.name))
+        else:
+            name = self.declared_name(files, env) or normalize_project_name(project_dir.name)
+            if not name:
+                raise ComposeError(
+                    f"cannot derive a project name from the folder {project_dir.name!r}:"
+                    " use -p NAME or a top-level name:")
+        interp_env = {**env, "COMPOSE_PROJECT_NAME": name}
 
         merged: MDict | None = None
         for f in files:
-            doc = self.load_file(f, base_dir=project_dir, env=interp_env)
-            merged = doc if merged is None else merge_documents(merged, doc)
+            for doc in self.load_file(f, base_dir=project_dir, env=interp_env):
+                merged = doc if merged is None else merge_documents(merged, doc)
         assert merged is not None
         data = resolve_wrappers(merged)
-
-        if name is None:
-            declared = data.get("name")
-            if declared is not None:
-                if not isinstance(declared, str):
-                    raise _at(data.value_mark("name"), None, "name",
-                              f"expected a string, found {_type_name(declared)}")
-                name = normalize_project_name(declared)
-                if not name:
-                    raise _at(data.value_mark("name"), None, "name",
-                              f"project name {declared!r} has no valid character "
-                              "(lowercase letters, digits, '-', '_')")
-            else:
-                name = normalize_project_name(project_dir.name)
-                if not name:
-                    raise ComposeError(
-                        f"cannot derive a project name from the folder {project_dir.name!r}:"
-                        " use -p NAME or a top-level name:")
         data["name"] = name
 
         if opts.profiles:
@@ -451,7 +482,7 @@ class _Loader:
             name=name,
             working_dir=project_dir,
             config_files=files,
-            environment=env,
+            environment=interp_env,
             data=data,
             profiles=profiles,
             warnings=self.warnings,
