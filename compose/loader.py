@@ -271,7 +271,6 @@ class _Loader:
         if not isinstance(entries, list):
             raise _at(mark, shown, "include", "expected a list of files or "
                       "{path, project_directory, env_file} entries")
-        merged_included: MDict | None = None
         for i, entry in enumerate(entries):
             emark = entries.item_mark(i) if isinstance(entries, MList) else mark
             where = f"include[{i}]"
@@ -296,14 +295,14 @@ class _Loader:
             else:
                 raise _at(emark, shown, where, f"expected a path or a mapping, found "
                           f"{_type_name(entry)}")
-            abs_paths = [str(self._abs(p, base_dir)) for p in paths]
+            abs_paths = [os.path.normpath(self._abs(p, base_dir)) for p in paths]
             for p in abs_paths:
                 if p in stack:
                     chain = " -> ".join(self.display(Path(s)) for s in (*stack, p)
                                         if s != STDIN)
                     raise _at(emark, shown, where, f"include cycle: {chain}")
-            inc_dir = self._abs(project_dir, base_dir) if isinstance(project_dir, str) \
-                else Path(abs_paths[0]).parent
+            inc_dir = Path(os.path.normpath(self._abs(project_dir, base_dir))) \
+                if isinstance(project_dir, str) else Path(abs_paths[0]).parent
             # The included project has its own .env; the including environment wins.
             inc_env_values: dict[str, str] = {}
             env_paths = [self._abs(e, base_dir) for e in env_files] if env_files \
@@ -328,14 +327,12 @@ class _Loader:
                 for one in self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack):
                     included = one if included is None else merge_documents(included, one)
             assert included is not None
+            _resolve_bare_environment(included, inc_env)
             included.pop("name", None)
-            merged_included = included if merged_included is None \
-                else _union_resources(merged_included, included)
-        if merged_included is None:
-            return doc
-        # The including file's own definitions are laid over what it includes
-        # (compose-go since 2025-11): local keys win.
-        return _union_resources(merged_included, doc)
+            # each include is imported in turn; what is already there (the including
+            # file's own definitions, then earlier includes') is merged over it
+            doc = _import_resources(included, doc)
+        return doc
 
     # --- extends -----------------------------------------------------------------------
 
@@ -392,7 +389,10 @@ class _Loader:
             base = self._extend((file, base_name), services, shown, base_dir, env, resolved,
                                 (*chain, key))
         else:
-            path = self._abs(base_file, Path(file).parent if file != STDIN else self.cwd)
+            # relative to the working folder of what is being loaded (the project's, an
+            # include's project_directory, an extended file's own folder), not to the
+            # declaring file's folder: compose-go's resource loader
+            path = Path(os.path.normpath(self._abs(base_file, base_dir)))
             other = self._load_for_extends(path, emark, shown, where, env)
             other_services = other.get("services")
             if not isinstance(other_services, MDict) or base_name not in other_services:
@@ -498,21 +498,55 @@ def load(opts: LoadOptions) -> RawProject:
 # --- helpers -------------------------------------------------------------------------
 
 
-def _union_resources(base: MDict, over: MDict) -> MDict:
-    """Lay ``over``'s top-level resources over ``base``'s, definition by definition."""
-    out = MDict(mark=over.mark or base.mark)
-    for src in (base, over):
-        for k, v in src.items():
-            if k in ("services", "networks", "volumes", "configs", "secrets", "models") \
-                    and isinstance(v, MDict) and isinstance(out.get(k), MDict):
-                section = MDict(mark=out[k].mark)
-                section.update(out[k])
-                section.key_marks.update(out[k].key_marks)
-                for name, definition in v.items():
-                    section.set(name, definition, v.key_marks.get(name))
-                out.set(k, section, src.key_marks.get(k))
-            else:
-                out.set(k, v, src.key_marks.get(k))
+def _resolve_bare_environment(doc: MDict, env: Mapping[str, str]) -> None:
+    """Give the bare ``environment: [VAR]`` entries of an included project the values
+    of the environment it was loaded with (its env_file, its .env, the including
+    one's): compose-go resolves them so before the include is merged, so they see
+    what the include's own interpolation saw."""
+    services = doc.get("services")
+    if not isinstance(services, MDict):
+        return
+    for svc in services.values():
+        entries = svc.get("environment") if isinstance(svc, MDict) else None
+        if not isinstance(entries, MList):
+            continue
+        for i, item in enumerate(entries):
+            if isinstance(item, str) and "=" not in item and item in env:
+                entries[i] = f"{item}={env[item]}"
+
+
+_RESOURCES = ("services", "networks", "volumes", "configs", "secrets", "models")
+
+
+def _import_resources(imported: MDict, into: MDict) -> MDict:
+    """The resources of an included project brought into ``into``: a definition
+    ``into`` lacks is copied; one it has too is merged, ``into``'s over the included
+    one, as compose-go's ``importResources`` does. Other top-level keys of the
+    included files (``x-*``, ``name``) stay behind."""
+    out = MDict(mark=into.mark or imported.mark)
+    for k, v in into.items():
+        out.set(k, v, into.key_marks.get(k))
+    for key in _RESOURCES:
+        theirs = imported.get(key)
+        if not isinstance(theirs, MDict):
+            continue
+        ours = out.get(key)
+        section = MDict(mark=getattr(ours, "mark", None) or theirs.mark)
+        if isinstance(ours, MDict):
+            section.update(ours)
+            section.key_marks.update(ours.key_marks)
+        for name, definition in theirs.items():
+            if name in section and isinstance(section[name], MDict) \
+                    and isinstance(definition, MDict):
+                pair = [MDict(), MDict()]
+                pair[0].set(key, MDict(), None)
+                pair[0][key].set(name, definition, theirs.key_marks.get(name))
+                pair[1].set(key, MDict(), None)
+                pair[1][key].set(name, section[name], section.key_marks.get(name))
+                section[name] = merge_documents(*pair)[key][name]
+            elif name not in section:
+                section.set(name, definition, theirs.key_marks.get(name))
+        out.set(key, section, into.key_marks.get(key) or imported.key_marks.get(key))
     return out
 
 

@@ -228,7 +228,8 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
     """The container environment, as compose-go resolves it: a bare ``VAR`` takes the
     project environment's value (shell, then ``.env``); ``env_file`` values come under
     ``environment`` ones; ``${X}`` in an env file looks in the project environment,
-    then in the service's ``environment``. A bare name that nothing sets is left out.
+    then in the service's ``environment``. A bare name that nothing sets is kept with
+    no value (``KEY: null``).
     ``env_file``/``label_file`` are dropped once read, as ``docker compose config``
     drops them (``WithDiscardEnvFile``)."""
     project_env = raw.environment
@@ -252,7 +253,10 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
                 return v if v is not None else own.get(k)
 
             env.update(parse_dotenv(text, file=path, lookup=lookup))
-    env.update((k, v) for k, v in own.items() if v is not None)
+    # ``environment`` is laid over the env files whole: a bare key that nothing set
+    # stays as ``KEY: null`` (docker compose config prints it so, and the container
+    # does not get it), even over an env file's value, as compose-go's OverrideBy
+    env.update(own)
     if svc.environment is not None or svc.env_file:
         svc.environment = env
     svc.env_file = None

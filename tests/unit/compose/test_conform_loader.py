@@ -204,3 +204,105 @@ def test_env_file_error_names_file_and_line(tmp_path: Path) -> None:
     write(tmp_path, {"compose.yaml": "services: {}", "bad.env": "A=1\nB='it\\'s\n"})
     with pytest.raises(ComposeError, match=r"^bad\.env:2: unterminated quoted value for B"):
         load_in(tmp_path, env_files=["bad.env"])
+
+
+# --- 3. and 4. include: project_directory, relative paths, env_file ----------------------
+
+
+INCLUDED = """
+services:
+  svc:
+    build: ./ctx
+    image: ${INC_IMG}
+    environment: [INC_VAR, MISSING, SHARED]
+    volumes: [./data:/data]
+    env_file: ./svc.env
+  ext:
+    extends: {file: base.yaml, service: b}
+"""
+
+
+def _include_project(root: Path, project_directory: str | None = "sub/../other") -> Path:
+    entry = "  - path: sub/inc.yaml\n    env_file: sub/inc.env\n"
+    if project_directory:
+        entry += f"    project_directory: {project_directory}\n"
+    home = "other" if project_directory else "sub"
+    return write(root, {
+        "compose.yaml": f"include:\n{entry}services:\n  main: {{image: m}}\n",
+        "sub/inc.yaml": INCLUDED,
+        f"{home}/base.yaml": "services: {b: {image: base, volumes: [./bdata:/b]}}",
+        "sub/inc.env": "INC_IMG=inc-image\nINC_VAR=from-env-file\nSHARED=include\n",
+        f"{home}/svc.env": "S=1\n",
+    })
+
+
+def test_include_project_directory_anchors_relative_paths(tmp_path: Path) -> None:
+    _include_project(tmp_path)
+    got = config(tmp_path)["services"]
+    other = tmp_path / "other"
+    assert got["svc"]["build"]["context"] == str(other / "ctx")
+    assert got["svc"]["volumes"][0]["source"] == str(other / "data")
+    assert got["svc"]["environment"]["S"] == "1"  # env_file read from other/
+    # extends.file is relative to the project directory too, and the extended file's
+    # own paths to its folder
+    assert got["ext"]["image"] == "base"
+    assert got["ext"]["volumes"][0]["source"] == str(other / "bdata")
+
+
+def test_include_without_project_directory_uses_the_included_files_folder(
+        tmp_path: Path) -> None:
+    _include_project(tmp_path, project_directory=None)
+    got = config(tmp_path)["services"]
+    assert got["svc"]["build"]["context"] == str(tmp_path / "sub" / "ctx")
+    assert got["ext"]["volumes"][0]["source"] == str(tmp_path / "sub" / "bdata")
+
+
+def test_include_env_file_feeds_interpolation_and_bare_keys(tmp_path: Path) -> None:
+    _include_project(tmp_path)
+    svc = config(tmp_path, env={"SHARED": "shell"})["services"]["svc"]
+    assert svc["image"] == "inc-image"
+    # the include's env file gives bare keys their values; the including environment
+    # wins over it; a key nothing sets is kept with no value
+    assert svc["environment"] == {"INC_VAR": "from-env-file", "SHARED": "shell",
+                                  "MISSING": None, "S": "1"}
+
+
+def test_include_env_file_stays_with_the_include(tmp_path: Path) -> None:
+    _include_project(tmp_path)
+    write(tmp_path, {"compose.yaml": (tmp_path / "compose.yaml").read_text().replace(
+        "main: {image: m}", "main: {image: 'm${INC_IMG:-none}', environment: [INC_VAR]}")})
+    main = config(tmp_path)["services"]["main"]
+    assert main["image"] == "mnone" and main["environment"] == {"INC_VAR": None}
+
+
+def test_include_project_directory_is_printed_clean(tmp_path: Path) -> None:
+    _include_project(tmp_path)
+    text = str(config(tmp_path))
+    assert "/../" not in text and "sub/.." not in text
+
+
+def test_extends_file_is_relative_to_the_project_directory(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "app/compose.yaml": "services: {web: {extends: {file: common/base.yaml, "
+                            "service: base}}}",
+        "app/common/base.yaml": "services: {base: {image: b, env_file: [b.env]}}",
+        "app/common/b.env": "B=1\n",
+    })
+    web = config(tmp_path, "app/compose.yaml")["services"]["web"]
+    assert web["environment"] == {"B": "1"}
+
+
+def test_an_include_merges_with_a_local_definition(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "compose.yaml": "include: [inc.yaml, inc2.yaml]\nservices:\n"
+                        "  web: {image: local, environment: {L: '1'}}\n",
+        "inc.yaml": "services:\n  web: {image: inc, environment: {I: '1'}, ports: ['80']}\n"
+                    "x-private: {a: 1}\n",
+        "inc2.yaml": "services:\n  web: {image: inc2, environment: {J: '1'}}\n",
+    })
+    raw = load_in(tmp_path)
+    web = plain(raw.data)["services"]["web"]
+    assert web["image"] == "local"
+    assert web["environment"] == {"I": "1", "J": "1", "L": "1"}
+    assert web["ports"] == ["80"]
+    assert "x-private" not in raw.data
