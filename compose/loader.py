@@ -327,6 +327,7 @@ class _Loader:
                 for one in self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack):
                     included = one if included is None else merge_documents(included, one)
             assert included is not None
+            default_build_context(included, inc_dir)
             _resolve_bare_environment(included, inc_env)
             included.pop("name", None)
             # each include is imported in turn; what is already there (the including
@@ -471,6 +472,7 @@ class _Loader:
                 merged = doc if merged is None else merge_documents(merged, doc)
         assert merged is not None
         data = resolve_wrappers(merged)
+        default_build_context(data, project_dir)
         data["name"] = name
 
         if opts.profiles:
@@ -612,6 +614,19 @@ def resolve_paths(doc: MDict, base: Path, shown: str) -> None:
                     d["file"] = _abs_path(d["file"], base)
 
 
+def default_build_context(doc: MDict, project_dir: Path) -> None:
+    """``build:`` without ``context`` builds the project directory. Set once a
+    project's files are merged (an override's ``build: {target: x}`` keeps the
+    context an earlier file gave), as compose-go's default values are."""
+    services = doc.get("services")
+    if not isinstance(services, MDict):
+        return
+    for svc in services.values():
+        build = svc.get("build") if isinstance(svc, MDict) else None
+        if isinstance(build, MDict) and build.get("context") is None:
+            build.set("context", str(project_dir), build.key_marks.get("context"))
+
+
 def _resolve_service_paths(svc: MDict, base: Path) -> None:
     build = svc.get("build")
     if isinstance(build, str) and not _URL.match(build):
@@ -620,8 +635,6 @@ def _resolve_service_paths(svc: MDict, base: Path) -> None:
         ctx = build.get("context")
         if isinstance(ctx, str) and not _URL.match(ctx):
             build["context"] = _abs_path(ctx, base)
-        elif ctx is None and ("dockerfile" in build or "dockerfile_inline" in build):
-            build["context"] = str(base)
         extra = build.get("additional_contexts")
         if isinstance(extra, MDict):
             for k, v in list(extra.items()):

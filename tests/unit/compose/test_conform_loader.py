@@ -306,3 +306,39 @@ def test_an_include_merges_with_a_local_definition(tmp_path: Path) -> None:
     assert web["environment"] == {"I": "1", "J": "1", "L": "1"}
     assert web["ports"] == ["80"]
     assert "x-private" not in raw.data
+
+
+# --- 6. build: without context is the project directory ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    ["{}", "{target: dev}", "{dockerfile: other.Dockerfile}", "{args: [A=1]}",
+     "{dockerfile_inline: 'FROM scratch'}"],
+)
+def test_build_without_context_builds_the_project_directory(tmp_path: Path,
+                                                            build: str) -> None:
+    write(tmp_path, {"compose.yaml": f"services: {{web: {{build: {build}}}}}"})
+    web = config(tmp_path)["services"]["web"]
+    assert web["build"]["context"] == str(tmp_path)
+
+
+def test_an_override_without_context_keeps_the_earlier_context(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "services: {web: {build: ./app}}",
+                     "compose.override.yaml": "services: {web: {build: {target: dev}}}"})
+    build = config(tmp_path)["services"]["web"]["build"]
+    assert build["context"] == str(tmp_path / "app") and build["target"] == "dev"
+
+
+def test_build_context_default_with_a_project_directory(tmp_path: Path) -> None:
+    write(tmp_path, {"files/compose.yaml": "services: {web: {build: {target: x}}}"})
+    (tmp_path / "proj").mkdir()
+    got = config(tmp_path, "files/compose.yaml", project_directory="proj")
+    assert got["services"]["web"]["build"]["context"] == str(tmp_path / "proj")
+
+
+def test_build_context_default_in_an_include(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "include: [{path: inc/c.yaml, project_directory: pd}]",
+                     "inc/c.yaml": "services: {web: {build: {target: x}}}"})
+    got = config(tmp_path)
+    assert got["services"]["web"]["build"]["context"] == str(tmp_path / "pd")
