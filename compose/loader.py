@@ -585,7 +585,7 @@ _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)", re.I)
 
 def _abs_path(value: str, base: Path) -> str:
     if value.startswith("~"):
-        return os.path.expanduser(value)
+        return os.path.normpath(os.path.expanduser(value))
     if os.path.isabs(value):
         return value
     return os.path.normpath(base / value)

@@ -148,6 +148,10 @@ def validate(raw: RawProject) -> Project:
                         "ignored, please remove it to avoid potential confusion")
     for name, svc in doc.services.items():
         _resolve_environment(name, svc, raw, data)
+        for ref in svc.secrets or []:
+            # docker compose's default, written out (config prints it)
+            if ref.target is None:
+                ref.target = f"/run/secrets/{ref.source}"
     enabled, disabled = _split_profiles(doc.services, raw.profiles)
     project = Project(
         name=raw.name, working_dir=raw.working_dir,
