@@ -71,9 +71,11 @@ def service_dict(svc: Service, *, extensions: bool = True) -> dict[str, Any]:
     if uses_default_network(svc):
         # docker compose writes the implied network out, after network_mode's place
         items = list(out.items())
+        fields = list(type(svc).model_fields)
+        after = fields.index("networks")
+        # x-* keys (not fields) come last, so they end the search
         pos = next((i for i, (k, _) in enumerate(items)
-                    if list(type(svc).model_fields).index(k)
-                    > list(type(svc).model_fields).index("networks")), len(items))
+                    if k not in fields or fields.index(k) > after), len(items))
         items.insert(pos, ("networks", {"default": None}))
         out = dict(items)
     return out
