@@ -114,6 +114,10 @@ def project_dict(project: Project, *, extensions: bool = True) -> dict[str, Any]
     for key, declared in resources:
         if declared:
             out[key] = {k: _resource(project, k, v, ext) for k, v in sorted(declared.items())}
+    for secret in out.get("secrets", {}).values():
+        # a secret's inline content is never printed (compose-go: "to prevent
+        # sensitive data leaks"); a config's is
+        secret.pop("content", None)
     if project.models:
         out["models"] = {k: dump(v, extensions=ext) for k, v in sorted(project.models.items())}
     out.update(plain(project.extensions))

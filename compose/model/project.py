@@ -265,8 +265,11 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
         svc.environment = env
     svc.env_file = None
     if svc.build is not None and svc.build.args:
-        svc.build.args = {k: (v if v is not None else project_env.get(k))
-                          for k, v in svc.build.args.items()}
+        # a bare build arg takes the project environment's value; one nothing sets
+        # is dropped (unlike environment keys), as compose-go's Normalize drops it
+        args = {k: (v if v is not None else project_env.get(k))
+                for k, v in svc.build.args.items()}
+        svc.build.args = {k: v for k, v in args.items() if v is not None}
     if svc.label_file:
         labels: dict[str, str] = {}
         for i, lf in enumerate(svc.label_file):

@@ -54,7 +54,9 @@ class ServiceSecretRef(Spec):
     target: str | None = None
     uid: Text | None = None
     gid: Text | None = None
-    mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode))] | None = None
+    #: Printed in octal as a string ("0440"), as compose-go's FileMode prints it.
+    mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode)),
+                    PlainSerializer(lambda v: f"0{v:o}", return_type=str)] | None = None
 
 
 def _refs(value: Any) -> Any:
