@@ -14,9 +14,9 @@
 Cases named ``m-*`` test the model (keys, syntaxes, errors), ``l-*`` the loader
 (interpolation, merge, extends, include), ``r-*`` are real-world-shaped projects
 (many services, secrets, builds, healthchecks, profiles, extends chains, includes).
-``options.yaml`` may also name ``env_files`` (``--env-file``). Regenerate an ``expected.yaml`` after a
-deliberate change with ``python tests/unit/compose/test_corpus.py CASE...`` and read
-the diff.
+``options.yaml`` may also name ``env_files`` (``--env-file``). Regenerate an
+``expected.yaml`` after a deliberate change with
+``python tests/unit/compose/test_corpus.py CASE...`` and read the diff.
 """
 
 from __future__ import annotations
