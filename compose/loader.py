@@ -254,7 +254,7 @@ class _Loader:
                     f"{_type_name(doc)}", file=shown, line=1, column=1)
             if self.opts.interpolate:
                 doc = interpolate_tree(doc, env.get, file=shown, warn=self.warn)
-            resolve_paths(doc, base_dir, shown)
+            resolve_paths(doc, base_dir, shown, self.shell.get("HOME"))
             if "include" in doc:
                 doc = self.apply_include(doc, file=file, shown=shown, base_dir=base_dir,
                                          env=env, stack=(*stack, file))
@@ -425,7 +425,7 @@ class _Loader:
                                        file=other_shown, line=1, column=1)
                 if self.opts.interpolate:
                     one = interpolate_tree(one, env.get, file=other_shown, warn=self.warn)
-                resolve_paths(one, path.parent, other_shown)
+                resolve_paths(one, path.parent, other_shown, self.shell.get("HOME"))
                 doc = one if doc is None else merge_documents(doc, one)
             if doc is None:
                 raise _at(mark, shown, where, f"file {self.display(path)} is empty")
@@ -583,7 +583,10 @@ def _why(e: BaseException) -> str:
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)", re.I)
 
 
-def _abs_path(value: str, base: Path) -> str:
+def _abs_path(value: str, base: Path, home: str | None = None) -> str:
+    if value == "~" or value.startswith("~/"):
+        # the home of the environment the project is loaded with (its HOME)
+        return os.path.normpath((home or os.path.expanduser("~")) + value[1:])
     if value.startswith("~"):
         return os.path.normpath(os.path.expanduser(value))
     if os.path.isabs(value):
@@ -595,7 +598,7 @@ def _is_bind_source(source: str) -> bool:
     return source.startswith((".", "/", "~"))
 
 
-def resolve_paths(doc: MDict, base: Path, shown: str) -> None:
+def resolve_paths(doc: MDict, base: Path, shown: str, home: str | None = None) -> None:
     """Make the host paths of one file absolute, relative to ``base``.
 
     Done per file before merging, so that a file from another folder (``extends``,
@@ -605,13 +608,13 @@ def resolve_paths(doc: MDict, base: Path, shown: str) -> None:
     if isinstance(services, dict):
         for svc in services.values():
             if isinstance(svc, MDict):
-                _resolve_service_paths(svc, base)
+                _resolve_service_paths(svc, base, home)
     for section in ("secrets", "configs"):
         defs = doc.get(section)
         if isinstance(defs, dict):
             for d in defs.values():
                 if isinstance(d, MDict) and isinstance(d.get("file"), str):
-                    d["file"] = _abs_path(d["file"], base)
+                    d["file"] = _abs_path(d["file"], base, home)
 
 
 def default_build_context(doc: MDict, project_dir: Path) -> None:
@@ -627,41 +630,41 @@ def default_build_context(doc: MDict, project_dir: Path) -> None:
             build.set("context", str(project_dir), build.key_marks.get("context"))
 
 
-def _resolve_service_paths(svc: MDict, base: Path) -> None:
+def _resolve_service_paths(svc: MDict, base: Path, home: str | None) -> None:
     build = svc.get("build")
     if isinstance(build, str) and not _URL.match(build):
-        svc["build"] = _abs_path(build, base)
+        svc["build"] = _abs_path(build, base, home)
     elif isinstance(build, MDict):
         ctx = build.get("context")
         if isinstance(ctx, str) and not _URL.match(ctx):
-            build["context"] = _abs_path(ctx, base)
+            build["context"] = _abs_path(ctx, base, home)
         extra = build.get("additional_contexts")
         if isinstance(extra, MDict):
             for k, v in list(extra.items()):
                 if isinstance(v, str) and not _URL.match(v) and ":" not in v.split("/")[0]:
-                    extra[k] = _abs_path(v, base)
+                    extra[k] = _abs_path(v, base, home)
     for key in ("env_file", "label_file"):  # a path, or a list of paths / {path: ...}
         files = svc.get(key)
         if isinstance(files, str):
-            svc[key] = _abs_path(files, base)
+            svc[key] = _abs_path(files, base, home)
         elif isinstance(files, list):
             for i, item in enumerate(files):
                 if isinstance(item, str):
-                    files[i] = _abs_path(item, base)
+                    files[i] = _abs_path(item, base, home)
                 elif isinstance(item, MDict) and isinstance(item.get("path"), str):
-                    item["path"] = _abs_path(item["path"], base)
+                    item["path"] = _abs_path(item["path"], base, home)
     volumes = svc.get("volumes")
     if isinstance(volumes, list):
         for i, item in enumerate(volumes):
             if isinstance(item, str):
                 parts = item.split(":")
                 if len(parts) >= 2 and _is_bind_source(parts[0]):
-                    volumes[i] = ":".join([_abs_path(parts[0], base), *parts[1:]])
+                    volumes[i] = ":".join([_abs_path(parts[0], base, home), *parts[1:]])
             elif isinstance(item, MDict) and item.get("type") == "bind" \
                     and isinstance(item.get("source"), str):
-                item["source"] = _abs_path(item["source"], base)
+                item["source"] = _abs_path(item["source"], base, home)
     develop = svc.get("develop")
     if isinstance(develop, MDict) and isinstance(develop.get("watch"), list):
         for rule in develop["watch"]:
             if isinstance(rule, MDict) and isinstance(rule.get("path"), str):
-                rule["path"] = _abs_path(rule["path"], base)
+                rule["path"] = _abs_path(rule["path"], base, home)

@@ -98,7 +98,10 @@ class Build(Spec):
     args: EnvMap | None = None
     provenance: Text | None = None
     sbom: Text | None = None
-    ssh: EnvMap | None = None
+    #: Printed as a list (``default``, ``id=path``), as compose-go prints SSH keys.
+    ssh: Annotated[EnvMap, PlainSerializer(
+        lambda m: [k if not v else f"{k}={v}" for k, v in m.items()],
+        return_type=list[str])] | None = None
     labels: LabelMap | None = None
     cache_from: TextList | None = None
     cache_to: TextList | None = None
