@@ -81,6 +81,40 @@ def service_dict(svc: Service, *, extensions: bool = True) -> dict[str, Any]:
     return out
 
 
+def _implied_dependencies(model: Service, out: dict[str, Any]) -> None:
+    """The dependencies that ``network_mode``/``ipc``/``pid``/``uts``/``cgroup``
+    ``service:X``, ``links`` and ``volumes_from`` imply, written under ``depends_on``
+    as docker compose's normalisation writes them (``restart: true`` but for
+    volumes_from). Only for printing: the service hash is left as it was."""
+    implied: list[tuple[str, bool]] = []
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        value = getattr(model, key, None)
+        if isinstance(value, str) and value.startswith("service:"):
+            implied.append((value[len("service:"):], True))
+    for link in model.links or []:
+        parts = link.split(":")
+        implied.append((parts[0] if len(parts) == 2 else link, True))
+    for source in model.volumes_from or []:
+        if not source.startswith("container:"):
+            implied.append((source.split(":")[0], False))
+    if not implied:
+        return
+    deps = dict(out.get("depends_on") or {})
+    for dep, restart in implied:
+        if dep not in deps:
+            entry: dict[str, Any] = {"condition": "service_started"}
+            if restart:
+                entry["restart"] = True
+            entry["required"] = True
+            deps[dep] = entry
+    out["depends_on"] = dict(sorted(deps.items()))
+    fields = list(type(model).model_fields)
+    rank = {k: i for i, k in enumerate(fields)}
+    items = sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+    out.clear()
+    out.update(items)
+
+
 def _resource(project: Project, key: str, res: BaseModel,
               extensions: bool = True) -> dict[str, Any]:
     out = dump(res, extensions=extensions)
@@ -99,6 +133,8 @@ def project_dict(project: Project, *, extensions: bool = True) -> dict[str, Any]
     out: dict[str, Any] = {"name": project.name}
     services = {name: service_dict(project.services[name], extensions=ext)
                 for name in sorted(project.services)}
+    for name, svc in services.items():
+        _implied_dependencies(project.services[name], svc)
     out["services"] = services
     networks = {k: _resource(project, k, v, ext) for k, v in sorted(project.networks.items())}
     if "default" not in networks and any(
