@@ -317,7 +317,10 @@ def to_json(data: Any, indent: int = 2) -> str:
     for c, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(c, esc)
-    return text + "\n"
+    # and, beyond Go, the few characters a YAML reader refuses raw (DEL, C1
+    # controls, a BOM): escaped, the output still loads back as a compose file
+    return _PRINTABLE.sub(lambda m: "".join(f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                                              else c for c in m.group(0)), text) + "\n"
 
 
 def image_name(project: Project, name: str) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pctest import cli
 
 from pycompose.cli import main
 from pycompose.compose import render
 from pycompose.compose.loader import LoadOptions, load
 from pycompose.compose.model import validate
-from tests.pctest import cli
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
