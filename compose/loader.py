@@ -594,6 +594,11 @@ def _abs_path(value: str, base: Path, home: str | None = None) -> str:
     return os.path.normpath(base / value)
 
 
+def _is_local_context(value: str) -> bool:
+    """A folder, not a URL nor ``docker-image://``/``service:`` and the like."""
+    return not _URL.match(value) and ":" not in value.split("/")[0]
+
+
 def _is_bind_source(source: str) -> bool:
     return source.startswith((".", "/", "~"))
 
@@ -641,8 +646,14 @@ def _resolve_service_paths(svc: MDict, base: Path, home: str | None) -> None:
         extra = build.get("additional_contexts")
         if isinstance(extra, MDict):
             for k, v in list(extra.items()):
-                if isinstance(v, str) and not _URL.match(v) and ":" not in v.split("/")[0]:
+                if isinstance(v, str) and _is_local_context(v):
                     extra[k] = _abs_path(v, base, home)
+        elif isinstance(extra, list):  # [name=path, ...]
+            for i, item in enumerate(extra):
+                if isinstance(item, str) and "=" in item:
+                    k, _, v = item.partition("=")
+                    if _is_local_context(v):
+                        extra[i] = f"{k}={_abs_path(v, base, home)}"
     for key in ("env_file", "label_file"):  # a path, or a list of paths / {path: ...}
         files = svc.get(key)
         if isinstance(files, str):
