@@ -309,3 +309,116 @@ def test_round_trip_through_project_dict(tmp_path: Path) -> None:
     write(tmp_path, {"compose.yaml": text})
     again = validate(load(LoadOptions(cwd=str(tmp_path), environ={}, project_name="d")))
     assert render.project_dict(again) == render.project_dict(p)
+
+
+# --- normalisation docker compose prints ------------------------------------------------
+
+
+def test_implied_dependencies_are_printed(project: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+services:
+  db: {image: pg}
+  cache: {image: redis}
+  data: {image: busybox}
+  app:
+    image: busybox
+    links: ["db:database", cache]
+    volumes_from: [data, "container:external"]
+    depends_on: {db: {condition: service_healthy}}
+  sidecar:
+    image: busybox
+    network_mode: service:app
+    pid: service:app
+"""})
+    got = yaml.safe_load(run(["config"], capsys))["services"]
+    assert got["app"]["depends_on"] == {
+        "cache": {"condition": "service_started", "restart": True, "required": True},
+        "data": {"condition": "service_started", "required": True},
+        "db": {"condition": "service_healthy", "required": True},
+    }
+    assert got["sidecar"]["depends_on"] == {
+        "app": {"condition": "service_started", "restart": True, "required": True}}
+
+
+def test_implied_dependencies_leave_the_hash_alone(project: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": "services: {db: {image: pg}, "
+                                    "app: {image: x, network_mode: 'service:db'}}"})
+    before = run(["config", "--hash", "app"], capsys)
+    write(project, {"compose.yaml": "services: {db: {image: pg}, "
+                                    "app: {image: x, network_mode: 'service:db', "
+                                    "depends_on: {db: {condition: service_started, "
+                                    "restart: true}}}}"})
+    assert run(["config", "--hash", "app"], capsys) != before  # explicit ones count
+
+
+def test_secret_content_is_never_printed(project: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+services:
+  web: {image: busybox, secrets: [token], configs: [conf]}
+secrets:
+  token: {content: hunter2}
+configs:
+  conf: {content: "listen 80"}
+"""})
+    out = run(["config"], capsys)
+    assert "hunter2" not in out
+    assert yaml.safe_load(out)["configs"]["conf"]["content"] == "listen 80"
+    assert "hunter2" not in run(["config", "--format", "json"], capsys)
+
+
+def test_file_modes_print_in_octal(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+services:
+  web:
+    image: busybox
+    secrets: [{source: s, mode: 0440}, {source: s, target: /b, mode: "0600"}]
+    configs: [{source: c, mode: 292}]
+secrets: {s: {file: ./s}}
+configs: {c: {file: ./c}}
+""", "s": "", "c": ""})
+    web = yaml.safe_load(run(["config"], capsys))["services"]["web"]
+    assert [s["mode"] for s in web["secrets"]] == ["0440", "0600"]
+    assert web["configs"][0]["mode"] == "0444"
+
+
+def test_build_ssh_and_args(project: Path, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROM_SHELL", "s")
+    write(project, {"compose.yaml": """
+services:
+  web:
+    build:
+      context: .
+      ssh: [default, "key=/path/id"]
+      args: [FROM_SHELL, UNSET_ARG, SET=1]
+"""})
+    build = yaml.safe_load(run(["config"], capsys))["services"]["web"]["build"]
+    assert build["ssh"] == ["default", "key=/path/id"]
+    assert build["args"] == {"FROM_SHELL": "s", "SET": "1"}
+
+
+def test_keys_print_in_compose_go_order(project: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+services:
+  web:
+    image: busybox
+    healthcheck: {disable: false, retries: 3, interval: 5s, timeout: 1s, test: [CMD, x]}
+    deploy: {endpoint_mode: vip, replicas: 1, mode: replicated}
+    depends_on: {db: {required: true, restart: true, condition: service_started}}
+  db: {image: pg}
+networks:
+  n: {labels: {a: b}, attachable: true, enable_ipv6: true, driver: bridge,
+      ipam: {config: [{ip_range: 10.1.0.0/25, gateway: 10.1.0.1, subnet: 10.1.0.0/24}]}}
+"""})
+    data = yaml.safe_load(run(["config"], capsys))
+    web = data["services"]["web"]
+    assert list(web["healthcheck"]) == ["test", "timeout", "interval", "retries", "disable"]
+    assert list(web["deploy"]) == ["mode", "replicas", "endpoint_mode"]
+    assert list(web["depends_on"]["db"]) == ["condition", "restart", "required"]
+    net = data["networks"]["n"]
+    assert list(net) == ["name", "driver", "ipam", "attachable", "labels", "enable_ipv6"]
+    assert list(net["ipam"]["config"][0]) == ["subnet", "gateway", "ip_range"]
