@@ -12,7 +12,7 @@ import os
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,33 @@ class Project:
 
     def all_services(self) -> dict[str, Service]:
         return {**self.services, **self.disabled}
+
+    def selected(self, names: list[str]) -> Project:
+        """The project restricted to ``names`` and what they depend on (a service
+        disabled by its profiles is enabled by naming it or depending on it), as
+        ``docker compose config SERVICE...`` prints it. No names: all services."""
+        if not names:
+            return self
+        from ..graph import edges_of
+
+        every = self.all_services()
+        for n in names:
+            if n not in every:
+                raise ComposeError(f"no such service: {n}")
+        chosen: set[str] = set()
+        todo = list(names)
+        while todo:
+            n = todo.pop()
+            if n in chosen or n not in every:
+                continue
+            chosen.add(n)
+            todo.extend(dep for dep, _ in edges_of(n, every[n], self.source))
+        services = {n: every[n] for n in every if n in chosen}
+        for svc in services.values():
+            if svc.depends_on:
+                svc.depends_on = {d: v for d, v in svc.depends_on.items() if d in chosen}
+        return replace(self, services=services,
+                       disabled={n: s for n, s in every.items() if n not in chosen})
 
     def error_at(self, path: tuple[str | int, ...], message: str) -> ComposeError:
         """A ComposeError located at ``path`` in the files (``("services", "web")``)."""

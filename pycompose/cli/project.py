@@ -31,6 +31,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
                        help="don't interpolate environment variables")
         p.add_argument("-o", "--output", metavar="FILE",
                        help="write the result to FILE instead of standard output")
+        p.add_argument("service_names", nargs="*", metavar="SERVICE",
+                       help="only these services and what they depend on")
         p.set_defaults(handler=config)
 
 
@@ -81,6 +83,7 @@ def config(args: argparse.Namespace) -> int:
     if fmt == "table":
         raise ComposeError('unsupported format "table" (config prints yaml or json)')
     project = load_project(args, interpolate=not args.no_interpolate)
+    project = project.selected(list(getattr(args, "service_names", None) or []))
     lines: list[str] | None = None
     if args.environment:
         # sorted as docker compose sorts them: the KEY=VALUE strings themselves

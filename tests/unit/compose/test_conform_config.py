@@ -422,3 +422,24 @@ networks:
     net = data["networks"]["n"]
     assert list(net) == ["name", "driver", "ipam", "attachable", "labels", "enable_ipv6"]
     assert list(net["ipam"]["config"][0]) == ["subnet", "gateway", "ip_range"]
+
+
+def test_config_of_named_services_and_their_dependencies(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+services:
+  web: {image: nginx, depends_on: [api]}
+  api: {image: api, depends_on: {db: {condition: service_healthy}},
+        network_mode: "service:net"}
+  net: {image: pause}
+  db: {image: pg}
+  tool: {image: t, profiles: [tools], depends_on: [db]}
+  other: {image: x}
+"""})
+    assert run(["config", "--services", "web"], capsys) == "api\ndb\nnet\nweb\n"
+    # naming a service enables its profile
+    assert run(["config", "--services", "tool"], capsys) == "db\ntool\n"
+    data = yaml.safe_load(run(["config", "api"], capsys))
+    assert sorted(data["services"]) == ["api", "db", "net"]
+    assert main(["config", "nope"]) == 1
+    assert "no such service: nope" in capsys.readouterr().err
