@@ -247,11 +247,11 @@ class _Loader:
         """Parse, interpolate, resolve paths, include and extends, for one file.
 
         One tree per YAML document: docker compose reads each document of a file as
-        one more ``-f`` file, so the caller merges them in order like files.
+        one more ``-f`` file, so the caller merges them in order like files. An empty
+        file has none (an empty override is fine; a project with nothing at all is
+        "empty compose file", said by the caller).
         """
         docs, shown = self.parse_file(file)
-        if not docs:
-            raise ComposeError("empty compose file", file=shown)
         out: list[MDict] = []
         for doc in docs:
             if not isinstance(doc, MDict):
@@ -332,7 +332,8 @@ class _Loader:
                               f"included file {self.display(Path(p))} not found")
                 for one in self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack):
                     included = one if included is None else merge_documents(included, one)
-            assert included is not None
+            if included is None:
+                continue  # empty included files bring nothing
             default_build_context(included, inc_dir)
             _resolve_bare_environment(included, inc_env)
             included.pop("name", None)
@@ -476,7 +477,10 @@ class _Loader:
         for f in files:
             for doc in self.load_file(f, base_dir=project_dir, env=interp_env):
                 merged = doc if merged is None else merge_documents(merged, doc)
-        assert merged is not None
+        if not merged:
+            first = files[0]
+            raise ComposeError("empty compose file",
+                               file="<stdin>" if first == STDIN else self.display(Path(first)))
         data = resolve_wrappers(merged)
         default_build_context(data, project_dir)
         data["name"] = name

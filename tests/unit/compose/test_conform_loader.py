@@ -342,3 +342,26 @@ def test_build_context_default_in_an_include(tmp_path: Path) -> None:
                      "inc/c.yaml": "services: {web: {build: {target: x}}}"})
     got = config(tmp_path)
     assert got["services"]["web"]["build"]["context"] == str(tmp_path / "pd")
+
+
+# --- empty files -----------------------------------------------------------------------
+
+
+def test_an_empty_override_file_is_fine(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "name: e\nservices: {web: {image: a}}",
+                     "empty.yaml": "", "comments.yaml": "# nothing here\n"})
+    raw = load_in(tmp_path, "compose.yaml", "empty.yaml", "comments.yaml")
+    assert raw.name == "e" and plain(raw.data)["services"]["web"]["image"] == "a"
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n---\n", "{}\n"])
+def test_a_project_with_nothing_is_an_empty_compose_file(tmp_path: Path, text: str) -> None:
+    write(tmp_path, {"compose.yaml": text})
+    with pytest.raises(ComposeError, match=r"^compose\.yaml: empty compose file"):
+        load_in(tmp_path)
+
+
+def test_an_empty_included_file_brings_nothing(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "include: [empty.yaml]\nservices: {web: {image: a}}",
+                     "empty.yaml": ""})
+    assert list(services(tmp_path)) == ["web"]
