@@ -27,11 +27,38 @@ def plain(value: Any) -> Any:
     return plain(value)
 
 
+#: Keys that are a plain ``bool`` with ``omitempty`` in compose-go's types: docker
+#: compose never prints them ``false`` (``read_only: false`` prints nothing).
+_OMIT_FALSE: dict[str, frozenset[str]] = {
+    "Service": frozenset({"oom_kill_disable", "privileged", "read_only", "stdin_open",
+                          "tty", "use_api_socket"}),
+    "Build": frozenset({"no_cache", "pull", "privileged"}),
+    "Healthcheck": frozenset({"disable"}),
+    "Hook": frozenset({"privileged", "per_replica"}),
+    "Watch": frozenset({"initial_sync"}),
+    "VolumeMount": frozenset({"read_only"}),
+    "VolumeOptions": frozenset({"nocopy"}),
+    "Network": frozenset({"external", "internal", "attachable"}),
+    "Volume": frozenset({"external"}),
+    "Secret": frozenset({"external"}),
+    "Config": frozenset({"external"}),
+    "Dependency": frozenset({"restart"}),
+}
+
+
 def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> None:
-    """Put ``x-*`` keys back where they were written (pydantic kept them aside), and
-    sort mappings (``environment``, ``depends_on``) as Go prints its maps."""
+    """Put ``x-*`` keys back where they were written (pydantic kept them aside), leave
+    out what compose-go's marshalling leaves out, and sort mappings
+    (``environment``, ``depends_on``) as Go prints its maps."""
     from pydantic import BaseModel
 
+    for key in _OMIT_FALSE.get(type(model).__name__, ()):
+        if out.get(key) is False:
+            del out[key]
+    if type(model).__name__ == "BindOptions" and out.get("create_host_path") is True:
+        # an opt-out: printed only when false (compose-go's OptOut), so a bind mount
+        # from the short syntax prints ``bind: {}``
+        del out["create_host_path"]
     ext = getattr(model, "extensions", None)
     if ext and extensions:
         out.update(plain(ext))

@@ -406,7 +406,7 @@ def test_keys_print_in_compose_go_order(project: Path,
 services:
   web:
     image: busybox
-    healthcheck: {disable: false, retries: 3, interval: 5s, timeout: 1s, test: [CMD, x]}
+    healthcheck: {retries: 3, interval: 5s, timeout: 1s, test: [CMD, x]}
     deploy: {endpoint_mode: vip, replicas: 1, mode: replicated}
     depends_on: {db: {required: true, restart: true, condition: service_started}}
   db: {image: pg}
@@ -416,7 +416,7 @@ networks:
 """})
     data = yaml.safe_load(run(["config"], capsys))
     web = data["services"]["web"]
-    assert list(web["healthcheck"]) == ["test", "timeout", "interval", "retries", "disable"]
+    assert list(web["healthcheck"]) == ["test", "timeout", "interval", "retries"]
     assert list(web["deploy"]) == ["mode", "replicas", "endpoint_mode"]
     assert list(web["depends_on"]["db"]) == ["condition", "restart", "required"]
     net = data["networks"]["n"]
@@ -443,3 +443,45 @@ services:
     assert sorted(data["services"]) == ["api", "db", "net"]
     assert main(["config", "nope"]) == 1
     assert "no such service: nope" in capsys.readouterr().err
+
+
+def test_false_booleans_print_as_docker_compose_prints_them(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """compose-go's plain bools are never printed false; its pointer bools (init,
+    attach, enable_ipv6) are; create_host_path is an opt-out, printed only false."""
+    write(project, {"compose.yaml": """
+services:
+  web:
+    image: busybox
+    read_only: false
+    privileged: false
+    tty: false
+    init: false
+    healthcheck: {test: [CMD, x], disable: false}
+    volumes:
+      - ./a:/a
+      - {type: bind, source: ./b, target: /b, read_only: false,
+         bind: {create_host_path: false}}
+      - {type: bind, source: ./c, target: /c, bind: {propagation: rslave}}
+      - {type: volume, source: v, target: /v, volume: {nocopy: false}}
+    depends_on: {db: {condition: service_started, restart: false}}
+  db: {image: pg}
+networks:
+  n: {internal: false, attachable: false, enable_ipv6: false}
+volumes:
+  v: {external: false}
+"""})
+    data = yaml.safe_load(run(["config"], capsys))
+    web = data["services"]["web"]
+    for key in ("read_only", "privileged", "tty"):
+        assert key not in web
+    assert web["init"] is False
+    assert web["healthcheck"] == {"test": ["CMD", "x"]}
+    a, b, c, v = web["volumes"]
+    assert a["bind"] == {}
+    assert b["bind"] == {"create_host_path": False} and "read_only" not in b
+    assert c["bind"] == {"propagation": "rslave"}
+    assert v["volume"] == {}
+    assert web["depends_on"]["db"] == {"condition": "service_started", "required": True}
+    assert data["networks"]["n"] == {"name": f"{data['name']}_n", "enable_ipv6": False}
+    assert data["volumes"]["v"] == {"name": data["volumes"]["v"]["name"]}

@@ -73,7 +73,7 @@ def test_shape_and_order_of_config(tmp_path: Path) -> None:
                              "published": "8080", "protocol": "tcp"}]
     assert web["volumes"] == [
         {"type": "bind", "source": str(tmp_path / "data"), "target": "/data",
-         "bind": {"create_host_path": True}},
+         "bind": {}},
         {"type": "volume", "source": "cache", "target": "/cache", "volume": {}}]
     assert data["services"]["db"]["networks"] == {"back": None}
     assert data["networks"] == {"back": {"name": "demo_back"},
