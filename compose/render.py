@@ -94,6 +94,8 @@ def uses_default_network(svc: Service) -> bool:
 
 def service_dict(svc: Service, *, extensions: bool = True) -> dict[str, Any]:
     out = dump(svc, extensions=extensions)
+    if out.get("pull_policy") == "if_not_present":
+        out["pull_policy"] = "missing"  # compose-go's normalisation of the old name
     out.pop("extends", None)
     if uses_default_network(svc):
         # docker compose writes the implied network out, after network_mode's place
@@ -198,7 +200,7 @@ def project_json_dict(project: Project) -> dict[str, Any]:
     from .model.resources import Network
     from .model.service import Deploy
 
-    data = project_dict(project, extensions=False)
+    data = _go_numbers(project_dict(project, extensions=False))
     data.pop("models", None)
     for svc in data.get("services", {}).values():
         _with_defaults(svc, list(Service.model_fields),
@@ -209,6 +211,18 @@ def project_json_dict(project: Project) -> dict[str, Any]:
     for net in data.get("networks", {}).values():
         _with_defaults(net, list(Network.model_fields), {"ipam": {}})
     return dict(sorted(data.items()))
+
+
+def _go_numbers(value: Any) -> Any:
+    """Integral floats as ints, as Go's encoding/json writes them (``1``, not
+    ``1.0``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _go_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_numbers(v) for v in value]
+    return value
 
 
 def _with_defaults(out: dict[str, Any], order: list[str], defaults: dict[str, Any]) -> None:
@@ -285,6 +299,10 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}[repr(value)]
+        if value.is_integer() and abs(value) < 1e6:
+            # as Go's shortest %g writes it: cpus 1.0 prints 1 (it reads back as a
+            # number all the same)
+            return str(int(value))
         text = repr(value)
         mantissa, e, exp = text.partition("e")
         if "." not in mantissa:

@@ -485,3 +485,15 @@ volumes:
     assert web["depends_on"]["db"] == {"condition": "service_started", "required": True}
     assert data["networks"]["n"] == {"name": f"{data['name']}_n", "enable_ipv6": False}
     assert data["volumes"]["v"] == {"name": data["volumes"]["v"]["name"]}
+
+
+def test_numbers_and_normalised_values(project: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": "services: {web: {image: x, cpus: 2, "
+                                    "pull_policy: if_not_present}, "
+                                    "half: {image: x, cpus: 0.25}}"})
+    out = run(["config"], capsys)
+    assert "    cpus: 2\n" in out and "    cpus: 0.25\n" in out
+    assert "pull_policy: missing" in out
+    text = run(["config", "--format", "json"], capsys)
+    assert '"cpus": 2,' in text and '"cpus": 0.25,' in text
