@@ -18,14 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..containers import Record
-from ..errors import (
-    Conflict,
-    EngineError,
-    InvalidArgument,
-    NotFound,
-    SetupFailed,
-    Unavailable,
-)
+from ..errors import NotFound, Unavailable
+from ..networks import netplug_error
 
 log = logging.getLogger("pycompose.supervisor")
 
@@ -61,25 +55,6 @@ def _rewrite(path: Path, text: str) -> None:
         f.seek(0)
         f.write(text)
         f.truncate()
-
-
-def netplug_error(e: Exception, where: str = "") -> EngineError:
-    """A netplug error as the engine's kind (translated at this one boundary)."""
-    from pycompose.netplug.errors import (
-        AddressError,
-        NetworkConflict,
-        NetworkNotFound,
-        PortInUse,
-    )
-
-    kind: type[EngineError] = SetupFailed
-    if isinstance(e, NetworkNotFound):
-        kind = NotFound
-    elif isinstance(e, (NetworkConflict, PortInUse)):
-        kind = Conflict
-    elif isinstance(e, AddressError):
-        kind = InvalidArgument
-    return kind(f"{where}{e}")
 
 
 def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
