@@ -356,7 +356,7 @@ def canonical_for_merge(svc: MDict) -> MDict:
         marks = svc.key_marks.get(key)
         if key in _KEYED and _all_strings(value):
             out.set(key, _list_to_map(value), marks)
-        elif key in ("depends_on", "networks") and isinstance(value, list):
+        elif key in ("depends_on", "networks", "models") and isinstance(value, list):
             m = MDict(mark=getattr(value, "mark", None))
             for i, item in enumerate(value):
                 if isinstance(item, str):
@@ -456,6 +456,8 @@ _UNICITY: dict[str, Callable[[Any], Any] | None] = {
     "secrets": _secret_target("/run/secrets/"),
     "configs": _secret_target("/"),
     "env_file": _env_file_path,
+    # compose-go indexes links by the text before "=", as it does K=V lists
+    "links": lambda item: str(item).partition("=")[0],
 }
 
 

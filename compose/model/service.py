@@ -517,7 +517,10 @@ class Service(Spec):
     memswap_limit: Bytes | None = None
     mem_swappiness: Annotated[int, Field(ge=0, le=100)] | None = None
     mac_address: str | None = None
-    models: Any = None
+    #: ``[llm]`` or ``{llm: {endpoint_var, model_var}}``; kept as a mapping, as
+    #: compose-go keeps it (a list entry has no options).
+    models: Annotated[Any, BeforeValidator(
+        lambda v: {str(m): None for m in v} if isinstance(v, list) else v)] = None
     network_mode: str | None = None
     networks: Annotated[dict[str, ServiceNetwork | None],
                         BeforeValidator(wrap(_networks))] | None = None

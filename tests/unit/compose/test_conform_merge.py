@@ -165,3 +165,18 @@ def test_ipam_added_by_an_override() -> None:
     net = merged("networks: {n: {driver: bridge}}",
                  "networks: {n: {ipam: {config: [{subnet: 10.9.0.0/24}]}}}")["networks"]["n"]
     assert net == {"driver": "bridge", "ipam": {"config": [{"subnet": "10.9.0.0/24"}]}}
+
+
+# --- service models and links ------------------------------------------------------------
+
+
+def test_service_models_merge_as_mappings() -> None:
+    web = merged("services: {web: {image: x, models: [llm, embed]}}",
+                 "services: {web: {models: {vision: {endpoint_var: V_URL}}}}")["services"]["web"]
+    assert web["models"] == {"llm": None, "embed": None, "vision": {"endpoint_var": "V_URL"}}
+
+
+def test_links_are_unique_by_the_text_before_equals() -> None:
+    web = merged("services: {web: {image: x, links: [a, b, 'c:alias']}}",
+                 "services: {web: {links: [b=alias1, 'c:alias']}}")["services"]["web"]
+    assert web["links"] == ["a", "b=alias1", "c:alias"]
