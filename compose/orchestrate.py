@@ -99,7 +99,8 @@ async def stop(project: Project, engine: Seam, services: Iterable[str] = (), *,
     names = list(services)
     _check_services(project, names)
     recs = await _thread(container_rows, project, engine, services=names, all_=False)
-    await stop_all(engine, _waves(project, recs), timeout, progress or Progress())
+    await stop_all(engine, _waves(project, recs), timeout, progress or Progress(),
+                   project)
 
 
 async def restart(project: Project, engine: Seam, services: Iterable[str] = (), *,
@@ -113,7 +114,7 @@ async def restart(project: Project, engine: Seam, services: Iterable[str] = (), 
     extra = [] if no_deps or not names else P.dependants_of(project, names)
     recs = await _thread(container_rows, project, engine, services=[*names, *extra],
                          all_=False)
-    await stop_all(engine, _waves(project, recs), timeout, progress)
+    await stop_all(engine, _waves(project, recs), timeout, progress, project)
     obs = await _thread(observe, engine, project)
     plan = P.plan_start(project, obs, names, with_deps=False, also=extra)
     opts = UpOptions(services=names, timeout=timeout)
@@ -140,7 +141,7 @@ async def rm(project: Project, engine: Seam, services: Iterable[str] = (), *,
     _check_services(project, names)
     recs = await _thread(container_rows, project, engine, services=names, all_=True)
     if stop_first:
-        await stop_all(engine, _waves(project, recs), timeout, progress)
+        await stop_all(engine, _waves(project, recs), timeout, progress, project)
         recs = await _thread(container_rows, project, engine, services=names, all_=True)
 
     async def one(rec: ContainerRecord) -> None:

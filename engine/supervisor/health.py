@@ -65,17 +65,34 @@ def record_result(rec: Record, code: int, output: str, start: str, in_start_peri
             h["Status"] = "unhealthy"
 
 
+def _interval(s: dict[str, float], hc: dict[str, Any], in_start: bool) -> float:
+    """The pause before the next probe: StartInterval during the start period when
+    it is set (docker 25's ``--health-start-interval``), else Interval."""
+    start_interval = int(hc.get("StartInterval") or 0) / NS
+    return start_interval if in_start and start_interval > 0 else s["Interval"]
+
+
 async def run_checks(holder: Holder, live: Live, argv: list[str], hc: dict[str, Any]) -> None:
-    """Probe ``live`` until it exits."""
+    """Probe ``live`` until it exits: once at once when it starts (so that a
+    dependant waiting for ``service_healthy`` waits for the service, not for an
+    interval), then every interval. Each change of status is an event
+    (``health_status: healthy``), which waiters (``wait_health``) wake on."""
     s = settings(hc)
     started = trio.current_time()
     holder.store.update(live.cid, lambda r: r["State"].update(
         Health={"Status": "starting", "FailingStreak": 0, "Log": []}))
+    first = True
+    status = "starting"
     while not live.done.is_set():
-        with trio.move_on_after(s["Interval"]):
-            await live.done.wait()
+        in_start = trio.current_time() - started < s["StartPeriod"]
+        if not first:
+            with trio.move_on_after(_interval(s, hc, in_start)):
+                await live.done.wait()
+        first = False
         if live.done.is_set():
             return
+        if live.paused:
+            continue
         start = now_iso()
         code, output = await _probe(holder, live, argv, s["Timeout"])
         if live.done.is_set():
@@ -85,9 +102,13 @@ async def run_checks(holder: Holder, live: Live, argv: list[str], hc: dict[str, 
                   i: bool = in_start) -> None:
             record_result(r, c, o, st, i, int(s["Retries"]))
         try:
-            holder.store.update(live.cid, apply)
+            rec = holder.store.update(live.cid, apply)
         except NotFound:
             return
+        now = str((rec["State"].get("Health") or {}).get("Status") or "starting")
+        if now != status:
+            status = now
+            holder.events.publish(f"health_status: {now}", live.cid, rec)
 
 
 async def _probe(holder: Holder, live: Live, argv: list[str],

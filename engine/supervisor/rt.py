@@ -83,6 +83,16 @@ def kill_all(spec: Any, sig: int = signal.SIGKILL) -> None:
     runtime.kill_all(spec, sig)
 
 
+def freeze(spec: Any, frozen: bool) -> None:
+    """Freeze (pause) or thaw every process in the container's cgroup."""
+    _runtime().freeze(spec, frozen)
+
+
+def stats(spec: Any) -> dict[str, int]:
+    """The container's cgroup counters: memory, memory_limit, cpu_ns, pids."""
+    return dict(_runtime().stats(spec))
+
+
 def oom_killed(spec: Any) -> bool:
     runtime = _runtime()
     try:

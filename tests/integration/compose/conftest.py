@@ -23,10 +23,32 @@ def _supervisor_pid(root: Path) -> int | None:
     return pid
 
 
+def stop_worker(root: Path) -> None:
+    """End the compose worker of ``root`` (it would linger for a minute)."""
+    import signal
+
+    try:
+        pid = int((root / "compose-worker.lock").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def stack(no_leaks: Path, busybox_tar: Path, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv("PYCOMPOSE_SUPERVISOR_IDLE", "20")
+    monkeypatch.setenv("PYCOMPOSE_WORKER", "1")  # compose commands through the warm worker
     r = run(["image", "import", str(busybox_tar), "busybox:latest"])
     assert r.returncode == 0, r.stderr
     folder = tmp_path / "project"
@@ -38,6 +60,7 @@ def stack(no_leaks: Path, busybox_tar: Path, tmp_path: Path,
     ids = run(["container", "ls", "-aq", "--no-trunc"]).stdout.split()
     if ids:
         run(["container", "rm", "-f", "-v", *ids])
+    stop_worker(no_leaks)
     if _supervisor_pid(no_leaks):
         from pycompose.engine import client
 
