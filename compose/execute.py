@@ -126,7 +126,7 @@ class Up:
     async def run(self) -> Outcome:
         for w in self.plan.warnings:
             self.progress.warn(w)
-        await self._resources()
+        await self.resources()
         for step in self.plan.orphans:
             await self._remove(step.container_id or step.name, step.name, "Removed")
         async with trio.open_nursery() as n:
@@ -142,7 +142,8 @@ class Up:
         return self.outcome
 
     # -- networks and volumes ----------------------------------------------------------
-    async def _resources(self) -> None:
+    async def resources(self) -> None:
+        """The plan's networks and volumes (``run`` calls this alone)."""
         from pycompose.engine.api import NetworkSpec
 
         for r in self.plan.networks:
@@ -164,6 +165,8 @@ class Up:
                         **((decl.labels or {}) if decl else {})},
                 driver_opts={k: str(v) for k, v in (decl.driver_opts or {}).items()}
                 if decl else {})
+            if r.action == "create":
+                self.progress("Network", r.name, "Creating")
             if await _thread(self.engine.networks.ensure, spec):
                 self.progress("Network", r.name, "Created")
         for r in self.plan.volumes:
@@ -215,6 +218,8 @@ class Up:
         svc = self.project.all_services()[step.service]
         req = T.create_request(self.project, step.service, svc, step.number,
                                network_container=self._network_container(step.service))
+        self.progress("Container", step.name,
+                      "Recreate" if step.action is Action.RECREATE else "Creating")
         try:
             cid: str = await _thread(self.engine.create, req)
         except ComposeError:

@@ -63,6 +63,19 @@ async def up(project: Project, engine: Seam, opts: UpOptions,
     return await Up(P.enable(project, opts.services), engine, plan, opts, progress).run()
 
 
+async def ensure_resources(project: Project, engine: Seam, services: Iterable[str],
+                           progress: Progress | None = None) -> None:
+    """The networks and volumes ``services`` use, made if missing, and nothing else
+    (``run`` of a service: its one-off container needs them, its dependencies are
+    another matter)."""
+    names = list(services)
+    _check_services(project, names)
+    obs = await _thread(observe, engine, project, services=names)
+    opts = UpOptions(services=names, no_deps=True)
+    plan = P.plan_up(project, obs, opts)
+    await Up(P.enable(project, names), engine, plan, opts, progress or Progress()).resources()
+
+
 async def down(project: Project, engine: Seam, *, volumes: bool = False,
                remove_orphans: bool = False, timeout: float | None = None,
                rmi: str | None = None, progress: Progress | None = None) -> None:

@@ -484,8 +484,8 @@ class Holder:
         if req.privileged:  # docker exec --privileged: every capability, no seccomp
             import dataclasses
 
-            spec = dataclasses.replace(spec, capabilities=list(build.ALL_CAPS),
-                                       seccomp="unconfined", capability_sets=None)
+            spec = dataclasses.replace(spec, privileged=True, seccomp="unconfined",
+                                       capability_sets=None)
         live.execs_starting += 1
         self.starting += 1
         try:

@@ -170,17 +170,18 @@ def run(args: argparse.Namespace) -> int:
     engine = C.engine(args)
     deps = [s for s in P.selected_services(project, [args.service], True)
             if s != args.service]
-    if deps and not args.no_deps:
-        progress = C.progress(args)
-        try:
-            with C.project_lock(project.name):
+    progress = C.progress(args)
+    try:
+        with C.project_lock(project.name):
+            if deps and not args.no_deps:
                 trio.run(O.up, project, engine,
                          O.UpOptions(services=deps, detach=True,
                                      remove_orphans=args.remove_orphans), progress)
-        finally:
-            from .progress import close
+            trio.run(O.ensure_resources, project, engine, [args.service], progress)
+    finally:
+        from .progress import close
 
-            close(progress)
+        close(progress)
     req = one_off_request(project, args, secrets.token_hex(32))
     if args.detach:
         cid = engine.create(req)

@@ -58,11 +58,41 @@ def preload() -> None:
     import pycompose.engine.containers
     import pycompose.engine.networks
     import pycompose.engine.record
-    import pycompose.engine.volumes  # noqa: F401
+    import pycompose.engine.volumes
+    import pycompose.netplug  # noqa: F401  (pyroute2: networks are made in the caller)
+    try:  # the live display (only a terminal's commands use it)
+        import rich.console
+        import rich.live
+        import rich.spinner
+        import rich.table  # noqa: F401
+    except ImportError:
+        log.info("rich is not installed: the tty display will be slower to start")
 
     async def nothing() -> None:  # trio's first run loads more of itself
         await trio.lowlevel.checkpoint()
     trio.run(nothing)
+    # A first project through loading, validation (pydantic builds some validators
+    # at first use), the graph (networkx is imported then) and translation.
+    import tempfile
+
+    from pycompose.compose import plan as P
+    from pycompose.compose import translate as T
+    from pycompose.compose.loader import LoadOptions, load
+    from pycompose.compose.model import validate
+
+    with tempfile.TemporaryDirectory(prefix="pycompose-worker-") as tmp:
+        path = os.path.join(tmp, "compose.yaml")
+        with open(path, "w") as f:
+            f.write("services:\n  a: {image: busybox, ports: ['80'], volumes: [v:/v],\n"
+                    "      depends_on: {b: {condition: service_healthy}},\n"
+                    "      healthcheck: {test: [CMD, 'true'], interval: 1s}}\n"
+                    "  b: {image: busybox, environment: {X: '1'}, command: [true]}\n"
+                    "volumes: {v: {}}\n")
+        project = validate(load(LoadOptions(files=(path,), project_name="warm",
+                                            environ={}, cwd=tmp)))
+        P.selected_services(project, ["a"], True)
+        for name, svc in project.services.items():
+            T.create_request(project, name, svc, 1)
 
 
 @dataclass

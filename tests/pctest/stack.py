@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from pctest.cli import run
 
@@ -30,6 +32,11 @@ class Stack:
         r = run(["container", "inspect", "-f", template, container])
         assert r.returncode == 0, r.stderr
         return r.stdout.strip()
+
+    def ps(self, *flags: str) -> list[dict[str, Any]]:
+        """``ps --format json``: docker compose's NDJSON, one object per container."""
+        out = self.ok("ps", *flags, "--format", "json")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
 
     def exec(self, service: str, *cmd: str) -> subprocess.CompletedProcess[str]:
         return self("exec", "-T", service, *cmd)
