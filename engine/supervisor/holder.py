@@ -86,9 +86,7 @@ class Holder:
         if self._net_services is not None:
             self._net_services.notify()
             return
-        from pycompose.netplug import Networks, NetworkServices
-
-        self._net_services = NetworkServices(Networks(self.root))
+        self._net_services = net.services(self.root)
         self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:

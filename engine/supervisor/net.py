@@ -237,6 +237,14 @@ def release(root: Path, rec: Record) -> None:
             log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
 
 
+def services(root: Path) -> Any:
+    """netplug's one task for the supervisor: DNS of every network and the userland
+    port proxies (``await svc.run()``, ``svc.notify()`` when networks change)."""
+    from pycompose.netplug import Networks, NetworkServices
+
+    return NetworkServices(Networks(root))
+
+
 def drop_idle_default(root: Path) -> None:
     """Remove docker's default ``bridge`` when no container is attached to it, and with
     it (when it was the last standalone network) its namespace, uplink and nft table.
