@@ -2,8 +2,10 @@
 user mounts, masked and read-only paths. Run by PID 1 inside its own mount namespace,
 so none of these mounts exists in the host's namespace and all vanish with it.
 
-Pure helpers (option parsing, ``secure_join``) sit first and have unit tests; the
-rest are steps that raise ``StepError`` naming what failed.
+Pure helpers (option parsing) sit first and have unit tests; the rest are steps that
+raise ``StepError`` naming what failed. User mount targets are resolved inside the
+rootfs with ``openat2(RESOLVE_IN_ROOT)`` (engine/confined/kernel.py) and mounted on
+through the fd, never by a path string a container could change meanwhile.
 """
 
 from __future__ import annotations
@@ -61,37 +63,6 @@ def parse_options(options: list[str]) -> tuple[int, int, str]:
         else:
             data.append(opt)
     return flags, propagation, ",".join(data)
-
-
-def secure_join(root: str, path: str) -> str:
-    """``root``/``path`` with every symlink resolved as the container would see it:
-    an image's symlink to /etc (or ``..`` climbing) can never lead out of ``root``."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        here = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(here)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > 40:
-                raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
-            target = os.readlink(here)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
 
 
 def _step(name: str, fn: Any, *args: Any) -> Any:
@@ -236,24 +207,62 @@ def bind_self(path: str) -> None:
     _step("bind rootfs onto itself", L.mount, path, path, None, L.MS_BIND | L.MS_REC)
 
 
+def _in_root(root_fd: int, path: str, is_dir: bool, hops: int = 0) -> int:
+    """An ``O_PATH`` fd of ``path`` resolved inside the root (``openat2`` with
+    ``RESOLVE_IN_ROOT``: its symlinks, the last one too, are followed as the container
+    sees them, never to the host). A missing target is made -- directories, or an
+    empty file for a file bind -- by single names in confined directory fds; a
+    dangling symlink on the way is made where it points, inside the root."""
+    from ..confined.kernel import openat2
+
+    try:
+        return openat2(root_fd, path, os.O_PATH)
+    except FileNotFoundError:
+        pass
+    parts = [p for p in path.split("/") if p and p != "."]
+    if not parts or parts[-1] == "..":
+        raise FileNotFoundError(errno.ENOENT, "no such directory", path)
+    parent, name = "/".join(parts[:-1]), parts[-1]
+    pfd = _in_root(root_fd, parent, True, hops) if parent else os.dup(root_fd)
+    try:
+        try:
+            if is_dir:
+                os.mkdir(name, 0o755, dir_fd=pfd)
+            else:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+        except FileExistsError:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                if hops >= 40:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path) from None
+                link = os.readlink(name, dir_fd=pfd)
+                return _in_root(root_fd, link if link.startswith("/") else
+                                f"{parent}/{link}", is_dir, hops + 1)
+    finally:
+        os.close(pfd)
+    return openat2(root_fd, path, os.O_PATH)
+
+
+def _fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
 def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = None) -> None:
     """One ``-v``/``--mount``/``--tmpfs``/etc-file mount, target resolved inside root.
     ``tree``: the bind source already cloned by the launcher (fd, is a directory) --
-    in a user namespace, where the source may be out of the container root's reach."""
+    in a user namespace, where the source may be out of the container root's reach.
+
+    The target is resolved once, to an ``O_PATH`` fd, and mounted on through
+    ``/proc/self/fd/N``: a container sharing a volume with this one that swaps a
+    component of the path for a symlink meanwhile (runc's CVE-2021-30465) cannot make
+    the mount land anywhere else. The new mount is then opened again (to reach it
+    rather than what it covers) and must be the same path, or the set-up fails."""
     target_name = m["target"]
     step = f"mount {m['source'] or m['type']} on {target_name}"
-    try:
-        target = secure_join(root, target_name)
-    except OSError as e:
-        raise StepError(step, e.errno or errno.ELOOP) from None
     flags, propagation, data = parse_options(m["options"])
     if m["type"] == "bind" and tree is not None:
-        fd, is_dir = tree
-        _step(step, _mkdirs if is_dir else _touch, target)
-        _step(step, L.move_mount, fd, target)
-        extra = flags & ~(L.MS_BIND | L.MS_REC)
-        if extra:
-            _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
+        is_dir = tree[1]
     elif m["type"] == "bind":
         src = m["source"]
         try:
@@ -263,16 +272,47 @@ def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = Non
         except OSError as e:
             raise StepError(step, e.errno or errno.ENOENT,
                             f"bind source {src}: {e.strerror}") from None
-        _step(step, _mkdirs if is_dir else _touch, target)
-        recursive = L.MS_REC if ("rbind" in m["options"] or "bind" not in m["options"]) else 0
-        _step(step, L.mount, src, target, None, L.MS_BIND | recursive)
-        extra = flags & ~(L.MS_BIND | L.MS_REC)
-        if extra:
-            _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
     else:
-        _step(step, _mkdirs, target)
-        _step(step, L.mount, m["source"] or m["type"], target, m["type"], flags, data or None)
-    _step(step, L.mount, None, target, None, propagation or (L.MS_PRIVATE | L.MS_REC))
+        is_dir = True
+    root_fd = _step(step, os.open, root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _step(step, _in_root, root_fd, target_name, is_dir)
+        try:
+            at = _fd_path(fd)
+            if m["type"] == "bind" and tree is not None:
+                _step(step, L.move_mount_fd, tree[0], fd)
+            elif m["type"] == "bind":
+                recursive = L.MS_REC if ("rbind" in m["options"] or
+                                         "bind" not in m["options"]) else 0
+                _step(step, L.mount, m["source"], at, None, L.MS_BIND | recursive)
+            else:
+                _step(step, L.mount, m["source"] or m["type"], at, m["type"], flags,
+                      data or None)
+            top = _step(step, _reopen, root_fd, target_name, fd)
+        finally:
+            os.close(fd)
+        try:
+            at = _fd_path(top)
+            extra = flags & ~(L.MS_BIND | L.MS_REC)
+            if m["type"] == "bind" and extra:
+                _step(f"{step} (remount {','.join(m['options'])})", remount, at, extra)
+            _step(step, L.mount, None, at, None, propagation or (L.MS_PRIVATE | L.MS_REC))
+        finally:
+            os.close(top)
+    finally:
+        os.close(root_fd)
+
+
+def _reopen(root_fd: int, path: str, before: int) -> int:
+    """The mount just made at ``path``: opened again inside the root (a lookup that
+    crosses into it), and checked to be where the first fd was."""
+    from ..confined.kernel import openat2
+
+    fd = openat2(root_fd, path, os.O_PATH)
+    if os.readlink(_fd_path(fd)) != os.readlink(_fd_path(before)):
+        os.close(fd)
+        raise OSError(errno.EXDEV, "the mount target moved while it was mounted on", path)
+    return fd
 
 
 def pivot(root: str) -> None:

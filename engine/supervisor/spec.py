@@ -7,8 +7,10 @@ syntax is parsed here.
 
 from __future__ import annotations
 
+import posixpath
 import signal
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..api.requests import Healthcheck, Mount
@@ -108,6 +110,8 @@ def all_mounts(mounts: Sequence[Mount], image_volumes: Mapping[str, Any] | None
     seen: set[str] = set()
     out = []
     for m in mounts:
+        # docker cleans the destination first: /tmp/.. and /./ are "/" too
+        m = replace(m, target="/" + posixpath.normpath(m.target).lstrip("/"))
         if m.target == "/":
             raise bad("invalid mount config: the destination \"/\" is the container's "
                       "root and cannot be a mount point")
