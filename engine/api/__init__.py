@@ -46,7 +46,6 @@ from ..errors import (
     SetupFailed,
     Unavailable,
 )
-from ..record import ContainerRecord, Health, Status
 from .requests import (
     CreateRequest,
     Endpoint,
@@ -65,12 +64,29 @@ TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
+    from ..record import ContainerRecord, Health, Status
+
+_LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
+         "NetworkInfo": "networks", "NetworkSpec": "networks"}
+
+
+def __getattr__(name: str) -> Any:
+    """The record and network types, imported when first used (enum classes cost the
+    thin client's start-up)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(f"pycompose.engine.{module}"), name)
+
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
     "CreateRequest", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
     "Healthcheck", "IdMapping", "Internal", "InvalidArgument", "LogConfig", "Mount",
-    "NotFound", "PortBinding", "Resources", "RestartPolicy", "SetupFailed", "Status",
-    "Ulimit", "Unavailable",
+    "NetworkInfo", "NetworkSpec", "NotFound", "PortBinding", "Resources", "RestartPolicy",
+    "SetupFailed", "Status", "Ulimit", "Unavailable",
 ]
 
 
@@ -134,17 +150,65 @@ class Engine:
 
     def container(self, ref: str) -> ContainerRecord:
         """The container named ``ref`` (name, id or unique id prefix)."""
+        from ..record import ContainerRecord
+
         return ContainerRecord(self._store().get(ref))
 
     def containers(self, *, labels: dict[str, str] | None = None) -> list[ContainerRecord]:
         """Every container, newest first; with ``labels``, those carrying all of them."""
+        from .. import client
+        from ..record import ContainerRecord
+
+        store = self._store()
+        raws = store.list()
+        if client.repair_stale(self.root, raws):  # a supervisor died: true state first
+            raws = store.list()
         out = []
-        for raw in self._store().list():
+        for raw in raws:
             rec = ContainerRecord(raw)
             if labels and any(rec.labels.get(k) != v for k, v in labels.items()):
                 continue
             out.append(rec)
         return out
+
+    # -- networks, volumes, images: the caller's process, under the stores' locks ------
+    @property
+    def networks(self) -> NetworkDoor:
+        from ..networks import NetworkDoor
+
+        return NetworkDoor(self.root)
+
+    def volume_exists(self, name: str) -> bool:
+        from ..volumes import VolumeStore
+
+        try:
+            VolumeStore(self.root).get(name)
+        except NotFound:
+            return False
+        return True
+
+    def ensure_volume(self, name: str, labels: dict[str, str] | None = None) -> bool:
+        """Create the named volume unless it exists; True when it was created now."""
+        from ..volumes import VolumeStore
+
+        if self.volume_exists(name):
+            return False
+        VolumeStore(self.root).create(name, labels=dict(labels or {}))
+        return True
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        from ..volumes import VolumeStore
+
+        VolumeStore(self.root).remove(name, force=force)
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of the image ``ref`` names now, None when the store has none."""
+        from ..images import ImageStore
+
+        try:
+            return str(ImageStore(self.root).resolve(ref).id)
+        except NotFound:
+            return None
 
     def supervisor_running(self) -> bool:
         from .. import client

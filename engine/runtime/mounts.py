@@ -2,10 +2,11 @@
 user mounts, masked and read-only paths. Run by PID 1 inside its own mount namespace,
 so none of these mounts exists in the host's namespace and all vanish with it.
 
-Pure helpers (option parsing) sit first and have unit tests; the rest are steps that
-raise ``StepError`` naming what failed. User mount targets are resolved inside the
-rootfs with ``openat2(RESOLVE_IN_ROOT)`` (engine/confined/kernel.py) and mounted on
-through the fd, never by a path string a container could change meanwhile.
+Pure helpers (option parsing, ``secure_join``) sit first and have unit tests; the
+rest are steps that raise ``StepError`` naming what failed. User mount targets are
+resolved inside the rootfs with ``openat2(RESOLVE_IN_ROOT)`` (engine/confined/kernel.py)
+and mounted on through the fd, never by a path string a container could change
+meanwhile (``secure_join`` stays for the OCI bundle's device nodes).
 """
 
 from __future__ import annotations
@@ -63,6 +64,37 @@ def parse_options(options: list[str]) -> tuple[int, int, str]:
         else:
             data.append(opt)
     return flags, propagation, ",".join(data)
+
+
+def secure_join(root: str, path: str) -> str:
+    """``root``/``path`` with every symlink resolved as the container would see it:
+    an image's symlink to /etc (or ``..`` climbing) can never lead out of ``root``."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        here = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 40:
+                raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
+            target = os.readlink(here)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
 
 
 def _step(name: str, fn: Any, *args: Any) -> Any:
@@ -158,11 +190,14 @@ def mount_system(root: str, spec: dict[str, Any], *, userns: bool) -> None:
         _step("remount /sys read-only", remount, sys_dir, sys_flags)
 
 
-def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool) -> None:
+def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool,
+                  at_target: bool = False) -> None:
     """/sys/fs/cgroup as docker has it: read-only, and (inside the container's cgroup
     namespace) showing the container's own cgroup as the root. ``hierarchies`` are
-    [version, name, controllers] from the host's probe."""
-    target = os.path.join(root, "sys/fs/cgroup")
+    [version, name, controllers] from the host's probe. ``at_target``: ``root`` is the
+    mountpoint itself (an OCI ``cgroup`` mount), not the container's root."""
+    target = root if at_target else os.path.join(root, "sys/fs/cgroup")
+    _step("mkdir /sys/fs/cgroup", _mkdirs, target)
     flags = L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV | (0 if writable else L.MS_RDONLY)
     if any(h[0] == 2 for h in hierarchies):
         _step("mount /sys/fs/cgroup", L.mount, "cgroup2", target, "cgroup2", flags)
@@ -199,6 +234,60 @@ def _make_devices(root: str, *, privileged: bool, userns: bool) -> None:
         fmt = stat.S_IFCHR if kind == "c" else stat.S_IFBLK
         _step(f"mknod {path}", os.mknod, dst, fmt | mode, os.makedev(major, minor))
         _step(f"chmod {path}", os.chmod, dst, mode)
+
+
+def default_devices(root: str, *, userns: bool) -> None:
+    """The OCI runtime spec's default devices and /dev symlinks, where the bundle's
+    mounts left them missing (a fresh tmpfs /dev has none)."""
+    for d in DEFAULT_DEVICES:
+        dst = root + d.path
+        if os.path.lexists(dst):
+            continue
+        _make_node(dst, d.path, d.kind, d.major, d.minor, d.mode, 0, 0, userns=userns)
+    for path, target in DEFAULT_SYMLINKS:
+        if not os.path.lexists(root + path):
+            _step(f"symlink {path}", os.symlink, target, root + path)
+
+
+def make_device_nodes(root: str, devices: list[dict[str, Any]], *, userns: bool) -> None:
+    """The spec's ``devices``: each node made (or, in a user namespace, where mknod
+    is refused, the host's node bound) at its path inside the root."""
+    for d in devices:
+        try:
+            dst = secure_join(root, d["path"])
+        except OSError as e:
+            raise StepError(f"create device {d['path']}", e.errno or errno.ELOOP) from None
+        mode = 0o666 if d["file_mode"] is None else d["file_mode"]
+        _step(f"create device {d['path']}", _mkdirs, os.path.dirname(dst))
+        if os.path.lexists(dst) and not os.path.isdir(dst):
+            _step(f"replace device {d['path']}", os.unlink, dst)
+        _make_node(dst, d["path"], d["kind"], d["major"], d["minor"], mode,
+                   d["uid"] or 0, d["gid"] or 0, userns=userns)
+
+
+def _make_node(dst: str, path: str, kind: str, major: int, minor: int, mode: int,
+               uid: int, gid: int, *, userns: bool) -> None:
+    if userns and kind != "p":  # mknod is refused in a user namespace: bind the host's
+        _step(f"create {path}", _touch, dst)
+        _step(f"bind {path}", L.mount, path, dst, None, L.MS_BIND)
+        return
+    if kind == "p":
+        _step(f"mkfifo {path}", os.mkfifo, dst, mode & 0o7777)
+    else:
+        fmt = stat.S_IFBLK if kind == "b" else stat.S_IFCHR
+        _step(f"mknod {path}", os.mknod, dst, fmt | (mode & 0o7777), os.makedev(major, minor))
+    _step(f"chmod {path}", os.chmod, dst, mode & 0o7777)
+    if uid or gid:
+        _step(f"chown {path}", os.chown, dst, uid, gid)
+
+
+def propagate_root(mode: str) -> None:
+    """The OCI ``rootfsPropagation`` of the container's /, set after pivot_root."""
+    flags = _PROPAGATION.get(mode)
+    if flags is None:
+        raise StepError("set rootfs propagation", errno.EINVAL,
+                        f"unknown rootfsPropagation {mode!r}")
+    _step(f"make / {mode}", L.mount, None, "/", None, flags | L.MS_REC)
 
 
 def bind_self(path: str) -> None:
@@ -261,9 +350,11 @@ def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = Non
     target_name = m["target"]
     step = f"mount {m['source'] or m['type']} on {target_name}"
     flags, propagation, data = parse_options(m["options"])
-    if m["type"] == "bind" and tree is not None:
+    is_bind = m["type"] == "bind" or (m["type"] in ("", "none") and (
+        "bind" in m["options"] or "rbind" in m["options"]))
+    if is_bind and tree is not None:
         is_dir = tree[1]
-    elif m["type"] == "bind":
+    elif is_bind:
         src = m["source"]
         try:
             is_dir = os.path.isdir(src)
@@ -274,33 +365,49 @@ def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = Non
                             f"bind source {src}: {e.strerror}") from None
     else:
         is_dir = True
+    bound_sys = False
     root_fd = _step(step, os.open, root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fd = _step(step, _in_root, root_fd, target_name, is_dir)
         try:
             at = _fd_path(fd)
-            if m["type"] == "bind" and tree is not None:
+            if is_bind and tree is not None:
                 _step(step, L.move_mount_fd, tree[0], fd)
-            elif m["type"] == "bind":
+            elif is_bind:
                 recursive = L.MS_REC if ("rbind" in m["options"] or
                                          "bind" not in m["options"]) else 0
                 _step(step, L.mount, m["source"], at, None, L.MS_BIND | recursive)
             else:
-                _step(step, L.mount, m["source"] or m["type"], at, m["type"], flags,
-                      data or None)
+                bound_sys = _mount_fs(step, m, at, flags, data)
             top = _step(step, _reopen, root_fd, target_name, fd)
         finally:
             os.close(fd)
         try:
             at = _fd_path(top)
             extra = flags & ~(L.MS_BIND | L.MS_REC)
-            if m["type"] == "bind" and extra:
+            if is_bind and extra:
                 _step(f"{step} (remount {','.join(m['options'])})", remount, at, extra)
+            elif not is_bind and bound_sys:
+                _step("remount /sys", remount, at, extra)
             _step(step, L.mount, None, at, None, propagation or (L.MS_PRIVATE | L.MS_REC))
         finally:
             os.close(top)
     finally:
         os.close(root_fd)
+
+
+def _mount_fs(step: str, m: dict[str, Any], at: str, flags: int, data: str) -> bool:
+    """A filesystem mount at ``at``; True if sysfs had to be the host's, bound (then
+    the caller remounts the new mount with the flags)."""
+    try:
+        L.mount(m["source"] or m["type"], at, m["type"], flags, data or None)
+        return False
+    except OSError as e:
+        if not (e.errno == errno.EPERM and m["type"] == "sysfs"):
+            raise StepError(step, e.errno or errno.EIO, e.strerror or "") from None
+    # a user namespace sharing the host's network namespace may not mount sysfs
+    _step("bind /sys", L.mount, "/sys", at, None, L.MS_BIND | L.MS_REC)
+    return True
 
 
 def _reopen(root_fd: int, path: str, before: int) -> int:

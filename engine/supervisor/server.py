@@ -103,6 +103,10 @@ class Server:
             await self._main()
         finally:
             rt.stop_warm_launcher()
+            try:
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing prepared network namespaces at exit: %s", e)
             # A last sweep before leaving: a destroy that lost a race (an exec's launcher
             # joining the cgroup as the container died) can leave an empty cgroup; no
             # later supervisor may come for this root, so clear it now. Running
@@ -119,7 +123,12 @@ class Server:
     async def _main(self) -> None:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
+            await self.holder.logs.start(nursery)  # first: adopted containers' logs
             self.holder.reconcile()
+            try:  # what a killed predecessor prepared (their addresses are reserved)
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing stale prepared network namespaces: %s", e)
             nursery.start_soon(self.holder.reap_orphans)
             path = self.root / "supervisor.sock"
             sock = await _listen(path)
@@ -134,6 +143,7 @@ class Server:
                     until.cancel_scope.cancel()
                 until.start_soon(idle)
                 until.start_soon(asked)
+            await self.holder.logs.close()
             nursery.cancel_scope.cancel()
             sock.close()
             with contextlib.suppress(FileNotFoundError):
@@ -199,6 +209,8 @@ class Server:
                 return
             try:
                 await self._dispatch(conn, msg, fds)
+                if msg.get("op") in ("run", "start"):  # answered: now prepare the next
+                    net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire()})
             except Exception as e:
@@ -293,9 +305,15 @@ class Server:
 
     async def _follow(self, conn: Conn, live: Live, msg: dict[str, Any]) -> None:
         """Send the pty (if any) and then the exit status; a detach or a vanished client
-        ends the session but never the container."""
+        ends the session but never the container. A container's terminal comes with the
+        pipe its output is relayed on (the log keeper reads the terminal); an exec's
+        terminal alone."""
         if live.pty_master is not None:
-            await conn.send({"event": "pty"}, [live.pty_master])
+            fds = [live.pty_master] + ([live.pty_out] if live.pty_out is not None else [])
+            await conn.send({"event": "pty"}, fds)
+            if live.pty_out is not None:
+                os.close(live.pty_out)  # the client has it now
+                live.pty_out = None
         left = trio.Event()
 
         async def watch_client() -> None:
@@ -323,9 +341,10 @@ class Server:
         if live.done.is_set():
             code = live.code if live.code is not None else await self.holder.wait(live.cid)
             await conn.send({"event": "exit", "code": code})
-        elif live.pty_master is not None and live.cid in self.holder.live \
+            return
+        self.holder.logs.unforward(live.log)  # the client left: logging goes on
+        if live.pty_master is not None and live.cid in self.holder.live \
                 and self.holder.live[live.cid] is live:
-            self.holder.start_pty_log(live)
             await conn.send({"event": "detached"})
 
     async def _exec(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
@@ -390,7 +409,23 @@ def _answers(root: Path) -> bool:
         s.close()
 
 
+def default_signals() -> None:
+    """Start from default dispositions and an empty mask whatever the CLI that
+    started us had (``nohup``, a blocked SIGCHLD): the supervisor lives on after its
+    caller, and what it starts (nft, ip, the launchers) inherits what it has. Python's
+    own SIGPIPE and SIGXFSZ ignores stay: its file calls expect EPIPE, not death."""
+    keep = {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}
+    for sig in signal.valid_signals():
+        if sig in keep:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def main() -> int:
+    default_signals()
     # A daemon's umask, as dockerd sets it: what the supervisor makes for containers
     # (upper dirs, /etc files, volumes) and the containers' own processes never take
     # the mode of whoever happened to start it; state is made private explicitly.
