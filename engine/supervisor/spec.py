@@ -10,8 +10,9 @@ from __future__ import annotations
 import posixpath
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
+
+from pycompose.util.records import fields_of
 
 from ..api.requests import Healthcheck, Mount
 from ..errors import InvalidArgument
@@ -111,7 +112,10 @@ def all_mounts(mounts: Sequence[Mount], image_volumes: Mapping[str, Any] | None
     out = []
     for m in mounts:
         # docker cleans the destination first: /tmp/.. and /./ are "/" too
-        m = replace(m, target="/" + posixpath.normpath(m.target).lstrip("/"))
+        clean = "/" + posixpath.normpath(m.target).lstrip("/")
+        if clean != m.target:
+            m = Mount(**{f: getattr(m, f) for f in fields_of(Mount)})
+            m.target = clean
         if m.target == "/":
             raise bad("invalid mount config: the destination \"/\" is the container's "
                       "root and cannot be a mount point")
