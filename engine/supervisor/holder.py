@@ -26,6 +26,8 @@ from typing import Any
 
 import trio
 
+from pycompose.util.besteffort import best_effort
+
 from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
 from ..errors import CannotExecute, CommandNotFound, Conflict, EngineError, NotFound
@@ -86,9 +88,7 @@ class Holder:
         if self._net_services is not None:
             self._net_services.notify()
             return
-        from pycompose.netplug import Networks, NetworkServices
-
-        self._net_services = NetworkServices(Networks(self.root))
+        self._net_services = net.services(self.root)
         self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:
@@ -155,7 +155,7 @@ class Holder:
         except BaseException as e:
             for fd in pipes:
                 os.close(fd)
-            with contextlib.suppress(Exception):
+            with best_effort(log, "destroy %s after a failed start", cid[:12]):
                 rt.destroy(spec)
             msg = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
             # docker's State.ExitCode of a start that failed: 127/126 when the command
@@ -236,13 +236,13 @@ class Holder:
         await self._finish(live, code)
 
     async def _finish(self, live: Live, code: int) -> None:
-        with contextlib.suppress(Exception):
+        with best_effort(log, "kill what is left of %s", live.cid[:12]):
             rt.kill_all(live.spec, signal.SIGKILL)
         with trio.move_on_after(10):  # an exec (a healthcheck) half set up joins late
             while live.execs_starting:
                 await trio.sleep(0.01)
         if live.execs_starting == 0:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "kill what is left of %s", live.cid[:12]):
                 rt.kill_all(live.spec, signal.SIGKILL)
         await self.logs.drained(live.log, 5)
         oom = rt.oom_killed(live.spec)
@@ -351,7 +351,7 @@ class Holder:
                 await live.done.wait()
             if not live.done.is_set():
                 live.killed = True
-                with contextlib.suppress(Exception):
+                with best_effort(log, "kill %s after its stop timeout", cid[:12]):
                     rt.kill_all(live.spec, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(live.pid, signal.SIGKILL)
@@ -374,7 +374,7 @@ class Holder:
             return
         # the runtime's objects are found again from the record alone (id, root id)
         if (self.store.path(cid) / "rt").exists():
-            with contextlib.suppress(Exception):
+            with best_effort(log, "destroy the runtime's objects of %s", cid[:12]):
                 rt.destroy(build.runtime_spec(self.root, rec))
         net.release(self.root, rec)
         with contextlib.suppress(NotFound):
@@ -492,7 +492,7 @@ class Holder:
             alive = pid > 0 and st.get("StartTime") is not None and \
                 rt.process_start_time(pid) == st.get("StartTime")
             spec = None
-            with contextlib.suppress(Exception):
+            with best_effort(log, "rebuild the spec of %s", cid[:12]):
                 spec = build.runtime_spec(self.root, rec)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
@@ -503,7 +503,7 @@ class Holder:
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "destroy the leftovers of %s", cid[:12]):
                     rt.destroy(spec)
             self.store.update(cid, lambda r: r["State"].update(
                 Status="exited", Running=False, Restarting=False, Pid=0,
