@@ -243,29 +243,23 @@ def escape_dollars(text: str) -> str:
 
 
 def to_yaml(data: Any) -> str:
-    """YAML in docker compose's layout (sequences indented under their key).
+    """YAML as docker compose prints it (go-yaml's encoder, see :mod:`.goyaml`)."""
+    from .goyaml import dump as goyaml_dump
 
-    A small emitter of our own: PyYAML's representer is pure Python and took most of
-    ``config``'s time on big projects. Strings that could read back as anything but
-    the same string are double-quoted (JSON escapes are valid YAML); tests load the
-    output back with PyYAML and compare.
-    """
-    lines: list[str] = []
-    _emit(data, 0, lines)
-    return "\n".join(lines) + "\n"
+    return goyaml_dump(data)
 
 
-_PLAIN = re.compile(r"[A-Za-z_/][\w./@%+=,~^()-]*(?:[: ][\w./@%+=,~^()-]+)*")
-_RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
-#: Characters that a JSON string may hold raw but YAML reads differently (controls,
-#: NEL, the Unicode line separators, a BOM): strings with any of them go to PyYAML.
+#: Characters a YAML reader refuses raw (controls, NEL, the Unicode line separators,
+#: a BOM): the JSON output escapes them.
 _PRINTABLE = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff"
                         "\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
 
 
-def yaml_scalar(value: Any) -> str:
-    """One scalar as the YAML emitter writes it."""
-    return _scalar(value)
+def yaml_scalar(value: Any, *, indent: int = 2, step: int = 2, width: int = 80) -> str:
+    """One scalar as go-yaml writes it after ``key:`` (see :func:`.goyaml.scalar`)."""
+    from .goyaml import scalar
+
+    return scalar(value, indent, step, width)
 
 
 def tabwriter(rows: list[list[str]], *, minwidth: int, padding: int) -> str:
@@ -285,74 +279,6 @@ def tabwriter(rows: list[list[str]], *, minwidth: int, padding: int) -> str:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
         lines.append("".join(cells) + (row[-1] if row else ""))
     return "".join(line + "\n" for line in lines)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}[repr(value)]
-        if value.is_integer() and abs(value) < 1e6:
-            # as Go's shortest %g writes it: cpus 1.0 prints 1 (it reads back as a
-            # number all the same)
-            return str(int(value))
-        text = repr(value)
-        mantissa, e, exp = text.partition("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return mantissa + (f"e{'+' if not exp.startswith('-') else ''}"
-                           f"{exp.lstrip('+')}" if e else "")
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
-        return text
-    if _PRINTABLE.search(text):
-        import yaml
-
-        return str(yaml.safe_dump(text, default_style='"', width=1 << 16)).strip()
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _emit(value: Any, indent: int, lines: list[str]) -> None:
-    pad = " " * indent
-    if isinstance(value, dict):
-        if not value:
-            lines.append(pad + "{}")
-            return
-        for k, v in value.items():
-            key = _scalar(k)
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{key}:")
-                _emit(v, indent + 2, lines)
-            else:
-                lines.append(f"{pad}{key}: {_inline(v)}")
-    elif isinstance(value, list):
-        if not value:
-            lines.append(pad + "[]")
-            return
-        for item in value:
-            if isinstance(item, (dict, list)) and item:
-                start = len(lines)
-                _emit(item, indent + 2, lines)
-                lines[start] = f"{pad}- {lines[start][indent + 2:]}"
-            else:
-                lines.append(f"{pad}- {_inline(item)}")
-    else:
-        lines.append(pad + _inline(value))
-
-
-def _inline(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _scalar(value)
 
 
 def to_json(data: Any, indent: int = 2) -> str:

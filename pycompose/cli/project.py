@@ -151,12 +151,16 @@ def _variables_text(args: argparse.Namespace) -> str:
     if fmt == "yaml":
         if not variables:
             return "{}\n"
+        # go-yaml's Marshal: 4-space indentation, no line width
+        def value(x: str) -> str:
+            return render.yaml_scalar(x, indent=8, step=4, width=1 << 30)
+
         out: list[str] = []
         for name, v in variables:
-            out.append(f"{render.yaml_scalar(name)}:")
-            out.append(f"    name: {render.yaml_scalar(v.name)}")
-            out.append(f"    defaultvalue: {render.yaml_scalar(v.default)}")
-            out.append(f"    presencevalue: {render.yaml_scalar(v.alternate)}")
+            out.append(f"{value(name)}:")
+            out.append(f"    name: {value(v.name)}")
+            out.append(f"    defaultvalue: {value(v.default)}")
+            out.append(f"    presencevalue: {value(v.alternate)}")
             out.append(f"    required: {'true' if v.required else 'false'}")
         return "\n".join(out) + "\n"
     rows = [["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"]]
