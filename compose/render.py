@@ -322,3 +322,60 @@ def service_hash(project: Project, name: str) -> str:
         deploy.pop("replicas", None)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def raw_model_dict(raw: Any) -> dict[str, Any]:
+    """``config --no-interpolate``: the loaded model before validation (merged,
+    included, extended, paths resolved; ``${VAR}`` left as written, so typed values
+    may still be templates), normalised as docker compose's ``ToModel`` leaves it:
+    the project name, the implied ``default`` network, resource names, services
+    disabled by profiles left out, and every mapping's keys sorted (it prints a
+    Go map, not the typed project)."""
+    data = plain(raw.data)
+    data["name"] = raw.name
+    active = set(raw.profiles)
+    services = data.get("services")
+    uses_default = False
+    if isinstance(services, dict):
+        kept: dict[str, Any] = {}
+        for name, svc in services.items():
+            profiles = svc.get("profiles") if isinstance(svc, dict) else None
+            if isinstance(profiles, list) and profiles and "*" not in active \
+                    and not active.intersection(map(str, profiles)):
+                continue
+            if isinstance(svc, dict) and "network_mode" not in svc and "provider" not in svc:
+                nets = svc.get("networks")
+                if not nets:
+                    svc["networks"] = {"default": None}
+                    uses_default = True
+                elif isinstance(nets, list):
+                    svc["networks"] = {str(n): None for n in nets}
+                    uses_default = uses_default or "default" in svc["networks"]
+                elif isinstance(nets, dict) and "default" in nets:
+                    uses_default = True
+            kept[name] = svc
+        data["services"] = kept
+    if uses_default:
+        networks = data.get("networks")
+        if not isinstance(networks, dict):
+            networks = data["networks"] = {}
+        networks.setdefault("default", None)
+    for key in ("networks", "volumes", "configs", "secrets"):
+        section = data.get(key)
+        if not isinstance(section, dict):
+            continue
+        for name, resource in list(section.items()):
+            resource = resource if isinstance(resource, dict) else {}
+            if resource.get("name") is None:
+                external = str(resource.get("external", "")).lower() in ("true", "1")
+                resource["name"] = name if external else f"{raw.name}_{name}"
+            section[name] = resource
+    return _sorted_keys(data)
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
