@@ -1,11 +1,16 @@
 """The canonical project, as ``docker compose config`` prints it.
 
-The shape follows docker compose v2: ``name``, then ``services`` sorted by name, each
-with its keys in compose-go's order and in their long forms (ports as ``{mode,
-host_ip, target, published, protocol}``, volumes with absolute sources, environment
-resolved), ``networks: {default: null}`` where a service uses the implied default
-network, then the top-level ``networks``, ``volumes``, ``secrets``, ``configs`` with
-the names the engine will give them (``PROJECT_default``, ``PROJECT_data``).
+The shape follows docker compose (compose-go's types as go-yaml and encoding/json
+marshal them): ``name``, then ``services`` sorted by name, each with its keys in
+compose-go's struct order and in their long forms (ports as ``{mode, host_ip, target,
+published, protocol}``, volumes with absolute sources, environment resolved, a bare
+key nothing sets as ``KEY: null``), ``networks: {default: null}`` where a service
+uses the implied default network, then the top-level ``networks``, ``volumes``,
+``secrets``, ``configs`` with the names the engine will give them
+(``PROJECT_default``, ``PROJECT_data``). What Go leaves out is left out (plain
+booleans when false, a secret's content); ``--format json`` has what Go cannot omit
+(``command: null``, ``ipam: {}``). The YAML text itself is go-yaml's
+(:mod:`.goyaml`); every ``$`` is then doubled (:func:`escape_dollars`).
 """
 
 from __future__ import annotations
