@@ -66,7 +66,9 @@ def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> N
         del out["create_host_path"]
     ext = getattr(model, "extensions", None)
     if ext and extensions:
-        out.update(plain(ext))
+        # go-yaml writes an inline map of extensions with its keys sorted
+        # (its values are Go maps too: every level sorted)
+        out.update(sorted(_sorted_keys(plain(ext)).items()))
     for name in list(out):
         value = getattr(model, name, None)
         if value is None:
@@ -190,7 +192,7 @@ def project_dict(project: Project, *, extensions: bool = True) -> dict[str, Any]
         secret.pop("content", None)
     if project.models:
         out["models"] = {k: dump(v, extensions=ext) for k, v in sorted(project.models.items())}
-    out.update(plain(project.extensions))
+    out.update(sorted(_sorted_keys(plain(project.extensions)).items()))
     return out
 
 
