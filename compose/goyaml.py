@@ -82,7 +82,7 @@ class _Analysis:
         block_ind = line_breaks = special = tabs = False
         leading_space = leading_break = trailing_space = trailing_break = False
         break_space = space_break = previous_space = previous_break = False
-        if s[:3] in ("---", "...") and (len(s) == 3 or s[3] in " \t" + _BREAKS):
+        if s[:3] in ("---", "..."):  # whatever follows (go-yaml's check)
             block_ind = True
         preceded_by_ws = True
         n = len(s)
@@ -371,7 +371,14 @@ def _node(out: _Out, value: Any, indent: int, width: int, first_inline: bool) ->
         for i, (k, v) in enumerate(value.items()):
             if i or not first_inline:
                 out.newline(indent)
-            _key(out, k)
+            if isinstance(k, str) and (len(k.encode()) > 128
+                                       or any(c in _BREAKS for c in k)):
+                # no simple key (go-yaml's checkSimpleKey): "? key" then ": value"
+                out.put("?")
+                _write_scalar(out, k, indent + 2, False, width)
+                out.newline(indent)
+            else:
+                _key(out, k)
             out.put(":")
             if isinstance(v, (dict, list)) and v:
                 _node(out, v, indent + 2, width, False)
@@ -409,7 +416,8 @@ def dump(data: Any, width: int = WIDTH) -> str:
     else:
         _value(out, data, 0, width)
         return "".join(out.parts).lstrip(" ") + "\n"
-    return "".join(out.parts) + "\n"
+    # (a literal block that keeps its final line breaks has ended the line already)
+    return "".join(out.parts) + ("" if out.line_start else "\n")
 
 
 def scalar(value: Any, indent: int = 2, step: int = 2, width: int = WIDTH) -> str:

@@ -139,3 +139,22 @@ def test_anything_reads_back_the_same(data: dict[str, object]) -> None:
     values = [*data, *(x for v in data.values() for x in (v if isinstance(v, list) else [v]))]
     if "=" not in values:
         assert (yaml.safe_load(text) or {}) == data
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ({"k": "...x"}, "k: '...x'\n"),
+        ({"k": "---x"}, "k: '---x'\n"),
+        # a key with a line break, or longer than 128 bytes, is no simple key
+        ({"a\nb": 1}, "? |-\n  a\n  b\n: 1\n"),
+        ({"k" * 130: 1}, "? " + "k" * 130 + "\n: 1\n"),
+        # a word longer than the line is not broken; the fold comes at the next space
+        ({"k": ["x" * 100 + " y"]}, "k:\n  - " + "x" * 100 + "\n    y\n"),
+        # a literal block that keeps its final line breaks ends the document
+        ({"k": "a\n\n"}, "k: |+\n  a\n\n"),
+    ],
+)
+def test_documents(data: dict[str, object], text: str) -> None:
+    assert dump(data) == text
+    assert plain(load_yaml(text, "t.yaml")) == data
