@@ -98,7 +98,7 @@ def test_keys_are_quoted_like_values_and_never_folded() -> None:
         '"8080": 2\n'
         "'a: b': 3\n"
         f"{long_key.strip()}: 4\n")
-    assert dump({"multi\nline": 1}) == '"multi\\nline": 1\n'
+    assert dump({"multi\nline": 1}) == "? |-\n  multi\n  line\n: 1\n"
 
 
 def test_long_lines_fold_past_80_columns() -> None:
