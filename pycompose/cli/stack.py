@@ -166,7 +166,8 @@ def ps(args: argparse.Namespace) -> int:
     import json
 
     from pycompose.compose import translate as T
-    from pycompose.engine.containers import status_line
+
+    from .render import status_line
 
     _, rows = _rows(args, args.all)
     if args.quiet:
