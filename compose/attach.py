@@ -7,7 +7,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -43,6 +43,7 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
     width = max((len(service_label(r)) for r in recs), default=0)
     services = list(dict.fromkeys(r.labels.get("com.docker.compose.service", r.name)
                                   for r in recs))
+    window = L.Window(tail=tail, since=since, until=until)
 
     async def one(rec: ContainerRecord) -> None:
         name = service_label(rec)
@@ -51,18 +52,17 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
             n = services.index(rec.labels.get("com.docker.compose.service", rec.name))
             pre = f"\x1b[{COLOURS[n % len(COLOURS)]}m{name:<{width}}  |\x1b[0m ".encode()
 
-        def emit(e: Any) -> None:
+        def emit(e: L.Entry) -> None:
             text = L.render(e, timestamps)
             write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
+
         try:
-            log = L.reader(engine.root, rec)
+            log = L.open_log(rec)
         except L.NotReadable as no:
             write(pre + f"({no})\n".encode())
             return
-        window = L.Window(tail=tail, since=since, until=until)
         try:
-            history = await trio.to_thread.run_sync(lambda: list(log.history(window)))
-            for e in history:
+            for e in await trio.to_thread.run_sync(lambda: list(log.history(window))):
                 emit(e)
             if not follow:
                 return

@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import trio
 
 from ..api.requests import ExecRequest
-from ..containers import Record, now_iso
+from ..containers import Record
 from ..errors import EngineError, NotFound
+from ..record import now_iso
 
-if TYPE_CHECKING:
-    from .holder import Holder, Live
+
+class Process(Protocol):
+    """An exec'd process, as the holder gives it back (``holder.Live``)."""
+
+    pid: int
+    code: int | None
+    done: trio.Event
+
+
+#: exec a probe in the container: (request, (stdin, stdout, stderr)) -> its process
+Exec = Callable[[ExecRequest, tuple[int | None, int | None, int | None]], Awaitable[Process]]
+#: apply a change to the container's record (the store's atomic update)
+Update = Callable[[Callable[[Record], None]], object]
 
 NS = 1_000_000_000
 DEFAULTS = {"Interval": 30 * NS, "Timeout": 30 * NS, "StartPeriod": 0, "Retries": 3}
@@ -72,53 +85,63 @@ def _interval(s: dict[str, float], hc: dict[str, Any], in_start: bool) -> float:
     return start_interval if in_start and start_interval > 0 else s["Interval"]
 
 
-async def run_checks(holder: Holder, live: Live, argv: list[str], hc: dict[str, Any]) -> None:
-    """Probe ``live`` until it exits: once at once when it starts (so that a
-    dependant waiting for ``service_healthy`` waits for the service, not for an
-    interval), then every interval. Each change of status is an event
-    (``health_status: healthy``), which waiters (``wait_health``) wake on."""
+#: is the container paused (frozen: a probe would hang in it)
+Paused = Callable[[], bool]
+#: told of each change of health status, with the record after it
+Changed = Callable[[str, Record], None]
+
+
+async def run_checks(done: trio.Event, exec_: Exec, update: Update, argv: list[str],
+                     hc: dict[str, Any], paused: Paused | None = None,
+                     changed: Changed | None = None) -> None:
+    """Probe a container until ``done`` (its exit): ``exec_`` runs the test in it,
+    ``update`` records each result. The first probe runs at once when it starts (so
+    that a dependant waiting for ``service_healthy`` waits for the service, not for an
+    interval), then every interval; none while ``paused``. Each change of status is
+    told to ``changed`` (the supervisor's ``health_status: ...`` event, which waiters
+    wake on)."""
     s = settings(hc)
     started = trio.current_time()
-    holder.store.update(live.cid, lambda r: r["State"].update(
+    update(lambda r: r["State"].update(
         Health={"Status": "starting", "FailingStreak": 0, "Log": []}))
     first = True
     status = "starting"
-    while not live.done.is_set():
+    while not done.is_set():
         in_start = trio.current_time() - started < s["StartPeriod"]
         if not first:
             with trio.move_on_after(_interval(s, hc, in_start)):
-                await live.done.wait()
+                await done.wait()
         first = False
-        if live.done.is_set():
+        if done.is_set():
             return
-        if live.paused:
+        if paused is not None and paused():
             continue
         start = now_iso()
-        code, output = await _probe(holder, live, argv, s["Timeout"])
-        if live.done.is_set():
+        code, output = await _probe(exec_, argv, s["Timeout"])
+        if done.is_set():
             return
         in_start = trio.current_time() - started < s["StartPeriod"]
         def apply(r: Record, c: int = code, o: str = output, st: str = start,
                   i: bool = in_start) -> None:
             record_result(r, c, o, st, i, int(s["Retries"]))
         try:
-            rec = holder.store.update(live.cid, apply)
+            rec = update(apply)
         except NotFound:
             return
-        now = str((rec["State"].get("Health") or {}).get("Status") or "starting")
-        if now != status:
-            status = now
-            holder.events.publish(f"health_status: {now}", live.cid, rec)
+        if changed is not None and isinstance(rec, dict):
+            now = str((rec["State"].get("Health") or {}).get("Status") or "starting")
+            if now != status:
+                status = now
+                changed(now, rec)
 
 
-async def _probe(holder: Holder, live: Live, argv: list[str],
-                 timeout: float) -> tuple[int, str]:
+async def _probe(exec_: Exec, argv: list[str], timeout: float) -> tuple[int, str]:
     """Exec the test with its output captured; (exit code, output). A timeout kills it
     and counts as a failure (docker: exit -1)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ex = await holder.exec(live.cid, ExecRequest(cmd=argv), (null, w, w))
+        ex = await exec_(ExecRequest(cmd=argv), (null, w, w))
     except EngineError as e:
         os.close(r)
         return 1, str(e)
