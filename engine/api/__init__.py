@@ -16,7 +16,7 @@ Engine API service, ``kube play``) drives the engine through this package alone.
     engine.stats(ref) -> Stats                 # cpu ns, memory, limit, pids
     engine.wait_health(ref, timeout) -> ContainerRecord  # woken by the health event
     engine.events(since_ns) -> iterator of Event         # live, from the supervisor
-    engine.top(ref) -> [pid]; engine.copy_from/copy_to; engine.commit; engine.export
+    engine.top_pids(ref) -> [pid]; engine.copy_from/copy_to; engine.commit; engine.export
 
 Which half answers a call is the face's business, not its caller's:
 
@@ -195,14 +195,6 @@ class Engine:
 
         copy_to(self._store().get(ref), src, path, follow_link=follow_link, archive=archive)
 
-    def commit(self, ref: str, repository: str | None = None, *, message: str = "",
-               author: str = "", changes: list[str] | None = None) -> str:
-        """The container's changes as a new image; its id."""
-        from ..containers import commit
-
-        return commit(self.root, self._store().get(ref), repository, message=message,
-                      author=author, changes=changes)
-
     def top_pids(self, ref: str) -> list[int]:
         """Host pids of every process of a running container."""
         from ..containers import container_pids
@@ -331,32 +323,8 @@ class Engine:
                                             (ev.get("attributes") or {}).items()},
                                 time_ns=int(ev["time_ns"]))
 
-    # -- looking into containers: the caller's process, on the records -------------------
-    def top(self, ref: str) -> list[int]:
-        """The host pids of a running container's processes; Conflict if it is not
-        running."""
-        from ..containers import container_pids
-
-        rec = self.container(ref)
-        if not rec.status.is_active or not rec.pid:
-            raise Conflict(f"container {rec.name} is not running")
-        return container_pids(rec.pid)
-
-    def copy_from(self, ref: str, path: str, dest: str, *, follow_link: bool = False) -> None:
-        """``cp CONTAINER:PATH DEST``: resolved inside the container's root."""
-        from ..containers import copy_from
-
-        copy_from(self._store().get(ref), path, dest, follow_link=follow_link)
-
-    def copy_to(self, ref: str, src: str, path: str, *, follow_link: bool = False,
-                archive: bool = False) -> None:
-        """``cp SRC CONTAINER:PATH``: resolved inside the container's root."""
-        from ..containers import copy_to
-
-        copy_to(self._store().get(ref), src, path, follow_link=follow_link, archive=archive)
-
-    def commit(self, ref: str, repo_tag: str | None, *, message: str = "", author: str = "",
-               changes: list[str] | None = None, pause: bool = True) -> str:
+    def commit(self, ref: str, repository: str | None = None, *, message: str = "",
+               author: str = "", changes: list[str] | None = None, pause: bool = True) -> str:
         """The container's changes as a new image (its id); ``pause`` freezes a running
         container meanwhile, as docker does, so that the layer is consistent."""
         from ..containers import commit
@@ -370,7 +338,7 @@ class Engine:
             except EngineError:
                 paused = False  # no freezer here: commit it as it runs
         try:
-            return commit(self.root, self._store().get(rec.id), repo_tag, message=message,
+            return commit(self.root, self._store().get(rec.id), repository, message=message,
                           author=author, changes=changes)
         finally:
             if paused:

@@ -72,7 +72,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 # -- ps ---------------------------------------------------------------------------------
 def go_time(ts: str) -> str:
     """A record's RFC 3339 time as Go prints a time.Time: ``2006-01-02 15:04:05 +0000 UTC``."""
-    from pycompose.engine.record import parse_iso
+    from pycompose.engine.api import parse_iso
 
     secs = parse_iso(ts)
     return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(secs)) if secs else ""
@@ -101,8 +101,9 @@ def ports_text(rec: Any) -> str:
 def ps_row(rec: Any, no_trunc: bool = False) -> dict[str, Any]:
     """docker compose's ``ps --format json`` object of one container (its keys)."""
     from pycompose.compose import translate as T
-    from pycompose.engine.containers import human_duration, status_line
-    from pycompose.engine.record import parse_iso
+    from pycompose.engine.api import parse_iso
+
+    from .render import human_duration, status_line
 
     labels = rec.labels
     cmd = " ".join(rec.command)
@@ -242,8 +243,8 @@ def version(args: argparse.Namespace) -> int:
 
 # -- images -------------------------------------------------------------------------------
 def images(args: argparse.Namespace) -> int:
-    from pycompose.engine.images import ImageStore
-    from pycompose.engine.images.reference import parse
+    from pycompose.engine.api.images import ImageStore
+    from pycompose.engine.api.images import parse_reference as parse
 
     from .image import human_size
 
@@ -297,7 +298,7 @@ def top(args: argparse.Namespace) -> int:
     engine = C.engine()
     first = True
     for r in recs:
-        pids = engine.top(r.id)
+        pids = engine.top_pids(r.id)
         if not pids:
             continue
         out = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,cmd", "-p",
@@ -319,7 +320,7 @@ def top(args: argparse.Namespace) -> int:
 # -- volumes ------------------------------------------------------------------------------
 def volumes(args: argparse.Namespace) -> int:
     from pycompose.compose import translate as T
-    from pycompose.engine.volumes import VolumeStore
+    from pycompose.engine.api.volumes import VolumeStore
 
     project, recs = C.rows(args, True)
     wanted = set(getattr(args, "services", []) or [])

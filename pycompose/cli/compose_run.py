@@ -159,8 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from pycompose.compose import orchestrate as O
     from pycompose.compose import plan as P
     from pycompose.compose.errors import ComposeError
-    from pycompose.engine import client
-    from pycompose.util.plain import to_plain
+    from pycompose.engine.api import session
 
     C.refuse_dry_run(args, "run")
     project = C.load_project(args)
@@ -188,14 +187,8 @@ def run(args: argparse.Namespace) -> int:
         engine.start(cid)
         print(req.name)
         return 0
-    root = C.root()
-    msg = {"op": "run", "request": to_plain(req), "attach": True, "tty": req.tty,
-           "interactive": req.open_stdin, "console_size": client.terminal_size()}
-    with client.connect(root) as conn:
-        conn.send(msg, [] if req.tty else [0, 1, 2])
-        reply, _ = conn.recv()
-        return client.attach_session(root, conn, reply["id"], tty=req.tty,
-                                     stdin=req.open_stdin)
+    _, code = session.run(C.root(), req, detach=False, interactive=req.open_stdin)
+    return code
 
 
 # -- create -------------------------------------------------------------------------------

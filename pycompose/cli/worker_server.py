@@ -53,13 +53,13 @@ def preload() -> None:
     import pycompose.compose.orchestrate
     import pycompose.compose.render
     import pycompose.engine.api
+    import pycompose.engine.api.images
     import pycompose.engine.api.logs
-    import pycompose.engine.client
-    import pycompose.engine.containers
-    import pycompose.engine.networks
-    import pycompose.engine.record
-    import pycompose.engine.volumes
-    import pycompose.netplug  # noqa: F401  (pyroute2: networks are made in the caller)
+    import pycompose.engine.api.networks
+    import pycompose.engine.api.session
+    import pycompose.engine.api.volumes
+
+    _ = pycompose.engine.api.networks.Networks  # pyroute2: networks are made in the caller
     try:  # the live display (only a terminal's commands use it)
         import rich.console
         import rich.live
@@ -187,6 +187,7 @@ class Worker:
     def run(self) -> None:
         path = socket_path(self.root)
         self.listener = _listen(path)
+        ours = os.stat(path).st_ino
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
         limit = idle_seconds()
         quiet_since = time.monotonic()
@@ -202,8 +203,7 @@ class Worker:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 # only our own socket: a successor may have bound a new one already
-                if self.listener is not None and os.stat(path).st_ino == \
-                        os.fstat(self.listener.fileno()).st_ino:
+                if os.stat(path).st_ino == ours:
                     path.unlink()
             if self.listener is not None:
                 self.listener.close()
