@@ -114,6 +114,7 @@ class Rule:
     action: str
     target: str | None
     ignore: list[str] = field(default_factory=list)
+    initial_sync: bool = False
 
     def covers(self, changed: Path) -> str | None:
         """The path of ``changed`` relative to the rule's, if the rule covers it."""
@@ -149,7 +150,8 @@ def rules_of(project: Any, services: list[str]) -> list[Rule]:
                 raise ComposeError(f"services.{name}.develop.watch: action sync+exec is "
                                    "not supported yet (sync, sync+restart, restart, "
                                    "rebuild are)")
-            out.append(Rule(name, path.resolve(), w.action, w.target, list(w.ignore or [])))
+            out.append(Rule(name, path.resolve(), w.action, w.target, list(w.ignore or []),
+                            bool(w.initial_sync)))
     if not out:
         raise ComposeError("none of the selected services is configured for watch, "
                            "consider setting a 'develop' section")
@@ -195,7 +197,12 @@ def _apply(args: argparse.Namespace, project: Any, rule: Rule, changes: list[str
                     if src.is_dir():
                         continue  # its files come as their own events
                     if src.exists():
-                        engine.copy_to(rec.id, str(src), dest)
+                        try:
+                            engine.copy_to(rec.id, str(src), dest)
+                        except EngineError:
+                            # a folder missing on the way: the rule's whole tree
+                            # (docker cp of DIR/. makes the target and its folders)
+                            engine.copy_to(rec.id, f"{rule.path}/.", rule.target)
                     else:
                         _say(f"watch: {src} was removed (removing in the container is "
                              "not done)")
@@ -225,6 +232,14 @@ def watch_project(args: argparse.Namespace, project: Any, *, quiet: bool) -> int
                 raise ComposeError(f"services.{r.service}.develop.watch: path {r.path} "
                                    "does not exist")
             ino.add_tree(r.path)
+        for r in rules:  # initial_sync: what is there now, before any change
+            if r.initial_sync and r.action in ("sync", "sync+restart"):
+                files = [p.relative_to(r.path).as_posix() for p in sorted(r.path.rglob("*"))
+                         if p.is_file()] if r.path.is_dir() else ["."]
+                hits = [f for f in files if f == "." or r.covers(r.path / f) is not None]
+                if hits:
+                    _apply(args, project, Rule(r.service, r.path, "sync", r.target, r.ignore),
+                           hits, quiet)
         _say("Watch enabled")
         try:
             while True:
