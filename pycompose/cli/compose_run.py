@@ -253,9 +253,9 @@ def wait(args: argparse.Namespace) -> int:
     from pycompose.compose import orchestrate as O
     from pycompose.compose.errors import ComposeError
 
-    project, recs = C.rows(args, False)
+    project, recs = C.rows(args, True)  # one that exited already answers at once
     if not recs:
-        raise ComposeError("no containers to wait for (are the services running?)")
+        raise ComposeError("no containers to wait for (are the services created?)")
     engine = C.engine(args)
     codes: list[int] = []
 
