@@ -366,6 +366,7 @@ def stats(args: argparse.Namespace) -> int:
     engine = C.engine()
     host_mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     prev: dict[str, Any] = {}
+    first = True
     tty = sys.stdout.isatty() and not args.no_stream
     while True:
         _, recs = C.rows(args, args.all, services)
@@ -375,8 +376,8 @@ def stats(args: argparse.Namespace) -> int:
                 samples[r.id] = engine.stats(r.id) if r.status.is_active else None
             except EngineError:
                 samples[r.id] = None
-        if args.no_stream and not prev:  # a CPU % needs two samples
-            prev = samples
+        if args.no_stream and first and samples:  # a CPU % needs two samples
+            prev, first = samples, False
             time.sleep(0.5)
             continue
         rows = []

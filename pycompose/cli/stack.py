@@ -174,6 +174,7 @@ def up(args: argparse.Namespace) -> int:
 
         return dry_up(args, project, opts)
     engine, progress = C.engine(args), C.progress(args)
+    _unsupported_pull_build(args, progress)
     try:
         if args.detach or args.no_start or args.wait:
             with C.project_lock(project.name):
@@ -274,12 +275,44 @@ def simple(args: argparse.Namespace) -> int:
         elif args.verb == "kill":
             trio.run(lambda: O.kill(project, engine, services, signal=args.signal,
                                     progress=progress))
+            if args.remove_orphans:
+                _remove_orphans(project, engine, progress)
         else:
             trio.run(lambda: O.rm(project, engine, services, stop_first=args.stop,
                                   volumes=args.volumes, timeout=timeout, progress=progress))
     finally:
         _finish(progress)
     return 0
+
+
+def _remove_orphans(project: Any, engine: Any, progress: Any) -> None:
+    """``kill --remove-orphans``: the project's containers of services its files no
+    longer declare go too."""
+    from pycompose.compose import translate as T
+    from pycompose.engine.api import NotFound
+
+    every = project.all_services()
+    for rec in engine.containers(labels={T.LABEL_PROJECT: project.name}):
+        if rec.labels.get(T.LABEL_SERVICE) in every or \
+                rec.labels.get(T.LABEL_ONEOFF) == "True":
+            continue
+        try:
+            engine.remove(rec.id, force=True)
+        except NotFound:
+            continue
+        progress("Container", rec.name, "Removed")
+
+
+def _unsupported_pull_build(args: argparse.Namespace, progress: Any) -> None:
+    """Registry pulls and builds are other parts' (they land on their own): until they
+    do, say so rather than act as if it was done."""
+    pull = getattr(args, "pull", None)
+    if pull == "always":
+        progress.warn("--pull always: pulling from a registry is not available in this "
+                      "build yet; the local images are used")
+    if getattr(args, "build", False):
+        progress.warn("--build: building images is not available in this build yet; "
+                      "the local images are used")
 
 
 class _DryEngine:
