@@ -208,6 +208,7 @@ class PodmanCompose(Tool):
         import resource
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        psoft, phard = resource.getrlimit(resource.RLIMIT_NPROC)
         (d / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{d / "root"}"\n'
             f'runroot = "{d / "run"}"\n')
@@ -218,7 +219,8 @@ class PodmanCompose(Tool):
             '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n'
             # root here lacks CAP_SYS_RESOURCE: podman's default nofile (1048576) cannot
             # be set, so ask for what this process has
-            f'[containers]\ndefault_ulimits = ["nofile={soft}:{hard}"]\n')
+            f'[containers]\ndefault_ulimits = ["nofile={soft}:{hard}", '
+            f'"nproc={psoft}:{phard}"]\n')
         self.env.update(CONTAINERS_STORAGE_CONF=str(d / "storage.conf"),
                         CONTAINERS_CONF=str(d / "containers.conf"))
         sh(["podman", "import", str(busybox_tar), IMAGE], env=self.env)
