@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "volume": ("pycompose.cli.volume", "Manage volumes"),
     "network": ("pycompose.cli.network", "Manage networks"),
     "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
+    "login": ("pycompose.cli.registry", "Log in to a registry"),
+    "logout": ("pycompose.cli.registry", "Log out from a registry"),
 }
 
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:

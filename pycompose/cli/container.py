@@ -96,6 +96,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--detach-keys", default="ctrl-p,ctrl-q", help="only ctrl-p,ctrl-q is supported")
     a("--sig-proxy", default="true", choices=["true", "false"],
       help="forward signals to the container")
+    a("--pull", default="missing", choices=["always", "missing", "never"],
+      help="pull the image before creating: always, when missing (default), never")
     a("image", metavar="IMAGE")
     a("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
@@ -276,6 +278,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     o = _options(args)
     root = _root()
+    if not args.rootfs:  # a missing image is pulled here, client side (cli/registry.py)
+        from pycompose.cli.registry import ensure_image
+
+        ensure_image(args.image, args.pull)
     if args.create_only:
         reply = client.request(root, {"op": "create", "options": o})
         print(reply["id"])
