@@ -3,12 +3,14 @@
 The operations take a typed request (types.py) and return a typed result; progress
 goes to a callback as typed events, and only the CLI renders them::
 
-    from pycompose.engine.registry import PullRequest, pull
-    result = pull(PullRequest("busybox:latest"), progress=print)
+    from pycompose.engine.registry import PullRequest, pull_image
+    result = pull_image(PullRequest("busybox:latest"), progress=print)
     result.images[0].image_id
 
-``pull``/``push`` run their own trio loop (for the CLI); ``pull_async``/``push_async``
-are for callers already under trio (compose's pull, the API service). Importing this
+``pull_image``/``push_image`` run their own trio loop (for the CLI); the ``_async``
+forms are for callers already under trio (compose's pull, the API service). (Not
+``pull``/``push``: those are the modules' names, and importing a module rebinds its
+package's attribute.) Importing this
 package costs only the standard library: httpx and trio are imported when an operation
 runs, so the thin client of ``container run`` pays for them only when it must pull.
 
@@ -47,8 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Event", "ImageMessage", "LayerProgress", "LoginRequest", "LoginResult",
            "Platform", "Progress", "PullRequest", "PullResult", "PulledImage", "PushRequest",
-           "PushResult", "PushedImage", "login", "logout", "pull", "pull_async", "push",
-           "push_async", "session"]
+           "PushResult", "PushedImage", "login", "logout", "pull_image", "pull_image_async",
+           "push_image", "push_image_async", "session"]
 
 
 def session(transport: httpx.AsyncBaseTransport | None = None) -> Session:
@@ -66,7 +68,7 @@ def _store(root: Path | None) -> ImageStore:
     return ImageStore(root)
 
 
-async def pull_async(request: PullRequest, *, root: Path | None = None,
+async def pull_image_async(request: PullRequest, *, root: Path | None = None,
                      progress: Progress | None = None,
                      with_session: Session | None = None) -> PullResult:
     """Pull under a running trio loop."""
@@ -81,15 +83,15 @@ async def pull_async(request: PullRequest, *, root: Path | None = None,
         return await Puller(store, s, progress=progress).pull(request)
 
 
-def pull(request: PullRequest, *, root: Path | None = None,
+def pull_image(request: PullRequest, *, root: Path | None = None,
          progress: Progress | None = None) -> PullResult:
     """Pull ``request.reference`` into the store of ``root`` (the state root)."""
     import trio
 
-    return trio.run(lambda: pull_async(request, root=root, progress=progress))
+    return trio.run(lambda: pull_image_async(request, root=root, progress=progress))
 
 
-async def push_async(request: PushRequest, *, root: Path | None = None,
+async def push_image_async(request: PushRequest, *, root: Path | None = None,
                      progress: Progress | None = None,
                      with_session: Session | None = None) -> PushResult:
     from ..images import reference
@@ -103,11 +105,11 @@ async def push_async(request: PushRequest, *, root: Path | None = None,
         return await Pusher(store, s, progress=progress).push(request)
 
 
-def push(request: PushRequest, *, root: Path | None = None,
+def push_image(request: PushRequest, *, root: Path | None = None,
          progress: Progress | None = None) -> PushResult:
     import trio
 
-    return trio.run(lambda: push_async(request, root=root, progress=progress))
+    return trio.run(lambda: push_image_async(request, root=root, progress=progress))
 
 
 def login(request: LoginRequest) -> LoginResult:

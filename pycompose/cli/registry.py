@@ -70,7 +70,7 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
                quiet: bool = False, out: TextIO | None = None) -> list[PulledImage]:
     """Pull with progress on ``out`` (stdout); the pulled images."""
     from pycompose.cli.progress import ProgressView
-    from pycompose.engine.registry import Platform, PullRequest, pull
+    from pycompose.engine.registry import Platform, PullRequest, pull_image
 
     out = out or sys.stdout
     plat = Platform.parse(platform) if platform else None
@@ -78,7 +78,7 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
     if not quiet and not all_tags and "@" not in ref and \
             ":" not in ref.rsplit("/", 1)[-1]:
         print("Using default tag: latest", file=out)
-    result = pull(PullRequest(ref, plat, all_tags), progress=view)
+    result = pull_image(PullRequest(ref, plat, all_tags), progress=view)
     view.flush()
     return list(result.images)
 
@@ -105,12 +105,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     from pycompose.cli.progress import ProgressView, human_bytes
-    from pycompose.engine.registry import PushRequest, push
+    from pycompose.engine.registry import PushRequest, push_image
     from pycompose.errors import PycomposeError
 
     view = ProgressView(sys.stdout, quiet=args.quiet)
     try:
-        result = push(PushRequest(args.ref, args.all_tags), progress=view)
+        result = push_image(PushRequest(args.ref, args.all_tags), progress=view)
     except PycomposeError as e:
         return _fail(e)
     view.flush()
