@@ -76,8 +76,8 @@ class _Layer:
 
 def platform_of(doc: dict[str, Any]) -> Platform:
     """The platform of an index entry's ``platform`` or of an image config."""
-    return Platform(str(doc.get("os") or ""), str(doc.get("architecture") or ""),
-                    str(doc.get("variant") or ""))
+    return Platform.of(str(doc.get("os") or ""), str(doc.get("architecture") or ""),
+                       str(doc.get("variant") or ""))
 
 
 def choose_manifest(index: dict[str, Any], want: Platform, what: str) -> dict[str, Any]:

@@ -44,6 +44,11 @@ class Platform:
         return cls(os_, *_normal_arch(arch, variant))
 
     @classmethod
+    def of(cls, os_: str, architecture: str, variant: str = "") -> Platform:
+        """A platform as an index entry or image config spells it, normalised."""
+        return cls(os_.lower(), *_normal_arch(architecture.lower(), variant.lower()))
+
+    @classmethod
     def host(cls) -> Platform:
         """This machine's platform."""
         import platform

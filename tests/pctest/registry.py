@@ -10,6 +10,7 @@ The registry's own access log is kept, so a test can show which blobs were uploa
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -256,3 +257,153 @@ class TokenServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# ---------------------------------------------------------------- a faulty network
+
+class Proxy:
+    """A TCP proxy on a free loopback port in front of ``upstream`` (host:port), to
+    make a registry slow or drop connections: ``rate`` bytes per second downstream (0:
+    unlimited); ``cut_after``: close the first response connection that carries more
+    than this many bytes once it has. Request heads seen are kept in ``heads``."""
+
+    def __init__(self, upstream: str, *, rate: int = 0, cut_after: int = 0) -> None:
+        self.upstream = upstream
+        self.rate = rate
+        self.cut_after = cut_after
+        self.cuts = 0
+        self.heads: list[str] = []
+        self.downstream_bytes = 0
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = int(self._sock.getsockname()[1])
+        self.host = f"127.0.0.1:{self.port}"
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        host, port = self.upstream.rsplit(":", 1)
+        try:
+            up = socket.create_connection((host, int(port)), timeout=30)
+        except OSError:
+            client.close()
+            return
+        with self._lock:
+            self._conns += [client, up]
+        threading.Thread(target=self._pump_up, args=(client, up), daemon=True).start()
+        sent = 0
+        try:
+            while True:
+                data = up.recv(65536)
+                if not data:
+                    break
+                if self.rate:
+                    time.sleep(len(data) / self.rate)
+                with self._lock:
+                    cut = bool(self.cut_after and not self.cuts
+                               and sent + len(data) > self.cut_after)
+                    if cut:
+                        self.cuts += 1
+                if cut:
+                    client.sendall(data[:max(self.cut_after - sent, 0)])
+                    break
+                client.sendall(data)
+                sent += len(data)
+                self.downstream_bytes += len(data)
+        except OSError:
+            pass
+        finally:
+            for s in (client, up):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def _pump_up(self, client: socket.socket, up: socket.socket) -> None:
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                text = data.decode("latin-1")
+                if text[:8].split(" ")[0] in ("GET", "HEAD", "PUT", "POST", "PATCH"):
+                    self.heads.append(text.split("\r\n\r\n", 1)[0])
+                up.sendall(data)
+        except OSError:
+            pass
+
+    def drop_all(self) -> None:
+        """Cut every open connection at once, bytes in flight included (what a
+        registry host that dies does to its clients)."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        with self._lock:
+            for s in self._conns:
+                with contextlib.suppress(OSError):
+                    s.close()
+
+
+# ---------------------------------------------------------------- writing to a registry
+
+def put_blob(host: str, repo: str, data: bytes) -> str:
+    """Upload ``data`` as a blob (POST, then PUT with the digest); its digest."""
+    import httpx
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with httpx.Client(base_url=f"http://{host}", timeout=30) as c:
+        r = c.post(f"/v2/{repo}/blobs/uploads/")
+        assert r.status_code == 202, r.text
+        loc = httpx.URL(f"http://{host}").join(r.headers["location"])
+        r = c.put(loc.copy_merge_params({"digest": digest}), content=data,
+                  headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 201, r.text
+    return digest
+
+
+def put_manifest(host: str, repo: str, ref: str, doc: dict[str, Any]) -> str:
+    import httpx
+
+    data = json.dumps(doc).encode()
+    r = httpx.put(f"http://{host}/v2/{repo}/manifests/{ref}", content=data,
+                  headers={"Content-Type": doc["mediaType"]}, timeout=30)
+    assert r.status_code == 201, r.text
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def image_for_platform(host: str, repo: str, layer: bytes, diff_id: str, *, os_: str,
+                       arch: str, variant: str = "") -> dict[str, Any]:
+    """Upload a one-layer image for a platform; its manifest descriptor (for an index)."""
+    cfg = {"architecture": arch, "os": os_, "config": {"Cmd": ["sh"]},
+           "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
+    if variant:
+        cfg["variant"] = variant
+    cfg_bytes = json.dumps(cfg).encode()
+    cfg_digest = put_blob(host, repo, cfg_bytes)
+    layer_digest = put_blob(host, repo, layer)
+    m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": cfg_digest, "size": len(cfg_bytes)},
+         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                     "digest": layer_digest, "size": len(layer)}]}
+    data = json.dumps(m).encode()
+    digest = put_manifest(host, repo, "sha256:" + hashlib.sha256(data).hexdigest(), m)
+    platform = {"os": os_, "architecture": arch} | ({"variant": variant} if variant else {})
+    return {"mediaType": m["mediaType"], "digest": digest, "size": len(data),
+            "platform": platform}
