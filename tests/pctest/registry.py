@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+#: The users of the htpasswd and token registries.
+USERS = {"alice": "s3cret-pw", "bob": "hunter2"}
 
 
 def available() -> bool:
@@ -158,6 +160,7 @@ class TokenServer:
     refresh_tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
         self.key = self.base / "token.key"
         self.cert = self.base / "token.crt"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",

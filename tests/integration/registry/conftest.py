@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from pctest import registry as R
 from pctest.cli import run
-
-USERS = {"alice": "s3cret-pw", "bob": "hunter2"}
+from pctest.registry import USERS
 
 
 @pytest.fixture(autouse=True)
