@@ -21,12 +21,30 @@ PROTOCOLS = ("tcp", "udp")
 @dataclass(frozen=True)
 class PortBinding:
     """One published port. ``host_ip`` "" means every host address (docker's 0.0.0.0);
-    ``host_port`` None means "any free port"."""
+    ``host_port`` None means "any free port"; with ``host_port_end`` the binding takes
+    the first free port of ``host_port..host_port_end`` (``8000-8010:80``: each replica
+    of a scaled service gets the next free one, as docker does)."""
 
     host_ip: str
     host_port: int | None
     container_port: int
     proto: str = "tcp"
+    host_port_end: int | None = None
+
+    def candidates(self) -> list[int]:
+        """The host ports this binding may take, in order ([] = any free port)."""
+        if self.host_port is None:
+            return []
+        return list(range(self.host_port, (self.host_port_end or self.host_port) + 1))
+
+    def spec(self) -> str:
+        """The binding in docker's ``-p`` syntax (``127.0.0.1:8000-8010:80/tcp``)."""
+        ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        host = "" if self.host_port is None else str(self.host_port)
+        if self.host_port_end and self.host_port_end != self.host_port:
+            host += f"-{self.host_port_end}"
+        prefix = f"{ip}:{host}:" if ip else (f"{host}:" if host else "")
+        return f"{prefix}{self.container_port}/{self.proto}"
 
     def __str__(self) -> str:
         ip = self.host_ip or "0.0.0.0"
@@ -72,10 +90,9 @@ def _combine(spec: str, host_ip: str, host: list[int] | None, cont: list[int],
         return [PortBinding(host_ip, None, c, proto) for c in cont]
     if len(host) == len(cont):
         return [PortBinding(host_ip, h, c, proto) for h, c in zip(host, cont, strict=True)]
-    if len(cont) == 1:
-        # docker: "8000-8010:80" publishes 80 on the first free port of the range;
-        # we take the first port of the range (the availability check reports a clash).
-        return [PortBinding(host_ip, host[0], cont[0], proto)]
+    if len(cont) == 1:  # docker: "8000-8010:80" takes the first free port of the range
+        return [PortBinding(host_ip, host[0], cont[0], proto,
+                            host[-1] if len(host) > 1 else None)]
     raise NetplugError(f"port {spec!r}: host range and container range differ in size")
 
 
