@@ -212,10 +212,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     req = create_request(args)
     root = _root()
-    if not args.rootfs:  # a missing image is pulled here, client side (cli/registry.py)
-        from pycompose.cli.registry import ensure_image
+    if not args.rootfs and args.pull != "never":
+        # a missing image is pulled here, client side (cli/registry.py), before create
+        from pycompose.engine.imagelookup import maybe_present
 
-        ensure_image(args.image, args.pull)
+        if args.pull == "always" or not maybe_present(args.image):
+            from pycompose.cli.registry import ensure_image
+
+            ensure_image(args.image, args.pull)
     if args.create_only:
         print(Engine(root).create(req))
         return 0

@@ -61,9 +61,10 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 # ---------------------------------------------------------------- pull
 
-def _fail(e: Exception) -> int:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+def _refuse(message: str) -> Exception:
+    from pycompose.engine.errors import InvalidArgument
+
+    return InvalidArgument(message)
 
 
 def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
@@ -85,13 +86,9 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from pycompose.engine.images.reference import parse
-    from pycompose.errors import PycomposeError
 
-    try:
-        images = pull_image(args.ref, platform=args.platform, all_tags=args.all_tags,
-                            quiet=args.quiet)
-    except PycomposeError as e:
-        return _fail(e)
+    images = pull_image(args.ref, platform=args.platform, all_tags=args.all_tags,
+                        quiet=args.quiet)
     for im in images:
         name = parse(im.reference).familiar()
         if not args.quiet:
@@ -106,13 +103,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from pycompose.cli.progress import ProgressView, human_bytes
     from pycompose.engine.registry import PushRequest, push_image
-    from pycompose.errors import PycomposeError
 
     view = ProgressView(sys.stdout, quiet=args.quiet)
-    try:
-        result = push_image(PushRequest(args.ref, args.all_tags), progress=view)
-    except PycomposeError as e:
-        return _fail(e)
+    result = push_image(PushRequest(args.ref, args.all_tags), progress=view)
     view.flush()
     for im in result.images:
         if args.quiet:
@@ -137,32 +130,27 @@ def _read_secret(prompt: str) -> str:
 
 def cmd_login(args: argparse.Namespace) -> int:
     from pycompose.engine.registry import LoginRequest, login
-    from pycompose.errors import PycomposeError
 
     user, password = args.username, args.password
     if args.password_stdin:
         if password:
-            return _fail(ValueError("--password and --password-stdin are mutually exclusive"))
+            raise _refuse("--password and --password-stdin are mutually exclusive")
         if not user:
-            return _fail(ValueError("Must provide --username with --password-stdin"))
+            raise _refuse("Must provide --username with --password-stdin")
         password = sys.stdin.read().rstrip("\r\n")
     elif password:
         print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
               file=sys.stderr)
     if not user or not password:
         if not os.isatty(0):
-            return _fail(ValueError("Cannot perform an interactive login from a non TTY "
-                                    "device"))
+            raise _refuse("Cannot perform an interactive login from a non TTY device")
         if not user:
             user = input("Username: ").strip()
         if not password:
             password = _read_secret("Password: ")
     if not user:
-        return _fail(ValueError("Username cannot be empty"))
-    try:
-        result = login(LoginRequest(args.server, user, password))
-    except PycomposeError as e:
-        return _fail(e)
+        raise _refuse("Username cannot be empty")
+    result = login(LoginRequest(args.server, user, password))
     if result.stored_in.endswith("config.json"):
         print(f"WARNING! Your password will be stored unencrypted in {result.stored_in}.",
               file=sys.stderr)
@@ -172,12 +160,8 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def cmd_logout(args: argparse.Namespace) -> int:
     from pycompose.engine.registry import logout
-    from pycompose.errors import PycomposeError
 
-    try:
-        key, found = logout(args.server)
-    except PycomposeError as e:
-        return _fail(e)
+    key, found = logout(args.server)
     if found:
         print(f"Removing login credentials for {key}")
     else:
@@ -195,7 +179,7 @@ def ensure_image(ref: str, policy: str, out: TextIO | None = None) -> None:
         return
     out = out or sys.stderr
     if policy == "missing":
-        from pycompose.engine.images.lookup import maybe_present
+        from pycompose.engine.imagelookup import maybe_present
 
         if maybe_present(ref):
             return

@@ -1,4 +1,5 @@
-"""Is an image in the store? A quick look for the thin client of ``container run``.
+"""Is an image in the store? A quick look for the thin client of ``container run``
+(outside engine/images/, whose package imports the whole store).
 
 ``run --pull missing`` (the default) must know whether to pull before it asks the
 supervisor to create the container, and the thin client must stay light: no regular
