@@ -266,7 +266,8 @@ def find_version(past: list[Version], current: str | None, to: str | None) -> Ve
         raise NotFound(f"no version of {name} is image {to}")
     if len({v.image_id for v in found}) > 1:
         raise Conflict(f"{to!r} matches several images among the versions of {name}")
-    return found[-1]
+    # the version that made it, not a later rollback to it
+    return next((v for v in found if v.action != "rollback"), found[0])
 
 
 def rollback(store: ImageStore, name: str, to: str | None = None) -> tuple[Version, Version]:

@@ -135,19 +135,21 @@ class Puller:
                        platform: Platform | None) -> PulledImage:
         name = str(ref)
         want = platform or Platform.host()
-        last: EngineError | None = None
+        mirrors: list[str] = []
         endpoints = self.session.endpoints(ref.domain)
         for i, reg in enumerate(endpoints):
             try:
                 top = await self._manifest(reg, ref)
             except (NotFound, Unavailable, Unauthorized) as e:
-                if i == len(endpoints) - 1:
-                    raise
-                log.info("mirror %s: %s; trying the next", reg.label, e)
-                last = e
-                continue
+                if i < len(endpoints) - 1:
+                    log.info("mirror %s: %s; trying the next", reg.label, e)
+                    mirrors.append(str(e))
+                    continue
+                if mirrors:  # say what the mirrors said too: they were asked first
+                    raise type(e)(f"{e} (after the mirrors: {'; '.join(mirrors)})")
+                raise
             return await self._pull_from(reg, ref, top, want, explicit=platform is not None)
-        raise last or NotFound(f"{name}: not found")
+        raise NotFound(f"{name}: not found")
 
     async def _manifest(self, reg: Registry, ref: reference.Reference) -> Manifest:
         scopes = (scope_for(ref.path, "pull"),)

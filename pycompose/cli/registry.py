@@ -81,19 +81,19 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
         print("Using default tag: latest", file=out)
     result = pull_image(PullRequest(ref, plat, all_tags), progress=view)
     view.flush()
+    if not quiet:
+        from pycompose.engine.images.reference import parse
+
+        for im in result.images:
+            status = "Downloaded newer image" if im.updated else "Image is up to date"
+            print(f"Status: {status} for {parse(im.reference).familiar()}", file=out)
     return list(result.images)
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from pycompose.engine.images.reference import parse
-
     images = pull_image(args.ref, platform=args.platform, all_tags=args.all_tags,
                         quiet=args.quiet)
     for im in images:
-        name = parse(im.reference).familiar()
-        if not args.quiet:
-            status = "Downloaded newer image" if im.updated else "Image is up to date"
-            print(f"Status: {status} for {name}")
         print(im.reference)
     return 0
 

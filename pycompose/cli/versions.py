@@ -54,14 +54,21 @@ def cmd_versions(args: argparse.Namespace) -> int:
         for t in im.repo_tags:
             current[t] = im.id
     rows = []
+    latest: dict[str, int] = {}
     for name in names:
         past = versions.history(store, name)
-        for v in reversed(past):
-            rows.append((name, v))
+        if past:
+            latest[name] = past[-1].number
+        rows += [(name, v) for v in reversed(past)]
     if not rows:
         raise NotFound(f"no versions are recorded for {reference.parse(names[0]).familiar()}"
                        if single else f"no versions are recorded for any tag of "
                        f"{reference.parse(args.ref, default_tag=False).familiar_name}")
+
+    def is_current(name: str, v: versions.Version) -> bool:
+        return bool(v.image_id) and latest.get(name) == v.number \
+            and current.get(name) == v.image_id
+
     if args.quiet:
         for _, v in rows:
             print(v.image_id if args.no_trunc else v.short_id or "<none>")
@@ -69,19 +76,14 @@ def cmd_versions(args: argparse.Namespace) -> int:
     if args.format == "json":
         for name, v in rows:
             print(json.dumps({**versions.as_record(v), "Tag": reference.parse(name).familiar(),
-                              "Current": current.get(name) == v.image_id and v is
-                              versions.history(store, name)[-1],
+                              "Current": is_current(name, v),
                               "InStore": v.image_id in present}))
         return 0
     head = ([] if single else ["TAG"]) + ["VERSION", "IMAGE ID", "CREATED", "BY", "ACTION",
                                           "COMMAND"]
     body = []
-    latest = {name: versions.history(store, name)[-1].number for name in names
-              if versions.history(store, name)}
     for name, v in rows:
-        number = str(v.number)
-        if latest.get(name) == v.number and current.get(name) == v.image_id and v.image_id:
-            number += " (current)"
+        number = f"{v.number} (current)" if is_current(name, v) else str(v.number)
         image = "<none>" if not v.image_id else (v.image_id if args.no_trunc else v.short_id)
         if v.image_id and v.image_id not in present:
             image += " (gone)"
