@@ -158,3 +158,37 @@ def test_two_pulls_at_once_fetch_each_shared_layer_once(
     assert len(gets) == 1, gets
     store = ImageStore(clean)
     assert store.resolve(a).id == store.resolve(b).id
+
+
+def test_pull_on_a_terminal_draws_a_live_bar_per_layer(busybox: Path, registry: RegistryServer,
+                                                       tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from pctest.cli import PYCOMPOSE
+
+    name = f"{registry.host}/tty/bb:1"
+    ok(["image", "tag", "busybox", name])
+    ok(["image", "push", "-q", name])
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYCOMPOSE_ROOT": str(tmp_path / "clean")}
+    p = subprocess.Popen([PYCOMPOSE, "image", "pull", name], stdout=slave, stderr=slave,
+                         env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert p.wait(timeout=60) == 0
+    text = out.decode()
+    layer = ImageStore(busybox).resolve(name).layers[0].digest[7:19]
+    assert "\x1b[" in text  # drawn in place
+    assert f"{layer}: Pull complete" in text
+    assert "Status: Downloaded newer image" in text
