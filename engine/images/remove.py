@@ -67,15 +67,16 @@ def remove(store: ImageStore, ref: str, *, force: bool = False) -> list[str]:
     return lines
 
 
-def prune_plan(store: ImageStore, *, all_unused: bool = False
+def prune_plan(store: ImageStore, *, all_unused: bool = False, old_versions: bool = False
                ) -> tuple[list[Image], list[tuple[Image, list[str]]]]:
     """What prune would do: (the images it would remove, the untagged images it keeps
     because earlier versions of tags point at them, with those tags). ``all_unused``
-    removes every image no container uses, versions or not."""
+    removes every image no container uses; ``old_versions`` also the untagged images
+    only earlier versions point at (rollback to those versions is then impossible)."""
     from .versions import referenced_images
 
     in_use = store.image_in_use
-    versioned = {} if all_unused else referenced_images(store)
+    versioned = {} if all_unused or old_versions else referenced_images(store)
     drop: list[Image] = []
     kept: list[tuple[Image, list[str]]] = []
     for im in store.images():
@@ -88,11 +89,13 @@ def prune_plan(store: ImageStore, *, all_unused: bool = False
     return drop, kept
 
 
-def prune(store: ImageStore, *, all_unused: bool = False) -> tuple[list[str], int]:
+def prune(store: ImageStore, *, all_unused: bool = False, old_versions: bool = False
+          ) -> tuple[list[str], int]:
     """Remove untagged images (all unused ones with ``all_unused``) no container uses
-    and no version of a tag refers to; return output lines and the bytes reclaimed."""
+    and no version of a tag refers to (unless ``old_versions``); return output lines and
+    the bytes reclaimed."""
     lines: list[str] = []
-    drop, _ = prune_plan(store, all_unused=all_unused)
+    drop, _ = prune_plan(store, all_unused=all_unused, old_versions=old_versions)
     for im in drop:
         lines += [f"untagged: {reference.parse(t).familiar()}" for t in im.repo_tags]
         _untag(store, set(im.repo_tags), im.id)

@@ -274,7 +274,7 @@ class Puller:
             self.progress(LayerProgress(name, sid, "Already exists"))
             return ly.ref()
         self.progress(LayerProgress(name, sid, "Waiting"))
-        async with self.limiter, blob_lock(self.store.tmp, ly.digest):
+        async with blob_lock(self.store.tmp, ly.digest):
             if self._have(ly):  # another pull fetched it while we waited
                 counts["existing"] += 1
                 self.progress(LayerProgress(name, sid, "Already exists"))
@@ -338,9 +338,12 @@ class Puller:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(unpacker)
             try:
-                await reg.fetch_blob(ref.path, ly.digest, ly.size, write,
-                                     scopes=(scope_for(ref.path, "pull"),), what=what,
-                                     on_retry=retry)
+                # the limit is on downloads (docker's max-concurrent-downloads): the
+                # next layer starts downloading while this one's unpacking finishes
+                async with self.limiter:
+                    await reg.fetch_blob(ref.path, ly.digest, ly.size, write,
+                                         scopes=(scope_for(ref.path, "pull"),), what=what,
+                                         on_retry=retry)
                 pipe.close()
                 self.progress(LayerProgress(name, sid, "Extracting", pipe.consumed, ly.size))
             except ReaderGone:

@@ -73,6 +73,9 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     s.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     s.add_argument("--dry-run", action="store_true",
                    help="only say what would be removed, and what is kept for rollback")
+    s.add_argument("--old-versions", action="store_true",
+                   help="also remove untagged images that only earlier versions of tags "
+                        "point at (they can no longer be rolled back to)")
     s.set_defaults(handler=cmd_prune)
 
     s = sub.add_parser("history", help="Show the history of an image: its layers")
@@ -404,7 +407,7 @@ def _prune_plan_lines(drop: list[Any], kept: list[tuple[Any, list[str]]]) -> lis
         out.append("Nothing to remove.")
     if kept:
         out.append(f"Kept for rollback ({len(kept)}: earlier versions of these tags point "
-                   "at them; image prune -a removes them too):")
+                   "at them; --old-versions removes them too):")
         for im, tags in kept:
             out.append(f"  {im.short_id}  versions of "
                        f"{', '.join(parse(t).familiar() for t in tags)}  {human_size(im.size)}")
@@ -415,7 +418,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from pycompose.engine.images.remove import prune, prune_plan
 
     store = _store()
-    drop, kept = prune_plan(store, all_unused=args.all)
+    drop, kept = prune_plan(store, all_unused=args.all, old_versions=args.old_versions)
     if args.dry_run:
         print("\n".join(_prune_plan_lines(drop, kept)))
         return 0
@@ -427,7 +430,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
                     "Are you sure you want to continue? [y/N] ")
         if ans.strip().lower() not in ("y", "yes"):
             return 0
-    lines, reclaimed = prune(store, all_unused=args.all)
+    lines, reclaimed = prune(store, all_unused=args.all, old_versions=args.old_versions)
     if lines:
         print("Deleted Images:")
         print("\n".join(lines))
@@ -435,7 +438,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if kept:
         print(f"Kept {len(kept)} untagged image{'s' if len(kept) != 1 else ''} that earlier "
               "versions of tags point at (pycompose image versions NAME; --dry-run lists "
-              "them, -a removes them)")
+              "them, --old-versions removes them)")
     print(f"Total reclaimed space: {human_size(reclaimed)}")
     return 0
 
