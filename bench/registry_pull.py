@@ -178,6 +178,50 @@ class Dockerd:
         self.log.close()
 
 
+def blobs_only(name: str, dest: str) -> None:
+    """What skopeo does, with pycompose's client: manifest, config and layers into files
+    (sha256 checked, fsynced), several at once; no unpacking. Run in a subprocess."""
+    import trio
+
+    from pycompose.engine.images import reference
+    from pycompose.engine.registry import session
+    from pycompose.engine.registry.auth import scope_for
+
+    ref = reference.parse(name)
+    out = Path(dest)
+    out.mkdir(parents=True)
+
+    async def main() -> None:
+        async with session() as s:
+            reg = s.registry(ref.domain)
+            scopes = (scope_for(ref.path, "pull"),)
+            m = await reg.get_manifest(ref.path, ref.tag or "latest", scopes=scopes)
+            (out / m.digest[7:]).write_bytes(m.data)
+            descs = [m.doc["config"], *m.doc["layers"]]
+            limiter = trio.CapacityLimiter(3)
+
+            async def one(d: dict[str, object]) -> None:
+                digest, size = str(d["digest"]), int(d["size"])  # type: ignore[call-overload]
+                h = hashlib.sha256()
+                async with limiter:
+                    with open(out / digest[7:], "wb") as f:
+                        async def write(chunk: bytes) -> None:
+                            h.update(chunk)
+                            f.write(chunk)
+
+                        await reg.fetch_blob(ref.path, digest, size, write, scopes=scopes,
+                                             what=digest)
+                        f.flush()
+                        os.fsync(f.fileno())
+                assert "sha256:" + h.hexdigest() == digest
+
+            async with trio.open_nursery() as n:
+                for d in descs:
+                    n.start_soon(one, d)
+
+    trio.run(main)
+
+
 def run_quiet(cmd: list[str], env: dict[str, str] | None = None) -> None:
     r = subprocess.run(cmd, capture_output=True, env=env)
     if r.returncode:
@@ -189,7 +233,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default="/var/tmp", help="work folder (stores, registry)")
     ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--blobs-only", nargs=2, metavar=("NAME", "DEST"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.blobs_only:
+        blobs_only(*args.blobs_only)
+        return 0
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
         return 2
@@ -226,8 +274,16 @@ def main() -> int:
                            f"docker://{name}", f"oci:{dest}:v1"])
                 shutil.rmtree(dest)
 
-            contenders: dict[str, Callable[[], None]] = {"pycompose image pull": pycompose,
-                                                         "skopeo copy (no unpack)": skopeo}
+            def client_only() -> None:
+                dest = fresh("pc-blobs")
+                run_quiet([sys.executable, __file__, "--blobs-only", name, str(dest)],
+                          env=env)
+                shutil.rmtree(dest)
+
+            contenders: dict[str, Callable[[], None]] = {
+                "pycompose image pull": pycompose,
+                "pycompose client, no unpack": client_only,
+                "skopeo copy (no unpack)": skopeo}
             if not args.no_docker and shutil.which("dockerd") and DOCKER_CLI:
                 try:
                     dockerd = Dockerd(work, reg.host)
@@ -263,17 +319,21 @@ def main() -> int:
             root = work / "pc-push"
             penv = {**env, "PYCOMPOSE_ROOT": str(root)}
             run_quiet([PYCOMPOSE, "image", "pull", "-q", name], env=penv)
+            # v2 = v1 + a new layer, made on this machine (loaded from an OCI archive):
+            # the registry has never seen its new layer
             v2 = work / "oci-v2"
             new = make_layer(99)
             sizes2 = write_oci(v2, [*layers, new], "v2")
             new_digest = next(d for d in sizes2 if d not in sizes)
-            run_quiet(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{v2}:v2",
-                       f"docker://{reg.host}/bench/staging:v2"])
-            run_quiet([PYCOMPOSE, "image", "pull", "-q", f"{reg.host}/bench/staging:v2"],
-                      env=penv)
+            archive = work / "v2.tar"
+            with tarfile.open(archive, "w") as t:
+                for p in sorted(v2.rglob("*")):
+                    t.add(p, arcname=str(p.relative_to(v2)), recursive=False)
+            loaded = subprocess.run([PYCOMPOSE, "image", "load", "-i", str(archive)],
+                                    env=penv, capture_output=True, text=True, check=True)
+            v2_id = loaded.stdout.split()[-1]
             run_quiet([PYCOMPOSE, "image", "tag", name, f"{reg.host}/bench/app:v1"], env=penv)
-            run_quiet([PYCOMPOSE, "image", "tag", f"{reg.host}/bench/staging:v2",
-                       f"{reg.host}/bench/app:v2"], env=penv)
+            run_quiet([PYCOMPOSE, "image", "tag", v2_id, f"{reg.host}/bench/app:v2"], env=penv)
             os.environ.update(penv)
             from pycompose.engine.registry import PushRequest, push_image
 
@@ -285,7 +345,8 @@ def main() -> int:
             print(f"  v1: {r1.layers} layers, {r1.layers_existing} existed, "
                   f"{r1.layers_mounted} mounted, {r1.bytes_sent} bytes sent")
             print(f"  v2: {r2.layers} layers, {r2.layers_existing} existed, "
-                  f"{r2.layers_uploaded} uploaded, {r2.bytes_sent} layer bytes sent "
+                  f"{r2.layers_mounted} mounted, {r2.layers_uploaded} uploaded, "
+                  f"{r2.bytes_sent} layer bytes sent "
                   f"(+{r2.config_sent} config) in {dt:.2f} s")
             print(f"  new layer's blob: {sizes2[new_digest]} bytes -> "
                   f"{'equal' if r2.bytes_sent == sizes2[new_digest] else 'DIFFERENT'}")

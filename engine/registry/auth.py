@@ -33,6 +33,8 @@ from .errors import Unauthorized
 if TYPE_CHECKING:
     import httpx
 
+    from .client import Session
+
 log = logging.getLogger(__name__)
 
 #: A token's life when the server does not say (the token spec's minimum).
@@ -101,10 +103,10 @@ class Authenticator:
     process: not on every request). ``plain_ok(host)`` says whether credentials may go
     to ``host`` over plain http."""
 
-    def __init__(self, http: httpx.AsyncClient, registry: str,
+    def __init__(self, session: Session, registry: str,
                  credentials: Callable[[], Credentials],
                  plain_ok: Callable[[str], bool]) -> None:
-        self._http = http
+        self._session = session
         self.registry = registry
         self._get_credentials = credentials
         self._credentials: Credentials | None = None
@@ -199,6 +201,7 @@ class Authenticator:
         if realm.startswith("http://") and not creds.empty and not self._plain_ok(realm_host):
             raise Unauthorized(f"{self.registry}: refusing to send credentials to the "
                                f"token server {realm} over plain http")
+        http = self._session.http_for(httpx.URL(realm))
         service = ch.params.get("service", "")
         wanted = list(scopes) or [s for s in ch.params.get("scope", "").split(" ") if s]
         try:
@@ -206,7 +209,7 @@ class Authenticator:
                 form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
                         "service": service, "client_id": "pycompose",
                         "scope": " ".join(wanted)}
-                r = await self._http.post(realm, data=form)
+                r = await http.post(realm, data=form)
             else:
                 params: list[tuple[str, str | int | float | bool | None]] = []
                 if service:
@@ -219,7 +222,7 @@ class Authenticator:
                     headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
                     if offline:
                         params += [("offline_token", "true"), ("client_id", "pycompose")]
-                r = await self._http.get(realm, params=params, headers=headers)
+                r = await http.get(realm, params=params, headers=headers)
         except httpx.TransportError as e:
             raise Unavailable(f"{self.registry}: cannot reach the token server {realm}: "
                               f"{e or type(e).__name__}")

@@ -119,7 +119,7 @@ class Registry:
         self._scheme = scheme
         self._probe_lock = trio.Lock()
         self.auth = Authenticator(
-            session.http, self.label, lambda: session.credentials(credentials_for or host),
+            session, self.label, lambda: session.credentials(credentials_for or host),
             session.config.is_insecure)
 
     # ------------------------------------------------------------ plumbing
@@ -507,17 +507,34 @@ class Session:
                               "follow_redirects": False, "trust_env": False}
         if transport is not None:
             kw["transport"] = transport
-        self.http = httpx.AsyncClient(verify=_system_tls(), **kw)
-        self.insecure_http = httpx.AsyncClient(verify=False, **kw)
+        self._kw = kw
+        self._http: httpx.AsyncClient | None = None
+        self._insecure: httpx.AsyncClient | None = None
         self._registries: dict[tuple[str, str | None], Registry] = {}
         self._creds: dict[str, Credentials] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The verifying client, made on first use (loading the CA store costs ~30 ms,
+        which a pull from a loopback registry never needs)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(verify=_system_tls(), **self._kw)
+        return self._http
+
+    @property
+    def insecure_http(self) -> httpx.AsyncClient:
+        """The client for loopback and insecure-listed registries (TLS unverified)."""
+        if self._insecure is None:
+            self._insecure = httpx.AsyncClient(verify=False, **self._kw)
+        return self._insecure
 
     async def __aenter__(self) -> Session:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.http.aclose()
-        await self.insecure_http.aclose()
+        for c in (self._http, self._insecure):
+            if c is not None:
+                await c.aclose()
 
     def http_for(self, url: httpx.URL) -> httpx.AsyncClient:
         host = url.netloc.decode()
