@@ -11,7 +11,6 @@ Standard library only (the thin CLI reads records).
 
 from __future__ import annotations
 
-import copy
 import enum
 import time
 
@@ -94,6 +93,8 @@ class ContainerRecord:
 
     def to_inspect(self) -> dict[str, Any]:
         """docker inspect's JSON (a copy: callers may change it)."""
+        import copy
+
         return copy.deepcopy(self.raw)
 
     # -- identity ----------------------------------------------------------------------

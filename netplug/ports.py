@@ -8,17 +8,19 @@ is no swarm ingress here).
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from pycompose.util.records import record
 
 from .errors import NetplugError
+
+TYPE_CHECKING = False  # not typing's: the thin CLI parses -p with this module
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 PROTOCOLS = ("tcp", "udp")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortBinding:
     """One published port. ``host_ip`` "" means every host address (docker's 0.0.0.0);
     ``host_port`` None means "any free port"; with ``host_port_end`` the binding takes
@@ -73,6 +75,8 @@ def _range(text: str, spec: str) -> list[int]:
 
 
 def _host_ip(text: str, spec: str) -> str:
+    import ipaddress
+
     text = text.strip("[]")
     if text in ("", "0.0.0.0"):
         return ""
@@ -98,7 +102,7 @@ def _combine(spec: str, host_ip: str, host: list[int] | None, cont: list[int],
 
 def parse_port(spec: str | int | Mapping[str, Any]) -> list[PortBinding]:
     """One ``ports:`` entry (short string, bare int, or long mapping) -> bindings."""
-    if isinstance(spec, Mapping):
+    if isinstance(spec, dict):
         target = spec.get("target")
         if target is None:
             raise NetplugError(f"port {dict(spec)!r}: 'target' is required")

@@ -49,7 +49,6 @@ from ..errors import (
     SetupFailed,
     Unavailable,
 )
-from ..record import ContainerRecord, Health, Status
 from .requests import (
     CreateRequest,
     Endpoint,
@@ -69,6 +68,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..images.versions import Version
+    from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
+    from ..record import ContainerRecord, Health, Status
     from ..registry.types import (
         ImageMessage,
         LayerProgress,
@@ -84,27 +85,33 @@ if TYPE_CHECKING:
         PushResult,
     )
 
-#: the registry's requests, results and events, imported on first use: ``container
-#: run`` imports this package and must not pay for a dozen more dataclasses
-_REGISTRY_TYPES = {"ImageMessage", "LayerProgress", "LoginRequest", "LoginResult",
-                   "Platform", "Progress", "PulledImage", "PullRequest", "PullResult",
-                   "PushedImage", "PushRequest", "PushResult"}
+#: types imported when first used: enum classes and a dozen more dataclasses (the
+#: registry's requests, results and events) cost the thin client's start-up
+_LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
+         "NetworkInfo": "networks", "NetworkSpec": "networks",
+         **{name: "registry.types" for name in (
+             "ImageMessage", "LayerProgress", "LoginRequest", "LoginResult", "Platform",
+             "Progress", "PulledImage", "PullRequest", "PullResult", "PushedImage",
+             "PushRequest", "PushResult")}}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _REGISTRY_TYPES:
-        from ..registry import types
+    """The lazily imported types of ``_LAZY``."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
 
-        return getattr(types, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pycompose.engine.{module}"), name)
 
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
     "CreateRequest", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
     "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
-    "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NotFound",
-    "Platform", "PortBinding", "Progress", "PullRequest", "PullResult", "PulledImage",
-    "PushRequest", "PushResult", "PushedImage", "Resources", "RestartPolicy",
+    "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
+    "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",
+    "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Resources",
+    "RestartPolicy",
     "SetupFailed", "Status", "Ulimit", "Unavailable",
 ]
 
@@ -169,17 +176,65 @@ class Engine:
 
     def container(self, ref: str) -> ContainerRecord:
         """The container named ``ref`` (name, id or unique id prefix)."""
+        from ..record import ContainerRecord
+
         return ContainerRecord(self._store().get(ref))
 
     def containers(self, *, labels: dict[str, str] | None = None) -> list[ContainerRecord]:
         """Every container, newest first; with ``labels``, those carrying all of them."""
+        from .. import client
+        from ..record import ContainerRecord
+
+        store = self._store()
+        raws = store.list()
+        if client.repair_stale(self.root, raws):  # a supervisor died: true state first
+            raws = store.list()
         out = []
-        for raw in self._store().list():
+        for raw in raws:
             rec = ContainerRecord(raw)
             if labels and any(rec.labels.get(k) != v for k, v in labels.items()):
                 continue
             out.append(rec)
         return out
+
+    # -- networks, volumes, images: the caller's process, under the stores' locks ------
+    @property
+    def networks(self) -> NetworkDoor:
+        from ..networks import NetworkDoor
+
+        return NetworkDoor(self.root)
+
+    def volume_exists(self, name: str) -> bool:
+        from ..volumes import VolumeStore
+
+        try:
+            VolumeStore(self.root).get(name)
+        except NotFound:
+            return False
+        return True
+
+    def ensure_volume(self, name: str, labels: dict[str, str] | None = None) -> bool:
+        """Create the named volume unless it exists; True when it was created now."""
+        from ..volumes import VolumeStore
+
+        if self.volume_exists(name):
+            return False
+        VolumeStore(self.root).create(name, labels=dict(labels or {}))
+        return True
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        from ..volumes import VolumeStore
+
+        VolumeStore(self.root).remove(name, force=force)
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of the image ``ref`` names now, None when the store has none."""
+        from ..images import ImageStore
+
+        try:
+            return str(ImageStore(self.root).resolve(ref).id)
+        except NotFound:
+            return None
 
     # -- images: registries and versions (in the caller's process) -------------------------
     def pull(self, req: PullRequest, progress: Progress | None = None) -> PullResult:

@@ -2,7 +2,9 @@
 
 The CLI's flags (``pycompose/cli/flags.py``), compose's model (``compose/translate.py``)
 and the Docker API's JSON each build these; below them nothing parses docker-CLI text
-again. They cross the supervisor's socket as plain data (``pycompose.util.plain``).
+again. They cross the supervisor's socket as plain data (``pycompose.util.plain``). They are
+records (``pycompose.util.records``), not dataclasses: the thin CLI builds them, and
+``dataclasses`` costs it ~7 ms of start-up.
 
 Units are fixed here so that no two layers disagree: sizes in bytes, durations in
 nanoseconds (docker's), CPUs in nano-CPUs, signals as names or numbers as given.
@@ -10,9 +12,8 @@ nanoseconds (docker's), CPUs in nano-CPUs, signals as names or numbers as given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pycompose.netplug.ports import PortBinding
+from pycompose.util.records import field, record
 
 __all__ = [
     "CreateRequest", "Endpoint", "ExecRequest", "Healthcheck", "IdMapping", "LogConfig",
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@record
 class Mount:
     """One mount: ``type`` bind (``source`` a host path), volume (``source`` a volume
     name, "" = anonymous) or tmpfs. ``target`` is absolute, without a trailing slash."""
@@ -37,7 +38,7 @@ class Mount:
     tmpfs_mode: int | None = None
 
 
-@dataclass
+@record
 class Healthcheck:
     """docker's HEALTHCHECK, over the image's: fields left None keep the image's.
     ``test`` is ``["CMD", argv...]``, ``["CMD-SHELL", "cmd"]`` or ``["NONE"]``."""
@@ -51,7 +52,7 @@ class Healthcheck:
     disable: bool = False
 
 
-@dataclass
+@record
 class RestartPolicy:
     """``no``, ``always``, ``unless-stopped``, ``on-failure`` (with a retry limit)."""
 
@@ -59,7 +60,7 @@ class RestartPolicy:
     maximum_retry_count: int = 0
 
 
-@dataclass
+@record
 class Resources:
     memory: int = 0  # bytes, 0 = unlimited
     memory_swap: int = 0  # bytes of memory + swap; -1 unlimited, 0 = docker's default
@@ -71,14 +72,14 @@ class Resources:
     shm_size: int = 64 * 1024 * 1024
 
 
-@dataclass
+@record
 class Ulimit:
     name: str
     soft: int
     hard: int
 
 
-@dataclass
+@record
 class IdMapping:
     """One ``--uidmap``/``--gidmap`` range: container id, host id, count."""
 
@@ -87,7 +88,7 @@ class IdMapping:
     size: int
 
 
-@dataclass
+@record
 class Endpoint:
     """One network a container joins, with its settings there."""
 
@@ -97,7 +98,7 @@ class Endpoint:
     mac_address: str | None = None
 
 
-@dataclass
+@record
 class LogConfig:
     """docker's ``--log-driver``/``--log-opt``: json-file, local or none."""
 
@@ -105,7 +106,7 @@ class LogConfig:
     config: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class CreateRequest:
     """A container to create, as ``docker create`` describes one.
 
@@ -167,7 +168,7 @@ class CreateRequest:
     log_config: LogConfig = field(default_factory=LogConfig)
 
 
-@dataclass
+@record
 class ExecRequest:
     """A process to run in a running container (``docker exec``)."""
 
