@@ -67,6 +67,7 @@ TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..images.reference import Reference
     from ..images.versions import Version
     from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
     from ..record import ContainerRecord, Health, Status
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
 #: registry's requests, results and events) cost the thin client's start-up
 _LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
          "NetworkInfo": "networks", "NetworkSpec": "networks",
+         "Reference": "images.reference", "Version": "images.versions",
          **{name: "registry.types" for name in (
              "ImageMessage", "LayerProgress", "LoginRequest", "LoginResult", "Platform",
              "Progress", "PulledImage", "PullRequest", "PullResult", "PushedImage",
@@ -110,9 +112,9 @@ __all__ = [
     "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
     "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
     "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",
-    "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Resources",
-    "RestartPolicy",
-    "SetupFailed", "Status", "Ulimit", "Unavailable",
+    "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Reference",
+    "Resources", "RestartPolicy", "SetupFailed", "Status", "Ulimit", "Unavailable",
+    "Version", "parse_reference",
 ]
 
 
@@ -290,6 +292,14 @@ class Engine:
         from .. import client
 
         return client.running(self.root)
+
+
+def parse_reference(ref: str) -> Reference:
+    """An image reference parsed and normalised as docker's (``busybox`` is
+    ``docker.io/library/busybox:latest``); InvalidArgument when it is not one."""
+    from ..images import reference
+
+    return reference.parse(ref)
 
 
 def default_engine() -> Engine:

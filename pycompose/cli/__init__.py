@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rm": (_STACK, "Remove the project's stopped containers"),
     "exec": (_STACK, "Run a command in a service's running container"),
     "port": (_STACK, "Print the host address of a service's published port"),
+    "pull": ("pycompose.cli.stack_registry", "Pull the images of the project's services"),
+    "push": ("pycompose.cli.stack_registry", "Push the images of the services built here"),
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),

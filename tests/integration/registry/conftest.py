@@ -96,3 +96,19 @@ def containers(no_leaks: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         from pycompose.netplug import Networks
 
         Networks(no_leaks).cleanup_all()
+
+
+@pytest.fixture
+def stack(busybox: Path, containers: Path, tmp_path: Path) -> Iterator[object]:
+    """A compose project folder (a unique name) on the test's store with busybox in it;
+    taken down at the end."""
+    import uuid
+
+    from pctest.stack import Stack
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    s = Stack(containers, folder, f"t{uuid.uuid4().hex[:8]}")
+    yield s
+    if (folder / "compose.yaml").exists():
+        s("down", "-v", "-t", "1")
