@@ -17,8 +17,7 @@ from pycompose.compose.errors import ComposeError
 from pycompose.compose.execute import Progress
 from pycompose.compose.loader import LoadOptions, load
 from pycompose.compose.model import Project, validate
-from pycompose.engine.api import (NotFound, PulledImage, PullResult, PushedImage,
-                                  PushResult, Version)
+from pycompose.engine.api import NotFound, PulledImage, PullResult, PushedImage, PushResult, Version
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
