@@ -149,6 +149,11 @@ class Registry:
 
     def _unreachable(self, e: Exception, what: str) -> Unavailable:
         detail = str(e) or type(e).__name__
+        if "CERTIFICATE_VERIFY_FAILED" in detail:
+            from .config import engine_config_path
+
+            detail += (f" (trust its CA in the system store, or list {self.host} in "
+                       f"insecure-registries in {engine_config_path()})")
         return Unavailable(f"{self.label}: cannot reach the registry ({what}): {detail}")
 
     async def send(self, method: str, path: str, *, scopes: tuple[str, ...] = (),

@@ -81,6 +81,14 @@ class RegistryServer:
             lines += ["auth:", "  token:"] + [f"    {k}: {v}" for k, v in opts.items()]
         (self.base / "config.yml").write_text("\n".join(lines) + "\n")
 
+    def use_tls(self, cert: Path, key: Path) -> RegistryServer:
+        """Serve https only, with this certificate (call before start)."""
+        text = (self.base / "config.yml").read_text()
+        text = text.replace(f"  addr: {self.host}\n", f"  addr: {self.host}\n  tls:\n"
+                            f"    certificate: {cert}\n    key: {key}\n")
+        (self.base / "config.yml").write_text(text)
+        return self
+
     def start(self) -> RegistryServer:
         out = open(self.log, "ab")  # noqa: SIM115 - the process keeps it
         self.proc = subprocess.Popen([REGISTRY, "serve", str(self.base / "config.yml")],
@@ -390,10 +398,17 @@ def put_manifest(host: str, repo: str, ref: str, doc: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
 def image_for_platform(host: str, repo: str, layer: bytes, diff_id: str, *, os_: str,
-                       arch: str, variant: str = "") -> dict[str, Any]:
-    """Upload a one-layer image for a platform; its manifest descriptor (for an index)."""
-    cfg = {"architecture": arch, "os": os_, "config": {"Cmd": ["sh"]},
+                       arch: str, variant: str = "", docker: bool = False,
+                       layer_media: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+                       labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Upload a one-layer image for a platform (OCI, or Docker schema 2 with
+    ``docker``); its manifest descriptor (for an index)."""
+    cfg = {"architecture": arch, "os": os_, "config": {"Cmd": ["sh"], "Labels": labels or {}},
            "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
     if variant:
         cfg["variant"] = variant
@@ -403,8 +418,11 @@ def image_for_platform(host: str, repo: str, layer: bytes, diff_id: str, *, os_:
     m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                     "digest": cfg_digest, "size": len(cfg_bytes)},
-         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                     "digest": layer_digest, "size": len(layer)}]}
+         "layers": [{"mediaType": layer_media, "digest": layer_digest, "size": len(layer)}]}
+    if docker:
+        m["mediaType"] = DOCKER_V2
+        m["config"]["mediaType"] = "application/vnd.docker.container.image.v1+json"
+        m["layers"][0]["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip"
     data = json.dumps(m).encode()
     digest = put_manifest(host, repo, "sha256:" + hashlib.sha256(data).hexdigest(), m)
     platform = {"os": os_, "architecture": arch} | ({"variant": variant} if variant else {})

@@ -192,3 +192,79 @@ def test_pull_on_a_terminal_draws_a_live_bar_per_layer(busybox: Path, registry: 
     assert "\x1b[" in text  # drawn in place
     assert f"{layer}: Pull complete" in text
     assert "Status: Downloaded newer image" in text
+
+
+def test_docker_schema2_lists_and_zstd_layers_pull_and_run(
+        busybox_tar: Path, containers: Path, registry: RegistryServer) -> None:
+    import gzip
+    import hashlib
+
+    import zstandard
+    from pctest import registry as R
+
+    raw = busybox_tar.read_bytes()
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    amd = R.image_for_platform(registry.host, "fmt/docker", gzip.compress(raw, 1, mtime=0),
+                               diff_id, os_="linux", arch="amd64", docker=True)
+    arm = R.image_for_platform(registry.host, "fmt/docker", gzip.compress(raw, 1, mtime=0),
+                               diff_id, os_="linux", arch="arm", variant="v7", docker=True)
+    R.put_manifest(registry.host, "fmt/docker", "list", {
+        "schemaVersion": 2, "mediaType": R.DOCKER_LIST, "manifests": [arm, amd]})
+    name = f"{registry.host}/fmt/docker:list"
+    ok(["image", "pull", name])
+    im = ImageStore(containers).resolve(name)
+    assert im.manifest_digest == amd["digest"]
+    assert im.manifest["mediaType"] == R.DOCKER_V2
+    r = run(["container", "run", "--rm", name, "echo", "schema2"])
+    assert (r.returncode, r.stdout) == (0, "schema2\n"), r.stderr
+
+    zst = zstandard.ZstdCompressor().compress(raw)
+    desc = R.image_for_platform(registry.host, "fmt/zstd", zst, diff_id, os_="linux",
+                                arch="amd64", labels={"compression": "zstd"},
+                                layer_media="application/vnd.oci.image.layer.v1.tar+zstd")
+    R.put_manifest(registry.host, "fmt/zstd", "1", {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [desc]})
+    out = ok(["image", "pull", f"{registry.host}/fmt/zstd:1"])
+    # the same uncompressed layer as the schema 2 image: only its blob is new
+    assert "Pull complete" in out
+    z = ImageStore(containers).resolve(f"{registry.host}/fmt/zstd:1")
+    assert z.layers[0].media_type.endswith("+zstd") and z.chain_ids == im.chain_ids
+    r = run(["container", "run", "--rm", f"{registry.host}/fmt/zstd:1", "echo", "zstd"])
+    assert (r.returncode, r.stdout) == (0, "zstd\n"), r.stderr
+
+
+def test_layers_in_the_store_are_not_fetched_again(
+        busybox: Path, containers: Path, registry: RegistryServer, tmp_path: Path) -> None:
+    repo = f"{registry.host}/share/app"
+    ok(["image", "tag", "busybox", f"{repo}:v1"])
+    ok(["image", "push", "-q", f"{repo}:v1"])
+    r = run(["container", "run", "--name", "mk", f"{repo}:v1", "sh", "-c", "echo 2 > /2"])
+    assert r.returncode == 0, r.stderr
+    ok(["container", "commit", "mk", f"{repo}:v2"])
+    ok(["image", "push", "-q", f"{repo}:v2"])
+    base = ImageStore(busybox).resolve(f"{repo}:v1").layers[0].digest
+    clean = {"PYCOMPOSE_ROOT": str(tmp_path / "clean")}
+    ok(["image", "pull", f"{repo}:v1"], env=clean)
+    mark = len(registry.requests("GET", f"/blobs/{base}"))
+    out = ok(["image", "pull", f"{repo}:v2"], env=clean)
+    assert f"{base[7:19]}: Already exists" in out
+    assert len(registry.requests("GET", f"/blobs/{base}")) == mark
+
+
+def test_a_tls_registry_is_reached_over_https(busybox: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    key, cert = tmp_path / "reg.key", tmp_path / "reg.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    reg = RegistryServer(tmp_path / "tls-registry").use_tls(cert, key).start()
+    try:
+        name = f"{reg.host}/tls/bb:1"
+        ok(["image", "tag", "busybox", name])
+        ok(["image", "push", "-q", name])  # https: a plain-http client would be refused
+        ok(["image", "pull", "-q", name], env={"PYCOMPOSE_ROOT": str(tmp_path / "clean")})
+        assert reg.requests("PUT", "/v2/tls/bb/manifests/1")
+    finally:
+        reg.stop()

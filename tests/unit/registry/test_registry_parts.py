@@ -122,3 +122,20 @@ def test_progress_on_a_terminal_redraws_each_layer_in_place() -> None:
     quiet = io.StringIO()
     ProgressView(quiet, quiet=True)(LayerProgress("x", "aaa", "Waiting"))
     assert quiet.getvalue() == ""
+
+
+def test_runs_image_check_imports_no_http_client_nor_store(tmp_path: Path) -> None:
+    """``container run`` asks maybe_present() before create: it must stay light."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "import pycompose.cli.container, pycompose.engine.api, pycompose.engine.client\n"
+             "from pycompose.engine.imagelookup import maybe_present\n"
+             "maybe_present('busybox')\n"
+             "heavy = ('httpx', 'trio', 'pycompose.engine.registry.types',\n"
+             "         'pycompose.engine.images.store', 'pycompose.cli.registry')\n"
+             "print(','.join(m for m in heavy if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYCOMPOSE_ROOT": str(tmp_path)})
+    assert out.stdout.strip() == ""
