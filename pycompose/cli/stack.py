@@ -35,6 +35,9 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
           help="wait for services to be running and healthy (implies -d)")
         a("--wait-timeout", type=float, metavar="SECONDS",
           help="give up on --wait after this long")
+        a("--pull", choices=["always", "missing", "never"],
+          help="pull images first: always, when missing, never (default: each "
+               "service's pull_policy)")
         a("services", nargs="*", metavar="SERVICE")
         p.set_defaults(handler=up)
     elif command == "down":
@@ -132,7 +135,8 @@ def up(args: argparse.Namespace) -> int:
                        force_recreate=args.force_recreate, no_recreate=args.no_recreate,
                        no_deps=args.no_deps, no_start=args.no_start,
                        remove_orphans=args.remove_orphans, timeout=args.timeout,
-                       wait=args.wait, wait_timeout=args.wait_timeout, scale=scale)
+                       wait=args.wait, wait_timeout=args.wait_timeout, scale=scale,
+                       pull=args.pull)
     engine, progress = _engine(), _progress()
     if args.detach or args.no_start or args.wait:
         with _project_lock(project.name):
