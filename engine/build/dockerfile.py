@@ -1,0 +1,680 @@
+"""The Dockerfile parser: text to typed instructions grouped in stages.
+
+``parse(text, name)`` returns a :class:`Dockerfile`: the ``ARG`` instructions before the
+first ``FROM`` (the meta args, visible to ``FROM`` lines only) and the stages, each a
+``FROM`` with its instructions. Every instruction of the Dockerfile reference is here,
+with its flags checked: a syntax error, an unknown instruction or an unknown flag is an
+:class:`~pycompose.engine.errors.InvalidArgument` naming ``Dockerfile:LINE``.
+
+Arguments keep their quotes and ``$variables``: they are expanded when the builder
+dispatches the instruction (it knows the build args and the stage's environment then),
+with :meth:`Dockerfile.expand` so that expansion errors name the line too.
+
+Pure: no I/O. The lexical part (continuations, directives, heredocs) is :mod:`.syntax`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..errors import InvalidArgument
+from .syntax import KNOWN, Directives, Heredoc, Node, SyntaxProblem, heredoc_marker, split_nodes
+from .words import Lexer, WordError
+
+__all__ = [
+    "Add", "Arg", "Cmd", "Copy", "Dockerfile", "Entrypoint", "Env", "Expose", "From",
+    "Healthcheck", "Heredoc", "Instruction", "Label", "Maintainer", "Onbuild", "Run",
+    "Shell", "Stage", "StopSignal", "User", "Volume", "Workdir", "parse",
+    "parse_duration",
+]
+
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+@dataclass
+class Instruction:
+    """What every instruction has: its keyword, where it is, and its text."""
+
+    keyword: str
+    line: int
+    end_line: int
+    original: str
+
+    @property
+    def text(self) -> str:
+        """The instruction as written (one line, continuations joined)."""
+        return " ".join(self.original.split())
+
+
+@dataclass
+class From(Instruction):
+    base: str = ""
+    name: str = ""  # "" when the stage has no AS name
+    platform: str = ""
+
+
+@dataclass
+class Run(Instruction):
+    cmd: list[str] = field(default_factory=list)
+    shell_form: bool = True  # ``RUN cmd`` (through SHELL) rather than ``RUN ["argv"]``
+    heredocs: list[Heredoc] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)  # raw --mount values
+    network: str = ""
+    security: str = ""
+
+
+@dataclass
+class Copy(Instruction):
+    sources: list[str] = field(default_factory=list)
+    contents: list[Heredoc] = field(default_factory=list)  # COPY <<EOF /dest
+    dest: str = ""
+    from_: str = ""
+    chown: str = ""
+    chmod: str = ""
+    link: bool = False
+    parents: bool = False
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Add(Copy):
+    checksum: str = ""
+    keep_git_dir: bool = False
+    unpack: bool | None = None
+
+
+@dataclass
+class Env(Instruction):
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Label(Instruction):
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Arg(Instruction):
+    pairs: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+@dataclass
+class Workdir(Instruction):
+    path: str = ""
+
+
+@dataclass
+class User(Instruction):
+    user: str = ""
+
+
+@dataclass
+class Expose(Instruction):
+    ports: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Cmd(Instruction):
+    cmd: list[str] = field(default_factory=list)
+    shell_form: bool = True
+
+
+@dataclass
+class Entrypoint(Cmd):
+    pass
+
+
+@dataclass
+class Volume(Instruction):
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Healthcheck(Instruction):
+    """``test`` is docker's: ``["NONE"]``, ``["CMD", ...]`` or ``["CMD-SHELL", "cmd"]``;
+    durations in nanoseconds (0 = the default)."""
+
+    test: list[str] = field(default_factory=list)
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+
+@dataclass
+class Shell(Instruction):
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StopSignal(Instruction):
+    signal: str = ""
+
+
+@dataclass
+class Maintainer(Instruction):
+    name: str = ""
+
+
+@dataclass
+class Onbuild(Instruction):
+    expression: str = ""  # the trigger instruction, as text (run when used as a base)
+
+
+@dataclass
+class Stage:
+    """One ``FROM`` and its instructions. ``index`` counts from 0 in file order."""
+
+    index: int
+    start: From
+    instructions: list[Instruction] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.start.name
+
+    def label(self) -> str:
+        return self.name or f"stage-{self.index}"
+
+
+@dataclass
+class Dockerfile:
+    name: str  # how errors name the file ("Dockerfile", "app/Dockerfile.dev")
+    stages: list[Stage]
+    meta_args: list[Arg]
+    directives: Directives
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def escape(self) -> str:
+        return self.directives.escape
+
+    def error(self, line: int, message: str) -> InvalidArgument:
+        return InvalidArgument(f"{self.name}:{line}: {message}")
+
+    def stage(self, ref: str) -> Stage | None:
+        """The stage named ``ref`` (case-insensitive) or numbered ``ref``."""
+        low = ref.lower()
+        for s in self.stages:
+            if s.name and s.name == low:
+                return s
+        if ref.isdigit() and int(ref) < len(self.stages):
+            return self.stages[int(ref)]
+        return None
+
+    def expand(self, word: str, env: Mapping[str, str], line: int, *,
+               raw: bool = False) -> str:
+        """``word`` with its variables expanded against ``env`` (``raw``: quotes kept,
+        as for heredoc contents)."""
+        lex = Lexer(self.escape if not raw else "\\", skip_quotes=raw)
+        try:
+            return lex.word(word, env)
+        except WordError as e:
+            raise self.error(line, str(e)) from None
+
+    def expand_used(self, word: str, env: Mapping[str, str], line: int) -> tuple[str, set[str]]:
+        """Like :meth:`expand`, with the names of the variables it used."""
+        lex = Lexer(self.escape)
+        try:
+            out = lex.word(word, env)
+        except WordError as e:
+            raise self.error(line, str(e)) from None
+        return out, lex.used
+
+
+# -- durations (HEALTHCHECK) ------------------------------------------------------------
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+            "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> int:
+    """Go's time.ParseDuration (``1m30s``, ``1.5h``, ``300ms``) in nanoseconds."""
+    s = text.strip()
+    if s in ("0", ""):
+        return 0
+    sign = -1 if s.startswith("-") else 1
+    s = s.lstrip("+-")
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _DURATION.match(s, pos)
+        if not m:
+            raise ValueError(f"time: invalid duration {text!r}")
+        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
+        pos = m.end()
+    if pos == 0:
+        raise ValueError(f"time: invalid duration {text!r}")
+    return sign * int(total)
+
+
+# -- flags --------------------------------------------------------------------------------
+class _Flags:
+    """The ``--name[=value]`` flags of one instruction, checked against what it allows."""
+
+    def __init__(self, node: Node, fail: type[Exception] = ValueError) -> None:
+        self.node = node
+        self.values: dict[str, list[str]] = {}
+        for f in node.flags:
+            name, eq, value = f[2:].partition("=")
+            self.values.setdefault(name.lower(), []).append(value if eq else "\0bool")
+        self.allowed: set[str] = set()
+
+    def string(self, name: str) -> str:
+        self.allowed.add(name)
+        vals = self.values.get(name)
+        if not vals:
+            return ""
+        if len(vals) > 1:
+            raise ValueError(f"Duplicate flag specified: {name}")
+        if vals[0] == "\0bool":
+            raise ValueError(f"Missing a value on flag: {name}")
+        return vals[0]
+
+    def strings(self, name: str) -> list[str]:
+        self.allowed.add(name)
+        out = []
+        for v in self.values.get(name, []):
+            if v == "\0bool":
+                raise ValueError(f"Missing a value on flag: {name}")
+            out.append(v)
+        return out
+
+    def boolean(self, name: str) -> bool | None:
+        self.allowed.add(name)
+        vals = self.values.get(name)
+        if not vals:
+            return None
+        if len(vals) > 1:
+            raise ValueError(f"Duplicate flag specified: {name}")
+        v = vals[0]
+        if v == "\0bool" or v.lower() == "true":
+            return True
+        if v.lower() == "false":
+            return False
+        raise ValueError(f'expecting boolean value for flag {name}, not: {v}')
+
+    def check(self) -> None:
+        for name in self.values:
+            if name not in self.allowed:
+                raise ValueError(f"Unknown flag: {name}")
+
+
+# -- instructions ---------------------------------------------------------------------------
+def _pairs(args: list[str], keyword: str) -> list[tuple[str, str]]:
+    if not args:
+        raise ValueError(f"{keyword} requires at least one argument")
+    out = []
+    for i in range(0, len(args), 3):
+        key, value = args[i], args[i + 1]
+        if not key:
+            raise ValueError(f"{keyword} names can not be blank")
+        out.append((key, value))
+    return out
+
+
+def _command(node: Node, keyword: str, empty_ok: bool = True) -> tuple[list[str], bool]:
+    if not node.args and not empty_ok:
+        raise ValueError(f"{keyword} requires at least one argument")
+    return list(node.args), not node.json
+
+
+def _copy_args(node: Node, cls: type[Copy], flags: _Flags) -> Copy:
+    keyword = node.keyword
+    if len(node.args) < 2:
+        raise ValueError(f"{keyword} requires at least two arguments, but only one was "
+                         "provided. Destination could not be determined")
+    *srcs, dest = node.args
+    if heredoc_marker(dest) is not None:
+        raise ValueError(f"{keyword} cannot accept a heredoc as a destination")
+    docs = {h.name: h for h in node.heredocs}
+    sources, contents = [], []
+    for s in srcs:
+        marker = heredoc_marker(s) if node.heredocs else None
+        if marker is not None and marker.name in docs:
+            contents.append(docs[marker.name])
+        else:
+            sources.append(s)
+    common = dict(keyword=keyword, line=node.line, end_line=node.end_line,
+                  original=node.original, sources=sources, contents=contents, dest=dest,
+                  chown=flags.string("chown"), chmod=flags.string("chmod"),
+                  link=bool(flags.boolean("link")), exclude=flags.strings("exclude"))
+    if cls is Add:
+        unpack = flags.boolean("unpack")
+        out: Copy = Add(**common, checksum=flags.string("checksum"),  # type: ignore[arg-type]
+                        keep_git_dir=bool(flags.boolean("keep-git-dir")), unpack=unpack)
+    else:
+        out = Copy(**common, from_=flags.string("from"),  # type: ignore[arg-type]
+                   parents=bool(flags.boolean("parents")))
+    return out
+
+
+def _healthcheck(node: Node, flags: _Flags) -> Healthcheck:
+    base = dict(keyword="HEALTHCHECK", line=node.line, end_line=node.end_line,
+                original=node.original)
+    if not node.args:
+        raise ValueError("HEALTHCHECK requires at least one argument")
+    typ = node.args[0].upper()
+    rest = node.args[1:]
+    if typ == "NONE":
+        if rest:
+            raise ValueError("HEALTHCHECK NONE takes no arguments")
+        flags.check()
+        return Healthcheck(**base, test=["NONE"])  # type: ignore[arg-type]
+    if typ != "CMD":
+        raise ValueError(f"Unknown type {node.args[0]!r} in HEALTHCHECK (try CMD)")
+    times = {}
+    for name in ("interval", "timeout", "start-period", "start-interval"):
+        value = flags.string(name)
+        ns = parse_duration(value) if value else 0
+        if ns and ns < 1_000_000:
+            raise ValueError(f"Interval {name!r} cannot be less than 1ms")
+        times[name.replace("-", "_")] = ns
+    retries_text = flags.string("retries")
+    retries = 0
+    if retries_text:
+        if not re.fullmatch(r"-?\d+", retries_text):
+            raise ValueError(f"--retries: invalid number {retries_text!r}")
+        retries = int(retries_text)
+        if retries < 0:
+            raise ValueError(f"--retries cannot be negative ({retries})")
+    flags.check()
+    if not rest:
+        raise ValueError("Missing command after HEALTHCHECK CMD")
+    test = ["CMD", *rest] if node.json else ["CMD-SHELL", *rest]
+    return Healthcheck(**base, test=test, retries=retries, **times)  # type: ignore[arg-type]
+
+
+def _instruction(node: Node) -> Instruction:
+    """A typed instruction from a node; ValueError on bad input (the caller adds the
+    line)."""
+    kw = node.keyword
+    flags = _Flags(node)
+    base = dict(keyword=kw, line=node.line, end_line=node.end_line, original=node.original)
+    out: Instruction
+    if kw == "FROM":
+        platform = flags.string("platform")
+        flags.check()
+        args = node.args
+        if len(args) == 3 and args[1].lower() == "as":
+            name = args[2].lower()
+            if not _STAGE_NAME.match(name):
+                raise ValueError(f"invalid name for build stage: {args[2]!r}, name can't "
+                                 "start with a number or contain symbols")
+        elif len(args) == 1:
+            name = ""
+        else:
+            raise ValueError("FROM requires either one or three arguments")
+        return From(**base, base=args[0], name=name, platform=platform)  # type: ignore[arg-type]
+    if kw == "RUN":
+        mounts = flags.strings("mount")
+        network = flags.string("network")
+        security = flags.string("security")
+        flags.check()
+        cmd, shell = _command(node, kw)
+        if node.heredocs and (len(cmd) != 1 or not shell):
+            raise ValueError("a heredoc needs RUN's shell form")
+        for m in mounts:
+            parse_mount(m)  # checked now; expanded and parsed again at dispatch
+        if network and network not in ("default", "none", "host") and "$" not in network:
+            raise ValueError(f"unsupported network mode {network!r}: use default, none "
+                             "or host")
+        if security and security not in ("sandbox", "insecure"):
+            raise ValueError(f"unsupported security mode {security!r}")
+        return Run(**base, cmd=cmd, shell_form=shell,  # type: ignore[arg-type]
+                   heredocs=list(node.heredocs), mounts=mounts, network=network,
+                   security=security)
+    if kw in ("COPY", "ADD"):
+        out = _copy_args(node, Add if kw == "ADD" else Copy, flags)
+        flags.check()
+        return out
+    if kw in ("CMD", "ENTRYPOINT"):
+        flags.check()
+        cmd, shell = _command(node, kw)
+        cls = Cmd if kw == "CMD" else Entrypoint
+        return cls(**base, cmd=cmd, shell_form=shell)  # type: ignore[arg-type]
+    if kw == "HEALTHCHECK":
+        return _healthcheck(node, flags)
+    flags.check()
+    if kw == "ENV":
+        return Env(**base, pairs=_pairs(node.args, "ENV"))  # type: ignore[arg-type]
+    if kw == "LABEL":
+        return Label(**base, pairs=_pairs(node.args, "LABEL"))  # type: ignore[arg-type]
+    if kw == "ARG":
+        if not node.args:
+            raise ValueError("ARG requires at least one argument")
+        pairs: list[tuple[str, str | None]] = []
+        for a in node.args:
+            if "=" in a:
+                k, _, v = a.partition("=")
+                if not k:
+                    raise ValueError("ARG names can not be blank")
+                pairs.append((k, v))
+            else:
+                pairs.append((a, None))
+        return Arg(**base, pairs=pairs)  # type: ignore[arg-type]
+    if kw in ("WORKDIR", "USER", "STOPSIGNAL", "MAINTAINER"):
+        if len(node.args) != 1:
+            raise ValueError(f"{kw} requires exactly one argument")
+        value = node.args[0]
+        if kw == "WORKDIR":
+            return Workdir(**base, path=value)  # type: ignore[arg-type]
+        if kw == "USER":
+            return User(**base, user=value)  # type: ignore[arg-type]
+        if kw == "STOPSIGNAL":
+            return StopSignal(**base, signal=value)  # type: ignore[arg-type]
+        return Maintainer(**base, name=value)  # type: ignore[arg-type]
+    if kw == "EXPOSE":
+        if not node.args:
+            raise ValueError("EXPOSE requires at least one argument")
+        return Expose(**base, ports=sorted(node.args))  # type: ignore[arg-type]
+    if kw == "VOLUME":
+        if not node.args:
+            raise ValueError("VOLUME requires at least one argument")
+        paths = [v.strip() for v in node.args]
+        if any(not p for p in paths):
+            raise ValueError("VOLUME specified can not be an empty string")
+        return Volume(**base, paths=paths)  # type: ignore[arg-type]
+    if kw == "SHELL":
+        if not node.args:
+            raise ValueError("SHELL requires at least one argument")
+        if not node.json:
+            raise ValueError("SHELL requires the arguments to be in JSON form")
+        return Shell(**base, argv=list(node.args))  # type: ignore[arg-type]
+    if kw == "ONBUILD":
+        sub = node.sub
+        if sub is None:
+            raise ValueError("ONBUILD requires at least one argument")
+        if sub.keyword not in KNOWN:
+            raise ValueError(_unknown(sub.keyword))
+        if sub.keyword == "ONBUILD":
+            raise ValueError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+        if sub.keyword in ("FROM", "MAINTAINER"):
+            raise ValueError(f"{sub.keyword} isn't allowed as an ONBUILD trigger")
+        _instruction(sub)  # a bad trigger is refused now, not in another build
+        expression = re.sub(r"(?i)^\s*ONBUILD\s*", "", node.original)
+        for doc in sub.heredocs:
+            expression += "\n" + doc.content + doc.name
+        return Onbuild(**base, expression=expression)  # type: ignore[arg-type]
+    raise AssertionError(kw)
+
+
+def _unknown(keyword: str) -> str:
+    close = difflib.get_close_matches(keyword, sorted(KNOWN), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown instruction: {keyword}{hint}"
+
+
+def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
+    """Parse a Dockerfile's text; ``name`` is how errors refer to the file."""
+    try:
+        directives, nodes, warnings = split_nodes(text)
+    except SyntaxProblem as e:
+        raise InvalidArgument(f"{name}:{e.line}: {e}" if e.line else f"{name}: {e}") from None
+    stages: list[Stage] = []
+    meta: list[Arg] = []
+    for node in nodes:
+        if node.keyword not in KNOWN:
+            raise InvalidArgument(f"{name}:{node.line}: {_unknown(node.keyword)}")
+        try:
+            ins = _instruction(node)
+        except ValueError as e:
+            raise InvalidArgument(f"{name}:{node.line}: {node.keyword}: {e}") from None
+        if isinstance(ins, From):
+            stages.append(Stage(len(stages), ins))
+        elif not stages:
+            if not isinstance(ins, Arg):
+                raise InvalidArgument(f"{name}:{node.line}: {node.keyword} before the first "
+                                      "FROM: only ARG may come before FROM")
+            meta.append(ins)
+        else:
+            stages[-1].instructions.append(ins)
+    if not stages:
+        raise InvalidArgument(f"{name}: no FROM instruction: a Dockerfile needs at least "
+                              "one stage")
+    seen: dict[str, int] = {}
+    for s in stages:
+        if s.name:
+            if s.name in seen:
+                raise InvalidArgument(f"{name}:{s.start.line}: duplicate stage name "
+                                      f"{s.name!r} (first at line {seen[s.name]})")
+            seen[s.name] = s.start.line
+    return Dockerfile(name, stages, meta, directives, warnings)
+
+
+# -- RUN --mount ---------------------------------------------------------------------------
+@dataclass
+class RunMount:
+    """One ``RUN --mount=...`` as BuildKit defines it."""
+
+    type: str = "bind"  # bind | cache | tmpfs | secret | ssh
+    target: str = ""
+    source: str = ""
+    from_: str = ""
+    read_only: bool | None = None  # None: the type's default
+    id: str = ""
+    sharing: str = "shared"  # cache: shared | private | locked
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    required: bool = False
+    size: int = 0  # tmpfs bytes
+    env: str = ""  # secret as an environment variable
+
+
+_MOUNT_KEYS = {"type", "target", "dst", "destination", "source", "src", "from", "ro",
+               "readonly", "rw", "readwrite", "id", "sharing", "mode", "uid", "gid",
+               "required", "size", "env"}
+
+
+def _csv(text: str) -> list[str]:
+    """Comma-separated fields with double-quoted parts, as Go's encoding/csv."""
+    out, buf, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == '"':
+                if i + 1 < len(text) and text[i + 1] == '"':
+                    buf.append('"')
+                    i += 1
+                else:
+                    quoted = False
+            else:
+                buf.append(ch)
+        elif ch == '"':
+            quoted = True
+        elif ch == ",":
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    if quoted:
+        raise ValueError(f"unterminated quote in {text!r}")
+    out.append("".join(buf))
+    return out
+
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
+    if not m:
+        raise ValueError(f"invalid size {text!r}")
+    unit = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[m.group(2)]
+    return int(float(m.group(1)) * unit)
+
+
+def parse_mount(text: str) -> RunMount:
+    """``type=cache,target=/root/.cache,sharing=locked`` as a :class:`RunMount`."""
+    m = RunMount()
+    fields = [f for f in _csv(text) if f.strip()]
+    for f in fields:
+        key, eq, value = f.partition("=")
+        key = key.strip().lower()
+        if key not in _MOUNT_KEYS:
+            raise ValueError(f"unexpected key {key!r} in {f!r}")
+        if key == "type":
+            if value not in ("bind", "cache", "tmpfs", "secret", "ssh"):
+                raise ValueError(f"unsupported mount type {value!r}")
+            m.type = value
+    for f in fields:
+        key, eq, value = f.partition("=")
+        key = key.strip().lower()
+        if key in ("ro", "readonly", "rw", "readwrite", "required") and not eq:
+            value = "true"
+        elif not eq and key != "type":
+            raise ValueError(f"invalid field {f!r}: must be a key=value pair")
+        if key in ("target", "dst", "destination"):
+            m.target = value
+        elif key in ("source", "src"):
+            m.source = value
+        elif key == "from":
+            m.from_ = value
+        elif key in ("ro", "readonly", "rw", "readwrite", "required"):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"invalid value for {key}: {value!r}")
+            flag = value.lower() in ("true", "1")
+            if key == "required":
+                m.required = flag
+            elif key in ("ro", "readonly"):
+                m.read_only = flag
+            else:
+                m.read_only = not flag
+        elif key == "id":
+            m.id = value
+        elif key == "sharing":
+            if value not in ("shared", "private", "locked"):
+                raise ValueError(f"unsupported sharing value {value!r}")
+            m.sharing = value
+        elif key == "mode":
+            try:
+                m.mode = int(value, 8)
+            except ValueError:
+                raise ValueError(f"invalid mode {value!r}: use octal digits") from None
+        elif key in ("uid", "gid"):
+            if not value.isdigit():
+                raise ValueError(f"invalid {key} {value!r}: use a number")
+            setattr(m, key, int(value))
+        elif key == "size":
+            m.size = _size(value)
+        elif key == "env":
+            m.env = value
+    if m.type == "secret":
+        if not m.id and m.source:
+            m.id = m.source.rsplit("/", 1)[-1]
+        if not m.id and m.target:
+            m.id = m.target.rsplit("/", 1)[-1]
+        if not m.id:
+            raise ValueError("a secret mount needs id=")
+        if not m.target and not m.env:
+            m.target = "/run/secrets/" + m.id
+    elif m.type == "ssh":
+        raise ValueError("--mount=type=ssh is not supported by this builder (no SSH "
+                         "agent forwarding); use a secret")
+    elif not m.target:
+        raise ValueError(f"{text!r}: a {m.type} mount needs target=")
+    if m.type == "cache" and not m.id:
+        m.id = m.target
+    return m
