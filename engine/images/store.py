@@ -446,7 +446,7 @@ class ImageStore:
             held = self.held_image(ref)
             if held is not None:
                 return held
-            raise NotFound(f"No such image: {ref}", exit_code=1)
+            raise NotFound(f"No such image: {ref}")
         try:
             parsed = reference.parse(ref)
         except reference.InvalidReference:
