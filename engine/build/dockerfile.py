@@ -227,28 +227,11 @@ class Dockerfile:
 
 
 # -- durations (HEALTHCHECK) ------------------------------------------------------------
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
-            "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
 def parse_duration(text: str) -> int:
     """Go's time.ParseDuration (``1m30s``, ``1.5h``, ``300ms``) in nanoseconds."""
-    s = text.strip()
-    if s in ("0", ""):
-        return 0
-    sign = -1 if s.startswith("-") else 1
-    s = s.lstrip("+-")
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DURATION.match(s, pos)
-        if not m:
-            raise ValueError(f"time: invalid duration {text!r}")
-        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    if pos == 0:
-        raise ValueError(f"time: invalid duration {text!r}")
-    return sign * int(total)
+    from pycompose.util.units import parse_duration_ns
+
+    return parse_duration_ns(text)
 
 
 # -- flags --------------------------------------------------------------------------------
@@ -599,11 +582,9 @@ def _csv(text: str) -> list[str]:
 
 
 def _size(text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
-    if not m:
-        raise ValueError(f"invalid size {text!r}")
-    unit = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[m.group(2)]
-    return int(float(m.group(1)) * unit)
+    from pycompose.util.units import parse_size
+
+    return parse_size(text)
 
 
 def parse_mount(text: str) -> RunMount:

@@ -26,7 +26,7 @@ from .execute import Services
 from .plan import make_plan, parse_platform
 from .request import BuildRequest, BuildResult
 from .solve import Solver
-from .steps import ClientContainers, Containers, process_mark
+from .steps import Containers, EngineContainers, process_mark
 from .workspace import Workspace, sweep
 
 
@@ -169,7 +169,7 @@ def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
               containers: Containers | None = None) -> BuildResult:
     root = root or state_root()
     root.mkdir(parents=True, exist_ok=True)
-    conts = containers or ClientContainers(root)
+    conts = containers or EngineContainers(root)
     try:
         return trio.run(_build, req, emit, root, conts)
     except BaseExceptionGroup as group:

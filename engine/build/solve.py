@@ -113,7 +113,6 @@ class Solver:
         onbuild: list[Instruction] = []
         total = 1 + len(sp.stage.instructions)
         v = self.next_vertex()
-        t0 = time.monotonic()
         self.emit(E.StepStarted(v, self._name(sp, 1, total, f"FROM {sp.base}"),
                                 sp.stage.label()))
         state = await self._base(sp)

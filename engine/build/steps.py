@@ -3,13 +3,12 @@
 A RUN step is an ordinary container of this engine: created from an image the build
 cache holds (the parent's layers), started attached with its output on a pipe the
 builder reads, waited for, its upper directory taken as the new layer, and removed.
-:class:`Containers` is that seam; :class:`ClientContainers` implements it on the
-supervisor's client (``engine/client.py``) until the engine's typed face
-(``engine/api.py``) lands, when only this file changes.
+:class:`Containers` is that seam; :class:`EngineContainers` implements it on the
+engine's typed face (``engine/api``).
 
 Every RUN container carries the labels ``io.pycompose.build`` (the build's id) and
 ``io.pycompose.build.pid`` (pid and start time of the building process), so that
-:func:`ClientContainers.sweep` finds and removes what a killed build left.
+:func:`EngineContainers.sweep` finds and removes what a killed build left.
 """
 
 from __future__ import annotations
@@ -96,38 +95,30 @@ def mark_alive(mark: str) -> bool:
     return process_mark(int(pid)) == mark
 
 
-class ClientContainers:
-    """:class:`Containers` on the supervisor's socket (``engine.client``)."""
+class EngineContainers:
+    """:class:`Containers` on the engine's face (``engine.api.Engine``). The face has no
+    attached start yet (``container run`` attaches through the client as well): that
+    one call goes to the supervisor's client directly."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        from ..api import Engine
 
-    def _options(self, spec: RunSpec) -> dict[str, object]:
-        mounts, tmpfs = [], []
-        for m in spec.mounts:
-            if m.type == "bind":
-                if "," in m.source or "," in m.target:
-                    raise EngineError(f"a RUN mount path may not contain a comma: "
-                                      f"{m.source} -> {m.target}")
-                mounts.append(f"type=bind,source={m.source},target={m.target}"
-                              + (",readonly" if m.read_only else ""))
-            else:
-                tmpfs.append(m.target + (f":size={m.size}" if m.size else ""))
-        return {
-            "image": spec.image, "command": list(spec.argv), "entrypoint": "",
-            "env": list(spec.env), "user": spec.user, "workdir": spec.workdir,
-            "network": spec.network, "mounts": mounts, "tmpfs": tmpfs,
-            "extra_hosts": list(spec.extra_hosts),
-            "shm_size": str(spec.shm_size) if spec.shm_size else None,
-            "labels": [f"{k}={v}" for k, v in spec.labels.items()],
-            "no_healthcheck": True,
-        }
+        self.root = root
+        self.engine = Engine(root)
 
     def create(self, spec: RunSpec) -> str:
-        from .. import client
+        from ..api import CreateRequest, Resources
+        from ..api import Mount as ApiMount
 
-        reply = client.request(self.root, {"op": "create", "options": self._options(spec)})
-        return str(reply["id"])
+        mounts = [ApiMount(type=m.type, target=m.target, source=m.source,
+                           read_only=m.read_only, tmpfs_size=m.size or None)
+                  for m in spec.mounts]
+        resources = Resources(shm_size=spec.shm_size) if spec.shm_size else Resources()
+        req = CreateRequest(image=spec.image, command=list(spec.argv), entrypoint=[],
+                            env=list(spec.env), labels=dict(spec.labels), user=spec.user,
+                            workdir=spec.workdir, network=spec.network, mounts=mounts,
+                            extra_hosts=list(spec.extra_hosts), resources=resources)
+        return self.engine.create(req)
 
     def run(self, cid: str, output_fd: int) -> int:
         from .. import client
@@ -148,41 +139,27 @@ class ClientContainers:
             os.close(null)
 
     def kill(self, cid: str) -> None:
-        from .. import client
-
         with contextlib.suppress(EngineError):
-            client.request(self.root, {"op": "kill", "id": cid, "signal": "SIGKILL"},
-                           start=False)
+            self.engine.kill(cid)
 
     def take_upper(self, cid: str, dest: Path) -> None:
-        from ..containers import ContainerStore
-
-        rec = ContainerStore(self.root).load(cid)
-        upper = Path(rec["GraphDriver"]["Data"]["UpperDir"])
+        upper = Path(self.engine.container(cid).upper_dir)
         if not upper.is_dir():
             upper.mkdir(parents=True)
         os.rename(upper, dest)
 
     def remove(self, cid: str) -> None:
-        from .. import client
-
-        try:
-            client.request(self.root, {"op": "rm", "id": cid, "force": True,
-                                       "volumes": True})
-        except NotFound:
-            return
+        with contextlib.suppress(NotFound):
+            self.engine.remove(cid, force=True, volumes=True)
 
     def sweep(self, alive: set[str]) -> list[str]:
-        from ..containers import ContainerStore
-
         gone = []
-        for rec in ContainerStore(self.root).list():
-            labels = (rec.get("Config") or {}).get("Labels") or {}
-            mark = labels.get(LABEL_PID)
+        for rec in self.engine.containers():
+            mark = rec.labels.get(LABEL_PID)
             if mark and mark not in alive and not mark_alive(mark):
                 with contextlib.suppress(EngineError):
-                    self.remove(str(rec["Id"]))
-                    gone.append(str(rec["Id"]))
+                    self.remove(rec.id)
+                    gone.append(rec.id)
         return gone
 
 

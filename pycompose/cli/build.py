@@ -196,7 +196,7 @@ def parse_secret(text: str) -> Any:
 def make_request(args: argparse.Namespace) -> BuildRequest:
     from pycompose.engine.build import BuildRequest
     from pycompose.engine.errors import InvalidArgument
-    from pycompose.engine.supervisor.spec import parse_bytes
+    from pycompose.util.units import parse_size
 
     req = BuildRequest()
     ctx = args.context
@@ -243,7 +243,10 @@ def make_request(args: argparse.Namespace) -> BuildRequest:
             raise InvalidArgument(f"--add-host {h!r}: use HOST:IP")
         req.extra_hosts.append(h.replace("=", ":", 1) if "=" in h else h)
     if args.shm_size:
-        req.shm_size = parse_bytes(args.shm_size, "--shm-size")
+        try:
+            req.shm_size = parse_size(args.shm_size)
+        except ValueError as e:
+            raise InvalidArgument(f"--shm-size: {e}") from None
     req.platform = args.platform
     for item in args.build_contexts:
         name, eq, path = item.partition("=")
