@@ -19,9 +19,10 @@ import contextlib
 import os
 import posixpath
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ from .workspace import Workspace, cache_mount
 #: upper directory when the image lacks them)
 RUNTIME_TARGETS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys",
                    "/dev")
+
+
+class Interrupted(EngineError):
+    """The build was cancelled while this step ran."""
 
 
 class StepFailed(EngineError):
@@ -65,6 +70,19 @@ class Services:
     build_id: str
     mark: str
     output: Callable[[int, bytes, float], None]  # (vertex, data, seconds): thread-safe
+    live: set[str] = field(default_factory=set)  # RUN containers now running
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        """Stop the build's running steps (Ctrl-C, or another stage failed): their
+        containers are killed, and each step raises when it sees the flag."""
+        self.cancelled.set()
+        for cid in list(self.live):
+            self.containers.kill(cid)
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise Interrupted("the build was interrupted")
 
     def lowerdirs(self, layers: list[LayerRef]) -> list[str]:
         """The overlay lowerdirs of ``layers``, top first (the unpacked directories)."""
@@ -342,15 +360,23 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
                                        "context to bind from")
                     base = folder
                 src = _inside(base, m.source, df, ins.line)
+                if m.read_only is False:
+                    # rw: the step may write, but never into the context or the stage:
+                    # a throwaway overlay on top of it takes the writes (as BuildKit)
+                    src = _writable_view(svc, stack, src)
                 binds.append(Mount("bind", m.target, src, read_only=m.read_only is not False))
         spec = RunSpec(image=image.id, argv=argv, env=env, user=state.user(),
                        workdir=state.workdir(), network=network, mounts=binds,
                        extra_hosts=list(svc.request.extra_hosts),
                        shm_size=svc.request.shm_size,
                        labels={LABEL_BUILD: svc.build_id, LABEL_PID: svc.mark})
+        svc.check()
         cid = svc.containers.create(spec)
+        svc.live.add(cid)
         try:
+            svc.check()
             code = _run_streaming(svc, cid, vertex, started)
+            svc.check()
             if code != 0:
                 raise StepFailed(f"{df.name}:{ins.line}: process \"{' '.join(argv)}\" did "
                                  f"not complete successfully: exit code: {code}", code)
@@ -358,6 +384,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
             svc.containers.take_upper(cid, upper)
         finally:
             svc.containers.remove(cid)
+            svc.live.discard(cid)
     targets = [*RUNTIME_TARGETS, *[b.target for b in binds]]
     clean_stubs(upper, lowers, targets)
     created = now()
@@ -366,6 +393,26 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
     state.record(created_by, created=created, author=svc.author, layer=True,
                  comment=f"pycompose.build.v1 {key}")
     return key, created_by, False
+
+
+def _writable_view(svc: Services, stack: contextlib.ExitStack, src: str) -> str:
+    """A writable copy-on-write view of the directory ``src`` whose writes are thrown
+    away with the step."""
+    from .overlay import mounted
+
+    if not os.path.isdir(src):
+        d = svc.work.new_dir("bind-file")
+        import shutil
+
+        shutil.copy2(src, d / "file")
+        return str(d / "file")
+    d = svc.work.new_dir("bind-rw")
+    for sub_dir in ("upper", "work", "view"):
+        (d / sub_dir).mkdir()
+    fd = stack.enter_context(mounted([src], str(d / "upper"), str(d / "work"),
+                                     empty=svc.empty))
+    stack.enter_context(_attached(svc, fd, d / "view"))
+    return str(d / "view")
 
 
 def _inside(base: Path, source: str, df: Dockerfile, line: int) -> str:

@@ -9,6 +9,7 @@ made is registered (layers are stored only complete; the cache records them afte
 
 from __future__ import annotations
 
+import contextlib
 import signal as _signal
 import time
 from collections.abc import Callable
@@ -166,7 +167,26 @@ class Solver:
         return fresh and cached
 
     async def _thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=False)
+        """``fn`` in a worker thread. When the build is cancelled meanwhile (Ctrl-C, a
+        failed stage), its containers are killed and the thread is waited for, so that
+        it removes what it made before the build ends."""
+        finished = trio.Event()
+        token = trio.lowlevel.current_trio_token()
+
+        def work() -> Any:
+            try:
+                return fn(*args)
+            finally:
+                with contextlib.suppress(trio.RunFinishedError):
+                    trio.from_thread.run_sync(finished.set, trio_token=token)
+
+        try:
+            return await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except trio.Cancelled:
+            self.svc.cancel()
+            with trio.CancelScope(shield=True), trio.move_on_after(120):
+                await finished.wait()
+            raise
 
     async def _one(self, sp: StagePlan, state: State, ins: Instruction, v: int, t0: float,
                    fresh: bool) -> bool:
