@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from pycompose.util.records import record
 
 from ..images.store import ImageStore, LayerRef
 
@@ -42,7 +43,7 @@ def key(op: str, parent: str | None, **inputs: Any) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hit:
     """A cached layer and the history facts of when it was first made."""
 

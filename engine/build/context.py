@@ -31,8 +31,9 @@ import re
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pycompose.util.records import field, record
 
 from ..errors import InvalidArgument, NotFound
 from ..images import fsops
@@ -41,7 +42,7 @@ from .ignore import IgnoreError, Matcher, read_patterns
 __all__ = ["Context", "Entry", "SumCache", "escapes_context", "glob_match"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     """One file of the context, as a COPY sees it."""
 
@@ -155,7 +156,7 @@ class SumCache:
         self.dirty = False
 
 
-@dataclass
+@record
 class Context:
     """A build context folder (or none), opened read-only, with its ignore rules."""
 

@@ -26,8 +26,9 @@ import os
 import posixpath
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
+
+from pycompose.util.records import record
 
 from ..errors import InvalidArgument, NotFound
 from ..images import fsops
@@ -42,7 +43,7 @@ class Source(Protocol):
     def owner(self, rel: str) -> tuple[int, int]: ...
 
 
-@dataclass
+@record
 class RootSource:
     """A mounted image root (a stage, ``--from=IMAGE``) as a COPY source."""
 
@@ -200,7 +201,7 @@ def parse_chmod(text: str, what: str) -> int:
 
 
 # -- writing ----------------------------------------------------------------------------------
-@dataclass
+@record
 class Target:
     """Where and how COPY writes: the root, the ownership and mode to impose."""
 

@@ -15,10 +15,10 @@ Pure: no I/O. The lexical part (continuations, directives, heredocs) is :mod:`.s
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from pycompose.util.records import field, record
 
 from ..errors import InvalidArgument
 from .syntax import KNOWN, Directives, Heredoc, Node, SyntaxProblem, heredoc_marker, split_nodes
@@ -34,7 +34,7 @@ __all__ = [
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 
-@dataclass
+@record
 class Instruction:
     """What every instruction has: its keyword, where it is, and its text."""
 
@@ -49,14 +49,14 @@ class Instruction:
         return " ".join(self.original.split())
 
 
-@dataclass
+@record
 class From(Instruction):
     base: str = ""
     name: str = ""  # "" when the stage has no AS name
     platform: str = ""
 
 
-@dataclass
+@record
 class Run(Instruction):
     cmd: list[str] = field(default_factory=list)
     shell_form: bool = True  # ``RUN cmd`` (through SHELL) rather than ``RUN ["argv"]``
@@ -66,7 +66,7 @@ class Run(Instruction):
     security: str = ""
 
 
-@dataclass
+@record
 class Copy(Instruction):
     sources: list[str] = field(default_factory=list)
     contents: list[Heredoc] = field(default_factory=list)  # COPY <<EOF /dest
@@ -79,60 +79,60 @@ class Copy(Instruction):
     exclude: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Add(Copy):
     checksum: str = ""
     keep_git_dir: bool = False
     unpack: bool | None = None
 
 
-@dataclass
+@record
 class Env(Instruction):
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Label(Instruction):
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Arg(Instruction):
     pairs: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Workdir(Instruction):
     path: str = ""
 
 
-@dataclass
+@record
 class User(Instruction):
     user: str = ""
 
 
-@dataclass
+@record
 class Expose(Instruction):
     ports: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Cmd(Instruction):
     cmd: list[str] = field(default_factory=list)
     shell_form: bool = True
 
 
-@dataclass
+@record
 class Entrypoint(Cmd):
     pass
 
 
-@dataclass
+@record
 class Volume(Instruction):
     paths: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Healthcheck(Instruction):
     """``test`` is docker's: ``["NONE"]``, ``["CMD", ...]`` or ``["CMD-SHELL", "cmd"]``;
     durations in nanoseconds (0 = the default)."""
@@ -145,27 +145,27 @@ class Healthcheck(Instruction):
     retries: int = 0
 
 
-@dataclass
+@record
 class Shell(Instruction):
     argv: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class StopSignal(Instruction):
     signal: str = ""
 
 
-@dataclass
+@record
 class Maintainer(Instruction):
     name: str = ""
 
 
-@dataclass
+@record
 class Onbuild(Instruction):
     expression: str = ""  # the trigger instruction, as text (run when used as a base)
 
 
-@dataclass
+@record
 class Stage:
     """One ``FROM`` and its instructions. ``index`` counts from 0 in file order."""
 
@@ -181,7 +181,7 @@ class Stage:
         return self.name or f"stage-{self.index}"
 
 
-@dataclass
+@record
 class Dockerfile:
     name: str  # how errors name the file ("Dockerfile", "app/Dockerfile.dev")
     stages: list[Stage]
@@ -486,6 +486,8 @@ def _instruction(node: Node) -> Instruction:
 
 
 def _unknown(keyword: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(keyword, sorted(KNOWN), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"unknown instruction: {keyword}{hint}"
@@ -529,7 +531,7 @@ def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
 
 
 # -- RUN --mount ---------------------------------------------------------------------------
-@dataclass
+@record
 class RunMount:
     """One ``RUN --mount=...`` as BuildKit defines it."""
 

@@ -9,22 +9,23 @@ service). ``vertex`` numbers the steps in the order they start, as BuildKit's ``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from pycompose.util.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepStarted:
     vertex: int
     name: str
     stage: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepCached:
     vertex: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepOutput:
     """Bytes a RUN step wrote (stdout and stderr together, as they came)."""
 
@@ -33,19 +34,19 @@ class StepOutput:
     seconds: float  # since the step started
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepDone:
     vertex: int
     seconds: float
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepFailed:
     vertex: int
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Note:
     """A line about the build that is not a step: a warning, the exported image."""
 
@@ -54,7 +55,7 @@ class Note:
     warning: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finished:
     image_id: str
     tags: tuple[str, ...]

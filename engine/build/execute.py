@@ -22,9 +22,10 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pycompose.util.records import field, record
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..images import fsops
@@ -43,6 +44,10 @@ RUNTIME_TARGETS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "
                    "/dev")
 
 
+class Miss(EngineError):
+    """A step that would have to run while the build only probes the cache."""
+
+
 class Interrupted(EngineError):
     """The build was cancelled while this step ran."""
 
@@ -55,7 +60,7 @@ class StepFailed(EngineError):
         self.code = code
 
 
-@dataclass
+@record
 class Services:
     """What every step needs: the store, the cache, scratch space, the engine."""
 
@@ -70,6 +75,7 @@ class Services:
     build_id: str
     mark: str
     output: Callable[[int, bytes, float], None]  # (vertex, data, seconds): thread-safe
+    probe: bool = False  # only find layers in the cache: a miss raises Miss
     live: set[str] = field(default_factory=set)  # RUN containers now running
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -103,30 +109,59 @@ class Services:
 
 
 def now() -> str:
-    from ..images.changes import now_rfc3339
-
-    return now_rfc3339()
+    """RFC 3339 in UTC with microseconds, as image configs write it."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
 
 # -- committing a directory as a layer -------------------------------------------------------
+def strip_overlay_marks(tree: Path) -> bool:
+    """Remove the xattrs overlayfs leaves on copied-up entries (``origin``,
+    ``impure``...) but the opaque marks, so that ``tree`` can serve as a lowerdir of
+    other stacks. False when it holds redirects or metacopy entries (a kernel with
+    those features on): then it must be packed and unpacked instead."""
+    keep = fsops.OVERLAY_OPAQUE
+    for dirpath, dirs, files in os.walk(tree):
+        for name in [*dirs, *files, ""]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            try:
+                names = os.listxattr(path, follow_symlinks=False)
+            except OSError:
+                continue
+            for x in names:
+                if not x.startswith(fsops.FORBIDDEN_XATTR_PREFIX) or x == keep:
+                    continue
+                if x.endswith((".redirect", ".metacopy")):
+                    return False
+                with contextlib.suppress(OSError):
+                    os.removexattr(path, x, follow_symlinks=False)
+    return True
+
+
 def commit_upper(svc: Services, upper: Path, below: list[LayerRef], key: str, what: str,
                  created: str) -> LayerRef:
-    """Pack ``upper`` as a layer on ``below``, store it and record it under ``key``."""
+    """Pack ``upper`` as a layer on ``below``, store it and record it under ``key``.
+    The upper dir itself becomes the unpacked layer (one write of the data, not two)."""
     from ..images.pack import pack
 
     store = svc.store
+    plain = strip_overlay_marks(upper)
     with store.writing(), store.tmpdir() as tmp:
         blob = tmp / "layer.tar"
         with open(blob, "wb") as out:
             try:
-                pack(str(upper), out)
+                result = pack(str(upper), out)
                 out.flush()
                 os.fsync(out.fileno())
             except OSError as e:
                 raise EngineError(f"{what}: cannot pack the new layer: {e.strerror or e}")
         parent = below[-1].chain_id if below else None
-        with open(blob, "rb") as f:
-            layer = store.add_layer(f, parent, what=what)
+        if plain and os.stat(upper).st_dev == os.stat(tmp).st_dev:
+            layer = store.add_layer_dir(upper, blob, result.diff_id, result.size, parent,
+                                        what=what)
+        else:  # another filesystem, or overlay redirects: unpack a copy instead
+            with open(blob, "rb") as f:
+                layer = store.add_layer(f, parent, what=what)
         svc.cache.put(key, below, layer, created=created, author=svc.author)
     return layer
 
@@ -235,7 +270,7 @@ def run_argv(state: State, ins: Run, work: Workspace,
     return argv, argv
 
 
-@dataclass
+@record
 class MountPlan:
     """A parsed RUN --mount, with what it binds resolved (a stage's state, a folder)."""
 
@@ -306,6 +341,8 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
                      comment=f"pycompose.build.v1 {key}")
         return key, created_by, True
+    if svc.probe:
+        raise Miss(created_by)
     image = run_image(svc, state)
     lowers = svc.lowerdirs(state.layers)
     with contextlib.ExitStack() as stack:
@@ -371,6 +408,9 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
                        shm_size=svc.request.shm_size,
                        labels={LABEL_BUILD: svc.build_id, LABEL_PID: svc.mark})
         svc.check()
+        from .workspace import note_running
+
+        note_running(svc.root, svc.mark)
         cid = svc.containers.create(spec)
         svc.live.add(cid)
         try:

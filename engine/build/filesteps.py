@@ -10,30 +10,27 @@ content digest of what it reads.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import hashlib
 import os
 import posixpath
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from pycompose.util.records import record
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..images import fsops
-from ..images import layers as L
 from . import cache as C
 from .context import Context, has_glob
 from .copy import RootSource, Target, copy_sources, parse_chmod, resolve_owner, write_content
 from .dockerfile import Add, Copy, Workdir
-from .execute import Services, commit_upper, now, relink
+from .execute import Miss, Services, commit_upper, now, relink
 from .overlay import mounted
 from .state import State
 
 
-@dataclass
+@record
 class FromSource:
     """Where a COPY reads: a context folder, or a stage's/image's state."""
 
@@ -56,6 +53,10 @@ def _is_git(s: str) -> bool:
 
 def _download(svc: Services, url: str, what: str, checksum: str) -> tuple[Path, float | None]:
     """``url`` into the build's workspace; (file, Last-Modified as epoch)."""
+    import email.utils
+    import urllib.parse
+    import urllib.request
+
     d = svc.work.new_dir("url")
     name = posixpath.basename(urllib.parse.urlparse(url).path) or "index.html"
     dest = d / name
@@ -89,6 +90,8 @@ def _download(svc: Services, url: str, what: str, checksum: str) -> tuple[Path, 
 def _archive_kind(path_fd: int) -> str | None:
     """The compression of a tar archive at ``path_fd``, "" for a plain tar, None when
     it is not an archive."""
+    from ..images import layers as L
+
     head = os.pread(path_fd, 512, 0)
     comp = L.sniff_compression(head[:8])
     if comp:
@@ -135,6 +138,8 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource,
         if is_add and _is_git(s) and (s in urls or s.startswith("git@")):
             raise InvalidArgument(f"{what}: git sources are not supported by this builder "
                                   f"({s}); clone in a RUN step instead")
+    if urls and svc.probe:
+        raise Miss(created_by)  # a URL is fetched (and summed) on every build
     downloads: list[tuple[str, Path]] = []
     for u in urls:
         path, _ = _download(svc, u, what, getattr(ins, "checksum", ""))
@@ -182,6 +187,8 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource,
             state.record(created_by, created=hit.created, author=hit.author, layer=True,
                          comment=f"pycompose.build.v1 {k}")
             return k, created_by, True
+        if svc.probe:
+            raise Miss(created_by)
         if ins.link:
             old = svc.cache.blob_for(k)
             if old is not None:
@@ -252,6 +259,8 @@ def _add_archives(source: RootSource | Context, target: Target, rels: list[str],
                   workdir: str, what: str) -> list[str]:
     """ADD's local archives: each tar (plain, gzip, bzip2, xz, zstd) among ``rels`` is
     extracted into ``dest``; the others are returned to be copied."""
+    from ..images import layers as L
+
     plain = []
     dest_abs = posixpath.normpath(posixpath.join(workdir or "/", dest))
     for rel in rels:
@@ -301,6 +310,8 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
                      comment=f"pycompose.build.v1 {k}")
         return k, created_by, True
+    if svc.probe:
+        raise Miss(created_by)
     step = svc.work.new_dir("workdir")
     upper, work = step / "upper", step / "work"
     upper.mkdir()

@@ -20,7 +20,8 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from pycompose.util.records import field, record
 
 __all__ = ["IgnoreError", "Matcher", "clean", "read_patterns"]
 
@@ -154,7 +155,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
         raise IgnoreError(f"syntax error in pattern {pattern!r}: {e}") from None
 
 
-@dataclass
+@record
 class _Pattern:
     text: str
     exclusion: bool
@@ -176,7 +177,7 @@ class _Pattern:
         return self.regex.match(path) is not None
 
 
-@dataclass
+@record
 class Matcher:
     """Compiled patterns; ``excluded(path)`` for slash paths relative to the context."""
 

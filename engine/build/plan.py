@@ -12,16 +12,18 @@ platform args (``TARGETPLATFORM``, ``TARGETARCH``, ``BUILDPLATFORM``...), becaus
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+
+from pycompose.util.records import field, record
 
 from ..errors import InvalidArgument
 from .dockerfile import Copy, Dockerfile, Run, Stage, parse_mount
 
 
 def host_platform() -> dict[str, str]:
-    from ..images.changes import go_arch
-
-    arch = go_arch()
+    machine = os.uname().machine.lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
+            "i386": "386"}.get(machine, machine)
     out = {"os": "linux", "architecture": arch}
     if arch == "arm64":
         out["variant"] = "v8"
@@ -55,7 +57,7 @@ def parse_platform(text: str) -> dict[str, str]:
     return host
 
 
-@dataclass
+@record
 class StagePlan:
     stage: Stage
     base: str  # the FROM image, expanded ("scratch", a stage name, an image reference)
@@ -64,7 +66,7 @@ class StagePlan:
     copy_from: dict[str, int] = field(default_factory=dict)  # --from value -> stage index
 
 
-@dataclass
+@record
 class Plan:
     stages: list[StagePlan]  # the stages to build, in an order that respects deps
     target: int  # index (in the Dockerfile) of the stage whose image is the result

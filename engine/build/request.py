@@ -3,12 +3,13 @@ what it gets back. Parsed once at the edge (the CLI's flags, the Compose model).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from pycompose.util.records import field, record
 
-@dataclass
+
+@record
 class Secret:
     """``--secret id=ID,src=PATH`` or ``--secret id=ID,env=VAR`` (the value already read
     from the caller's environment by the front end)."""
@@ -24,7 +25,7 @@ class Secret:
             return f.read()
 
 
-@dataclass
+@record
 class BuildRequest:
     """One image to build.
 
@@ -54,7 +55,7 @@ class BuildRequest:
     author: str = ""
 
 
-@dataclass
+@record
 class BuildResult:
     image_id: str
     tags: list[str]

@@ -4,14 +4,9 @@ the context, plan, solve, and register the image with its tags."""
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
-import secrets
-import socket
 import time
 from pathlib import Path
-
-import trio
 
 from pycompose.util.paths import state_root
 
@@ -22,23 +17,26 @@ from . import events as E
 from .cache import Cache
 from .context import Context
 from .dockerfile import parse
-from .execute import Services
+from .execute import Interrupted, Miss, Services
 from .plan import make_plan, parse_platform
 from .request import BuildRequest, BuildResult
 from .solve import Solver
-from .steps import Containers, EngineContainers, process_mark
-from .workspace import Workspace, sweep
+from .state import State
+from .steps import Containers, EngineContainers, mark_alive, process_mark
+from .workspace import Workspace, dead_builds, done_running, sweep
 
 
 def who() -> str:
     """``user@host`` of the person building (``sudo`` keeps the real user's name)."""
     user = os.environ.get("SUDO_USER") or ""
     if not user:
+        import pwd
+
         try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
             user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{os.uname().nodename}"
 
 
 def _read_dockerfile(req: BuildRequest, ctx_root: Path | None) -> tuple[str, str, Path | None]:
@@ -94,16 +92,64 @@ def _base_resolver(store: ImageStore, pull: bool) -> object:
     return resolve
 
 
-async def _build(req: BuildRequest, emit: E.Emit, root: Path,
-                 containers: Containers) -> BuildResult:
+def _flatten(group: BaseException) -> list[BaseException]:
+    if isinstance(group, BaseExceptionGroup):
+        out: list[BaseException] = []
+        for e in group.exceptions:
+            out += _flatten(e)
+        return out
+    return [group]
+
+
+def _solve(solver: Solver, probe: bool) -> State:
+    """The build from the cache alone when it can be (no trio, no threads), else under
+    trio with the stages in parallel."""
+    if probe:
+        state = solver.probe()
+        if state is not None:
+            return state
+    import trio
+
+    try:
+        return trio.run(solver.run)
+    except BaseExceptionGroup as group:
+        leaves = _flatten(group)
+        for e in leaves:
+            if isinstance(e, KeyboardInterrupt):
+                raise e from None
+        for e in leaves:
+            if isinstance(e, EngineError) and not isinstance(e, Interrupted):
+                raise e from None
+        for e in leaves:
+            if isinstance(e, EngineError):
+                raise e from None
+        raise
+
+
+def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
+              containers: Containers | None = None) -> BuildResult:
     started = time.monotonic()
-    token = trio.lowlevel.current_trio_token()
+    root = root or state_root()
+    root.mkdir(parents=True, exist_ok=True)
+    conts = containers or EngineContainers(root)
     store = ImageStore(root)
     for t in req.tags:
         reference.parse(t)  # a bad tag is refused before any work
     mark = process_mark()
-    await trio.to_thread.run_sync(sweep, root)
-    await trio.to_thread.run_sync(containers.sweep, {mark})
+    sweep(root)
+    dead = dead_builds(root, mark_alive)
+    if dead:  # a killed build may have left RUN containers: remove them
+        conts.sweep({mark})
+        for m in dead:
+            done_running(root, m)
+    try:
+        return _build(req, emit, root, conts, mark, store, started)
+    finally:
+        done_running(root, mark)
+
+
+def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark: str,
+           store: ImageStore, started: float) -> BuildResult:
     with Workspace(root) as work, contextlib.ExitStack() as stack:
         ctx_root = req.context
         if req.context_tar is not None:
@@ -132,20 +178,27 @@ async def _build(req: BuildRequest, emit: E.Emit, root: Path,
         if plan.unused_args:
             emit(E.Note("build arguments not used by the Dockerfile: "
                         + ", ".join(plan.unused_args), warning=True))
-
-        def output(vertex: int, data: bytes, seconds: float) -> None:
-            with contextlib.suppress(trio.RunFinishedError):
-                trio.from_thread.run_sync(emit, E.StepOutput(vertex, data, seconds),
-                                          trio_token=token)
-
         author = req.author or who()
         svc = Services(root=root, store=store, cache=Cache(store, enabled=not req.no_cache),
-                       work=work, containers=containers, request=req, dockerfile=df,
-                       author=author, build_id=secrets.token_hex(8), mark=mark,
-                       output=output)
-        solver = Solver(svc, plan, emit, context, extra, plat,
-                        _base_resolver(store, req.pull))  # type: ignore[arg-type]
-        state = await solver.run()
+                       work=work, containers=conts, request=req, dockerfile=df,
+                       author=author, build_id=os.urandom(8).hex(), mark=mark,
+                       output=lambda _v, _d, _s: None)
+        resolve = _base_resolver(store, req.pull)
+        solver = Solver(svc, plan, emit, context, extra, plat, resolve)  # type: ignore[arg-type]
+        if not req.pull and not req.no_cache and not req.cache_from:
+            def local(ref: str) -> Image:
+                try:
+                    return store.resolve(ref)
+                except NotFound:
+                    raise Miss(ref) from None  # the real solver pulls, or says why not
+
+            solver.pull = local  # the probe never pulls
+            state = solver.probe()
+            solver.pull = resolve  # type: ignore[assignment]
+            if state is None:
+                state = _solve(solver, probe=False)
+        else:
+            state = _solve(solver, probe=False)
         v = solver.next_vertex()
         t0 = time.monotonic()
         emit(E.StepStarted(v, "exporting to image"))
@@ -154,38 +207,11 @@ async def _build(req: BuildRequest, emit: E.Emit, root: Path,
         from .execute import now
 
         created = state.latest_created(now())
-        image = await trio.to_thread.run_sync(
-            lambda: store.add_image(state.oci_config(created, state.author or author),
-                                    state.layers, list(req.tags)))
+        image = store.add_image(state.oci_config(created, state.author or author),
+                                state.layers, list(req.tags))
         emit(E.Note(f"writing image {image.id} done", v))
         for t in req.tags:
             emit(E.Note(f"naming to {reference.normalize(t)} done", v))
         emit(E.StepDone(v, time.monotonic() - t0))
         emit(E.Finished(image.id, tuple(req.tags), time.monotonic() - started))
         return BuildResult(image.id, list(req.tags), list(df.warnings))
-
-
-def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
-              containers: Containers | None = None) -> BuildResult:
-    root = root or state_root()
-    root.mkdir(parents=True, exist_ok=True)
-    conts = containers or EngineContainers(root)
-    try:
-        return trio.run(_build, req, emit, root, conts)
-    except BaseExceptionGroup as group:
-        leaves: list[BaseException] = []
-
-        def walk(g: BaseException) -> None:
-            if isinstance(g, BaseExceptionGroup):
-                for e in g.exceptions:
-                    walk(e)
-            else:
-                leaves.append(g)
-        walk(group)
-        for e in leaves:
-            if isinstance(e, KeyboardInterrupt):
-                raise e from None
-        for e in leaves:
-            if isinstance(e, EngineError):
-                raise e from None
-        raise

@@ -1,6 +1,14 @@
-"""Running a plan: each needed stage is a trio task that waits for the stages it
-depends on, then dispatches its instructions in order; independent stages run at the
-same time. Blocking work (containers, copies, packing) runs in worker threads.
+"""Running a plan: each needed stage waits for the stages it depends on, then
+dispatches its instructions in order; independent stages run at the same time.
+
+The stage logic is written once, as generators that yield what they need from the
+outside -- :class:`Wait` (a stage's result) and :class:`Call` (blocking work: a
+container, a copy, a pull) -- and is driven two ways:
+
+- :meth:`Solver.probe`: synchronously, stage after stage, with every step allowed only
+  to *find* its layer in the cache (a step that would have to run raises :class:`Miss`).
+  A no-change rebuild ends here: no trio, no threads, no container.
+- :meth:`Solver.run`: under trio, each stage a task, blocking calls in worker threads.
 
 A failure anywhere cancels the build: every stage task removes the RUN container it
 was running (shielded from the cancellation), the workspace goes, and nothing half
@@ -12,12 +20,11 @@ from __future__ import annotations
 import contextlib
 import signal as _signal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import trio
+from pycompose.util.records import field, record
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..images.store import Image
@@ -44,13 +51,33 @@ from .dockerfile import (
     Workdir,
     parse,
 )
-from .execute import MountPlan, Services, resolve_run_mounts, run_step
+from .execute import Miss, MountPlan, Services, resolve_run_mounts, run_step
 from .filesteps import FromSource, copy_step, workdir_step
 from .plan import Plan, StagePlan
 from .state import State
 
+T = TypeVar("T")
 
-@dataclass
+
+@record(frozen=True)
+class Wait:
+    """The stage logic needs the result of stage ``index``."""
+
+    index: int
+
+
+@record(frozen=True)
+class Call:
+    """The stage logic needs ``fn(*args)`` done (blocking work)."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+
+Gen = Generator[Wait | Call, Any, T]
+
+
+@record
 class Solver:
     svc: Services
     plan: Plan
@@ -60,116 +87,103 @@ class Solver:
     platform: dict[str, str]
     pull: Callable[[str], Image]  # resolve (or pull) a base image
     results: dict[int, State] = field(default_factory=dict)
-    done: dict[int, trio.Event] = field(default_factory=dict)
     vertex: int = 0
-    multi: bool = False
     images: dict[str, State] = field(default_factory=dict)
+
+    @property
+    def multi(self) -> bool:
+        return len(self.plan.stages) > 1
 
     def next_vertex(self) -> int:
         self.vertex += 1
         return self.vertex
 
-    async def run(self) -> State:
-        self.multi = len(self.plan.stages) > 1
-        for sp in self.plan.stages:
-            self.done[sp.stage.index] = trio.Event()
-        async with trio.open_nursery() as n:
-            for sp in self.plan.stages:
-                n.start_soon(self._stage, sp)
+    # -- the drivers ------------------------------------------------------------------------
+    def probe(self) -> State | None:
+        """The whole build from the cache alone, synchronously; None (and nothing
+        emitted) as soon as one step would have to run."""
+        events: list[E.Event] = []
+        real, self.emit = self.emit, events.append
+        self.svc.probe = True
+        try:
+            for sp in self.plan.stages:  # file order respects the dependencies
+                self._drive_sync(self._stage(sp))
+        except Miss:
+            self.results.clear()
+            self.images.clear()
+            self.vertex = 0
+            return None
+        finally:
+            self.emit = real
+            self.svc.probe = False
+        for ev in events:
+            real(ev)
         return self.results[self.plan.target]
 
-    # -- stages ---------------------------------------------------------------------------
-    async def _image_state(self, ref: str, line: int) -> State:
-        if ref in self.images:
-            return self.images[ref].fork()
-        try:
-            image = await trio.to_thread.run_sync(self.pull, ref)
-        except NotFound as e:
-            raise NotFound(f"{self.svc.dockerfile.name}:{line}: {e}") from None
-        st = State.of_image(image)
-        st.base_name = ref
-        self.images[ref] = st
-        return st.fork()
-
-    async def _base(self, sp: StagePlan) -> State:
-        if sp.base_stage is not None:
-            await self.done[sp.base_stage].wait()
-            return self.results[sp.base_stage].fork()
-        if sp.base.lower() == "scratch":
-            return State.scratch(self.platform)
-        if sp.base.lower() in self.contexts:
-            raise InvalidArgument(f"{self.svc.dockerfile.name}:{sp.stage.start.line}: FROM "
-                                  f"{sp.base}: an additional context can be copied from, "
-                                  "not built on")
-        return await self._image_state(sp.base, sp.stage.start.line)
-
-    def _name(self, sp: StagePlan, i: int, total: int, text: str) -> str:
-        label = f"{sp.stage.label()} " if self.multi else ""
-        return f"[{label}{i}/{total}] {text}"
-
-    async def _stage(self, sp: StagePlan) -> None:
-        for d in sorted(sp.deps):
-            await self.done[d].wait()
-        df = self.svc.dockerfile
-        onbuild: list[Instruction] = []
-        total = 1 + len(sp.stage.instructions)
-        v = self.next_vertex()
-        self.emit(E.StepStarted(v, self._name(sp, 1, total, f"FROM {sp.base}"),
-                                sp.stage.label()))
-        state = await self._base(sp)
-        state.args = {}
-        for text in list(state.config.get("OnBuild") or []):
+    def _drive_sync(self, gen: Gen[T]) -> T:
+        value: Any = None
+        exc: BaseException | None = None
+        while True:
             try:
-                parsed = parse("FROM scratch\n" + text, f"{df.name} (ONBUILD of {sp.base})")
-            except EngineError as e:
-                raise InvalidArgument(f"{df.name}:{sp.stage.start.line}: {e}") from None
-            onbuild += parsed.stages[0].instructions
-        state.config.pop("OnBuild", None)
-        self.emit(E.StepCached(v))
-        total += len(onbuild)
-        fresh = True
-        for i, ins in enumerate([*onbuild, *sp.stage.instructions], start=2):
-            fresh = await self._dispatch(sp, state, ins, i, total, fresh)
-        self.results[sp.stage.index] = state
-        self.done[sp.stage.index].set()
+                req = gen.throw(exc) if exc is not None else gen.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, exc = None, None
+            if isinstance(req, Wait):
+                if req.index not in self.results:
+                    raise Miss(f"stage {req.index} is not done")
+            else:
+                try:
+                    value = req.fn(*req.args)
+                except Exception as e:
+                    exc = e
 
-    # -- instructions ------------------------------------------------------------------------
-    def _shown(self, state: State, ins: Instruction) -> str:
-        """The instruction as the progress shows it: variables known so far expanded
-        (as BuildKit), quotes kept; as written if that fails."""
-        from .words import Lexer, WordError
+    async def run(self) -> State:
+        """The build under trio: every stage a task, blocking work in threads."""
+        import trio
 
-        lex = Lexer(self.svc.dockerfile.escape, raw_quotes=True, raw_escapes=True,
-                    skip_unset=True)
-        text = ins.text
-        try:
-            return lex.word(text, state.expansion_env())
-        except WordError:
-            return text
+        token = trio.lowlevel.current_trio_token()
 
-    async def _dispatch(self, sp: StagePlan, state: State, ins: Instruction, i: int,
-                        total: int, fresh: bool) -> bool:
-        """Run one instruction; returns whether the stage is still all-cached."""
-        v = self.next_vertex()
-        t0 = time.monotonic()
-        name = self._name(sp, i, total, self._shown(state, ins))
-        self.emit(E.StepStarted(v, name, sp.stage.label()))
-        try:
-            cached = await self._one(sp, state, ins, v, t0, fresh)
-        except BaseException as e:
-            if isinstance(e, EngineError):
-                self.emit(E.StepFailed(v, str(e)))
-            raise
-        if cached:
-            self.emit(E.StepCached(v))
-        else:
-            self.emit(E.StepDone(v, time.monotonic() - t0))
-        return fresh and cached
+        def output(vertex: int, data: bytes, seconds: float) -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                trio.from_thread.run_sync(self.emit, E.StepOutput(vertex, data, seconds),
+                                          trio_token=token)
+
+        self.svc.output = output
+        done = {sp.stage.index: trio.Event() for sp in self.plan.stages}
+
+        async def stage(sp: StagePlan) -> None:
+            await self._drive_async(self._stage(sp), done)
+            done[sp.stage.index].set()
+
+        async with trio.open_nursery() as n:
+            for sp in self.plan.stages:
+                n.start_soon(stage, sp)
+        return self.results[self.plan.target]
+
+    async def _drive_async(self, gen: Gen[T], done: dict[int, Any]) -> T:
+        value: Any = None
+        exc: BaseException | None = None
+        while True:
+            try:
+                req = gen.throw(exc) if exc is not None else gen.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, exc = None, None
+            try:
+                if isinstance(req, Wait):
+                    await done[req.index].wait()
+                else:
+                    value = await self._thread(req.fn, *req.args)
+            except Exception as e:
+                exc = e
 
     async def _thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn`` in a worker thread. When the build is cancelled meanwhile (Ctrl-C, a
         failed stage), its containers are killed and the thread is waited for, so that
         it removes what it made before the build ends."""
+        import trio
+
         finished = trio.Event()
         token = trio.lowlevel.current_trio_token()
 
@@ -188,8 +202,95 @@ class Solver:
                 await finished.wait()
             raise
 
-    async def _one(self, sp: StagePlan, state: State, ins: Instruction, v: int, t0: float,
-                   fresh: bool) -> bool:
+    # -- stages ---------------------------------------------------------------------------
+    def _image_state(self, ref: str, line: int) -> Gen[State]:
+        if ref in self.images:
+            return self.images[ref].fork()
+        try:
+            image = yield Call(self.pull, (ref,))
+        except NotFound as e:
+            raise NotFound(f"{self.svc.dockerfile.name}:{line}: {e}") from None
+        st = State.of_image(image)
+        st.base_name = ref
+        self.images[ref] = st
+        return st.fork()
+
+    def _base(self, sp: StagePlan) -> Gen[State]:
+        if sp.base_stage is not None:
+            yield Wait(sp.base_stage)
+            return self.results[sp.base_stage].fork()
+        if sp.base.lower() == "scratch":
+            return State.scratch(self.platform)
+        if sp.base.lower() in self.contexts:
+            raise InvalidArgument(f"{self.svc.dockerfile.name}:{sp.stage.start.line}: FROM "
+                                  f"{sp.base}: an additional context can be copied from, "
+                                  "not built on")
+        return (yield from self._image_state(sp.base, sp.stage.start.line))
+
+    def _name(self, sp: StagePlan, i: int, total: int, text: str) -> str:
+        label = f"{sp.stage.label()} " if self.multi else ""
+        return f"[{label}{i}/{total}] {text}"
+
+    def _stage(self, sp: StagePlan) -> Gen[None]:
+        for d in sorted(sp.deps):
+            yield Wait(d)
+        df = self.svc.dockerfile
+        onbuild: list[Instruction] = []
+        total = 1 + len(sp.stage.instructions)
+        v = self.next_vertex()
+        self.emit(E.StepStarted(v, self._name(sp, 1, total, f"FROM {sp.base}"),
+                                sp.stage.label()))
+        state = yield from self._base(sp)
+        state.args = {}
+        for text in list(state.config.get("OnBuild") or []):
+            try:
+                parsed = parse("FROM scratch\n" + text, f"{df.name} (ONBUILD of {sp.base})")
+            except EngineError as e:
+                raise InvalidArgument(f"{df.name}:{sp.stage.start.line}: {e}") from None
+            onbuild += parsed.stages[0].instructions
+        state.config.pop("OnBuild", None)
+        self.emit(E.StepCached(v))
+        total += len(onbuild)
+        fresh = True
+        for i, ins in enumerate([*onbuild, *sp.stage.instructions], start=2):
+            fresh = yield from self._dispatch(sp, state, ins, i, total, fresh)
+        self.results[sp.stage.index] = state
+
+    # -- instructions ------------------------------------------------------------------------
+    def _shown(self, state: State, ins: Instruction) -> str:
+        """The instruction as the progress shows it: variables known so far expanded
+        (as BuildKit), quotes kept; as written if that fails."""
+        from .words import Lexer, WordError
+
+        lex = Lexer(self.svc.dockerfile.escape, raw_quotes=True, raw_escapes=True,
+                    skip_unset=True)
+        text = ins.text
+        try:
+            return lex.word(text, state.expansion_env())
+        except WordError:
+            return text
+
+    def _dispatch(self, sp: StagePlan, state: State, ins: Instruction, i: int,
+                  total: int, fresh: bool) -> Gen[bool]:
+        """Run one instruction; returns whether the stage is still all-cached."""
+        v = self.next_vertex()
+        t0 = time.monotonic()
+        name = self._name(sp, i, total, self._shown(state, ins))
+        self.emit(E.StepStarted(v, name, sp.stage.label()))
+        try:
+            cached = yield from self._one(sp, state, ins, v, t0, fresh)
+        except BaseException as e:
+            if isinstance(e, EngineError) and not isinstance(e, Miss):
+                self.emit(E.StepFailed(v, str(e)))
+            raise
+        if cached:
+            self.emit(E.StepCached(v))
+        else:
+            self.emit(E.StepDone(v, time.monotonic() - t0))
+        return fresh and cached
+
+    def _one(self, sp: StagePlan, state: State, ins: Instruction, v: int, t0: float,
+             fresh: bool) -> Gen[bool]:
         svc = self.svc
         df = svc.dockerfile
         if isinstance(ins, Run):
@@ -199,7 +300,7 @@ class Solver:
             for m in specs:
                 mp = MountPlan(m)
                 if m.from_:
-                    mp.state, mp.folder = await self._from(sp, m.from_, ins.line)
+                    mp.state, mp.folder = yield from self._from(sp, m.from_, ins.line)
                 mounts.append(mp)
             network = df.expand(ins.network, env, ins.line) if ins.network else ""
             net = network or svc.request.network or "default"
@@ -207,25 +308,24 @@ class Solver:
                 raise df.error(ins.line, f"RUN --network={net}: use default, none or host")
             net = "bridge" if net in ("default", "") else net
             folder = self.context.root
-            _k, _c, cached = await self._thread(run_step, svc, state, ins, v, mounts, folder,
-                                                net, t0)
+            _k, _c, cached = yield Call(run_step, (svc, state, ins, v, mounts, folder, net,
+                                                   t0))
             return bool(cached)
         if isinstance(ins, (Copy, Add)):
             if isinstance(ins, Copy) and not isinstance(ins, Add) and ins.from_:
-                st, folder = await self._from(sp, ins.from_, ins.line)
+                st, folder = yield from self._from(sp, ins.from_, ins.line)
+                label = df.expand(ins.from_, self.plan.meta, ins.line)
                 if folder is not None:
-                    label = df.expand(ins.from_, self.plan.meta, ins.line)
                     src = FromSource(context=self.contexts[label.lower()], label=label)
                 else:
-                    label = df.expand(ins.from_, self.plan.meta, ins.line)
                     src = FromSource(state=st, label=label)
             else:
                 src = FromSource(context=self.context)
-            _k, _c, cached = await self._thread(copy_step, svc, state, ins, src, None)
+            _k, _c, cached = yield Call(copy_step, (svc, state, ins, src, None))
             return bool(cached)
         seen = self._seen_key(state, ins)
         if isinstance(ins, Workdir):
-            res = await self._thread(workdir_step, svc, state, ins)
+            res = yield Call(workdir_step, (svc, state, ins))
             if res is not None:
                 return bool(res[2])
             state.record(f"WORKDIR {state.workdir()}", created=state.latest_created(
@@ -256,8 +356,8 @@ class Solver:
             pass
         return False
 
-    async def _from(self, sp: StagePlan, ref: str, line: int) -> tuple[State | None,
-                                                                          Path | None]:
+    def _from(self, sp: StagePlan, ref: str, line: int) -> Gen[tuple[State | None,
+                                                                     Path | None]]:
         """What ``--from=REF`` names: a stage (its state), an additional context (its
         folder) or an image (its state)."""
         df = self.svc.dockerfile
@@ -266,9 +366,9 @@ class Solver:
             return None, self.contexts[value.lower()].root
         idx = sp.copy_from.get(value)
         if idx is not None:
-            await self.done[idx].wait()
+            yield Wait(idx)
             return self.results[idx], None
-        return await self._image_state(value, line), None
+        return (yield from self._image_state(value, line)), None
 
     def _config(self, state: State, ins: Instruction) -> None:
         """The instructions that change only the config (and the history)."""

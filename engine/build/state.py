@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from dataclasses import dataclass, field
 from typing import Any
+
+from pycompose.util.records import field, record
 
 from ..images.store import Image, LayerRef
 
@@ -26,7 +27,7 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass
+@record
 class State:
     """Everything a stage has made so far."""
 

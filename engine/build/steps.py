@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from pycompose.util.records import field, record
 
 from ..errors import EngineError, NotFound
 
@@ -26,7 +27,7 @@ LABEL_BUILD = "io.pycompose.build"
 LABEL_PID = "io.pycompose.build.pid"
 
 
-@dataclass
+@record
 class Mount:
     """A RUN container mount: ``bind`` (a host path) or ``tmpfs``."""
 
@@ -37,7 +38,7 @@ class Mount:
     size: int = 0  # tmpfs bytes, 0 = the kernel's default
 
 
-@dataclass
+@record
 class RunSpec:
     """One RUN step's container."""
 
@@ -101,10 +102,13 @@ class EngineContainers:
     one call goes to the supervisor's client directly."""
 
     def __init__(self, root: Path) -> None:
-        from ..api import Engine
-
         self.root = root
-        self.engine = Engine(root)
+
+    @property
+    def engine(self) -> Any:
+        from ..api import Engine  # only when a container is needed: a cached build has none
+
+        return Engine(self.root)
 
     def create(self, spec: RunSpec) -> str:
         from ..api import CreateRequest, Resources

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+
+from pycompose.util.records import field, record
 
 from .words import Lexer, WordError
 
@@ -46,7 +47,7 @@ class SyntaxProblem(ValueError):
         self.line = line
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Heredoc:
     """One here-document: ``<<[-]NAME`` and the lines up to ``NAME``.
 
@@ -63,7 +64,7 @@ class Heredoc:
         return re.sub(r"(?m)^\t+", "", self.content) if self.chomp else self.content
 
 
-@dataclass
+@record
 class Node:
     """One instruction as written: keyword, flags, arguments and where it is."""
 
@@ -79,7 +80,7 @@ class Node:
     comments: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Directives:
     escape: str = "\\"
     syntax: str = ""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from pycompose.util.records import field, record
 
 __all__ = ["Lexer", "WordError"]
 
@@ -77,7 +78,7 @@ def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
     return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
 
 
-@dataclass
+@record
 class _Words:
     """Word splitting of a processed string: unquoted whitespace separates words."""
 

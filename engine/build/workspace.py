@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,7 +63,7 @@ class Workspace:
         self.root = root
         base = build_dir(root) / "work"
         base.mkdir(exist_ok=True, mode=0o700)
-        self.name = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.name = f"{os.getpid()}-{os.urandom(6).hex()}"
         self.lock = base / f"{self.name}.lock"
         self._fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -106,6 +105,34 @@ def sweep(root: Path) -> list[str]:
                     (base / f"{name}.lock").unlink()
                 removed.append(name)
     return removed
+
+
+def running_dir(root: Path) -> Path:
+    return build_dir(root) / "running"
+
+
+def note_running(root: Path, mark: str) -> None:
+    """Say that the build ``mark`` (``PID:START``) is about to make RUN containers, so
+    that if it dies, the next build knows to look for them."""
+    d = running_dir(root)
+    d.mkdir(exist_ok=True, mode=0o700)
+    os.close(os.open(d / mark.replace(":", "-"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
+                     0o600))
+
+
+def done_running(root: Path, mark: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (running_dir(root) / mark.replace(":", "-")).unlink()
+
+
+def dead_builds(root: Path, alive: object) -> list[str]:
+    """Marks of builds that noted RUN containers and are gone (``alive(mark)`` False)."""
+    try:
+        names = os.listdir(running_dir(root))
+    except FileNotFoundError:
+        return []
+    marks = [n.replace("-", ":", 1) for n in names]
+    return [m for m in marks if not alive(m)]  # type: ignore[operator]
 
 
 @contextlib.contextmanager

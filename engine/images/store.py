@@ -349,6 +349,38 @@ class ImageStore:
             self._install_layer(layer_tmp, chain, parent, result)
             return LayerRef(digest, tee.size, media, result.diff_id, chain)
 
+    def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
+                      parent: str | None, *, what: str = "layer") -> LayerRef:
+        """Store a layer made on this machine as it is: ``blob`` (its plain tar, fsynced,
+        whose sha256 is ``diff_id``) becomes the blob and the directory ``tree`` (the
+        overlay upper dir the tar was packed from: whiteouts as char 0:0, opaque marks,
+        no other overlay xattrs) becomes the unpacked layer, both by rename (same
+        filesystem), so a build's layer is written once. Call inside ``writing()``."""
+        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
+            chain = chain_id(parent, diff_id)
+            digest = diff_id  # an uncompressed tar's digest is its diff_id
+            if self.has_layer(chain):
+                if not self.has_blob(digest):
+                    os.replace(blob, self.blob_path(digest))
+                    fsync_dir(self.blobs)
+                return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
+            layer_tmp = work / "layer"
+            layer_tmp.mkdir()
+            os.rename(tree, layer_tmp / "diff")
+            os.chown(layer_tmp / "diff", 0, 0)
+            os.chmod(layer_tmp / "diff", 0o755)  # as an unpacked layer's root
+            disk = 0
+            for dirpath, _dirs, files in os.walk(layer_tmp / "diff"):
+                for f in files:
+                    with contextlib.suppress(OSError):
+                        disk += os.lstat(os.path.join(dirpath, f)).st_size
+            if not self.has_blob(digest):
+                os.replace(blob, self.blob_path(digest))
+                fsync_dir(self.blobs)
+            self._install_layer(layer_tmp, chain, parent, L.UnpackResult(diff_id, tar_size,
+                                                                          disk))
+            return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
+
     def _install_layer(self, layer_tmp: Path, chain: str, parent: str | None,
                        result: L.UnpackResult) -> None:
         dest = self.layer_dir(chain)

@@ -407,11 +407,12 @@ def renderer(mode: str, quiet: bool, out: TextIO) -> Any:
     if mode == "auto":
         mode = "tty" if out.isatty() and os.environ.get("TERM", "dumb") != "dumb" else "plain"
     if mode == "rawjson":
-        import dataclasses
         import json
 
+        from pycompose.util.plain import to_plain
+
         def raw(ev: Event) -> None:
-            d = dataclasses.asdict(ev)
+            d = to_plain(ev)
             d["type"] = type(ev).__name__
             if isinstance(d.get("data"), bytes):
                 d["data"] = d["data"].decode(errors="replace")
