@@ -35,8 +35,8 @@ from pathlib import Path
 
 from pycompose.util.records import field, record
 
+from ..confined import kernel as confined
 from ..errors import InvalidArgument, NotFound
-from ..images import fsops
 from .ignore import IgnoreError, Matcher, read_patterns
 
 __all__ = ["Context", "Entry", "SumCache", "escapes_context", "glob_match"]
@@ -223,7 +223,7 @@ class Context:
     def open_path(self, rel: str, flags: int = os.O_PATH) -> int:
         """An fd of ``rel`` resolved inside the context (symlinks followed inside)."""
         self._need(rel)
-        return fsops.open_in_root(self._fd, rel or ".", flags)
+        return confined.open_in_root(self._fd, rel or ".", flags)
 
     def stat(self, rel: str) -> os.stat_result:
         fd = self.open_path(rel)

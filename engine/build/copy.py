@@ -13,25 +13,21 @@ copied by their contents, symlinks inside them as symlinks; modes and mtimes are
 ``--chmod`` replaces the mode of what is copied; ``--chown`` is resolved in the
 destination's ``/etc/passwd`` and ``/etc/group``.
 
-(The security worker's one confined resolver for the whole engine will replace
-``fsops.open_in_root`` here; this module keeps to that one primitive so the swap is
-local.)
+Every path is resolved by the engine's one confined resolver (:mod:`..confined`):
+``Root`` for the destination and for stage/image sources, its ``copy`` for trees read
+from a stage or an image.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import posixpath
 import stat
 from collections.abc import Iterator
-from typing import Protocol
-
-from pycompose.util.records import record
+from typing import Any, Protocol
 
 from ..errors import InvalidArgument, NotFound
-from ..images import fsops
 from .context import Entry
 
 
@@ -43,49 +39,46 @@ class Source(Protocol):
     def owner(self, rel: str) -> tuple[int, int]: ...
 
 
-@record
 class RootSource:
-    """A mounted image root (a stage, ``--from=IMAGE``) as a COPY source."""
+    """A mounted image root (a stage, ``--from=IMAGE``) as a COPY source: read through
+    the confined resolver, owners kept."""
 
-    root_fd: int
+    def __init__(self, root_fd: int) -> None:
+        from ..confined import Root
 
-    def _stat(self, rel: str, follow: bool) -> os.stat_result:
-        if follow:
-            fd = fsops.open_in_root(self.root_fd, rel or ".", os.O_PATH)
-            try:
-                return os.fstat(fd)
-            finally:
-                os.close(fd)
-        parent, name = posixpath.split(rel)
-        pfd = fsops.open_in_root(self.root_fd, parent or ".", os.O_PATH | os.O_DIRECTORY)
-        try:
-            return os.stat(name, dir_fd=pfd, follow_symlinks=False)
-        finally:
-            os.close(pfd)
+        self.root = Root(os.dup(root_fd))  # the Root closes its own fd
+        self.root_fd = root_fd
+
+    def close(self) -> None:
+        self.root.close()
+
+    def entry(self, rel: str) -> Any:
+        """The confined entry of ``rel`` (its last symlink followed inside the root)."""
+        return self.root.locate(rel or ".", follow=True)
 
     def exists(self, rel: str) -> bool:
         try:
-            self._stat(rel, True)
-            return True
+            self.entry(rel)
         except OSError:
             return False
+        return True
 
     def walk(self, rel: str) -> Iterator[Entry]:
-        st = self._stat(rel, True)
-        yield _entry(rel, st, "")
-        if not stat.S_ISDIR(st.st_mode):
+        e = self.entry(rel)
+        yield _entry(rel, e.st, "")
+        if not stat.S_ISDIR(e.st.st_mode):
             return
-        fd = fsops.open_in_root(self.root_fd, rel or ".", os.O_RDONLY | os.O_DIRECTORY)
+        fd = self.root.opendir(rel or ".")
         try:
             yield from _walk_fd(fd, rel)
         finally:
             os.close(fd)
 
     def open_file(self, rel: str) -> int:
-        return fsops.open_in_root(self.root_fd, rel, os.O_RDONLY)
+        return int(self.root.open(rel, os.O_RDONLY, follow=True))
 
     def owner(self, rel: str) -> tuple[int, int]:
-        st = self._stat(rel, False)
+        st = self.root.lstat(rel)
         return st.st_uid, st.st_gid
 
     def glob(self, pattern: str) -> list[str]:
@@ -100,8 +93,7 @@ class RootSource:
                     nxt.append(posixpath.join(base, part) if base else part)
                     continue
                 try:
-                    fd = fsops.open_in_root(self.root_fd, base or ".", os.O_RDONLY |
-                                            os.O_DIRECTORY)
+                    fd = self.root.opendir(base or ".")
                 except OSError:
                     continue
                 try:
@@ -147,8 +139,10 @@ def _walk_fd(dfd: int, rel: str) -> Iterator[Entry]:
 
 # -- owners ---------------------------------------------------------------------------------
 def _read_in_root(root_fd: int, path: str) -> str:
+    from ..confined.kernel import open_in_root
+
     try:
-        fd = fsops.open_in_root(root_fd, path, os.O_RDONLY)
+        fd = open_in_root(root_fd, path, os.O_RDONLY)
     except OSError:
         return ""
     with open(fd, "rb") as f:
@@ -201,82 +195,52 @@ def parse_chmod(text: str, what: str) -> int:
 
 
 # -- writing ----------------------------------------------------------------------------------
-@record
 class Target:
-    """Where and how COPY writes: the root, the ownership and mode to impose."""
+    """Where and how COPY writes: the image's root (through the confined resolver),
+    the ownership and mode to impose."""
 
-    root_fd: int
-    owner: tuple[int, int] | None = None  # --chown; None keeps the source's (or root)
-    chmod: int | None = None
-    keep_owner: bool = False  # a root source (a stage): keep its owners
+    def __init__(self, root_fd: int, owner: tuple[int, int] | None = None,
+                 chmod: int | None = None, keep_owner: bool = False) -> None:
+        from ..confined import Root
 
-    def dir_fd(self, path: str, create: bool = True) -> int:
+        self.root = Root(os.dup(root_fd))  # the Root closes its own fd
+        self.root_fd = root_fd
+        self.owner = owner  # --chown; None keeps the source's (or root)
+        self.chmod = chmod
+        self.keep_owner = keep_owner  # a root source (a stage): keep its owners
+
+    def close(self) -> None:
+        self.root.close()
+
+    def dir_fd(self, path: str) -> int:
         """An fd of directory ``path`` in the root (symlinks followed inside), made with
         its parents when missing (0755, the --chown owner)."""
-        rel = path.strip("/")
-        try:
-            return fsops.open_in_root(self.root_fd, rel or ".", os.O_RDONLY | os.O_DIRECTORY)
-        except FileNotFoundError:
-            if not create or not rel:
-                raise
-        parent, name = posixpath.split(rel)
-        pfd = self.dir_fd(parent)
-        try:
-            try:
-                os.mkdir(name, 0o755, dir_fd=pfd)
-            except FileExistsError:
-                pass
-            else:
-                uid, gid = self.owner or (0, 0)
-                os.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
-                os.chmod(name, 0o755, dir_fd=pfd, follow_symlinks=False)
-            return fsops.open_in_root(self.root_fd, rel, os.O_RDONLY | os.O_DIRECTORY)
-        finally:
-            os.close(pfd)
+        uid, gid = self.owner or (0, 0)
+        return int(self.root.makedirs(path.strip("/") or ".", 0o755, uid, gid))
 
     def is_dir(self, path: str) -> bool:
         try:
-            fd = fsops.open_in_root(self.root_fd, path.strip("/") or ".", os.O_PATH)
+            return bool(self.root.locate(path.strip("/") or ".", follow=True).is_dir)
         except OSError:
             return False
-        try:
-            return stat.S_ISDIR(os.fstat(fd).st_mode)
-        finally:
-            os.close(fd)
 
 
 def _clear(pfd: int, name: str, *, keep_dir: bool) -> bool:
-    """Remove ``name`` so that a new entry can take its place; True if a directory was
-    kept (``keep_dir``)."""
-    try:
-        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    if stat.S_ISDIR(st.st_mode):
-        if keep_dir:
-            return True
-        import shutil
+    """Remove ``name`` so that a new entry can take its place (never following a
+    symlink); True if a directory was there and kept (``keep_dir``)."""
+    from ..confined import remove_entry
 
-        shutil.rmtree(name, dir_fd=pfd)
-        return False
-    os.unlink(name, dir_fd=pfd)
+    try:
+        remove_entry(pfd, name, keep_dir=keep_dir)
+    except IsADirectoryError:
+        return True
     return False
 
 
 def _copy_data(src: int, dst: int) -> None:
-    while True:
-        try:
-            n = os.copy_file_range(src, dst, 1 << 30)
-        except OSError as e:
-            if e.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                raise
-            break
-        if n == 0:
-            return
-    while chunk := os.read(src, 1 << 20):  # the portable way
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view):]
+    from ..confined import copy_data
+
+    copy_data(src, dst)
 
 
 class Copier:

@@ -463,7 +463,9 @@ def _inside(base: Path, source: str, df: Dockerfile, line: int) -> str:
         raise df.error(line, f"RUN --mount source {source!r} is outside the build context")
     rfd = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = fsops.open_in_root(rfd, source.lstrip("/") or ".", os.O_PATH)
+        from ..confined.kernel import open_in_root
+
+        fd = open_in_root(rfd, source.lstrip("/") or ".", os.O_PATH)
     except FileNotFoundError:
         raise df.error(line, f"RUN --mount source {source!r} not found") from None
     finally:

@@ -104,7 +104,11 @@ def _archive_kind(path_fd: int) -> str | None:
 @contextlib.contextmanager
 def _root_of(svc: Services, state: State) -> Iterator[RootSource]:
     with mounted(svc.lowerdirs(state.layers), empty=svc.empty) as fd:
-        yield RootSource(fd)
+        src = RootSource(fd)
+        try:
+            yield src
+        finally:
+            src.close()
 
 
 def copy_step(svc: Services, state: State, ins: Copy, src: FromSource,
@@ -213,6 +217,7 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource,
                 else:
                     owner = resolve_owner(root_fd, chown, what)
             target = Target(root_fd, owner, chmod, keep_owner=src.is_root)
+            stack.callback(target.close)
             if rels:
                 if root_src is not None:
                     source: RootSource | Context = root_src
@@ -317,7 +322,11 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
     upper.mkdir()
     work.mkdir()
     with mounted(svc.lowerdirs(state.layers), str(upper), str(work), empty=svc.empty) as fd:
-        os.close(Target(fd, owner).dir_fd(wd))
+        target = Target(fd, owner)
+        try:
+            os.close(target.dir_fd(wd))
+        finally:
+            target.close()
     created = now()
     layer = commit_upper(svc, upper, state.layers, k, f"{df.name}:{ins.line}: WORKDIR",
                          created)

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-    from pycompose.engine.build import BuildRequest, Event
+    from pycompose.engine.api.build import BuildRequest, Event
 
 
 def add_build_flags(p: argparse.ArgumentParser) -> None:
@@ -159,7 +159,7 @@ def parse_build_args(items: list[str]) -> dict[str, str]:
 
 def parse_secret(text: str) -> Any:
     """``id=x,src=path`` | ``id=x,env=VAR`` | ``id=x`` (the env var or file named x)."""
-    from pycompose.engine.build import Secret
+    from pycompose.engine.api.build import Secret
     from pycompose.engine.errors import InvalidArgument
 
     fields: dict[str, str] = {}
@@ -194,7 +194,7 @@ def parse_secret(text: str) -> Any:
 
 
 def make_request(args: argparse.Namespace) -> BuildRequest:
-    from pycompose.engine.build import BuildRequest
+    from pycompose.engine.api.build import BuildRequest
     from pycompose.engine.errors import InvalidArgument
     from pycompose.util.units import parse_size
 
@@ -283,7 +283,7 @@ class PlainProgress:
             self._line(f"#{v} {t}{rest.decode(errors='replace')}")
 
     def __call__(self, ev: Event) -> None:
-        from pycompose.engine.build import events as E
+        from pycompose.engine.api.build import events as E
 
         if isinstance(ev, E.StepStarted):
             self._line("")
@@ -362,7 +362,7 @@ class TtyProgress:
         self._draw()
 
     def __call__(self, ev: Event) -> None:
-        from pycompose.engine.build import events as E
+        from pycompose.engine.api.build import events as E
 
         if isinstance(ev, E.StepStarted):
             self.total += 1
@@ -423,7 +423,7 @@ def renderer(mode: str, quiet: bool, out: TextIO) -> Any:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from pycompose.engine.build import build
+    from pycompose.engine.api.build import build
 
     req = make_request(args)
     emit = renderer(args.progress, args.quiet, sys.stderr)
