@@ -15,7 +15,15 @@ from __future__ import annotations
 from ..build import BuildRequest, BuildResult, Emit, Event, Secret, build, events
 
 __all__ = ["BuildRequest", "BuildResult", "Emit", "Event", "Secret", "build", "events",
-           "prune_cache"]
+           "host_platform_name", "prune_cache"]
+
+
+def host_platform_name() -> str:
+    """``linux/amd64``: the only platform this builder makes images for."""
+    from ..build.plan import host_platform
+
+    p = host_platform()
+    return f"{p['os']}/{p['architecture']}" + (f"/{p['variant']}" if p.get("variant") else "")
 
 
 def prune_cache(root: object = None) -> tuple[int, int]:

@@ -80,10 +80,100 @@ def cmd_top(args: argparse.Namespace) -> int:
         sub = p.parse_args(argv)
         sub.global_options = args.global_options
         return cmd_build(sub)
-    import importlib
+    p = _Parser(prog="pycompose build", description="Build the project's services (or, "
+                "with a PATH, an image from a Dockerfile: pycompose build PATH)")
+    add_compose_build_flags(p)
+    sub = p.parse_args(argv)
+    sub.global_options = args.global_options
+    for k, v in vars(args.global_options).items():
+        if not hasattr(sub, k):
+            setattr(sub, k, v)
+    return compose_build(sub)
 
-    compose_build = importlib.import_module("pycompose.cli.compose_build")
-    return int(compose_build.run(argv, args.global_options))
+
+def add_compose_build_flags(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument
+    a("services", nargs="*", metavar="SERVICE")
+    a("--no-cache", action="store_true", help="do not use the layer cache")
+    a("--pull", action="store_true", help="always look for newer base images")
+    a("--build-arg", action="append", default=[], dest="build_args", metavar="KEY[=VALUE]",
+      help="set a build argument for every service's build")
+    a("-q", "--quiet", action="store_true", help="no output")
+    a("--progress", default="plain", choices=["auto", "plain", "tty", "quiet"],
+      help="progress output (default plain)")
+    a("--with-dependencies", action="store_true",
+      help="also build the services the named ones depend on")
+    a("--parallel", action="store_true", help=argparse.SUPPRESS)  # always in parallel
+
+
+class ServiceProgress:
+    """The progress of several builds at once (compose), one line at a time, each
+    prefixed with its service. Thread-safe: the builds run in worker threads."""
+
+    def __init__(self, out: TextIO, quiet: bool = False) -> None:
+        import threading
+
+        self.out = out
+        self.quiet = quiet
+        self.lock = threading.Lock()
+        self.renderers: dict[str, PlainProgress] = {}
+        self.width = 0
+
+    def __call__(self, service: str, ev: Event) -> None:
+        if self.quiet:
+            return
+        with self.lock:
+            r = self.renderers.get(service)
+            if r is None:
+                out: Any = _Prefixed(self.out, service)
+                r = self.renderers[service] = PlainProgress(out)
+            r(ev)
+
+
+class _Prefixed:
+    """A text stream that writes ``SERVICE  `` before every non-empty line."""
+
+    def __init__(self, out: TextIO, service: str) -> None:
+        self.out = out
+        self.prefix = f"{service} "
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines(keepends=True):
+            if line.strip():
+                self.out.write(self.prefix + line)
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def compose_build(args: argparse.Namespace) -> int:
+    """``pycompose build [SERVICE...]``: the project's services with ``build:``, all at
+    once, as docker compose builds them."""
+    import trio
+
+    from pycompose.compose import build as B
+    from pycompose.compose import plan as P
+
+    from .project import load_project
+
+    project = load_project(args)
+    names = P.selected_services(P.enable(project, args.services), args.services,
+                                args.with_dependencies)
+    every = project.all_services()
+    names = [n for n in names if B.buildable(every[n])]
+    if args.services:
+        for n in args.services:
+            if not B.buildable(every[n]):
+                print(f"{n} uses an image, skipping", file=sys.stderr)
+    opts = B.BuildOptions(no_cache=args.no_cache, pull=args.pull,
+                          build_args=parse_build_args(args.build_args))
+    render = ServiceProgress(sys.stderr, quiet=args.quiet or args.progress == "quiet")
+    trio.run(lambda: B.build_services(P.enable(project, args.services), names, opts, render))
+    return 0
 
 
 def _is_docker_form(argv: list[str]) -> bool:
