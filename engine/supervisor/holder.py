@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ from .logs import Held, LogService
 log = logging.getLogger("pycompose.supervisor")
 
 UNKNOWN_EXIT = 255
+
+#: a process's stdin, stdout, stderr (None: /dev/null)
+Stdio = tuple[int | None, int | None, int | None]
 
 
 @dataclass
@@ -187,7 +191,12 @@ class Holder:
         hc = rec["Config"].get("Healthcheck")
         argv = health.test_command(hc)
         if argv and hc:
-            self.nursery.start_soon(health.run_checks, self, live, argv, hc)
+            cid = live.cid
+
+            async def probe(req: ExecRequest, stdio: Stdio) -> Live:
+                return await self.exec(cid, req, stdio)
+            self.nursery.start_soon(health.run_checks, live.done, probe,
+                                    partial(self.store.update, cid), argv, hc)
         return live
 
     def _copy_up(self, rec: Record) -> None:

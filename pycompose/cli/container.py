@@ -420,7 +420,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     rec = engine.container(args.container)
     window = log_window(args.tail, args.since, args.until)
     try:
-        log = reader.reader(engine.root, rec)
+        log = reader.open_log(rec)
     except reader.NotReadable as e:
         raise InvalidArgument(str(e)) from None
 
