@@ -34,6 +34,8 @@ from ..images.store import ImageStore, LayerRef
 #: bump when the meaning of a key changes, so old records are never misread
 VERSION = 1
 PREFIX = "build-"
+#: a layer's history comment: what made it, for ``--cache-from`` elsewhere
+COMMENT = "pycompose.build.v1 "
 
 
 def key(op: str, parent: str | None, **inputs: Any) -> str:
@@ -59,12 +61,41 @@ class Cache:
     def __init__(self, store: ImageStore, *, enabled: bool = True) -> None:
         self.store = store
         self.enabled = enabled
+        #: layers of ``--cache-from`` images by the key recorded in their history
+        self.sources: dict[str, Hit] = {}
+
+    def add_source(self, image: Any) -> int:
+        """Use the layers of ``image`` (built by pycompose anywhere: its history notes
+        each layer's key) as cache; how many keys it brought."""
+        layers = list(image.layers)
+        i = 0
+        n = 0
+        for h in image.history:
+            if h.get("empty_layer"):
+                continue
+            if i >= len(layers):
+                break
+            comment = str(h.get("comment") or "")
+            if comment.startswith(COMMENT):
+                key_hex = comment[len(COMMENT):].strip()
+                if key_hex and self.store.has_layer(layers[i].chain_id):
+                    self.sources[key_hex] = Hit(layers[i], str(h.get("created") or ""),
+                                                str(h.get("author") or ""))
+                    n += 1
+            i += 1
+        return n
 
     def get(self, k: str, parent_chain: str | None) -> Hit | None:
         if not self.enabled:
             return None
         rec = self.store.held(PREFIX + k)
         if rec is None:
+            src = self.sources.get(k)
+            if src is not None:
+                from ..images.store import chain_id
+
+                if chain_id(parent_chain, src.layer.diff_id) == src.layer.chain_id:
+                    return src
             return None
         data = rec.get("data") or {}
         try:

@@ -339,7 +339,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
     if hit is not None:
         state.layers.append(hit.layer)
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
-                     comment=f"pycompose.build.v1 {key}")
+                     comment=C.COMMENT + key)
         return key, created_by, True
     if svc.probe:
         raise Miss(created_by)
@@ -431,7 +431,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
     layer = commit_upper(svc, upper, state.layers, key, f"{df.name}:{ins.line} RUN", created)
     state.layers.append(layer)
     state.record(created_by, created=created, author=svc.author, layer=True,
-                 comment=f"pycompose.build.v1 {key}")
+                 comment=C.COMMENT + key)
     return key, created_by, False
 
 

@@ -183,9 +183,15 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
                        work=work, containers=conts, request=req, dockerfile=df,
                        author=author, build_id=os.urandom(8).hex(), mark=mark,
                        output=lambda _v, _d, _s: None)
+        for ref in req.cache_from:
+            try:
+                svc.cache.add_source(store.resolve(ref))
+            except NotFound:
+                emit(E.Note(f"--cache-from {ref}: no such image here; not used",
+                            warning=True))
         resolve = _base_resolver(store, req.pull)
         solver = Solver(svc, plan, emit, context, extra, plat, resolve)  # type: ignore[arg-type]
-        if not req.pull and not req.no_cache and not req.cache_from:
+        if not req.pull and not req.no_cache:
             def local(ref: str) -> Image:
                 try:
                     return store.resolve(ref)

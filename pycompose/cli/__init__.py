@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
     "build": ("pycompose.cli.build", "Build images: the project's services, or a Dockerfile "
               "(build PATH)"),
+    "builder": ("pycompose.cli.build", "Manage the build cache (prune)"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),

@@ -64,9 +64,27 @@ def hook(sub: Any) -> None:
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
     """``pycompose build``: the docker CLI's ``build PATH`` or, in a compose project,
-    ``docker compose build [SERVICE...]``."""
+    ``docker compose build [SERVICE...]``; ``pycompose builder prune``."""
+    if command == "builder":
+        sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+        s = sub.add_parser("prune", help="Remove the build cache")
+        s.add_argument("-a", "--all", action="store_true",
+                       help="accepted for docker compatibility (everything is removed)")
+        s.add_argument("-f", "--force", action="store_true", help="do not ask")
+        s.set_defaults(handler=cmd_prune)
+        return
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(handler=cmd_top)
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """``builder prune``: the cached layers no image uses, the images RUN steps ran in,
+    and the cache mounts; docker's output."""
+    from pycompose.engine.api.build import prune_cache
+
+    records, mounts = prune_cache()
+    print(f"Deleted build cache objects: {records + mounts}")
+    return 0
 
 
 def cmd_top(args: argparse.Namespace) -> int:

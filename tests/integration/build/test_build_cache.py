@@ -139,3 +139,18 @@ RUN --mount=type=cache,target=/cache,id=counter \\
     # the cache mount's content is not in the image; its mount point is not either
     assert builder.run("cm:2", "sh", "-c", "ls -d /cache 2>&1 || true").strip().endswith(
         "No such file or directory")
+
+
+def test_cache_from_an_image_and_builder_prune(builder: Builder) -> None:
+    builder.write("app.txt", "app\n")
+    builder.dockerfile("FROM busybox\nRUN echo one > /one\nCOPY app.txt /\n"
+                       "RUN echo two > /two\n")
+    builder.ok("-t", "src:1")
+    r = builder.cli("builder", "prune", "-f")
+    assert r.returncode == 0 and r.stdout.startswith("Deleted build cache objects:")
+    assert set(run_steps(builder.ok().stderr).values()) == {"DONE"}  # the cache is gone
+    builder.cli("builder", "prune", "-f")
+    r = builder.ok("--cache-from", "src:1")
+    assert set(run_steps(r.stderr).values()) == {"CACHED"}, r.stderr
+    r = builder.ok("--cache-from", "nothere:1", "--no-cache")
+    assert "--cache-from nothere:1: no such image here" in r.stderr
