@@ -492,6 +492,9 @@ class TtyProgress:
         elif isinstance(ev, E.StepDone):
             self._finish(ev.vertex, f"{ev.seconds:.1f}s")
         elif isinstance(ev, E.StepFailed):
+            rest = self.partial.pop(ev.vertex, b"")
+            if rest:
+                self.tails.setdefault(ev.vertex, []).append(rest.decode(errors="replace"))
             tail = self.tails.get(ev.vertex, [])
             self._finish(ev.vertex, "ERROR")
             self._erase()
