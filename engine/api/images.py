@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..images import Image, ImageStore, LayerRef
 from ..images.archive import load, save
 from ..images.bootstrap import bootstrap
-from ..images.build import import_tarball
+from ..images.commit import import_tarball
 from ..images.gc import gc
 from ..images.reference import InvalidReference, Reference, familiar_name
 from ..images.reference import parse as parse_reference

@@ -55,7 +55,7 @@ def test_committing_an_upper_dir_makes_a_layer_that_mounts_the_same(
     upper = overlay.base / "upper0"
     overlay.umount_all()
 
-    from pycompose.engine.images.build import commit_dir
+    from pycompose.engine.images.commit import commit_dir
 
     img = commit_dir(store, upper, busybox, repo_tag="bb:committed", author="tester",
                      comment="a test commit", changes=["ENV X=1"], created_by="sh -c edit")
