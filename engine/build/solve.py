@@ -295,9 +295,15 @@ class Solver:
         df = svc.dockerfile
         if isinstance(ins, Run):
             env = state.expansion_env()
+            if ins.security == "insecure":
+                raise df.error(ins.line, "RUN --security=insecure: privileged build steps "
+                               "are not allowed by this builder")
             specs = resolve_run_mounts(df, ins, env)
             mounts = []
             for m in specs:
+                if m.type == "cache" and (m.from_ or m.source):
+                    raise df.error(ins.line, "RUN --mount=type=cache: seeding a cache from "
+                                   "a stage (from=, source=) is not supported")
                 mp = MountPlan(m)
                 if m.from_:
                     mp.state, mp.folder = yield from self._from(sp, m.from_, ins.line)
