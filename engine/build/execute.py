@@ -23,13 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from pycompose.util.records import field, record
 
-from ..errors import EngineError, InvalidArgument, NotFound
+from ..errors import EngineError, InvalidArgument
 from ..images import fsops
-from ..images.store import Image, ImageStore, LayerRef, link_name
+from ..images.store import Image, ImageStore, LayerRef
 from . import cache as C
 from .cache import Cache
 from .dockerfile import Dockerfile, Run, RunMount, parse_mount
@@ -499,19 +498,3 @@ def _run_streaming(svc: Services, cid: str, vertex: int, started: float) -> int:
     finally:
         os.close(w)
         t.join(timeout=30)
-
-
-def sources_of(copy: Any) -> list[str]:
-    return list(copy.sources)
-
-
-def not_found(df: Dockerfile, line: int, what: str) -> NotFound:
-    return NotFound(f"{df.name}:{line}: {what}")
-
-
-def chain_of(layers: list[LayerRef]) -> str | None:
-    return layers[-1].chain_id if layers else None
-
-
-def link_for(layer: LayerRef) -> str:
-    return link_name(layer.chain_id)

@@ -111,8 +111,8 @@ def _root_of(svc: Services, state: State) -> Iterator[RootSource]:
             src.close()
 
 
-def copy_step(svc: Services, state: State, ins: Copy, src: FromSource,
-              extra: Context | None) -> tuple[str, str, bool]:
+def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
+              ) -> tuple[str, str, bool]:
     """COPY or ADD (blocking). Returns (key, created_by, cached) after appending the
     layer to ``state``."""
     df = svc.dockerfile

@@ -327,7 +327,7 @@ class Solver:
                     src = FromSource(state=st, label=label)
             else:
                 src = FromSource(context=self.context)
-            _k, _c, cached = yield Call(copy_step, (svc, state, ins, src, None))
+            _k, _c, cached = yield Call(copy_step, (svc, state, ins, src))
             return bool(cached)
         seen = self._seen_key(state, ins)
         if isinstance(ins, Workdir):

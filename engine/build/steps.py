@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -165,7 +164,3 @@ class EngineContainers:
                     self.remove(rec.id)
                     gone.append(rec.id)
         return gone
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
