@@ -34,8 +34,14 @@ from ..images.store import ImageStore, LayerRef
 #: bump when the meaning of a key changes, so old records are never misread
 VERSION = 1
 PREFIX = "build-"
-#: a layer's history comment: what made it, for ``--cache-from`` elsewhere
+#: a layer's history comment: what made it (the first 64 bits of its key, enough to
+#: tell steps apart), for ``--cache-from`` on another machine
 COMMENT = "pycompose.build.v1 "
+SHORT = 16
+
+
+def comment(k: str) -> str:
+    return COMMENT + k[:SHORT]
 
 
 def key(op: str, parent: str | None, **inputs: Any) -> str:
@@ -79,7 +85,7 @@ class Cache:
             if comment.startswith(COMMENT):
                 key_hex = comment[len(COMMENT):].strip()
                 if key_hex and self.store.has_layer(layers[i].chain_id):
-                    self.sources[key_hex] = Hit(layers[i], str(h.get("created") or ""),
+                    self.sources[key_hex[:SHORT]] = Hit(layers[i], str(h.get("created") or ""),
                                                 str(h.get("author") or ""))
                     n += 1
             i += 1
@@ -90,7 +96,7 @@ class Cache:
             return None
         rec = self.store.held(PREFIX + k)
         if rec is None:
-            src = self.sources.get(k)
+            src = self.sources.get(k[:SHORT])
             if src is not None:
                 from ..images.store import chain_id
 

@@ -338,7 +338,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
     if hit is not None:
         state.layers.append(hit.layer)
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
-                     comment=C.COMMENT + key)
+                     comment=C.comment(key))
         return key, created_by, True
     if svc.probe:
         raise Miss(created_by)
@@ -430,7 +430,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
     layer = commit_upper(svc, upper, state.layers, key, f"{df.name}:{ins.line} RUN", created)
     state.layers.append(layer)
     state.record(created_by, created=created, author=svc.author, layer=True,
-                 comment=C.COMMENT + key)
+                 comment=C.comment(key))
     return key, created_by, False
 
 

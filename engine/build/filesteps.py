@@ -189,7 +189,7 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
         if hit is not None:
             state.layers.append(hit.layer)
             state.record(created_by, created=hit.created, author=hit.author, layer=True,
-                         comment=C.COMMENT + k)
+                         comment=C.comment(k))
             return k, created_by, True
         if svc.probe:
             raise Miss(created_by)
@@ -200,7 +200,7 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
                 layer = relink(svc, old, state.layers, k, what, created)
                 state.layers.append(layer)
                 state.record(created_by, created=created, author=svc.author, layer=True,
-                             comment=C.COMMENT + k)
+                             comment=C.comment(k))
                 return k, created_by, False
 
         step = svc.work.new_dir("copy")
@@ -243,7 +243,7 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
     layer = commit_upper(svc, upper, state.layers, k, what, created)
     state.layers.append(layer)
     state.record(created_by, created=created, author=svc.author, layer=True,
-                 comment=C.COMMENT + k)
+                 comment=C.comment(k))
     return k, created_by, False
 
 
@@ -313,7 +313,7 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
     if hit is not None:
         state.layers.append(hit.layer)
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
-                     comment=C.COMMENT + k)
+                     comment=C.comment(k))
         return k, created_by, True
     if svc.probe:
         raise Miss(created_by)
@@ -332,5 +332,5 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
                          created)
     state.layers.append(layer)
     state.record(created_by, created=created, author=svc.author, layer=True,
-                 comment=C.COMMENT + k)
+                 comment=C.comment(k))
     return k, created_by, False
