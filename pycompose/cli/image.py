@@ -16,6 +16,7 @@ from typing import Any
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+    __import__("pycompose.cli.build", fromlist=["hook"]).hook(sub)  # image build
 
     s = sub.add_parser("import", help="Import a rootfs tarball as a one-layer image")
     s.add_argument("file", metavar="TARBALL|-")
