@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exec": (_STACK, "Run a command in a service's running container"),
     "port": (_STACK, "Print the host address of a service's published port"),
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
+    "kube": ("pycompose.cli.kube", "The project on Kubernetes, Kubernetes YAML on pycompose"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),

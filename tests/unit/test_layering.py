@@ -1,5 +1,6 @@
 """The layers of DESIGN.md, checked rather than hoped for: engine and netplug never
-import compose; netplug never imports engine; nothing but the CLI imports the CLI."""
+import compose; netplug never imports engine; nothing but the CLI imports the CLI or
+kube; kube reaches the engine only through its public face (errors, and api.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = {
-    "engine": ["pycompose.compose", "pycompose.cli"],
-    "netplug": ["pycompose.compose", "pycompose.engine", "pycompose.cli"],
-    "compose": ["pycompose.cli"],
+    "engine": ["pycompose.compose", "pycompose.cli", "pycompose.kube"],
+    "netplug": ["pycompose.compose", "pycompose.engine", "pycompose.cli", "pycompose.kube"],
+    "compose": ["pycompose.cli", "pycompose.kube"],
+    "kube": ["pycompose.cli", "pycompose.netplug"],
 }
+
+#: What kube may import of the engine: its face, not its insides (compose drives it).
+ENGINE_FACE = ("pycompose.engine.errors", "pycompose.engine.api")
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -37,6 +42,10 @@ def test_layer_imports(package: str) -> None:
             for prefix in FORBIDDEN[package]:
                 if name == prefix or name.startswith(prefix + "."):
                     bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+            if package == "kube" and (name == "pycompose.engine" or name.startswith(
+                    "pycompose.engine.")) and not name.startswith(ENGINE_FACE):
+                bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name} (kube "
+                           "reaches the engine through compose or the engine's face)")
     assert not bad, "layering broken:\n" + "\n".join(bad)
 
 
@@ -62,10 +71,12 @@ def test_every_package_is_installed() -> None:
                    ["tool"]["setuptools"]["packages"])
     present = {"pycompose"}
     for top, dotted in [("pycompose", "pycompose"), ("compose", "pycompose.compose"),
-                        ("engine", "pycompose.engine"), ("netplug", "pycompose.netplug")]:
+                        ("engine", "pycompose.engine"), ("netplug", "pycompose.netplug"),
+                        ("kube", "pycompose.kube")]:
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top).parts
-            if top == "pycompose" and rel and rel[0] in {"compose", "engine", "netplug"}:
+            if top == "pycompose" and rel and rel[0] in {"compose", "engine", "netplug",
+                                                         "kube"}:
                 continue  # the symlinks to the three layers
             present.add(".".join([dotted, *rel]))
     assert present == declared
