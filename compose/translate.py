@@ -222,6 +222,16 @@ def run_options(project: Project, service: str, svc: Service, number: int, *,
         o["networks"] = nets
         if svc.links:
             o["links"] = list(svc.links)
+    if svc.ipc:
+        # ``service:X`` joins X's first container (by name: the engine resolves it at
+        # start, when depends_on has X running)
+        kind, _, target = svc.ipc.partition(":")
+        if kind == "service":
+            other = project.all_services().get(target)
+            o["ipc"] = "container:" + (container_name(project, target, other, 1)
+                                       if other is not None else target)
+        else:
+            o["ipc"] = svc.ipc
     if svc.ports:
         o["publish"] = [_port(p) for p in svc.ports]
     if svc.expose:

@@ -205,6 +205,7 @@ def new_record(root: Path, o: dict[str, Any]) -> Record:
         "Sysctls": dict(s.split("=", 1) for s in o.get("sysctls") or []) or None,
         "ShmSize": S.parse_bytes(o["shm_size"]) if o.get("shm_size") else 64 * 1024 * 1024,
         "UsernsMode": o.get("userns") or "",
+        "IpcMode": check_ipc(o.get("ipc") or "private"),
         **userns_maps(o.get("userns") or "", o.get("uidmap") or [], o.get("gidmap") or []),
     }
     capabilities(o.get("cap_add") or [], o.get("cap_drop") or [])  # validate early
@@ -253,16 +254,32 @@ def attach_storage(root: Path, rec: Record) -> None:
     rec["Mounts"] = mounts
 
 
-def _netns_of(root: Path, ref: str) -> str:
-    """``--network container:X``: the network namespace of X's running PID 1."""
+def _pid_of(root: Path, ref: str, what: str) -> int:
+    """PID 1 of running container ``ref``, whose ``what`` (network, IPC) another joins."""
     from ..containers import ContainerStore
 
     other = ContainerStore(root).get(ref)
     pid = int(other["State"].get("Pid") or 0)
     if other["State"].get("Status") != "running" or not pid:
-        raise EngineError(f"cannot join the network of container {ref}: it is not running",
+        raise EngineError(f"cannot join the {what} of container {ref}: it is not running",
                           exit_code=125)
-    return f"/proc/{pid}/ns/net"
+    return pid
+
+
+def _netns_of(root: Path, ref: str) -> str:
+    """``--network container:X``: the network namespace of X's running PID 1."""
+    return f"/proc/{_pid_of(root, ref, 'network')}/ns/net"
+
+
+IPC_MODES = ("private", "shareable", "host", "none")
+
+
+def check_ipc(mode: str) -> str:
+    """docker's ``--ipc``: private (the default), shareable, none, host, container:X."""
+    if mode in IPC_MODES or (mode.startswith("container:") and len(mode) > 10):
+        return mode
+    raise S.bad(f"invalid --ipc {mode!r}: use private, shareable, none, host or "
+                "container:NAME")
 
 
 def _resolv(host_text: str, dns: list[str], search: list[str], opts: list[str]) -> str:
@@ -322,6 +339,15 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
         hosts = HOSTS
         if host["NetworkMode"].startswith("container:"):
             namespaces["net"] = _netns_of(root, host["NetworkMode"].split(":", 1)[1])
+    ipc = host.get("IpcMode") or "private"
+    if ipc == "host":
+        namespaces["ipc"] = "host"
+    elif ipc.startswith("container:"):
+        # System V IPC and message queues live in the namespace. (docker also shares
+        # X's /dev/shm, a tmpfs it mounts on the host; ours is inside X's mount
+        # namespace, which a bind cannot reach: each keeps its own /dev/shm.)
+        pid = _pid_of(root, ipc.split(":", 1)[1], "IPC namespace")
+        namespaces["ipc"] = f"/proc/{pid}/ns/ipc"
     for entry in host.get("ExtraHosts") or []:
         name, _, ip = entry.partition(":")  # NAME:IP, the IP may be IPv6
         hosts += f"{ip}\t{name}\n"

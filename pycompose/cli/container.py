@@ -53,6 +53,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
       help="bridge | host | none | container:NAME | a network's name "
            "(default: none, or bridge with -p)")
     a("--ip", help="IPv4 address on the (user-defined) network")
+    a("--ipc", help="IPC namespace: private | shareable | none | host | container:NAME")
     a("--network-alias", action="append", default=[], dest="network_aliases",
       metavar="ALIAS", help="a DNS name of the container on its network")
     a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]")
@@ -239,7 +240,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "stop_timeout", "shm_size", "userns", "uidmap", "gidmap", "health_cmd",
         "health_interval", "health_timeout", "health_retries", "health_start_period",
         "no_healthcheck", "extra_hosts", "dns", "dns_search", "dns_opt", "group_add",
-        "links", "domainname")}
+        "links", "domainname", "ipc")}
     if args.ip or args.network_aliases:
         if not args.network or args.network in ("bridge", "default", "host", "none") \
                 or args.network.startswith("container:"):

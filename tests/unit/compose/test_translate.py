@@ -147,3 +147,16 @@ configs:
         f"type=bind,source={tmp_path}/app.conf,target=/etc/app.conf,readonly",
     ]
     assert T.unsupported_secrets(p, "web", p.services["web"]) == ["services.web.secrets.tok"]
+
+
+def test_ipc_service_joins_the_first_container_by_name(tmp_path: Path) -> None:
+    p = project(tmp_path, """
+services:
+  infra: {image: a}
+  app: {image: a, ipc: "service:infra", network_mode: "service:infra"}
+  host: {image: a, ipc: host}
+  plain: {image: a}
+""")
+    assert T.run_options(p, "app", p.services["app"], 1)["ipc"] == "container:demo-infra-1"
+    assert T.run_options(p, "host", p.services["host"], 1)["ipc"] == "host"
+    assert "ipc" not in T.run_options(p, "plain", p.services["plain"], 1)
