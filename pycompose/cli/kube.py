@@ -117,5 +117,70 @@ def down(args: argparse.Namespace) -> int:
     raise NotImplementedError
 
 
+def _ensure_pause_image() -> None:
+    """The pods' infra image, made in the store the first time (no registry needed)."""
+    import io
+
+    from pycompose.engine.errors import NotFound
+    from pycompose.engine.images import ImageStore
+    from pycompose.engine.images.build import import_tarball
+    from pycompose.kube import pause
+
+    store = ImageStore()
+    try:
+        store.resolve(pause.IMAGE)
+        return
+    except NotFound:
+        pass
+    import_tarball(store, io.BytesIO(pause.rootfs_tar()), source="pycompose kube play",
+                   tag=pause.IMAGE, message="the infra container of kube play's pods",
+                   created_by="pycompose kube play")
+
+
 def play(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from pycompose.compose.loader import check_project_name, normalize_project_name
+    from pycompose.compose.orchestrate import Engine, UpOptions
+    from pycompose.compose.translate import volume_name
+    from pycompose.kube import play as P
+    from pycompose.kube import yamlio
+    from pycompose.util.paths import state_root
+
+    from . import stack
+
+    g = getattr(args, "global_options", None)
+    if args.file == "-":
+        docs = yamlio.load_all(sys.stdin.read(), "-")
+        file, folder, stem = "-", Path.cwd(), "kube"
+    else:
+        path = Path(args.file).absolute()
+        docs = yamlio.read(str(path))
+        file, folder, stem = str(path), path.parent, path.stem
+    name = getattr(g, "project_name", None) or normalize_project_name(stem) or "kube"
+    check_project_name(name, "-p" if getattr(g, "project_name", None) else f"{file}'s name")
+    state = state_root() / "kube" / name
+    played = P.translate(docs, P.PlayOptions(file=file, project_name=name, state_dir=state,
+                                             working_dir=folder))
+    for w in played.warnings:
+        print(f"WARN: {w}", file=sys.stderr)
+    if args.down:
+        stack.down_project(played.project, volumes=args.force, timeout=args.timeout)
+        volumes = Engine(state_root()).volumes()
+        from pycompose.engine.errors import NotFound
+
+        for key in played.pod_volumes if not args.force else []:
+            try:
+                volumes.remove(volume_name(played.project, key))
+            except NotFound:
+                continue
+        import shutil
+
+        shutil.rmtree(state, ignore_errors=True)
+        return 0
+    _ensure_pause_image()
+    P.write_files(played, state)
+    stack.up_detached(played.project, UpOptions(detach=True, wait=args.wait,
+                                                wait_timeout=args.wait_timeout,
+                                                timeout=args.timeout))
+    for pod in played.pods:
+        print(pod)
+    return 0

@@ -123,11 +123,10 @@ def up(args: argparse.Namespace) -> int:
                      no_deps=args.no_deps, no_start=args.no_start,
                      remove_orphans=args.remove_orphans, timeout=args.timeout,
                      wait=args.wait, wait_timeout=args.wait_timeout, scale=scale)
-    orch = Orchestrator(project, _engine(), _progress())
     if args.detach or args.no_start or args.wait:
-        with _project_lock(project.name):
-            trio.run(orch.up, opts)
+        up_detached(project, opts)
         return 0
+    orch = Orchestrator(project, _engine(), _progress())
 
     def write(data: bytes) -> None:
         sys.stdout.buffer.write(data)
@@ -136,16 +135,33 @@ def up(args: argparse.Namespace) -> int:
     return trio.run(run_attached, orch, opts, write)
 
 
-def down(args: argparse.Namespace) -> int:
+def up_detached(project: Any, opts: Any) -> None:
+    """``up -d`` of a validated project (``kube play`` runs its projects here too)."""
+    import trio
+
+    from pycompose.compose.orchestrate import Orchestrator
+
+    orch = Orchestrator(project, _engine(), _progress())
+    with _project_lock(project.name):
+        trio.run(orch.up, opts)
+
+
+def down_project(project: Any, *, volumes: bool = False, remove_orphans: bool = False,
+                 timeout: float | None = None) -> None:
+    """``down`` of a validated project (and of what ``kube play`` made)."""
     import trio
 
     from pycompose.compose.orchestrate import down as do_down
 
-    project = load_project(args)
     with _project_lock(project.name):
-        trio.run(lambda: do_down(project, _engine(), volumes=args.volumes,
-                                 remove_orphans=args.remove_orphans, timeout=args.timeout,
+        trio.run(lambda: do_down(project, _engine(), volumes=volumes,
+                                 remove_orphans=remove_orphans, timeout=timeout,
                                  progress=_progress()))
+
+
+def down(args: argparse.Namespace) -> int:
+    down_project(load_project(args), volumes=args.volumes,
+                 remove_orphans=args.remove_orphans, timeout=args.timeout)
     return 0
 
 
