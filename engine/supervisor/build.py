@@ -271,6 +271,22 @@ def _netns_of(root: Path, ref: str) -> str:
     return f"/proc/{_pid_of(root, ref, 'network')}/ns/net"
 
 
+def _names_of(root: Path, ref: str) -> tuple[str | None, str | None]:
+    """``--network container:X``: X's /etc/hosts and /etc/resolv.conf as they are now
+    (docker shares them: the names X resolves, through X's DNS server, are ours)."""
+    from ..containers import ContainerStore
+    from .net import etc_file
+
+    spec_root = str(root / "containers" / ContainerStore(root).get(ref)["Id"] / "rt")
+    out: list[str | None] = []
+    for target in ("/etc/hosts", "/etc/resolv.conf"):
+        try:
+            out.append(etc_file(spec_root, target).read_text())
+        except OSError:
+            out.append(None)
+    return out[0], out[1]
+
+
 IPC_MODES = ("private", "shareable", "host", "none")
 
 
@@ -338,7 +354,11 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
     else:
         hosts = HOSTS
         if host["NetworkMode"].startswith("container:"):
-            namespaces["net"] = _netns_of(root, host["NetworkMode"].split(":", 1)[1])
+            ref = host["NetworkMode"].split(":", 1)[1]
+            namespaces["net"] = _netns_of(root, ref)
+            shared_hosts, shared_resolv = _names_of(root, ref)
+            hosts = shared_hosts or hosts
+            resolv = shared_resolv or resolv
     ipc = host.get("IpcMode") or "private"
     if ipc == "host":
         namespaces["ipc"] = "host"
