@@ -40,6 +40,7 @@ from .errors import ComposeError
 from .model import Project, Service
 
 if TYPE_CHECKING:
+    from pycompose.engine.api import CreateRequest
     from pycompose.engine.volumes import VolumeStore
     from pycompose.netplug.networks import Networks
 
@@ -61,11 +62,12 @@ class Engine:
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         from pycompose.engine import client
 
-        reply = client.request(self.root, msg)
-        if not reply.get("ok"):
-            raise EngineError(str(reply.get("error", "the supervisor refused")),
-                              exit_code=int(reply.get("exit_code") or 1))
-        return reply
+        return client.request(self.root, msg)
+
+    def create(self, req: CreateRequest) -> str:
+        from pycompose.engine.api import Engine as Face
+
+        return Face(self.root).create(req)
 
     def containers(self, project: str) -> list[Record]:
         from pycompose.engine.containers import ContainerStore
@@ -249,10 +251,9 @@ class Orchestrator:
                         await self._remove(rec, opts.timeout, "Recreate")
                         rec = None
                 if rec is None:
-                    o = T.run_options(self.project, service, svc, number,
-                                      network_container=self._network_container(svc))
-                    reply = await self._run(self.engine.call, {"op": "create", "options": o})
-                    cid = reply["id"]
+                    req = T.create_request(self.project, service, svc, number,
+                                           network_container=self._network_container(svc))
+                    cid = await self._run(self.engine.create, req)
                     self.progress("Container", name, "Created")
                 else:
                     cid = rec["Id"]
@@ -267,9 +268,9 @@ class Orchestrator:
             for rec in by_number.values():  # scaled down
                 await self._remove(rec, opts.timeout, "Removed")
             self.running_ids[service] = ids
-        except EngineError as e:  # say which service, keep the engine's exit code
+        except EngineError as e:  # say which service, keep the engine's kind
             self.failed[service] = e
-            raise EngineError(f"service {service!r}: {e}", exit_code=e.exit_code) from e
+            raise type(e)(f"service {service!r}: {e}") from e
         except BaseException as e:
             self.failed[service] = e
             raise

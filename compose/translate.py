@@ -2,14 +2,26 @@
 and the options of one container.
 
 Pure functions: no engine, no kernel. The options are the engine's ``create`` request
-(the same dictionary ``pycompose container run`` builds from its flags), so a compose
-service runs exactly as the equivalent ``container run`` would.
+(:class:`pycompose.engine.api.CreateRequest`, the same ``pycompose container run``
+builds from its flags), so a compose service runs exactly as the equivalent
+``container run`` would.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from pycompose.engine.api import (
+    CreateRequest,
+    Endpoint,
+    Healthcheck,
+    LogConfig,
+    Mount,
+    PortBinding,
+    Resources,
+    RestartPolicy,
+    Ulimit,
+)
 
 from .model import Project, Service
 
@@ -76,47 +88,27 @@ def config_hash(project: Project, service: str) -> str:
     return service_hash(project, service)
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where one container of a service stands: its number and name."""
-
-    service: str
-    number: int
-    name: str
+def _port(p: Any) -> PortBinding:
+    lo, _, hi = (p.published or "").partition("-")
+    return PortBinding(p.host_ip or "", int(lo) if lo else None, int(p.target), p.protocol,
+                       int(hi) if hi and hi != lo else None)
 
 
-def _port(p: Any) -> str:
-    host = ""
-    if p.host_ip:
-        host = f"[{p.host_ip}]:" if ":" in p.host_ip else f"{p.host_ip}:"
-    published = f"{p.published}:" if p.published else ("" if not host else ":")
-    return f"{host}{published}{p.target}/{p.protocol}"
-
-
-def _mount(project: Project, m: Any) -> tuple[str, str]:
-    """A volume entry as the engine's ``--mount`` or ``--tmpfs`` text: (kind, text)."""
+def _mount(project: Project, m: Any) -> Mount:
+    """A ``volumes:`` entry of a service as the engine's typed mount."""
     if m.type == "tmpfs":
-        opts = []
-        if m.tmpfs is not None and m.tmpfs.size:
-            opts.append(f"size={m.tmpfs.size}")
-        if m.tmpfs is not None and m.tmpfs.mode is not None:
-            opts.append(f"mode={m.tmpfs.mode:o}")
-        return "tmpfs", m.target + (":" + ",".join(opts) if opts else "")
-    parts = [f"type={m.type}"]
+        return Mount("tmpfs", m.target.rstrip("/") or "/",
+                     tmpfs_size=m.tmpfs.size if m.tmpfs is not None else None,
+                     tmpfs_mode=m.tmpfs.mode if m.tmpfs is not None else None)
     if m.type == "volume":
-        if m.source:
-            parts.append(f"source={volume_name(project, m.source)}")
-        if m.volume is not None and m.volume.nocopy:
-            parts.append("volume-nocopy=true")
-    elif m.source:
-        parts.append(f"source={m.source}")
-    parts.append(f"target={m.target}")
-    if m.read_only:
-        parts.append("readonly")
-    return "mount", ",".join(parts)
+        return Mount("volume", m.target.rstrip("/") or "/",
+                     volume_name(project, m.source) if m.source else "", bool(m.read_only),
+                     no_copy=bool(m.volume is not None and m.volume.nocopy))
+    return Mount(m.type, m.target.rstrip("/") or "/", m.source or "", bool(m.read_only),
+                 create_host_path=bool(m.bind is not None and m.bind.create_host_path))
 
 
-def _secret_mounts(project: Project, svc: Service) -> list[str]:
+def _secret_mounts(project: Project, svc: Service) -> list[Mount]:
     """``secrets`` and ``configs`` backed by a file: read-only binds at
     ``/run/secrets/NAME`` (secrets) or ``/NAME`` (configs), or the given target."""
     out = []
@@ -129,7 +121,7 @@ def _secret_mounts(project: Project, svc: Service) -> list[str]:
             target = ref.target or ref.source
             if not target.startswith("/"):
                 target = default_dir + target
-            out.append(f"type=bind,source={decl.file},target={target},readonly")
+            out.append(Mount("bind", target, decl.file, read_only=True))
     return out
 
 
@@ -179,120 +171,129 @@ def labels_for(project: Project, service: str, svc: Service, number: int,
     return labels
 
 
-def run_options(project: Project, service: str, svc: Service, number: int, *,
-                network_container: str | None = None) -> dict[str, Any]:
-    """The engine's create options for container ``number`` of ``service``.
+def _healthcheck(hc: Any) -> Healthcheck | None:
+    if hc is None:
+        return None
+    if hc.disable:
+        return Healthcheck(disable=True)
+
+    def ns(seconds: float | None) -> int | None:
+        return None if seconds is None else round(seconds * 1e9)
+
+    return Healthcheck(test=list(hc.test) if hc.test else None, interval=ns(hc.interval),
+                       timeout=ns(hc.timeout), start_period=ns(hc.start_period),
+                       start_interval=ns(hc.start_interval), retries=hc.retries)
+
+
+def _restart_policy(svc: Service) -> RestartPolicy:
+    text = _restart(svc)
+    if not text:
+        return RestartPolicy()
+    name, _, count = text.partition(":")
+    return RestartPolicy(name, int(count) if count.isdigit() else 0)
+
+
+def _network(project: Project, service: str, svc: Service,
+             network_container: str | None) -> tuple[str, list[Endpoint]]:
+    """(network mode, endpoints) of the service's containers."""
+    mode = svc.network_mode
+    if mode in ("host", "none"):
+        return mode, []
+    if mode and (mode.startswith("service:") or mode.startswith("container:")):
+        return f"container:{network_container or mode.split(':', 1)[1]}", []
+    if mode and mode != "bridge":
+        return mode, []
+    endpoints = []
+    for key, att in service_networks(svc).items():
+        aliases = [service, *(att.aliases or [] if att is not None else [])]
+        endpoints.append(Endpoint(network_name(project, key), list(dict.fromkeys(aliases)),
+                                  att.ipv4_address if att is not None else None,
+                                  att.mac_address if att is not None else None))
+    return "", endpoints
+
+
+def _ipc(project: Project, svc: Service) -> str:
+    """``ipc: service:X`` joins X's first container (by name: the engine resolves it at
+    start, when depends_on has X running); the other modes pass as they are."""
+    kind, _, target = (svc.ipc or "").partition(":")
+    if kind != "service":
+        return svc.ipc or ""
+    other = project.all_services().get(target)
+    return "container:" + (container_name(project, target, other, 1) if other is not None
+                           else target)
+
+
+def create_request(project: Project, service: str, svc: Service, number: int, *,
+                   network_container: str | None = None) -> CreateRequest:
+    """The engine's request for container ``number`` of ``service``.
 
     ``network_container`` is the container whose network namespace a
     ``network_mode: service:X`` joins (the caller picks X's running container).
     """
-    o: dict[str, Any] = {
-        "name": container_name(project, service, svc, number),
-        "image": image_of(project, service, svc),
-        "detach": True,
-        "labels": [f"{k}={v}" for k, v in
-                   labels_for(project, service, svc, number).items()],
-    }
-    if svc.command is not None:
-        o["command"] = list(svc.command)
-    if svc.entrypoint is not None:
-        o["entrypoint"] = list(svc.entrypoint)  # a list: exact argv ([] clears it)
-    env = {k: v for k, v in (svc.environment or {}).items() if v is not None}
-    if env:
-        o["env"] = [f"{k}={v}" for k, v in env.items()]
-    # network
-    mode = svc.network_mode
-    if mode in ("host", "none"):
-        o["network"] = mode
-    elif mode and (mode.startswith("service:") or mode.startswith("container:")):
-        o["network"] = f"container:{network_container or mode.split(':', 1)[1]}"
-    elif mode and mode != "bridge":
-        o["network"] = mode
-    else:
-        nets = []
-        for key, att in service_networks(svc).items():
-            aliases = [service, *(att.aliases or [] if att is not None else [])]
-            entry: dict[str, Any] = {"name": network_name(project, key),
-                                     "aliases": list(dict.fromkeys(aliases))}
-            if att is not None and att.ipv4_address:
-                entry["ipv4_address"] = att.ipv4_address
-            if att is not None and att.mac_address:
-                entry["mac_address"] = att.mac_address
-            nets.append(entry)
-        o["networks"] = nets
-        if svc.links:
-            o["links"] = list(svc.links)
-    if svc.ipc:
-        # ``service:X`` joins X's first container (by name: the engine resolves it at
-        # start, when depends_on has X running)
-        kind, _, target = svc.ipc.partition(":")
-        if kind == "service":
-            other = project.all_services().get(target)
-            o["ipc"] = "container:" + (container_name(project, target, other, 1)
-                                       if other is not None else target)
-        else:
-            o["ipc"] = svc.ipc
-    if svc.ports:
-        o["publish"] = [_port(p) for p in svc.ports]
-    if svc.expose:
-        o["expose"] = list(svc.expose)
-    # storage
-    mounts: list[str] = []
-    tmpfs: list[str] = list(svc.tmpfs or [])
-    for m in svc.volumes or []:
-        kind, text = _mount(project, m)
-        (tmpfs if kind == "tmpfs" else mounts).append(text)
-    mounts += _secret_mounts(project, svc)
-    if mounts:
-        o["mounts"] = mounts
-    if tmpfs:
-        o["tmpfs"] = tmpfs
-    # identity and process
-    simple = {
-        "hostname": svc.hostname, "domainname": svc.domainname, "user": svc.user,
-        "workdir": svc.working_dir, "stop_signal": svc.stop_signal,
-        "cpuset_cpus": svc.cpuset, "userns": svc.userns_mode,
-    }
-    o.update({k: v for k, v in simple.items() if v})
-    flags = {"tty": svc.tty, "interactive": svc.stdin_open, "privileged": svc.privileged,
-             "read_only": svc.read_only, "init": svc.init}
-    o.update({k: True for k, v in flags.items() if v})
-    if svc.stop_grace_period is not None:
-        o["stop_timeout"] = int(svc.stop_grace_period)
-    for key in ("cap_add", "cap_drop", "security_opt", "dns", "dns_search", "dns_opt",
-                "group_add"):
-        value = getattr(svc, key, None)
-        if value:
-            o[key] = list(value)
-    if svc.extra_hosts:
-        o["extra_hosts"] = [f"{h}:{ip}" for h, ips in svc.extra_hosts.items()
-                            for ip in (ips if isinstance(ips, list) else [ips])]
-    restart = _restart(svc)
-    if restart:
-        o["restart"] = restart
-    # resources
+    network, endpoints = _network(project, service, svc, network_container)
     limits = svc.deploy.resources.limits if svc.deploy and svc.deploy.resources else None
     memory = svc.mem_limit or (limits.memory if limits else None)
-    if memory:
-        o["memory"] = str(memory)
-    if svc.memswap_limit:
-        o["memory_swap"] = str(svc.memswap_limit)
     cpus = svc.cpus or (limits.cpus if limits else None)
-    if cpus:
-        o["cpus"] = str(cpus)
     pids = svc.pids_limit or (limits.pids if limits else None)
-    if pids:
-        o["pids_limit"] = pids
-    if svc.cpu_shares:
-        o["cpu_shares"] = svc.cpu_shares
-    if svc.oom_score_adj is not None:
-        o["oom_score_adj"] = svc.oom_score_adj
-    if svc.shm_size:
-        o["shm_size"] = str(svc.shm_size)
-    if svc.ulimits:
-        o["ulimits"] = [f"{k}={u.soft}:{u.hard}" for k, u in svc.ulimits.items()]
-    if svc.sysctls:
-        o["sysctls"] = [f"{k}={v}" for k, v in svc.sysctls.items()]
-    if svc.healthcheck is not None:
-        o["healthcheck"] = svc.healthcheck.model_dump(mode="python", exclude_none=True)
-    return o
+    extra_hosts = [f"{h}:{ip}" for h, ips in (svc.extra_hosts or {}).items()
+                   for ip in (ips if isinstance(ips, list) else [ips])]
+    return CreateRequest(
+        image=image_of(project, service, svc),
+        name=container_name(project, service, svc, number),
+        labels=labels_for(project, service, svc, number),
+        command=list(svc.command) if svc.command is not None else [],
+        entrypoint=list(svc.entrypoint) if svc.entrypoint is not None else None,
+        env=[f"{k}={v}" for k, v in (svc.environment or {}).items() if v is not None],
+        network=network, endpoints=endpoints, scope=project.name if endpoints else None,
+        links=list(svc.links or []) if endpoints else [],
+        ports=[_port(p) for p in svc.ports or []],
+        expose=[p if "/" in str(p) else f"{p}/tcp" for p in svc.expose or []],
+        mounts=[_mount(project, m) for m in svc.volumes or [] if m.type != "tmpfs"]
+        + [_mount(project, m) for m in svc.volumes or [] if m.type == "tmpfs"]
+        + _secret_mounts(project, svc) + [_tmpfs(t) for t in svc.tmpfs or []],
+        hostname=svc.hostname or "", domainname=svc.domainname or "",
+        user=svc.user or "", workdir=svc.working_dir or "", stop_signal=svc.stop_signal or "",
+        tty=bool(svc.tty), open_stdin=bool(svc.stdin_open), privileged=bool(svc.privileged),
+        read_only=bool(svc.read_only), init=bool(svc.init),
+        stop_timeout=int(svc.stop_grace_period) if svc.stop_grace_period is not None
+        else None,
+        cap_add=list(svc.cap_add or []), cap_drop=list(svc.cap_drop or []),
+        security_opt=list(svc.security_opt or []), dns=list(svc.dns or []),
+        dns_search=list(svc.dns_search or []), dns_options=list(svc.dns_opt or []),
+        group_add=[str(g) for g in svc.group_add or []], extra_hosts=extra_hosts,
+        restart=_restart_policy(svc), userns=svc.userns_mode or "", ipc=_ipc(project, svc),
+        resources=Resources(
+            memory=int(memory or 0), memory_swap=int(svc.memswap_limit or 0),
+            nano_cpus=int(float(cpus) * 1e9) if cpus else 0,
+            cpu_shares=int(svc.cpu_shares or 0), cpuset_cpus=svc.cpuset or "",
+            pids_limit=int(pids) if pids else None,
+            oom_score_adj=int(svc.oom_score_adj or 0),
+            shm_size=int(svc.shm_size) if svc.shm_size else 64 << 20),
+        ulimits=[Ulimit(k, u.soft, u.hard) for k, u in (svc.ulimits or {}).items()],
+        sysctls={k: str(v) for k, v in (svc.sysctls or {}).items()},
+        healthcheck=_healthcheck(svc.healthcheck),
+        log_config=_log_config(svc),
+    )
+
+
+def _tmpfs(text: str) -> Mount:
+    """A ``tmpfs:`` entry (``/run`` or ``/run:size=64m``)."""
+    from pycompose.util.units import parse_size
+
+    target, _, opts = text.partition(":")
+    m = Mount("tmpfs", target.rstrip("/") or "/")
+    for o in (o for o in opts.split(",") if o):
+        k, _, v = o.partition("=")
+        if k == "size":
+            m.tmpfs_size = parse_size(v)
+        elif k == "mode":
+            m.tmpfs_mode = int(v, 8)
+    return m
+
+
+def _log_config(svc: Service) -> LogConfig:
+    """``logging: {driver, options}`` as the engine's log config."""
+    logging = getattr(svc, "logging", None)
+    if logging is None:
+        return LogConfig()
+    return LogConfig(logging.driver or "", {k: str(v) for k, v in (logging.options or {}).items()})

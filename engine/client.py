@@ -71,8 +71,6 @@ class Conn:
                 os.close(fd)
             err = msg.get("error")
             e = from_wire(err) if isinstance(err, dict) else EngineError(str(err))
-            if "exit_code" in msg:  # until the CLI picks every exit code from the kind
-                e.exit_code = int(msg["exit_code"])
             raise e
         return msg, list(fds)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from pycompose.util.fs import atomic_write_json, locked, read_json
 
-from .errors import Conflict, EngineError, NotFound
+from .errors import Conflict, EngineError, InvalidArgument, NotFound
 
 Record = dict[str, Any]
 
@@ -59,8 +59,8 @@ def new_state() -> dict[str, Any]:
 def validate_name(name: str) -> str:
     """Docker's name rule; a leading slash (docker's stored shape) is accepted."""
     if not NAME_RE.match(name):
-        raise EngineError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-                          "are allowed", exit_code=125)
+        raise InvalidArgument(f"invalid container name {name!r}: only "
+                              "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name.lstrip("/")
 
 
@@ -136,8 +136,8 @@ class ContainerStore:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise EngineError(f"multiple containers match the prefix {ref!r}; "
-                              "give more of the id", exit_code=1)
+            raise InvalidArgument(f"multiple containers match the prefix {ref!r}; "
+                                  "give more of the id")
         raise NotFound(f"No such container: {ref}")
 
     def get(self, ref: str) -> Record:
@@ -159,7 +159,7 @@ class ContainerStore:
                 raise Conflict(
                     f'Conflict. The container name "/{name}" is already in use by container '
                     f'"{other["Id"]}". You have to remove (or rename) that container to be '
-                    "able to reuse that name.", exit_code=125)
+                    "able to reuse that name.")
             cid = secrets.token_hex(32)
             record = dict(record, Id=cid, Name="/" + name)
             record.setdefault("Created", now_iso())

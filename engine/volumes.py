@@ -24,7 +24,7 @@ from typing import Any
 from pycompose.util.fs import atomic_write_json, locked, read_json
 
 from .containers import ContainerStore, now_iso
-from .errors import Conflict, EngineError, NotFound
+from .errors import Conflict, EngineError, InvalidArgument, NotFound
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 ANON_LABEL = "com.docker.volume.anonymous"
@@ -57,8 +57,9 @@ class VolumeStore:
             name = secrets.token_hex(32)
             anonymous = True
         if not NAME_RE.match(name):
-            raise EngineError(f"invalid volume name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-                              "are allowed, at least two characters", exit_code=1)
+            raise InvalidArgument(f"invalid volume name {name!r}: only "
+                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two "
+                                  "characters")
         with self._lock():
             with contextlib.suppress(NotFound):
                 return self.get(name)
@@ -110,7 +111,7 @@ class VolumeStore:
             users = self.users(name)
             if users and not force:
                 raise Conflict(f"remove {name}: volume is in use - "
-                               f"[{', '.join(users)}]", exit_code=1)
+                               f"[{', '.join(users)}]")
             grave = self.dir / f".removing-{name}"
             os.rename(self.dir / name, grave)
         shutil.rmtree(grave, ignore_errors=True)

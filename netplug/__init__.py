@@ -74,14 +74,15 @@ to wire only the bridge-mode containers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .errors import AddressError, NetplugError, NetworkConflict, NetworkNotFound, PortInUse
-from .etcfiles import NetworkMode, hosts_file_for, parse_network_mode, resolv_conf_for
 from .ports import PortBinding, format_mapping, parse_port
 
+TYPE_CHECKING = False  # not typing's: the thin CLI imports netplug.ports (``-p``)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .dns import DnsServer
+    from .etcfiles import NetworkMode, hosts_file_for, parse_network_mode, resolv_conf_for
     from .networks import Attachment, Networks
     from .services import NetworkServices
 
@@ -94,6 +95,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("NetworkMode", "hosts_file_for", "parse_network_mode", "resolv_conf_for"):
+        from . import etcfiles
+
+        return getattr(etcfiles, name)
     if name in ("Networks", "Attachment"):
         from . import networks
 

@@ -120,6 +120,8 @@ def publish(nets: Networks, container_id: str, ip: str,
                           == (b.host_ip, b.container_port, b.proto)
                           and not any(_clash(o, b.host_ip, p.host_port, b.proto)
                                       for o in others)), b)
+            if b.host_port is not None and b.host_port_end:  # a range: the first free
+                b = _first_free(b, others)
             if b.host_port is not None:
                 for p in others:
                     if _clash(p, b.host_ip, b.host_port, b.proto):
@@ -144,6 +146,20 @@ def publish(nets: Networks, container_id: str, ip: str,
             raise
         nets.store.write(st)
         return out
+
+
+def _first_free(b: PortBinding, others: Sequence[PublishedRecord]) -> PortBinding:
+    """The first port of ``b``'s range that no container publishes and no host program
+    holds; the range's first port when none is (its clash is then reported)."""
+    for port in b.candidates():
+        if any(_clash(o, b.host_ip, port, b.proto) for o in others):
+            continue
+        try:
+            probe_port(b.host_ip, port, b.proto)
+        except PortInUse:
+            continue
+        return PortBinding(b.host_ip, port, b.container_port, b.proto)
+    return PortBinding(b.host_ip, b.host_port, b.container_port, b.proto)
 
 
 def unpublish(nets: Networks, container_id: str) -> None:

@@ -8,25 +8,45 @@ is no swarm ingress here).
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from pycompose.util.records import record
 
 from .errors import NetplugError
+
+TYPE_CHECKING = False  # not typing's: the thin CLI parses -p with this module
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 PROTOCOLS = ("tcp", "udp")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortBinding:
     """One published port. ``host_ip`` "" means every host address (docker's 0.0.0.0);
-    ``host_port`` None means "any free port"."""
+    ``host_port`` None means "any free port"; with ``host_port_end`` the binding takes
+    the first free port of ``host_port..host_port_end`` (``8000-8010:80``: each replica
+    of a scaled service gets the next free one, as docker does)."""
 
     host_ip: str
     host_port: int | None
     container_port: int
     proto: str = "tcp"
+    host_port_end: int | None = None
+
+    def candidates(self) -> list[int]:
+        """The host ports this binding may take, in order ([] = any free port)."""
+        if self.host_port is None:
+            return []
+        return list(range(self.host_port, (self.host_port_end or self.host_port) + 1))
+
+    def spec(self) -> str:
+        """The binding in docker's ``-p`` syntax (``127.0.0.1:8000-8010:80/tcp``)."""
+        ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        host = "" if self.host_port is None else str(self.host_port)
+        if self.host_port_end and self.host_port_end != self.host_port:
+            host += f"-{self.host_port_end}"
+        prefix = f"{ip}:{host}:" if ip else (f"{host}:" if host else "")
+        return f"{prefix}{self.container_port}/{self.proto}"
 
     def __str__(self) -> str:
         ip = self.host_ip or "0.0.0.0"
@@ -55,6 +75,8 @@ def _range(text: str, spec: str) -> list[int]:
 
 
 def _host_ip(text: str, spec: str) -> str:
+    import ipaddress
+
     text = text.strip("[]")
     if text in ("", "0.0.0.0"):
         return ""
@@ -72,16 +94,15 @@ def _combine(spec: str, host_ip: str, host: list[int] | None, cont: list[int],
         return [PortBinding(host_ip, None, c, proto) for c in cont]
     if len(host) == len(cont):
         return [PortBinding(host_ip, h, c, proto) for h, c in zip(host, cont, strict=True)]
-    if len(cont) == 1:
-        # docker: "8000-8010:80" publishes 80 on the first free port of the range;
-        # we take the first port of the range (the availability check reports a clash).
-        return [PortBinding(host_ip, host[0], cont[0], proto)]
+    if len(cont) == 1:  # docker: "8000-8010:80" takes the first free port of the range
+        return [PortBinding(host_ip, host[0], cont[0], proto,
+                            host[-1] if len(host) > 1 else None)]
     raise NetplugError(f"port {spec!r}: host range and container range differ in size")
 
 
 def parse_port(spec: str | int | Mapping[str, Any]) -> list[PortBinding]:
     """One ``ports:`` entry (short string, bare int, or long mapping) -> bindings."""
-    if isinstance(spec, Mapping):
+    if isinstance(spec, dict):
         target = spec.get("target")
         if target is None:
             raise NetplugError(f"port {dict(spec)!r}: 'target' is required")

@@ -7,9 +7,10 @@ Each layer has its own tree below this one::
      ├── engine.errors.EngineError        images, containers, volumes
      └── netplug.errors.NetplugError      networks, addresses, ports
 
-Only the CLI prints errors and picks exit codes: library code raises, with the
-context a user needs (the file and key, the object's name, the path, the errno).
-Anything else reaching the CLI is a bug and is reported as one.
+Only the CLI prints errors and picks exit codes (one table, ``pycompose/cli/errors.py``,
+from the error's kind and the command): library code raises, with the context a user
+needs (the file and key, the object's name, the path, the errno). Anything else
+reaching the CLI is a bug and is reported as one.
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ from __future__ import annotations
 class PycomposeError(Exception):
     """An error meant for the user: its ``str`` is the whole message."""
 
-    #: The process exit status the CLI uses for this error.
-    exit_code: int = 1
-
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        if exit_code is not None:
-            self.exit_code = exit_code
 
     def __str__(self) -> str:
         return self.message

@@ -10,16 +10,14 @@ import shlex
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import EngineError
+from ..errors import InvalidArgument
 
 SUPPORTED = ("CMD", "ENTRYPOINT", "ENV", "WORKDIR", "USER", "EXPOSE", "LABEL", "VOLUME",
              "STOPSIGNAL")
 
 
-class BadChange(EngineError):
+class BadChange(InvalidArgument):
     """A ``--change`` instruction that cannot be applied."""
-
-    exit_code = 125
 
 
 def now_rfc3339() -> str:

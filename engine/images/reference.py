@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import EngineError
+from ..errors import InvalidArgument
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"
@@ -30,10 +30,8 @@ _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class InvalidReference(EngineError):
-    """A string that is not a valid image reference (exit status 125, as docker)."""
-
-    exit_code = 125
+class InvalidReference(InvalidArgument):
+    """A string that is not a valid image reference."""
 
 
 @dataclass(frozen=True)

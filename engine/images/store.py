@@ -442,7 +442,7 @@ class ImageStore:
             for im in images:
                 if im.id == ref:
                     return im
-            raise NotFound(f"No such image: {ref}", exit_code=1)
+            raise NotFound(f"No such image: {ref}")
         try:
             parsed = reference.parse(ref)
         except reference.InvalidReference:

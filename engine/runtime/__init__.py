@@ -15,7 +15,7 @@ and wait for exits with ``trio.lowlevel.wait_readable(c.pidfd)`` + ``c.poll()``)
         init=False, uid_map=[IdMap(0, 100000, 65536)], gid_map=[...])
     c = create(spec, stdin=fd, stdout=fd, stderr=fd)  # set up, waiting for start
     #   ... attach networks to /proc/{c.pid}/ns/net here ...
-    c.start()              # exec; EngineError (exit_code 125/126/127) if that fails
+    c.start()              # exec; SetupFailed (CommandNotFound, CannotExecute) if it fails
     c.pid, c.pty_master    # host pid of PID 1 (a child of the caller), pty fd or None
     c.wait() / c.poll()    # exit code, 128+N after signal N (137 after an OOM kill)
     run(spec, ...)         # create + start
@@ -35,9 +35,10 @@ process left a zombie keeps its container's PID 1 from being reaped (the kernel 
 for every process of a PID namespace). stdio left None: stdin and stdout are
 /dev/null, stderr is the caller's (where a launcher bug would show).
 
-Errors are EngineError with ``exit_code`` 125 (set-up step failed: the message names
-it, e.g. "mount /data on /srv: bind source /data: No such file or directory"), 126
-(found, cannot execute) or 127 (not found); a failed create/start leaves nothing.
+Errors are the kinds of ``engine/errors.py``: SetupFailed names the step that failed
+(e.g. "mount /data on /srv: bind source /data: No such file or directory") and its
+errno; its subclasses CommandNotFound and CannotExecute are docker's 127 and 126;
+InvalidArgument is a spec the runtime refuses. A failed create/start leaves nothing.
 
 cgroups: v1 (one dir per controller hierarchy) or v2 (one dir, controllers enabled
 above it, devices allowlist as a BPF program), probed from /proc/self/mountinfo;

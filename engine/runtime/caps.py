@@ -6,7 +6,7 @@ the ``CAP_`` prefix, in any case, and "ALL".
 
 from __future__ import annotations
 
-from ..errors import EngineError
+from ..errors import InvalidArgument
 
 #: Linux capability numbers (include/uapi/linux/capability.h), up to CAP_CHECKPOINT_RESTORE.
 CAPABILITIES: dict[str, int] = {
@@ -32,7 +32,7 @@ def normalize(name: str) -> str:
     if not up.startswith("CAP_"):
         up = "CAP_" + up
     if up not in CAPABILITIES:
-        raise EngineError(f"unknown capability {name!r}", exit_code=125)
+        raise InvalidArgument(f"unknown capability {name!r}")
     return up
 
 

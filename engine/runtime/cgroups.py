@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EngineError
+from ..errors import EngineError, SetupFailed, Unavailable
 from .devices import bpf_program, cgroup_rules
 from .linux import attach_device_program
 from .spec import Resources
@@ -178,9 +178,9 @@ class Cgroup:
         limits = v2_limits(res)
         missing = [c for c in limits if c not in h.controllers]
         if missing:
-            raise EngineError(
+            raise Unavailable(
                 f"cgroup v2 at {h.mountpoint} has no {', '.join(missing)} controller: "
-                "cannot apply the requested limits", exit_code=125)
+                "cannot apply the requested limits")
         _makedirs(h, path)
         rel = Path(path).relative_to(h.mountpoint).parts
         if limits:
@@ -195,8 +195,9 @@ class Cgroup:
             try:
                 attach_device_program(path, bpf_program(allow))
             except OSError as e:
-                raise EngineError(f"cgroup {path}: cannot attach the device allowlist "
-                                  f"(BPF): {e.strerror}", exit_code=125) from None
+                raise SetupFailed(f"cgroup {path}: cannot attach the device allowlist "
+                                  f"(BPF): {e.strerror}", step="cgroup devices",
+                                  errno=e.errno or 0) from None
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroup (from the first hierarchy that has
@@ -309,7 +310,8 @@ def _makedirs(h: Hierarchy, path: str) -> None:
         except FileExistsError:
             continue
         except OSError as e:
-            raise EngineError(f"cannot create cgroup {d}: {e.strerror}", exit_code=125) from None
+            raise SetupFailed(f"cannot create cgroup {d}: {e.strerror}", step="create cgroup",
+                              errno=e.errno or 0) from None
         if h.version == 1 and "cpuset" in h.controllers:
             for name in ("cpuset.cpus", "cpuset.mems"):
                 with open(os.path.join(os.path.dirname(d), name)) as f:
@@ -321,8 +323,8 @@ def _write(path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as e:
-        raise EngineError(f"cgroup: writing {value!r} to {path}: {e.strerror}",
-                          exit_code=125) from None
+        raise SetupFailed(f"cgroup: writing {value!r} to {path}: {e.strerror}",
+                          step="cgroup limits", errno=e.errno or 0) from None
 
 
 def leftovers(parent: str, keep: set[str] | frozenset[str] = frozenset(),

@@ -22,10 +22,25 @@ from typing import IO, Any
 
 from pycompose.util.paths import root_id, state_root
 
-from ..errors import EngineError, NotFound
+from ..errors import (
+    CannotExecute,
+    CommandNotFound,
+    EngineError,
+    InvalidArgument,
+    NotFound,
+    SetupFailed,
+    Unavailable,
+)
 from . import linux as L
 from .cgroups import Cgroup, leftovers
-from .protocol import EXIT_SETUP, describe, recv, send
+from .protocol import (
+    EXIT_CANNOT_EXECUTE,
+    EXIT_NOT_FOUND,
+    EXIT_SETUP,
+    describe,
+    recv,
+    send,
+)
 from .seccomp import ProfileError, bpf_program, default_profile
 from .spare import expect_create, spare, spawn_launcher
 from .spec import ContainerSpec, Mount, Process
@@ -46,21 +61,29 @@ def exit_status(waitstatus: int) -> int:
     return 128 - code if code < 0 else code
 
 
+def setup_error(msg: dict[str, Any]) -> SetupFailed:
+    """The kind of a failed step reported by the launcher or PID 1: only the final
+    exec tells a missing command (docker's 127) from one that cannot run (126)."""
+    code = int(msg.get("code", EXIT_SETUP))
+    cls = {EXIT_NOT_FOUND: CommandNotFound, EXIT_CANNOT_EXECUTE: CannotExecute}.get(
+        code, SetupFailed)
+    return cls(describe(msg), step=str(msg.get("step") or ""), errno=int(msg.get("errno") or 0))
+
+
 def check_sysctls(spec: ContainerSpec) -> None:
     """docker's rule: only namespaced sysctls, and only for namespaces the container
     owns (net.* needs its own network namespace)."""
     for key in spec.sysctls:
         if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
             if spec.namespaces.get("ipc", "host") is not None:
-                raise EngineError(f"sysctl {key!r} needs the container's own IPC namespace",
-                                  exit_code=125)
+                raise InvalidArgument(f"sysctl {key!r} needs the container's own IPC "
+                                      "namespace")
         elif key.startswith("net."):
             if spec.namespaces.get("net", "host") == "host" or "net" not in spec.namespaces:
-                raise EngineError(f"sysctl {key!r} is not allowed with the host network",
-                                  exit_code=125)
+                raise InvalidArgument(f"sysctl {key!r} is not allowed with the host network")
         else:
-            raise EngineError(f"sysctl {key!r} is not namespaced: not allowed in a container",
-                              exit_code=125)
+            raise InvalidArgument(f"sysctl {key!r} is not namespaced: not allowed in a "
+                                  "container")
 
 
 def cgroup_of(spec: ContainerSpec) -> Cgroup:
@@ -75,11 +98,11 @@ def _seccomp_profile(spec: ContainerSpec) -> dict[str, Any] | None:
     try:
         profile = json.loads(Path(spec.seccomp).read_text())
     except OSError as e:
-        raise EngineError(f"seccomp profile {spec.seccomp}: {e.strerror}", exit_code=125) from None
+        raise InvalidArgument(f"seccomp profile {spec.seccomp}: {e.strerror}") from None
     except ValueError as e:
-        raise EngineError(f"seccomp profile {spec.seccomp}: not JSON: {e}", exit_code=125) from None
+        raise InvalidArgument(f"seccomp profile {spec.seccomp}: not JSON: {e}") from None
     if not isinstance(profile, dict) or "defaultAction" not in profile:
-        raise EngineError(f"seccomp profile {spec.seccomp}: no defaultAction", exit_code=125)
+        raise InvalidArgument(f"seccomp profile {spec.seccomp}: no defaultAction")
     return profile
 
 
@@ -90,7 +113,7 @@ def _seccomp_bpf(spec: ContainerSpec) -> bytes | None:
     try:
         return bpf_program(profile, spec.capabilities, str(state_root() / "cache" / "seccomp"))
     except (OSError, ProfileError) as e:
-        raise EngineError(f"seccomp profile {spec.seccomp}: {e}", exit_code=125) from None
+        raise InvalidArgument(f"seccomp profile {spec.seccomp}: {e}") from None
 
 
 def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
@@ -106,8 +129,8 @@ def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
     if spec.init:
         tini = next((p for p in TINI_CANDIDATES if os.path.exists(p)), None)
         if tini is None:
-            raise EngineError("--init needs tini-static (Debian package tini; scripts/setup "
-                              "installs it)", exit_code=125)
+            raise Unavailable("--init needs tini-static (Debian package tini; scripts/setup "
+                              "installs it)")
         out.append(Mount(target="/dev/init", type="bind", source=tini, options=["bind", "ro"]))
     return out
 
@@ -158,8 +181,8 @@ class _Launch:
             except OSError as e:
                 os.close(w)
                 self.abort()
-                raise EngineError(f"join cgroup {os.path.dirname(procs)}: {e.strerror}",
-                                  exit_code=EXIT_SETUP) from None
+                raise SetupFailed(f"join cgroup {os.path.dirname(procs)}: {e.strerror}",
+                                  step="join cgroup", errno=e.errno or 0) from None
         with os.fdopen(w, "wb") as f:
             f.write(marshal.dumps(job))
 
@@ -167,17 +190,16 @@ class _Launch:
         try:
             msg, fds = recv(self.sock)
         except TimeoutError:
-            raise EngineError(f"container set-up timed out waiting for {expect!r}",
-                              exit_code=EXIT_SETUP) from None
+            raise SetupFailed(f"container set-up timed out waiting for {expect!r}",
+                              step=expect) from None
         if msg is None:
             code = self.proc.poll()
-            raise EngineError(f"container set-up: the launcher exited early (status {code}) "
-                              f"before {expect!r}", exit_code=EXIT_SETUP)
+            raise SetupFailed(f"container set-up: the launcher exited early (status {code}) "
+                              f"before {expect!r}", step=expect)
         if msg.get("t") == "error":
-            raise EngineError(describe(msg), exit_code=int(msg.get("code", EXIT_SETUP)))
+            raise setup_error(msg)
         if msg.get("t") != expect:
-            raise EngineError(f"container set-up: unexpected message {msg!r}",
-                              exit_code=EXIT_SETUP)
+            raise SetupFailed(f"container set-up: unexpected message {msg!r}", step=expect)
         return msg, fds
 
     def until_running(self) -> tuple[int, int | None]:
@@ -194,11 +216,11 @@ class _Launch:
         try:
             msg, fds = recv(self.sock)
         except TimeoutError:
-            raise EngineError("container start timed out", exit_code=EXIT_SETUP) from None
+            raise SetupFailed("container start timed out", step="start") from None
         for fd in fds:
             os.close(fd)
         if msg is not None:
-            raise EngineError(describe(msg), exit_code=int(msg.get("code", EXIT_SETUP)))
+            raise setup_error(msg)
 
     def abort(self) -> None:
         """Kill what this launch made and reap it."""
@@ -286,8 +308,8 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
 
     Blocking (tens of ms): from trio, call it in ``trio.to_thread.run_sync``. Sets
     PR_SET_CHILD_SUBREAPER on the calling process. Fills in ``spec.cgroup_parent``.
-    On any failure everything made so far is removed and an EngineError names the
-    step, with ``exit_code`` 125 (set-up), 126 (cannot execute) or 127 (not found).
+    On any failure everything made so far is removed and a SetupFailed names the
+    step (CommandNotFound and CannotExecute for the final exec).
     With ``spec.process.terminal`` the stdio arguments are ignored and the pty's
     master side is ``Container.pty_master``.
     """

@@ -9,8 +9,9 @@ so it holds only plain data: ``to_json`` / ``from_json`` round-trip it exactly.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from dataclasses import asdict, dataclass, field
+
+from pycompose.util.plain import from_plain
 
 #: Docker's default capability set (moby daemon/pkg/oci/caps/defaults.go).
 DEFAULT_CAPABILITIES: tuple[str, ...] = (
@@ -157,39 +158,4 @@ class ContainerSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ContainerSpec:
-        return _build(cls, json.loads(text))
-
-
-T = TypeVar("T")
-
-
-def _convert(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = get_origin(tp)
-    args = get_args(tp)
-    if is_dataclass(tp) and isinstance(tp, type):
-        return _build(tp, value)
-    if origin is list:
-        return [_convert(args[0], v) for v in value]
-    if origin is tuple:
-        return tuple(_convert(a, v) for a, v in zip(args, value, strict=False))
-    if origin is dict:
-        return {k: _convert(args[1], v) for k, v in value.items()}
-    if args and origin is not Literal:  # a union: X | None, Rootfs | str
-        for a in args:
-            if a is type(None):
-                continue
-            if is_dataclass(a) and isinstance(value, dict):
-                return _build(a, value)  # type: ignore[arg-type]
-            if not is_dataclass(a) and not isinstance(value, dict):
-                return _convert(a, value)
-        return value
-    return value
-
-
-def _build(cls: type[T], data: dict[str, Any]) -> T:
-    hints = get_type_hints(cls)
-    kwargs = {f.name: _convert(hints[f.name], data[f.name])
-              for f in fields(cls) if f.name in data}  # type: ignore[arg-type]
-    return cls(**kwargs)
+        return from_plain(cls, json.loads(text))

@@ -15,8 +15,9 @@ from typing import Any
 
 from pycompose.util.paths import root_id
 
+from ..api.requests import CreateRequest, Mount, PortBinding
 from ..containers import Record
-from ..errors import EngineError, NotFound
+from ..errors import Conflict, NotFound
 from ..volumes import VolumeStore
 from . import spec as S
 
@@ -116,111 +117,157 @@ def _image_config(image: Any) -> dict[str, Any]:
 
 def resolve_image(root: Path, ref: str) -> tuple[str, dict[str, Any], list[str]]:
     """(image id, image config, lowerdirs top first) from the image store."""
-    try:
-        from ..images import ImageStore
-    except ImportError:
-        raise EngineError("the image store is not available in this build; use "
-                          "--rootfs DIR", exit_code=125)
+    from ..images import ImageStore
+
     try:
         image = ImageStore(root).resolve(ref)
-    except NotFound as e:  # docker run's status for a missing image is 125
+    except NotFound as e:
         raise NotFound(f"Unable to find image '{ref}' locally: {e} (no registry pull "
-                       "here: use pycompose image import, load or bootstrap first)", exit_code=125)
+                       "here: use pycompose image import, load or bootstrap first)")
     return str(image.id), _image_config(image), [str(p) for p in image.lowerdirs()]
 
 
-def new_record(root: Path, o: dict[str, Any]) -> Record:
-    """The record of a container made from options ``o`` (the CLI's parsed flags)."""
-    if o.get("rootfs"):
-        rootfs = Path(o["rootfs"]).absolute()
+def _port_bindings(ports: list[PortBinding]) -> dict[str, list[dict[str, str]]]:
+    """docker's HostConfig.PortBindings (a host range kept as ``8000-8010``)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for b in ports:
+        host = "" if b.host_port is None else str(b.host_port)
+        if b.host_port_end and b.host_port_end != b.host_port:
+            host += f"-{b.host_port_end}"
+        out.setdefault(f"{b.container_port}/{b.proto}", []).append(
+            {"HostIp": b.host_ip, "HostPort": host})
+    return out
+
+
+def port_bindings_of(host: dict[str, Any]) -> list[PortBinding]:
+    """HostConfig.PortBindings back as bindings (for netplug at start)."""
+    out = []
+    for key, entries in (host.get("PortBindings") or {}).items():
+        port, _, proto = key.partition("/")
+        for e in entries or []:
+            lo, _, hi = str(e.get("HostPort") or "").partition("-")
+            out.append(PortBinding(str(e.get("HostIp") or ""), int(lo) if lo else None,
+                                   int(port), proto or "tcp", int(hi) if hi else None))
+    return out
+
+
+def _mount_request(m: Mount) -> dict[str, Any]:
+    opts = []
+    if m.create_host_path:
+        opts.append("create-host-path")
+    if m.no_copy:
+        opts.append("nocopy")
+    if m.tmpfs_size is not None:
+        opts.append(f"size={m.tmpfs_size}")
+    if m.tmpfs_mode is not None:
+        opts.append(f"mode={m.tmpfs_mode:o}")
+    return {"Type": m.type, "Source": m.source, "Target": m.target,
+            "ReadOnly": m.read_only, "Options": opts}
+
+
+def _bind_text(m: Mount) -> str:
+    return f"{m.source}:{m.target}" + (":ro" if m.read_only else "")
+
+
+def _mount_text(m: Mount) -> str:
+    parts = [f"type={m.type}"] + ([f"source={m.source}"] if m.source else []) + \
+        [f"target={m.target}"] + (["readonly"] if m.read_only else [])
+    return ",".join(parts)
+
+
+def new_record(root: Path, req: CreateRequest) -> Record:
+    """The record (docker inspect's shape) of the container ``req`` asks for."""
+    if req.rootfs:
+        rootfs = Path(req.image).absolute()
         if not rootfs.is_dir():
-            raise NotFound(f"--rootfs {rootfs}: no such directory", exit_code=125)
+            raise NotFound(f"--rootfs {rootfs}: no such directory")
         icfg: dict[str, Any] = {}
         image_id, lowers = "", [str(rootfs)]
         image_ref = str(rootfs)
     else:
-        image_id, icfg, lowers = resolve_image(root, o["image"])
-        image_ref = o["image"]
-    ep, cmd = S.command_line(icfg.get("Entrypoint"), icfg.get("Cmd"),
-                             o.get("entrypoint"), o.get("command") or [])
-    hostname = o.get("hostname") or ""
-    env = S.merge_env(icfg.get("Env"), o.get("env") or [])
-    labels = dict(icfg.get("Labels") or {})
-    for item in o.get("labels") or []:
-        k, _, v = item.partition("=")
-        labels[k] = v
-    mem = S.parse_bytes(o["memory"], "--memory") if o.get("memory") else 0
-    swap = -1 if o.get("memory_swap") == "-1" else \
-        (S.parse_bytes(o["memory_swap"], "--memory-swap") if o.get("memory_swap") else 0)
-    if swap and swap != -1 and mem and swap < mem:
+        image_id, icfg, lowers = resolve_image(root, req.image)
+        image_ref = req.image
+    ep, cmd = S.command_line(icfg.get("Entrypoint"), icfg.get("Cmd"), req.entrypoint,
+                             req.command)
+    env = S.merge_env(icfg.get("Env"), req.env)
+    labels = {**(icfg.get("Labels") or {}), **req.labels}
+    res = req.resources
+    if res.memory_swap > 0 and res.memory and res.memory_swap < res.memory:
         raise S.bad("Minimum memoryswap limit should be larger than memory limit, see usage")
-    nnp, seccomp = security_options(o.get("security_opt") or [])
-    S.parse_signal(o.get("stop_signal") or icfg.get("StopSignal"))  # validate early
-    # no --network: a namespace with lo only, unless ports are published (then docker's
-    # default bridge, so that ``run -p 8080:80`` works as it does with docker)
-    nets = list(o.get("networks") or [])  # compose: [{"name", "aliases", ...}, ...]
-    network = o.get("network") or (nets[0]["name"] if nets else None) or \
-        ("bridge" if o.get("publish") else "none")
-    if network == "host" and o.get("publish"):
+    security_options(req.security_opt)  # validate early
+    capabilities(req.cap_add, req.cap_drop)
+    stop_signal = req.stop_signal or icfg.get("StopSignal") or ""
+    S.parse_signal(stop_signal or None)
+    # no network asked for: docker's default bridge when ports are published, else a
+    # namespace of its own with lo only
+    endpoints = list(req.endpoints)
+    network = req.network or (endpoints[0].network if endpoints else "") or \
+        ("bridge" if req.ports else "none")
+    if network == "host" and req.ports:
         raise S.bad("-p has no effect with --network host: the container uses the "
                     "host's ports directly")
-    mounts = S.all_mounts(o.get("volumes") or [], o.get("mounts") or [],
-                          o.get("tmpfs") or [], icfg.get("Volumes"))
-    config = {
-        "Hostname": hostname, "Domainname": o.get("domainname") or "",
-        "User": o.get("user") or icfg.get("User", ""),
-        "AttachStdin": bool(o.get("interactive")) and not o.get("detach"),
-        "AttachStdout": not o.get("detach"), "AttachStderr": not o.get("detach"),
-        "Tty": bool(o.get("tty")), "OpenStdin": bool(o.get("interactive")),
-        "StdinOnce": bool(o.get("interactive")) and not o.get("detach"),
+    mounts = S.all_mounts(req.mounts, icfg.get("Volumes"))
+    userns = userns_maps(req.userns, [f"{m.container_id}:{m.host_id}:{m.size}"
+                                      for m in req.uid_map],
+                         [f"{m.container_id}:{m.host_id}:{m.size}" for m in req.gid_map])
+    exposed = dict(icfg.get("ExposedPorts") or {})
+    for p in req.expose:
+        exposed[p if "/" in p else f"{p}/tcp"] = {}
+    for b in req.ports:
+        exposed.setdefault(f"{b.container_port}/{b.proto}", {})
+    attach = req.attach
+    config: dict[str, Any] = {
+        "Hostname": req.hostname, "Domainname": req.domainname,
+        "User": req.user or icfg.get("User", ""),
+        "AttachStdin": req.open_stdin and attach, "AttachStdout": attach,
+        "AttachStderr": attach, "Tty": req.tty, "OpenStdin": req.open_stdin,
+        "StdinOnce": req.open_stdin and attach,
         "Env": env, "Cmd": cmd, "Entrypoint": ep or None, "Image": image_ref,
-        "WorkingDir": o.get("workdir") or icfg.get("WorkingDir") or "",
-        "Labels": labels, "StopSignal": o.get("stop_signal") or icfg.get("StopSignal") or "",
-        "StopTimeout": o.get("stop_timeout"), "ExposedPorts": dict(icfg.get("ExposedPorts") or {}),
+        "WorkingDir": req.workdir or icfg.get("WorkingDir") or "",
+        "Labels": labels, "StopSignal": stop_signal, "StopTimeout": req.stop_timeout,
+        "ExposedPorts": exposed,
         "Volumes": {m.target: {} for m in mounts if m.type == "volume"} or None,
-        "Healthcheck": S.healthcheck(icfg.get("Healthcheck"), o),
+        "Healthcheck": S.healthcheck(icfg.get("Healthcheck"), req.healthcheck),
     }
-    for p in o.get("expose") or []:
-        config["ExposedPorts"][p if "/" in p else f"{p}/tcp"] = {}
+    tmpfs = {m.target: ",".join(_mount_request(m)["Options"] + (["ro"] if m.read_only else []))
+             for m in mounts if m.type == "tmpfs"}
     host = {
-        "Binds": o.get("volumes") or [], "Mounts": o.get("mounts") or [],
-        "Tmpfs": {m.target: ",".join(m.options) for m in mounts if m.type == "tmpfs"},
-        "NetworkMode": network, "PortBindings": S.parse_ports(o.get("publish") or []),
-        "PublishSpecs": list(o.get("publish") or []),
-        "Links": list(o.get("links") or []) or None,
-        "ExtraHosts": list(o.get("extra_hosts") or []) or None,
-        "Dns": list(o.get("dns") or []), "DnsSearch": list(o.get("dns_search") or []),
-        "DnsOptions": list(o.get("dns_opt") or []),
-        "GroupAdd": [str(g) for g in o.get("group_add") or []] or None,
-        "RestartPolicy": S.parse_restart(o.get("restart")), "AutoRemove": bool(o.get("rm")),
-        "Privileged": bool(o.get("privileged")), "ReadonlyRootfs": bool(o.get("read_only")),
-        "CapAdd": o.get("cap_add") or None, "CapDrop": o.get("cap_drop") or None,
-        "SecurityOpt": o.get("security_opt") or None, "Init": bool(o.get("init")),
-        "Memory": mem, "MemorySwap": swap,
-        "NanoCpus": S.parse_cpus(o["cpus"]) if o.get("cpus") else 0,
-        "CpuShares": int(o.get("cpu_shares") or 0), "CpusetCpus": o.get("cpuset_cpus") or "",
-        "PidsLimit": int(o["pids_limit"]) if o.get("pids_limit") else None,
-        "OomScoreAdj": int(o.get("oom_score_adj") or 0),
-        "Ulimits": [S.parse_ulimit(u) for u in o.get("ulimits") or []] or None,
-        "Sysctls": dict(s.split("=", 1) for s in o.get("sysctls") or []) or None,
-        "ShmSize": S.parse_bytes(o["shm_size"]) if o.get("shm_size") else 64 * 1024 * 1024,
-        "UsernsMode": o.get("userns") or "",
-        "IpcMode": check_ipc(o.get("ipc") or "private"),
-        **userns_maps(o.get("userns") or "", o.get("uidmap") or [], o.get("gidmap") or []),
+        "Binds": [_bind_text(m) for m in req.mounts if m.type == "bind" and
+                  m.create_host_path] or None,
+        "Mounts": [_mount_text(m) for m in req.mounts if m.type != "tmpfs" and
+                   not m.create_host_path] or None,
+        "Tmpfs": tmpfs or None,
+        "NetworkMode": network, "PortBindings": _port_bindings(req.ports),
+        "Links": list(req.links) or None, "ExtraHosts": list(req.extra_hosts) or None,
+        "Dns": list(req.dns), "DnsSearch": list(req.dns_search),
+        "DnsOptions": list(req.dns_options), "GroupAdd": list(req.group_add) or None,
+        "RestartPolicy": {"Name": req.restart.name,
+                          "MaximumRetryCount": req.restart.maximum_retry_count},
+        "AutoRemove": req.auto_remove, "Privileged": req.privileged,
+        "ReadonlyRootfs": req.read_only, "CapAdd": list(req.cap_add) or None,
+        "CapDrop": list(req.cap_drop) or None, "SecurityOpt": list(req.security_opt) or None,
+        "Init": req.init, "Memory": res.memory, "MemorySwap": res.memory_swap,
+        "NanoCpus": res.nano_cpus, "CpuShares": res.cpu_shares,
+        "CpusetCpus": res.cpuset_cpus, "PidsLimit": res.pids_limit,
+        "OomScoreAdj": res.oom_score_adj,
+        "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard}
+                    for u in req.ulimits] or None,
+        "Sysctls": dict(req.sysctls) or None, "ShmSize": res.shm_size,
+        "UsernsMode": req.userns, **userns, "IpcMode": check_ipc(req.ipc or "private"),
+        "LogConfig": {"Type": req.log_config.type or "json-file",
+                      "Config": dict(req.log_config.config)},
     }
-    capabilities(o.get("cap_add") or [], o.get("cap_drop") or [])  # validate early
-    _ = nnp, seccomp
     return {
-        "Image": image_id, "Config": config, "HostConfig": host,
+        "Image": image_id, "Scope": req.scope, "Config": config, "HostConfig": host,
         "Path": (ep + cmd)[0], "Args": (ep + cmd)[1:],
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": ":".join(lowers)}},
-        "MountRequests": [m.to_json() for m in mounts],
+        "MountRequests": [_mount_request(m) for m in mounts if m.type != "tmpfs"],
         "NetworkingConfig": {"EndpointsConfig": {
-            n["name"]: {"Aliases": list(n.get("aliases") or []),
-                        "IPAMConfig": {"IPv4Address": n.get("ipv4_address")}
-                        if n.get("ipv4_address") else None,
-                        "MacAddress": n.get("mac_address") or ""}
-            for n in nets}} if nets and not o.get("network") else None,
+            e.network: {"Aliases": list(e.aliases),
+                        "IPAMConfig": {"IPv4Address": e.ipv4_address}
+                        if e.ipv4_address else None,
+                        "MacAddress": e.mac_address or ""}
+            for e in endpoints}} if endpoints else None,
         "Mounts": [], "Platform": "linux", "Driver": "overlay",
     }
 
@@ -247,7 +294,7 @@ def attach_storage(root: Path, rec: Record) -> None:
             if not src.exists():
                 if "create-host-path" not in m["Options"]:
                     raise NotFound('invalid mount config for type "bind": bind source path '
-                                   f"does not exist: {src}", exit_code=125)
+                                   f"does not exist: {src}")
                 src.mkdir(parents=True)  # docker's -v creates a missing bind source
             mounts.append({"Type": "bind", "Source": str(src), "Destination": m["Target"],
                            "Mode": "", "RW": not m["ReadOnly"], "Propagation": "rprivate"})
@@ -261,8 +308,7 @@ def _pid_of(root: Path, ref: str, what: str) -> int:
     other = ContainerStore(root).get(ref)
     pid = int(other["State"].get("Pid") or 0)
     if other["State"].get("Status") != "running" or not pid:
-        raise EngineError(f"cannot join the {what} of container {ref}: it is not running",
-                          exit_code=125)
+        raise Conflict(f"cannot join the {what} of container {ref}: it is not running")
     return pid
 
 
@@ -366,8 +412,7 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
         # System V IPC and message queues live in the namespace. (docker also shares
         # X's /dev/shm, a tmpfs it mounts on the host; ours is inside X's mount
         # namespace, which a bind cannot reach: each keeps its own /dev/shm.)
-        pid = _pid_of(root, ipc.split(":", 1)[1], "IPC namespace")
-        namespaces["ipc"] = f"/proc/{pid}/ns/ipc"
+        namespaces["ipc"] = f"/proc/{_pid_of(root, ipc.split(':', 1)[1], 'IPC namespace')}/ns/ipc"
     for entry in host.get("ExtraHosts") or []:
         name, _, ip = entry.partition(":")  # NAME:IP, the IP may be IPv6
         hosts += f"{ip}\t{name}\n"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ..api.requests import ExecRequest
 from ..containers import Record, now_iso
 from ..errors import EngineError, NotFound
 
@@ -96,7 +97,7 @@ async def _probe(holder: Holder, live: Live, argv: list[str],
     r, w = os.pipe2(os.O_CLOEXEC)
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ex = await holder.exec(live.cid, {"cmd": argv}, (null, w, w))
+        ex = await holder.exec(live.cid, ExecRequest(cmd=argv), (null, w, w))
     except EngineError as e:
         os.close(r)
         return 1, str(e)

@@ -23,8 +23,9 @@ from typing import Any
 
 import trio
 
+from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
-from ..errors import Conflict, EngineError, NotFound
+from ..errors import CannotExecute, CommandNotFound, Conflict, EngineError, NotFound
 from ..volumes import VolumeStore
 from . import build, health, net, rt
 from . import spec as S
@@ -90,9 +91,9 @@ class Holder:
         return bool(self.live or self.execs)
 
     # -- create --------------------------------------------------------------------------
-    def create(self, o: dict[str, Any]) -> Record:
-        rec = build.new_record(self.root, o)
-        return self.store.create(rec, o.get("name"),
+    def create(self, req: CreateRequest) -> Record:
+        rec = build.new_record(self.root, req)
+        return self.store.create(rec, req.name,
                                  lambda r: build.attach_storage(self.root, r))
 
     # -- start ---------------------------------------------------------------------------
@@ -140,10 +141,13 @@ class Holder:
             with contextlib.suppress(Exception):
                 rt.destroy(spec)
             msg = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
-            code = getattr(e, "exit_code", 125)
+            # docker's State.ExitCode of a start that failed: 127/126 when the command
+            # is missing or cannot run, 128 for any other step
+            code = 127 if isinstance(e, CommandNotFound) else \
+                126 if isinstance(e, CannotExecute) else 128
             self.store.update(cid, lambda r: r["State"].update(
                 Status="created" if r["State"]["Status"] == "created" else "exited",
-                Error=msg, ExitCode=code if code in (126, 127) else 128))
+                Error=msg, ExitCode=code))
             raise
         finally:
             self.starting -= 1  # no await from here until the new pid is known
@@ -319,8 +323,7 @@ class Holder:
     def kill(self, cid: str, sig: int) -> None:
         live = self.live.get(cid)
         if live is None:
-            raise Conflict(f"Cannot kill container: {cid[:12]}: container is not running",
-                           exit_code=1)
+            raise Conflict(f"Cannot kill container: {cid[:12]}: container is not running")
         if sig == signal.SIGKILL:
             live.stop_requested = live.killed = True
         try:
@@ -359,8 +362,7 @@ class Holder:
         if cid in self.live:
             if not force:
                 raise Conflict(f"You cannot remove a running container {cid}. Stop the "
-                               "container before attempting removal or force remove",
-                               exit_code=1)
+                               "container before attempting removal or force remove")
             await self.stop(cid, 0, "SIGKILL")
         async with self.lock(cid):
             self.store.load(cid)
@@ -394,20 +396,19 @@ class Holder:
         return live.code if live and live.code is not None else UNKNOWN_EXIT
 
     # -- exec ----------------------------------------------------------------------------
-    async def exec(self, cid: str, o: dict[str, Any],
-             stdio: tuple[int | None, int | None, int | None]) -> Live:
+    async def exec(self, cid: str, req: ExecRequest,
+                   stdio: tuple[int | None, int | None, int | None]) -> Live:
         live = self.live.get(cid)
         if live is None:
-            raise Conflict(f"container {cid[:12]} is not running", exit_code=1)
-        from ..runtime.spec import Process  # type: ignore[import-not-found,unused-ignore]
+            raise Conflict(f"container {cid[:12]} is not running")
+        from ..runtime.spec import Process
 
         rec = self.store.load(cid)
         cfg = rec["Config"]
-        env = S.merge_env(cfg["Env"], o.get("env") or [])
-        proc = Process(args=list(o["cmd"]), env=env,
-                       cwd=o.get("workdir") or cfg["WorkingDir"] or "/",
-                       user=o.get("user") or cfg["User"] or "", terminal=bool(o.get("tty")),
-                       console_size=tuple(o["console_size"]) if o.get("console_size") else None)
+        env = S.merge_env(cfg["Env"], req.env)
+        proc = Process(args=list(req.cmd), env=env, cwd=req.workdir or cfg["WorkingDir"] or "/",
+                       user=req.user or cfg["User"] or "", terminal=req.tty,
+                       console_size=req.console_size)
         live.execs_starting += 1
         self.starting += 1
         try:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..containers import Record
-from ..errors import EngineError, NotFound
+from ..errors import NotFound, Unavailable
+from ..networks import netplug_error
 
 log = logging.getLogger("pycompose.supervisor")
 
@@ -68,17 +69,16 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
             NetplugError,
             Networks,
             hosts_file_for,
-            parse_port,
             resolv_conf_for,
         )
     except ImportError as e:
-        raise EngineError(f"networking is unavailable: {e}", exit_code=125)
+        raise Unavailable(f"networking is unavailable: {e}")
     nets = Networks(root)
     cid = rec["Id"]
     cname = rec["Name"].lstrip("/")
     hostname = rec["Config"]["Hostname"] or cid[:12]
     host = rec["HostConfig"]
-    project = (rec["Config"].get("Labels") or {}).get("com.docker.compose.project")
+    project = rec.get("Scope")  # the group whose namespace holds its networks
     links = {}
     for link in host.get("Links") or []:
         target, _, alias = link.partition(":")
@@ -90,7 +90,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
             if name == "bridge":
                 nets.ensure_default()
             elif not nets.exists(name):
-                raise NotFound(f"network {name} not found", exit_code=125)
+                raise NotFound(f"network {name} not found")
             aliases = list(dict.fromkeys([*(ep.get("Aliases") or []), cname, hostname]))
             att = nets.attach(name, cid, f"/proc/{pid}/ns/net", f"eth{i}",
                               ipv4_address=(ep.get("IPAMConfig") or {}).get("IPv4Address"),
@@ -102,9 +102,9 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
                 "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
                 "Gateway": att.gateway or "", "MacAddress": att.mac, "Aliases": aliases}
         first = atts[0]
-        bindings = []
-        for spec in host.get("PublishSpecs") or []:
-            bindings += parse_port(spec)
+        from .build import port_bindings_of
+
+        bindings = port_bindings_of(host)
         published = nets.publish(cid, first.ip, bindings) if bindings else []
         _rewrite(etc_file(spec_root, "/etc/hosts"), hosts_file_for(
             hostname, [a.ip for a in atts], extra_hosts=host.get("ExtraHosts") or []))
@@ -114,7 +114,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
                 dns_opt=host.get("DnsOptions") or []))
     except NetplugError as e:
         where = f"network {eps[len(atts)][0]}: " if len(atts) < len(eps) else ""
-        raise EngineError(f"{where}{e}", exit_code=125)
+        raise netplug_error(e, where) from e
     for b in published:
         settings["Ports"].setdefault(f"{b.container_port}/{b.proto}", []).append(
             {"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})

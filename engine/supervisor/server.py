@@ -8,7 +8,7 @@ with no container, no exec and no client.
 Protocol (SOCK_SEQPACKET, one JSON object per packet)::
 
     client                                   supervisor
-    {"op": "run", "options": {...}} [+ fds] ->
+    {"op": "run", "request": CreateRequest} [+ fds] ->
                                           <- {"ok": true, "id": ...}
                                           <- {"event": "pty"} + master fd   (-t only)
     {"op": "detach"} (ctrl-p ctrl-q)      ->
@@ -35,9 +35,11 @@ from typing import Any
 import trio
 
 from pycompose.util.paths import state_root
+from pycompose.util.plain import from_plain
 
+from ..api.requests import CreateRequest, ExecRequest
 from ..client import code_stamp
-from ..errors import EngineError, Internal, NotFound
+from ..errors import Busy, EngineError, Internal, InvalidArgument, NotFound
 from . import net, rt
 from . import spec as S
 from .holder import Holder, Live
@@ -179,11 +181,11 @@ class Server:
             try:
                 await self._dispatch(conn, msg, fds)
             except EngineError as e:
-                await conn.send({"ok": False, "error": e.to_wire(), "exit_code": e.exit_code})
+                await conn.send({"ok": False, "error": e.to_wire()})
             except Exception as e:
                 log.exception("request %s failed", msg.get("op"))
                 err = Internal(f"internal error in the supervisor: {type(e).__name__}: {e}")
-                await conn.send({"ok": False, "exit_code": 125, "error": err.to_wire()})
+                await conn.send({"ok": False, "error": err.to_wire()})
             finally:
                 for fd in fds:
                     with contextlib.suppress(OSError):
@@ -203,14 +205,15 @@ class Server:
         if op == "ping":
             await conn.send({"ok": True, "pid": os.getpid()})
         elif op == "create":
-            rec = h.create(msg["options"])
+            rec = h.create(_request(msg))
             await conn.send({"ok": True, "id": rec["Id"]})
         elif op == "run":
-            rec = h.create(msg["options"])
+            req = _request(msg)
+            rec = h.create(req)
             try:
                 await self._start(conn, rec["Id"], msg, fds)
-            except EngineError:
-                if msg["options"].get("rm"):
+            except BaseException:
+                if req.auto_remove:
                     h._remove_files(rec["Id"], volumes=True)
                 raise
         elif op == "start":
@@ -238,8 +241,8 @@ class Server:
         elif op == "shutdown":
             # for tests and ``system`` commands: leave now if nothing is held
             if h.busy():
-                raise EngineError(f"the supervisor still holds {len(h.live)} running "
-                                  "container(s); stop them first", exit_code=1)
+                raise Busy(f"the supervisor still holds {len(h.live)} running "
+                           "container(s); stop them first")
             await conn.send({"ok": True})
             self.shutdown.set()
         elif op == "exec":
@@ -307,17 +310,28 @@ class Server:
             await conn.send({"event": "detached"})
 
     async def _exec(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
-        o = msg["options"]
-        if o.get("tty") or o.get("detach"):
+        try:
+            req = from_plain(ExecRequest, msg["request"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidArgument(f"malformed exec request: {e}")
+        if req.tty or req.detach:
             stdio: tuple[int | None, int | None, int | None] = (None, None, None)
         else:
             if len(fds) != 3:
-                raise EngineError("exec needs the client's stdin, stdout and stderr")
-            stdio = (fds[0] if o.get("interactive") else None, fds[1], fds[2])
-        ex = await self.holder.exec(cid, o, stdio)
+                raise InvalidArgument("exec needs the client's stdin, stdout and stderr")
+            stdio = (fds[0] if req.interactive else None, fds[1], fds[2])
+        ex = await self.holder.exec(cid, req, stdio)
         await conn.send({"ok": True, "id": cid, "pid": ex.pid})
-        if not o.get("detach"):
+        if not req.detach:
             await self._follow(conn, ex, {})
+
+
+def _request(msg: dict[str, Any]) -> CreateRequest:
+    """The typed request a create or run carries (a malformed one is refused)."""
+    try:
+        return from_plain(CreateRequest, msg["request"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise InvalidArgument(f"malformed create request: {e}")
 
 
 def _answers(root: Path) -> bool:

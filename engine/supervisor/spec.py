@@ -1,27 +1,24 @@
-"""From ``run`` options and an image's config to a container's Config and HostConfig.
-
-Pure functions with docker's rules (each one is what a docker user already relies on):
-Entrypoint/Cmd overrides, Env merge, the shapes of ``-v``/``--mount``/``--tmpfs``,
-sizes, ``--restart``, signals, healthchecks. (``-u`` is resolved by the runtime in the
-container's own merged /etc/passwd, which only it sees.) Errors are
-:class:`EngineError` with docker's exit code 125 (a bad request to the engine).
+"""docker's rules for a container's Config, applied at create over the image's config
+(pure functions; each is what a docker user already relies on): Entrypoint/Cmd
+overrides, the Env merge, signals, the healthcheck over the image's, and the mounts the
+image's VOLUMEs add. The request arrives typed (``engine/api/requests.py``): no flag
+syntax is parsed here.
 """
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import EngineError
+from ..api.requests import Healthcheck, Mount
+from ..errors import InvalidArgument
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def bad(msg: str) -> EngineError:
-    return EngineError(msg, exit_code=125)
+def bad(msg: str) -> InvalidArgument:
+    return InvalidArgument(msg)
 
 
 # -- command ----------------------------------------------------------------------------
@@ -49,22 +46,6 @@ def command_line(image_entrypoint: Sequence[str] | None, image_cmd: Sequence[str
     return ep, c
 
 
-# -- environment -----------------------------------------------------------------------
-def parse_env_file(text: str, source: str = "env file") -> list[str]:
-    """docker's ``--env-file``: ``KEY=VALUE`` lines, ``#`` comments, a bare ``KEY`` takes
-    the value from the caller's environment (resolved by the caller)."""
-    out = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key = line.split("=", 1)[0]
-        if not key or any(c.isspace() for c in key):
-            raise bad(f"{source}:{lineno}: variable {key!r} contains whitespace")
-        out.append(raw.lstrip())
-    return out
-
-
 def merge_env(image_env: Sequence[str] | None, user_env: Sequence[str],
               hostname: str | None = None) -> list[str]:
     """Image Env, then ``-e``/``--env-file`` (later wins), keeping first-seen order; PATH
@@ -79,30 +60,6 @@ def merge_env(image_env: Sequence[str] | None, user_env: Sequence[str],
         env[k] = v if sep else ""
     env.setdefault("PATH", DEFAULT_PATH)
     return [f"{k}={v}" for k, v in env.items()]
-
-
-# -- sizes, cpus, signals, restart -----------------------------------------------------
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_bytes(text: str, what: str = "size") -> int:
-    """``512m``, ``1g``, ``1048576``: docker's RAMInBytes (binary units)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)b?\s*", text.lower())
-    if not m:
-        raise bad(f"invalid {what} {text!r}: use a number with an optional unit "
-                  "(b, k, m, g)")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def parse_cpus(text: str) -> int:
-    """``--cpus 1.5`` as NanoCpus."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise bad(f"invalid --cpus {text!r}: give a number such as 0.5")
-    if v <= 0:
-        raise bad(f"invalid --cpus {text!r}: must be positive")
-    return int(v * 1e9)
 
 
 def parse_signal(text: str | int | None, default: int = signal.SIGTERM) -> int:
@@ -123,185 +80,44 @@ def parse_signal(text: str | int | None, default: int = signal.SIGTERM) -> int:
         raise bad(f"invalid signal {text!r}")
 
 
-def parse_duration(text: str, what: str = "duration") -> int:
-    """Go's durations as docker takes them (``30s``, ``1m30s``, ``500ms``), in ns."""
-    units = {"ns": 1, "us": 1000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-             "h": 3600 * 10**9}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise bad(f"invalid {what} {text!r}: use a duration such as 30s, 1m30s or 500ms")
-    return int(sum(float(n) * units[u] for n, u in parts))
-
-
-def _seconds_or_duration(v: Any, what: str) -> int:
-    if isinstance(v, (int, float)):
-        return int(v * 10**9)
-    return parse_duration(str(v), what)
-
-
-def healthcheck(image_hc: dict[str, Any] | None, o: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The image's Healthcheck with ``--health-*`` on top; ``--no-healthcheck`` = NONE.
-    A compose ``healthcheck`` mapping (``test``, ``interval``...) is taken too."""
-    c = o.get("healthcheck") or {}
-    if o.get("no_healthcheck") or c.get("disable"):
+def healthcheck(image_hc: Mapping[str, Any] | None, hc: Healthcheck | None
+                ) -> dict[str, Any] | None:
+    """The image's Healthcheck with the request's fields on top (docker's ns units);
+    a disabled one is ``{"Test": ["NONE"]}``."""
+    if hc is not None and hc.disable:
         return {"Test": ["NONE"]}
-    hc = dict(image_hc or {})
-    if c.get("test"):
-        hc["Test"] = list(c["test"])
-    for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
-                      ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
-        if c.get(key) is not None:
-            hc[name] = _seconds_or_duration(c[key], f"healthcheck {key}")
-    if c.get("retries") is not None:
-        hc["Retries"] = int(c["retries"])
-    if o.get("health_cmd"):
-        hc["Test"] = ["CMD-SHELL", o["health_cmd"]]
-    for flag, key in (("health_interval", "Interval"), ("health_timeout", "Timeout"),
-                      ("health_start_period", "StartPeriod")):
-        if o.get(flag):
-            hc[key] = parse_duration(o[flag], "--" + flag.replace("_", "-"))
-    if o.get("health_retries"):
-        hc["Retries"] = int(o["health_retries"])
-    return hc or None
+    out = dict(image_hc or {})
+    if hc is not None:
+        if hc.test:
+            out["Test"] = list(hc.test)
+        for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
+                          ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
+            value = getattr(hc, key)
+            if value is not None:
+                out[name] = int(value)
+        if hc.retries is not None:
+            out["Retries"] = int(hc.retries)
+    return out or None
 
 
-def parse_restart(text: str | None) -> dict[str, Any]:
-    """``no``, ``always``, ``unless-stopped``, ``on-failure[:N]``."""
-    if not text:
-        return {"Name": "no", "MaximumRetryCount": 0}
-    name, _, count = text.partition(":")
-    if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise bad(f"invalid restart policy {text!r}: use no, always, unless-stopped or "
-                  "on-failure[:max-retries]")
-    if count and (name != "on-failure" or not count.isdigit()):
-        raise bad(f"invalid restart policy {text!r}: only on-failure takes a retry count")
-    return {"Name": name, "MaximumRetryCount": int(count or 0)}
-
-
-def parse_ulimit(text: str) -> dict[str, Any]:
-    """``nofile=1024[:2048]``."""
-    name, sep, vals = text.partition("=")
-    soft, _, hard = vals.partition(":")
-    try:
-        s = int(soft)
-        h = int(hard) if hard else s
-    except ValueError:
-        raise bad(f"invalid --ulimit {text!r}: use NAME=SOFT[:HARD]")
-    if not sep or not name or s > h:
-        raise bad(f"invalid --ulimit {text!r}: use NAME=SOFT[:HARD] with SOFT <= HARD")
-    return {"Name": name, "Soft": s, "Hard": h}
-
-
-# -- mounts ----------------------------------------------------------------------------
-@dataclass
-class MountReq:
-    """One mount the user asked for (``-v``, ``--mount``, ``--tmpfs``) or the image's
-    Volumes brought: ``type`` is bind, volume or tmpfs; ``source`` is the host path
-    (bind) or the volume name ('' = anonymous)."""
-
-    type: str
-    target: str
-    source: str = ""
-    readonly: bool = False
-    options: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"Type": self.type, "Source": self.source, "Target": self.target,
-                "ReadOnly": self.readonly, "Options": self.options}
-
-
-def _check_target(target: str, flag: str) -> str:
-    if not target.startswith("/"):
-        raise bad(f"invalid {flag}: the container path {target!r} must be absolute")
-    return target.rstrip("/") or "/"
-
-
-def parse_volume(text: str) -> MountReq:
-    """``-v``: ``/ctr`` (anonymous), ``name:/ctr[:ro]``, ``/host:/ctr[:ro|rw]``."""
-    parts = text.split(":")
-    if len(parts) == 1:
-        return MountReq("volume", _check_target(parts[0], "-v"))
-    if len(parts) > 3:
-        raise bad(f"invalid -v {text!r}: use SOURCE:TARGET[:ro]")
-    src, target = parts[0], _check_target(parts[1], "-v")
-    opts = parts[2].split(",") if len(parts) == 3 else []
-    for o in opts:
-        if o not in ("ro", "rw", "z", "Z", "nocopy", "shared", "private", "rprivate",
-                     "slave", "rslave"):
-            raise bad(f"invalid -v {text!r}: unknown option {o!r}")
-    ro = "ro" in opts
-    if src.startswith("/") or src.startswith("."):
-        return MountReq("bind", target, src, ro, ["create-host-path"])  # docker's -v
-    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", src):
-        raise bad(f"invalid -v {text!r}: {src!r} is neither a volume name nor an "
-                  "absolute path")
-    return MountReq("volume", target, src, ro, ["nocopy"] if "nocopy" in opts else [])
-
-
-def parse_mount(text: str) -> MountReq:
-    """``--mount type=bind,source=/a,target=/b,readonly``."""
-    kv: dict[str, str] = {}
-    for item in text.split(","):
-        k, sep, v = item.partition("=")
-        kv[k.strip()] = v if sep else "true"
-    typ = kv.pop("type", "volume")
-    target = kv.pop("target", None) or kv.pop("destination", None) or kv.pop("dst", None)
-    if not target:
-        raise bad(f"invalid --mount {text!r}: target is required")
-    source = kv.pop("source", None) or kv.pop("src", None) or ""
-    ro = kv.pop("readonly", kv.pop("ro", "false")) in ("true", "1")
-    if typ not in ("bind", "volume", "tmpfs"):
-        raise bad(f"invalid --mount {text!r}: type must be bind, volume or tmpfs")
-    if typ == "bind" and not source.startswith("/"):
-        raise bad(f"invalid --mount {text!r}: a bind source must be an absolute path")
-    opts = []
-    if "tmpfs-size" in kv:
-        opts.append(f"size={parse_bytes(kv.pop('tmpfs-size'), 'tmpfs-size')}")
-    if "tmpfs-mode" in kv:
-        opts.append(f"mode={kv.pop('tmpfs-mode')}")
-    if kv.pop("volume-nocopy", "false") == "true":
-        opts.append("nocopy")
-    return MountReq(typ, _check_target(target, "--mount"), source, ro, opts)
-
-
-def parse_tmpfs(text: str) -> MountReq:
-    """``--tmpfs /run[:size=64m,mode=1777]``."""
-    target, _, opts = text.partition(":")
-    return MountReq("tmpfs", _check_target(target, "--tmpfs"), "",
-                    False, [o for o in opts.split(",") if o])
-
-
-def all_mounts(volumes: Sequence[str], mounts: Sequence[str], tmpfs: Sequence[str],
-               image_volumes: Mapping[str, Any] | None) -> list[MountReq]:
-    """Every mount of the container; the image's Volumes become anonymous volumes unless
-    the user mounted something at that path. Two mounts on one path is an error."""
-    reqs = [parse_volume(v) for v in volumes] + [parse_mount(m) for m in mounts] + \
-        [parse_tmpfs(t) for t in tmpfs]
+def all_mounts(mounts: Sequence[Mount], image_volumes: Mapping[str, Any] | None
+               ) -> list[Mount]:
+    """Every mount of the container: the request's, then the image's VOLUMEs as
+    anonymous volumes where the request mounts nothing. Two mounts on one path, or a
+    mount on ``/`` itself, is an error."""
     seen: set[str] = set()
-    for r in reqs:
-        if r.target in seen:
-            raise bad(f"Duplicate mount point: {r.target}")
-        seen.add(r.target)
+    out = []
+    for m in mounts:
+        if m.target == "/":
+            raise bad("invalid mount config: the destination \"/\" is the container's "
+                      "root and cannot be a mount point")
+        if m.target in seen:
+            raise bad(f"Duplicate mount point: {m.target}")
+        seen.add(m.target)
+        out.append(m)
     for path in image_volumes or {}:
         t = path.rstrip("/") or "/"
-        if t not in seen:
-            reqs.append(MountReq("volume", t))
+        if t not in seen and t != "/":
+            out.append(Mount("volume", t))
             seen.add(t)
-    return reqs
-
-
-def parse_ports(specs: Sequence[str]) -> dict[str, list[dict[str, str]]]:
-    """``-p [IP:][HOST:]CTR[/proto]`` as docker's PortBindings (served by netplug)."""
-    out: dict[str, list[dict[str, str]]] = {}
-    for s in specs:
-        s_, _, proto = s.partition("/")
-        parts = s_.rsplit(":", 2)
-        ip, host, ctr = ("", "", parts[0]) if len(parts) == 1 else \
-            ("", parts[0], parts[1]) if len(parts) == 2 else (parts[0], parts[1], parts[2])
-        if not ctr.isdigit() or (host and not host.replace("-", "").isdigit()):
-            raise bad(f"invalid -p {s!r}: use [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
-        for number in [ctr, *(p for p in host.split("-") if p)]:
-            if not 0 < int(number) <= 65535:
-                raise bad(f"invalid -p {s!r}: port {number} is not in 1..65535")
-        out.setdefault(f"{ctr}/{proto or 'tcp'}", []).append({"HostIp": ip, "HostPort": host})
     return out

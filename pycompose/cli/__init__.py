@@ -206,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    return run_handler(handler, args)
+    from .errors import family
+
+    return run_handler(handler, args, family(command, getattr(args, "verb", None)))
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
@@ -217,15 +219,18 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
 
 
 def run_handler(handler: Callable[[argparse.Namespace], int | None],
-                args: argparse.Namespace) -> int:
-    """Call a command's handler; turn pycompose errors into one line and an exit code."""
+                args: argparse.Namespace, fam: str = "plain") -> int:
+    """Call a command's handler; turn pycompose errors into one line and the exit code
+    that the error's kind has for this command (``cli/errors.py``)."""
     from pycompose.errors import PycomposeError
+
+    from .errors import exit_status
 
     try:
         code = handler(args)
     except PycomposeError as e:
         print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return exit_status(e, fam)
     except BaseExceptionGroup as group:
         # Parallel work (trio nurseries) reports every failure at once; when each one
         # is a user-facing error, print each once, as the single-error case does.
@@ -233,7 +238,7 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
         if leaves and all(isinstance(e, PycomposeError) for e in leaves):
             for message in dict.fromkeys(str(e) for e in leaves):
                 print(f"error: {message}", file=sys.stderr)
-            return int(getattr(leaves[0], "exit_code", 1))
+            return exit_status(leaves[0], fam)
         if any(isinstance(e, KeyboardInterrupt) for e in leaves):
             return 130
         if os.environ.get("PYCOMPOSE_DEBUG"):

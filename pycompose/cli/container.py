@@ -202,89 +202,22 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 
 # -- run / create / start ---------------------------------------------------------------
-def _env_list(env: list[str], env_files: list[str]) -> list[str]:
-    out: list[str] = []
-    for f in env_files:
-        from pycompose.engine.errors import EngineError
-        from pycompose.engine.supervisor.spec import parse_env_file  # only when needed
-
-        try:
-            text = Path(f).read_text()
-        except OSError as e:
-            raise EngineError(f"--env-file {f}: {e.strerror}", exit_code=125)
-        out += parse_env_file(text, f)
-    out += env
-    resolved = []
-    for item in out:
-        if "=" in item:
-            resolved.append(item)
-        elif item in os.environ:  # docker: a bare KEY takes the caller's value
-            resolved.append(f"{item}={os.environ[item]}")
-    return resolved
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    from pycompose.engine.errors import EngineError
-
-    if args.detach_keys != "ctrl-p,ctrl-q":
-        raise EngineError("--detach-keys: only ctrl-p,ctrl-q is supported", exit_code=125)
-    cmd = list(args.command)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
-    o = {k: getattr(args, k) for k in (
-        "detach", "interactive", "tty", "rm", "name", "hostname", "workdir", "user",
-        "entrypoint", "volumes", "mounts", "tmpfs", "ulimits", "sysctls", "labels",
-        "restart", "network", "publish", "expose", "init", "privileged", "cap_add",
-        "cap_drop", "read_only", "security_opt", "memory", "memory_swap", "cpus",
-        "cpu_shares", "cpuset_cpus", "pids_limit", "oom_score_adj", "stop_signal",
-        "stop_timeout", "shm_size", "userns", "uidmap", "gidmap", "health_cmd",
-        "health_interval", "health_timeout", "health_retries", "health_start_period",
-        "no_healthcheck", "extra_hosts", "dns", "dns_search", "dns_opt", "group_add",
-        "links", "domainname", "ipc")}
-    if args.ip or args.network_aliases:
-        if not args.network or args.network in ("bridge", "default", "host", "none") \
-                or args.network.startswith("container:"):
-            raise EngineError("--ip and --network-alias need a user-defined network "
-                              "(--network NAME, made with pycompose network create)",
-                              exit_code=125)
-        entry: dict[str, Any] = {"name": args.network, "aliases": args.network_aliases}
-        if args.ip:
-            entry["ipv4_address"] = args.ip
-        o["networks"] = [entry]
-        o["network"] = None  # the endpoint list names it, with its settings
-    o["env"] = _env_list(args.env, args.env_file)
-    o["command"] = cmd
-    o["volumes"] = [_abs_bind(v) for v in args.volumes]
-    if args.rootfs:
-        o["rootfs"] = str(Path(args.image).absolute())
-    o["image"] = args.image
-    if args.rm and args.restart and args.restart != "no":
-        raise EngineError("Conflicting options: --restart and --rm", exit_code=125)
-    return o
-
-
-def _abs_bind(v: str) -> str:
-    """``-v ./data:/x``: docker resolves relative bind sources against the cwd."""
-    if v.startswith("."):
-        src, _, rest = v.partition(":")
-        return f"{Path(src).absolute()}:{rest}"
-    return v
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from pycompose.engine import client
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import Engine, InvalidArgument
+    from pycompose.util.plain import to_plain
 
-    o = _options(args)
+    from .flags import create_request
+
+    req = create_request(args)
     root = _root()
     if args.create_only:
-        reply = client.request(root, {"op": "create", "options": o})
-        print(reply["id"])
+        print(Engine(root).create(req))
         return 0
     attach = not args.detach
     if attach and args.tty and args.interactive and not os.isatty(0):
-        raise EngineError("the input device is not a TTY", exit_code=1)
-    msg = {"op": "run", "options": o, "attach": attach, "tty": args.tty,
+        raise InvalidArgument("the input device is not a TTY")
+    msg = {"op": "run", "request": to_plain(req), "attach": attach, "tty": args.tty,
            "interactive": args.interactive, "console_size": client.terminal_size()}
     fds = [0, 1, 2] if attach and not args.tty else []
     conn = client.connect(root)
@@ -339,8 +272,8 @@ def cmd_simple(args: argparse.Namespace) -> int:
             client.request(root, msg)
             print(ref)
         except EngineError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            failed = e.exit_code or 1
+            print(f"error: {e}", file=sys.stderr)
+            failed = 1
     return failed
 
 
@@ -355,21 +288,26 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     from pycompose.engine import client
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import ExecRequest, InvalidArgument
+    from pycompose.util.plain import to_plain
+
+    from .flags import environment
 
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
-        raise EngineError("exec needs a command", exit_code=125)
+        raise InvalidArgument("exec needs a command")
     if args.tty and args.interactive and not os.isatty(0):
-        raise EngineError("the input device is not a TTY", exit_code=1)
-    o = {"cmd": cmd, "tty": args.tty, "interactive": args.interactive, "user": args.user,
-         "workdir": args.workdir, "env": _env_list(args.env, args.env_file),
-         "detach": args.detach, "console_size": client.terminal_size()}
+        raise InvalidArgument("the input device is not a TTY")
+    req = ExecRequest(cmd=cmd, tty=args.tty, interactive=args.interactive,
+                      user=args.user or "", workdir=args.workdir or "",
+                      env=environment(args.env, args.env_file), detach=args.detach,
+                      privileged=bool(getattr(args, "privileged", False)),
+                      console_size=client.terminal_size())
     root = _root()
     with client.connect(root) as conn:
-        conn.send({"op": "exec", "id": args.container, "options": o},
+        conn.send({"op": "exec", "id": args.container, "request": to_plain(req)},
                   [] if args.tty or args.detach else [0, 1, 2])
         reply, _ = conn.recv()
         if args.detach:

@@ -234,9 +234,9 @@ def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
         elif k == "reference":
             patterns.append(v)
         else:
-            from pycompose.engine.errors import EngineError
+            from pycompose.engine.errors import InvalidArgument
 
-            raise EngineError(f"invalid filter {k!r} (dangling, reference)", exit_code=125)
+            raise InvalidArgument(f"invalid filter {k!r} (dangling, reference)")
     rows = []
     for im in store.images():
         tags = im.repo_tags or [None]
@@ -369,7 +369,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
                 print(line)
         except PycomposeError as e:
             print(f"error: {e}", file=sys.stderr)
-            failed = e.exit_code
+            failed = 1
     from pycompose.engine.images.gc import gc
 
     gc(store)

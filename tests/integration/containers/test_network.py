@@ -56,14 +56,15 @@ def test_etc_files_take_add_host_and_dns(engine: Engine) -> None:
 
 
 def test_compose_style_networks_with_aliases(engine: Engine) -> None:
-    from pycompose.engine import client
+    from pycompose.engine.api import CreateRequest, Endpoint
+    from pycompose.engine.api import Engine as Face
 
     assert engine.cli("network", "create", "svcnet").returncode == 0
-    reply = client.request(engine.root, {"op": "create", "options": {
-        "name": "proj-db-1", "image": "busybox", "detach": True,
-        "command": ["httpd", "-f", "-p", "80", "-h", "/var/www"],
-        "networks": [{"name": "svcnet", "aliases": ["db"]}]}})
-    client.request(engine.root, {"op": "start", "id": reply["id"]})
+    face = Face(engine.root)
+    cid = face.create(CreateRequest(
+        image="busybox", name="proj-db-1", command=["httpd", "-f", "-p", "80", "-h", "/var/www"],
+        endpoints=[Endpoint("svcnet", ["db"])]))
+    face.start(cid)
     r = engine("run", "--rm", "--network", "svcnet", "busybox", "sh", "-c",
                "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc db 80 | tail -n 1")
     assert r.stdout == "hello from busybox\n", r.stderr

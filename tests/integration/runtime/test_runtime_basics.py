@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pycompose.engine.errors import EngineError
+from pycompose.engine.errors import CannotExecute, CommandNotFound, EngineError, SetupFailed
 from pycompose.engine.runtime import Mount, Process, run
 
 if TYPE_CHECKING:
@@ -100,28 +100,27 @@ def test_plain_directory_rootfs(make_spec: MakeSpec, busybox_dir: Path, tmp_path
     assert code == 0 and "busybox" in out
 
 
-@pytest.mark.parametrize(("kw", "step", "exit_code"), [
-    ({"args": ["nosuch"]}, '"nosuch": executable file not found in $PATH', 127),
-    ({"args": ["/bin/nosuch"]}, "exec: /bin/nosuch: no such file", 127),
-    ({"args": ["/etc/passwd"]}, "exec: /etc/passwd: permission denied", 126),
-    ({"args": ["true"], "user": "bob"}, "look up user: unable to find user bob", 125),
+@pytest.mark.parametrize(("kw", "step", "kind"), [
+    ({"args": ["nosuch"]}, '"nosuch": executable file not found in $PATH', CommandNotFound),
+    ({"args": ["/bin/nosuch"]}, "exec: /bin/nosuch: no such file", CommandNotFound),
+    ({"args": ["/etc/passwd"]}, "exec: /etc/passwd: permission denied", CannotExecute),
+    ({"args": ["true"], "user": "bob"}, "look up user: unable to find user bob", SetupFailed),
 ])
 def test_start_errors_name_the_step(make_spec: MakeSpec, kw: dict, step: str,  # type: ignore[type-arg]
-                                    exit_code: int) -> None:
+                                    kind: type[SetupFailed]) -> None:
     spec = make_spec(process=Process(env=["PATH=/bin"], **kw))
-    with pytest.raises(EngineError) as e:
+    with pytest.raises(SetupFailed) as e:
         run(spec)
     assert step in str(e.value)
-    assert e.value.exit_code == exit_code
+    assert type(e.value) is kind
     assert not Path(spec.root).exists()
 
 
 def test_bad_mount_fails_cleanly(make_spec: MakeSpec, tmp_path: Path) -> None:
     spec = make_spec("true", mounts=[Mount("/data", "bind", str(tmp_path / "missing"))])
-    with pytest.raises(EngineError) as e:
+    with pytest.raises(SetupFailed) as e:
         run(spec)
     assert f"mount {tmp_path}/missing on /data: bind source" in str(e.value)
-    assert e.value.exit_code == 125
     assert not Path(spec.root).exists()
 
 
@@ -132,7 +131,7 @@ def test_raising_hard_ulimit_is_a_clear_error(make_spec: MakeSpec) -> None:
     with pytest.raises(EngineError) as e:
         run(spec)
     assert "ulimit nofile" in str(e.value)
-    assert e.value.exit_code == 125
+    assert isinstance(e.value, SetupFailed)
 
 
 def test_lowering_ulimit_works(make_spec: MakeSpec) -> None:
@@ -183,7 +182,7 @@ def test_bad_oom_score_adj_names_the_step(make_spec: MakeSpec) -> None:
     with pytest.raises(EngineError) as e:
         run(spec)
     assert "set oom_score_adj 5000: Invalid argument" in str(e.value)
-    assert e.value.exit_code == 125
+    assert isinstance(e.value, SetupFailed)
 
 
 def test_many_layers_past_a_page_of_mount_options(make_spec: MakeSpec, busybox_dir: Path,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from test_runtime_basics import run_capture
 
-from pycompose.engine.errors import EngineError
+from pycompose.engine.errors import CommandNotFound, EngineError, InvalidArgument
 from pycompose.engine.runtime import (
     Process,
     Resources,
@@ -187,9 +187,8 @@ def test_exec_joins_the_container(make_spec: MakeSpec) -> None:
         assert lines[1] == "sleep\0" + "30\0" or lines[1].startswith("sleep")
         assert int(lines[2]) > 1
         assert "CapEff:\t00000000a80425fb" in out and "Seccomp:\t2" in out
-        with pytest.raises(EngineError) as e:
+        with pytest.raises(CommandNotFound):
             exec_process(spec, c.pid, Process(args=["nosuch"], env=["PATH=/bin"]))
-        assert e.value.exit_code == 127
         pt = exec_process(spec, c.pid, Process(args=["tty"], env=["PATH=/bin"], terminal=True,
                                               user="app"))
         assert pt.pty_master is not None
@@ -389,4 +388,4 @@ def test_bad_seccomp_profile_is_a_clear_error(make_spec: MakeSpec, tmp_path: Pat
     with pytest.raises(EngineError) as e:
         run(spec)
     assert str(e.value).startswith(f"seccomp profile {tmp_path}/bad.json: not JSON")
-    assert e.value.exit_code == 125
+    assert isinstance(e.value, InvalidArgument)

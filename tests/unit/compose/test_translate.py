@@ -1,4 +1,4 @@
-"""A compose service becomes the engine's create options: what `up` asks the engine for."""
+"""A compose service becomes the engine's typed create request: what `up` asks for."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ from pathlib import Path
 from pycompose.compose import translate as T
 from pycompose.compose.loader import LoadOptions, load
 from pycompose.compose.model import Project, validate
+from pycompose.engine.api import (
+    Endpoint,
+    Mount,
+    PortBinding,
+    Resources,
+    RestartPolicy,
+    Ulimit,
+)
 
 
 def project(tmp_path: Path, text: str) -> Project:
@@ -16,15 +24,16 @@ def project(tmp_path: Path, text: str) -> Project:
 
 def test_names_labels_and_hash(tmp_path: Path) -> None:
     p = project(tmp_path, "services:\n  web:\n    image: nginx\n    labels: {a: '1'}\n")
-    o = T.run_options(p, "web", p.services["web"], 1)
-    assert o["name"] == "demo-web-1"
-    labels = dict(item.split("=", 1) for item in o["labels"])
+    o = T.create_request(p, "web", p.services["web"], 1)
+    assert o.name == "demo-web-1"
+    labels = o.labels
     assert labels["a"] == "1"
     assert labels[T.LABEL_PROJECT] == "demo"
     assert labels[T.LABEL_SERVICE] == "web"
     assert labels[T.LABEL_NUMBER] == "1"
     assert len(labels[T.LABEL_HASH]) == 64
-    assert o["networks"] == [{"name": "demo_default", "aliases": ["web"]}]
+    assert o.endpoints == [Endpoint("demo_default", ["web"])]
+    assert o.scope == "demo"
 
 
 def test_hash_changes_with_the_config_not_with_scale(tmp_path: Path) -> None:
@@ -72,26 +81,33 @@ networks:
 volumes:
   data: {}
 """)
-    o = T.run_options(p, "web", p.services["web"], 1)
-    assert o["name"] == "front"
-    assert o["entrypoint"] == ["/bin/sh", "-c"]
-    assert o["command"] == ["echo", "hi"]
-    assert o["env"] == ["A=1"]
-    assert o["publish"] == ["127.0.0.1:8080:80/tcp", "53:53/udp", "9000/tcp"]
-    assert o["mounts"] == ["type=volume,source=demo_data,target=/data",
-                           f"type=bind,source={tmp_path}/src,target=/src,readonly"]
-    assert o["tmpfs"] == ["/scratch:size=1048576"]
-    assert o["networks"] == [{"name": "demo_front", "aliases": ["web", "www"],
-                              "ipv4_address": "172.30.0.10"}]
-    assert (o["hostname"], o["user"], o["workdir"]) == ("h", "1000", "/srv")
-    assert o["restart"] == "unless-stopped"
-    assert (o["memory"], o["cpus"], o["pids_limit"]) == ("67108864", "0.5", 50)
-    assert o["ulimits"] == ["nofile=1024:1024"]
-    assert o["sysctls"] == ["net.core.somaxconn=1024"]
-    assert o["cap_add"] == ["NET_ADMIN"]
-    assert o["read_only"] and o["init"]
-    assert o["stop_timeout"] == 3
-    assert o["extra_hosts"] == ["db.local:10.1.2.3"]
+    o = T.create_request(p, "web", p.services["web"], 1)
+    assert o.name == "front"
+    assert o.entrypoint == ["/bin/sh", "-c"]
+    assert o.command == ["echo", "hi"]
+    assert o.env == ["A=1"]
+    assert o.ports == [PortBinding("127.0.0.1", 8080, 80, "tcp"),
+                       PortBinding("", 53, 53, "udp"), PortBinding("", None, 9000, "tcp")]
+    assert o.mounts == [Mount("volume", "/data", "demo_data"),
+                        Mount("bind", "/src", f"{tmp_path}/src", read_only=True,
+                              create_host_path=True),
+                        Mount("tmpfs", "/scratch", tmpfs_size=1048576)]
+    assert o.endpoints == [Endpoint("demo_front", ["web", "www"], "172.30.0.10")]
+    assert (o.hostname, o.user, o.workdir) == ("h", "1000", "/srv")
+    assert o.restart == RestartPolicy("unless-stopped")
+    assert o.resources == Resources(memory=64 << 20, nano_cpus=500_000_000, pids_limit=50)
+    assert o.ulimits == [Ulimit("nofile", 1024, 1024)]
+    assert o.sysctls == {"net.core.somaxconn": "1024"}
+    assert o.cap_add == ["NET_ADMIN"]
+    assert o.read_only and o.init
+    assert o.stop_timeout == 3
+    assert o.extra_hosts == ["db.local:10.1.2.3"]
+
+
+def test_a_published_range_stays_a_range(tmp_path: Path) -> None:
+    p = project(tmp_path, "services: {web: {image: x, scale: 3, ports: ['6005-6015:80']}}")
+    o = T.create_request(p, "web", p.services["web"], 2)
+    assert o.ports == [PortBinding("", 6005, 80, "tcp", 6015)]
 
 
 def test_network_modes(tmp_path: Path) -> None:
@@ -101,11 +117,11 @@ services:
   b: {image: x, network_mode: "service:a"}
   c: {image: x, network_mode: none}
 """)
-    assert T.run_options(p, "a", p.services["a"], 1)["network"] == "host"
-    assert "networks" not in T.run_options(p, "a", p.services["a"], 1)
-    assert T.run_options(p, "b", p.services["b"], 1,
-                         network_container="abc123")["network"] == "container:abc123"
-    assert T.run_options(p, "c", p.services["c"], 1)["network"] == "none"
+    assert T.create_request(p, "a", p.services["a"], 1).network == "host"
+    assert T.create_request(p, "a", p.services["a"], 1).endpoints == []
+    assert T.create_request(p, "b", p.services["b"], 1,
+                            network_container="abc123").network == "container:abc123"
+    assert T.create_request(p, "c", p.services["c"], 1).network == "none"
 
 
 def test_deploy_keys(tmp_path: Path) -> None:
@@ -120,10 +136,10 @@ services:
 """)
     svc = p.services["w"]
     assert T.replicas(svc) == 3
-    o = T.run_options(p, "w", svc, 2)
-    assert o["name"] == "demo-w-2"
-    assert o["restart"] == "on-failure:2"
-    assert (o["memory"], o["cpus"], o["pids_limit"]) == (str(32 * 1024 * 1024), "0.25", 10)
+    o = T.create_request(p, "w", svc, 2)
+    assert o.name == "demo-w-2"
+    assert o.restart == RestartPolicy("on-failure", 2)
+    assert o.resources == Resources(memory=32 << 20, nano_cpus=250_000_000, pids_limit=10)
 
 
 def test_file_secrets_and_configs_are_read_only_binds(tmp_path: Path) -> None:
@@ -141,10 +157,10 @@ secrets:
 configs:
   conf: {file: ./app.conf}
 """)
-    o = T.run_options(p, "web", p.services["web"], 1)
-    assert o["mounts"] == [
-        f"type=bind,source={tmp_path}/pw.txt,target=/run/secrets/pw,readonly",
-        f"type=bind,source={tmp_path}/app.conf,target=/etc/app.conf,readonly",
+    o = T.create_request(p, "web", p.services["web"], 1)
+    assert o.mounts == [
+        Mount("bind", "/run/secrets/pw", f"{tmp_path}/pw.txt", read_only=True),
+        Mount("bind", "/etc/app.conf", f"{tmp_path}/app.conf", read_only=True),
     ]
     assert T.unsupported_secrets(p, "web", p.services["web"]) == ["services.web.secrets.tok"]
 
@@ -157,6 +173,6 @@ services:
   host: {image: a, ipc: host}
   plain: {image: a}
 """)
-    assert T.run_options(p, "app", p.services["app"], 1)["ipc"] == "container:demo-infra-1"
-    assert T.run_options(p, "host", p.services["host"], 1)["ipc"] == "host"
-    assert "ipc" not in T.run_options(p, "plain", p.services["plain"], 1)
+    assert T.create_request(p, "app", p.services["app"], 1).ipc == "container:demo-infra-1"
+    assert T.create_request(p, "host", p.services["host"], 1).ipc == "host"
+    assert T.create_request(p, "plain", p.services["plain"], 1).ipc == ""

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pycompose.engine.errors import InvalidArgument
 from pycompose.engine.images.reference import (
     InvalidReference,
     familiar_name,
@@ -54,7 +55,7 @@ def test_bad_references_are_named_in_the_error(bad: str, words: str) -> None:
     with pytest.raises(InvalidReference) as e:
         parse(bad)
     assert words in str(e.value)
-    assert e.value.exit_code == 125
+    assert isinstance(e.value, InvalidArgument)
 
 
 @pytest.mark.parametrize("name, short", [

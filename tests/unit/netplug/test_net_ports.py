@@ -19,13 +19,13 @@ B = PortBinding
     ("0.0.0.0:53:53/udp", [B("", 53, 53, "udp")]),
     ("9090-9091:8080-8081", [B("", 9090, 8080, "tcp"), B("", 9091, 8081, "tcp")]),
     ("3000-3001", [B("", None, 3000, "tcp"), B("", None, 3001, "tcp")]),
-    ("8000-8010:80", [B("", 8000, 80, "tcp")]),
+    ("8000-8010:80", [B("", 8000, 80, "tcp", 8010)]),
     ("[::1]:6001:6001", [B("::1", 6001, 6001, "tcp")]),
     ("6060:6060/UDP", [B("", 6060, 6060, "udp")]),
     ({"target": 80, "published": "8080", "host_ip": "127.0.0.1", "protocol": "udp",
       "mode": "host"}, [B("127.0.0.1", 8080, 80, "udp")]),
     ({"target": 80}, [B("", None, 80, "tcp")]),
-    ({"target": 80, "published": "8080-8081"}, [B("", 8080, 80, "tcp")]),
+    ({"target": 80, "published": "8080-8081"}, [B("", 8080, 80, "tcp", 8081)]),
 ])
 def test_port_syntaxes(spec: object, want: list[PortBinding]) -> None:
     assert parse_port(spec) == want  # type: ignore[arg-type]

@@ -1,0 +1,217 @@
+"""The engine's one face: every front end (the CLI's object verbs, compose, the Docker
+Engine API service, ``kube play``) drives the engine through this package alone.
+
+::
+
+    from pycompose.engine.api import Engine, CreateRequest, Mount, PortBinding, NotFound
+    engine = Engine(root)                      # root: the state root (PYCOMPOSE_ROOT)
+    cid = engine.create(CreateRequest(image="busybox", command=["true"]))
+    engine.start(cid); engine.wait(cid) -> int
+    engine.stop(ref, timeout=None, signal=None); engine.restart(...); engine.kill(ref, sig)
+    engine.remove(ref, force=False, volumes=False)
+    engine.container(ref) -> ContainerRecord   # .status (Status), .labels, .exit_code ...
+    engine.containers(labels={...}) -> [ContainerRecord]
+
+Which half answers a call is the face's business, not its caller's:
+
+- changes to containers (create, start, stop, kill, remove, exec, wait) are requests to
+  the supervisor over its socket (it holds the containers as its children);
+- reads of containers (``container``, ``containers``) come straight from the records
+  on disk, which are the truth (DESIGN.md): no supervisor needs to be started to list;
+  a record whose PID 1 died with a crashed supervisor is shown as what it is;
+- images and volumes are worked on in the caller's process, under the store's locks.
+
+Requests are typed (:mod:`.requests`): text becomes types at the edge that takes it
+in (the CLI's flags, the Compose model, the API's JSON) and is never parsed again
+below. Errors are the kinds of :mod:`pycompose.engine.errors`, the same on both sides
+of the socket. Importing this package is light (no trio, no pyroute2).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pycompose.util.plain import to_plain
+
+from ..errors import (
+    Busy,
+    CannotExecute,
+    CommandNotFound,
+    Conflict,
+    EngineError,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    SetupFailed,
+    Unavailable,
+)
+from .requests import (
+    CreateRequest,
+    Endpoint,
+    ExecRequest,
+    Healthcheck,
+    IdMapping,
+    LogConfig,
+    Mount,
+    PortBinding,
+    Resources,
+    RestartPolicy,
+    Ulimit,
+)
+
+TYPE_CHECKING = False  # not typing's: the thin client imports this package
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
+    from ..record import ContainerRecord, Health, Status
+
+_LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
+         "NetworkInfo": "networks", "NetworkSpec": "networks"}
+
+
+def __getattr__(name: str) -> Any:
+    """The record and network types, imported when first used (enum classes cost the
+    thin client's start-up)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(f"pycompose.engine.{module}"), name)
+
+__all__ = [
+    "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
+    "CreateRequest", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
+    "Healthcheck", "IdMapping", "Internal", "InvalidArgument", "LogConfig", "Mount",
+    "NetworkInfo", "NetworkSpec", "NotFound", "PortBinding", "Resources", "RestartPolicy",
+    "SetupFailed", "Status", "Ulimit", "Unavailable",
+]
+
+
+class Engine:
+    """The engine of one state root. Blocking calls: from trio, run them in a worker
+    thread (``trio.to_thread.run_sync``)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        if root is None:
+            from pycompose.util.paths import state_root
+
+            root = state_root()
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"Engine({str(self.root)!r})"
+
+    # -- the supervisor's half ---------------------------------------------------------
+    def _call(self, op: str, **fields: Any) -> dict[str, Any]:
+        from .. import client
+
+        return client.request(self.root, {"op": op, **fields})
+
+    def create(self, req: CreateRequest) -> str:
+        """Create a container; its full id."""
+        return str(self._call("create", request=to_plain(req))["id"])
+
+    def start(self, ref: str) -> str:
+        """Start a created or stopped container (detached); its full id."""
+        return str(self._call("start", id=ref)["id"])
+
+    def stop(self, ref: str, timeout: float | None = None, signal: str | None = None
+             ) -> str:
+        """The stop signal, then SIGKILL after ``timeout`` seconds (the container's
+        StopTimeout, else 10); a container that is not running is left as it is."""
+        return str(self._call("stop", id=ref, timeout=timeout, signal=signal)["id"])
+
+    def restart(self, ref: str, timeout: float | None = None, signal: str | None = None
+                ) -> str:
+        return str(self._call("restart", id=ref, timeout=timeout, signal=signal)["id"])
+
+    def kill(self, ref: str, signal: str = "SIGKILL") -> str:
+        return str(self._call("kill", id=ref, signal=signal)["id"])
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        return str(self._call("rm", id=ref, force=force, volumes=volumes)["id"])
+
+    def wait(self, ref: str) -> int:
+        """Until the container has exited; its exit code."""
+        return int(self._call("wait", id=ref)["code"])
+
+    def ping(self) -> int:
+        """Start the supervisor if none serves this root; its pid."""
+        return int(self._call("ping")["pid"])
+
+    # -- the records' half ---------------------------------------------------------------
+    def _store(self) -> Any:
+        from ..containers import ContainerStore
+
+        return ContainerStore(self.root)
+
+    def container(self, ref: str) -> ContainerRecord:
+        """The container named ``ref`` (name, id or unique id prefix)."""
+        from ..record import ContainerRecord
+
+        return ContainerRecord(self._store().get(ref))
+
+    def containers(self, *, labels: dict[str, str] | None = None) -> list[ContainerRecord]:
+        """Every container, newest first; with ``labels``, those carrying all of them."""
+        from ..record import ContainerRecord
+
+        out = []
+        for raw in self._store().list():
+            rec = ContainerRecord(raw)
+            if labels and any(rec.labels.get(k) != v for k, v in labels.items()):
+                continue
+            out.append(rec)
+        return out
+
+    # -- networks, volumes, images: the caller's process, under the stores' locks ------
+    @property
+    def networks(self) -> NetworkDoor:
+        from ..networks import NetworkDoor
+
+        return NetworkDoor(self.root)
+
+    def volume_exists(self, name: str) -> bool:
+        from ..volumes import VolumeStore
+
+        try:
+            VolumeStore(self.root).get(name)
+        except NotFound:
+            return False
+        return True
+
+    def ensure_volume(self, name: str, labels: dict[str, str] | None = None) -> bool:
+        """Create the named volume unless it exists; True when it was created now."""
+        from ..volumes import VolumeStore
+
+        if self.volume_exists(name):
+            return False
+        VolumeStore(self.root).create(name, labels=dict(labels or {}))
+        return True
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        from ..volumes import VolumeStore
+
+        VolumeStore(self.root).remove(name, force=force)
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of the image ``ref`` names now, None when the store has none."""
+        from ..images import ImageStore
+
+        try:
+            return str(ImageStore(self.root).resolve(ref).id)
+        except NotFound:
+            return None
+
+    def supervisor_running(self) -> bool:
+        from .. import client
+
+        return client.running(self.root)
+
+
+def default_engine() -> Engine:
+    """The engine of ``$PYCOMPOSE_ROOT`` (or the default state root)."""
+    root = os.environ.get("PYCOMPOSE_ROOT")
+    return Engine(Path(root) if root else None)
