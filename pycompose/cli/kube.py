@@ -49,6 +49,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
                    help="wait for the workloads to be rolled out and ready")
     a.add_argument("--wait-timeout", type=float, default=300, metavar="SECONDS",
                    help="give up on --wait after this long (default: 300)")
+    a.add_argument("--force-conflicts", action="store_true",
+                   help="take over fields another field manager owns")
     a.add_argument("services", nargs="*", metavar="SERVICE")
     a.set_defaults(handler=apply)
 
@@ -109,12 +111,43 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def apply(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from pycompose.kube import cluster as C
+    from pycompose.kube.errors import KubeError
+
+    result = _generated(args)
+    if args.push:
+        # The registry client (image push) is being added to the engine; until it is
+        # there, say so rather than apply manifests whose images the cluster lacks.
+        raise KubeError("kube apply --push: pushing images is not in this build yet; "
+                        "push them with your registry's tools, then kube apply")
+    cl = C.Cluster(args.kubeconfig, args.context)
+    try:
+        C.apply(cl, result.objects, result.documents(), _say, force=args.force_conflicts)
+        if args.wait:
+            C.wait(cl, result.objects, _say, timeout=args.wait_timeout)
+    finally:
+        cl.close()
+    return 0
 
 
 def down(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from pycompose.kube import cluster as C
+    from pycompose.kube import names as N
+
+    project = load_project(args)
+    namespace = args.namespace or N.dns_label(project.name)
+    cl = C.Cluster(args.kubeconfig, args.context)
+    try:
+        if not C.down(cl, project.name, namespace, _say, volumes=args.volumes):
+            _say(f"nothing of project {project.name} in namespace {namespace}")
+    finally:
+        cl.close()
+    return 0
 
 
 def _ensure_pause_image() -> None:

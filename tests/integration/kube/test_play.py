@@ -8,9 +8,12 @@ import json
 import re
 import socket
 import time
+from typing import TYPE_CHECKING
 
-from conftest import Play
 from pctest.cli import run
+
+if TYPE_CHECKING:
+    from conftest import Play
 
 POD = """
 apiVersion: v1
