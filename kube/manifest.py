@@ -277,8 +277,8 @@ class PodSpec:
 
 @dataclass
 class PodTemplateSpec:
-    metadata: ObjectMeta
     spec: PodSpec
+    metadata: ObjectMeta = field(default_factory=ObjectMeta)
 
 
 # --- controllers -----------------------------------------------------------------------

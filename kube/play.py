@@ -291,12 +291,14 @@ class _Builder:
     def volume(self, pod: _Pod, c: M.Container, m: M.VolumeMount, vols: dict[str, M.Volume]
                ) -> dict[str, Any] | None:
         v = vols.get(m.name)
+        if v is None and m.name in pod.claims:  # a StatefulSet's volumeClaimTemplate
+            v = M.Volume(name=m.name, persistent_volume_claim=(
+                M.PersistentVolumeClaimVolumeSource(claim_name=m.name)))
         if v is None:
             raise KubeError(f"container {c.name} mounts {m.name!r}, which is not among "
                             "the pod's volumes", file=self.opts.file, obj=pod.origin.ref())
         ro = bool(m.read_only)
-        if v.persistent_volume_claim is not None or v.empty_dir is not None or \
-                v.name in pod.claims:
+        if v.persistent_volume_claim is not None or v.empty_dir is not None:
             if v.persistent_volume_claim is not None:
                 key = pod.claims.get(v.persistent_volume_claim.claim_name,
                                      v.persistent_volume_claim.claim_name)
@@ -457,7 +459,12 @@ def translate(docs: list[dict[str, Any]], opts: PlayOptions) -> Played:
     for s in b.services:
         if not s.spec.selector:
             warnings.append(f"{opts.file}: Service/{s.name} has no selector: not played")
+    seen: set[str] = set()
     for pod in b.pods:
+        if pod.name in seen:
+            raise KubeError(f"two pods would be named {pod.name}: rename one of their "
+                            "objects", file=opts.file)
+        seen.add(pod.name)
         b.pod(pod)
     doc: dict[str, Any] = {"name": opts.project_name, "services": b.compose_services}
     if b.volumes:
