@@ -154,17 +154,14 @@ def _ensure_pause_image() -> None:
     """The pods' infra image, made in the store the first time (no registry needed)."""
     import io
 
-    from pycompose.engine.errors import NotFound
+    from pycompose.engine.api import default_engine
     from pycompose.engine.images import ImageStore
     from pycompose.engine.images.build import import_tarball
     from pycompose.kube import pause
 
-    store = ImageStore()
-    try:
-        store.resolve(pause.IMAGE)
+    if default_engine().image_id(pause.IMAGE) is not None:
         return
-    except NotFound:
-        pass
+    store = ImageStore()
     import_tarball(store, io.BytesIO(pause.rootfs_tar()), source="pycompose kube play",
                    tag=pause.IMAGE, message="the infra container of kube play's pods",
                    created_by="pycompose kube play")
@@ -172,8 +169,9 @@ def _ensure_pause_image() -> None:
 
 def play(args: argparse.Namespace) -> int:
     from pycompose.compose.loader import check_project_name, normalize_project_name
-    from pycompose.compose.orchestrate import Engine, UpOptions
+    from pycompose.compose.orchestrate import UpOptions
     from pycompose.compose.translate import volume_name
+    from pycompose.engine.api import Engine, NotFound
     from pycompose.kube import play as P
     from pycompose.kube import yamlio
     from pycompose.util.paths import state_root
@@ -197,12 +195,10 @@ def play(args: argparse.Namespace) -> int:
         print(f"WARN: {w}", file=sys.stderr)
     if args.down:
         stack.down_project(played.project, volumes=args.force, timeout=args.timeout)
-        volumes = Engine(state_root()).volumes()
-        from pycompose.engine.errors import NotFound
-
+        engine = Engine(state_root())
         for key in played.pod_volumes if not args.force else []:
-            try:
-                volumes.remove(volume_name(played.project, key))
+            try:  # emptyDirs live and die with their pods
+                engine.remove_volume(volume_name(played.project, key))
             except NotFound:
                 continue
         import shutil
