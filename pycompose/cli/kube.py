@@ -194,7 +194,8 @@ def play(args: argparse.Namespace) -> int:
     for w in played.warnings:
         print(f"WARN: {w}", file=sys.stderr)
     if args.down:
-        stack.down_project(played.project, volumes=args.force, timeout=args.timeout)
+        stack.down_project(played.project, volumes=args.force, remove_orphans=True,
+                           timeout=args.timeout)
         engine = Engine(state_root())
         for key in played.pod_volumes if not args.force else []:
             try:  # emptyDirs live and die with their pods
@@ -207,9 +208,10 @@ def play(args: argparse.Namespace) -> int:
         return 0
     _ensure_pause_image()
     P.write_files(played, state)
+    # the file is the truth: pods it no longer has go (compose's orphans)
     stack.up_detached(played.project, UpOptions(detach=True, wait=args.wait,
                                                 wait_timeout=args.wait_timeout,
-                                                timeout=args.timeout))
+                                                timeout=args.timeout, remove_orphans=True))
     for pod in played.pods:
         print(pod)
     return 0

@@ -180,6 +180,12 @@ def test_deployment_replicas_answer_behind_their_service_name(play: Play) -> Non
     # the LoadBalancer Service answers on the host, on loopback
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
         assert c.recv(100).decode().strip() in seen
+    # played again with one replica: the file is the truth, the other two pods go
+    play.write(DEPLOYMENT.replace("PORT", str(port)).replace("replicas: 3", "replicas: 1"))
+    r = play.ok("play", "-t", "1", str(path))
+    assert r.stdout.split() == ["echo-1", "asker"]
+    names = set(play.container("ls", "-a", "--format", "{{.Names}}").stdout.split())
+    assert names == {"echo-1-infra", "echo-1-srv", "asker-infra", "asker-ask"}
     play.ok("play", "--down", "-t", "1", str(path))
     assert play.container("ls", "-aq").stdout.split() == []
 
