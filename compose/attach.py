@@ -6,8 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -26,52 +25,55 @@ if TYPE_CHECKING:
 async def follow_logs(engine: Seam, recs: list[ContainerRecord],
                       write: Callable[[bytes], None], *, follow: bool = True,
                       tail: int | None = None, timestamps: bool = False,
-                      prefix: bool = True) -> None:
-    """Interleave the logs of ``recs`` as ``name  | line`` lines."""
+                      prefix: bool = True, since: int | None = None,
+                      until: int | None = None) -> None:
+    """Interleave the logs of ``recs`` as ``name  | line`` lines (``since``/``until``
+    in ns since the epoch), across rotated files."""
     from pycompose.engine.api import logs as L
 
     width = max((len(service_label(r)) for r in recs), default=0)
 
     async def one(rec: ContainerRecord) -> None:
-        path = Path(rec.log_path)
         name = service_label(rec)
         pre = f"{name:<{width}}  | ".encode() if prefix else b""
-        lines, offset = await trio.to_thread.run_sync(L.tail_lines, path, tail)
 
-        def emit(line: bytes) -> None:
-            r = L.render(line, timestamps)
-            if r is not None:
-                text = r[1]
-                write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
-
-        for line in lines:
-            emit(line)
-        if not follow:
+        def emit(e: Any) -> None:
+            text = L.render(e, timestamps)
+            write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
+        try:
+            log = L.reader(engine.root, rec)
+        except L.NotReadable as no:
+            write(pre + f"({no})\n".encode())
             return
-        buf = b""
-        while True:
-            try:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    chunk = f.read()
-            except FileNotFoundError:
-                chunk = b""
-            if chunk:
-                offset += len(chunk)
-                buf += chunk
-                *complete, buf = buf.split(b"\n")
-                for line in complete:
-                    emit(line + b"\n")
-                continue
-            try:
-                now = await _thread(engine.container, rec.id)
-            except EngineError:
+        window = L.Window(tail=tail, since=since, until=until)
+        try:
+            history = await trio.to_thread.run_sync(lambda: list(log.history(window)))
+            for e in history:
+                emit(e)
+            if not follow:
                 return
-            if now.status.has_finished:
-                if prefix:
-                    write(f"{name} exited with code {now.exit_code}\n".encode())
-                return
-            await trio.sleep(0.1)
+            while True:
+                entries = await trio.to_thread.run_sync(log.poll)
+                for e in entries:
+                    if until is not None and e.time_ns > until:
+                        return
+                    if window.shows(e):
+                        emit(e)
+                if entries:
+                    continue
+                try:
+                    now = await _thread(engine.container, rec.id)
+                except EngineError:
+                    return
+                if now.status.has_finished:
+                    for e in await trio.to_thread.run_sync(log.poll):
+                        emit(e)
+                    if prefix:
+                        write(f"{name} exited with code {now.exit_code}\n".encode())
+                    return
+                await trio.sleep(0.1)
+        finally:
+            log.close()
 
     async with trio.open_nursery() as nursery:
         for rec in recs:

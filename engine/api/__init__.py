@@ -156,10 +156,15 @@ class Engine:
 
     def containers(self, *, labels: dict[str, str] | None = None) -> list[ContainerRecord]:
         """Every container, newest first; with ``labels``, those carrying all of them."""
+        from .. import client
         from ..record import ContainerRecord
 
+        store = self._store()
+        raws = store.list()
+        if client.repair_stale(self.root, raws):  # a supervisor died: true state first
+            raws = store.list()
         out = []
-        for raw in self._store().list():
+        for raw in raws:
             rec = ContainerRecord(raw)
             if labels and any(rec.labels.get(k) != v for k, v in labels.items()):
                 continue

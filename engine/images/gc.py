@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
+import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..errors import EngineError
 from . import fsops
+
+log = logging.getLogger("pycompose.images")
 
 if TYPE_CHECKING:
     from .store import ImageStore
@@ -105,6 +110,35 @@ class GcResult:
     blobs: int = 0
     layers: int = 0
     reclaimed: int = 0  # bytes
+    #: why layers were kept that might have gone (a record gc could not read)
+    kept_in_doubt: list[str] = field(default_factory=list)
+
+
+def _layers_of_containers(store: ImageStore) -> tuple[set[str], list[str]]:
+    """The layer directories (chain hex) every container's overlay stacks, read from
+    the records' ``LowerDir`` (the truth the kernel mounts, whatever the images say),
+    and the records that could not be read: a collector in doubt keeps."""
+    keep: set[str] = set()
+    doubt: list[str] = []
+    links = os.path.realpath(store.links)
+    layers = os.path.realpath(store.layers_dir)
+    for state in (store.root / "containers").glob("*/state.json"):
+        try:
+            with open(state) as f:
+                rec = json.load(f)
+            lower = str(rec["GraphDriver"]["Data"]["LowerDir"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            doubt.append(f"{state}: {e}")
+            continue
+        for d in lower.split(":"):
+            real = os.path.realpath(d if os.path.isabs(d) else os.path.join(links, "..", d))
+            parent, name = os.path.split(os.path.dirname(real) if
+                                         os.path.basename(real) == "diff" else real)
+            if parent == layers:
+                keep.add(name)
+            elif os.path.dirname(parent) == layers:
+                keep.add(os.path.basename(parent))
+    return keep, doubt
 
 
 def _du(path: str) -> int:
@@ -119,8 +153,6 @@ def _du(path: str) -> int:
 def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
     """Remove blobs, layers and links no registered image names. ``wait=False``: do
     nothing if another process is writing (used to tidy up after a failed load)."""
-    import json
-
     from .store import _hex, link_name
 
     res = GcResult()
@@ -145,16 +177,21 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
         from .store import chain_id
 
         for image_id in store.image_in_use:
+            keep_blobs.add(_hex(image_id))
             try:
                 cfg = json.loads(store.read_blob(image_id))
-            except Exception:
+            except (OSError, ValueError, EngineError) as e:
+                # its layers are still kept below, from the container's own record
+                log.warning("gc: config of in-use image %s unreadable (%s)", image_id, e)
                 continue
-            keep_blobs.add(_hex(image_id))
             chain: str | None = None
             for diff in (cfg.get("rootfs") or {}).get("diff_ids") or []:
                 chain = chain_id(chain, diff)
                 keep_chains.add(_hex(chain))
-        for name in os.listdir(store.layers_dir):
+        in_use, doubt = _layers_of_containers(store)
+        keep_chains |= in_use
+        res.kept_in_doubt = doubt
+        for name in os.listdir(store.layers_dir) if not doubt else []:
             if name in keep_chains:
                 continue
             path = os.path.join(store.layers_dir, name)
@@ -175,7 +212,7 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
                 trash = path
             _remove(trash)
             res.layers += 1
-        for name in os.listdir(store.blobs):
+        for name in os.listdir(store.blobs) if not doubt else []:
             if name in keep_blobs or name.startswith("."):
                 continue
             path = os.path.join(store.blobs, name)

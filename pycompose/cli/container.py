@@ -92,6 +92,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--health-retries", type=int, help="failures in a row that mean unhealthy")
     a("--health-start-period", help="start-up time in which failures do not count")
     a("--no-healthcheck", action="store_true", help="disable the image's healthcheck")
+    a("--log-driver", help="json-file (default, rotated at 20m x 5), local or none")
+    a("--log-opt", action="append", default=[], dest="log_opts", metavar="KEY=VALUE",
+      help="max-size=20m, max-file=5, compress=true|false")
     a("--rootfs", action="store_true",
       help="IMAGE is a directory holding a root filesystem (podman's --rootfs)")
     a("--detach-keys", default="ctrl-p,ctrl-q", help="only ctrl-p,ctrl-q is supported")
@@ -157,9 +160,12 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     i.set_defaults(handler=cmd_inspect)
 
     lg = sub.add_parser("logs", help="fetch a container's logs")
-    lg.add_argument("-f", "--follow", action="store_true")
-    lg.add_argument("-n", "--tail", default="all")
-    lg.add_argument("-t", "--timestamps", action="store_true")
+    lg.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    lg.add_argument("-n", "--tail", default="all", help="lines from the end (default all)")
+    lg.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    lg.add_argument("--since", help="logs since a time (2013-01-02T13:23:37Z) or a "
+                    "duration before now (42m)")
+    lg.add_argument("--until", help="logs before a time or a duration before now")
     lg.add_argument("container", metavar="CONTAINER")
     lg.set_defaults(handler=cmd_logs)
 
@@ -180,6 +186,12 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     t.set_defaults(handler=cmd_top)
 
     cp = sub.add_parser("cp", help="copy files between a container and the host")
+    cp.add_argument("-a", "--archive", action="store_true",
+                    help="keep the files' uid/gid (into a container)")
+    cp.add_argument("-L", "--follow-link", action="store_true",
+                    help="always follow a symbolic link in SRC_PATH")
+    cp.add_argument("-q", "--quiet", action="store_true",
+                    help="suppress progress output (there is none)")
     cp.add_argument("src", metavar="SRC")
     cp.add_argument("dst", metavar="DST")
     cp.set_defaults(handler=cmd_cp)
@@ -326,9 +338,7 @@ def _records(root: Path) -> list[dict[str, Any]]:
 
     store = ContainerStore(root)
     recs = store.list()
-    if any(r["State"]["Status"] in ("running", "restarting") for r in recs) \
-            and not client.running(root):
-        client.request(root, {"op": "ping"})
+    if client.repair_stale(root, recs):
         recs = store.list()
     return recs
 
@@ -442,38 +452,55 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from pycompose.engine.containers import ContainerStore
-    from pycompose.engine.errors import EngineError
-    from pycompose.engine.supervisor import logs
+    from pycompose.engine.errors import EngineError, InvalidArgument
+    from pycompose.engine.logs import reader
 
     root = _root()
     store = ContainerStore(root)
     rec = store.get(args.container)
     cid = rec["Id"]
-    tail: int | None = None
-    if args.tail != "all":
-        try:
-            tail = int(args.tail)
-        except ValueError:
-            raise EngineError(f"invalid --tail {args.tail!r}: a number or 'all'")
-    lines, offset = logs.tail_lines(Path(rec["LogPath"]), tail)
+    window = log_window(args.tail, args.since, args.until)
+    try:
+        log = reader.LogReader.of(store.path(cid), rec)
+    except reader.NotReadable as e:
+        raise InvalidArgument(str(e)) from None
 
-    def emit(line: bytes) -> None:
-        r = logs.render(line, args.timestamps)
-        if r:
-            out = sys.stdout.buffer if r[0] == "stdout" else sys.stderr.buffer
-            out.write(r[1])
-            out.flush()
-    for line in lines:
-        emit(line)
+    def emit(e: reader.Entry) -> None:
+        out = sys.stderr.buffer if e.stream == "stderr" else sys.stdout.buffer
+        out.write(reader.render(e, args.timestamps))
+        out.flush()
+    for entry in log.history(window):
+        emit(entry)
     if args.follow:
         def alive() -> bool:
             try:
                 return bool(store.load(cid)["State"]["Status"] in ("running", "restarting"))
             except EngineError:
                 return False
-        for line in logs.follow(Path(rec["LogPath"]), offset, alive):
-            emit(line)
+        for entry in log.follow(alive, window):
+            emit(entry)
+    log.close()
     return 0
+
+
+def log_window(tail: str, since: str | None, until: str | None) -> Any:
+    """``--tail``, ``--since``, ``--until`` as the reader's Window."""
+    from pycompose.engine.errors import InvalidArgument
+    from pycompose.engine.logs import reader
+
+    n: int | None = None
+    if tail != "all":
+        try:
+            n = int(tail)
+        except ValueError:
+            raise InvalidArgument(f"invalid --tail {tail!r}: a number or 'all'") from None
+        if n < 0:
+            n = None  # docker: a negative count means all
+    try:
+        return reader.Window(n, reader.parse_timestamp(since) if since else None,
+                             reader.parse_timestamp(until) if until else None)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid --since/--until: {e}") from None
 
 
 def cmd_top(args: argparse.Namespace) -> int:
@@ -507,11 +534,12 @@ def cmd_cp(args: argparse.Namespace) -> int:
     if (sref is None) == (dref is None):
         raise EngineError("copying between containers or between host paths is not "
                           "supported: exactly one of SRC and DST must be CONTAINER:PATH")
-    if sref is not None:
-        copy_from(store.get(sref), spath, Path(dpath))
+    if sref is not None:  # the paths go as typed: a trailing "/." or "/" has a meaning
+        copy_from(store.get(sref), spath, dpath, follow_link=args.follow_link)
     else:
         assert dref is not None
-        copy_to(store.get(dref), Path(spath), dpath)
+        copy_to(store.get(dref), spath, dpath, follow_link=args.follow_link,
+                archive=args.archive)
     return 0
 
 

@@ -53,6 +53,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         a("-f", "--follow", action="store_true")
         a("-n", "--tail", default="all")
         a("-t", "--timestamps", action="store_true")
+        a("--since", help="logs since a time (2013-01-02T13:23:37Z) or a duration (42m)")
+        a("--until", help="logs before a time or a duration before now")
         a("--no-log-prefix", action="store_true")
         a("services", nargs="*", metavar="SERVICE")
         p.set_defaults(handler=logs)
@@ -221,16 +223,15 @@ def logs(args: argparse.Namespace) -> int:
     import trio
 
     from pycompose.compose.attach import follow_logs
-    from pycompose.compose.errors import ComposeError
+
+    from .container import log_window
 
     _, rows = _rows(args, True)
-    tail = None
-    if args.tail != "all":
-        if not args.tail.isdigit():
-            raise ComposeError(f"invalid --tail {args.tail!r}: a number or 'all'")
-        tail = int(args.tail)
-    trio.run(lambda: follow_logs(_engine(), rows, _write, follow=args.follow, tail=tail,
-                                 timestamps=args.timestamps, prefix=not args.no_log_prefix))
+    window = log_window(args.tail, args.since, args.until)
+    trio.run(lambda: follow_logs(_engine(), rows, _write, follow=args.follow,
+                                 tail=window.tail, timestamps=args.timestamps,
+                                 prefix=not args.no_log_prefix, since=window.since,
+                                 until=window.until))
     return 0
 
 

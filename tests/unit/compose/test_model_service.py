@@ -233,7 +233,7 @@ services:
                           "b.env": "SHARED=b\nREF=${B_REF}\n"})
     assert p.services["web"].environment == {
         "FROM_ENV": "overridden", "ONLY_A": "1", "SHARED": "b", "REF": "ref",
-        "BARE": "from-shell", "FROM_SHELL": "s"}
+        "BARE": "from-shell", "FROM_SHELL": "s", "UNSET_BARE": None}
     # what each file gave is kept (kube generate makes a ConfigMap of each); a file
     # that is not there and not required gave nothing
     assert p.services["web"].env_files_read() == [
