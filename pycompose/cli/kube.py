@@ -155,8 +155,7 @@ def _ensure_pause_image() -> None:
     import io
 
     from pycompose.engine.api import default_engine
-    from pycompose.engine.images import ImageStore
-    from pycompose.engine.images.build import import_tarball
+    from pycompose.engine.api.images import ImageStore, import_tarball
     from pycompose.kube import pause
 
     if default_engine().image_id(pause.IMAGE) is not None:
