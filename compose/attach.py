@@ -7,7 +7,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -115,14 +115,14 @@ class AttachOptions:
 
 async def run_attached(project: Project, engine: Seam, opts: UpOptions,
                        write: Callable[[bytes], None], progress: Progress,
-                       att: AttachOptions | None = None) -> int:
+                       att: AttachOptions | None = None, on_build: Any = None) -> int:
     """``up`` without ``-d``: start, print the attached containers' output, and on
     Ctrl-C (or when every attached container has exited, or one exited under
     ``--abort-on-container-exit``/``--abort-on-container-failure``) stop them. A second
     Ctrl-C kills what is still stopping. The exit status: 0, or that of the
     ``--exit-code-from`` service's container, or of the container whose exit aborted."""
     att = att or AttachOptions()
-    outcome = await up(project, engine, opts, progress)
+    outcome = await up(project, engine, opts, progress, on_build=on_build)
     named = set(opts.services)
     shown: list[str] = []
     for service, ids in outcome.ids.items():

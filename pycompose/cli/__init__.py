@@ -60,12 +60,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wait": (_RUN, "Block until containers of all (or specified) services stop"),
     "watch": ("pycompose.cli.compose_watch",
               "Watch the build context and sync, restart or rebuild on changes"),
+    "build": ("pycompose.cli.build", "Build images: the project's services, or a Dockerfile "
+              "(build PATH)"),
+    "builder": ("pycompose.cli.build", "Manage the build cache (prune)"),
+    "pull": ("pycompose.cli.stack_registry", "Pull the images of the project's services"),
+    "push": ("pycompose.cli.stack_registry", "Push the images of the services built here"),
+    "kube": ("pycompose.cli.kube", "The project on Kubernetes, Kubernetes YAML on pycompose"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),
     "network": ("pycompose.cli.network", "Manage networks"),
     "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
     "runtime": ("pycompose.cli.runtime", "An OCI runtime in runc's shape (create, start, ...)"),
+    "login": ("pycompose.cli.registry", "Log in to a registry"),
+    "logout": ("pycompose.cli.registry", "Log out from a registry"),
 }
 
 #: the compose commands: they load a project (pydantic, trio, yaml), so they run in the
@@ -73,8 +81,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 WORKER_COMMANDS = {name for name, (mod, _) in COMMANDS.items()
                    if mod not in ("pycompose.cli.container", "pycompose.cli.image",
                                   "pycompose.cli.volume", "pycompose.cli.network",
-                                  "pycompose.cli.system", "pycompose.cli.runtime")} - {
-                                      "version"}
+                                  "pycompose.cli.system", "pycompose.cli.runtime",
+                                  "pycompose.cli.registry", "pycompose.cli.kube")} - {
+                                      "version", "builder"}
 
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
 #: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix. ``ps`` and

@@ -56,7 +56,7 @@ def engine(args: argparse.Namespace | None = None) -> Any:
 
 
 def progress(args: argparse.Namespace, title: str = "Running") -> Any:
-    from . import progress as P
+    from . import compose_progress as P
 
     return P.make(global_opt(args, "progress"), global_opt(args, "ansi"), title)
 

@@ -58,7 +58,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 def pause(args: argparse.Namespace) -> int:
     from pycompose.engine.api import Conflict
 
-    from .progress import close
+    from .compose_progress import close
 
     paused = args.verb == "pause"
     _, recs = C.rows(args, False)

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
                                      remove_orphans=args.remove_orphans), progress)
             trio.run(O.ensure_resources, project, engine, [args.service], progress)
     finally:
-        from .progress import close
+        from .compose_progress import close
 
         close(progress)
     req = one_off_request(project, args, secrets.token_hex(32))
@@ -198,7 +198,7 @@ def create(args: argparse.Namespace) -> int:
 
     from pycompose.compose import orchestrate as O
 
-    from .progress import close
+    from .compose_progress import close
 
     project = C.load_project(args)
     opts = O.UpOptions(services=args.services, detach=True, no_start=True,
@@ -225,7 +225,7 @@ def scale(args: argparse.Namespace) -> int:
     from pycompose.compose import orchestrate as O
     from pycompose.compose.errors import ComposeError
 
-    from .progress import close
+    from .compose_progress import close
 
     C.refuse_dry_run(args, "scale")
     project = C.load_project(args)
@@ -270,7 +270,7 @@ def wait(args: argparse.Namespace) -> int:
             for r in recs:
                 n.start_soon(one, r.id)
         if args.down_project:
-            from .progress import close
+            from .compose_progress import close
 
             progress = C.progress(args)
             try:

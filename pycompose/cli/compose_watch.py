@@ -183,7 +183,7 @@ def _apply(args: argparse.Namespace, project: Any, rule: Rule, changes: list[str
                                                         detach=True, no_deps=True,
                                                         force_recreate=True), progress)
         finally:
-            from .progress import close
+            from .compose_progress import close
 
             close(progress)
         return
@@ -275,7 +275,7 @@ def watch(args: argparse.Namespace) -> int:
                 trio.run(O.up, project, C.engine(args),
                          O.UpOptions(services=list(args.services), detach=True), progress)
         finally:
-            from .progress import close
+            from .compose_progress import close
 
             close(progress)
     return watch_project(args, project, quiet=args.quiet)

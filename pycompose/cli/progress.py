@@ -1,187 +1,107 @@
-"""How compose's progress events are shown: ``--progress auto|tty|plain|json|quiet``.
+"""Rendering pull and push progress: a live bar per layer on a terminal, plain lines
+otherwise (what docker prints when its output is not a terminal: each layer's status
+changes once per line, no bars).
 
-The library (``compose/execute.py`` ``Progress``) hands every step over as an event:
-a kind (Network, Volume, Container), a name, a state (Creating, Created, Starting,
-Started, Healthy, Stopping, Removed, ...) and whether it went well. Only here are they
-drawn:
-
-- ``tty`` (auto on a terminal): docker compose's live block, redrawn in place with
-  rich: ``[+] Running 5/5`` then one line per object with a spinner or a mark, its
-  state and its elapsed time; warnings print above it;
-- ``plain`` (auto otherwise): one line per event, `` Container p-web-1  Started``;
-- ``json``: one JSON object per event (docker compose's ``id``/``text``/``status``);
-- ``quiet``: nothing but warnings and errors.
-
-rich is imported only for ``tty``; the other modes cost nothing.
+The engine sends typed events (engine.registry.types); this is the only place that
+turns them into text.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Callable
-from typing import IO, Any
 
-from pycompose.compose.execute import Progress
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
-#: states that are still going on: a spinner, and the block is not done
-WORKING = {"Creating", "Starting", "Stopping", "Removing", "Recreate", "Waiting",
-           "Restarting", "Pulling", "Building", "Killing", "Pausing", "Unpausing"}
+    from pycompose.engine.api.registry import Event
 
-_VERB = {"Creating": "Running", "Starting": "Running", "Stopping": "Stopping",
-         "Removing": "Removing", "Removed": "Running", "Stopped": "Stopping"}
+_BAR = 50
+_REDRAW = 0.1  # seconds between redraws of a moving bar
 
 
-def _stderr_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+def human_bytes(n: float) -> str:
+    """docker's units.HumanSize: decimal units, three significant digits."""
+    units = ["B", "kB", "MB", "GB", "TB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.3g}{units[i]}"
 
 
-def choose(mode: str | None, ansi: str | None = None) -> str:
-    """The display to use for ``--progress mode`` (``auto`` or None: tty on a
-    terminal, unless ``--ansi never``; ``COMPOSE_PROGRESS`` as docker reads it)."""
-    import os
-
-    mode = (mode or os.environ.get("COMPOSE_PROGRESS") or "auto").lower()
-    if mode not in ("auto", "tty", "plain", "json", "quiet"):
-        from pycompose.compose.errors import ComposeError
-
-        raise ComposeError(f"invalid --progress {mode!r}: use auto, tty, plain, json or "
-                           "quiet")
-    if mode == "auto":
-        if ansi == "never" or os.environ.get("NO_COLOR") or not _stderr_tty():
-            return "plain"
-        return "tty"
-    return mode
+def _bar(current: int, total: int) -> str:
+    if total <= 0:
+        return ""
+    filled = min(_BAR, int(_BAR * current / total))
+    arrow = "=" * max(filled - 1, 0) + (">" if filled < _BAR else "=") if filled else ">"
+    return (f"[{arrow:<{_BAR}}] {human_bytes(current):>7}/{human_bytes(total)}")
 
 
-class PlainProgress(Progress):
-    def __init__(self, out: IO[str] | None = None) -> None:
-        self.out = out or sys.stderr
-        super().__init__(self._line)
+class ProgressView:
+    """Receives events; draws them on ``out``."""
+
+    def __init__(self, out: TextIO | None = None, *, live: bool | None = None,
+                 quiet: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.live = self.out.isatty() if live is None else live
+        self.quiet = quiet
+        self._order: list[str] = []  # layer ids, in the order of their lines
+        self._text: dict[str, str] = {}
+        self._status: dict[str, str] = {}
+        self._last_draw = 0.0
+        self._dirty: set[str] = set()
+
+    def __call__(self, event: Event) -> None:
+        from pycompose.engine.api.registry import ImageMessage
+
+        if self.quiet:
+            return
+        if isinstance(event, ImageMessage):
+            self.flush()
+            self._order.clear()  # a new image (or its end): new lines below
+            prefix = "WARNING: " if event.warning else ""
+            self._line(prefix + event.message)
+            return
+        key = event.layer
+        moving = event.status in ("Downloading", "Pushing", "Extracting")
+        text = f"{key}: {event.status}"
+        if self.live and moving and event.total:
+            text += " " + _bar(event.current, event.total)
+        if not self.live:
+            if self._status.get(key) != event.status:
+                self._status[key] = event.status
+                self._line(text)
+            return
+        if key not in self._text:
+            self._order.append(key)
+            self._text[key] = text
+            self._line(text)
+            return
+        self._text[key] = text
+        now = time.monotonic()
+        self._dirty.add(key)
+        if moving and now - self._last_draw < _REDRAW:
+            return
+        self.flush()
 
     def _line(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        self.out.write(text + "\n")
+        self.out.flush()
 
-    def __call__(self, kind: str, name: str, what: str, ok: bool = True) -> None:
-        self._line(f" {kind} {name}  {what}" if ok else f" {kind} {name}  Error {what}")
+    def _redraw(self, key: str) -> None:
+        """Rewrite ``key``'s line in place: up to it, clear it, write, back down."""
+        if key not in self._order:
+            return
+        up = len(self._order) - self._order.index(key)
+        self.out.write(f"\x1b[{up}A\r\x1b[2K{self._text[key]}\x1b[{up}B\r")
+        self.out.flush()
+        self._last_draw = time.monotonic()
 
-
-class QuietProgress(Progress):
-    def __init__(self, out: IO[str] | None = None) -> None:
-        self.out = out or sys.stderr
-        super().__init__(lambda text: print(text, file=self.out, flush=True))
-
-    def __call__(self, kind: str, name: str, what: str, ok: bool = True) -> None:
-        return
-
-
-class JsonProgress(Progress):
-    """docker compose's ``--progress json``: one object a line."""
-
-    def __init__(self, out: IO[str] | None = None) -> None:
-        self.out = out or sys.stderr
-        super().__init__(self._text)
-
-    def _emit(self, obj: dict[str, Any]) -> None:
-        print(json.dumps(obj, separators=(",", ":")), file=self.out, flush=True)
-
-    def _text(self, text: str) -> None:
-        self._emit({"text": text})
-
-    def __call__(self, kind: str, name: str, what: str, ok: bool = True) -> None:
-        obj: dict[str, Any] = {"id": f"{kind} {name}", "text": what}
-        if not ok:
-            obj["status"] = "Error"
-        self._emit(obj)
-
-    def warn(self, text: str) -> None:
-        self._emit({"level": "warning", "text": text})
-
-
-class TtyProgress(Progress):
-    """The live block, redrawn in place (rich's Live) until :meth:`close`."""
-
-    def __init__(self, out: IO[str] | None = None, title: str = "Running") -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self.console = Console(file=out or sys.stderr, highlight=False)
-        self.title = title
-        self.items: dict[str, list[Any]] = {}  # id -> [state, ok, started, ended]
-        self.live = Live(console=self.console, refresh_per_second=10, transient=False,
-                         get_renderable=self._render, redirect_stdout=False,
-                         redirect_stderr=False)
-        self.started = False
-        super().__init__(self._above)
-
-    def _above(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
-
-    def _render(self) -> Any:
-        from rich.spinner import Spinner
-        from rich.table import Table
-        from rich.text import Text
-
-        now = time.monotonic()
-        done = sum(1 for v in self.items.values() if v[0] not in WORKING)
-        table = Table.grid(padding=(0, 1))
-        table.add_column(width=2)
-        table.add_column()
-        table.add_column()
-        table.add_column(justify="right")
-        head = Text(f"[+] {self.title} {done}/{len(self.items)}", style="bold")
-        for key, (state, ok, t0, t1) in self.items.items():
-            if state in WORKING:
-                mark: Any = Spinner("dots", style="blue")
-            else:
-                mark = Text("✔", style="green") if ok else Text("✘", style="red")
-            colour = "green" if ok and state not in WORKING else \
-                "red" if not ok else "blue"
-            table.add_row(mark, Text(key), Text(state, style=colour),
-                          Text(f"{(t1 or now) - t0:.1f}s", style="dim"))
-        from rich.console import Group
-
-        return Group(head, table)
-
-    def __call__(self, kind: str, name: str, what: str, ok: bool = True) -> None:
-        if not self.started:
-            self.live.start()
-            self.started = True
-        key = f"{kind} {name}"
-        now = time.monotonic()
-        item = self.items.get(key)
-        if item is None or (item[0] not in WORKING and what in WORKING):
-            item = [what, ok, now, None]
-            self.items[key] = item
-        item[0], item[1] = what, ok
-        item[3] = None if what in WORKING else now
-        self.title = _VERB.get(what, self.title)
-        self.live.refresh()
-
-    def close(self) -> None:
-        if self.started:
-            self.live.refresh()
-            self.live.stop()
-            self.started = False
-
-
-def make(mode: str | None = None, ansi: str | None = None,
-         title: str = "Running") -> Progress:
-    chosen = choose(mode, ansi)
-    if chosen == "tty":
-        return TtyProgress(title=title)
-    if chosen == "json":
-        return JsonProgress()
-    if chosen == "quiet":
-        return QuietProgress()
-    return PlainProgress()
-
-
-def close(progress: Progress) -> None:
-    closer: Callable[[], None] | None = getattr(progress, "close", None)
-    if closer is not None:
-        closer()
+    def flush(self) -> None:
+        """Draw what throttling held back."""
+        if self.live and self._dirty:
+            for key in [k for k in self._order if k in self._dirty]:
+                self._redraw(key)
+            self._dirty.clear()

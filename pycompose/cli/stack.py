@@ -18,10 +18,14 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     a = p.add_argument
     if command == "up":
         a("-d", "--detach", action="store_true", help="run in the background")
-        a("--build", action="store_true", help="build images before starting containers")
-        a("--no-build", action="store_true", help="don't build an image")
-        a("--pull", choices=["always", "missing", "never", "build"], default="missing",
-          help="pull images before running")
+        a("--pull", choices=["always", "missing", "never"],
+          help="pull images first: always, when missing, never (default: each "
+               "service's pull_policy)")
+        b = p.add_mutually_exclusive_group()
+        b.add_argument("--build", action="store_true",
+                       help="build the services' images before starting them")
+        b.add_argument("--no-build", action="store_true",
+                       help="don't build images, even those that are missing")
         a("--force-recreate", action="store_true")
         a("--no-recreate", action="store_true")
         a("--always-recreate-deps", action="store_true", help="recreate dependent containers")
@@ -63,8 +67,9 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         p.set_defaults(handler=up)
     elif command == "down":
         a("-v", "--volumes", action="store_true", help="remove named and anonymous volumes")
+        a("--rmi", choices=["local", "all"],
+          help="remove images: local (those built without an image: name) or all")
         a("--remove-orphans", action="store_true")
-        a("--rmi", choices=["local", "all"], help="remove images used by services")
         a("-t", "--timeout", type=float)
         a("services", nargs="*", metavar="SERVICE")
         p.set_defaults(handler=down)
@@ -123,7 +128,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def _finish(progress: Any) -> None:
-    from .progress import close
+    from .compose_progress import close
 
     close(progress)
 
@@ -147,8 +152,6 @@ def up(args: argparse.Namespace) -> int:
     from .compose_run import parse_scale
 
     project = C.load_project(args)
-    if args.build and args.no_build:
-        raise ComposeError("--build and --no-build are incompatible")
     if args.detach and (args.abort_on_container_exit or args.abort_on_container_failure
                         or args.exit_code_from):
         raise ComposeError("--abort-on-container-exit, --abort-on-container-failure and "
@@ -168,17 +171,18 @@ def up(args: argparse.Namespace) -> int:
                        remove_orphans=args.remove_orphans,
                        renew_anon_volumes=args.renew_anon_volumes, timeout=args.timeout,
                        wait=args.wait, wait_timeout=args.wait_timeout,
-                       scale=parse_scale(args.scale))
+                       scale=parse_scale(args.scale), pull=args.pull,
+                       build="always" if args.build else "never" if args.no_build
+                       else "missing")
     if C.dry_run(args):
         from .compose_dry import dry_up
 
         return dry_up(args, project, opts)
     engine, progress = C.engine(args), C.progress(args)
-    _unsupported_pull_build(args, progress)
     try:
         if args.detach or args.no_start or args.wait:
             with C.project_lock(project.name):
-                trio.run(O.up, project, engine, opts, progress)
+                trio.run(lambda: O.up(project, engine, opts, progress, on_build=_builds()))
             if args.watch:
                 _finish(progress)
                 from .compose_watch import watch_project
@@ -192,9 +196,57 @@ def up(args: argparse.Namespace) -> int:
                             abort_on_failure=args.abort_on_container_failure,
                             exit_code_from=args.exit_code_from, colour=_colour(args),
                             prefix=not args.no_log_prefix, timestamps=args.timestamps)
-        return int(trio.run(run_attached, project, engine, opts, C.write, progress, att))
+        return int(trio.run(run_attached, project, engine, opts, C.write, progress, att,
+                            _builds()))
     finally:
         _finish(progress)
+
+
+def _builds() -> Any:
+    """How builds started by ``up`` show their progress (compose's plain lines)."""
+    from .build import ServiceProgress
+
+    return ServiceProgress(sys.stderr)
+
+
+def up_detached(project: Any, opts: Any) -> None:
+    """``up -d`` of a validated project (``kube play`` runs its projects here too)."""
+    import trio
+
+    from pycompose.compose import orchestrate as O
+
+    engine, progress = C.engine(), C.progress(argparse.Namespace())
+    try:
+        with C.project_lock(project.name):
+            trio.run(lambda: O.up(project, engine, opts, progress, on_build=_builds()))
+    finally:
+        _finish(progress)
+
+
+def down_project(project: Any, *, volumes: bool = False, remove_orphans: bool = False,
+                 timeout: float | None = None, rmi: str | None = None) -> None:
+    """``down`` of a validated project (and of what ``kube play`` made)."""
+    import trio
+
+    from pycompose.compose import orchestrate as O
+
+    progress = C.progress(argparse.Namespace())
+    try:
+        with C.project_lock(project.name):
+            trio.run(lambda: O.down(project, C.engine(), volumes=volumes,
+                                    remove_orphans=remove_orphans, timeout=timeout, rmi=rmi,
+                                    progress=progress))
+    finally:
+        _finish(progress)
+
+
+def _engine() -> Any:
+    """The engine of the state root (``stack_registry`` uses it)."""
+    return C.engine()
+
+
+def _progress() -> Any:
+    return C.progress(argparse.Namespace())
 
 
 def down(args: argparse.Namespace) -> int:
@@ -301,18 +353,6 @@ def _remove_orphans(project: Any, engine: Any, progress: Any) -> None:
         except NotFound:
             continue
         progress("Container", rec.name, "Removed")
-
-
-def _unsupported_pull_build(args: argparse.Namespace, progress: Any) -> None:
-    """Registry pulls and builds are other parts' (they land on their own): until they
-    do, say so rather than act as if it was done."""
-    pull = getattr(args, "pull", None)
-    if pull == "always":
-        progress.warn("--pull always: pulling from a registry is not available in this "
-                      "build yet; the local images are used")
-    if getattr(args, "build", False):
-        progress.warn("--build: building images is not available in this build yet; "
-                      "the local images are used")
 
 
 class _DryEngine:

@@ -42,9 +42,9 @@ def preload() -> None:
     import pycompose.cli.compose_common
     import pycompose.cli.compose_info
     import pycompose.cli.compose_ops
+    import pycompose.cli.compose_progress
     import pycompose.cli.compose_run
     import pycompose.cli.gotemplate
-    import pycompose.cli.progress
     import pycompose.cli.project
     import pycompose.cli.stack
     import pycompose.compose.attach

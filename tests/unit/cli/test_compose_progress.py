@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pycompose.cli import progress as P
+from pycompose.cli import compose_progress as P
 from pycompose.compose.errors import ComposeError
 
 
