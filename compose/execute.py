@@ -340,6 +340,8 @@ async def wait_condition(engine: Seam, cid: str, dep: Dependency, progress: Prog
     if dep.condition != "service_healthy":
         return
     rec = await _thread(engine.container, cid)
+    if rec.health is not Health.HEALTHY and rec.status.is_active and rec.has_healthcheck:
+        progress("Container", rec.name, "Waiting")
     while True:
         if rec.status.has_finished:  # an exit says more than a missing healthcheck
             raise ComposeError(f"dependency failed to start: container {rec.name} exited "

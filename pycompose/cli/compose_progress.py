@@ -30,6 +30,7 @@ WORKING = {"Creating", "Starting", "Stopping", "Removing", "Recreate", "Waiting"
            "Restarting", "Pulling", "Building", "Killing", "Pausing", "Unpausing"}
 
 _VERB = {"Creating": "Running", "Starting": "Running", "Stopping": "Stopping",
+         "Waiting": "Running",
          "Removing": "Removing", "Removed": "Running", "Stopped": "Stopping"}
 
 
