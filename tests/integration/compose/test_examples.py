@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from pctest.cli import PYCOMPOSE, run
 from pctest.stack import Stack
-
-from .test_up_down import free_port, http_get
+from pctest.web import free_port, http_get
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "compose-files"
 CACHE = os.environ.get("PYCOMPOSE_TEST_CACHE", "/var/cache/pycompose-tests")

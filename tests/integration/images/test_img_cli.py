@@ -103,7 +103,7 @@ def test_prune_removes_dangling_images_only(store: ImageStore, busybox_tar: Path
     # the replaced image is version 1 of x:1: prune keeps it for rollback, and says so
     r = run(["image", "prune", "-f"])
     assert "Kept 1 untagged image that earlier versions of tags point at" in r.stdout
-    assert len(run(["images", "-q"]).stdout.split()) == 2
+    assert len(run(["image", "ls", "-q"]).stdout.split()) == 2
     r = run(["image", "prune", "-f", "--old-versions"])
     assert r.stdout.startswith("Deleted Images:") and "deleted: sha256:" in r.stdout
     assert len(run(["image", "ls", "-q"]).stdout.split()) == 1
