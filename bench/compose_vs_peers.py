@@ -216,11 +216,13 @@ class PodmanCompose(Tool):
             f'[network]\nnetwork_config_dir = "{d / "net"}"\n'
             'default_subnet = "10.214.0.0/24"\n'
             'default_subnet_pools = [{"base" = "10.215.0.0/16", "size" = 24}]\n'
+            # crun refuses cgroup v1 hybrids ("drop all controllers from cgroupv2"): runc
             '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n'
-            # root here lacks CAP_SYS_RESOURCE: podman's default nofile (1048576) cannot
-            # be set, so ask for what this process has
+            'runtime = "runc"\n'
+            # root here lacks CAP_SYS_RESOURCE: podman's default nofile (1048576) and
+            # nproc cannot be set, so ask for what this process may give
             f'[containers]\ndefault_ulimits = ["nofile={soft}:{hard}", '
-            f'"nproc={psoft}:{phard}"]\n')
+            f'"nproc={min(psoft, 4096)}:{min(phard, 4096)}"]\n')
         self.env.update(CONTAINERS_STORAGE_CONF=str(d / "storage.conf"),
                         CONTAINERS_CONF=str(d / "containers.conf"))
         sh(["podman", "import", str(busybox_tar), IMAGE], env=self.env)
