@@ -315,6 +315,11 @@ def _why_recreate(project: Project, name: str, svc: Service, c: ObservedContaine
         return ""
     if c.config_hash != T.config_hash(project, name):
         return "config changed"
+    wanted = tuple(sorted({T.volume_name(project, m.source) for m in svc.volumes or []
+                           if m.type == "volume" and m.source}))
+    if c.volumes != wanted and (c.volumes or wanted):
+        return f"its volumes changed ({', '.join(c.volumes) or 'none'} -> " \
+               f"{', '.join(wanted) or 'none'})"
     image = obs.images.get(T.image_of(project, name, svc))
     if image and c.image_id and image != c.image_id:
         return "image changed"
