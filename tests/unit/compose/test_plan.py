@@ -258,3 +258,18 @@ volumes: {data: {external: true, name: v2}}
     same = dataclasses.replace(old, volumes=("v2",))
     assert "keep" in str(plan_up(p, dataclasses.replace(obs, containers=[same]),
                                  UpOptions(no_start=True))).splitlines()[-1]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("services: {web: {image: a, container_name: xx, scale: 2}}",
+     "container names must be unique"),
+    ("services: {a: {image: a, container_name: xx}, b: {image: a, container_name: xx}}",
+     "both use container_name 'xx'"),
+])
+def test_clashing_container_names_stop_up_but_not_down(tmp_path: Path, text: str,
+                                                        message: str) -> None:
+    p = project(tmp_path, text)  # loading is fine: down and config must still work
+    with pytest.raises(ComposeError, match=message) as e:
+        plan_up(p, Observed("demo"), UpOptions())
+    assert e.value.file == "compose.yaml" and e.value.line == 1
+    plan_down(p, Observed("demo"))
