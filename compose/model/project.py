@@ -323,7 +323,6 @@ def _check_project(p: Project) -> None:
         if svc.image is None and svc.build is None and svc.provider is None:
             raise p.error_at(at, f"service {name!r} has neither an image nor a build "
                                  "context specified")
-        replicas = svc.replicas()
         if svc.scale is not None and svc.deploy is not None and \
                 svc.deploy.replicas is not None and svc.scale != svc.deploy.replicas:
             raise p.error_at((*at, "scale"), f"service {name!r}: scale ({svc.scale}) and "
