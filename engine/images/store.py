@@ -218,7 +218,7 @@ class ImageStore:
             fcntl.flock(fd, fcntl.LOCK_SH)
             self._gc_fd = fd
             self._ensure_layout()
-            from .gc import recover
+            from .recovery import recover
 
             recover(self)
         self._writers += 1
@@ -507,20 +507,6 @@ class ImageStore:
             if isinstance(image, str) and image:
                 out.add(image)
         return out
-
-    def commit(self, upper_dir: str | Path, base: Image | None = None, *,
-               repo_tag: str | None = None, author: str = "", comment: str = "",
-               changes: list[str] = (), created_by: str = "",  # type: ignore[assignment]
-               uid_map: list[tuple[int, int, int]] | None = None,
-               gid_map: list[tuple[int, int, int]] | None = None) -> Image:
-        """Pack a container's overlay upper dir as a new layer on top of ``base``;
-        ``uid_map``/``gid_map`` (container, host, size) of a container in a user
-        namespace map its files' owners back to the ids inside."""
-        from .build import commit_dir
-
-        return commit_dir(self, Path(upper_dir), base, repo_tag=repo_tag, author=author,
-                          comment=comment, changes=list(changes), created_by=created_by,
-                          id_maps=(uid_map, gid_map))
 
 
 @contextlib.contextmanager
