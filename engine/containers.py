@@ -18,13 +18,11 @@ Standard library only: the thin CLI imports this module for ``ls``/``inspect``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from pycompose.util.fs import atomic_write_json, locked, read_json
 from pycompose.util.paths import private_dir
 
 from .errors import Conflict, EngineError, InvalidArgument, NotFound
+from .record import now_iso
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,13 +45,6 @@ _ADJECTIVES = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "ke
                "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty"]
 _NAMES = ["babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler",
           "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak"]
-
-
-def now_iso() -> str:
-    """docker's timestamp shape: RFC 3339 in UTC with nanoseconds."""
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + \
-        f".{t % 10**9:09d}Z"
 
 
 def new_state() -> dict[str, Any]:
@@ -216,87 +208,6 @@ class ContainerStore:
                     shutil.rmtree(self.dir / n, ignore_errors=True)
 
 
-def status_line(rec: Record, now: float | None = None) -> str:
-    """The STATUS column of ``container ls``: ``Up 3 seconds``, ``Exited (0) 1 minute
-    ago``, ``Created``."""
-    st = rec["State"]
-    status = st.get("Status", "created")
-    now = time.time() if now is None else now
-    if status == "running":
-        up = f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
-        health = (st.get("Health") or {}).get("Status")
-        if health == "starting":
-            return f"{up} (health: starting)"
-        return f"{up} ({health})" if health else up
-    if status == "restarting":
-        return f"Restarting ({st.get('ExitCode', 0)}) " \
-               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
-    if status in ("exited", "dead"):
-        return f"Exited ({st.get('ExitCode', 0)}) " \
-               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
-    return status.capitalize()
-
-
-def render_template(fmt: str, obj: Any) -> str:
-    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
-    def value(path: str) -> Any:
-        v = obj
-        for part in [p for p in path.split(".") if p]:
-            v = v.get(part) if isinstance(v, dict) else None
-        return v
-
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        v = value(expr)
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return "<no value>" if v is None else str(v)
-    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
-
-
-def parse_iso(ts: str) -> float:
-    """Seconds since the epoch of a timestamp written by :func:`now_iso`."""
-    import calendar
-
-    if not ts or ts.startswith("0001"):
-        return 0.0
-    base, _, frac = ts.rstrip("Z").partition(".")
-    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    return secs + (float("0." + frac) if frac else 0.0)
-
-
-def human_duration(seconds: float) -> str:
-    """docker's go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
 # -- looking into a container ------------------------------------------------------------
 def container_pids(pid1: int) -> list[int]:
     """Host pids of every process in the pid namespace of ``pid1``."""
@@ -368,12 +279,14 @@ def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
     """The container's upper dir as a new image layer on its image, with a history
     entry; returns the new image id."""
     from .images import ImageStore
+    from .images.commit import commit_dir
 
     store = ImageStore(root)
     base = store.resolve(rec["Image"]) if rec.get("Image") else None
     created_by = " ".join([rec["Path"], *rec["Args"]])
     uid_map, gid_map = id_maps(rec)
-    image = store.commit(rec["GraphDriver"]["Data"]["UpperDir"], base, repo_tag=repo_tag,
-                         author=author, comment=message, changes=list(changes or []),
-                         created_by=created_by, uid_map=uid_map, gid_map=gid_map)
+    image = commit_dir(store, Path(rec["GraphDriver"]["Data"]["UpperDir"]), base,
+                       repo_tag=repo_tag, author=author, comment=message,
+                       changes=list(changes or []), created_by=created_by,
+                       id_maps=(uid_map, gid_map))
     return str(image.id)

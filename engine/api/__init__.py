@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from ..images.reference import Reference
     from ..images.versions import Version
     from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
-    from ..record import ContainerRecord, Health, Status
+    from ..record import ContainerRecord, Health, Status, now_iso, parse_iso
     from ..registry.types import (
         ImageMessage,
         LayerProgress,
@@ -89,6 +89,7 @@ if TYPE_CHECKING:
 #: types imported when first used: enum classes and a dozen more dataclasses (the
 #: registry's requests, results and events) cost the thin client's start-up
 _LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
+         "parse_iso": "record", "now_iso": "record",
          "NetworkInfo": "networks", "NetworkSpec": "networks",
          "Reference": "images.reference", "Version": "images.versions",
          **{name: "registry.types" for name in (
@@ -114,7 +115,7 @@ __all__ = [
     "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",
     "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Reference",
     "Resources", "RestartPolicy", "SetupFailed", "Status", "Ulimit", "Unavailable",
-    "Version", "parse_reference",
+    "Version", "now_iso", "parse_iso", "parse_reference",
 ]
 
 
@@ -198,6 +199,37 @@ class Engine:
                 continue
             out.append(rec)
         return out
+
+    def copy_from(self, ref: str, path: str, dest: str, *, follow_link: bool = False
+                  ) -> None:
+        """``cp CONTAINER:PATH DEST`` (docker's rules), resolved inside the container."""
+        from ..containers import copy_from
+
+        copy_from(self._store().get(ref), path, dest, follow_link=follow_link)
+
+    def copy_to(self, ref: str, src: str, path: str, *, follow_link: bool = False,
+                archive: bool = False) -> None:
+        """``cp SRC CONTAINER:PATH`` (docker's rules), never through a container's link."""
+        from ..containers import copy_to
+
+        copy_to(self._store().get(ref), src, path, follow_link=follow_link, archive=archive)
+
+    def commit(self, ref: str, repository: str | None = None, *, message: str = "",
+               author: str = "", changes: list[str] | None = None) -> str:
+        """The container's changes as a new image; its id."""
+        from ..containers import commit
+
+        return commit(self.root, self._store().get(ref), repository, message=message,
+                      author=author, changes=changes)
+
+    def top_pids(self, ref: str) -> list[int]:
+        """Host pids of every process of a running container."""
+        from ..containers import container_pids
+
+        rec = self.container(ref)
+        if not rec.status.is_active or not rec.pid:
+            raise Conflict(f"container {rec.name} is not running")
+        return container_pids(rec.pid)
 
     # -- networks, volumes, images: the caller's process, under the stores' locks ------
     @property

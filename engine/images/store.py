@@ -182,6 +182,7 @@ class ImageStore:
         self.layers_dir = self.images_dir / "layers"
         self.links = self.images_dir / "l"
         self.tmp = self.images_dir / "tmp"
+        self.holds_dir = self.images_dir / "holds"
         self._writers = 0
         self._gc_fd: int | None = None
 
@@ -218,7 +219,7 @@ class ImageStore:
             fcntl.flock(fd, fcntl.LOCK_SH)
             self._gc_fd = fd
             self._ensure_layout()
-            from .gc import recover
+            from .recovery import recover
 
             recover(self)
         self._writers += 1
@@ -349,6 +350,38 @@ class ImageStore:
             self._install_layer(layer_tmp, chain, parent, result)
             return LayerRef(digest, tee.size, media, result.diff_id, chain)
 
+    def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
+                      parent: str | None, *, what: str = "layer") -> LayerRef:
+        """Store a layer made on this machine as it is: ``blob`` (its plain tar, fsynced,
+        whose sha256 is ``diff_id``) becomes the blob and the directory ``tree`` (the
+        overlay upper dir the tar was packed from: whiteouts as char 0:0, opaque marks,
+        no other overlay xattrs) becomes the unpacked layer, both by rename (same
+        filesystem), so a build's layer is written once. Call inside ``writing()``."""
+        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
+            chain = chain_id(parent, diff_id)
+            digest = diff_id  # an uncompressed tar's digest is its diff_id
+            if self.has_layer(chain):
+                if not self.has_blob(digest):
+                    os.replace(blob, self.blob_path(digest))
+                    fsync_dir(self.blobs)
+                return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
+            layer_tmp = work / "layer"
+            layer_tmp.mkdir()
+            os.rename(tree, layer_tmp / "diff")
+            os.chown(layer_tmp / "diff", 0, 0)
+            os.chmod(layer_tmp / "diff", 0o755)  # as an unpacked layer's root
+            disk = 0
+            for dirpath, _dirs, files in os.walk(layer_tmp / "diff"):
+                for f in files:
+                    with contextlib.suppress(OSError):
+                        disk += os.lstat(os.path.join(dirpath, f)).st_size
+            if not self.has_blob(digest):
+                os.replace(blob, self.blob_path(digest))
+                fsync_dir(self.blobs)
+            self._install_layer(layer_tmp, chain, parent, L.UnpackResult(diff_id, tar_size,
+                                                                          disk))
+            return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
+
     def _install_layer(self, layer_tmp: Path, chain: str, parent: str | None,
                        result: L.UnpackResult) -> None:
         dest = self.layer_dir(chain)
@@ -451,6 +484,9 @@ class ImageStore:
             for im in images:
                 if im.id == ref:
                     return im
+            held = self.held_image(ref)
+            if held is not None:
+                return held
             raise NotFound(f"No such image: {ref}")
         try:
             parsed = reference.parse(ref)
@@ -514,6 +550,76 @@ class ImageStore:
                           if e.get("digest") == m_digest
                           and (e.get("annotations") or {}).get(ANN_NAME))
 
+    # ------------------------------------------------------------ holds
+
+    def hold(self, name: str, *, blobs: list[str], chains: list[str],
+             image: Image | None = None, data: dict[str, Any] | None = None) -> None:
+        """Keep ``blobs`` and unpacked ``chains`` from garbage collection under ``name``
+        (``[a-z0-9-]``), with ``data`` for the holder. An ``image`` held this way is not
+        in index.json (``image ls`` never shows it) but resolves by its full id: the
+        build cache keeps its layers and the images its RUN steps run in like this.
+        Call inside ``with store.writing():``, after the blobs and layers were added."""
+        record: dict[str, Any] = {"blobs": blobs, "chains": chains, "data": data or {}}
+        if image is not None:
+            record["image"] = {"id": image.id, "manifest": image.manifest_digest}
+        path = self.holds_dir / f"{name}.json"
+        with _disk_errors("build cache", self.images_dir):
+            self.holds_dir.mkdir(mode=0o700, exist_ok=True)
+            atomic_write(path, canonical_json(record), mode=0o600)
+
+    def held(self, name: str) -> dict[str, Any] | None:
+        """The record held as ``name``, or None."""
+        try:
+            rec: dict[str, Any] = json.loads((self.holds_dir / f"{name}.json").read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        return rec
+
+    def holds(self, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every hold whose name starts with ``prefix``."""
+        try:
+            names = sorted(os.listdir(self.holds_dir))
+        except FileNotFoundError:
+            return
+        for n in names:
+            if n.endswith(".json") and n.startswith(prefix):
+                rec = self.held(n[:-5])
+                if rec is not None:
+                    yield n[:-5], rec
+
+    def release(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.holds_dir / f"{name}.json").unlink()
+
+    def add_held_image(self, oci_config: dict[str, Any], layers: list[LayerRef],
+                       data: dict[str, Any] | None = None) -> Image:
+        """Register an image that only a hold keeps (see :meth:`hold`), held as
+        ``image-<hex of its id>``."""
+        with _disk_errors("image", self.images_dir), self.writing():
+            cfg_bytes = canonical_json(oci_config)
+            config_digest = self.put_blob(cfg_bytes)
+            manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
+                                   "size": len(cfg_bytes)},
+                        "layers": [ly.descriptor() for ly in layers]}
+            m_digest = self.put_blob(canonical_json(manifest))
+            image = self._image(m_digest, config_digest, [])
+            self.hold(f"image-{_hex(config_digest)}",
+                      blobs=[config_digest, m_digest, *[ly.digest for ly in layers]],
+                      chains=[ly.chain_id for ly in layers], image=image, data=data)
+            return image
+
+    def held_image(self, image_id: str) -> Image | None:
+        """An image kept by a hold (not in the index), by its full id."""
+        rec = self.held(f"image-{_hex(image_id)}")
+        im = (rec or {}).get("image") or {}
+        if im.get("id") != image_id:
+            return None
+        try:
+            return self._image(str(im["manifest"]), image_id, [])
+        except (NotFound, ValueError, KeyError):
+            return None
+
     @property
     def image_in_use(self) -> set[str]:
         """Image ids that containers use: ``$ROOT/containers/*/state.json`` key "Image".
@@ -527,20 +633,6 @@ class ImageStore:
             if isinstance(image, str) and image:
                 out.add(image)
         return out
-
-    def commit(self, upper_dir: str | Path, base: Image | None = None, *,
-               repo_tag: str | None = None, author: str = "", comment: str = "",
-               changes: list[str] = (), created_by: str = "",  # type: ignore[assignment]
-               uid_map: list[tuple[int, int, int]] | None = None,
-               gid_map: list[tuple[int, int, int]] | None = None) -> Image:
-        """Pack a container's overlay upper dir as a new layer on top of ``base``;
-        ``uid_map``/``gid_map`` (container, host, size) of a container in a user
-        namespace map its files' owners back to the ids inside."""
-        from .build import commit_dir
-
-        return commit_dir(self, Path(upper_dir), base, repo_tag=repo_tag, author=author,
-                          comment=comment, changes=list(changes), created_by=created_by,
-                          id_maps=(uid_map, gid_map))
 
 
 @contextlib.contextmanager

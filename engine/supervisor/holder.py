@@ -21,23 +21,29 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
+
+from pycompose.util.besteffort import best_effort
 
 from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
 from ..errors import CannotExecute, CommandNotFound, Conflict, EngineError, NotFound
 from ..logs import config as logcfg
 from ..volumes import VolumeStore
-from . import build, health, net, rt
+from . import health, net, records, rt
 from . import spec as S
 from .logs import Held, LogService
 
 log = logging.getLogger("pycompose.supervisor")
 
 UNKNOWN_EXIT = 255
+
+#: a process's stdin, stdout, stderr (None: /dev/null)
+Stdio = tuple[int | None, int | None, int | None]
 
 
 @dataclass
@@ -86,9 +92,7 @@ class Holder:
         if self._net_services is not None:
             self._net_services.notify()
             return
-        from pycompose.netplug import Networks, NetworkServices
-
-        self._net_services = NetworkServices(Networks(self.root))
+        self._net_services = net.services(self.root)
         self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:
@@ -96,9 +100,9 @@ class Holder:
 
     # -- create --------------------------------------------------------------------------
     def create(self, req: CreateRequest) -> Record:
-        rec = build.new_record(self.root, req)
+        rec = records.new_record(self.root, req)
         return self.store.create(rec, req.name,
-                                 lambda r: build.attach_storage(self.root, r))
+                                 lambda r: records.attach_storage(self.root, r))
 
     # -- start ---------------------------------------------------------------------------
     async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
@@ -117,7 +121,7 @@ class Holder:
                             attached: bool = False) -> Live:
         rec = self.store.load(cid)
         self._copy_up(rec)
-        spec = build.runtime_spec(self.root, rec, console_size)
+        spec = records.runtime_spec(self.root, rec, console_size)
         tty = bool(rec["Config"]["Tty"])
         logging_cfg = logcfg.of_record(rec)
         client = None if tty else stdio
@@ -155,7 +159,7 @@ class Holder:
         except BaseException as e:
             for fd in pipes:
                 os.close(fd)
-            with contextlib.suppress(Exception):
+            with best_effort(log, "destroy %s after a failed start", cid[:12]):
                 rt.destroy(spec)
             msg = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
             # docker's State.ExitCode of a start that failed: 127/126 when the command
@@ -187,7 +191,12 @@ class Holder:
         hc = rec["Config"].get("Healthcheck")
         argv = health.test_command(hc)
         if argv and hc:
-            self.nursery.start_soon(health.run_checks, self, live, argv, hc)
+            cid = live.cid
+
+            async def probe(req: ExecRequest, stdio: Stdio) -> Live:
+                return await self.exec(cid, req, stdio)
+            self.nursery.start_soon(health.run_checks, live.done, probe,
+                                    partial(self.store.update, cid), argv, hc)
         return live
 
     def _copy_up(self, rec: Record) -> None:
@@ -236,13 +245,13 @@ class Holder:
         await self._finish(live, code)
 
     async def _finish(self, live: Live, code: int) -> None:
-        with contextlib.suppress(Exception):
+        with best_effort(log, "kill what is left of %s", live.cid[:12]):
             rt.kill_all(live.spec, signal.SIGKILL)
         with trio.move_on_after(10):  # an exec (a healthcheck) half set up joins late
             while live.execs_starting:
                 await trio.sleep(0.01)
         if live.execs_starting == 0:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "kill what is left of %s", live.cid[:12]):
                 rt.kill_all(live.spec, signal.SIGKILL)
         await self.logs.drained(live.log, 5)
         oom = rt.oom_killed(live.spec)
@@ -351,7 +360,7 @@ class Holder:
                 await live.done.wait()
             if not live.done.is_set():
                 live.killed = True
-                with contextlib.suppress(Exception):
+                with best_effort(log, "kill %s after its stop timeout", cid[:12]):
                     rt.kill_all(live.spec, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(live.pid, signal.SIGKILL)
@@ -374,8 +383,8 @@ class Holder:
             return
         # the runtime's objects are found again from the record alone (id, root id)
         if (self.store.path(cid) / "rt").exists():
-            with contextlib.suppress(Exception):
-                rt.destroy(build.runtime_spec(self.root, rec))
+            with best_effort(log, "destroy the runtime's objects of %s", cid[:12]):
+                rt.destroy(records.runtime_spec(self.root, rec))
         net.release(self.root, rec)
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
@@ -492,8 +501,8 @@ class Holder:
             alive = pid > 0 and st.get("StartTime") is not None and \
                 rt.process_start_time(pid) == st.get("StartTime")
             spec = None
-            with contextlib.suppress(Exception):
-                spec = build.runtime_spec(self.root, rec)
+            with best_effort(log, "rebuild the spec of %s", cid[:12]):
+                spec = records.runtime_spec(self.root, rec)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
                 live.log = self.logs.adopted(cid)  # its output went on through the keeper
@@ -503,7 +512,7 @@ class Holder:
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "destroy the leftovers of %s", cid[:12]):
                     rt.destroy(spec)
             self.store.update(cid, lambda r: r["State"].update(
                 Status="exited", Running=False, Restarting=False, Pid=0,

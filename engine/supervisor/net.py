@@ -10,12 +10,13 @@ out through NAT, the host's resolver). ``--network none`` is a namespace with ``
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
 from pathlib import Path
 from typing import Any
+
+from pycompose.util.besteffort import best_effort
 
 from ..containers import Record
 from ..errors import NotFound, Unavailable
@@ -198,7 +199,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
                 "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
                 "Gateway": att.gateway or "", "MacAddress": att.mac, "Aliases": aliases}
         first = atts[0]
-        from .build import port_bindings_of
+        from .records import port_bindings_of
 
         bindings = port_bindings_of(host)
         published = nets.publish(cid, first.ip, bindings) if bindings else []
@@ -228,13 +229,21 @@ def release(root: Path, rec: Record) -> None:
     except ImportError:
         return
     nets = Networks(root)
-    with contextlib.suppress(Exception):
+    with best_effort(log, "unpublish the ports of %s", rec["Id"][:12]):
         nets.unpublish(rec["Id"])
     for name, _ in eps:
         try:
             nets.detach(name, rec["Id"])
         except Exception as e:
             log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
+
+
+def services(root: Path) -> Any:
+    """netplug's one task for the supervisor: DNS of every network and the userland
+    port proxies (``await svc.run()``, ``svc.notify()`` when networks change)."""
+    from pycompose.netplug import Networks, NetworkServices
+
+    return NetworkServices(Networks(root))
 
 
 def drop_idle_default(root: Path) -> None:

@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("pycompose.cli.stack_registry", "Pull the images of the project's services"),
     "push": ("pycompose.cli.stack_registry", "Push the images of the services built here"),
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
+    "build": ("pycompose.cli.build", "Build images: the project's services, or a Dockerfile "
+              "(build PATH)"),
+    "builder": ("pycompose.cli.build", "Manage the build cache (prune)"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),

@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from pycompose.engine.registry.types import Event
+    from pycompose.engine.api.registry import Event
 
 _BAR = 50
 _REDRAW = 0.1  # seconds between redraws of a moving bar
@@ -54,7 +54,7 @@ class ProgressView:
         self._dirty: set[str] = set()
 
     def __call__(self, event: Event) -> None:
-        from pycompose.engine.registry.types import ImageMessage
+        from pycompose.engine.api.registry import ImageMessage
 
         if self.quiet:
             return

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from pycompose.engine.registry.types import PulledImage
+    from pycompose.engine.api.registry import PulledImage
 
 
 def register_image_verbs(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 # ---------------------------------------------------------------- pull
 
 def _refuse(message: str) -> Exception:
-    from pycompose.engine.errors import InvalidArgument
+    from pycompose.engine.api import InvalidArgument
 
     return InvalidArgument(message)
 
@@ -71,7 +71,7 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
                quiet: bool = False, out: TextIO | None = None) -> list[PulledImage]:
     """Pull with progress on ``out`` (stdout); the pulled images."""
     from pycompose.cli.progress import ProgressView
-    from pycompose.engine.registry import Platform, PullRequest, pull_image
+    from pycompose.engine.api.registry import Platform, PullRequest, pull_image
 
     out = out or sys.stdout
     plat = Platform.parse(platform) if platform else None
@@ -82,7 +82,7 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
     result = pull_image(PullRequest(ref, plat, all_tags), progress=view)
     view.flush()
     if not quiet:
-        from pycompose.engine.images.reference import parse
+        from pycompose.engine.api.images import parse_reference as parse
 
         for im in result.images:
             status = "Downloaded newer image" if im.updated else "Image is up to date"
@@ -102,7 +102,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     from pycompose.cli.progress import ProgressView, human_bytes
-    from pycompose.engine.registry import PushRequest, push_image
+    from pycompose.engine.api.registry import PushRequest, push_image
 
     view = ProgressView(sys.stdout, quiet=args.quiet)
     result = push_image(PushRequest(args.ref, args.all_tags), progress=view)
@@ -129,7 +129,7 @@ def _read_secret(prompt: str) -> str:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from pycompose.engine.registry import LoginRequest, login
+    from pycompose.engine.api.registry import LoginRequest, login
 
     user, password = args.username, args.password
     if args.password_stdin:
@@ -159,7 +159,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    from pycompose.engine.registry import logout
+    from pycompose.engine.api.registry import logout
 
     key, found = logout(args.server)
     if found:
@@ -179,19 +179,19 @@ def ensure_image(ref: str, policy: str, out: TextIO | None = None) -> None:
         return
     out = out or sys.stderr
     if policy == "missing":
-        from pycompose.engine.imagelookup import maybe_present
+        from pycompose.engine.api.registry import maybe_present
 
         if maybe_present(ref):
             return
-        from pycompose.engine.errors import NotFound
-        from pycompose.engine.images.store import ImageStore
+        from pycompose.engine.api import NotFound
+        from pycompose.engine.api.images import ImageStore
 
         try:
             ImageStore().resolve(ref)
             return
         except NotFound:
             pass
-        from pycompose.engine.images.reference import parse
+        from pycompose.engine.api.images import parse_reference as parse
 
         name = parse(ref).familiar()  # a bad name is refused here, before any pull
         print(f"Unable to find image '{name}' locally", file=out)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from pycompose.engine.runtime.ocistate import Store
+    from pycompose.engine.api.runtime import Store
 
 
 def _add_global(p: argparse.ArgumentParser) -> None:
@@ -124,7 +124,7 @@ def _wrap(fn: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.
         _logging(args)
         try:
             if args.systemd_cgroup:
-                from pycompose.engine.errors import InvalidArgument
+                from pycompose.engine.api import InvalidArgument
 
                 raise InvalidArgument("--systemd-cgroup: this runtime has no systemd cgroup "
                                       "driver; leave the flag out (cgroupfs is used)")
@@ -176,13 +176,13 @@ def _logging(args: argparse.Namespace) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from pycompose.engine.runtime.ocistate import DEFAULT_ROOT, Store
+    from pycompose.engine.api.runtime import DEFAULT_ROOT, Store
 
     return Store(args.root or DEFAULT_ROOT)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     ocirun.create(_store(args), args.id, args.bundle, pid_file=args.pid_file,
                   console_socket=args.console_socket)
@@ -190,14 +190,14 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     ocirun.start(_store(args), args.id)
     return 0
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     s = ocirun.state(_store(args), args.id)
     print(json.dumps(json.loads(s.to_json()), indent=2))
@@ -205,7 +205,7 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     ocirun.kill(_store(args), args.id, ocirun.parse_signal(args.signal),
                 all_processes=args.all)
@@ -213,24 +213,22 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     ocirun.delete(_store(args), args.id, force=args.force)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     return ocirun.run(_store(args), args.id, args.bundle, pid_file=args.pid_file,
                       console_socket=args.console_socket, detach=args.detach, keep=args.keep)
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import InvalidArgument
-    from pycompose.engine.runtime import ocirun
-    from pycompose.engine.runtime.oci import parse_process
-    from pycompose.engine.runtime.spec import CapabilitySets
+    from pycompose.engine.api import InvalidArgument
+    from pycompose.engine.api.runtime import CapabilitySets, ocirun, parse_process
 
     caps: CapabilitySets | None = None
     if args.process:
@@ -264,8 +262,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import Conflict, InvalidArgument
-    from pycompose.engine.runtime.oci import default_config
+    from pycompose.engine.api import Conflict, InvalidArgument
+    from pycompose.engine.api.runtime import default_config
 
     path = os.path.join(args.bundle, "config.json")
     if os.path.exists(path):
@@ -281,7 +279,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     states = ocirun.list_states(_store(args))
     if args.quiet:
@@ -299,7 +297,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from pycompose.engine.runtime import ocirun
+    from pycompose.engine.api.runtime import ocirun
 
     pids = ocirun.ps(_store(args), args.id)
     if args.format == "json":
@@ -321,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.version:
         from pycompose import __version__
-        from pycompose.engine.runtime.oci import OCI_VERSION
+        from pycompose.engine.api.runtime import OCI_VERSION
 
         print(f"pycompose-runtime version {__version__}\nspec: {OCI_VERSION}")
         return 0

@@ -32,7 +32,7 @@ def register_image_verbs(sub: argparse._SubParsersAction) -> None:
 
 def _tags(store: object, ref: str) -> tuple[list[str], bool]:
     """The full tag names ``ref`` means, and whether it named a single tag."""
-    from pycompose.engine.images import reference, versions
+    from pycompose.engine.api.images import reference, versions
 
     tagged = ":" in ref.rsplit("/", 1)[-1] or "@" in ref
     r = reference.parse(ref)
@@ -43,8 +43,8 @@ def _tags(store: object, ref: str) -> tuple[list[str], bool]:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     from pycompose.cli.image import human_ago, table
-    from pycompose.engine.errors import NotFound
-    from pycompose.engine.images import ImageStore, reference, versions
+    from pycompose.engine.api import NotFound
+    from pycompose.engine.api.images import ImageStore, reference, versions
 
     store = ImageStore()
     names, single = _tags(store, args.ref)
@@ -98,7 +98,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from pycompose.engine.images import ImageStore, reference, versions
+    from pycompose.engine.api.images import ImageStore, reference, versions
 
     store = ImageStore()
     name = str(reference.parse(args.ref))
