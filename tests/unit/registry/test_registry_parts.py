@@ -131,7 +131,7 @@ def test_runs_image_check_imports_no_http_client_nor_store(tmp_path: Path) -> No
 
     probe = ("import sys\n"
              "import pycompose.cli.container, pycompose.engine.api, pycompose.engine.client\n"
-             "from pycompose.engine.imagelookup import maybe_present\n"
+             "from pycompose.engine.api.registry import maybe_present\n"
              "maybe_present('busybox')\n"
              "heavy = ('httpx', 'trio', 'pycompose.engine.registry.types',\n"
              "         'pycompose.engine.images.store', 'pycompose.cli.registry')\n"
