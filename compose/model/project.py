@@ -63,7 +63,7 @@ class Project:
         ``docker compose config SERVICE...`` prints it. No names: all services."""
         if not names:
             return self
-        from ..graph import edges_of
+        from .dependencies import edges_of
 
         every = self.all_services()
         for n in names:
@@ -190,7 +190,7 @@ def validate(raw: RawProject) -> Project:
         warnings=warnings, source=data if isinstance(data, MDict) else MDict(data),
     )
     _check_project(project)
-    from ..graph import check_dependencies
+    from .dependencies import check_dependencies
 
     project.warnings.extend(w for w in check_dependencies(project)
                             if w not in project.warnings)
@@ -268,6 +268,7 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
         k: (v if v is not None else project_env.get(k))
         for k, v in (svc.environment or {}).items()}
     env: dict[str, str | None] = {}
+    read: list[tuple[str, dict[str, str]]] = []
     for i, ef in enumerate(svc.env_file or []):
         where = ("services", name, "env_file", i)
         path = ef.path if os.path.isabs(ef.path) else str(raw.working_dir / ef.path)
@@ -277,17 +278,20 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
                 raise error_at(data, where, f"env file {path} not found")
             continue
         if ef.format == "raw":
-            env.update(_parse_raw_env(text))
+            values = _parse_raw_env(text)
         else:
             def lookup(k: str) -> str | None:
                 v = project_env.get(k)
                 return v if v is not None else own.get(k)
 
-            env.update(parse_dotenv(text, file=path, lookup=lookup))
+            values = parse_dotenv(text, file=path, lookup=lookup)
+        env.update(values)
+        read.append((path, {k: v for k, v in values.items() if v is not None}))
     # ``environment`` is laid over the env files whole: a bare key that nothing set
     # stays as ``KEY: null`` (docker compose config prints it so, and the container
     # does not get it), even over an env file's value, as compose-go's OverrideBy
     env.update(own)
+    svc._env_files = read
     if svc.environment is not None or svc.env_file:
         svc.environment = env
     svc.env_file = None
@@ -319,16 +323,10 @@ def _check_project(p: Project) -> None:
         if svc.image is None and svc.build is None and svc.provider is None:
             raise p.error_at(at, f"service {name!r} has neither an image nor a build "
                                  "context specified")
-        replicas = svc.replicas()
         if svc.scale is not None and svc.deploy is not None and \
                 svc.deploy.replicas is not None and svc.scale != svc.deploy.replicas:
             raise p.error_at((*at, "scale"), f"service {name!r}: scale ({svc.scale}) and "
                              f"deploy.replicas ({svc.deploy.replicas}) disagree")
-        if svc.container_name and replicas > 1:
-            raise p.error_at((*at, "container_name"),
-                             f"service {name!r} sets container_name "
-                             f"{svc.container_name!r} and runs {replicas} replicas: "
-                             "container names must be unique")
         if svc.network_mode is not None and svc.networks:
             raise p.error_at((*at, "network_mode"), f"service {name!r} declares both "
                              "network_mode and networks, which exclude each other")
@@ -349,11 +347,5 @@ def _check_project(p: Project) -> None:
                                      f"service {name!r} refers to undefined "
                                      f"{kind[:-1]} {ref.source!r}: declare it under the "
                                      f"top-level {kind}")
-    names: dict[str, str] = {}
-    for name, svc in p.services.items():
-        if svc.container_name:
-            if svc.container_name in names:
-                raise p.error_at(("services", name, "container_name"),
-                                 f"services {names[svc.container_name]!r} and {name!r} "
-                                 f"both use container_name {svc.container_name!r}")
-            names[svc.container_name] = name
+    # container names that clash are an error of the commands that would create them
+    # (compose/plan.py check_container_names), not of down or config

@@ -234,6 +234,12 @@ services:
     assert p.services["web"].environment == {
         "FROM_ENV": "overridden", "ONLY_A": "1", "SHARED": "b", "REF": "ref",
         "BARE": "from-shell", "FROM_SHELL": "s", "UNSET_BARE": None}
+    # what each file gave is kept (kube generate makes a ConfigMap of each); a file
+    # that is not there and not required gave nothing
+    assert p.services["web"].env_files_read() == [
+        (str(tmp_path / "a.env"), {"FROM_ENV": "a", "ONLY_A": "1", "SHARED": "a"}),
+        (str(tmp_path / "b.env"), {"SHARED": "b", "REF": "ref"})]
+    assert p.services["web"].env_file is None
 
 
 def test_dotenv_feeds_bare_names_but_is_not_injected(tmp_path: Path) -> None:
@@ -271,8 +277,6 @@ services:
 
 
 @pytest.mark.parametrize(("text", "key", "message"), [
-    ("services: {web: {image: a, container_name: xx, scale: 2}}",
-     "services.web.container_name", "container names must be unique"),
     ("services: {web: {image: a, networks: [nope]}}",
      "services.web.networks[0]", "refers to undefined network 'nope'"),
     ("services: {web: {image: a, volumes: [data:/d]}}",
@@ -287,8 +291,6 @@ services:
      "services.web.network_mode", "exclude each other"),
     ("services: {web: {image: a, scale: 2, deploy: {replicas: 3}}}",
      "services.web.scale", "disagree"),
-    ("services: {a: {image: a, container_name: xx}, b: {image: a, container_name: xx}}",
-     "services.b.container_name", "both use container_name 'xx'"),
 ])
 def test_project_checks(tmp_path: Path, text: str, key: str, message: str) -> None:
     e = error_of(tmp_path, text)
