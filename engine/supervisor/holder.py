@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -85,6 +86,17 @@ class Holder:
         self.starting = 0  # creates and execs in worker threads
         self.logs = LogService(root)
         self.events = EventBus()
+
+    def _spawn(self, fn: Callable[..., Awaitable[object]], *args: Any) -> None:
+        """A task about one container: its bug is logged, and never takes the
+        supervisor (and with it the management of every other container) down."""
+        async def guarded() -> None:
+            try:
+                await fn(*args)
+            except Exception:
+                log.exception("task %s%r failed", getattr(fn, "__name__", fn),
+                              tuple(a for a in args if isinstance(a, str)))
+        self.nursery.start_soon(guarded)
 
     def lock(self, cid: str) -> trio.Lock:
         return self._locks.setdefault(cid, trio.Lock())
@@ -191,7 +203,7 @@ class Holder:
         rec = self.store.update(cid, mark)
         self.live[cid] = live
         self.events.publish("start", cid, rec)
-        self.nursery.start_soon(self._watch, live)
+        self._spawn(self._watch, live)
         if settings and net.network_of(rec) != "bridge":
             self._start_network_services()
         hc = rec["Config"].get("Healthcheck")
@@ -203,9 +215,9 @@ class Holder:
                 return await self.exec(cid, req, stdio)
             def changed(status: str, now: Record) -> None:
                 self.events.publish(f"health_status: {status}", cid, now)
-            self.nursery.start_soon(health.run_checks, live.done, probe,
-                                    partial(self.store.update, cid), argv, hc,
-                                    lambda: live.paused, changed)
+            self._spawn(health.run_checks, live.done, probe,
+                        partial(self.store.update, cid), argv, hc,
+                        lambda: live.paused, changed)
         return live
 
     def _copy_up(self, rec: Record) -> None:
@@ -297,7 +309,7 @@ class Holder:
         policy = rec["HostConfig"]["RestartPolicy"]
         if self._should_restart(policy, code, rec, live):
             live.done.set()
-            self.nursery.start_soon(self._restart_later, live.cid, rec["RestartCount"])
+            self._spawn(self._restart_later, live.cid, rec["RestartCount"])
             return
         if rec["HostConfig"].get("AutoRemove"):
             self._remove_files(live.cid, volumes=True)
@@ -508,7 +520,7 @@ class Holder:
             self.starting -= 1
         ex = Live(cid, live.spec, started.pid, pty_master=started.pty_master)
         self.execs.add(ex.pid)
-        self.nursery.start_soon(self._watch_exec, ex)
+        self._spawn(self._watch_exec, ex)
         return ex
 
     async def _watch_exec(self, ex: Live) -> None:
@@ -589,7 +601,7 @@ class Holder:
                 live.log = self.logs.adopted(cid)  # its output went on through the keeper
                 self.live[cid] = live
                 keep.add(cid)
-                self.nursery.start_soon(self._watch, live)
+                self._spawn(self._watch, live)
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
@@ -604,7 +616,7 @@ class Holder:
             elif (rec["HostConfig"].get("RestartPolicy") or {}).get("Name") in (
                     "always", "unless-stopped", "on-failure"):
                 # as dockerd does at its start: bring back what should be running
-                self.nursery.start_soon(self._restart_later, cid,
+                self._spawn(self._restart_later, cid,
                                         int(rec.get("RestartCount") or 0))
         try:
             rt.cleanup_leftovers(self.root, keep)

@@ -75,14 +75,15 @@ def project_lock(name: str) -> Any:
 
 
 def rows(args: argparse.Namespace, all_: bool, services: list[str] | None = None,
-         oneoff: bool = False) -> tuple[Any, list[Any]]:
-    """The project and its containers (running ones unless ``all_``)."""
+         oneoff: bool = False, orphans: bool = False) -> tuple[Any, list[Any]]:
+    """The project and its containers (running ones unless ``all_``; those of services
+    the files no longer declare only with ``orphans``)."""
     from pycompose.compose.orchestrate import container_rows
 
     project = load_project(args)
     names = services if services is not None else list(getattr(args, "services", []) or [])
     return project, container_rows(project, engine(), all_=all_, services=names,
-                                   oneoff=oneoff)
+                                   oneoff=oneoff, orphans=orphans)
 
 
 def service_container(args: argparse.Namespace, service: str, index: int | None = None,

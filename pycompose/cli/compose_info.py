@@ -158,9 +158,8 @@ PS_TABLE = [("NAME", "Name"), ("IMAGE", "Image"), ("COMMAND", "Command"),
 def ps(args: argparse.Namespace) -> int:
     from pycompose.compose import translate as T
 
-    project, recs = C.rows(args, bool(args.all or args.status or args.filter))
-    if args.orphans == "false":
-        recs = [r for r in recs if r.labels.get(T.LABEL_SERVICE) in project.services]
+    _, recs = C.rows(args, bool(args.all or args.status or args.filter),
+                     orphans=args.orphans != "false")
     recs = _ps_filter(recs, args.filter, args.status)
     if args.quiet:
         for r in recs:
