@@ -41,4 +41,5 @@ async def test_checks_go_on_after_a_broken_probe(autojump_clock: Any) -> None:
                      {"Interval": 10**9, "Retries": 2})
         await trio.sleep(3.5)
         done.set()
-    assert len(calls) == 3 and len(changes) == 4  # the first change: "starting"
+    # probes at once, then at 1, 2 and 3 s; the first change of the record: "starting"
+    assert len(calls) == 4 and len(changes) == 5
