@@ -14,6 +14,8 @@
      ├── Busy                      "busy"         a lock or a resource is held; try again
      ├── Unavailable               "unavailable"  a service the engine needs cannot be reached
      │                                            (the supervisor, a registry)
+     ├── Unauthorized              "unauthorized" a registry refused the credentials, or
+     │                                            wants some
      └── Internal                  "internal"     a bug on the far side (supervisor.log has it)
 
 Library code raises a kind with a message naming the object; it never picks a process
@@ -100,6 +102,12 @@ class Unavailable(EngineError):
     kind = "unavailable"
 
 
+class Unauthorized(EngineError):
+    """A registry (or its token server) refused the credentials, or wants some."""
+
+    kind = "unauthorized"
+
+
 class Internal(EngineError):
     """A bug on the far side of the socket; its traceback is in ``supervisor.log``."""
 
@@ -108,7 +116,8 @@ class Internal(EngineError):
 
 KINDS: dict[str, type[EngineError]] = {
     c.kind: c for c in (EngineError, NotFound, Conflict, InvalidArgument, SetupFailed,
-                        CommandNotFound, CannotExecute, Busy, Unavailable, Internal)
+                        CommandNotFound, CannotExecute, Busy, Unavailable, Unauthorized,
+                        Internal)
 }
 
 
