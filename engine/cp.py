@@ -252,9 +252,10 @@ class _Dest:
     stopped container (directories the image has are made there as overlayfs would
     copy them up)."""
 
-    def __init__(self, tree: Root | LayerStack, upper: str) -> None:
+    def __init__(self, tree: Root | LayerStack, c: ContainerFiles) -> None:
         self.tree = tree
-        self.upper = upper
+        self.upper = c.upper
+        self.c = c
 
     def dir_fd(self, path: str) -> int:
         """A writable fd of the directory ``path`` (resolved inside the container)."""
@@ -279,7 +280,10 @@ class _Dest:
                     os.mkdir(name, 0o700, dir_fd=fd)
                     sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                                   | os.O_CLOEXEC, dir_fd=fd)
-                    os.fchown(sub, tmpl.st_uid, tmpl.st_gid)
+                    # the owner overlayfs would give its copy-up: a lower layer's ids
+                    # are the container's, the upper dir holds host ids (user ns)
+                    os.fchown(sub, _to_host(tmpl.st_uid, self.c.uid_map),
+                              _to_host(tmpl.st_gid, self.c.gid_map or self.c.uid_map))
                     os.fchmod(sub, tmpl.st_mode & 0o7777)
                     os.utime(sub, ns=(tmpl.st_atime_ns, tmpl.st_mtime_ns))
                 os.close(fd)
@@ -308,7 +312,7 @@ def copy_in(c: ContainerFiles, src: str, path: str, *, follow_link: bool = False
                 return _to_host(uid, c.uid_map), _to_host(gid, c.gid_map or c.uid_map)
 
             policy = Policy(owner=owner, upper=isinstance(tree, LayerStack))
-            dest = _Dest(tree, c.upper)
+            dest = _Dest(tree, c)
             _put_in(tree, dest, entry, _basename(src) or "root", src.endswith("/."), path,
                     policy, c.name)
     finally:
