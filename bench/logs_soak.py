@@ -9,6 +9,7 @@ however much is written.
 
 Run as root: .venv/bin/python bench/logs_soak.py [--minutes 3] [--restarting 3]
     [--max-size 20m --max-file 5]   (the default rotation; smaller to rotate faster)
+    [--compress]
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main() -> int:
     ap.add_argument("--restarting", type=int, default=3)
     ap.add_argument("--max-size", default="20m")
     ap.add_argument("--max-file", default="5")
+    ap.add_argument("--compress", action="store_true", help="compress rotated files")
+    ap.add_argument("--keep", action="store_true", help="keep the state root (and its "
+                    "supervisor.log) for a look afterwards")
     ap.add_argument("--every", type=float, default=10, help="seconds between samples")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -95,9 +99,11 @@ def main() -> int:
     os.environ["PYCOMPOSE_SUPERVISOR_IDLE"] = "10"
     from pycompose.engine.logs.config import parse, parse_size
 
-    opts = ["--log-opt", f"max-size={a.max_size}", "--log-opt", f"max-file={a.max_file}"]
+    opts = ["--log-opt", f"max-size={a.max_size}", "--log-opt", f"max-file={a.max_file}",
+            "--log-opt", f"compress={'true' if a.compress else 'false'}"]
     per_container = int(a.max_file) * parse_size(a.max_size)
-    parse(None, {"max-size": a.max_size, "max-file": a.max_file})  # refuse bad flags now
+    parse(None, {"max-size": a.max_size, "max-file": a.max_file,
+                 "compress": "true" if a.compress else "false"})  # refuse bad flags now
     try:
         tar = make_busybox_rootfs_tar(work / "bb.tar")
         cli("image", "import", str(tar), "busybox:latest")
@@ -155,7 +161,10 @@ def main() -> int:
         except Exception as e:  # already gone: nothing to stop
             print(f"(shutdown: {e})", file=sys.stderr)
         time.sleep(1)
-        shutil.rmtree(work, ignore_errors=True)
+        if a.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

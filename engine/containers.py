@@ -279,12 +279,14 @@ def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
     """The container's upper dir as a new image layer on its image, with a history
     entry; returns the new image id."""
     from .images import ImageStore
+    from .images.commit import commit_dir
 
     store = ImageStore(root)
     base = store.resolve(rec["Image"]) if rec.get("Image") else None
     created_by = " ".join([rec["Path"], *rec["Args"]])
     uid_map, gid_map = id_maps(rec)
-    image = store.commit(rec["GraphDriver"]["Data"]["UpperDir"], base, repo_tag=repo_tag,
-                         author=author, comment=message, changes=list(changes or []),
-                         created_by=created_by, uid_map=uid_map, gid_map=gid_map)
+    image = commit_dir(store, Path(rec["GraphDriver"]["Data"]["UpperDir"]), base,
+                       repo_tag=repo_tag, author=author, comment=message,
+                       changes=list(changes or []), created_by=created_by,
+                       id_maps=(uid_map, gid_map))
     return str(image.id)

@@ -199,7 +199,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
                 "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
                 "Gateway": att.gateway or "", "MacAddress": att.mac, "Aliases": aliases}
         first = atts[0]
-        from .build import port_bindings_of
+        from .records import port_bindings_of
 
         bindings = port_bindings_of(host)
         published = nets.publish(cid, first.ip, bindings) if bindings else []

@@ -1,5 +1,5 @@
-"""Turn ``run``/``create`` options and an image into a container record, and a record
-into the runtime's ContainerSpec.
+"""Container records: a typed create request and an image become a record, and a record
+becomes the runtime's ContainerSpec.
 
 Two steps because docker has two: ``create`` decides everything that is stored and
 shown by ``inspect`` (Config, HostConfig, Mounts, GraphDriver); ``start`` derives the
