@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("pycompose.cli.build", "Build images: the project's services, or a Dockerfile "
               "(build PATH)"),
     "builder": ("pycompose.cli.build", "Manage the build cache (prune)"),
+    "kube": ("pycompose.cli.kube", "The project on Kubernetes, Kubernetes YAML on pycompose"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),

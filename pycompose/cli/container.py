@@ -53,6 +53,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
       help="bridge | host | none | container:NAME | a network's name "
            "(default: none, or bridge with -p)")
     a("--ip", help="IPv4 address on the (user-defined) network")
+    a("--ipc", help="IPC namespace: private | shareable | none | host | container:NAME")
     a("--network-alias", action="append", default=[], dest="network_aliases",
       metavar="ALIAS", help="a DNS name of the container on its network")
     a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]")
