@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -32,23 +32,23 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
     from pycompose.engine.api import logs as L
 
     width = max((len(service_label(r)) for r in recs), default=0)
-    window = L.Window(tail=tail, since=since, until=until)
 
     async def one(rec: ContainerRecord) -> None:
         name = service_label(rec)
         pre = f"{name:<{width}}  | ".encode() if prefix else b""
 
-        def emit(e: L.Entry) -> None:
+        def emit(e: Any) -> None:
             text = L.render(e, timestamps)
             write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
-
         try:
-            log = L.open_log(rec)
+            log = L.reader(engine.root, rec)
         except L.NotReadable as no:
             write(pre + f"({no})\n".encode())
             return
+        window = L.Window(tail=tail, since=since, until=until)
         try:
-            for e in await trio.to_thread.run_sync(lambda: list(log.history(window))):
+            history = await trio.to_thread.run_sync(lambda: list(log.history(window)))
+            for e in history:
                 emit(e)
             if not follow:
                 return

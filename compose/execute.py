@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
@@ -48,6 +49,8 @@ class Networks(Protocol):
 
 class Seam(Protocol):
     """What orchestration needs of the engine (``pycompose.engine.api.Engine``)."""
+
+    root: Path  # the state root (log files are read from it)
 
     def create(self, req: CreateRequest) -> str: ...
     def start(self, ref: str) -> str: ...

@@ -99,7 +99,9 @@ def _try_connect(path: Path) -> Conn | None:
 def _spawn_supervisor(root: Path) -> None:
     """Start the supervisor as a daemon: double fork, setsid, stdio to its log file.
     If one is already starting, its flock makes our copy exit at once."""
-    root.mkdir(parents=True, exist_ok=True)
+    from pycompose.util.paths import private_dir
+
+    private_dir(root)
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)
@@ -108,7 +110,7 @@ def _spawn_supervisor(root: Path) -> None:
         os.setsid()
         if os.fork():
             os._exit(0)
-        fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)

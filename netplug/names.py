@@ -46,6 +46,15 @@ def netns_prefix(rid: str) -> str:
     return f"pc-{rid}-"
 
 
+def spare_netns_name(rid: str, spare_id: str) -> str:
+    """A network namespace wired ahead of the container that will join it (spares.py)."""
+    return f"pc-{rid}-sp-{spare_id}"
+
+
+def spare_netns_prefix(rid: str) -> str:
+    return f"pc-{rid}-sp-"
+
+
 def uplink_name(rid: str, scope: str) -> str:
     """The host end of a namespace's uplink veth."""
     return f"{LINK_PREFIX}{rid}u{short_hash('scope:' + scope)}"

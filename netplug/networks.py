@@ -207,7 +207,7 @@ class Networks:
     def _apply_host_rules(self, st: State) -> None:
         from .forwarding import apply_host_rules
 
-        apply_host_rules(self, st)
+        apply_host_rules(self.rid, st)
 
     def remove(self, name: str) -> None:
         with self.store.locked():
@@ -218,8 +218,12 @@ class Networks:
                                          for a in net.attachments.values()))
                 raise NetworkConflict(f"network {name} has active endpoints ({users}): "
                                       "remove or disconnect them first")
+            gone = [st.spares.pop(sid) for sid, sp in list(st.spares.items())
+                    if sp.network == name]
             del st.networks[name]
             self.store.write(st)
+            for sp in gone:
+                nsutil.del_netns(sp.netns)
             kernel.delete_host_route(net.subnet, self.uplink_of(net.scope))
             self._converge_scope(st, net.scope)
             self.store.write(st)
@@ -244,6 +248,13 @@ class Networks:
                 except (NetworkConflict, NetworkNotFound):
                     pass
         return removed
+
+    def ready(self, name: str) -> bool:
+        """Whether the network is recorded and its namespace is there: the fast check
+        before an attach (``ensure`` converges every kernel object, ~40 ms, which a
+        container start must not pay each time; attach repairs a missing namespace)."""
+        net = self.store.read().networks.get(name)
+        return net is not None and nsutil.netns_exists(self.netns_of(net))
 
     def ensure_default(self) -> NetworkRecord:
         """docker's ``bridge``: the network of a plain ``container run``. Like docker's,
@@ -286,8 +297,10 @@ class Networks:
             if old is not None and (ipv4_address is None or ipv4_address == old.ip):
                 ip = ipaddress.IPv4Address(old.ip)
             else:
+                if ipv4_address is not None:  # a spare's address is only reserved
+                    self._evict_spare(st, name, ipv4_address)
                 taken = [ipaddress.IPv4Address(a.ip) for cid, a in net.attachments.items()
-                         if cid != container_id]
+                         if cid != container_id] + self.spare_addresses(st, name)
                 ip = choose_address(name, sub, ipaddress.IPv4Address(net.gateway),
                                     ipaddress.IPv4Network(net.ip_range), taken,
                                     static=ipv4_address,
@@ -314,6 +327,18 @@ class Networks:
                 raise
             return Attachment(name, str(ip), sub.prefixlen, gw, rec.mac, ifname)
 
+    @staticmethod
+    def spare_addresses(st: State, name: str) -> builtins.list[ipaddress.IPv4Address]:
+        return [ipaddress.IPv4Address(sp.ip) for sp in st.spares.values()
+                if sp.network == name]
+
+    def _evict_spare(self, st: State, name: str, ip: str) -> None:
+        for sid, sp in list(st.spares.items()):
+            if sp.network == name and sp.ip == ip:
+                del st.spares[sid]
+                self.store.write(st)
+                nsutil.del_netns(sp.netns)
+
     def detach(self, name: str, container_id: str) -> None:
         """Unwire a container and release its address (the container is removed, or
         ``network disconnect``)."""
@@ -322,8 +347,10 @@ class Networks:
             net = self._get(st, name)
             if container_id not in net.attachments:
                 return
-            kernel.unwire_container(self.netns_of(net), veth_name(net.id, container_id))
-            rec = net.attachments.pop(container_id)
+            rec = net.attachments[container_id]
+            kernel.unwire_container(self.netns_of(net),
+                                    rec.veth or veth_name(net.id, container_id))
+            del net.attachments[container_id]
             before = len(st.published)
             st.published = [p for p in st.published if p.container_id != container_id
                             or p.container_ip != rec.ip]     # ports to the released address
@@ -343,17 +370,17 @@ class Networks:
         """DNAT host ports to the container's ``ip``; returns the real host ports."""
         from .forwarding import publish
 
-        return publish(self, container_id, ip, bindings)
+        return publish(self.store, self.rid, container_id, ip, bindings)
 
     def unpublish(self, container_id: str) -> None:
         from .forwarding import unpublish
 
-        unpublish(self, container_id)
+        unpublish(self.store, self.rid, container_id)
 
     def ports(self, container_id: str) -> builtins.list[PortBinding]:
         from .forwarding import ports
 
-        return ports(self, container_id)
+        return ports(self.store, container_id)
 
     # -- clean-up -----------------------------------------------------------------
 
@@ -371,7 +398,8 @@ class Networks:
             for net in st.networks.values():
                 for cid, att in list(net.attachments.items()):
                     if att.project == project:
-                        kernel.unwire_container(self.netns_of(net), veth_name(net.id, cid))
+                        kernel.unwire_container(self.netns_of(net),
+                                                att.veth or veth_name(net.id, cid))
                         del net.attachments[cid]
                         gone.add(cid)
             st.published = [p for p in st.published if p.container_id not in gone and
@@ -389,7 +417,7 @@ class Networks:
                 nsutil.del_netns(ns)
             for link in kernel.host_links(host_link_prefix(self.rid)):
                 kernel.delete_link(link)
-            drop_host_rules(self)
+            drop_host_rules(self.rid)
             self.store.write(State())
 
 

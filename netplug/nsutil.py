@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import NetplugError
 
 CLONE_NEWNET = 0x40000000
+MNT_DETACH = 2
 NETNS_RUN_DIR = Path("/run/netns")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -93,6 +94,25 @@ def del_netns(name: str) -> None:
     r = _ip("netns", "del", name)
     if r.returncode != 0 and netns_exists(name):
         raise NetplugError(f"cannot remove network namespace {name}: {r.stderr.strip()}")
+
+
+def forget_netns(name: str) -> None:
+    """Drop the name of a netns that processes still hold (a container joined it):
+    detach its bind mount and unlink the file, without a process of ``ip``. The
+    kernel then frees it when its last process is gone, lazily, which is what we
+    want here; del_netns is for namespaces whose links must be gone when it returns.
+    Idempotent."""
+    path = NETNS_RUN_DIR / name
+    if _libc.umount2(str(path).encode(), MNT_DETACH) != 0:
+        e = ctypes.get_errno()
+        if e not in (errno.EINVAL, errno.ENOENT):  # not mounted (a half-made name)
+            raise NetplugError(f"cannot remove network namespace {name}: {os.strerror(e)}")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise NetplugError(f"cannot remove network namespace {name}: {e.strerror}") from None
 
 
 def write_sysctl(key: str, value: str, netns: str | None = None) -> None:

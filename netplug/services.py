@@ -60,7 +60,7 @@ class NetworkServices:
 
     async def _sync_proxies(self, nursery: trio.Nursery) -> None:
         wanted = {_key(p): p for p in await trio.to_thread.run_sync(userland_bindings,
-                                                                     self.nets)}
+                                                                     self.nets.store)}
         for key in list(self._proxies):
             if key not in wanted:
                 self._proxies.pop(key).cancel()

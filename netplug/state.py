@@ -29,6 +29,7 @@ class AttachmentRecord:
     project: str | None = None
     dns: list[str] = field(default_factory=list)        # upstreams for this container
     static: bool = False
+    veth: str = ""      # the bridge end, when not names.veth_name (a spare's, spares.py)
 
 
 @dataclass
@@ -67,11 +68,25 @@ class PublishedRecord:
 
 
 @dataclass
+class SpareRecord:
+    """A network namespace wired into a network ahead of the container that will join
+    it (spares.py): its address is reserved like an attachment's."""
+
+    network: str
+    ip: str
+    mac: str
+    netns: str          # its name under /run/netns (pc-<rid>-sp-<id>)
+    veth: str           # the bridge end, in the network's namespace
+    ready: bool = False  # wired; until then only the address is reserved
+
+
+@dataclass
 class State:
     networks: dict[str, NetworkRecord] = field(default_factory=dict)
     uplinks: dict[str, str] = field(default_factory=dict)   # scope -> /30
     published: list[PublishedRecord] = field(default_factory=list)
     forwarding_enabled: bool = False    # we turned net.ipv4.ip_forward on
+    spares: dict[str, SpareRecord] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +94,7 @@ class State:
             "uplinks": self.uplinks,
             "published": [asdict(p) for p in self.published],
             "forwarding_enabled": self.forwarding_enabled,
+            "spares": {k: asdict(v) for k, v in self.spares.items()},
         }
 
     @classmethod
@@ -88,6 +104,7 @@ class State:
             uplinks=dict(d.get("uplinks", {})),
             published=[PublishedRecord(**p) for p in d.get("published", [])],
             forwarding_enabled=bool(d.get("forwarding_enabled", False)),
+            spares={k: SpareRecord(**v) for k, v in d.get("spares", {}).items()},
         )
 
     def scopes(self) -> set[str]:

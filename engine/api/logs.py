@@ -1,21 +1,22 @@
 """Reading containers' logs, for front ends (``logs``, attached ``up``): the face's
-door to the log files the log keeper writes (``engine/logs/reader.py``: every driver,
-rotated and compressed files, --tail/--since/--until, following across rotations)."""
+door to the files the log keeper writes (``engine/logs``), read in the caller's
+process without a supervisor."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from ..logs.reader import LogReader, NotReadable, Window, parse_timestamp, render
 
-from ..logs.reader import Entry, LogReader, NotReadable, Window, parse_timestamp, render
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..record import ContainerRecord
 
-__all__ = ["Entry", "LogReader", "NotReadable", "Window", "open_log", "parse_timestamp",
-           "render"]
+__all__ = ["LogReader", "NotReadable", "Window", "parse_timestamp", "reader", "render"]
 
 
-def open_log(rec: ContainerRecord) -> LogReader:
-    """The log of a container; NotReadable (docker's words) for ``--log-driver none``."""
-    return LogReader.of(Path(rec.upper_dir).parent, rec.raw)
+def reader(root: Path, rec: ContainerRecord) -> LogReader:
+    """The reader of a container's log; NotReadable for the ``none`` driver."""
+    from ..containers import ContainerStore
+
+    return LogReader.of(ContainerStore(root).path(rec.id), rec.raw)

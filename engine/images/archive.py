@@ -15,6 +15,7 @@ its layers are in.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -36,6 +37,8 @@ MEDIA_MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
 MEDIA_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                      "application/vnd.docker.distribution.manifest.list.v2+json")
 MAX_JSON = 64 << 20
+#: symbolic links followed to reach one member (the kernel's own limit is 40)
+MAX_LINKS = 40
 
 
 class ArchiveError(EngineError):
@@ -95,14 +98,27 @@ class _InPlace(_Files):
     def exists(self, name: str) -> bool:
         return _norm(name) in self.members
 
-    def open(self, name: str) -> IO[bytes]:
+    def _member(self, name: str) -> tarfile.TarInfo:
+        """The member ``name`` stands for, its symbolic links followed here (docker-save
+        links shared layers), with a bound: tarfile follows them by recursion, and a
+        link to itself ended in RecursionError."""
         m = self.members.get(_norm(name))
-        if m is None:
-            raise KeyError(name)
+        for _ in range(MAX_LINKS):
+            if m is None:
+                raise KeyError(name)
+            if not m.issym():
+                return m
+            m = self.members.get(_norm(posixpath.join(posixpath.dirname(m.name), m.linkname)))
+        raise ArchiveError(f"{self.source}: malformed archive: {name} is a symbolic link "
+                           f"loop (more than {MAX_LINKS} links)")
+
+    def open(self, name: str) -> IO[bytes]:
+        m = self._member(name)
         try:
             f = self.tar.extractfile(m)
-        except (tarfile.TarError, KeyError) as e:
-            raise ArchiveError(f"{self.source}: cannot read {name}: {e}")
+        except (tarfile.TarError, KeyError, RecursionError) as e:
+            raise ArchiveError(f"{self.source}: malformed archive: cannot read {name}: "
+                               f"{type(e).__name__}: {e}")
         if f is None:
             raise ArchiveError(f"{self.source}: {name} is not a file")
         return f
@@ -122,11 +138,18 @@ class _Spooled(_Files):
         try:
             os.close(fsops.open_in_root(self.root_fd, _norm(name), os.O_PATH))
             return True
-        except OSError:
-            return False
+        except OSError as e:
+            return e.errno == errno.ELOOP  # there, and malformed: open() says so
 
     def open(self, name: str) -> IO[bytes]:
-        return os.fdopen(fsops.open_in_root(self.root_fd, _norm(name), os.O_RDONLY), "rb")
+        try:
+            fd = fsops.open_in_root(self.root_fd, _norm(name), os.O_RDONLY)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ArchiveError(f"{self.source}: malformed archive: {name} is a symbolic "
+                                   "link loop") from None
+            raise
+        return os.fdopen(fd, "rb")
 
 
 @contextlib.contextmanager

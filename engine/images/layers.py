@@ -352,6 +352,9 @@ class _Unpacker:
                 fsops.set_opaque(pfd)
             elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
                 target = base[len(WHITEOUT_PREFIX):]
+                if target in ("", ".", ".."):  # else clear() would rmtree the parent
+                    raise LayerError(f"whiteout {m.name!r} names {target!r}, which is not a "
+                                     "file name: refused")
                 self.clear(pfd, posixpath.join(parent, target), keep_dir=False)
                 fsops.make_whiteout(pfd, target)
                 if self.is_root:

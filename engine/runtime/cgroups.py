@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,8 @@ from .linux import attach_device_program
 from .spec import Resources
 
 #: v1 controllers a container gets a directory in (those the host has mounted).
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio",
+                  "hugetlb", "net_cls", "net_prio")
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,49 @@ def v1_limits(res: Resources, privileged: bool) -> dict[str, list[tuple[str, str
         out.setdefault("cpuset", []).append(("cpuset.mems", res.cpuset_mems))
     if res.pids_limit is not None:
         out["pids"] = [("pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max")]
+    for ctrl, entries in v1_oci_limits(res).items():
+        out.setdefault(ctrl, []).extend(entries)
+    if res.device_rules is not None and not privileged:
+        out["devices"] = [("devices.allow" if r.allow else "devices.deny", r.v1())
+                          for r in res.device_rules]
+        return out
     deny, allow = cgroup_rules(privileged)
     out["devices"] = [("devices.deny", r) for r in deny] + [("devices.allow", r) for r in allow]
+    return out
+
+
+def v1_oci_limits(res: Resources) -> dict[str, list[tuple[str, str]]]:
+    """The OCI runtime spec's resources beyond docker's flags, as v1 files."""
+    out: dict[str, list[tuple[str, str]]] = {}
+
+    def put(ctrl: str, name: str, value: object) -> None:
+        if value is not None:
+            out.setdefault(ctrl, []).append((name, str(value)))
+
+    put("memory", "memory.soft_limit_in_bytes", res.memory_reservation)
+    put("memory", "memory.kmem.limit_in_bytes", res.kernel_memory)
+    put("memory", "memory.kmem.tcp.limit_in_bytes", res.kernel_tcp_memory)
+    put("memory", "memory.swappiness", res.memory_swappiness)
+    if res.disable_oom_killer is not None:
+        put("memory", "memory.oom_control", int(res.disable_oom_killer))
+    put("cpu", "cpu.cfs_period_us", res.cpu_period)
+    put("cpu", "cpu.cfs_quota_us", res.cpu_quota)
+    put("cpu", "cpu.rt_period_us", res.cpu_rt_period)
+    put("cpu", "cpu.rt_runtime_us", res.cpu_rt_runtime)
+    put("blkio", "blkio.weight", res.blkio_weight)
+    put("blkio", "blkio.leaf_weight", res.blkio_leaf_weight)
+    for line in res.blkio_weight_device:
+        put("blkio", "blkio.weight_device", line)
+    for line in res.blkio_leaf_weight_device:
+        put("blkio", "blkio.leaf_weight_device", line)
+    for name, lines in res.blkio_throttle.items():
+        for line in lines:
+            put("blkio", f"blkio.throttle.{name}", line)
+    for size, limit in res.hugepage_limits.items():
+        put("hugetlb", f"hugetlb.{size}.limit_in_bytes", limit)
+    put("net_cls", "net_cls.classid", res.net_cls_classid)
+    for iface, prio in res.net_prio_ifpriomap.items():
+        put("net_prio", "net_prio.ifpriomap", f"{iface} {prio}")
     return out
 
 
@@ -145,7 +189,8 @@ class Cgroup:
     def for_container(cls, parent: str, cid: str,
                       hierarchies: list[Hierarchy] | None = None) -> Cgroup:
         hs = probe() if hierarchies is None else hierarchies
-        return cls(tuple((h, os.path.join(h.mountpoint, parent, cid)) for h in hs))
+        return cls(tuple((h, os.path.normpath(os.path.join(h.mountpoint, parent, cid)))
+                         for h in hs))
 
     @property
     def procs_files(self) -> list[str]:
@@ -154,7 +199,21 @@ class Cgroup:
     def create(self, res: Resources, privileged: bool = False) -> None:
         """Make the directories and write the limits; on failure remove what was made
         and raise an EngineError naming the file."""
+        v1 = [h for h, _ in self.paths if h.version == 1]
+        if v1:
+            have = frozenset().union(*(h.controllers for h in v1))
+            missing = sorted(c for c, entries in v1_limits(res, privileged).items()
+                             if entries and c not in have and c != "devices")
+            if missing:
+                raise EngineError(f"cgroup v1: no {', '.join(missing)} controller is mounted "
+                                  "on this host: cannot apply the requested limits")
         try:
+            for h, _ in self.paths:
+                if h.version == 2:
+                    check_v2_controllers(h, res)
+            with tree_lock():  # levels others may be making or removing at this moment
+                for h, path in self.paths:
+                    _makedirs(h, path)
             for h, path in self.paths:
                 if h.version == 1:
                     self._create_v1(h, path, res, privileged)
@@ -165,7 +224,6 @@ class Cgroup:
             raise
 
     def _create_v1(self, h: Hierarchy, path: str, res: Resources, privileged: bool) -> None:
-        _makedirs(h, path)
         limits = v1_limits(res, privileged)
         for ctrl in h.controllers:
             for name, value in limits.get(ctrl, []):
@@ -176,12 +234,6 @@ class Cgroup:
 
     def _create_v2(self, h: Hierarchy, path: str, res: Resources, privileged: bool) -> None:
         limits = v2_limits(res)
-        missing = [c for c in limits if c not in h.controllers]
-        if missing:
-            raise Unavailable(
-                f"cgroup v2 at {h.mountpoint} has no {', '.join(missing)} controller: "
-                "cannot apply the requested limits")
-        _makedirs(h, path)
         rel = Path(path).relative_to(h.mountpoint).parts
         if limits:
             enable = " ".join(f"+{c}" for c in limits)
@@ -192,6 +244,8 @@ class Cgroup:
                 _write(os.path.join(path, name), value)
         if not privileged:
             _, allow = cgroup_rules(privileged)
+            if res.device_rules is not None:  # a BPF allowlist: the allow rules only
+                allow = [r.v1() for r in res.device_rules if r.allow]
             try:
                 attach_device_program(path, bpf_program(allow))
             except OSError as e:
@@ -284,7 +338,44 @@ class Cgroup:
                         raise EngineError(f"cannot remove cgroup {path}: {e.strerror}") from None
                     self.kill_all(signal.SIGKILL)
                     time.sleep(0.01)
-            _remove_empty_parents(h, path)
+            with tree_lock():
+                _remove_empty_parents(h, path)
+
+
+def check_v2_controllers(h: Hierarchy, res: Resources) -> None:
+    missing = [c for c in v2_limits(res) if c not in h.controllers]
+    if missing:
+        raise Unavailable(
+            f"cgroup v2 at {h.mountpoint} has no {', '.join(missing)} controller: "
+            "cannot apply the requested limits")
+
+
+def _lock_path() -> str:
+    """One lock for every pycompose on the machine (all state roots share the
+    ``pycompose`` levels): root-only under /run; a rootless caller's own state root."""
+    if os.geteuid() == 0:
+        return "/run/pycompose/cgroups.lock"
+    from pycompose.util.paths import state_root
+
+    return str(state_root() / "cgroups.lock")
+
+
+@contextlib.contextmanager
+def tree_lock() -> Iterator[None]:
+    """Hold the flock under which cgroup levels above a container's own are made,
+    filled (v1 cpuset) and removed. Without it, 30 containers created at once raced:
+    one found a level another had just made and not yet filled, copied its empty
+    ``cpuset.cpus`` and failed to join with ENOSPC; or a remover took an empty level
+    from under a creator about to make its child in it (ENOENT). Held for a few
+    mkdirs and small writes, so it never waits long; it dies with its process."""
+    path = _lock_path()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _remove_empty_parents(h: Hierarchy, path: str) -> None:
@@ -300,22 +391,34 @@ def _remove_empty_parents(h: Hierarchy, path: str) -> None:
 
 
 def _makedirs(h: Hierarchy, path: str) -> None:
-    """mkdir -p, copying cpuset.cpus/mems into each new v1 cpuset level (the kernel
-    leaves them empty, and an empty cpuset refuses tasks)."""
+    """mkdir -p, with every v1 cpuset level's cpuset.cpus/mems filled from its parent
+    (the kernel leaves a new level's empty, and an empty cpuset refuses tasks). A level
+    that exists is checked too: a creator killed between its mkdir and its copy left
+    it empty. Call under tree_lock()."""
     rel = Path(path).relative_to(h.mountpoint).parts
+    cpuset = h.version == 1 and "cpuset" in h.controllers
     for i in range(1, len(rel) + 1):
         d = os.path.join(h.mountpoint, *rel[:i])
         try:
             os.mkdir(d)
         except FileExistsError:
-            continue
+            pass
         except OSError as e:
             raise SetupFailed(f"cannot create cgroup {d}: {e.strerror}", step="create cgroup",
                               errno=e.errno or 0) from None
-        if h.version == 1 and "cpuset" in h.controllers:
+        if cpuset:
             for name in ("cpuset.cpus", "cpuset.mems"):
-                with open(os.path.join(os.path.dirname(d), name)) as f:
-                    _write(os.path.join(d, name), f.read().strip())
+                if not _read(os.path.join(d, name)):
+                    _write(os.path.join(d, name), _read(os.path.join(os.path.dirname(d), name)))
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        raise SetupFailed(f"cgroup: reading {path}: {e.strerror}", step="create cgroup",
+                          errno=e.errno or 0) from None
 
 
 def _write(path: str, value: str) -> None:

@@ -63,6 +63,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_pivot_root = 155  # x86_64
@@ -76,6 +77,10 @@ BPF_PROG_TYPE_CGROUP_DEVICE = 15
 BPF_CGROUP_DEVICE = 6
 BPF_F_ALLOW_MULTI = 2
 _SECCOMP_SET_MODE_FILTER = 1
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 1
 
 TIOCSCTTY = 0x540E
 TIOCGPTN = 0x80045430
@@ -132,6 +137,11 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def sethostname(name: str) -> None:
     data = name.encode()
     _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname")
+
+
+def setdomainname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.setdomainname(data, ctypes.c_size_t(len(data))), "setdomainname")
 
 
 def setgroups(gids: list[int]) -> None:
@@ -269,3 +279,21 @@ def move_mount(tree_fd: int, target: str) -> None:
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), target)
+
+
+def link_up(name: str) -> None:
+    """``ip link set NAME up`` in this thread's network namespace, with the two
+    ioctls it takes (no netlink library in the launcher)."""
+    import _socket
+    import fcntl
+    import struct
+
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        req = struct.pack("16sh22x", name.encode(), 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh22x", name.encode(),
+                                                              flags | IFF_UP))
+    finally:
+        s.close()

@@ -187,11 +187,14 @@ def mount_system(root: str, spec: dict[str, Any], *, userns: bool) -> None:
         _step("remount /sys read-only", remount, sys_dir, sys_flags)
 
 
-def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool) -> None:
+def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool,
+                  at_target: bool = False) -> None:
     """/sys/fs/cgroup as docker has it: read-only, and (inside the container's cgroup
     namespace) showing the container's own cgroup as the root. ``hierarchies`` are
-    [version, name, controllers] from the host's probe."""
-    target = os.path.join(root, "sys/fs/cgroup")
+    [version, name, controllers] from the host's probe. ``at_target``: ``root`` is the
+    mountpoint itself (an OCI ``cgroup`` mount), not the container's root."""
+    target = root if at_target else os.path.join(root, "sys/fs/cgroup")
+    _step("mkdir /sys/fs/cgroup", _mkdirs, target)
     flags = L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV | (0 if writable else L.MS_RDONLY)
     if any(h[0] == 2 for h in hierarchies):
         _step("mount /sys/fs/cgroup", L.mount, "cgroup2", target, "cgroup2", flags)
@@ -230,6 +233,60 @@ def _make_devices(root: str, *, privileged: bool, userns: bool) -> None:
         _step(f"chmod {path}", os.chmod, dst, mode)
 
 
+def default_devices(root: str, *, userns: bool) -> None:
+    """The OCI runtime spec's default devices and /dev symlinks, where the bundle's
+    mounts left them missing (a fresh tmpfs /dev has none)."""
+    for d in DEFAULT_DEVICES:
+        dst = root + d.path
+        if os.path.lexists(dst):
+            continue
+        _make_node(dst, d.path, d.kind, d.major, d.minor, d.mode, 0, 0, userns=userns)
+    for path, target in DEFAULT_SYMLINKS:
+        if not os.path.lexists(root + path):
+            _step(f"symlink {path}", os.symlink, target, root + path)
+
+
+def make_device_nodes(root: str, devices: list[dict[str, Any]], *, userns: bool) -> None:
+    """The spec's ``devices``: each node made (or, in a user namespace, where mknod
+    is refused, the host's node bound) at its path inside the root."""
+    for d in devices:
+        try:
+            dst = secure_join(root, d["path"])
+        except OSError as e:
+            raise StepError(f"create device {d['path']}", e.errno or errno.ELOOP) from None
+        mode = 0o666 if d["file_mode"] is None else d["file_mode"]
+        _step(f"create device {d['path']}", _mkdirs, os.path.dirname(dst))
+        if os.path.lexists(dst) and not os.path.isdir(dst):
+            _step(f"replace device {d['path']}", os.unlink, dst)
+        _make_node(dst, d["path"], d["kind"], d["major"], d["minor"], mode,
+                   d["uid"] or 0, d["gid"] or 0, userns=userns)
+
+
+def _make_node(dst: str, path: str, kind: str, major: int, minor: int, mode: int,
+               uid: int, gid: int, *, userns: bool) -> None:
+    if userns and kind != "p":  # mknod is refused in a user namespace: bind the host's
+        _step(f"create {path}", _touch, dst)
+        _step(f"bind {path}", L.mount, path, dst, None, L.MS_BIND)
+        return
+    if kind == "p":
+        _step(f"mkfifo {path}", os.mkfifo, dst, mode & 0o7777)
+    else:
+        fmt = stat.S_IFBLK if kind == "b" else stat.S_IFCHR
+        _step(f"mknod {path}", os.mknod, dst, fmt | (mode & 0o7777), os.makedev(major, minor))
+    _step(f"chmod {path}", os.chmod, dst, mode & 0o7777)
+    if uid or gid:
+        _step(f"chown {path}", os.chown, dst, uid, gid)
+
+
+def propagate_root(mode: str) -> None:
+    """The OCI ``rootfsPropagation`` of the container's /, set after pivot_root."""
+    flags = _PROPAGATION.get(mode)
+    if flags is None:
+        raise StepError("set rootfs propagation", errno.EINVAL,
+                        f"unknown rootfsPropagation {mode!r}")
+    _step(f"make / {mode}", L.mount, None, "/", None, flags | L.MS_REC)
+
+
 def bind_self(path: str) -> None:
     """Bind ``path`` onto itself: a mount of our own where there was one copied (and
     so locked) from a more privileged mount namespace, which pivot_root refuses."""
@@ -247,14 +304,16 @@ def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = Non
     except OSError as e:
         raise StepError(step, e.errno or errno.ELOOP) from None
     flags, propagation, data = parse_options(m["options"])
-    if m["type"] == "bind" and tree is not None:
+    is_bind = m["type"] == "bind" or (m["type"] in ("", "none") and (
+        "bind" in m["options"] or "rbind" in m["options"]))
+    if is_bind and tree is not None:
         fd, is_dir = tree
         _step(step, _mkdirs if is_dir else _touch, target)
         _step(step, L.move_mount, fd, target)
         extra = flags & ~(L.MS_BIND | L.MS_REC)
         if extra:
             _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
-    elif m["type"] == "bind":
+    elif is_bind:
         src = m["source"]
         try:
             is_dir = os.path.isdir(src)
@@ -271,7 +330,14 @@ def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = Non
             _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
     else:
         _step(step, _mkdirs, target)
-        _step(step, L.mount, m["source"] or m["type"], target, m["type"], flags, data or None)
+        try:
+            L.mount(m["source"] or m["type"], target, m["type"], flags, data or None)
+        except OSError as e:
+            if not (e.errno == errno.EPERM and m["type"] == "sysfs"):
+                raise StepError(step, e.errno or errno.EIO, e.strerror or "") from None
+            # a user namespace sharing the host's network namespace may not mount sysfs
+            _step("bind /sys", L.mount, "/sys", target, None, L.MS_BIND | L.MS_REC)
+            _step("remount /sys", remount, target, flags & ~(L.MS_BIND | L.MS_REC))
     _step(step, L.mount, None, target, None, propagation or (L.MS_PRIVATE | L.MS_REC))
 
 

@@ -199,11 +199,10 @@ def new_record(root: Path, req: CreateRequest) -> Record:
     capabilities(req.cap_add, req.cap_drop)
     stop_signal = req.stop_signal or icfg.get("StopSignal") or ""
     S.parse_signal(stop_signal or None)
-    # no network asked for: docker's default bridge when ports are published, else a
-    # namespace of its own with lo only
+    # no network asked for: docker's default bridge (NAT out, the host's resolver), so
+    # that ``run debian apt-get update`` and ``run -p 8080:80`` work as with docker
     endpoints = list(req.endpoints)
-    network = req.network or (endpoints[0].network if endpoints else "") or \
-        ("bridge" if req.ports else "none")
+    network = req.network or (endpoints[0].network if endpoints else "") or "bridge"
     if network == "host" and req.ports:
         raise S.bad("-p has no effect with --network host: the container uses the "
                     "host's ports directly")

@@ -21,10 +21,13 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
+
+from pycompose.util.besteffort import best_effort
 
 from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
@@ -38,6 +41,9 @@ from .logs import Held, LogService
 log = logging.getLogger("pycompose.supervisor")
 
 UNKNOWN_EXIT = 255
+
+#: a process's stdin, stdout, stderr (None: /dev/null)
+Stdio = tuple[int | None, int | None, int | None]
 
 
 @dataclass
@@ -86,9 +92,7 @@ class Holder:
         if self._net_services is not None:
             self._net_services.notify()
             return
-        from pycompose.netplug import Networks, NetworkServices
-
-        self._net_services = NetworkServices(Networks(self.root))
+        self._net_services = net.services(self.root)
         self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:
@@ -135,17 +139,27 @@ class Holder:
             pipes, stdio = [r1, r2], (stdin, w1, w2)
             close_after += [w1, w2]
         settings: dict[str, Any] = {}
+        taken: list[Any] = []  # a network namespace wired ahead (net.take_prepared)
 
         def wire(pid: int) -> None:
-            settings.update(net.attach(self.root, rec, pid, spec.root))
+            settings.update(net.attach(self.root, rec, pid, spec.root, *taken))
+
+        def launch() -> rt.Started:
+            if (pre := net.take_prepared(self.root, rec)) is not None:
+                taken.append(pre)
+                spec.namespaces["net"] = pre.netns_path  # joined, not made
+            try:
+                return rt.create(spec, stdio, wire if net.network_of(rec) else None)
+            finally:
+                if pre is not None:
+                    net.forget_prepared(pre)
         self.starting += 1
         try:
-            started = await trio.to_thread.run_sync(
-                rt.create, spec, stdio, wire if net.network_of(rec) else None)
+            started = await trio.to_thread.run_sync(launch)
         except BaseException as e:
             for fd in pipes:
                 os.close(fd)
-            with contextlib.suppress(Exception):
+            with best_effort(log, "destroy %s after a failed start", cid[:12]):
                 rt.destroy(spec)
             msg = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
             # docker's State.ExitCode of a start that failed: 127/126 when the command
@@ -177,7 +191,12 @@ class Holder:
         hc = rec["Config"].get("Healthcheck")
         argv = health.test_command(hc)
         if argv and hc:
-            self.nursery.start_soon(health.run_checks, self, live, argv, hc)
+            cid = live.cid
+
+            async def probe(req: ExecRequest, stdio: Stdio) -> Live:
+                return await self.exec(cid, req, stdio)
+            self.nursery.start_soon(health.run_checks, live.done, probe,
+                                    partial(self.store.update, cid), argv, hc)
         return live
 
     def _copy_up(self, rec: Record) -> None:
@@ -226,13 +245,13 @@ class Holder:
         await self._finish(live, code)
 
     async def _finish(self, live: Live, code: int) -> None:
-        with contextlib.suppress(Exception):
+        with best_effort(log, "kill what is left of %s", live.cid[:12]):
             rt.kill_all(live.spec, signal.SIGKILL)
         with trio.move_on_after(10):  # an exec (a healthcheck) half set up joins late
             while live.execs_starting:
                 await trio.sleep(0.01)
         if live.execs_starting == 0:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "kill what is left of %s", live.cid[:12]):
                 rt.kill_all(live.spec, signal.SIGKILL)
         await self.logs.drained(live.log, 5)
         oom = rt.oom_killed(live.spec)
@@ -341,7 +360,7 @@ class Holder:
                 await live.done.wait()
             if not live.done.is_set():
                 live.killed = True
-                with contextlib.suppress(Exception):
+                with best_effort(log, "kill %s after its stop timeout", cid[:12]):
                     rt.kill_all(live.spec, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(live.pid, signal.SIGKILL)
@@ -364,7 +383,7 @@ class Holder:
             return
         # the runtime's objects are found again from the record alone (id, root id)
         if (self.store.path(cid) / "rt").exists():
-            with contextlib.suppress(Exception):
+            with best_effort(log, "destroy the runtime's objects of %s", cid[:12]):
                 rt.destroy(build.runtime_spec(self.root, rec))
         net.release(self.root, rec)
         with contextlib.suppress(NotFound):
@@ -482,7 +501,7 @@ class Holder:
             alive = pid > 0 and st.get("StartTime") is not None and \
                 rt.process_start_time(pid) == st.get("StartTime")
             spec = None
-            with contextlib.suppress(Exception):
+            with best_effort(log, "rebuild the spec of %s", cid[:12]):
                 spec = build.runtime_spec(self.root, rec)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
@@ -493,7 +512,7 @@ class Holder:
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "destroy the leftovers of %s", cid[:12]):
                     rt.destroy(spec)
             self.store.update(cid, lambda r: r["State"].update(
                 Status="exited", Running=False, Restarting=False, Pid=0,

@@ -3,19 +3,20 @@ network between the runtime's create and start, publish its ports, and undo both
 the container is removed.
 
 Which containers get a network: ``--network NAME`` (``bridge``/``default`` = docker's
-default bridge), or ``-p`` without ``--network`` (the default bridge, so that docker's
-``run -d -p 8080:80 httpd`` works). Without either, the container's namespace holds only
-``lo`` (and ``--network host|none`` as docker). netplug is imported only here, and only
-for containers that need it: a plain ``run`` never pays pyroute2's import.
+default bridge), and without ``--network`` the default bridge, as docker does (a way
+out through NAT, the host's resolver). ``--network none`` is a namespace with ``lo``
+(up) only, ``host`` the host's. netplug is imported only here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any
+
+from pycompose.util.besteffort import best_effort
 
 from ..containers import Record
 from ..errors import NotFound, Unavailable
@@ -57,10 +58,110 @@ def _rewrite(path: Path, text: str) -> None:
         f.truncate()
 
 
-def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
+def _names(rec: Record) -> dict[str, Any]:
+    """What every attachment of ``rec`` records about it (for DNS and links)."""
+    host = rec["HostConfig"]
+    links = {}
+    for link in host.get("Links") or []:
+        target, _, alias = link.partition(":")
+        links[alias or target] = target
+    return {"container_name": rec["Name"].lstrip("/"), "links": links,
+            "project": rec.get("Scope"),  # the group whose namespace holds its networks
+            "dns": host.get("Dns") or []}
+
+
+def _aliases(rec: Record, ep: dict[str, Any]) -> list[str]:
+    hostname = rec["Config"]["Hostname"] or rec["Id"][:12]
+    return list(dict.fromkeys([*(ep.get("Aliases") or []), rec["Name"].lstrip("/"),
+                               hostname]))
+
+
+def take_prepared(root: Path, rec: Record) -> Any:
+    """A network namespace already wired into the default bridge for ``rec`` (netplug's
+    spares.py), or None: the container's launcher joins it instead of making one, and
+    nothing is wired while the user waits. Only for a container whose one network is
+    the default bridge and which has no address there yet, and not in a user
+    namespace (it could not join a namespace the host's root owns: it unshares one of
+    its own, wired from outside). Blocking (a state write)."""
+    eps = endpoints(rec)
+    if len(eps) != 1 or eps[0][0] != "bridge" or eps[0][1] or rec["HostConfig"].get("UidMap"):
+        return None
+    from pycompose.netplug import Networks, spares
+
+    _refill.enabled = True
+    return spares.take(Networks(root), "bridge", rec["Id"], aliases=_aliases(rec, {}),
+                       **_names(rec))
+
+
+def forget_prepared(taken: Any) -> None:
+    """After the launcher joined the prepared namespace (or failed to): drop its name,
+    so that it lives exactly as long as the container's processes."""
+    from pycompose.netplug import spares
+
+    try:
+        spares.forget(taken)
+    except Exception as e:  # a name left behind is found again by spares.drop_all
+        log.warning("dropping the name of %s: %s", taken.netns, e)
+
+
+class _Refill:
+    """The one background thread that makes the next spare (see take_prepared)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.enabled = False
+        self.thread: threading.Thread | None = None
+
+    def soon(self, root: Path) -> None:
+        with self.lock:
+            if not self.enabled or (self.thread is not None and self.thread.is_alive()):
+                return
+            self.thread = threading.Thread(target=self._make, args=(root,), daemon=True,
+                                           name="spare-netns")
+            self.thread.start()
+
+    @staticmethod
+    def _make(root: Path) -> None:
+        from pycompose.netplug import Networks, spares
+
+        try:
+            spares.make(Networks(root), "bridge")
+        except Exception as e:
+            log.warning("preparing a network namespace for the next container: %s", e)
+
+    def stop(self, root: Path) -> None:
+        with self.lock:
+            self.enabled = False
+            thread = self.thread
+        if thread is not None:
+            thread.join()
+        if (root / "networks").exists():
+            from pycompose.netplug import Networks, spares
+
+            spares.drop_all(Networks(root))
+
+
+_refill = _Refill()
+
+
+def refill_soon(root: Path) -> None:
+    """Make the next prepared namespace in the background, once a container took one
+    (called when a request is answered, so that it never competes with one)."""
+    _refill.soon(root)
+
+
+def drop_prepared(root: Path) -> None:
+    """Stop making prepared namespaces and remove those that wait (the supervisor
+    leaves; a new one removes what a killed one left)."""
+    _refill.stop(root)
+
+
+def attach(root: Path, rec: Record, pid: int, spec_root: str,
+           taken: Any = None) -> dict[str, Any]:
     """Wire the container (PID 1 = ``pid``, not yet exec'd) into its networks and
-    publish its ports; returns docker's ``NetworkSettings``. Blocking: called in the
-    worker thread."""
+    publish its ports; returns docker's ``NetworkSettings``. ``taken``: the namespace
+    the container joined came from take_prepared, already wired into its first
+    network. Blocking: called in the worker thread."""
     eps = endpoints(rec)
     if not eps:
         return {}
@@ -75,28 +176,24 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str) -> dict[str, Any]:
         raise Unavailable(f"networking is unavailable: {e}")
     nets = Networks(root)
     cid = rec["Id"]
-    cname = rec["Name"].lstrip("/")
     hostname = rec["Config"]["Hostname"] or cid[:12]
     host = rec["HostConfig"]
-    project = rec.get("Scope")  # the group whose namespace holds its networks
-    links = {}
-    for link in host.get("Links") or []:
-        target, _, alias = link.partition(":")
-        links[alias or target] = target
     settings: dict[str, Any] = {"Networks": {}, "Ports": {}}
     atts = []
     try:
         for i, (name, ep) in enumerate(eps):
-            if name == "bridge":
-                nets.ensure_default()
-            elif not nets.exists(name):
-                raise NotFound(f"network {name} not found")
-            aliases = list(dict.fromkeys([*(ep.get("Aliases") or []), cname, hostname]))
-            att = nets.attach(name, cid, f"/proc/{pid}/ns/net", f"eth{i}",
-                              ipv4_address=(ep.get("IPAMConfig") or {}).get("IPv4Address"),
-                              mac=ep.get("MacAddress"), aliases=aliases,
-                              container_name=cname, links=links, project=project,
-                              dns=host.get("Dns") or [])
+            aliases = _aliases(rec, ep)
+            if i == 0 and taken is not None:
+                att = taken.attachment
+            else:
+                if name == "bridge":
+                    if not nets.ready(name):
+                        nets.ensure_default()
+                elif not nets.exists(name):
+                    raise NotFound(f"network {name} not found")
+                att = nets.attach(name, cid, f"/proc/{pid}/ns/net", f"eth{i}",
+                                  ipv4_address=(ep.get("IPAMConfig") or {}).get("IPv4Address"),
+                                  mac=ep.get("MacAddress"), aliases=aliases, **_names(rec))
             atts.append(att)
             settings["Networks"][name] = {
                 "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
@@ -132,13 +229,21 @@ def release(root: Path, rec: Record) -> None:
     except ImportError:
         return
     nets = Networks(root)
-    with contextlib.suppress(Exception):
+    with best_effort(log, "unpublish the ports of %s", rec["Id"][:12]):
         nets.unpublish(rec["Id"])
     for name, _ in eps:
         try:
             nets.detach(name, rec["Id"])
         except Exception as e:
             log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
+
+
+def services(root: Path) -> Any:
+    """netplug's one task for the supervisor: DNS of every network and the userland
+    port proxies (``await svc.run()``, ``svc.notify()`` when networks change)."""
+    from pycompose.netplug import Networks, NetworkServices
+
+    return NetworkServices(Networks(root))
 
 
 def drop_idle_default(root: Path) -> None:
@@ -155,4 +260,7 @@ def drop_idle_default(root: Path) -> None:
         return
     nets = Networks(root)
     if nets.exists("bridge") and not nets.inspect("bridge").attachments:
+        from pycompose.netplug import spares
+
+        spares.drop_all(nets)
         nets.remove("bridge")

@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import socket as pysocket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ from typing import Any
 
 import trio
 
-from pycompose.util.paths import state_root
+from pycompose.util.fs import tighten_state
+from pycompose.util.paths import PRIVATE_FILE, private_dir, state_root
 from pycompose.util.plain import from_plain
 
 from ..api.requests import CreateRequest, ExecRequest
@@ -101,6 +103,10 @@ class Server:
             await self._main()
         finally:
             rt.stop_warm_launcher()
+            try:
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing prepared network namespaces at exit: %s", e)
             # A last sweep before leaving: a destroy that lost a race (an exec's launcher
             # joining the cgroup as the container died) can leave an empty cgroup; no
             # later supervisor may come for this root, so clear it now. Running
@@ -119,13 +125,13 @@ class Server:
             self.holder = Holder(self.root, nursery)
             await self.holder.logs.start(nursery)  # first: adopted containers' logs
             self.holder.reconcile()
+            try:  # what a killed predecessor prepared (their addresses are reserved)
+                net.drop_prepared(self.root)
+            except Exception as e:
+                log.warning("removing stale prepared network namespaces: %s", e)
             nursery.start_soon(self.holder.reap_orphans)
-            sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
             path = self.root / "supervisor.sock"
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # stale; we hold the lock, so nobody else serves it
-            await sock.bind(str(path))
-            sock.listen(64)
+            sock = await _listen(path)
             nursery.start_soon(self._accept, sock, nursery)
             async with trio.open_nursery() as until:
                 async def idle() -> None:
@@ -158,9 +164,30 @@ class Server:
                     return
 
     async def _accept(self, sock: trio.socket.SocketType, nursery: trio.Nursery) -> None:
+        owner = os.stat(self.root).st_uid
         while True:
             s, _ = await sock.accept()
-            nursery.start_soon(self._serve, Conn(s))
+            uid = _peer_uid(s)
+            if uid in (0, owner, os.geteuid()):
+                nursery.start_soon(self._serve, Conn(s))
+                continue
+            log.warning("refused a client of uid %s: only root and uid %s may use this "
+                        "supervisor", uid, owner)
+            nursery.start_soon(self._refuse, Conn(s), uid)
+
+    async def _refuse(self, conn: Conn, uid: int | None) -> None:
+        """One refusal line, in answer to the client's first message (so that the
+        client reads it rather than a broken pipe), then the door closes."""
+        try:
+            with trio.move_on_after(2):
+                _msg, fds = await conn.recv()
+                for fd in fds:
+                    os.close(fd)
+            err = EngineError(f"permission denied: uid {uid} may not use the pycompose "
+                              f"supervisor of {self.root} (only root and its owner may)")
+            await conn.send({"ok": False, "error": err.to_wire()})
+        finally:
+            conn.sock.close()
 
     async def _serve(self, conn: Conn) -> None:
         self.clients += 1
@@ -182,6 +209,8 @@ class Server:
                 return
             try:
                 await self._dispatch(conn, msg, fds)
+                if msg.get("op") in ("run", "start"):  # answered: now prepare the next
+                    net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire()})
             except Exception as e:
@@ -343,6 +372,32 @@ def _request(msg: dict[str, Any]) -> CreateRequest:
         raise InvalidArgument(f"malformed create request: {e}")
 
 
+def _peer_uid(s: trio.socket.SocketType) -> int | None:
+    """The uid of the process at the other end (SO_PEERCRED: the kernel's word, taken
+    when it connected), None if the kernel will not say."""
+    try:
+        raw = s.getsockopt(pysocket.SOL_SOCKET, pysocket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
+
+
+async def _listen(path: Path) -> trio.socket.SocketType:
+    """The supervisor's socket at ``path``, 0600 from the moment it can be connected
+    to, whatever the umask: bound under a temporary name, chmod-ed, then renamed into
+    place (the state root above it is 0700 as well)."""
+    sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    await sock.bind(str(tmp))
+    os.chmod(tmp, PRIVATE_FILE)
+    sock.listen(64)
+    os.replace(tmp, path)  # a stale socket goes: we hold the lock, nobody else serves it
+    return sock
+
+
 def _answers(root: Path) -> bool:
     s = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
     try:
@@ -354,12 +409,34 @@ def _answers(root: Path) -> bool:
         s.close()
 
 
+def default_signals() -> None:
+    """Start from default dispositions and an empty mask whatever the CLI that
+    started us had (``nohup``, a blocked SIGCHLD): the supervisor lives on after its
+    caller, and what it starts (nft, ip, the launchers) inherits what it has. Python's
+    own SIGPIPE and SIGXFSZ ignores stay: its file calls expect EPIPE, not death."""
+    keep = {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}
+    for sig in signal.valid_signals():
+        if sig in keep:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def main() -> int:
-    root = state_root()
-    root.mkdir(parents=True, exist_ok=True)
+    default_signals()
+    # A daemon's umask, as dockerd sets it: what the supervisor makes for containers
+    # (upper dirs, /etc files, volumes) and the containers' own processes never take
+    # the mode of whoever happened to start it; state is made private explicitly.
+    os.umask(0o022)
+    root = private_dir(state_root())
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s supervisor[%(process)d] %(levelname)s %(message)s")
-    lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    for path in tighten_state(root):
+        log.info("tightened the mode of %s (state is root-only)", path)
+    lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                      PRIVATE_FILE)
     for _ in range(300):  # a stepping-down predecessor may need a moment to exit
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "volume": ("pycompose.cli.volume", "Manage volumes"),
     "network": ("pycompose.cli.network", "Manage networks"),
     "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
+    "runtime": ("pycompose.cli.runtime", "An OCI runtime in runc's shape (create, start, ...)"),
 }
 
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
@@ -173,8 +174,19 @@ def split_global(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(argv[:i]), list(argv[i:])
 
 
+def _default_sigchld() -> None:
+    """A caller that ignores SIGCHLD (some init scripts, ``trap '' CHLD``) makes the
+    kernel reap our children for us, and every wait for one fails with ECHILD: take
+    the default back, as any program that waits for its children must."""
+    import _signal
+
+    if _signal.getsignal(_signal.SIGCHLD) == _signal.SIG_IGN:
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _default_sigchld()
     gp = _global_parser()
     global_argv, rest = split_global(argv)
     gargs = gp.parse_args(global_argv)

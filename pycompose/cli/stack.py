@@ -166,7 +166,8 @@ def ps(args: argparse.Namespace) -> int:
     import json
 
     from pycompose.compose import translate as T
-    from pycompose.engine.containers import status_line
+
+    from .render import status_line
 
     _, rows = _rows(args, args.all)
     if args.quiet:
@@ -212,10 +213,11 @@ def logs(args: argparse.Namespace) -> int:
     from .container import log_window
 
     _, rows = _rows(args, True)
-    w = log_window(args.tail, args.since, args.until)
-    trio.run(lambda: follow_logs(_engine(), rows, _write, follow=args.follow, tail=w.tail,
-                                 timestamps=args.timestamps, prefix=not args.no_log_prefix,
-                                 since=w.since, until=w.until))
+    window = log_window(args.tail, args.since, args.until)
+    trio.run(lambda: follow_logs(_engine(), rows, _write, follow=args.follow,
+                                 tail=window.tail, timestamps=args.timestamps,
+                                 prefix=not args.no_log_prefix, since=window.since,
+                                 until=window.until))
     return 0
 
 

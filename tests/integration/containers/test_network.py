@@ -1,20 +1,97 @@
-"""The seam to netplug: ``-p`` publishes on docker's default bridge, ``--network NAME``
-joins a user network whose containers find each other by name; without either the
-container has only ``lo``."""
+"""The seam to netplug: a plain ``run`` joins docker's default bridge (a way out through
+NAT, the host's resolver), ``-p`` publishes on it, ``--network NAME`` joins a user
+network whose containers find each other by name, ``--network none`` has ``lo`` only."""
 
 from __future__ import annotations
 
 import urllib.request
 from typing import TYPE_CHECKING
 
+from pctest.cli import PYCOMPOSE
+
 if TYPE_CHECKING:
     from conftest import Engine
 
 
 
-def test_no_network_means_lo_only(engine: Engine) -> None:
-    out = engine.ok("run", "--rm", "busybox", "ls", "/sys/class/net")
-    assert out.split() == ["lo"]
+def _host_nameservers() -> list[str]:
+    with open("/etc/resolv.conf") as f:
+        return [ln.split()[1] for ln in f if ln.startswith("nameserver") and len(ln.split()) > 1]
+
+
+def test_a_plain_run_joins_the_default_bridge(engine: Engine) -> None:
+    """docker's default: eth0 on ``bridge`` with a default route, lo up, and the
+    host's resolver in resolv.conf (reached through the NAT)."""
+    out = engine.ok("run", "--rm", "busybox", "sh", "-c",
+                    "ls /sys/class/net; ip route; grep nameserver /etc/resolv.conf; "
+                    "ip -o link show lo")
+    assert out.split("\n")[:2] == ["eth0", "lo"], out
+    assert "default via 172." in out or "default via 192.168." in out, out
+    for ns in _host_nameservers():
+        if not ns.startswith("127."):
+            assert f"nameserver {ns}" in out
+    assert ",UP" in out.rsplit("\n", 2)[-2], out
+    engine.ok("run", "-d", "--name", "plain", "busybox", "sleep", "30")
+    nets = engine.ok("inspect", "-f", "{{json .NetworkSettings.Networks}}", "plain")
+    assert '"bridge"' in nets
+    assert engine.ok("inspect", "-f", "{{.HostConfig.NetworkMode}}", "plain").strip() \
+        == "bridge"
+
+
+def test_network_none_has_lo_up_and_nothing_else(engine: Engine) -> None:
+    out = engine.ok("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                    "ls /sys/class/net; ip -o link show lo; ip route | wc -l; "
+                    "nc -l -p 4000 -e echo pong & sleep 0.2; nc 127.0.0.1 4000")
+    lines = out.split("\n")
+    assert lines[0] == "lo", out
+    assert ",UP" in lines[1] and lines[2] == "0", out
+    assert "pong" in out
+
+
+def test_a_plain_run_reaches_the_outside_world_through_nat(engine: Engine) -> None:
+    """Another machine, simulated by a namespace of the test's own on a veth of the
+    host's: a plain ``run`` connects to it, masqueraded as the host."""
+    import socket
+    import subprocess
+
+    from pycompose.netplug.nsutil import in_netns
+    from pycompose.util.paths import root_id
+
+    rid = root_id(engine.root)
+    lan, host_end = f"lan-{rid}", f"lan{rid}"
+    a, b = int(rid[:2], 16), int(rid[2:4], 16) & 0xFC
+    net = f"10.{200 + a % 50}.{b}"
+    subprocess.run(["ip", "netns", "add", lan], check=True)
+    try:
+        subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
+                        "netns", lan], check=True)
+        subprocess.run(["ip", "addr", "add", f"{net}.1/30", "dev", host_end], check=True)
+        subprocess.run(["ip", "link", "set", host_end, "up"], check=True)
+        for cmd in (["addr", "add", f"{net}.2/30", "dev", "eth0"], ["link", "set", "eth0", "up"],
+                    ["link", "set", "lo", "up"], ["route", "add", "default", "via", f"{net}.1"]):
+            subprocess.run(["ip", "-n", lan, *cmd], check=True)
+        with in_netns(lan):  # a socket stays in the namespace it was made in
+            srv = socket.socket()
+        srv.bind((f"{net}.2", 0))
+        srv.listen(1)
+        srv.settimeout(20)
+        port = srv.getsockname()[1]
+        with srv:
+            r = subprocess.Popen([PYCOMPOSE, "container", "run",
+                                  "--rm", "busybox", "sh", "-c",
+                                  f"echo hi | nc -w 5 {net}.2 {port}"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            conn, peer = srv.accept()
+            with conn:
+                assert conn.recv(10) == b"hi\n"
+            assert r.wait(30) == 0, r.stderr.read() if r.stderr else ""
+            for f in (r.stdout, r.stderr):
+                if f:
+                    f.close()
+        assert peer[0] == f"{net}.1"  # the host's address: masqueraded
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], check=False, capture_output=True)
+        subprocess.run(["ip", "netns", "del", lan], check=False)
 
 
 def test_published_port_reaches_the_container(engine: Engine) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Engine
 
@@ -81,3 +83,37 @@ def test_ls_and_inspect_shapes(engine: Engine) -> None:
     assert info["Id"] == cid and info["Name"] == "/shapes"
     assert info["Image"].startswith("sha256:") and info["State"]["Running"] is True
     assert info["Config"]["Cmd"] == ["sleep", "30"]
+
+
+
+@pytest.mark.slow
+def test_thirty_starts_at_once_all_start(engine: Engine) -> None:
+    """30 start requests at once on one supervisor, each making its container's cgroup
+    in a worker thread; their parent level is new each round (the last removal clears
+    it), so every round races to make it (cgroup v1 cpuset: ENOSPC when unfilled)."""
+    import threading
+
+    from pycompose.engine.api import CreateRequest
+    from pycompose.engine.api import Engine as Face
+
+    face = Face(engine.root)
+    for _ in range(3):
+        ids = [face.create(CreateRequest(image="busybox", command=["true"]))
+               for _ in range(30)]
+        gate = threading.Barrier(len(ids))
+        errors: list[str] = []
+
+        def start(cid: str, gate: threading.Barrier, errors: list[str]) -> None:
+            gate.wait()
+            try:
+                face.start(cid)
+            except Exception as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=start, args=(c, gate, errors)) for c in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        engine.ok("rm", "-f", *ids)
+        assert not errors, errors[:3]

@@ -261,3 +261,48 @@ def test_setuid_binaries_of_images_are_out_of_reach_of_host_users(store, tmp_pat
     nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                              "ls", str(_layer_root(store) / "bin")], capture_output=True)
     assert nobody.returncode != 0
+
+
+@pytest.mark.parametrize("name", [".wh...", "sub/.wh...", ".wh..", ".wh."])
+def test_a_whiteout_naming_dot_or_dotdot_is_refused_before_anything_is_deleted(
+        store, tmp_path, name: str) -> None:
+    """``.wh.`` + ``..`` would name the layer's parent: clearing it deleted the staging
+    folder's contents before the importer failed."""
+    r = _import(tmp_path, make_tar([entry("keep", data=b"1"), entry("sub", "dir"),
+                                    entry("sub/keep", data=b"2"), entry(name, data=b"")]))
+    assert r.returncode != 0
+    assert f"whiteout {name!r}" in r.stderr and "not a file name" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    _assert_nothing_registered(store)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("loop", ["self", "pair"])
+def test_a_symlink_loop_in_an_image_archive_is_a_malformed_archive(
+        store, tmp_path, loop: str, compress: bool) -> None:
+    import tarfile
+
+    layer = make_tar([entry("a", data=b"1")])
+    saved = docker_save(tmp_path / "ok.tar", [layer])
+
+    members = []
+    with tarfile.open(saved) as t:
+        for m in t.getmembers():
+            if m.name != "manifest.json":
+                f = t.extractfile(m)
+                members.append((m, f.read() if f else None))
+    if loop == "self":
+        members.append(entry("manifest.json", "symlink", link="manifest.json"))
+    else:
+        members += [entry("manifest.json", "symlink", link="m2"),
+                    entry("m2", "symlink", link="./manifest.json")]
+    data = make_tar(members)
+    if compress:
+        data = gzip.compress(data)
+    f = tmp_path / "loop.tar"
+    f.write_bytes(data)
+    r = run(["image", "load", "-i", str(f)])
+    assert r.returncode != 0
+    assert "malformed archive" in r.stderr and "manifest.json" in r.stderr, r.stderr
+    assert "RecursionError" not in r.stderr and "internal error" not in r.stderr
+    assert "Traceback" not in r.stderr
