@@ -432,8 +432,13 @@ def cmd_logs(args: argparse.Namespace) -> int:
         emit(entry)
     if args.follow:
         def alive() -> bool:
+            from pycompose.engine import client
+
             try:
-                return engine.container(rec.id).status.is_active
+                now = engine.container(rec.id)
+                if now.status.is_active and client.repair_stale(engine.root, [now.raw]):
+                    now = engine.container(rec.id)  # its supervisor had died: the truth
+                return now.status.is_active
             except EngineError:
                 return False
         for entry in log.follow(alive, window):
