@@ -32,23 +32,23 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
     from pycompose.engine.api import logs as L
 
     width = max((len(service_label(r)) for r in recs), default=0)
+    window = L.Window(tail=tail, since=since, until=until)
 
     async def one(rec: ContainerRecord) -> None:
         name = service_label(rec)
         pre = f"{name:<{width}}  | ".encode() if prefix else b""
 
-        def emit(e: Any) -> None:
+        def emit(e: L.Entry) -> None:
             text = L.render(e, timestamps)
             write(pre + text if text.endswith(b"\n") else pre + text + b"\n")
+
         try:
-            log = L.reader(engine.root, rec)
+            log = L.open_log(rec)
         except L.NotReadable as no:
             write(pre + f"({no})\n".encode())
             return
-        window = L.Window(tail=tail, since=since, until=until)
         try:
-            history = await trio.to_thread.run_sync(lambda: list(log.history(window)))
-            for e in history:
+            for e in await trio.to_thread.run_sync(lambda: list(log.history(window))):
                 emit(e)
             if not follow:
                 return
@@ -81,10 +81,11 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
 
 
 async def run_attached(project: Project, engine: Seam, opts: UpOptions,
-                       write: Callable[[bytes], None], progress: Progress) -> int:
+                       write: Callable[[bytes], None], progress: Progress,
+                       on_build: Any = None) -> int:
     """``up`` without ``-d``: start, print every container's output, and on Ctrl-C (or
     when every container has exited) stop them. Exit 0 as docker compose does."""
-    outcome = await up(project, engine, opts, progress)
+    outcome = await up(project, engine, opts, progress, on_build=on_build)
     ids = [cid for ids in outcome.ids.values() for cid in ids]
     recs = [await _thread(engine.container, cid) for cid in ids]
     write(("Attaching to " + ", ".join(service_label(r) for r in recs) + "\n").encode())

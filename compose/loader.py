@@ -311,8 +311,8 @@ class _Loader:
                 if isinstance(project_dir, str) else Path(abs_paths[0]).parent
             # The included project has its own .env; the including environment wins.
             inc_env_values: dict[str, str] = {}
-            env_paths = [self._abs(e, base_dir) for e in env_files] if env_files \
-                else [inc_dir / ".env"]
+            env_paths = [self._abs(e, base_dir) for e in env_files if e != "/dev/null"] \
+                if env_files else [inc_dir / ".env"]
             for ep in env_paths:
                 if ep.is_file():
                     try:
@@ -320,8 +320,10 @@ class _Loader:
                     except (OSError, UnicodeDecodeError) as e:
                         raise _at(emark, shown, where,
                                   f"cannot read env file {self.display(ep)}: {_why(e)}")
+                    # like --env-file: each file sees the ones before it
                     inc_env_values.update(parse_dotenv(
-                        text, file=self.display(ep), lookup=lambda n: env.get(n)))
+                        text, file=self.display(ep), lookup=env.get,
+                        earlier=dict(inc_env_values)))
                 elif env_files:
                     raise _at(emark, shown, where, f"env file {self.display(ep)} not found")
             inc_env = {**inc_env_values, **env}

@@ -1,11 +1,16 @@
 """The canonical project, as ``docker compose config`` prints it.
 
-The shape follows docker compose v2: ``name``, then ``services`` sorted by name, each
-with its keys in compose-go's order and in their long forms (ports as ``{mode,
-host_ip, target, published, protocol}``, volumes with absolute sources, environment
-resolved), ``networks: {default: null}`` where a service uses the implied default
-network, then the top-level ``networks``, ``volumes``, ``secrets``, ``configs`` with
-the names the engine will give them (``PROJECT_default``, ``PROJECT_data``).
+The shape follows docker compose (compose-go's types as go-yaml and encoding/json
+marshal them): ``name``, then ``services`` sorted by name, each with its keys in
+compose-go's struct order and in their long forms (ports as ``{mode, host_ip, target,
+published, protocol}``, volumes with absolute sources, environment resolved, a bare
+key nothing sets as ``KEY: null``), ``networks: {default: null}`` where a service
+uses the implied default network, then the top-level ``networks``, ``volumes``,
+``secrets``, ``configs`` with the names the engine will give them
+(``PROJECT_default``, ``PROJECT_data``). What Go leaves out is left out (plain
+booleans when false, a secret's content); ``--format json`` has what Go cannot omit
+(``command: null``, ``ipam: {}``). The YAML text itself is go-yaml's
+(:mod:`.goyaml`); every ``$`` is then doubled (:func:`escape_dollars`).
 """
 
 from __future__ import annotations
@@ -61,7 +66,9 @@ def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> N
         del out["create_host_path"]
     ext = getattr(model, "extensions", None)
     if ext and extensions:
-        out.update(plain(ext))
+        # go-yaml writes an inline map of extensions with its keys sorted
+        # (its values are Go maps too: every level sorted)
+        out.update(sorted(_sorted_keys(plain(ext)).items()))
     for name in list(out):
         value = getattr(model, name, None)
         if value is None:
@@ -185,7 +192,7 @@ def project_dict(project: Project, *, extensions: bool = True) -> dict[str, Any]
         secret.pop("content", None)
     if project.models:
         out["models"] = {k: dump(v, extensions=ext) for k, v in sorted(project.models.items())}
-    out.update(plain(project.extensions))
+    out.update(sorted(_sorted_keys(plain(project.extensions)).items()))
     return out
 
 
@@ -243,29 +250,23 @@ def escape_dollars(text: str) -> str:
 
 
 def to_yaml(data: Any) -> str:
-    """YAML in docker compose's layout (sequences indented under their key).
+    """YAML as docker compose prints it (go-yaml's encoder, see :mod:`.goyaml`)."""
+    from .goyaml import dump as goyaml_dump
 
-    A small emitter of our own: PyYAML's representer is pure Python and took most of
-    ``config``'s time on big projects. Strings that could read back as anything but
-    the same string are double-quoted (JSON escapes are valid YAML); tests load the
-    output back with PyYAML and compare.
-    """
-    lines: list[str] = []
-    _emit(data, 0, lines)
-    return "\n".join(lines) + "\n"
+    return goyaml_dump(data)
 
 
-_PLAIN = re.compile(r"[A-Za-z_/][\w./@%+=,~^()-]*(?:[: ][\w./@%+=,~^()-]+)*")
-_RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
-#: Characters that a JSON string may hold raw but YAML reads differently (controls,
-#: NEL, the Unicode line separators, a BOM): strings with any of them go to PyYAML.
+#: Characters a YAML reader refuses raw (controls, NEL, the Unicode line separators,
+#: a BOM): the JSON output escapes them.
 _PRINTABLE = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff"
                         "\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
 
 
-def yaml_scalar(value: Any) -> str:
-    """One scalar as the YAML emitter writes it."""
-    return _scalar(value)
+def yaml_scalar(value: Any, *, indent: int = 2, step: int = 2, width: int = 80) -> str:
+    """One scalar as go-yaml writes it after ``key:`` (see :func:`.goyaml.scalar`)."""
+    from .goyaml import scalar
+
+    return scalar(value, indent, step, width)
 
 
 def tabwriter(rows: list[list[str]], *, minwidth: int, padding: int) -> str:
@@ -285,74 +286,6 @@ def tabwriter(rows: list[list[str]], *, minwidth: int, padding: int) -> str:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
         lines.append("".join(cells) + (row[-1] if row else ""))
     return "".join(line + "\n" for line in lines)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}[repr(value)]
-        if value.is_integer() and abs(value) < 1e6:
-            # as Go's shortest %g writes it: cpus 1.0 prints 1 (it reads back as a
-            # number all the same)
-            return str(int(value))
-        text = repr(value)
-        mantissa, e, exp = text.partition("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return mantissa + (f"e{'+' if not exp.startswith('-') else ''}"
-                           f"{exp.lstrip('+')}" if e else "")
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
-        return text
-    if _PRINTABLE.search(text):
-        import yaml
-
-        return str(yaml.safe_dump(text, default_style='"', width=1 << 16)).strip()
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _emit(value: Any, indent: int, lines: list[str]) -> None:
-    pad = " " * indent
-    if isinstance(value, dict):
-        if not value:
-            lines.append(pad + "{}")
-            return
-        for k, v in value.items():
-            key = _scalar(k)
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{key}:")
-                _emit(v, indent + 2, lines)
-            else:
-                lines.append(f"{pad}{key}: {_inline(v)}")
-    elif isinstance(value, list):
-        if not value:
-            lines.append(pad + "[]")
-            return
-        for item in value:
-            if isinstance(item, (dict, list)) and item:
-                start = len(lines)
-                _emit(item, indent + 2, lines)
-                lines[start] = f"{pad}- {lines[start][indent + 2:]}"
-            else:
-                lines.append(f"{pad}- {_inline(item)}")
-    else:
-        lines.append(pad + _inline(value))
-
-
-def _inline(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _scalar(value)
 
 
 def to_json(data: Any, indent: int = 2) -> str:
@@ -396,3 +329,60 @@ def service_hash(project: Project, name: str) -> str:
         deploy.pop("replicas", None)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def raw_model_dict(raw: Any) -> dict[str, Any]:
+    """``config --no-interpolate``: the loaded model before validation (merged,
+    included, extended, paths resolved; ``${VAR}`` left as written, so typed values
+    may still be templates), normalised as docker compose's ``ToModel`` leaves it:
+    the project name, the implied ``default`` network, resource names, services
+    disabled by profiles left out, and every mapping's keys sorted (it prints a
+    Go map, not the typed project)."""
+    data = plain(raw.data)
+    data["name"] = raw.name
+    active = set(raw.profiles)
+    services = data.get("services")
+    uses_default = False
+    if isinstance(services, dict):
+        kept: dict[str, Any] = {}
+        for name, svc in services.items():
+            profiles = svc.get("profiles") if isinstance(svc, dict) else None
+            if isinstance(profiles, list) and profiles and "*" not in active \
+                    and not active.intersection(map(str, profiles)):
+                continue
+            if isinstance(svc, dict) and "network_mode" not in svc and "provider" not in svc:
+                nets = svc.get("networks")
+                if not nets:
+                    svc["networks"] = {"default": None}
+                    uses_default = True
+                elif isinstance(nets, list):
+                    svc["networks"] = {str(n): None for n in nets}
+                    uses_default = uses_default or "default" in svc["networks"]
+                elif isinstance(nets, dict) and "default" in nets:
+                    uses_default = True
+            kept[name] = svc
+        data["services"] = kept
+    if uses_default:
+        networks = data.get("networks")
+        if not isinstance(networks, dict):
+            networks = data["networks"] = {}
+        networks.setdefault("default", None)
+    for key in ("networks", "volumes", "configs", "secrets"):
+        section = data.get(key)
+        if not isinstance(section, dict):
+            continue
+        for name, resource in list(section.items()):
+            resource = resource if isinstance(resource, dict) else {}
+            if resource.get("name") is None:
+                external = str(resource.get("external", "")).lower() in ("true", "1")
+                resource["name"] = name if external else f"{raw.name}_{name}"
+            section[name] = resource
+    return _sorted_keys(data)
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value

@@ -205,13 +205,16 @@ _YAML12 = {
     "tag:yaml.org,2002:bool": re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     "tag:yaml.org,2002:int": re.compile(
         r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    # go-yaml's floats: a dot or an exponent (``1e3``, ``1e+06``, as Go prints them)
     "tag:yaml.org,2002:float": re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
 }
+# No YAML 1.1 "=" (value) scalars either: go-yaml reads a plain "=" as the string.
 _Loader.yaml_implicit_resolvers = {
     k: [(tag, _YAML12.get(tag, regexp)) for tag, regexp in v
-        if tag != "tag:yaml.org,2002:timestamp"]
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
     for k, v in _Loader.yaml_implicit_resolvers.copy().items()
 }
 

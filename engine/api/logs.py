@@ -1,22 +1,21 @@
 """Reading containers' logs, for front ends (``logs``, attached ``up``): the face's
-door to the files the log keeper writes (``engine/logs``), read in the caller's
-process without a supervisor."""
+door to the log files the log keeper writes (``engine/logs/reader.py``: every driver,
+rotated and compressed files, --tail/--since/--until, following across rotations)."""
 
 from __future__ import annotations
 
-from ..logs.reader import LogReader, NotReadable, Window, parse_timestamp, render
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
+from ..logs.reader import Entry, LogReader, NotReadable, Window, parse_timestamp, render
+
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ..record import ContainerRecord
 
-__all__ = ["LogReader", "NotReadable", "Window", "parse_timestamp", "reader", "render"]
+__all__ = ["Entry", "LogReader", "NotReadable", "Window", "open_log", "parse_timestamp",
+           "render"]
 
 
-def reader(root: Path, rec: ContainerRecord) -> LogReader:
-    """The reader of a container's log; NotReadable for the ``none`` driver."""
-    from ..containers import ContainerStore
-
-    return LogReader.of(ContainerStore(root).path(rec.id), rec.raw)
+def open_log(rec: ContainerRecord) -> LogReader:
+    """The log of a container; NotReadable (docker's words) for ``--log-driver none``."""
+    return LogReader.of(Path(rec.upper_dir).parent, rec.raw)

@@ -32,14 +32,32 @@ The guarantees (each module's docstring says how):
 - ``Entry`` (``tree.py``): what both hand out: an lstat and (dir fd, name) places; every
   later read is an ``*at()`` call by a single name with ``O_NOFOLLOW``, so a directory
   swapped for a symlink during a copy (CVE-2018-15664) leads nowhere.
-- ``copy`` (``copy.py``): a tree written into a directory fd with the same rules, with a
+- ``copy`` (``copying.py``): a tree written into a directory fd with the same rules, with a
   ``Policy`` for owners, set-id bits, device nodes and overlay upper dirs.
 """
 
-from .copy import Policy, copy, copy_children, ensure_dir
-from .root import Root, copy_data, remove_entry, walk_fd
-from .stack import LayerStack
-from .tree import Entry, children, lookup
+TYPE_CHECKING = False  # not typing's: the launcher imports .kernel, and this file with it
+if TYPE_CHECKING:
+    from .copying import Policy, copy, copy_children, ensure_dir
+    from .root import Root, copy_data, remove_entry, walk_fd
+    from .stack import LayerStack
+    from .tree import Entry, children, lookup
+
+#: name -> submodule: loaded on first use, so that importing ``confined.kernel`` (the
+#: container launcher does, for its mount targets) costs no shutil, no dataclasses
+_WHERE = {"Policy": "copying", "copy": "copying", "copy_children": "copying",
+          "ensure_dir": "copying",
+          "Root": "root", "copy_data": "root", "remove_entry": "root", "walk_fd": "root",
+          "LayerStack": "stack", "Entry": "tree", "children": "tree", "lookup": "tree"}
 
 __all__ = ["Entry", "LayerStack", "Policy", "Root", "children", "copy", "copy_children",
            "copy_data", "ensure_dir", "lookup", "remove_entry", "walk_fd"]
+
+
+def __getattr__(name: str) -> object:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{where}"), name)

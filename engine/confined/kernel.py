@@ -106,20 +106,25 @@ def set_opaque(dir_fd: int) -> None:
     os.setxattr(fd_path(dir_fd), OVERLAY_OPAQUE, b"y")
 
 
-def is_opaque(path: str) -> bool:
-    """Whether the directory at ``path`` (not followed) is an opaque overlay dir, as
-    our overlay mounts read it (``trusted.``: they never use ``userxattr``)."""
+def is_opaque(path: str | int) -> bool:
+    """Whether the directory at ``path`` (a path, not followed, or a readable fd) is an
+    opaque overlay dir, as our overlay mounts read it (``trusted.``: they never use
+    ``userxattr``)."""
     try:
+        if isinstance(path, int):
+            return os.getxattr(path, OVERLAY_OPAQUE) == b"y"
         return os.getxattr(path, OVERLAY_OPAQUE, follow_symlinks=False) == b"y"
     except OSError:
         return False
 
 
-def list_xattrs(path: str) -> dict[str, bytes]:
-    """The xattrs of ``path`` (not following a symlink) worth keeping in a layer."""
+def list_xattrs(path: str, *, follow: bool = False) -> dict[str, bytes]:
+    """The xattrs of ``path`` (not following a symlink unless ``follow``: only for a
+    /proc/self/fd magic link, which names an object already resolved) worth keeping
+    in a layer."""
     out: dict[str, bytes] = {}
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        names = os.listxattr(path, follow_symlinks=follow)
     except OSError as e:
         if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
             return out
@@ -128,7 +133,7 @@ def list_xattrs(path: str) -> dict[str, bytes]:
         if name.startswith(FORBIDDEN_XATTR_PREFIX) or name == "system.nfs4_acl":
             continue
         try:
-            out[name] = os.getxattr(path, name, follow_symlinks=False)
+            out[name] = os.getxattr(path, name, follow_symlinks=follow)
         except OSError:
             continue
     return out

@@ -49,11 +49,12 @@ class Entry:
     def is_file(self) -> bool:
         return stat.S_ISREG(self.st.st_mode)
 
-    def path_for_xattrs(self) -> str:
-        """A path naming the top place for the xattr calls (which take no dir fd);
-        use with ``follow_symlinks=False``."""
+    def xattr_path(self) -> tuple[str, bool]:
+        """(a path naming the top place for the xattr calls, which take no dir fd,
+        whether to follow it): the entry's name in its directory's magic link, never
+        followed; or, for an fd that is the object itself, its own magic link."""
         fd, name = self.places[0]
-        return fd_path(fd, name or None)
+        return (fd_path(fd, name), False) if name else (fd_path(fd), True)
 
     def open(self, flags: int = os.O_RDONLY) -> int:
         """An fd of the top place, never through a symlink. The caller closes it."""

@@ -238,6 +238,7 @@ AT_RECURSIVE = 0x8000
 OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = 0o2000000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_MOVE_MOUNT_T_EMPTY_PATH = 0x40
 MOUNT_ATTR_RDONLY = 0x00000001
 MOUNT_ATTR_IDMAP = 0x00100000
 
@@ -279,6 +280,17 @@ def move_mount(tree_fd: int, target: str) -> None:
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), target)
+
+
+def move_mount_fd(tree_fd: int, target_fd: int) -> None:
+    """Attach a detached tree on the object open as ``target_fd`` (an ``O_PATH`` fd
+    resolved beforehand): no path is looked up at all."""
+    ret = _libc.syscall(ctypes.c_long(_SYS_move_mount), ctypes.c_int(tree_fd), b"",
+                        ctypes.c_int(target_fd), b"",
+                        ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH | _MOVE_MOUNT_T_EMPTY_PATH))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), f"fd {target_fd}")
 
 
 def link_up(name: str) -> None:

@@ -82,6 +82,15 @@ def config(args: argparse.Namespace) -> int:
     fmt = args.format or "yaml"
     if fmt == "table":
         raise ComposeError('unsupported format "table" (config prints yaml or json)')
+    if args.no_interpolate and not (args.environment or args.volumes or args.networks
+                                    or args.profiles or args.images or args.hash):
+        # the model as loaded, not the typed project: ${VAR} may stand where a
+        # number or a port is expected (docker compose's runConfigNoInterpolate)
+        data = render.raw_model_dict(load_raw(args, interpolate=False))
+        if args.services:
+            return _write(args, "".join(f"{name}\n" for name in data.get("services", {})))
+        text = render.to_json(data) if fmt == "json" else render.to_yaml(data)
+        return _write(args, text)
     project = load_project(args, interpolate=not args.no_interpolate)
     project = project.selected(list(getattr(args, "service_names", None) or []))
     lines: list[str] | None = None
@@ -113,10 +122,9 @@ def config(args: argparse.Namespace) -> int:
             text = render.to_json(render.project_json_dict(project))
         else:
             text = render.to_yaml(render.project_dict(project))
-        if not args.no_interpolate:
-            # docker compose prints every $ of the interpolated model as $$, so that
-            # its output loads back to the same project
-            text = render.escape_dollars(text)
+        # docker compose prints every $ of the interpolated model as $$, so that its
+        # output loads back to the same project
+        text = render.escape_dollars(text)
     return _write(args, text)
 
 
@@ -151,12 +159,16 @@ def _variables_text(args: argparse.Namespace) -> str:
     if fmt == "yaml":
         if not variables:
             return "{}\n"
+        # go-yaml's Marshal: 4-space indentation, no line width
+        def value(x: str) -> str:
+            return render.yaml_scalar(x, indent=8, step=4, width=1 << 30)
+
         out: list[str] = []
         for name, v in variables:
-            out.append(f"{render.yaml_scalar(name)}:")
-            out.append(f"    name: {render.yaml_scalar(v.name)}")
-            out.append(f"    defaultvalue: {render.yaml_scalar(v.default)}")
-            out.append(f"    presencevalue: {render.yaml_scalar(v.alternate)}")
+            out.append(f"{value(name)}:")
+            out.append(f"    name: {value(v.name)}")
+            out.append(f"    defaultvalue: {value(v.default)}")
+            out.append(f"    presencevalue: {value(v.alternate)}")
             out.append(f"    required: {'true' if v.required else 'false'}")
         return "\n".join(out) + "\n"
     rows = [["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"]]

@@ -8,7 +8,7 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from conftest import as_nobody, umask0  # type: ignore[attr-defined]
+from pctest.users import as_nobody, umask0
 
 if TYPE_CHECKING:
     from conftest import Engine

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conftest import as_nobody, umask0  # type: ignore[attr-defined]
+from pctest.users import as_nobody, umask0
 
 if TYPE_CHECKING:
     from conftest import Engine

@@ -497,3 +497,44 @@ def test_numbers_and_normalised_values(project: Path,
     assert "pull_policy: missing" in out
     text = run(["config", "--format", "json"], capsys)
     assert '"cpus": 2,' in text and '"cpus": 0.25,' in text
+
+
+def test_no_interpolate_prints_the_model_with_templates_in_typed_fields(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+name: ni
+services:
+  web:
+    image: "nginx:${TAG:-1}"
+    ports: ["${PORT:-8080}:80"]
+    cpus: ${CPUS:-1}
+    restart: ${RESTART:-always}
+  tool: {image: t, profiles: [tools]}
+volumes:
+  data: {}
+  ext: {external: true}
+"""})
+    out = run(["config", "--no-interpolate"], capsys)
+    assert out == (
+        "name: ni\n"
+        "networks:\n"
+        "  default:\n"
+        "    name: ni_default\n"
+        "services:\n"
+        "  web:\n"
+        "    cpus: ${CPUS:-1}\n"
+        "    image: nginx:${TAG:-1}\n"
+        "    networks:\n"
+        "      default: null\n"
+        "    ports:\n"
+        "      - ${PORT:-8080}:80\n"
+        "    restart: ${RESTART:-always}\n"
+        "volumes:\n"
+        "  data:\n"
+        "    name: ni_data\n"
+        "  ext:\n"
+        "    external: true\n"
+        "    name: ext\n")
+    assert run(["config", "--no-interpolate", "--services"], capsys) == "web\n"
+    as_json = json.loads(run(["config", "--no-interpolate", "--format", "json"], capsys))
+    assert as_json["services"]["web"]["ports"] == ["${PORT:-8080}:80"]

@@ -365,3 +365,12 @@ def test_an_empty_included_file_brings_nothing(tmp_path: Path) -> None:
     write(tmp_path, {"compose.yaml": "include: [empty.yaml]\nservices: {web: {image: a}}",
                      "empty.yaml": ""})
     assert list(services(tmp_path)) == ["web"]
+
+
+def test_include_env_files_see_each_other_and_dev_null_is_none(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "compose.yaml": "include:\n  - path: inc.yaml\n"
+                        "    env_file: [a.env, /dev/null, b.env]\n",
+        "inc.yaml": "services: {w: {image: '${IMG}'}}",
+        "a.env": "REG=registry.local\n", "b.env": "IMG=${REG}/app\n"})
+    assert services(tmp_path)["w"]["image"] == "registry.local/app"

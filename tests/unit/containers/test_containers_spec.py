@@ -9,7 +9,7 @@ import pytest
 from pycompose.engine.api import Healthcheck, Mount
 from pycompose.engine.errors import EngineError, InvalidArgument
 from pycompose.engine.supervisor import spec as S
-from pycompose.engine.supervisor.build import capabilities, security_options
+from pycompose.engine.supervisor.records import capabilities, security_options
 
 
 def test_args_after_the_image_replace_cmd_and_keep_entrypoint() -> None:
@@ -43,6 +43,12 @@ def test_image_volumes_become_anonymous_unless_mounted() -> None:
 def test_a_mount_on_the_root_itself_is_refused() -> None:
     with pytest.raises(InvalidArgument, match='destination "/"'):
         S.all_mounts([Mount("bind", "/", "/host")], None)
+    for target in ("/tmp/..", "//", "/./", "/a/../.."):  # docker cleans it first
+        with pytest.raises(InvalidArgument, match='destination "/"'):
+            S.all_mounts([Mount("tmpfs", target)], None)
+    assert [m.target for m in S.all_mounts([Mount("tmpfs", "/a/./b/../c")], None)] == ["/a/c"]
+    with pytest.raises(InvalidArgument, match="Duplicate mount point: /a"):
+        S.all_mounts([Mount("tmpfs", "/a"), Mount("tmpfs", "/b/../a")], None)
 
 
 def test_signals() -> None:
@@ -103,7 +109,7 @@ def test_health_results_follow_dockers_rules() -> None:
 
 
 def test_userns_modes() -> None:
-    from pycompose.engine.supervisor.build import userns_maps
+    from pycompose.engine.supervisor.records import userns_maps
 
     assert userns_maps("", [], []) == {"UidMap": [], "GidMap": []}
     remap = userns_maps("remap", [], [])

@@ -199,7 +199,8 @@ def _meta(src: Entry, fd: int | None, dst_fd: int, name: str, policy: Policy) ->
 
 def _copy_xattrs(src: Entry, fd: int | None, dst_fd: int, name: str, policy: Policy) -> None:
     try:
-        attrs = kernel.list_xattrs(src.path_for_xattrs())
+        path, follow = src.xattr_path()
+        attrs = kernel.list_xattrs(path, follow=follow)
     except OSError:
         return
     for key, value in attrs.items():
