@@ -167,18 +167,22 @@ async def rm(project: Project, engine: Seam, services: Iterable[str] = (), *,
 
 
 def container_rows(project: Project, engine: Seam, *, all_: bool = False,
-                   services: Iterable[str] = (), oneoff: bool = False
-                   ) -> list[ContainerRecord]:
-    """The project's containers (running ones unless ``all_``), by service and number;
+                   services: Iterable[str] = (), oneoff: bool = False,
+                   orphans: bool = False) -> list[ContainerRecord]:
+    """The project's containers (running ones unless ``all_``), by service and number:
+    only the loaded files' services, unless ``orphans`` (``ps`` shows the others too);
     a service named that the files do not declare is an error, as docker's."""
     wanted = set(services)
     _check_services(project, wanted)
+    every = project.all_services()
     out = []
     for rec in engine.containers(labels={T.LABEL_PROJECT: project.name}):
         labels = rec.labels
         if (labels.get(T.LABEL_ONEOFF) == "True") != oneoff:
             continue
         if wanted and labels.get(T.LABEL_SERVICE) not in wanted:
+            continue
+        if not orphans and labels.get(T.LABEL_SERVICE) not in every:
             continue
         if not all_ and not rec.status.is_active:
             continue

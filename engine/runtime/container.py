@@ -193,6 +193,11 @@ class _Launch:
         except TimeoutError:
             raise SetupFailed(f"container set-up timed out waiting for {expect!r}",
                               step=expect) from None
+        except OSError as e:  # the launcher died mid-conversation (its container exited)
+            code = self.proc.poll()
+            raise SetupFailed(f"container set-up: the launcher went away (status {code}) "
+                              f"before {expect!r}: {e.strerror or e}", step=expect,
+                              errno=e.errno or 0) from None
         if msg is None:
             code = self.proc.poll()
             raise SetupFailed(f"container set-up: the launcher exited early (status {code}) "
@@ -218,6 +223,9 @@ class _Launch:
             msg, fds = recv(self.sock)
         except TimeoutError:
             raise SetupFailed("container start timed out", step="start") from None
+        except OSError as e:  # PID 1 died before its exec (its container was killed)
+            raise SetupFailed(f"container start: {e.strerror or e}", step="start",
+                              errno=e.errno or 0) from None
         for fd in fds:
             os.close(fd)
         if msg is not None:

@@ -8,6 +8,7 @@ entries), where ``ls``, ``inspect`` and compose's ``service_healthy`` read it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from ..api.requests import ExecRequest
 from ..containers import Record
 from ..errors import EngineError, NotFound
 from ..record import now_iso
+
+log = logging.getLogger("pycompose.supervisor")
 
 
 class Process(Protocol):
@@ -115,6 +118,10 @@ async def _probe(exec_: Exec, argv: list[str], timeout: float) -> tuple[int, str
     except EngineError as e:
         os.close(r)
         return 1, str(e)
+    except Exception as e:  # a probe never takes the supervisor down: it failed
+        log.warning("healthcheck probe: %s: %s", type(e).__name__, e)
+        os.close(r)
+        return 1, f"{type(e).__name__}: {e}"
     finally:
         os.close(w)
         os.close(null)

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -82,6 +83,17 @@ class Holder:
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
         self.logs = LogService(root)
+
+    def _spawn(self, fn: Callable[..., Awaitable[object]], *args: Any) -> None:
+        """A task about one container: its bug is logged, and never takes the
+        supervisor (and with it the management of every other container) down."""
+        async def guarded() -> None:
+            try:
+                await fn(*args)
+            except Exception:
+                log.exception("task %s%r failed", getattr(fn, "__name__", fn),
+                              tuple(a for a in args if isinstance(a, str)))
+        self.nursery.start_soon(guarded)
 
     def lock(self, cid: str) -> trio.Lock:
         return self._locks.setdefault(cid, trio.Lock())
@@ -185,7 +197,7 @@ class Holder:
                 r["NetworkSettings"] = settings
         self.store.update(cid, mark)
         self.live[cid] = live
-        self.nursery.start_soon(self._watch, live)
+        self._spawn(self._watch, live)
         if settings and net.network_of(rec) != "bridge":
             self._start_network_services()
         hc = rec["Config"].get("Healthcheck")
@@ -195,7 +207,7 @@ class Holder:
 
             async def probe(req: ExecRequest, stdio: Stdio) -> Live:
                 return await self.exec(cid, req, stdio)
-            self.nursery.start_soon(health.run_checks, live.done, probe,
+            self._spawn(health.run_checks, live.done, probe,
                                     partial(self.store.update, cid), argv, hc)
         return live
 
@@ -282,7 +294,7 @@ class Holder:
         policy = rec["HostConfig"]["RestartPolicy"]
         if self._should_restart(policy, code, rec, live):
             live.done.set()
-            self.nursery.start_soon(self._restart_later, live.cid, rec["RestartCount"])
+            self._spawn(self._restart_later, live.cid, rec["RestartCount"])
             return
         if rec["HostConfig"].get("AutoRemove"):
             self._remove_files(live.cid, volumes=True)
@@ -427,7 +439,7 @@ class Holder:
             self.starting -= 1
         ex = Live(cid, live.spec, started.pid, pty_master=started.pty_master)
         self.execs.add(ex.pid)
-        self.nursery.start_soon(self._watch_exec, ex)
+        self._spawn(self._watch_exec, ex)
         return ex
 
     async def _watch_exec(self, ex: Live) -> None:
@@ -508,7 +520,7 @@ class Holder:
                 live.log = self.logs.adopted(cid)  # its output went on through the keeper
                 self.live[cid] = live
                 keep.add(cid)
-                self.nursery.start_soon(self._watch, live)
+                self._spawn(self._watch, live)
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
@@ -523,7 +535,7 @@ class Holder:
             elif (rec["HostConfig"].get("RestartPolicy") or {}).get("Name") in (
                     "always", "unless-stopped", "on-failure"):
                 # as dockerd does at its start: bring back what should be running
-                self.nursery.start_soon(self._restart_later, cid,
+                self._spawn(self._restart_later, cid,
                                         int(rec.get("RestartCount") or 0))
         try:
             rt.cleanup_leftovers(self.root, keep)

@@ -58,7 +58,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         a("--services", action="store_true", help="only service names")
         a("--format", default="table", help="table or json")
         a("services", nargs="*", metavar="SERVICE")
-        p.set_defaults(handler=ps)
+        p.set_defaults(handler=ps, orphans=True)  # docker compose's --orphans default
     elif command == "logs":
         a("-f", "--follow", action="store_true")
         a("-n", "--tail", default="all")
@@ -194,6 +194,7 @@ def _rows(args: argparse.Namespace, all_: bool) -> tuple[Any, list[Any]]:
 
     project = load_project(args)
     return project, container_rows(project, _engine(), all_=all_,
+                                   orphans=getattr(args, "orphans", False),
                                    services=getattr(args, "services", []))
 
 

@@ -233,7 +233,10 @@ class FakeEngine:
                 "Config": {"Labels": dict(box.req.labels), "Image": box.req.image,
                            "Healthcheck": {"Test": hc.test or ["CMD", "true"]}
                            if hc is not None and not hc.disable else None},
-                "HostConfig": {"NetworkMode": box.network_mode}, "State": state}
+                "HostConfig": {"NetworkMode": box.network_mode}, "State": state,
+                "Mounts": [{"Type": "volume", "Name": m.source, "Destination": m.target,
+                            "Anonymous": False}
+                           for m in box.req.mounts if m.type == "volume" and m.source]}
 
     def volume_exists(self, name: str) -> bool:
         return name in self.volumes
