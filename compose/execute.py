@@ -330,6 +330,14 @@ async def wait_condition(engine: Seam, cid: str, dep: Dependency, progress: Prog
             raise ComposeError(f"dependency failed to start: container {rec.name} exited "
                                f"({rec.exit_code})")
         if not rec.has_healthcheck:
+            # a container that fails at once has usually not exited yet: give it a
+            # moment, so that its exit (the cause) is told rather than the consequence
+            with trio.move_on_after(STABLE_RUN):
+                while not rec.status.has_finished:
+                    await trio.sleep(POLL / 4)
+                    rec = await _thread(engine.container, cid)
+            if rec.status.has_finished:
+                continue
             raise ComposeError(f"dependency {dep.service!r} has no healthcheck: it can't be "
                                "waited for with condition service_healthy")
         if rec.health is Health.HEALTHY:

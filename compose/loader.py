@@ -102,7 +102,9 @@ class _Loader:
         self.shell: dict[str, str] = dict(os.environ if opts.environ is None else opts.environ)
         self.cwd = Path(opts.cwd or os.getcwd()).absolute()
         self.warnings: list[str] = []
-        self._file_cache: dict[tuple[Path, Path], Any] = {}
+        #: Files read for extends, per environment they were interpolated with (the
+        #: same file extended from an include with its own env_file reads differently).
+        self._file_cache: dict[tuple[Path, frozenset[tuple[str, str]]], Any] = {}
         #: Parsed documents of the top-level files: the project name's first pass
         #: reads them, the load proper uses them again (and stdin can be read once).
         self._parsed: dict[str, tuple[list[Any], str]] = {}
@@ -422,7 +424,7 @@ class _Loader:
 
     def _load_for_extends(self, path: Path, mark: Mark | None, shown: str, where: str,
                           env: Mapping[str, str]) -> MDict:
-        cache_key = (path, path.parent)
+        cache_key = (path, frozenset(env.items()))
         if cache_key not in self._file_cache:
             if not path.is_file():
                 raise _at(mark, shown, where, f"file {self.display(path)} not found")

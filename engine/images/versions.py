@@ -251,7 +251,8 @@ def find_version(past: list[Version], current: str | None, to: str | None) -> Ve
             raise NotFound(f"{name} has no earlier version to go back to "
                            f"(pycompose image versions {name})")
         return older[-1]
-    if to.isdigit():
+    # a number (ids are given by 4 hex digits or more, and may be digits only)
+    if to.isdigit() and (len(to) < 4 or int(to) <= past[-1].number):
         for v in past:
             if v.number == int(to):
                 if not v.image_id:
