@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -34,6 +35,7 @@ from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
 from ..errors import CannotExecute, CommandNotFound, Conflict, EngineError, NotFound
 from ..logs import config as logcfg
+from ..record import parse_iso
 from ..volumes import VolumeStore
 from . import health, net, records, rt
 from . import spec as S
@@ -42,6 +44,8 @@ from .logs import Held, LogService
 log = logging.getLogger("pycompose.supervisor")
 
 UNKNOWN_EXIT = 255
+#: seconds of running after which a restarting container's back-off starts over
+BACKOFF_RESET = 10.0
 
 #: a process's stdin, stdout, stderr (None: /dev/null)
 Stdio = tuple[int | None, int | None, int | None]
@@ -65,6 +69,12 @@ class Live:
     execs_starting: int = 0  # exec launches in flight: they may still join the cgroup
 
 
+def backoff_step(restarts_in_a_row: int, ran: float) -> int:
+    """The back-off step of the next restart (0: 100 ms, then doubling): it starts over
+    once the container ran ``BACKOFF_RESET`` seconds, as docker's does."""
+    return 0 if ran >= BACKOFF_RESET else restarts_in_a_row
+
+
 def exit_status(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -80,6 +90,7 @@ class Holder:
         self.live: dict[str, Live] = {}
         self.execs: set[int] = set()
         self._locks: dict[str, trio.Lock] = {}
+        self._backoff: dict[str, int] = {}  # restarts in a row, for the back-off
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
         self.logs = LogService(root)
@@ -294,7 +305,10 @@ class Holder:
         policy = rec["HostConfig"]["RestartPolicy"]
         if self._should_restart(policy, code, rec, live):
             live.done.set()
-            self._spawn(self._restart_later, live.cid, rec["RestartCount"])
+            ran = time.time() - parse_iso(rec["State"].get("StartedAt") or "")
+            step = backoff_step(self._backoff.get(live.cid, 0), ran)
+            self._backoff[live.cid] = step + 1
+            self._spawn(self._restart_later, live.cid, rec["RestartCount"], step)
             return
         if rec["HostConfig"].get("AutoRemove"):
             self._remove_files(live.cid, volumes=True)
@@ -324,11 +338,12 @@ class Holder:
             return limit == 0 or int(rec.get("RestartCount", 0)) < limit
         return False
 
-    async def _restart_later(self, cid: str, count: int) -> None:
-        """docker's back-off: 100 ms doubling, at most a minute."""
+    async def _restart_later(self, cid: str, count: int, step: int = 0) -> None:
+        """docker's back-off: 100 ms doubling with each restart in a row (``step``), at
+        most a minute; ``count`` is the record's RestartCount (every restart)."""
         self.store.update(cid, lambda r: r["State"].update(Status="restarting",
                                                             Restarting=True))
-        await trio.sleep(min(0.1 * 2 ** count, 60))
+        await trio.sleep(min(0.1 * 2 ** step, 60))
         try:
             async with self.lock(cid):
                 rec = self.store.load(cid)
