@@ -322,14 +322,6 @@ class Healthcheck(Spec):
                           f"NONE, got {v[0]!r}")
         return v
 
-    @model_validator(mode="after")
-    def _start_interval(self) -> "Healthcheck":
-        if self.start_interval is not None and self.start_period is None:
-            raise problem("healthcheck.start_interval requires healthcheck.start_period "
-                          "to be set (probes run every start_interval during the start "
-                          "period)")
-        return self
-
 
 class Logging(Spec):
     driver: str | None = None

@@ -365,12 +365,3 @@ services:
     assert svc.ports is not None
     assert [(x.published, x.target) for x in svc.ports] == [("22", 22)]
     assert svc.environment == {"ENABLED": "yes", "MODE": "on"}
-
-
-def test_start_interval_needs_a_start_period(tmp_path: Path) -> None:
-    e = error_of(tmp_path, "services:\n  web:\n    image: a\n"
-                           "    healthcheck: {test: [CMD, 'true'], start_interval: 1s}\n")
-    assert "start_interval requires healthcheck.start_period" in str(e)
-    assert e.file == "compose.yaml" and e.line == 4
-    project_of(tmp_path, "services:\n  web:\n    image: a\n    healthcheck: "
-                         "{test: [CMD, 'true'], start_period: 5s, start_interval: 1s}\n")
