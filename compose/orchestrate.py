@@ -489,7 +489,12 @@ async def down(project: Project, engine: Engine, *, volumes: bool = False,
         from pycompose.netplug import NetplugError
 
         nets = engine.networks()
-        for rec in nets.list():
+        damaged: NetplugError | None = None
+        try:
+            listed = nets.list()
+        except NetplugError as e:  # a damaged state: cleanup_project still removes the
+            listed, damaged = [], e  # project's objects by name, then says so
+        for rec in listed:
             labels = getattr(rec, "labels", None) or {}
             if labels.get(T.LABEL_PROJECT) == project.name or \
                     getattr(rec, "project", None) == project.name:
@@ -501,6 +506,8 @@ async def down(project: Project, engine: Engine, *, volumes: bool = False,
                 progress("Network", rec.name, "Removed")
         if not kept:  # sweep what a crash left, unless orphans still use the wiring
             nets.cleanup_project(project.name)
+        if damaged is not None:
+            raise damaged
 
     await trio.to_thread.run_sync(remove_networks)
     if volumes:

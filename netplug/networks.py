@@ -388,9 +388,10 @@ class Networks:
         """Remove a project's namespace, networks, addresses and ports, found by name
         and label whether or not a crash kept them from the state."""
         with self.store.locked():
-            st = self.store.read()
+            # by name first: a damaged state (read() raises) must not keep them
             nsutil.del_netns(netns_name(self.rid, project))
             kernel.delete_link(self.uplink_of(project))
+            st = self.store.read()
             for name in [n.name for n in st.networks.values() if n.scope == project]:
                 del st.networks[name]
             st.uplinks.pop(project, None)

@@ -435,6 +435,18 @@ def destroy(spec: ContainerSpec) -> None:
     shutil.rmtree(spec.root, ignore_errors=True)
 
 
+def destroy_id(root: Path, cid: str) -> None:
+    """destroy() for container ``cid`` of state root ``root`` knowing nothing else: its
+    cgroups are ``pycompose/<root id>/<cid>``, its mounts and files under
+    ``containers/<cid>/rt`` (as the supervisor lays them out)."""
+    rdir = str(root.absolute() / "containers" / cid / "rt")
+    Cgroup.for_container(f"pycompose/{root_id(root)}", cid).remove()
+    for mp in _mounts_under(rdir):
+        with contextlib.suppress(OSError):
+            L.umount2(mp, L.MNT_DETACH)
+    shutil.rmtree(rdir, ignore_errors=True)
+
+
 def cleanup_leftovers(root: Path | None = None, keep: set[str] | frozenset[str] = frozenset()
                       ) -> list[str]:
     """Remove what crashed processes left for state root ``root``: cgroups of

@@ -85,11 +85,14 @@ def take_prepared(root: Path, rec: Record) -> Any:
     eps = endpoints(rec)
     if len(eps) != 1 or eps[0][0] != "bridge" or eps[0][1] or rec["HostConfig"].get("UidMap"):
         return None
-    from pycompose.netplug import Networks, spares
+    from pycompose.netplug import NetplugError, Networks, spares
 
     _refill.enabled = True
-    return spares.take(Networks(root), "bridge", rec["Id"], aliases=_aliases(rec, {}),
-                       **_names(rec))
+    try:
+        return spares.take(Networks(root), "bridge", rec["Id"], aliases=_aliases(rec, {}),
+                           **_names(rec))
+    except NetplugError as e:
+        raise netplug_error(e, "network bridge: ") from None
 
 
 def forget_prepared(taken: Any) -> None:
@@ -219,9 +222,11 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
 
 
 def release(root: Path, rec: Record) -> None:
-    """Unpublish and detach a removed container (its addresses are freed)."""
+    """Unpublish and detach a removed container (its addresses are freed). A damaged
+    record names no network: then every network the state has it on."""
+    damaged = bool(rec.get("Damaged"))
     eps = endpoints(rec)
-    if not eps:
+    if not eps and not (damaged and (root / "networks").exists()):
         return
     try:
         from pycompose.netplug import Networks
@@ -230,7 +235,13 @@ def release(root: Path, rec: Record) -> None:
     nets = Networks(root)
     with contextlib.suppress(Exception):
         nets.unpublish(rec["Id"])
-    for name, _ in eps:
+    names = [name for name, _ in eps]
+    if damaged:
+        try:
+            names = list(nets.attachments(rec["Id"]))
+        except Exception as e:
+            log.warning("networks of %s: %s", rec["Id"][:12], e)
+    for name in names:
         try:
             nets.detach(name, rec["Id"])
         except Exception as e:

@@ -97,6 +97,12 @@ def destroy(spec: Any) -> None:
     runtime.destroy(spec)
 
 
+def destroy_id(root: Path, cid: str) -> None:
+    """destroy() from the container's id alone (its record may be unreadable): every
+    object the runtime made for it is named by the id under the state root."""
+    _runtime().destroy_id(root, cid)
+
+
 def cleanup_leftovers(root: Path, keep: set[str]) -> None:
     """Remove the kernel objects of containers under ``root`` that are not in ``keep``."""
     runtime = _runtime()
