@@ -262,9 +262,13 @@ def _write_identity(path: Path, record: Record) -> None:
              "Labels": (record.get("Config") or {}).get("Labels") or {},
              "AnonymousVolumes": [m["Name"] for m in record.get("Mounts") or []
                                   if m.get("Type") == "volume" and m.get("Anonymous")]}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with open(fd, "w") as f:
-        json.dump(ident, f)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with open(fd, "w") as f:
+            json.dump(ident, f)
+    except OSError:  # a full disk: the record itself is written, and what matters
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def status_line(rec: Record, now: float | None = None) -> str:

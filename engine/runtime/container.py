@@ -123,7 +123,12 @@ def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
     for target, text in spec.etc_files.items():
         etc.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._-]", "_", target.strip("/"))
-        (etc / name).write_text(text)
+        try:
+            (etc / name).write_text(text)
+        except OSError as e:
+            if e.filename is None:
+                e.filename = str(etc / name)  # a full disk's write error names no file
+            raise
         out.append(Mount(target=target, type="bind", source=str(etc / name),
                          options=["rbind", "rprivate"]))
     if spec.init:
@@ -450,15 +455,21 @@ def destroy_id(root: Path, cid: str) -> None:
 def cleanup_leftovers(root: Path | None = None, keep: set[str] | frozenset[str] = frozenset()
                       ) -> list[str]:
     """Remove what crashed processes left for state root ``root``: cgroups of
-    containers not in ``keep`` (their processes killed) and any host mount under the
-    state root. Returns what was removed, for a log line."""
+    containers not in ``keep`` (their processes killed) and any host mount under their
+    ``containers/<id>/``. Returns what was removed, for a log line."""
     base = (root or state_root()).absolute()
     parent = f"pycompose/{root_id(base)}"
     removed = []
     for cid in leftovers(parent, keep):
         Cgroup.for_container(parent, cid).remove()
         removed.append(f"cgroup {parent}/{cid}")
-    for mp in _mounts_under(str(base)):
+    # only what the runtime mounts, under containers/<id>/: the state root itself may
+    # well be a mount of its own (a disk for /var/lib/pycompose, a tmpfs), and was
+    # unmounted from under the supervisor that started on it
+    cdir = base / "containers"
+    for mp in _mounts_under(str(cdir)):
+        if mp == str(cdir) or Path(mp).relative_to(cdir).parts[0] in keep:
+            continue
         try:
             L.umount2(mp, L.MNT_DETACH)
             removed.append(f"mount {mp}")

@@ -155,9 +155,12 @@ class Holder:
             # is missing or cannot run, 128 for any other step
             code = 127 if isinstance(e, CommandNotFound) else \
                 126 if isinstance(e, CannotExecute) else 128
-            self.store.update(cid, lambda r: r["State"].update(
-                Status="created" if r["State"]["Status"] == "created" else "exited",
-                Error=msg, ExitCode=code))
+            try:  # a full disk fails this too: the first error is the one to report
+                self.store.update(cid, lambda r: r["State"].update(
+                    Status="created" if r["State"]["Status"] == "created" else "exited",
+                    Error=msg, ExitCode=code))
+            except (OSError, EngineError) as e2:
+                log.warning("recording the failed start of %s: %s", cid[:12], e2)
             raise
         finally:
             self.starting -= 1  # no await from here until the new pid is known
