@@ -1,5 +1,5 @@
 """The Compose Specification: load, interpolate, merge, validate, plan, orchestrate.
 
-Imports ``pycompose.engine`` and ``pycompose.netplug``; nothing imports this package
-but the CLI.
+Drives the engine through its face (``pycompose.engine.api``) alone; nothing imports
+this package but the CLI (and ``kube``, a front end on it).
 """

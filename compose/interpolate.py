@@ -13,7 +13,9 @@ lookup and receives warnings, and turns :class:`InterpolationError` into a locat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ComposeError
@@ -126,18 +128,19 @@ class Template:
 
     @staticmethod
     def _closing_brace(text: str, i: int) -> int:
+        """The ``}`` that closes the ``${`` whose argument starts at ``i``.
+
+        Every ``{`` counts, not only those of a nested ``${``, as compose-go counts
+        them: ``${VAR:-{"json":1}}`` has the default ``{"json":1}``, and no stray
+        ``}`` is left over when VAR is set.
+        """
         depth = 0
         n = len(text)
         while i < n:
             c = text[i]
-            if c == "$" and i + 1 < n and text[i + 1] == "$":
-                i += 2
-                continue
-            if c == "$" and i + 1 < n and text[i + 1] == "{":
+            if c == "{":
                 depth += 1
-                i += 2
-                continue
-            if c == "}":
+            elif c == "}":
                 if depth == 0:
                     return i
                 depth -= 1
@@ -195,3 +198,94 @@ def interpolate_tree(
         return node
 
     return walk(tree, path, getattr(tree, "mark", None))
+
+
+# --- the variables a model uses (``config --variables``) ------------------------------
+
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)"
+    r"|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?](?:.*))?)\}|(?P<invalid>)))",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable of a model, as ``docker compose config --variables`` lists it."""
+
+    name: str
+    default: str = ""
+    alternate: str = ""
+    required: bool = False
+
+
+def _first_closing_brace(s: str) -> int:
+    """compose-go's ``getFirstBraceClosingIndex``: every ``{`` opens (and hides the
+    character after it), every ``}`` closes."""
+    depth = 0
+    i = 0
+    while i < len(s):
+        if s[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        if s[i] == "{":
+            depth += 1
+            i += 1
+        i += 1
+    return -1
+
+
+def _variables_in(text: str) -> list[Variable]:
+    out: list[Variable] = []
+    for m in _VARIABLE.finditer(text):
+        if m.group("escaped"):
+            continue
+        val = m.group("named") or ""
+        if not val:
+            s = m.group(0)
+            i = _first_closing_brace(s)
+            if i <= 0:
+                continue  # "${" without a valid name: nothing to list
+            val = s[2:i]
+            out.extend(_variables_in(s[i + 1:]))
+        j = next((k for k, c in enumerate(val) if not (c.isascii() and (c.isalnum()
+                                                                        or c == "_"))), -1)
+        name, rest = (val[:j], val[j:]) if j > 0 else (val, "")
+        default = alternate = ""
+        required = rest.startswith(("?", ":?"))
+        if rest.startswith(":-"):
+            default = rest[2:]
+        elif rest.startswith("-"):
+            default = rest[1:]
+        elif rest.startswith(":+"):
+            alternate = rest[2:]
+        elif rest.startswith("+"):
+            alternate = rest[1:]
+        out.append(Variable(name, default, alternate, required))
+        for nested in (default, alternate):
+            if nested:
+                out.extend(_variables_in(nested))
+    return out
+
+
+def extract_variables(tree: Any) -> dict[str, Variable]:
+    """Every variable the string values of ``tree`` use, with its default, its
+    alternate value and whether it is required (keys are never interpolated, so
+    never looked at). A name used twice keeps what its last use says."""
+    found: dict[str, Variable] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            for v in _variables_in(node):
+                found[v.name] = v
+        elif isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, Override):
+            walk(node.value)
+
+    walk(tree)
+    return found

@@ -8,12 +8,17 @@ The steps, in docker compose's order:
 2. the project directory: ``--project-directory``, else the first file's folder;
 3. the environment for interpolation: the shell, then ``.env`` (or ``--env-file``,
    ``COMPOSE_ENV_FILES``) for names the shell does not set;
-4. each file: parse (with positions), interpolate, make relative paths absolute
-   (against the project directory, or the file's own folder for ``extends`` and
-   ``include``), apply ``include`` and ``extends``;
-5. merge the files in order, then settle ``!reset``/``!override``;
-6. the project name: ``-p``, ``COMPOSE_PROJECT_NAME``, ``name:``, the folder's name;
-   active profiles: ``--profile``, else ``COMPOSE_PROFILES``.
+4. the project name: ``-p``, ``COMPOSE_PROJECT_NAME``, else the last top-level
+   ``name:`` of the files (a first pass that reads only the names, interpolated), else
+   the folder's name; ``${COMPOSE_PROJECT_NAME}`` in the files is that final name;
+5. each YAML document of each file, as if it were one more file: interpolate, make
+   relative paths absolute (against the project directory, an include's
+   ``project_directory``, or an extended file's own folder), apply ``include`` (its
+   ``env_file`` feeds its interpolation and bare ``environment`` keys) and
+   ``extends``;
+6. merge the documents in order, settle ``!reset``/``!override``, default a
+   ``build`` without ``context`` to the project directory; active profiles:
+   ``--profile``, else ``COMPOSE_PROFILES``.
 
 The result, :class:`RawProject`, is still a tree of MDict/MList: the model
 (``compose.model``) validates and normalises it, reporting errors with the marks kept
@@ -34,7 +39,8 @@ from .dotenv import parse_dotenv
 from .errors import ComposeError
 from .interpolate import interpolate_tree
 from .merge import merge_documents, merge_service, resolve_wrappers
-from .yamlsrc import Mark, MDict, MList, load_yaml
+from .paths import default_build_context, resolve_paths
+from .yamlsrc import Mark, MDict, MList, load_yaml_documents
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml",
@@ -97,6 +103,9 @@ class _Loader:
         self.cwd = Path(opts.cwd or os.getcwd()).absolute()
         self.warnings: list[str] = []
         self._file_cache: dict[tuple[Path, Path], Any] = {}
+        #: Parsed documents of the top-level files: the project name's first pass
+        #: reads them, the load proper uses them again (and stdin can be read once).
+        self._parsed: dict[str, tuple[list[Any], str]] = {}
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -173,12 +182,8 @@ class _Loader:
                 continue
             except (OSError, UnicodeDecodeError) as e:
                 raise ComposeError(f"cannot read env file {self.display(path)}: {_why(e)}")
-            earlier = dict(values)
-
-            def lookup(name: str, earlier: dict[str, str] = earlier) -> str | None:
-                return self.shell.get(name, earlier.get(name))
-
-            parsed = parse_dotenv(text, file=self.display(path), lookup=lookup)
+            parsed = parse_dotenv(text, file=self.display(path), lookup=self.shell.get,
+                                  earlier=dict(values))
             values.update(parsed)
             used.append(path)
         return values, used
@@ -206,25 +211,62 @@ class _Loader:
             raise ComposeError(f"compose file {shown} is not UTF-8 text "
                                f"(byte {e.start}: {data[e.start:e.start + 1]!r})")
 
-    def load_file(self, file: str, *, base_dir: Path, env: Mapping[str, str],
-                  stack: tuple[str, ...] = ()) -> MDict:
-        """Parse, interpolate, resolve paths, include and extends, for one file."""
-        text, shown = self.read_file(file)
-        doc = load_yaml(text, shown)
-        if doc is None:
-            raise ComposeError("empty compose file", file=shown)
-        if not isinstance(doc, MDict):
-            raise ComposeError(
-                f"the top level of a compose file must be a mapping, found "
-                f"{_type_name(doc)}", file=shown, line=1, column=1)
+    def parse_file(self, file: str) -> tuple[list[Any], str]:
+        """The YAML documents of one file (parsed once) and its display name."""
+        if file not in self._parsed:
+            text, shown = self.read_file(file)
+            self._parsed[file] = (load_yaml_documents(text, shown), shown)
+        return self._parsed[file]
+
+    def declared_name(self, files: Sequence[str], env: Mapping[str, str]) -> str | None:
+        """The project name the files declare: the last top-level ``name:`` of every
+        document of every file, interpolated, then normalised (compose-go's first
+        pass). None when no file names it or the name normalises to nothing."""
+        found: tuple[str, Mark | None, str] | None = None
+        for f in files:
+            docs, shown = self.parse_file(f)
+            for doc in docs:
+                if not isinstance(doc, MDict) or doc.get("name") in (None, ""):
+                    continue
+                value = doc["name"]
+                if not isinstance(value, str):
+                    raise _at(doc.value_mark("name"), shown, "name",
+                              f"expected a string, found {_type_name(value)}")
+                found = (value, doc.value_mark("name"), shown)
+        if found is None:
+            return None
+        value, mark, shown = found
         if self.opts.interpolate:
-            doc = interpolate_tree(doc, env.get, file=shown, warn=self.warn)
-        resolve_paths(doc, base_dir, shown)
-        if "include" in doc:
-            doc = self.apply_include(doc, file=file, shown=shown, base_dir=base_dir, env=env,
-                                     stack=(*stack, file))
-        self.apply_extends(doc, file=file, shown=shown, base_dir=base_dir, env=env)
-        return doc
+            holder = MDict()
+            holder.set("name", value, (mark, mark))
+            value = interpolate_tree(holder, env.get, file=shown, warn=self.warn)["name"]
+        return normalize_project_name(value) or None
+
+    def load_file(self, file: str, *, base_dir: Path, env: Mapping[str, str],
+                  stack: tuple[str, ...] = ()) -> list[MDict]:
+        """Parse, interpolate, resolve paths, include and extends, for one file.
+
+        One tree per YAML document: docker compose reads each document of a file as
+        one more ``-f`` file, so the caller merges them in order like files. An empty
+        file has none (an empty override is fine; a project with nothing at all is
+        "empty compose file", said by the caller).
+        """
+        docs, shown = self.parse_file(file)
+        out: list[MDict] = []
+        for doc in docs:
+            if not isinstance(doc, MDict):
+                raise ComposeError(
+                    f"the top level of a compose file must be a mapping, found "
+                    f"{_type_name(doc)}", file=shown, line=1, column=1)
+            if self.opts.interpolate:
+                doc = interpolate_tree(doc, env.get, file=shown, warn=self.warn)
+            resolve_paths(doc, base_dir, shown, self.shell.get("HOME"))
+            if "include" in doc:
+                doc = self.apply_include(doc, file=file, shown=shown, base_dir=base_dir,
+                                         env=env, stack=(*stack, file))
+            self.apply_extends(doc, file=file, shown=shown, base_dir=base_dir, env=env)
+            out.append(doc)
+        return out
 
     # --- include -----------------------------------------------------------------------
 
@@ -235,7 +277,6 @@ class _Loader:
         if not isinstance(entries, list):
             raise _at(mark, shown, "include", "expected a list of files or "
                       "{path, project_directory, env_file} entries")
-        merged_included: MDict | None = None
         for i, entry in enumerate(entries):
             emark = entries.item_mark(i) if isinstance(entries, MList) else mark
             where = f"include[{i}]"
@@ -260,18 +301,18 @@ class _Loader:
             else:
                 raise _at(emark, shown, where, f"expected a path or a mapping, found "
                           f"{_type_name(entry)}")
-            abs_paths = [str(self._abs(p, base_dir)) for p in paths]
+            abs_paths = [os.path.normpath(self._abs(p, base_dir)) for p in paths]
             for p in abs_paths:
                 if p in stack:
                     chain = " -> ".join(self.display(Path(s)) for s in (*stack, p)
                                         if s != STDIN)
                     raise _at(emark, shown, where, f"include cycle: {chain}")
-            inc_dir = self._abs(project_dir, base_dir) if isinstance(project_dir, str) \
-                else Path(abs_paths[0]).parent
+            inc_dir = Path(os.path.normpath(self._abs(project_dir, base_dir))) \
+                if isinstance(project_dir, str) else Path(abs_paths[0]).parent
             # The included project has its own .env; the including environment wins.
             inc_env_values: dict[str, str] = {}
-            env_paths = [self._abs(e, base_dir) for e in env_files] if env_files \
-                else [inc_dir / ".env"]
+            env_paths = [self._abs(e, base_dir) for e in env_files if e != "/dev/null"] \
+                if env_files else [inc_dir / ".env"]
             for ep in env_paths:
                 if ep.is_file():
                     try:
@@ -279,8 +320,10 @@ class _Loader:
                     except (OSError, UnicodeDecodeError) as e:
                         raise _at(emark, shown, where,
                                   f"cannot read env file {self.display(ep)}: {_why(e)}")
+                    # like --env-file: each file sees the ones before it
                     inc_env_values.update(parse_dotenv(
-                        text, file=self.display(ep), lookup=lambda n: env.get(n)))
+                        text, file=self.display(ep), lookup=env.get,
+                        earlier=dict(inc_env_values)))
                 elif env_files:
                     raise _at(emark, shown, where, f"env file {self.display(ep)} not found")
             inc_env = {**inc_env_values, **env}
@@ -289,17 +332,17 @@ class _Loader:
                 if not Path(p).is_file():
                     raise _at(emark, shown, where,
                               f"included file {self.display(Path(p))} not found")
-                one = self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack)
-                included = one if included is None else merge_documents(included, one)
-            assert included is not None
+                for one in self.load_file(p, base_dir=inc_dir, env=inc_env, stack=stack):
+                    included = one if included is None else merge_documents(included, one)
+            if included is None:
+                continue  # empty included files bring nothing
+            default_build_context(included, inc_dir)
+            _resolve_bare_environment(included, inc_env)
             included.pop("name", None)
-            merged_included = included if merged_included is None \
-                else _union_resources(merged_included, included)
-        if merged_included is None:
-            return doc
-        # The including file's own definitions are laid over what it includes
-        # (compose-go since 2025-11): local keys win.
-        return _union_resources(merged_included, doc)
+            # each include is imported in turn; what is already there (the including
+            # file's own definitions, then earlier includes') is merged over it
+            doc = _import_resources(included, doc)
+        return doc
 
     # --- extends -----------------------------------------------------------------------
 
@@ -356,7 +399,10 @@ class _Loader:
             base = self._extend((file, base_name), services, shown, base_dir, env, resolved,
                                 (*chain, key))
         else:
-            path = self._abs(base_file, Path(file).parent if file != STDIN else self.cwd)
+            # relative to the working folder of what is being loaded (the project's, an
+            # include's project_directory, an extended file's own folder), not to the
+            # declaring file's folder: compose-go's resource loader
+            path = Path(os.path.normpath(self._abs(base_file, base_dir)))
             other = self._load_for_extends(path, emark, shown, where, env)
             other_services = other.get("services")
             if not isinstance(other_services, MDict) or base_name not in other_services:
@@ -381,13 +427,17 @@ class _Loader:
             if not path.is_file():
                 raise _at(mark, shown, where, f"file {self.display(path)} not found")
             text, other_shown = self.read_file(str(path))
-            doc = load_yaml(text, other_shown)
-            if not isinstance(doc, MDict):
-                raise ComposeError("the top level of a compose file must be a mapping",
-                                   file=other_shown, line=1, column=1)
-            if self.opts.interpolate:
-                doc = interpolate_tree(doc, env.get, file=other_shown, warn=self.warn)
-            resolve_paths(doc, path.parent, other_shown)
+            doc: MDict | None = None
+            for one in load_yaml_documents(text, other_shown):
+                if not isinstance(one, MDict):
+                    raise ComposeError("the top level of a compose file must be a mapping",
+                                       file=other_shown, line=1, column=1)
+                if self.opts.interpolate:
+                    one = interpolate_tree(one, env.get, file=other_shown, warn=self.warn)
+                resolve_paths(one, path.parent, other_shown, self.shell.get("HOME"))
+                doc = one if doc is None else merge_documents(doc, one)
+            if doc is None:
+                raise _at(mark, shown, where, f"file {self.display(path)} is empty")
             self._file_cache[cache_key] = doc
         return self._file_cache[cache_key]
 
@@ -410,40 +460,31 @@ class _Loader:
         dotenv, env_paths = self.read_env_files(project_dir)
         env: dict[str, str] = {**dotenv, **self.shell}
 
-        # project name, first pass (before files: -p, COMPOSE_PROJECT_NAME)
-        name: str | None = None
+        # The project name comes first (-p, COMPOSE_PROJECT_NAME, the files' last
+        # `name:`, the folder), so that ${COMPOSE_PROJECT_NAME} in the files is the
+        # name as finally decided: compose-go's two passes.
         if opts.project_name:
             name = check_project_name(opts.project_name, "-p")
         elif env.get("COMPOSE_PROJECT_NAME"):
             name = check_project_name(env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
-        interp_env = dict(env)
-        interp_env.setdefault("COMPOSE_PROJECT_NAME",
-                              name or normalize_project_name(project_dir.name))
+        else:
+            name = self.declared_name(files, env) or normalize_project_name(project_dir.name)
+            if not name:
+                raise ComposeError(
+                    f"cannot derive a project name from the folder {project_dir.name!r}:"
+                    " use -p NAME or a top-level name:")
+        interp_env = {**env, "COMPOSE_PROJECT_NAME": name}
 
         merged: MDict | None = None
         for f in files:
-            doc = self.load_file(f, base_dir=project_dir, env=interp_env)
-            merged = doc if merged is None else merge_documents(merged, doc)
-        assert merged is not None
+            for doc in self.load_file(f, base_dir=project_dir, env=interp_env):
+                merged = doc if merged is None else merge_documents(merged, doc)
+        if not merged:
+            first = files[0]
+            raise ComposeError("empty compose file",
+                               file="<stdin>" if first == STDIN else self.display(Path(first)))
         data = resolve_wrappers(merged)
-
-        if name is None:
-            declared = data.get("name")
-            if declared is not None:
-                if not isinstance(declared, str):
-                    raise _at(data.value_mark("name"), None, "name",
-                              f"expected a string, found {_type_name(declared)}")
-                name = normalize_project_name(declared)
-                if not name:
-                    raise _at(data.value_mark("name"), None, "name",
-                              f"project name {declared!r} has no valid character "
-                              "(lowercase letters, digits, '-', '_')")
-            else:
-                name = normalize_project_name(project_dir.name)
-                if not name:
-                    raise ComposeError(
-                        f"cannot derive a project name from the folder {project_dir.name!r}:"
-                        " use -p NAME or a top-level name:")
+        default_build_context(data, project_dir)
         data["name"] = name
 
         if opts.profiles:
@@ -455,7 +496,7 @@ class _Loader:
             name=name,
             working_dir=project_dir,
             config_files=files,
-            environment=env,
+            environment=interp_env,
             data=data,
             profiles=profiles,
             warnings=self.warnings,
@@ -471,21 +512,55 @@ def load(opts: LoadOptions) -> RawProject:
 # --- helpers -------------------------------------------------------------------------
 
 
-def _union_resources(base: MDict, over: MDict) -> MDict:
-    """Lay ``over``'s top-level resources over ``base``'s, definition by definition."""
-    out = MDict(mark=over.mark or base.mark)
-    for src in (base, over):
-        for k, v in src.items():
-            if k in ("services", "networks", "volumes", "configs", "secrets", "models") \
-                    and isinstance(v, MDict) and isinstance(out.get(k), MDict):
-                section = MDict(mark=out[k].mark)
-                section.update(out[k])
-                section.key_marks.update(out[k].key_marks)
-                for name, definition in v.items():
-                    section.set(name, definition, v.key_marks.get(name))
-                out.set(k, section, src.key_marks.get(k))
-            else:
-                out.set(k, v, src.key_marks.get(k))
+def _resolve_bare_environment(doc: MDict, env: Mapping[str, str]) -> None:
+    """Give the bare ``environment: [VAR]`` entries of an included project the values
+    of the environment it was loaded with (its env_file, its .env, the including
+    one's): compose-go resolves them so before the include is merged, so they see
+    what the include's own interpolation saw."""
+    services = doc.get("services")
+    if not isinstance(services, MDict):
+        return
+    for svc in services.values():
+        entries = svc.get("environment") if isinstance(svc, MDict) else None
+        if not isinstance(entries, MList):
+            continue
+        for i, item in enumerate(entries):
+            if isinstance(item, str) and "=" not in item and item in env:
+                entries[i] = f"{item}={env[item]}"
+
+
+_RESOURCES = ("services", "networks", "volumes", "configs", "secrets", "models")
+
+
+def _import_resources(imported: MDict, into: MDict) -> MDict:
+    """The resources of an included project brought into ``into``: a definition
+    ``into`` lacks is copied; one it has too is merged, ``into``'s over the included
+    one, as compose-go's ``importResources`` does. Other top-level keys of the
+    included files (``x-*``, ``name``) stay behind."""
+    out = MDict(mark=into.mark or imported.mark)
+    for k, v in into.items():
+        out.set(k, v, into.key_marks.get(k))
+    for key in _RESOURCES:
+        theirs = imported.get(key)
+        if not isinstance(theirs, MDict):
+            continue
+        ours = out.get(key)
+        section = MDict(mark=getattr(ours, "mark", None) or theirs.mark)
+        if isinstance(ours, MDict):
+            section.update(ours)
+            section.key_marks.update(ours.key_marks)
+        for name, definition in theirs.items():
+            if name in section and isinstance(section[name], MDict) \
+                    and isinstance(definition, MDict):
+                pair = [MDict(), MDict()]
+                pair[0].set(key, MDict(), None)
+                pair[0][key].set(name, definition, theirs.key_marks.get(name))
+                pair[1].set(key, MDict(), None)
+                pair[1][key].set(name, section[name], section.key_marks.get(name))
+                section[name] = merge_documents(*pair)[key][name]
+            elif name not in section:
+                section.set(name, definition, theirs.key_marks.get(name))
+        out.set(key, section, into.key_marks.get(key) or imported.key_marks.get(key))
     return out
 
 
@@ -513,81 +588,3 @@ def _why(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return str(e)
-
-
-# --- relative paths --------------------------------------------------------------------
-
-_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)", re.I)
-
-
-def _abs_path(value: str, base: Path) -> str:
-    if value.startswith("~"):
-        return os.path.expanduser(value)
-    if os.path.isabs(value):
-        return value
-    return os.path.normpath(base / value)
-
-
-def _is_bind_source(source: str) -> bool:
-    return source.startswith((".", "/", "~"))
-
-
-def resolve_paths(doc: MDict, base: Path, shown: str) -> None:
-    """Make the host paths of one file absolute, relative to ``base``.
-
-    Done per file before merging, so that a file from another folder (``extends``,
-    ``include``) keeps meaning what its author meant.
-    """
-    services = doc.get("services")
-    if isinstance(services, dict):
-        for svc in services.values():
-            if isinstance(svc, MDict):
-                _resolve_service_paths(svc, base)
-    for section in ("secrets", "configs"):
-        defs = doc.get(section)
-        if isinstance(defs, dict):
-            for d in defs.values():
-                if isinstance(d, MDict) and isinstance(d.get("file"), str):
-                    d["file"] = _abs_path(d["file"], base)
-
-
-def _resolve_service_paths(svc: MDict, base: Path) -> None:
-    build = svc.get("build")
-    if isinstance(build, str) and not _URL.match(build):
-        svc["build"] = _abs_path(build, base)
-    elif isinstance(build, MDict):
-        ctx = build.get("context")
-        if isinstance(ctx, str) and not _URL.match(ctx):
-            build["context"] = _abs_path(ctx, base)
-        elif ctx is None and ("dockerfile" in build or "dockerfile_inline" in build):
-            build["context"] = str(base)
-        extra = build.get("additional_contexts")
-        if isinstance(extra, MDict):
-            for k, v in list(extra.items()):
-                if isinstance(v, str) and not _URL.match(v) and ":" not in v.split("/")[0]:
-                    extra[k] = _abs_path(v, base)
-    for key in ("env_file", "label_file"):  # a path, or a list of paths / {path: ...}
-        files = svc.get(key)
-        if isinstance(files, str):
-            svc[key] = _abs_path(files, base)
-        elif isinstance(files, list):
-            for i, item in enumerate(files):
-                if isinstance(item, str):
-                    files[i] = _abs_path(item, base)
-                elif isinstance(item, MDict) and isinstance(item.get("path"), str):
-                    item["path"] = _abs_path(item["path"], base)
-    volumes = svc.get("volumes")
-    if isinstance(volumes, list):
-        for i, item in enumerate(volumes):
-            if isinstance(item, str):
-                parts = item.split(":")
-                if len(parts) >= 2 and _is_bind_source(parts[0]):
-                    volumes[i] = ":".join([_abs_path(parts[0], base), *parts[1:]])
-            elif isinstance(item, MDict) and item.get("type") == "bind" \
-                    and isinstance(item.get("source"), str):
-                item["source"] = _abs_path(item["source"], base)
-    develop = svc.get("develop")
-    if isinstance(develop, MDict) and isinstance(develop.get("watch"), list):
-        for rule in develop["watch"]:
-            if isinstance(rule, MDict) and isinstance(rule.get("path"), str):
-                rule["path"] = _abs_path(rule["path"], base)

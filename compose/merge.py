@@ -10,7 +10,13 @@ The rules are the Compose Specification's (13-merge.md) as docker compose applie
   env_file by path, expose and the plain string lists by value;
 - ``command``, ``entrypoint`` and ``healthcheck.test`` are replaced, never appended;
 - ``environment``, ``labels``, ``annotations``, ``build.args``, ``build.labels``,
-  ``sysctls`` and ``extra_hosts`` merge by key whether written as a list or a map;
+  ``build.additional_contexts``, ``sysctls``, ``deploy.labels`` and the ``labels`` of
+  top-level networks and volumes merge by key whether written as a list or a map (a
+  map on one side and a list on the other merge their entries);
+- ``extra_hosts`` (and ``build.extra_hosts``) are a list of host/address pairs: the
+  later file's pairs are added, one already there is not repeated, so an override
+  keeps the other addresses of the same host;
+- ``networks.*.ipam.config`` entries merge by ``subnet``;
 - ``depends_on`` and ``networks`` merge as mappings whatever their syntax;
 - ``logging.options`` merge only when both name the same driver (or one names none);
 - ``!reset`` removes the inherited value, ``!override`` replaces it without merging.
@@ -30,7 +36,7 @@ _DELETE = object()
 
 #: Service keys merged by key whether written as a list ("K=V") or a map.
 _KEYED = {"environment", "labels", "annotations", "sysctls"}
-_BUILD_KEYED = {"args", "labels"}
+_BUILD_KEYED = {"args", "labels", "additional_contexts"}
 #: Service keys whose value may be one string standing for a one-item list.
 _STRING_OR_LIST = {"dns", "dns_search", "env_file", "tmpfs", "label_file", "dns_opt",
                    "external_links", "cap_add", "cap_drop", "security_opt"}
@@ -61,6 +67,22 @@ def merge_documents(base: Any, over: Any) -> Any:
                 else:
                     services.set(name, svc, smarks)
             out.set(key, services, marks)
+        elif key in ("networks", "volumes") and isinstance(value, MDict) \
+                and isinstance(out.get(key), MDict):
+            section = _copy_mapping(out[key])
+            for name, definition in value.items():
+                dmarks = value.key_marks.get(name)
+                if _apply_tag(section, name, definition, dmarks):
+                    continue
+                if name in section:
+                    merged = _merge_resource(key, section[name], definition)
+                    if merged is _DELETE:
+                        section.pop(name, None)
+                    else:
+                        section.set(name, merged, dmarks)
+                else:
+                    section.set(name, definition, dmarks)
+            out.set(key, section, marks)
         elif key in out:
             merged = _merge_generic(out[key], value)
             if merged is _DELETE:
@@ -133,10 +155,130 @@ def _merge_service_key(key: str, a: Any, b: Any) -> Any:
             else:
                 out.set(k, v.value if isinstance(v, Override) else v, b.key_marks.get(k))
         return out
+    if key == "extra_hosts":
+        return _merge_hosts(a, b)
+    if key == "deploy" and isinstance(a, MDict) and isinstance(b, MDict):
+        return _merge_keyed_in(a, b, {"labels"})
+    if key == "build" and isinstance(a, MDict) and isinstance(b, MDict) \
+            and "extra_hosts" in a and "extra_hosts" in b:
+        out = _merge_generic(a, _without(b, "extra_hosts"))
+        out.set("extra_hosts", _merge_hosts(a["extra_hosts"], b["extra_hosts"]),
+                b.key_marks.get("extra_hosts"))
+        return out
     unicity = _UNICITY.get(key)
     if isinstance(a, list) and isinstance(b, list):
         return _append_unique(a, b, unicity)
     return _merge_generic(a, b)
+
+
+def _merge_resource(kind: str, a: Any, b: Any) -> Any:
+    """One top-level network or volume merged over another: ``labels`` by key
+    whatever their syntax, a network's ``ipam.config`` by subnet, the rest as
+    mappings."""
+    if isinstance(b, Reset):
+        return _DELETE
+    if isinstance(b, Override):
+        return b.value
+    if not isinstance(a, MDict) or not isinstance(b, MDict):
+        return b
+    out = _merge_keyed_in(a, _without(b, "ipam"), {"labels"})
+    if kind == "networks" and "ipam" in b:
+        ipam_a, ipam_b = a.get("ipam"), b["ipam"]
+        marks = b.key_marks.get("ipam")
+        if isinstance(ipam_a, MDict) and isinstance(ipam_b, MDict):
+            ipam = _merge_generic(ipam_a, _without(ipam_b, "config"))
+            ca, cb = ipam_a.get("config"), ipam_b.get("config")
+            if isinstance(ca, list) and isinstance(cb, list):
+                ipam.set("config", _merge_ipam_config(ca, cb), ipam_b.key_marks.get("config"))
+            elif "config" in ipam_b:
+                ipam.set("config", cb, ipam_b.key_marks.get("config"))
+            out.set("ipam", ipam, marks)
+        elif _apply_tag(out, "ipam", ipam_b, marks):
+            pass
+        else:
+            out.set("ipam", ipam_b, marks)
+    return out
+
+
+def _merge_ipam_config(a: list[Any], b: list[Any]) -> MList:
+    """Entries with the same ``subnet`` merge as mappings (the later one's keys win,
+    ``aux_addresses`` merge); the others are kept, new subnets appended."""
+    out = MList(mark=getattr(a, "mark", None) or getattr(b, "mark", None))
+    index: dict[Any, int] = {}
+    for src in (a, b):
+        for i, item in enumerate(src):
+            if isinstance(item, Reset):
+                continue
+            mark = src.item_mark(i) if isinstance(src, MList) else None
+            subnet = item.get("subnet") if isinstance(item, dict) else None
+            if subnet is not None and subnet in index:
+                j = index[subnet]
+                out[j] = _merge_generic(out[j], item)
+                out.item_marks[j] = mark
+                continue
+            if subnet is not None:
+                index[subnet] = len(out)
+            out.add(item, mark)
+    return out
+
+
+def _merge_keyed_in(a: MDict, b: MDict, keyed: set[str]) -> Any:
+    """``_merge_generic`` of two mappings, with the keys in ``keyed`` merged by key
+    whether each side writes them as a list of ``K=V`` or as a mapping."""
+    a = _copy_mapping(a)
+    b = _copy_mapping(b)
+    for k in keyed:
+        for side in (a, b):
+            if _all_strings(side.get(k)):
+                side.set(k, _list_to_map(side[k]), side.key_marks.get(k))
+    return _merge_generic(a, b)
+
+
+def _without(m: MDict, key: str) -> MDict:
+    out = MDict(mark=m.mark)
+    for k, v in m.items():
+        if k != key:
+            out.set(k, v, m.key_marks.get(k))
+    return out
+
+
+def _host_pairs(value: Any) -> list[tuple[str, str]] | None:
+    """``extra_hosts`` as (host, address) pairs, or None if it is neither form."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            for ip in (v if isinstance(v, list) else [v]):
+                if isinstance(ip, (dict, list)) or ip is None:
+                    return None
+                pairs.append((str(k), str(ip)))
+        return pairs
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                return None
+            sep = "=" if "=" in item else ":"
+            host, found, ip = item.partition(sep)
+            if not found:
+                return None
+            pairs.append((host, ip))
+        return pairs
+    return None
+
+
+def _merge_hosts(a: Any, b: Any) -> Any:
+    """The earlier pairs, then the later file's pairs not already there (compose-go's
+    ``mergeExtraHosts``): ``web:10.0.0.1`` over ``web:10.0.0.2`` keeps both."""
+    if isinstance(b, Reset):
+        return _DELETE
+    if isinstance(b, Override):
+        return b.value
+    pa, pb = _host_pairs(a), _host_pairs(b)
+    if pa is None or pb is None:
+        return b  # not a host list: the validator reports it where it stands
+    out = MList(mark=getattr(b, "mark", None))
+    for host, ip in pa + [p for p in pb if p not in pa]:
+        out.add(f"{host}={ip}", None)
+    return out
 
 
 def _merge_generic(a: Any, b: Any) -> Any:
@@ -214,9 +356,7 @@ def canonical_for_merge(svc: MDict) -> MDict:
         marks = svc.key_marks.get(key)
         if key in _KEYED and _all_strings(value):
             out.set(key, _list_to_map(value), marks)
-        elif key == "extra_hosts" and _all_strings(value):
-            out.set(key, _hosts_to_map(value), marks)
-        elif key in ("depends_on", "networks") and isinstance(value, list):
+        elif key in ("depends_on", "networks", "models") and isinstance(value, list):
             m = MDict(mark=getattr(value, "mark", None))
             for i, item in enumerate(value):
                 if isinstance(item, str):
@@ -259,17 +399,6 @@ def _list_to_map(items: list[Any]) -> MDict:
         mark = items.item_mark(i) if isinstance(items, MList) else None
         k, sep, v = item.partition("=")
         m.set(k, v if sep else None, (mark, mark))
-    return m
-
-
-def _hosts_to_map(items: list[Any]) -> MDict:
-    m = MDict(mark=getattr(items, "mark", None))
-    for i, item in enumerate(items):
-        mark = items.item_mark(i) if isinstance(items, MList) else None
-        # "host:ip" or "host=ip"; the IP may itself hold colons (IPv6)
-        sep = "=" if "=" in item else ":"
-        k, _, v = item.partition(sep)
-        m.set(k, v, (mark, mark))
     return m
 
 
@@ -327,6 +456,8 @@ _UNICITY: dict[str, Callable[[Any], Any] | None] = {
     "secrets": _secret_target("/run/secrets/"),
     "configs": _secret_target("/"),
     "env_file": _env_file_path,
+    # compose-go indexes links by the text before "=", as it does K=V lists
+    "links": lambda item: str(item).partition("=")[0],
 }
 
 

@@ -1,11 +1,16 @@
 """The canonical project, as ``docker compose config`` prints it.
 
-The shape follows docker compose v2: ``name``, then ``services`` sorted by name, each
-with its keys in compose-go's order and in their long forms (ports as ``{mode,
-host_ip, target, published, protocol}``, volumes with absolute sources, environment
-resolved), ``networks: {default: null}`` where a service uses the implied default
-network, then the top-level ``networks``, ``volumes``, ``secrets``, ``configs`` with
-the names the engine will give them (``PROJECT_default``, ``PROJECT_data``).
+The shape follows docker compose (compose-go's types as go-yaml and encoding/json
+marshal them): ``name``, then ``services`` sorted by name, each with its keys in
+compose-go's struct order and in their long forms (ports as ``{mode, host_ip, target,
+published, protocol}``, volumes with absolute sources, environment resolved, a bare
+key nothing sets as ``KEY: null``), ``networks: {default: null}`` where a service
+uses the implied default network, then the top-level ``networks``, ``volumes``,
+``secrets``, ``configs`` with the names the engine will give them
+(``PROJECT_default``, ``PROJECT_data``). What Go leaves out is left out (plain
+booleans when false, a secret's content); ``--format json`` has what Go cannot omit
+(``command: null``, ``ipam: {}``). The YAML text itself is go-yaml's
+(:mod:`.goyaml`); every ``$`` is then doubled (:func:`escape_dollars`).
 """
 
 from __future__ import annotations
@@ -27,35 +32,66 @@ def plain(value: Any) -> Any:
     return plain(value)
 
 
-def _finish(model: BaseModel, out: dict[str, Any]) -> None:
-    """Put ``x-*`` keys back where they were written (pydantic kept them aside), and
-    sort mappings (``environment``, ``depends_on``) as Go prints its maps."""
+#: Keys that are a plain ``bool`` with ``omitempty`` in compose-go's types: docker
+#: compose never prints them ``false`` (``read_only: false`` prints nothing).
+_OMIT_FALSE: dict[str, frozenset[str]] = {
+    "Service": frozenset({"oom_kill_disable", "privileged", "read_only", "stdin_open",
+                          "tty", "use_api_socket"}),
+    "Build": frozenset({"no_cache", "pull", "privileged"}),
+    "Healthcheck": frozenset({"disable"}),
+    "Hook": frozenset({"privileged", "per_replica"}),
+    "Watch": frozenset({"initial_sync"}),
+    "VolumeMount": frozenset({"read_only"}),
+    "VolumeOptions": frozenset({"nocopy"}),
+    "Network": frozenset({"external", "internal", "attachable"}),
+    "Volume": frozenset({"external"}),
+    "Secret": frozenset({"external"}),
+    "Config": frozenset({"external"}),
+    "Dependency": frozenset({"restart"}),
+}
+
+
+def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> None:
+    """Put ``x-*`` keys back where they were written (pydantic kept them aside), leave
+    out what compose-go's marshalling leaves out, and sort mappings
+    (``environment``, ``depends_on``) as Go prints its maps."""
     from pydantic import BaseModel
 
+    for key in _OMIT_FALSE.get(type(model).__name__, ()):
+        if out.get(key) is False:
+            del out[key]
+    if type(model).__name__ == "BindOptions" and out.get("create_host_path") is True:
+        # an opt-out: printed only when false (compose-go's OptOut), so a bind mount
+        # from the short syntax prints ``bind: {}``
+        del out["create_host_path"]
     ext = getattr(model, "extensions", None)
-    if ext:
-        out.update(plain(ext))
+    if ext and extensions:
+        # go-yaml writes an inline map of extensions with its keys sorted
+        # (its values are Go maps too: every level sorted)
+        out.update(sorted(_sorted_keys(plain(ext)).items()))
     for name in list(out):
         value = getattr(model, name, None)
         if value is None:
             continue
         if isinstance(value, BaseModel):
-            _finish(value, out[name])
+            _finish(value, out[name], extensions)
         elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
             for item, dumped in zip(value, out[name], strict=False):
-                _finish(item, dumped)
+                _finish(item, dumped, extensions)
         elif isinstance(value, dict):
             for k, item in value.items():
                 if isinstance(item, BaseModel):
-                    _finish(item, out[name][k])
+                    _finish(item, out[name][k], extensions)
             if isinstance(out[name], dict):
                 out[name] = dict(sorted(out[name].items()))
 
 
-def dump(model: BaseModel) -> dict[str, Any]:
-    """A model as plain data: unset keys left out, durations and sizes as text."""
+def dump(model: BaseModel, *, extensions: bool = True) -> dict[str, Any]:
+    """A model as plain data: unset keys left out, durations and sizes as text.
+    ``extensions=False`` leaves the ``x-*`` keys of the model out (docker compose's
+    JSON has none below the top level)."""
     out = model.model_dump(mode="json", exclude_none=True)
-    _finish(model, out)
+    _finish(model, out, extensions)
     return out
 
 
@@ -63,22 +99,61 @@ def uses_default_network(svc: Service) -> bool:
     return svc.network_mode is None and not svc.networks
 
 
-def service_dict(svc: Service) -> dict[str, Any]:
-    out = dump(svc)
+def service_dict(svc: Service, *, extensions: bool = True) -> dict[str, Any]:
+    out = dump(svc, extensions=extensions)
+    if out.get("pull_policy") == "if_not_present":
+        out["pull_policy"] = "missing"  # compose-go's normalisation of the old name
     out.pop("extends", None)
     if uses_default_network(svc):
         # docker compose writes the implied network out, after network_mode's place
         items = list(out.items())
+        fields = list(type(svc).model_fields)
+        after = fields.index("networks")
+        # x-* keys (not fields) come last, so they end the search
         pos = next((i for i, (k, _) in enumerate(items)
-                    if list(type(svc).model_fields).index(k)
-                    > list(type(svc).model_fields).index("networks")), len(items))
+                    if k not in fields or fields.index(k) > after), len(items))
         items.insert(pos, ("networks", {"default": None}))
         out = dict(items)
     return out
 
 
-def _resource(project: Project, key: str, res: BaseModel) -> dict[str, Any]:
-    out = dump(res)
+def _implied_dependencies(model: Service, out: dict[str, Any]) -> None:
+    """The dependencies that ``network_mode``/``ipc``/``pid``/``uts``/``cgroup``
+    ``service:X``, ``links`` and ``volumes_from`` imply, written under ``depends_on``
+    as docker compose's normalisation writes them (``restart: true`` but for
+    volumes_from). Only for printing: the service hash is left as it was."""
+    implied: list[tuple[str, bool]] = []
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        value = getattr(model, key, None)
+        if isinstance(value, str) and value.startswith("service:"):
+            implied.append((value[len("service:"):], True))
+    for link in model.links or []:
+        parts = link.split(":")
+        implied.append((parts[0] if len(parts) == 2 else link, True))
+    for source in model.volumes_from or []:
+        if not source.startswith("container:"):
+            implied.append((source.split(":")[0], False))
+    if not implied:
+        return
+    deps = dict(out.get("depends_on") or {})
+    for dep, restart in implied:
+        if dep not in deps:
+            entry: dict[str, Any] = {"condition": "service_started"}
+            if restart:
+                entry["restart"] = True
+            entry["required"] = True
+            deps[dep] = entry
+    out["depends_on"] = dict(sorted(deps.items()))
+    fields = list(type(model).model_fields)
+    rank = {k: i for i, k in enumerate(fields)}
+    items = sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+    out.clear()
+    out.update(items)
+
+
+def _resource(project: Project, key: str, res: BaseModel,
+              extensions: bool = True) -> dict[str, Any]:
+    out = dump(res, extensions=extensions)
     if out.get("external"):
         out.setdefault("name", key)
     else:
@@ -87,13 +162,17 @@ def _resource(project: Project, key: str, res: BaseModel) -> dict[str, Any]:
     return {"name": out.pop("name"), **out}
 
 
-def project_dict(project: Project) -> dict[str, Any]:
-    """The whole project as plain data, in docker compose's shape and order."""
+def project_dict(project: Project, *, extensions: bool = True) -> dict[str, Any]:
+    """The whole project as plain data, in docker compose's shape and order.
+    ``extensions=False`` leaves out the ``x-*`` keys below the top level."""
+    ext = extensions
     out: dict[str, Any] = {"name": project.name}
-    services = {name: service_dict(project.services[name])
+    services = {name: service_dict(project.services[name], extensions=ext)
                 for name in sorted(project.services)}
+    for name, svc in services.items():
+        _implied_dependencies(project.services[name], svc)
     out["services"] = services
-    networks = {k: _resource(project, k, v) for k, v in sorted(project.networks.items())}
+    networks = {k: _resource(project, k, v, ext) for k, v in sorted(project.networks.items())}
     if "default" not in networks and any(
             uses_default_network(s) or "default" in (s.networks or {})
             for s in project.services.values()):
@@ -106,100 +185,120 @@ def project_dict(project: Project) -> dict[str, Any]:
         ("configs", project.configs)]
     for key, declared in resources:
         if declared:
-            out[key] = {k: _resource(project, k, v) for k, v in sorted(declared.items())}
+            out[key] = {k: _resource(project, k, v, ext) for k, v in sorted(declared.items())}
+    for secret in out.get("secrets", {}).values():
+        # a secret's inline content is never printed (compose-go: "to prevent
+        # sensitive data leaks"); a config's is
+        secret.pop("content", None)
     if project.models:
-        out["models"] = {k: dump(v) for k, v in sorted(project.models.items())}
-    out.update(plain(project.extensions))
+        out["models"] = {k: dump(v, extensions=ext) for k, v in sorted(project.models.items())}
+    out.update(sorted(_sorted_keys(plain(project.extensions)).items()))
     return out
 
 
+def project_json_dict(project: Project) -> dict[str, Any]:
+    """The project as ``docker compose config --format json`` shapes it (compose-go's
+    ``Project.MarshalJSON``, Go's encoding/json): top-level keys sorted, no
+    ``models``, no ``x-*`` below the top level; every service has ``command`` and
+    ``entrypoint`` (``null`` when unset: those fields cannot be omitted in Go's
+    JSON), every network an ``ipam`` (``{}``), every ``deploy`` its ``resources`` and
+    ``placement``: Go's ``omitempty`` never omits a struct."""
+    from .model import Service
+    from .model.resources import Network
+    from .model.service import Deploy
+
+    data = _go_numbers(project_dict(project, extensions=False))
+    data.pop("models", None)
+    for svc in data.get("services", {}).values():
+        _with_defaults(svc, list(Service.model_fields),
+                       {"command": None, "entrypoint": None})
+        if isinstance(svc.get("deploy"), dict):
+            _with_defaults(svc["deploy"], list(Deploy.model_fields),
+                           {"resources": {}, "placement": {}})
+    for net in data.get("networks", {}).values():
+        _with_defaults(net, list(Network.model_fields), {"ipam": {}})
+    return dict(sorted(data.items()))
+
+
+def _go_numbers(value: Any) -> Any:
+    """Integral floats as ints, as Go's encoding/json writes them (``1``, not
+    ``1.0``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _go_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_numbers(v) for v in value]
+    return value
+
+
+def _with_defaults(out: dict[str, Any], order: list[str], defaults: dict[str, Any]) -> None:
+    """Add the ``defaults`` that ``out`` lacks, in ``order``'s place."""
+    missing = {k: v for k, v in defaults.items() if k not in out}
+    if not missing:
+        return
+    rank = {k: i for i, k in enumerate(order)}
+    items = sorted({**out, **missing}.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+    out.clear()
+    out.update(items)
+
+
+def escape_dollars(text: str) -> str:
+    """Every ``$`` as ``$$``, as docker compose prints an interpolated model: its
+    output, loaded again, gives the same values (``$$HOME`` stays ``$HOME``)."""
+    return text.replace("$", "$$")
+
+
 def to_yaml(data: Any) -> str:
-    """YAML in docker compose's layout (sequences indented under their key).
+    """YAML as docker compose prints it (go-yaml's encoder, see :mod:`.goyaml`)."""
+    from .goyaml import dump as goyaml_dump
 
-    A small emitter of our own: PyYAML's representer is pure Python and took most of
-    ``config``'s time on big projects. Strings that could read back as anything but
-    the same string are double-quoted (JSON escapes are valid YAML); tests load the
-    output back with PyYAML and compare.
-    """
-    lines: list[str] = []
-    _emit(data, 0, lines)
-    return "\n".join(lines) + "\n"
+    return goyaml_dump(data)
 
 
-_PLAIN = re.compile(r"[A-Za-z_/][\w./@%+=,~^()-]*(?:[: ][\w./@%+=,~^()-]+)*")
-_RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
-#: Characters that a JSON string may hold raw but YAML reads differently (controls,
-#: NEL, the Unicode line separators, a BOM): strings with any of them go to PyYAML.
+#: Characters a YAML reader refuses raw (controls, NEL, the Unicode line separators,
+#: a BOM): the JSON output escapes them.
 _PRINTABLE = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff"
                         "\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}[repr(value)]
-        text = repr(value)
-        mantissa, e, exp = text.partition("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return mantissa + (f"e{'+' if not exp.startswith('-') else ''}"
-                           f"{exp.lstrip('+')}" if e else "")
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
-        return text
-    if _PRINTABLE.search(text):
-        import yaml
+def yaml_scalar(value: Any, *, indent: int = 2, step: int = 2, width: int = 80) -> str:
+    """One scalar as go-yaml writes it after ``key:`` (see :func:`.goyaml.scalar`)."""
+    from .goyaml import scalar
 
-        return str(yaml.safe_dump(text, default_style='"', width=1 << 16)).strip()
-    return json.dumps(text, ensure_ascii=False)
+    return scalar(value, indent, step, width)
 
 
-def _emit(value: Any, indent: int, lines: list[str]) -> None:
-    pad = " " * indent
-    if isinstance(value, dict):
-        if not value:
-            lines.append(pad + "{}")
-            return
-        for k, v in value.items():
-            key = _scalar(k)
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{key}:")
-                _emit(v, indent + 2, lines)
+def tabwriter(rows: list[list[str]], *, minwidth: int, padding: int) -> str:
+    """Rows laid out as Go's ``text/tabwriter`` lays out tab-separated cells (padded
+    with spaces, flags 0): every cell but a line's last is padded to its column's
+    width, the widest cell plus ``padding``, at least ``minwidth``."""
+    widths: list[int] = []
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            w = max(minwidth, len(cell) + padding)
+            if i == len(widths):
+                widths.append(w)
             else:
-                lines.append(f"{pad}{key}: {_inline(v)}")
-    elif isinstance(value, list):
-        if not value:
-            lines.append(pad + "[]")
-            return
-        for item in value:
-            if isinstance(item, (dict, list)) and item:
-                start = len(lines)
-                _emit(item, indent + 2, lines)
-                lines[start] = f"{pad}- {lines[start][indent + 2:]}"
-            else:
-                lines.append(f"{pad}- {_inline(item)}")
-    else:
-        lines.append(pad + _inline(value))
+                widths[i] = max(widths[i], w)
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("".join(cells) + (row[-1] if row else ""))
+    return "".join(line + "\n" for line in lines)
 
 
-def _inline(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _scalar(value)
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+def to_json(data: Any, indent: int = 2) -> str:
+    """JSON as Go's ``json.MarshalIndent`` writes it: ``<``, ``>``, ``&`` and the
+    Unicode line separators escaped (they only occur inside strings)."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    for c, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                   ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(c, esc)
+    # and, beyond Go, the few characters a YAML reader refuses raw (DEL, C1
+    # controls, a BOM): escaped, the output still loads back as a compose file
+    return _PRINTABLE.sub(lambda m: "".join(f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                                              else c for c in m.group(0)), text) + "\n"
 
 
 def image_name(project: Project, name: str) -> str:
@@ -230,3 +329,60 @@ def service_hash(project: Project, name: str) -> str:
         deploy.pop("replicas", None)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def raw_model_dict(raw: Any) -> dict[str, Any]:
+    """``config --no-interpolate``: the loaded model before validation (merged,
+    included, extended, paths resolved; ``${VAR}`` left as written, so typed values
+    may still be templates), normalised as docker compose's ``ToModel`` leaves it:
+    the project name, the implied ``default`` network, resource names, services
+    disabled by profiles left out, and every mapping's keys sorted (it prints a
+    Go map, not the typed project)."""
+    data = plain(raw.data)
+    data["name"] = raw.name
+    active = set(raw.profiles)
+    services = data.get("services")
+    uses_default = False
+    if isinstance(services, dict):
+        kept: dict[str, Any] = {}
+        for name, svc in services.items():
+            profiles = svc.get("profiles") if isinstance(svc, dict) else None
+            if isinstance(profiles, list) and profiles and "*" not in active \
+                    and not active.intersection(map(str, profiles)):
+                continue
+            if isinstance(svc, dict) and "network_mode" not in svc and "provider" not in svc:
+                nets = svc.get("networks")
+                if not nets:
+                    svc["networks"] = {"default": None}
+                    uses_default = True
+                elif isinstance(nets, list):
+                    svc["networks"] = {str(n): None for n in nets}
+                    uses_default = uses_default or "default" in svc["networks"]
+                elif isinstance(nets, dict) and "default" in nets:
+                    uses_default = True
+            kept[name] = svc
+        data["services"] = kept
+    if uses_default:
+        networks = data.get("networks")
+        if not isinstance(networks, dict):
+            networks = data["networks"] = {}
+        networks.setdefault("default", None)
+    for key in ("networks", "volumes", "configs", "secrets"):
+        section = data.get(key)
+        if not isinstance(section, dict):
+            continue
+        for name, resource in list(section.items()):
+            resource = resource if isinstance(resource, dict) else {}
+            if resource.get("name") is None:
+                external = str(resource.get("external", "")).lower() in ("true", "1")
+                resource["name"] = name if external else f"{raw.name}_{name}"
+            section[name] = resource
+    return _sorted_keys(data)
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value

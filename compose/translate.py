@@ -58,17 +58,23 @@ def replicas(svc: Service) -> int:
 
 
 def network_name(project: Project, key: str) -> str:
-    """A project network's real name: ``name:``, else ``PROJECT_KEY``."""
+    """A project network's real name: ``name:``, else the key for an external one,
+    else ``PROJECT_KEY`` (compose-go's rule)."""
     net = project.networks.get(key)
     if net is not None and net.name:
         return net.name
+    if net is not None and net.external:
+        return key
     return f"{project.name}_{key}"
 
 
 def volume_name(project: Project, key: str) -> str:
+    """A project volume's real name, by the same rule as networks'."""
     vol = project.volumes.get(key)
     if vol is not None and vol.name:
         return vol.name
+    if vol is not None and vol.external:
+        return key
     return f"{project.name}_{key}"
 
 
@@ -281,8 +287,10 @@ def _tmpfs(text: str) -> Mount:
 
 
 def _log_config(svc: Service) -> LogConfig:
-    """``logging: {driver, options}`` as the engine's log config."""
+    """``logging: {driver, options}`` as the engine's log config (``--log-driver``,
+    ``--log-opt``); an option given as null is left out, as docker compose does."""
     logging = getattr(svc, "logging", None)
     if logging is None:
         return LogConfig()
-    return LogConfig(logging.driver or "", {k: str(v) for k, v in (logging.options or {}).items()})
+    return LogConfig(logging.driver or "",
+                     {k: str(v) for k, v in (logging.options or {}).items() if v is not None})

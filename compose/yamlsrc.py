@@ -205,13 +205,16 @@ _YAML12 = {
     "tag:yaml.org,2002:bool": re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     "tag:yaml.org,2002:int": re.compile(
         r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    # go-yaml's floats: a dot or an exponent (``1e3``, ``1e+06``, as Go prints them)
     "tag:yaml.org,2002:float": re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
 }
+# No YAML 1.1 "=" (value) scalars either: go-yaml reads a plain "=" as the string.
 _Loader.yaml_implicit_resolvers = {
     k: [(tag, _YAML12.get(tag, regexp)) for tag, regexp in v
-        if tag != "tag:yaml.org,2002:timestamp"]
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
     for k, v in _Loader.yaml_implicit_resolvers.copy().items()
 }
 
@@ -222,20 +225,38 @@ def load_yaml(text: str | bytes, file: str) -> Any:
     An empty document is ``None``. Syntax errors, several documents in one file and
     alias bombs are :class:`ComposeError` with the file, line and column.
     """
+    docs = load_yaml_documents(text, file, single=True)
+    return docs[0] if docs else None
+
+
+def load_yaml_documents(text: str | bytes, file: str, *, single: bool = False) -> list[Any]:
+    """Every document of a YAML stream (``---`` separated), in order.
+
+    docker compose (compose-go) reads each document of a compose file as if it were
+    one more ``-f`` file, merged over the ones before it; the loader does the same
+    with this list. Empty documents are left out. With ``single``, a second document
+    is an error at its first line.
+    """
     loader = _Loader(text)
     loader.file_name = file
+    docs: list[Any] = []
+    anchors = b"&" in text if isinstance(text, bytes) else "&" in text
     try:
-        if not loader.check_node():
-            return None
-        node = loader.get_node()
-        if loader.check_node():
-            extra = loader.peek_event()
-            raise ComposeError("expected a single YAML document, found more than one",
-                               file=file, line=extra.start_mark.line + 1,
-                               column=extra.start_mark.column + 1)
-        if b"&" in text if isinstance(text, bytes) else "&" in text:
-            _check_expansion(node, file)  # only anchors make aliases, and bombs
-        return loader.construct_document(node)
+        while loader.check_node():
+            if single and docs:
+                extra = loader.peek_event()
+                raise ComposeError("expected a single YAML document, found more than one",
+                                   file=file, line=extra.start_mark.line + 1,
+                                   column=extra.start_mark.column + 1)
+            node = loader.get_node()
+            if node is None:
+                continue
+            if anchors:
+                _check_expansion(node, file)  # only anchors make aliases, and bombs
+            doc = loader.construct_document(node)
+            if doc is not None or single:
+                docs.append(doc)
+        return [d for d in docs if d is not None]
     except yaml.MarkedYAMLError as e:
         m = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"

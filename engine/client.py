@@ -6,9 +6,11 @@ over ``$ROOT/supervisor.sock`` (SOCK_SEQPACKET: one JSON message per packet, so 
 descriptors passed with SCM_RIGHTS always arrive with the message they belong to),
 and starts the supervisor when nobody answers.
 
-Terminal runs (``-t``): the supervisor hands the pty master to the client, which relays
-it directly (raw mode, SIGWINCH -> resize, ctrl-p ctrl-q detaches), so no byte of an
-interactive session goes through the supervisor.
+Terminal runs (``-t``): the supervisor hands the pty master to the client, which writes
+the keyboard to it directly (raw mode, SIGWINCH -> resize, ctrl-p ctrl-q detaches); a
+container's output comes on a pipe from the log keeper, which reads the terminal so
+that the session is in ``logs`` too (an exec's terminal is read directly). No byte of
+an interactive session goes through the supervisor.
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def _try_connect(path: Path) -> Conn | None:
 def _spawn_supervisor(root: Path) -> None:
     """Start the supervisor as a daemon: double fork, setsid, stdio to its log file.
     If one is already starting, its flock makes our copy exit at once."""
-    root.mkdir(parents=True, exist_ok=True)
+    from pycompose.util.paths import private_dir
+
+    private_dir(root)
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)
@@ -106,7 +110,7 @@ def _spawn_supervisor(root: Path) -> None:
         os.setsid()
         if os.fork():
             os._exit(0)
-        fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)
@@ -124,7 +128,7 @@ def code_stamp() -> str:
     upgrade, a developer's edit) steps down for a new one when it holds nothing."""
     base = Path(__file__).resolve().parent
     parts = []
-    for d in (base, base / "supervisor", base / "runtime", base / "images",
+    for d in (base, base / "supervisor", base / "runtime", base / "images", base / "logs",
               base.parent / "netplug"):
         with contextlib.suppress(OSError), os.scandir(d) as it:
             for e in it:
@@ -195,6 +199,18 @@ def running(root: Path) -> bool:
     return c is not None
 
 
+def repair_stale(root: Path, records: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``records`` claimed a running container while no supervisor held it
+    (one died): then a supervisor has been started, which reconciles the records
+    before it answers (a container that died meanwhile is exited, never "Up"), and the
+    caller reads them again."""
+    if not any((r.get("State") or {}).get("Status") in ("running", "restarting")
+               for r in records) or running(root):
+        return False
+    request(root, {"op": "ping"})
+    return True
+
+
 # -- attached runs ---------------------------------------------------------------------
 def _winsize(fd: int) -> tuple[int, int] | None:
     import fcntl
@@ -239,7 +255,7 @@ def attach_session(root: Path, conn: Conn, cid: str, *, tty: bool, stdin: bool,
         while True:
             msg, fds = conn.recv()
             if msg.get("event") == "pty" and fds:
-                code = _relay_pty(conn, fds[0], stdin)
+                code = _relay_pty(conn, fds[0], stdin, fds[1] if len(fds) > 1 else None)
                 if code is not None:
                     return code
                 continue  # detached: nothing more to follow
@@ -254,9 +270,11 @@ def attach_session(root: Path, conn: Conn, cid: str, *, tty: bool, stdin: bool,
             signal.signal(s, h)
 
 
-def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
-    """Copy stdin -> pty and pty -> stdout until the container exits (its status) or
-    the user types the detach keys (None after telling the supervisor)."""
+def _relay_pty(conn: Conn, master: int, with_stdin: bool,
+               output: int | None = None) -> int | None:
+    """Copy stdin -> pty and the terminal's output (``output``, else the master
+    itself) -> stdout until the container exits (its status) or the user types the
+    detach keys (None after telling the supervisor)."""
     import select
     import termios
     import tty as ttymod
@@ -277,21 +295,22 @@ def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
     if saved is not None:
         ttymod.setraw(in_fd, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
     prev = b""
+    source = master if output is None else output
     master_open, stdin_open = True, with_stdin
     try:
         while True:
             rlist = [conn.sock.fileno()]
             if master_open:
-                rlist.append(master)
+                rlist.append(source)
             if stdin_open:
                 rlist.append(in_fd)
             try:
                 ready, _, _ = select.select(rlist, [], [])
             except InterruptedError:
                 continue
-            if master in ready:
+            if source in ready:
                 try:
-                    data = os.read(master, 65536)
+                    data = os.read(source, 65536)
                 except BlockingIOError:
                     continue  # the description is shared with the supervisor's copy
                 except OSError as e:
@@ -326,12 +345,15 @@ def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
                 for fd in fds:
                     os.close(fd)
                 if msg.get("event") == "exit":
-                    while master_open:  # drain what the container wrote last
-                        r, _, _ = select.select([master], [], [], 0.05)
+                    # drain what the container wrote last (the keeper's pipe is complete
+                    # and closed by now; a terminal read directly just goes quiet)
+                    wait = 0.05 if output is None else 2.0
+                    while master_open:
+                        r, _, _ = select.select([source], [], [], wait)
                         if not r:
                             break
                         try:
-                            data = os.read(master, 65536)
+                            data = os.read(source, 65536)
                         except OSError:
                             data = b""
                         if not data:
@@ -343,6 +365,8 @@ def _relay_pty(conn: Conn, master: int, with_stdin: bool) -> int | None:
             termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
         signal.signal(signal.SIGWINCH, old_winch)
         os.close(master)
+        if output is not None:
+            os.close(output)
 
 
 def _write_all(fd: int, data: bytes) -> None:

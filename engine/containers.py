@@ -24,14 +24,19 @@ import random
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pycompose.util.fs import atomic_write_json, locked, read_json
+from pycompose.util.paths import private_dir
 
-from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound
+from .errors import Conflict, Damaged, InvalidArgument, NotFound
+from .record import now_iso
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .cp import ContainerFiles
 
 Record = dict[str, Any]
 
@@ -44,13 +49,6 @@ _ADJECTIVES = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "ke
                "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty"]
 _NAMES = ["babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler",
           "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak"]
-
-
-def now_iso() -> str:
-    """docker's timestamp shape: RFC 3339 in UTC with nanoseconds."""
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + \
-        f".{t % 10**9:09d}Z"
 
 
 def new_state() -> dict[str, Any]:
@@ -208,7 +206,8 @@ class ContainerStore:
             record.setdefault("State", new_state())
             record.setdefault("RestartCount", 0)
             cdir = self.path(cid)
-            cdir.mkdir(parents=True)
+            private_dir(self.dir)
+            cdir.mkdir(mode=0o700)  # root-only whatever the umask (it holds secrets)
             record["LogPath"] = str(cdir / f"{cid}-json.log")
             try:
                 if prepare is not None:
@@ -271,89 +270,6 @@ def _write_identity(path: Path, record: Record) -> None:
             os.unlink(path)
 
 
-def status_line(rec: Record, now: float | None = None) -> str:
-    """The STATUS column of ``container ls``: ``Up 3 seconds``, ``Exited (0) 1 minute
-    ago``, ``Created``, ``Damaged`` (a record that cannot be read)."""
-    if rec.get("Damaged"):
-        return "Damaged (record unreadable)"
-    st = rec["State"]
-    status = st.get("Status", "created")
-    now = time.time() if now is None else now
-    if status == "running":
-        up = f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
-        health = (st.get("Health") or {}).get("Status")
-        if health == "starting":
-            return f"{up} (health: starting)"
-        return f"{up} ({health})" if health else up
-    if status == "restarting":
-        return f"Restarting ({st.get('ExitCode', 0)}) " \
-               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
-    if status in ("exited", "dead"):
-        return f"Exited ({st.get('ExitCode', 0)}) " \
-               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
-    return status.capitalize()
-
-
-def render_template(fmt: str, obj: Any) -> str:
-    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
-    def value(path: str) -> Any:
-        v = obj
-        for part in [p for p in path.split(".") if p]:
-            v = v.get(part) if isinstance(v, dict) else None
-        return v
-
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        v = value(expr)
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return "<no value>" if v is None else str(v)
-    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
-
-
-def parse_iso(ts: str) -> float:
-    """Seconds since the epoch of a timestamp written by :func:`now_iso`."""
-    import calendar
-
-    if not ts or ts.startswith("0001"):
-        return 0.0
-    base, _, frac = ts.rstrip("Z").partition(".")
-    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    return secs + (float("0." + frac) if frac else 0.0)
-
-
-def human_duration(seconds: float) -> str:
-    """docker's go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
 # -- looking into a container ------------------------------------------------------------
 def container_pids(pid1: int) -> list[int]:
     """Host pids of every process in the pid namespace of ``pid1``."""
@@ -370,171 +286,35 @@ def container_pids(pid1: int) -> list[int]:
     return sorted(out)
 
 
-def _layers(rec: Record) -> list[Path]:
+def _files(rec: Record) -> ContainerFiles:
+    """Where the container's files are, for ``cp``."""
+    from .cp import ContainerFiles
+
     gd = rec["GraphDriver"]["Data"]
-    return [Path(gd["UpperDir"]), *[Path(p) for p in gd["LowerDir"].split(":")]]
+    st = rec["State"]
+    running = st.get("Status") in ("running", "paused", "restarting")
+    uid_map, gid_map = id_maps(rec)
+    return ContainerFiles(name=rec["Name"].lstrip("/"), upper=gd["UpperDir"],
+                          lowers=[p for p in gd["LowerDir"].split(":") if p],
+                          pid=int(st.get("Pid") or 0) if running else 0,
+                          start_time=st.get("StartTime"), uid_map=uid_map, gid_map=gid_map)
 
 
-def _running_root(rec: Record) -> Path | None:
-    pid = int(rec["State"].get("Pid") or 0)
-    if rec["State"].get("Status") == "running" and pid:
-        return Path(f"/proc/{pid}/root")
-    return None
+def copy_from(rec: Record, path: str, dest: Path | str, *, follow_link: bool = False) -> None:
+    """``cp CONTAINER:PATH DEST`` by docker's rules (engine/cp.py): from the live root of
+    a running container, else from its layer stack; never from the host's files."""
+    from .cp import copy_out
+
+    copy_out(_files(rec), path, dest, follow_link=follow_link)
 
 
-def _split(path: str) -> tuple[str, str]:
-    """(parent, name) of a container path; '..' never leaves the container's root
-    (the kernel resolves it in the root, see _parent_fd)."""
-    p = "/" + path.strip("/")
-    parent, _, name = p.rpartition("/")
-    return parent or "/", name
+def copy_to(rec: Record, src: Path | str, path: str, *, follow_link: bool = False,
+            archive: bool = False) -> None:
+    """``cp SRC CONTAINER:PATH`` by docker's rules (engine/cp.py): into the live root of
+    a running container, else into its upper dir; never through a symlink to the host."""
+    from .cp import copy_in
 
-
-@contextlib.contextmanager
-def _parent_fd(root: Path, parent: str) -> Iterator[int]:
-    """An fd of the directory ``parent`` resolved with ``root`` as ``/``: a symlink or
-    ``..`` in the container can never lead the copy to the host's files."""
-    from .images.fsops import open_in_root
-
-    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fd = open_in_root(rfd, parent.lstrip("/"), os.O_PATH | os.O_DIRECTORY)
-    finally:
-        os.close(rfd)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _copy_out_of(pfd: int, name: str, dest: Path) -> None:
-    import stat
-
-    st = os.lstat(name, dir_fd=pfd) if name else os.fstat(pfd)
-    if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(name, dir_fd=pfd), dest)
-    elif stat.S_ISDIR(st.st_mode):
-        dfd = os.open(name or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                      dir_fd=pfd)
-        try:
-            shutil.copytree(f"/proc/self/fd/{dfd}", dest, symlinks=True, dirs_exist_ok=True)
-        finally:
-            os.close(dfd)
-    else:
-        ffd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
-        try:
-            with open(ffd, "rb", closefd=False) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out)
-            os.chmod(dest, stat.S_IMODE(st.st_mode))
-            os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
-        finally:
-            os.close(ffd)
-
-
-def copy_from(rec: Record, path: str, dest: Path) -> None:
-    """``cp CONTAINER:PATH DEST`` (docker's rules: into DEST if it is a directory).
-    From the live root of a running container, else from the topmost layer that has
-    the path (a directory is merged across layers, whiteouts honoured)."""
-    from .volumes import merge_layers
-
-    parent, name = _split(path)
-    if dest.is_dir():
-        dest = dest / (name or "root")
-    live = _running_root(rec)
-    # /proc/PID/root must stay a magic link (its realpath is the host's "/"); the
-    # store's layer links are resolved to their directories
-    roots = [live] if live is not None else [Path(os.path.realpath(p)) for p in _layers(rec)]
-    for i, root in enumerate(roots):
-        try:
-            with _parent_fd(root, parent) as pfd:
-                if name:
-                    st = os.lstat(name, dir_fd=pfd)
-                    if live is None and st.st_mode & 0o170000 == 0o020000 and st.st_rdev == 0:
-                        break  # an overlay whiteout: deleted in the container
-                if live is None and name and os.path.isdir(f"/proc/self/fd/{pfd}/{name}") \
-                        and not os.path.islink(f"/proc/self/fd/{pfd}/{name}"):
-                    dest.mkdir(parents=True, exist_ok=True)
-                    merge_layers(_layers(rec)[i:], (parent.strip("/") + "/" + name).strip("/"),
-                                 dest)
-                    return
-                _copy_out_of(pfd, name, dest)
-                return
-        except FileNotFoundError:
-            continue
-    raise NotFound(f"Could not find the file {path} in container {rec['Name'].lstrip('/')}")
-
-
-def copy_to(rec: Record, src: Path, path: str) -> None:
-    """``cp SRC CONTAINER:PATH``: into the live root of a running container, else into
-    its upper dir (what overlayfs shows on the next start). Never through a symlink."""
-    import stat
-
-    if not os.path.lexists(src):
-        raise NotFound(f"no such file or directory: {src}")
-    live = _running_root(rec)
-    root = live if live is not None else Path(rec["GraphDriver"]["Data"]["UpperDir"])
-    parent, name = _split(path)
-    if live is None:  # the upper dir may lack the parent the image has
-        with contextlib.suppress(OSError):
-            _mkdirs_in(root, parent)
-    try:
-        if path.endswith("/"):  # DIR/: into that directory, its links resolved inside
-            with _parent_fd(root, path) as dfd:
-                _copy_into(src, dfd, src.name)
-            return
-        with _parent_fd(root, parent) as pfd:
-            try:
-                st = os.lstat(name, dir_fd=pfd) if name else os.fstat(pfd)
-                target_is_dir = stat.S_ISDIR(st.st_mode)
-                if stat.S_ISLNK(st.st_mode):
-                    raise EngineError(f"{path} is a symbolic link in the container; "
-                                      "give the path it points to")
-            except FileNotFoundError:
-                target_is_dir = live is None and _merged_is_dir(rec, path)
-            if target_is_dir or not name:
-                with _parent_fd(root, f"{parent}/{name}") as dfd:
-                    _copy_into(src, dfd, src.name)
-            else:
-                _copy_into(src, pfd, name)
-    except FileNotFoundError:
-        raise NotFound(f"Could not find the directory {parent} in container "
-                       f"{rec['Name'].lstrip('/')}")
-
-
-def _mkdirs_in(root: Path, parent: str) -> None:
-    cur = root
-    for part in [p for p in parent.split("/") if p and p != ".."]:
-        cur = cur / part
-        if not cur.is_symlink():
-            cur.mkdir(exist_ok=True)
-
-
-def _copy_into(src: Path, dfd: int, name: str) -> None:
-    """Copy ``src`` as ``name`` in the directory fd ``dfd``, refusing symlinked targets."""
-    import stat
-
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISLNK(os.lstat(name, dir_fd=dfd).st_mode):
-            raise EngineError(f"refusing to copy over the symbolic link {name}")
-    if src.is_dir() and not src.is_symlink():
-        shutil.copytree(src, f"/proc/self/fd/{dfd}/{name}", symlinks=True, dirs_exist_ok=True)
-    elif src.is_symlink():
-        os.symlink(os.readlink(src), name, dir_fd=dfd)
-    else:
-        st = src.stat()
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     stat.S_IMODE(st.st_mode), dir_fd=dfd)
-        with open(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out)
-
-
-def _merged_is_dir(rec: Record, path: str) -> bool:
-    rel = path.strip("/")
-    for layer in _layers(rec):
-        cand = Path(os.path.realpath(layer)) / rel
-        if os.path.lexists(cand):
-            return cand.is_dir() and not cand.is_symlink()
-    return False
+    copy_in(_files(rec), str(src), path, follow_link=follow_link, archive=archive)
 
 
 IdMap = list[tuple[int, int, int]]
@@ -561,12 +341,14 @@ def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
     """The container's upper dir as a new image layer on its image, with a history
     entry; returns the new image id."""
     from .images import ImageStore
+    from .images.build import commit_dir
 
     store = ImageStore(root)
     base = store.resolve(rec["Image"]) if rec.get("Image") else None
     created_by = " ".join([rec["Path"], *rec["Args"]])
     uid_map, gid_map = id_maps(rec)
-    image = store.commit(rec["GraphDriver"]["Data"]["UpperDir"], base, repo_tag=repo_tag,
-                         author=author, comment=message, changes=list(changes or []),
-                         created_by=created_by, uid_map=uid_map, gid_map=gid_map)
+    image = commit_dir(store, Path(rec["GraphDriver"]["Data"]["UpperDir"]), base,
+                       repo_tag=repo_tag, author=author, comment=message,
+                       changes=list(changes or []), created_by=created_by,
+                       id_maps=(uid_map, gid_map))
     return str(image.id)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pycompose.util.fs import atomic_write_json, locked, read_json
+from pycompose.util.paths import private_dir
 
 from .containers import ContainerStore, now_iso
 from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound
@@ -69,7 +70,11 @@ class VolumeStore:
             meta = {"Name": name, "Driver": "local", "Scope": "local",
                     "Mountpoint": str(self.data_dir(name)), "CreatedAt": now_iso(),
                     "Labels": labels, "Options": {}, "CopiedUp": False}
-            self.data_dir(name).mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir / name)  # volume.json and the way to _data: root-only
+            data = self.data_dir(name)
+            with contextlib.suppress(FileExistsError):
+                data.mkdir()
+                os.chmod(data, 0o755)  # the volume's root, as containers need it
             atomic_write_json(self._meta(name), meta)
             return self._public(meta)
 
@@ -172,95 +177,58 @@ def _to_host(cid: int, idmap: IdMap) -> int | None:
 
 def shift_owners(root: Path, uid_map: IdMap, gid_map: IdMap) -> None:
     """Give ``root`` and everything under it the host ids that the container ids
-    they hold map to (ids outside the map are left alone)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        for p in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            if p != dirpath and os.path.isdir(p) and not os.path.islink(p):
-                continue  # a directory gets its turn as a dirpath
-            st = os.lstat(p)
-            uid, gid = _to_host(st.st_uid, uid_map), _to_host(st.st_gid, gid_map)
-            if uid is not None or gid is not None:
-                os.lchown(p, st.st_uid if uid is None else uid,
-                          st.st_gid if gid is None else gid)
+    they hold map to (ids outside the map are left alone). By directory fds, links
+    never followed (engine/confined): a volume's content is the container's."""
+    from .confined import walk_fd
 
+    def shift(st: os.stat_result) -> tuple[int, int] | None:
+        uid, gid = _to_host(st.st_uid, uid_map), _to_host(st.st_gid, gid_map)
+        if uid is None and gid is None:
+            return None
+        return (st.st_uid if uid is None else uid, st.st_gid if gid is None else gid)
 
-def _is_whiteout(path: Path) -> bool:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    import stat
-
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _is_opaque(path: Path) -> bool:
-    for attr in ("trusted.overlay.opaque", "user.overlay.opaque"):
-        try:
-            if os.getxattr(path, attr, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    ids = shift(os.fstat(fd))
+    if ids is not None:
+        os.fchown(fd, *ids)
+    for _rel, dir_fd, entries in walk_fd(fd, "."):
+        for name, st in entries:
+            ids = shift(st)
+            if ids is not None:
+                os.chown(name, *ids, dir_fd=dir_fd, follow_symlinks=False)
 
 
 def merge_layers(lowerdirs: list[Path], rel: str, dest: Path) -> None:
-    """Copy the merged view of ``rel`` across overlay layers (top first) into ``dest``,
-    as overlayfs would show it: upper entries hide lower ones, whiteouts delete,
-    opaque directories hide what lower layers hold below them. Owners, modes and times
-    are kept."""
-    seen: set[str] = set()
-    gone: set[str] = set()  # whited out or shadowed by a non-directory: path and below
-    opaque: set[str] = set()  # opaque directories: only what is below them
+    """Copy what the image holds at ``rel`` into ``dest``, as overlayfs would show it
+    (upper entries hide lower ones, whiteouts delete, opaque directories hide what
+    lower layers hold below them), owners, modes, xattrs and times kept; ``dest``
+    itself takes the directory's owner and mode, as docker's copy-up does.
 
-    def is_hidden(r: str) -> bool:
-        return any(r == h or r.startswith(h + "/") for h in gone) or \
-            any(r.startswith(h + "/") for h in opaque)
+    ``rel`` is resolved inside the layer stack (engine/confined/stack.py): a symlink
+    of the image on the way -- Debian's ``/var/run -> /run``, or a hostile ``/x -> /``
+    -- is followed *in the image*, as docker resolves a mount target in the rootfs;
+    nothing of the host is ever read. A path the image lacks, or that is not a
+    directory there, copies nothing."""
+    import errno
 
-    for layer in lowerdirs:
-        layer = Path(os.path.realpath(layer))  # the store's short links are symlinks
-        base = layer / rel if rel else layer
-        if base.is_symlink() or (base.exists() and not base.is_dir()) or _is_whiteout(base):
-            return  # a file, link or whiteout in this layer hides the path below
-        if not base.is_dir():
-            continue
-        new_gone: set[str] = set()
-        new_opaque: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(base):
-            rel_dir = os.path.relpath(dirpath, base)
-            rel_dir = "" if rel_dir == "." else rel_dir
-            for n in sorted(dirnames + filenames):
-                r = os.path.join(rel_dir, n) if rel_dir else n
-                src = Path(dirpath) / n
-                if is_hidden(r):
-                    if n in dirnames:
-                        dirnames.remove(n)
-                    continue
-                if _is_whiteout(src):
-                    new_gone.add(r)
-                    continue
-                out = dest / r
-                if src.is_symlink():
-                    if n in dirnames:
-                        dirnames.remove(n)
-                    if r not in seen:
-                        os.symlink(os.readlink(src), out)
-                elif src.is_dir():
-                    if r not in seen:
-                        out.mkdir(exist_ok=True)
-                        shutil.copystat(src, out)
-                    if _is_opaque(src):
-                        new_opaque.add(r)
-                elif r not in seen:
-                    shutil.copy2(src, out, follow_symlinks=False)
-                if not src.is_dir() or src.is_symlink():
-                    new_gone.add(r)
-                if r not in seen:
-                    seen.add(r)
-                    with contextlib.suppress(OSError):
-                        st = os.lstat(src)
-                        os.lchown(out, st.st_uid, st.st_gid)
-        gone |= new_gone
-        opaque |= new_opaque
-        if _is_opaque(base):
+    from .confined import LayerStack, Policy, Root, copy_children
+
+    with LayerStack(lowerdirs) as stack:
+        try:
+            entry = stack.locate(rel, follow=True)
+        except (FileNotFoundError, NotADirectoryError):
             return
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return  # a symlink loop in the image: nothing there to copy
+            raise
+        if not entry.is_dir:
+            return
+        with Root.at(dest) as out:
+            copy_children(entry, out.fd, Policy(owner=lambda st: (st.st_uid, st.st_gid)))
+        fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchown(fd, entry.st.st_uid, entry.st.st_gid)
+            os.fchmod(fd, entry.st.st_mode & 0o7777)
+        finally:
+            os.close(fd)

@@ -29,7 +29,7 @@ from .ports import PortBinding
 from .state import PublishedRecord, State
 
 if TYPE_CHECKING:
-    from .networks import Networks
+    from .state import Store
 
 #: set while pycompose (any state root) has turned net.ipv4.ip_forward on; tmpfs, so a
 #: reboot (which resets the sysctl) forgets it too
@@ -53,19 +53,19 @@ def _restore_forwarding() -> None:
         FORWARD_MARK.unlink(missing_ok=True)
 
 
-def apply_host_rules(nets: Networks, st: State) -> None:
-    table = nft_table(nets.rid)
+def apply_host_rules(rid: str, st: State) -> None:
+    table = nft_table(rid)
     if not st.networks and not st.published:
-        drop_host_rules(nets)
+        drop_host_rules(rid)
         return
     guard = _ensure_forwarding()
     dnats = [Dnat(p.host_ip, p.host_port, p.proto, p.container_ip, p.container_port,
                   p.container_id[:12]) for p in st.published]
-    kernel.nft(host_ruleset(table, nets.rid, dnats, guard=guard))
+    kernel.nft(host_ruleset(table, rid, dnats, guard=guard))
 
 
-def drop_host_rules(nets: Networks) -> None:
-    kernel.delete_nft_table(nft_table(nets.rid))
+def drop_host_rules(rid: str) -> None:
+    kernel.delete_nft_table(nft_table(rid))
     _restore_forwarding()
 
 
@@ -98,13 +98,13 @@ def _clash(p: PublishedRecord, host_ip: str, port: int, proto: str) -> bool:
             and (p.host_ip == host_ip or "" in (p.host_ip, host_ip)))
 
 
-def publish(nets: Networks, container_id: str, ip: str,
+def publish(store: Store, rid: str, container_id: str, ip: str,
             bindings: Sequence[PortBinding]) -> list[PortBinding]:
     """DNAT host ports to ``ip`` (the container's address); returns the bindings with
     the real host ports. Replaces the container's earlier bindings (a restart publishes
     again and keeps its random ports). All or nothing: a taken port leaves no rule."""
-    with nets.store.locked():
-        st = nets.store.read()
+    with store.locked():
+        st = store.read()
         # publishing replaces the container's ports (a restart publishes again); a
         # random port it had stays its own
         previous = [p for p in st.published if p.container_id == container_id]
@@ -139,12 +139,12 @@ def publish(nets: Networks, container_id: str, ip: str,
             out.append(PortBinding(b.host_ip, port, b.container_port, b.proto))
         st.published += new
         try:
-            apply_host_rules(nets, st)
+            apply_host_rules(rid, st)
         except BaseException:
             st.published = [p for p in st.published if p not in new] + previous
-            apply_host_rules(nets, st)
+            apply_host_rules(rid, st)
             raise
-        nets.store.write(st)
+        store.write(st)
         return out
 
 
@@ -162,15 +162,15 @@ def _first_free(b: PortBinding, others: Sequence[PublishedRecord]) -> PortBindin
     return PortBinding(b.host_ip, b.host_port, b.container_port, b.proto)
 
 
-def unpublish(nets: Networks, container_id: str) -> None:
-    with nets.store.locked():
-        st = nets.store.read()
+def unpublish(store: Store, rid: str, container_id: str) -> None:
+    with store.locked():
+        st = store.read()
         gone = [p for p in st.published if p.container_id == container_id]
         if not gone:
             return
         st.published = [p for p in st.published if p.container_id != container_id]
-        nets.store.write(st)
-        apply_host_rules(nets, st)
+        store.write(st)
+        apply_host_rules(rid, st)
         for p in gone:
             if p.proto == "udp":
                 try:
@@ -179,9 +179,9 @@ def unpublish(nets: Networks, container_id: str) -> None:
                     pass
 
 
-def ports(nets: Networks, container_id: str) -> list[PortBinding]:
+def ports(store: Store, container_id: str) -> list[PortBinding]:
     return [PortBinding(p.host_ip, p.host_port, p.container_port, p.proto)
-            for p in nets.store.read().published if p.container_id == container_id]
+            for p in store.read().published if p.container_id == container_id]
 
 
 def host_has_ipv6() -> bool:
@@ -193,13 +193,13 @@ def host_has_ipv6() -> bool:
         return False
 
 
-def userland_bindings(nets: Networks) -> list[PublishedRecord]:
+def userland_bindings(store: Store) -> list[PublishedRecord]:
     """Published ports the kernel path cannot serve: IPv6 host addresses, and the IPv6
     side (``::``) of a port published on every address, as docker listens on both
     families. NetworkServices runs proxy.serve_binding for each."""
     out = []
     v6 = None
-    for p in nets.store.read().published:
+    for p in store.read().published:
         if ":" in p.host_ip:
             out.append(p)
         elif p.host_ip == "":

@@ -11,14 +11,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
+from pycompose.util.besteffort import best_effort
+
 from .errors import NetplugError
 from .names import UPLINK_PEER
 from .nsutil import add_netns, in_netns, netns_path, write_sysctl
+
+log = logging.getLogger("pycompose.netplug")
 
 
 @contextlib.contextmanager
@@ -84,7 +89,7 @@ def delete_link(ifname: str, netns: str | None = None) -> None:
     with _ipr(netns) as ipr:
         idx = _index(ipr, ifname)
         if idx is not None:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "delete link %s", ifname):
                 ipr.link("del", index=idx)
 
 
@@ -151,7 +156,7 @@ def delete_host_route(subnet: str, uplink: str) -> None:
     with _ipr() as ipr:
         idx = _index(ipr, uplink)
         if idx is not None:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "delete the route to %s via %s", subnet, uplink):
                 ipr.route("del", dst=subnet, oif=idx)
 
 
@@ -270,7 +275,7 @@ def forget_flows(container_ip: str, proto: str, port: int) -> int:
         num = s.IPPROTO_UDP if proto == "udp" else s.IPPROTO_TCP
         flt = NFCTAttrTuple(saddr=container_ip, proto=num, sport=port)
         for entry in list(ct.dump_entries(tuple_reply=flt)):
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # raced with its own expiry: gone anyway
                 ct.delete(entry)
                 n += 1
     finally:

@@ -207,7 +207,7 @@ class Networks:
     def _apply_host_rules(self, st: State) -> None:
         from .forwarding import apply_host_rules
 
-        apply_host_rules(self, st)
+        apply_host_rules(self.rid, st)
 
     def remove(self, name: str) -> None:
         with self.store.locked():
@@ -370,17 +370,17 @@ class Networks:
         """DNAT host ports to the container's ``ip``; returns the real host ports."""
         from .forwarding import publish
 
-        return publish(self, container_id, ip, bindings)
+        return publish(self.store, self.rid, container_id, ip, bindings)
 
     def unpublish(self, container_id: str) -> None:
         from .forwarding import unpublish
 
-        unpublish(self, container_id)
+        unpublish(self.store, self.rid, container_id)
 
     def ports(self, container_id: str) -> builtins.list[PortBinding]:
         from .forwarding import ports
 
-        return ports(self, container_id)
+        return ports(self.store, container_id)
 
     # -- clean-up -----------------------------------------------------------------
 
@@ -418,7 +418,7 @@ class Networks:
                 nsutil.del_netns(ns)
             for link in kernel.host_links(host_link_prefix(self.rid)):
                 kernel.delete_link(link)
-            drop_host_rules(self)
+            drop_host_rules(self.rid)
             self.store.write(State())
 
 

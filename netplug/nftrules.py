@@ -42,16 +42,31 @@ def _q(s: str) -> str:
     return '"' + s.replace('"', "") + '"'
 
 
+def _on_loopback(host_ip: str) -> bool:
+    """Whether a binding answers on 127.0.0.0/8: bound there, or on every address."""
+    return host_ip == "" or host_ip.startswith("127.")
+
+
 def host_ruleset(table: str, rid: str, dnats: Iterable[Dnat], *, guard: bool) -> str:
+    """Ports published on 127.0.0.0/8 answer only what came from ``lo``, as docker's:
+    ``prerouting`` never translates a packet to 127/8 (the host's own connections to
+    127.0.0.1 are translated in ``output``), and ``raw_prerouting`` drops a packet for
+    127/8 at a published port that came in on another interface (a neighbour sending
+    to 127.0.0.1 at the host's MAC address) before conntrack or NAT see it."""
     ours = _q(f"{LINK_PREFIX}{rid}*")       # this root's uplinks
     anyp = _q(f"{LINK_PREFIX}*")            # every pycompose root's links
     rules = []
+    guards = []
     for d in dnats:
         if ":" in d.host_ip:
             continue  # IPv6 host addresses are served by the userland proxy
         match = f"ip daddr {d.host_ip} " if d.host_ip else ""
         rules.append(f"    {match}{d.proto} dport {d.host_port} dnat to "
                      f"{d.container_ip}:{d.container_port} comment {_q(d.comment)}")
+        if _on_loopback(d.host_ip):
+            dst = d.host_ip if d.host_ip else "127.0.0.0/8"
+            guards.append(f'    iifname != "lo" ip daddr {dst} {d.proto} dport {d.host_port} '
+                          f"drop comment {_q(d.comment)}")
     guard_rule = f"    iifname != {anyp} oifname != {anyp} drop\n" if guard else ""
     return f"""add table ip {table}
 delete table ip {table}
@@ -59,9 +74,13 @@ table ip {table} {{
   chain ports {{
 {chr(10).join(rules)}
   }}
+  chain raw_prerouting {{
+    type filter hook prerouting priority raw; policy accept;
+{chr(10).join(guards)}
+  }}
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
-    fib daddr type local jump ports
+    ip daddr != 127.0.0.0/8 fib daddr type local jump ports
   }}
   chain output {{
     type nat hook output priority -100; policy accept;

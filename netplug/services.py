@@ -65,7 +65,7 @@ class NetworkServices:
 
     async def _sync_proxies(self, nursery: trio.Nursery) -> None:
         try:
-            bindings = await trio.to_thread.run_sync(userland_bindings, self.nets)
+            bindings = await trio.to_thread.run_sync(userland_bindings, self.nets.store)
         except StateDamaged as e:  # keep the proxies there are: never take the
             log.warning("port proxies kept as they are: %s", e)  # supervisor down
             return

@@ -12,7 +12,7 @@ import os
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,33 @@ class Project:
 
     def all_services(self) -> dict[str, Service]:
         return {**self.services, **self.disabled}
+
+    def selected(self, names: list[str]) -> Project:
+        """The project restricted to ``names`` and what they depend on (a service
+        disabled by its profiles is enabled by naming it or depending on it), as
+        ``docker compose config SERVICE...`` prints it. No names: all services."""
+        if not names:
+            return self
+        from ..graph import edges_of
+
+        every = self.all_services()
+        for n in names:
+            if n not in every:
+                raise ComposeError(f"no such service: {n}")
+        chosen: set[str] = set()
+        todo = list(names)
+        while todo:
+            n = todo.pop()
+            if n in chosen or n not in every:
+                continue
+            chosen.add(n)
+            todo.extend(dep for dep, _ in edges_of(n, every[n], self.source))
+        services = {n: every[n] for n in every if n in chosen}
+        for svc in services.values():
+            if svc.depends_on:
+                svc.depends_on = {d: v for d, v in svc.depends_on.items() if d in chosen}
+        return replace(self, services=services,
+                       disabled={n: s for n, s in every.items() if n not in chosen})
 
     def error_at(self, path: tuple[str | int, ...], message: str) -> ComposeError:
         """A ComposeError located at ``path`` in the files (``("services", "web")``)."""
@@ -148,6 +175,10 @@ def validate(raw: RawProject) -> Project:
                         "ignored, please remove it to avoid potential confusion")
     for name, svc in doc.services.items():
         _resolve_environment(name, svc, raw, data)
+        for ref in svc.secrets or []:
+            # docker compose's default, written out (config prints it)
+            if ref.target is None:
+                ref.target = f"/run/secrets/{ref.source}"
     enabled, disabled = _split_profiles(doc.services, raw.profiles)
     project = Project(
         name=raw.name, working_dir=raw.working_dir,
@@ -228,7 +259,8 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
     """The container environment, as compose-go resolves it: a bare ``VAR`` takes the
     project environment's value (shell, then ``.env``); ``env_file`` values come under
     ``environment`` ones; ``${X}`` in an env file looks in the project environment,
-    then in the service's ``environment``. A bare name that nothing sets is left out.
+    then in the service's ``environment``. A bare name that nothing sets is kept with
+    no value (``KEY: null``).
     ``env_file``/``label_file`` are dropped once read, as ``docker compose config``
     drops them (``WithDiscardEnvFile``)."""
     project_env = raw.environment
@@ -252,13 +284,19 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
                 return v if v is not None else own.get(k)
 
             env.update(parse_dotenv(text, file=path, lookup=lookup))
-    env.update((k, v) for k, v in own.items() if v is not None)
+    # ``environment`` is laid over the env files whole: a bare key that nothing set
+    # stays as ``KEY: null`` (docker compose config prints it so, and the container
+    # does not get it), even over an env file's value, as compose-go's OverrideBy
+    env.update(own)
     if svc.environment is not None or svc.env_file:
         svc.environment = env
     svc.env_file = None
     if svc.build is not None and svc.build.args:
-        svc.build.args = {k: (v if v is not None else project_env.get(k))
-                          for k, v in svc.build.args.items()}
+        # a bare build arg takes the project environment's value; one nothing sets
+        # is dropped (unlike environment keys), as compose-go's Normalize drops it
+        args = {k: (v if v is not None else project_env.get(k))
+                for k, v in svc.build.args.items()}
+        svc.build.args = {k: v for k, v in args.items() if v is not None}
     if svc.label_file:
         labels: dict[str, str] = {}
         for i, lf in enumerate(svc.label_file):

@@ -34,8 +34,8 @@ class External(Spec):
 
 class IpamPool(Spec):
     subnet: str | None = None
-    ip_range: str | None = None
     gateway: str | None = None
+    ip_range: str | None = None
     aux_addresses: dict[str, str] | None = None
 
 
@@ -52,10 +52,10 @@ class Network(External):
     ipam: Ipam | None = None
     external: bool | None = None
     internal: bool | None = None
-    enable_ipv4: bool | None = None
-    enable_ipv6: bool | None = None
     attachable: bool | None = None
     labels: LabelMap | None = None
+    enable_ipv4: bool | None = None
+    enable_ipv6: bool | None = None
 
 
 
@@ -70,8 +70,8 @@ class Volume(External):
 
 class Secret(External):
     name: str | None = None
-    environment: str | None = None
     file: str | None = None
+    environment: str | None = None
     content: str | None = None
     external: bool | None = None
     labels: LabelMap | None = None

@@ -5,6 +5,7 @@ Fields are declared in the order docker compose prints them in ``config`` (compo
 the way in (see :mod:`.syntax`); the engine only ever sees the long forms.
 """
 
+import posixpath
 import re
 from typing import Annotated, Any, Literal
 
@@ -53,7 +54,9 @@ class ServiceSecretRef(Spec):
     target: str | None = None
     uid: Text | None = None
     gid: Text | None = None
-    mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode))] | None = None
+    #: Printed in octal as a string ("0440"), as compose-go's FileMode prints it.
+    mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode)),
+                    PlainSerializer(lambda v: f"0{v:o}", return_type=str)] | None = None
 
 
 def _refs(value: Any) -> Any:
@@ -93,25 +96,28 @@ class Build(Spec):
     dockerfile_inline: str | None = None
     entitlements: TextList | None = None
     args: EnvMap | None = None
-    ssh: EnvMap | None = None
+    provenance: Text | None = None
+    sbom: Text | None = None
+    #: Printed as a list (``default``, ``id=path``), as compose-go prints SSH keys.
+    ssh: Annotated[EnvMap, PlainSerializer(
+        lambda m: [k if not v else f"{k}={v}" for k, v in m.items()],
+        return_type=list[str])] | None = None
     labels: LabelMap | None = None
     cache_from: TextList | None = None
     cache_to: TextList | None = None
     no_cache: bool | None = None
     additional_contexts: EnvMap | None = None
-    network: str | None = None
-    provenance: Text | None = None
-    sbom: Text | None = None
     pull: bool | None = None
-    target: str | None = None
-    shm_size: Bytes | None = None
     extra_hosts: ExtraHosts | None = None
     isolation: str | None = None
-    privileged: bool | None = None
+    network: str | None = None
+    target: str | None = None
     secrets: RefList | None = None
+    shm_size: Bytes | None = None
     tags: TextList | None = None
     ulimits: Ulimits | None = None
     platforms: TextList | None = None
+    privileged: bool | None = None
 
     @model_validator(mode="after")
     def _default_dockerfile(self) -> "Build":
@@ -139,9 +145,9 @@ class Watch(Spec):
     path: str
     action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
     target: str | None = None
-    ignore: StrList | None = None
-    include: StrList | None = None
     exec: Hook | None = None
+    include: StrList | None = None
+    ignore: StrList | None = None
     initial_sync: bool | None = None
 
 
@@ -160,12 +166,12 @@ class BlkioWeight(Spec):
 
 
 class BlkioConfig(Spec):
+    weight: Annotated[int, Field(ge=10, le=1000)] | None = None
+    weight_device: list[BlkioWeight] | None = None
     device_read_bps: list[BlkioLimit] | None = None
     device_read_iops: list[BlkioLimit] | None = None
     device_write_bps: list[BlkioLimit] | None = None
     device_write_iops: list[BlkioLimit] | None = None
-    weight: Annotated[int, Field(ge=10, le=1000)] | None = None
-    weight_device: list[BlkioWeight] | None = None
 
 
 class DeviceRequest(Spec):
@@ -231,14 +237,14 @@ class Placement(Spec):
 
 class Deploy(Spec):
     mode: Literal["replicated", "global", "replicated-job", "global-job"] | None = None
-    endpoint_mode: str | None = None
     replicas: Annotated[int, Field(ge=0)] | None = None
     labels: LabelMap | None = None
-    rollback_config: UpdateConfig | None = None
     update_config: UpdateConfig | None = None
+    rollback_config: UpdateConfig | None = None
     resources: Resources | None = None
     restart_policy: RestartPolicy | None = None
     placement: Placement | None = None
+    endpoint_mode: str | None = None
 
 
 # -- the service's own keys ----------------------------------------------------------
@@ -253,8 +259,8 @@ class CredentialSpec(Spec):
 class Dependency(Spec):
     condition: Literal["service_started", "service_healthy",
                        "service_completed_successfully"]
-    required: bool = True
     restart: bool | None = None
+    required: bool = True
 
 
 def _depends_on(value: Any) -> Any:
@@ -293,19 +299,19 @@ def _env_file(value: Any) -> Any:
 
 
 class Extends(Spec):
-    service: str
     file: str | None = None
+    service: str
 
 
 class Healthcheck(Spec):
-    disable: bool | None = None
-    interval: Duration | None = None
-    retries: int | None = None
     test: Annotated[list[str] | None, BeforeValidator(wrap(
         lambda v: ["CMD-SHELL", v] if isinstance(v, str) else syntax.command(v)))] = None
     timeout: Duration | None = None
+    interval: Duration | None = None
+    retries: int | None = None
     start_period: Duration | None = None
     start_interval: Duration | None = None
+    disable: bool | None = None
 
     @field_validator("test")
     @classmethod
@@ -323,14 +329,14 @@ class Logging(Spec):
 
 class ServiceNetwork(Spec):
     aliases: TextList | None = None
+    driver_opts: Options | None = None
+    gw_priority: int | None = None
     interface_name: str | None = None
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     link_local_ips: TextList | None = None
     mac_address: str | None = None
-    driver_opts: Options | None = None
     priority: int | None = None
-    gw_priority: int | None = None
 
 
 def _networks(value: Any) -> Any:
@@ -375,11 +381,11 @@ Ports = Annotated[
 
 
 class BindOptions(Spec):
+    selinux: Literal["z", "Z"] | None = None
     propagation: Literal["shared", "rshared", "slave", "rslave", "private",
                          "rprivate"] | None = None
     create_host_path: bool | None = None
     recursive: Literal["enabled", "disabled", "writable", "readonly"] | None = None
-    selinux: Literal["z", "Z"] | None = None
 
 
 class VolumeOptions(Spec):
@@ -416,7 +422,17 @@ class VolumeMount(Spec):
             raise problem(f"a {self.type} mount needs a source")
         if self.type == "volume" and self.volume is None:
             self.volume = VolumeOptions()
+        if self.target:
+            self.target = clean_path(self.target)
         return self
+
+
+def clean_path(path: str) -> str:
+    """A container path cleaned as Go's ``path.Clean`` cleans it (docker compose
+    normalises mount targets so): no trailing ``/``, no ``.``/``..`` steps, one
+    leading ``/`` (POSIX's ``normpath`` keeps two)."""
+    out = posixpath.normpath(path)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
 
 
 def _volume(value: Any) -> Any:
@@ -501,7 +517,10 @@ class Service(Spec):
     memswap_limit: Bytes | None = None
     mem_swappiness: Annotated[int, Field(ge=0, le=100)] | None = None
     mac_address: str | None = None
-    models: Any = None
+    #: ``[llm]`` or ``{llm: {endpoint_var, model_var}}``; kept as a mapping, as
+    #: compose-go keeps it (a list entry has no options).
+    models: Annotated[Any, BeforeValidator(
+        lambda v: {str(m): None for m in v} if isinstance(v, list) else v)] = None
     network_mode: str | None = None
     networks: Annotated[dict[str, ServiceNetwork | None],
                         BeforeValidator(wrap(_networks))] | None = None

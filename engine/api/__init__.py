@@ -39,6 +39,7 @@ from ..errors import (
     CannotExecute,
     CommandNotFound,
     Conflict,
+    Damaged,
     EngineError,
     Internal,
     InvalidArgument,
@@ -65,9 +66,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
-    from ..record import ContainerRecord, Health, Status
+    from ..record import ContainerRecord, Health, Status, now_iso, parse_iso
 
 _LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
+         "parse_iso": "record", "now_iso": "record",
          "NetworkInfo": "networks", "NetworkSpec": "networks"}
 
 
@@ -83,10 +85,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
-    "CreateRequest", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
+    "CreateRequest", "Damaged", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
     "Healthcheck", "IdMapping", "Internal", "InvalidArgument", "LogConfig", "Mount",
     "NetworkInfo", "NetworkSpec", "NotFound", "PortBinding", "Resources", "RestartPolicy",
-    "SetupFailed", "Status", "Ulimit", "Unavailable",
+    "SetupFailed", "Status", "Ulimit", "Unavailable", "now_iso", "parse_iso",
 ]
 
 
@@ -156,15 +158,51 @@ class Engine:
 
     def containers(self, *, labels: dict[str, str] | None = None) -> list[ContainerRecord]:
         """Every container, newest first; with ``labels``, those carrying all of them."""
+        from .. import client
         from ..record import ContainerRecord
 
+        store = self._store()
+        raws = store.list()
+        if client.repair_stale(self.root, raws):  # a supervisor died: true state first
+            raws = store.list()
         out = []
-        for raw in self._store().list():
+        for raw in raws:
             rec = ContainerRecord(raw)
             if labels and any(rec.labels.get(k) != v for k, v in labels.items()):
                 continue
             out.append(rec)
         return out
+
+    def copy_from(self, ref: str, path: str, dest: str, *, follow_link: bool = False
+                  ) -> None:
+        """``cp CONTAINER:PATH DEST`` (docker's rules), resolved inside the container."""
+        from ..containers import copy_from
+
+        copy_from(self._store().get(ref), path, dest, follow_link=follow_link)
+
+    def copy_to(self, ref: str, src: str, path: str, *, follow_link: bool = False,
+                archive: bool = False) -> None:
+        """``cp SRC CONTAINER:PATH`` (docker's rules), never through a container's link."""
+        from ..containers import copy_to
+
+        copy_to(self._store().get(ref), src, path, follow_link=follow_link, archive=archive)
+
+    def commit(self, ref: str, repository: str | None = None, *, message: str = "",
+               author: str = "", changes: list[str] | None = None) -> str:
+        """The container's changes as a new image; its id."""
+        from ..containers import commit
+
+        return commit(self.root, self._store().get(ref), repository, message=message,
+                      author=author, changes=changes)
+
+    def top_pids(self, ref: str) -> list[int]:
+        """Host pids of every process of a running container."""
+        from ..containers import container_pids
+
+        rec = self.container(ref)
+        if not rec.status.is_active or not rec.pid:
+            raise Conflict(f"container {rec.name} is not running")
+        return container_pids(rec.pid)
 
     # -- networks, volumes, images: the caller's process, under the stores' locks ------
     @property

@@ -13,8 +13,6 @@ The interface other parts of pycompose code against::
     img.lowerdirs()                 # overlay lowerdirs, TOP layer first, short paths
                                     # "<root>/images/l/XXXXXXXXXXXX" (relative=True: "l/...",
                                     # for a mount made from cwd store.images_dir)
-    store.commit(upper_dir, base=img, repo_tag=None, author="", comment="",
-                 changes=["CMD [\\"sh\\"]"], created_by="") -> Image
     store.image_in_use              # ids of images containers use ($ROOT/containers/*/
                                     # state.json "Image"); `image rm` refuses those
 

@@ -12,92 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
+import logging
 import os
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import fsops
+from ..errors import EngineError
+from .recovery import recover, remove_tree
+
+_remove = remove_tree
+
+log = logging.getLogger("pycompose.images")
 
 if TYPE_CHECKING:
     from .store import ImageStore
-
-
-def _lock_is_free(path: str) -> bool:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        fsops.umount_under(path)
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def recover(store: ImageStore, *, exclusive: bool = False) -> list[str]:
-    """Remove what dead processes left half-written; return what was removed.
-    ``exclusive``: the caller holds gc.lock exclusively (no other writer exists)."""
-    removed: list[str] = []
-    try:
-        names = os.listdir(store.tmp)
-    except FileNotFoundError:
-        return removed
-    for name in names:
-        if name.endswith(".lock"):
-            continue
-        path = os.path.join(store.tmp, name)
-        lock = path + ".lock"
-        if _lock_is_free(lock):
-            _remove(path)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)
-            removed.append(path)
-    for name in names:  # locks whose directory is gone and whose holder is dead
-        if name.endswith(".lock") and name[:-5] not in names:
-            lock = os.path.join(store.tmp, name)
-            if _lock_is_free(lock):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(lock)
-    # atomic_write's temporaries (.NAME.xxx.tmp): only safe when nobody else writes
-    for d in (store.images_dir, store.blobs):
-        with contextlib.suppress(FileNotFoundError):
-            stale = [n for n in os.listdir(d) if n.startswith(".") and n.endswith(".tmp")]
-            if stale and (exclusive or _try_exclusive(store)):
-                for n in stale:
-                    _remove(os.path.join(d, n))
-                    removed.append(os.path.join(d, n))
-    return removed
-
-
-def _try_exclusive(store: ImageStore) -> bool:
-    """True when this process is the only writer (it holds gc.lock shared once)."""
-    fd = os.open(store.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        # Our own shared lock is on another open file description: a non-blocking
-        # exclusive lock succeeds only if no *other* process holds it.
-        if store._gc_fd is not None:
-            fcntl.flock(store._gc_fd, fcntl.LOCK_UN)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-    finally:
-        os.close(fd)
-        if store._gc_fd is not None:
-            fcntl.flock(store._gc_fd, fcntl.LOCK_SH)
 
 
 @dataclass
@@ -105,6 +34,35 @@ class GcResult:
     blobs: int = 0
     layers: int = 0
     reclaimed: int = 0  # bytes
+    #: why layers were kept that might have gone (a record gc could not read)
+    kept_in_doubt: list[str] = field(default_factory=list)
+
+
+def _layers_of_containers(store: ImageStore) -> tuple[set[str], list[str]]:
+    """The layer directories (chain hex) every container's overlay stacks, read from
+    the records' ``LowerDir`` (the truth the kernel mounts, whatever the images say),
+    and the records that could not be read: a collector in doubt keeps."""
+    keep: set[str] = set()
+    doubt: list[str] = []
+    links = os.path.realpath(store.links)
+    layers = os.path.realpath(store.layers_dir)
+    for state in (store.root / "containers").glob("*/state.json"):
+        try:
+            with open(state) as f:
+                rec = json.load(f)
+            lower = str(rec["GraphDriver"]["Data"]["LowerDir"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            doubt.append(f"{state}: {e}")
+            continue
+        for d in lower.split(":"):
+            real = os.path.realpath(d if os.path.isabs(d) else os.path.join(links, "..", d))
+            parent, name = os.path.split(os.path.dirname(real) if
+                                         os.path.basename(real) == "diff" else real)
+            if parent == layers:
+                keep.add(name)
+            elif os.path.dirname(parent) == layers:
+                keep.add(os.path.basename(parent))
+    return keep, doubt
 
 
 def _du(path: str) -> int:
@@ -119,8 +77,6 @@ def _du(path: str) -> int:
 def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
     """Remove blobs, layers and links no registered image names. ``wait=False``: do
     nothing if another process is writing (used to tidy up after a failed load)."""
-    import json
-
     from .store import _hex, link_name
 
     res = GcResult()
@@ -145,16 +101,21 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
         from .store import chain_id
 
         for image_id in store.image_in_use:
+            keep_blobs.add(_hex(image_id))
             try:
                 cfg = json.loads(store.read_blob(image_id))
-            except Exception:
+            except (OSError, ValueError, EngineError) as e:
+                # its layers are still kept below, from the container's own record
+                log.warning("gc: config of in-use image %s unreadable (%s)", image_id, e)
                 continue
-            keep_blobs.add(_hex(image_id))
             chain: str | None = None
             for diff in (cfg.get("rootfs") or {}).get("diff_ids") or []:
                 chain = chain_id(chain, diff)
                 keep_chains.add(_hex(chain))
-        for name in os.listdir(store.layers_dir):
+        in_use, doubt = _layers_of_containers(store)
+        keep_chains |= in_use
+        res.kept_in_doubt = doubt
+        for name in os.listdir(store.layers_dir) if not doubt else []:
             if name in keep_chains:
                 continue
             path = os.path.join(store.layers_dir, name)
@@ -175,7 +136,7 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
                 trash = path
             _remove(trash)
             res.layers += 1
-        for name in os.listdir(store.blobs):
+        for name in os.listdir(store.blobs) if not doubt else []:
             if name in keep_blobs or name.startswith("."):
                 continue
             path = os.path.join(store.blobs, name)

@@ -9,6 +9,7 @@ same diff_id, hence one stored layer).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -80,56 +81,74 @@ def pack(src: str, out: BinaryIO, uid_map: IdMap | None = None,
          gid_map: IdMap | None = None) -> PackResult:
     """Write the tree under ``src`` as a layer tar to ``out``; return its diff_id.
     ``uid_map``/``gid_map``: the user namespace the tree was written from (owners are
-    mapped back to the ids inside it)."""
+    mapped back to the ids inside it).
+
+    The tree may be a running container's upper dir: it is walked by directory fds
+    and each file opened by its single name with ``O_NOFOLLOW`` (engine/confined), so
+    a file or directory swapped for a symlink meanwhile never puts a host file in the
+    image."""
+    from ..confined import walk_fd
+
     maps = (uid_map, gid_map)
     w = _HashingWriter(out)
     links: dict[tuple[int, int], str] = {}
+    root_fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     with tarfile.open(fileobj=w, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for dirpath, dirnames, filenames in os.walk(src):
-            dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, src)
+        for rel_dir, dir_fd, entries in walk_fd(root_fd, "."):
             prefix = "" if rel_dir == "." else rel_dir + "/"
-            if prefix and fsops.is_opaque(dirpath):
+            if prefix and fsops.is_opaque(dir_fd):
                 ti = tarfile.TarInfo(prefix + WHITEOUT_OPAQUE)
                 ti.uname = ti.gname = ""
                 tar.addfile(ti)
-            for name in sorted(filenames + dirnames):
-                path = os.path.join(dirpath, name)
-                st = os.lstat(path)
-                arc = prefix + name
-                if fsops.is_whiteout(st):
-                    ti = _info(prefix + WHITEOUT_PREFIX + name, st, maps)
-                    ti.mode = 0
-                    tar.addfile(ti)
-                    continue
-                ti = _info(arc, st, maps)
-                if stat.S_ISDIR(st.st_mode):
-                    ti.type = tarfile.DIRTYPE
-                    _xattrs(ti, path)
-                    tar.addfile(ti)
-                    continue
-                _xattrs(ti, path)
-                if stat.S_ISREG(st.st_mode):
-                    key = (st.st_dev, st.st_ino)
-                    if st.st_nlink > 1 and key in links:
-                        ti.type, ti.linkname = tarfile.LNKTYPE, links[key]
-                        tar.addfile(ti)
-                        continue
-                    links[key] = arc
-                    ti.size = st.st_size
-                    with open(path, "rb") as f:
-                        tar.addfile(ti, f)
-                elif stat.S_ISLNK(st.st_mode):
-                    ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(path)
-                    tar.addfile(ti)
-                elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                    ti.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
-                    ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-                    tar.addfile(ti)
-                elif stat.S_ISFIFO(st.st_mode):
-                    ti.type = tarfile.FIFOTYPE
-                    tar.addfile(ti)
-                # sockets are not kept (docker drops them too)
-            # os.walk must not descend into symlinks to directories
-            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+            for name, st in entries:
+                _add(tar, dir_fd, name, prefix, st, maps, links)
     return PackResult("sha256:" + w.sha.hexdigest(), w.size)
+
+
+def _add(tar: tarfile.TarFile, dir_fd: int, name: str, prefix: str, st: os.stat_result,
+         maps: tuple[IdMap | None, IdMap | None], links: dict[tuple[int, int], str]) -> None:
+    arc = prefix + name
+    where = fsops.fd_path(dir_fd, name)  # for xattrs: the name itself, never followed
+    if fsops.is_whiteout(st):
+        ti = _info(prefix + WHITEOUT_PREFIX + name, st, maps)
+        ti.mode = 0
+        tar.addfile(ti)
+        return
+    ti = _info(arc, st, maps)
+    if stat.S_ISDIR(st.st_mode):
+        ti.type = tarfile.DIRTYPE
+        _xattrs(ti, where)
+        tar.addfile(ti)
+        return
+    _xattrs(ti, where)
+    if stat.S_ISREG(st.st_mode):
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in links:
+            ti.type, ti.linkname = tarfile.LNKTYPE, links[key]
+            tar.addfile(ti)
+            return
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=dir_fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
+                return  # it changed while it was packed: left out
+            raise
+        with open(fd, "rb") as f:
+            now = os.fstat(fd)
+            if not stat.S_ISREG(now.st_mode):
+                return
+            links[key] = arc
+            ti.size = now.st_size
+            tar.addfile(ti, f)
+    elif stat.S_ISLNK(st.st_mode):
+        ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dir_fd)
+        tar.addfile(ti)
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        tar.addfile(ti)
+    elif stat.S_ISFIFO(st.st_mode):
+        ti.type = tarfile.FIFOTYPE
+        tar.addfile(ti)
+    # sockets are not kept (docker drops them too)

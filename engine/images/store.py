@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from pycompose.util.fs import atomic_write, atomic_write_json, fsync_dir, locked, read_json
-from pycompose.util.paths import state_root
+from pycompose.util.paths import private_dir, state_root
 
 from ..errors import Conflict, EngineError, NotFound
 from . import fsops, reference
@@ -188,6 +188,7 @@ class ImageStore:
     # ------------------------------------------------------------ locking and layout
 
     def _ensure_layout(self) -> None:
+        private_dir(self.images_dir)  # and the state root above it, if it is new
         for d in (self.blobs, self.layers_dir, self.links, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         # Layers hold images' setuid binaries with their owners: a host user who could
@@ -211,13 +212,13 @@ class ImageStore:
         if self._writers == 0:
             # lock first: recover() in another process removes atomic-write temporaries
             # only when no writer holds this lock, so ours must be covered by it
-            self.images_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.images_dir)
             fd = os.open(self.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                         0o644)
+                         0o600)
             fcntl.flock(fd, fcntl.LOCK_SH)
             self._gc_fd = fd
             self._ensure_layout()
-            from .gc import recover
+            from .recovery import recover
 
             recover(self)
         self._writers += 1
@@ -506,20 +507,6 @@ class ImageStore:
             if isinstance(image, str) and image:
                 out.add(image)
         return out
-
-    def commit(self, upper_dir: str | Path, base: Image | None = None, *,
-               repo_tag: str | None = None, author: str = "", comment: str = "",
-               changes: list[str] = (), created_by: str = "",  # type: ignore[assignment]
-               uid_map: list[tuple[int, int, int]] | None = None,
-               gid_map: list[tuple[int, int, int]] | None = None) -> Image:
-        """Pack a container's overlay upper dir as a new layer on top of ``base``;
-        ``uid_map``/``gid_map`` (container, host, size) of a container in a user
-        namespace map its files' owners back to the ids inside."""
-        from .build import commit_dir
-
-        return commit_dir(self, Path(upper_dir), base, repo_tag=repo_tag, author=author,
-                          comment=comment, changes=list(changes), created_by=created_by,
-                          id_maps=(uid_map, gid_map))
 
 
 @contextlib.contextmanager

@@ -29,7 +29,8 @@ from .linux import attach_device_program
 from .spec import Resources
 
 #: v1 controllers a container gets a directory in (those the host has mounted).
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio",
+                  "hugetlb", "net_cls", "net_prio")
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,49 @@ def v1_limits(res: Resources, privileged: bool) -> dict[str, list[tuple[str, str
         out.setdefault("cpuset", []).append(("cpuset.mems", res.cpuset_mems))
     if res.pids_limit is not None:
         out["pids"] = [("pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max")]
+    for ctrl, entries in v1_oci_limits(res).items():
+        out.setdefault(ctrl, []).extend(entries)
+    if res.device_rules is not None and not privileged:
+        out["devices"] = [("devices.allow" if r.allow else "devices.deny", r.v1())
+                          for r in res.device_rules]
+        return out
     deny, allow = cgroup_rules(privileged)
     out["devices"] = [("devices.deny", r) for r in deny] + [("devices.allow", r) for r in allow]
+    return out
+
+
+def v1_oci_limits(res: Resources) -> dict[str, list[tuple[str, str]]]:
+    """The OCI runtime spec's resources beyond docker's flags, as v1 files."""
+    out: dict[str, list[tuple[str, str]]] = {}
+
+    def put(ctrl: str, name: str, value: object) -> None:
+        if value is not None:
+            out.setdefault(ctrl, []).append((name, str(value)))
+
+    put("memory", "memory.soft_limit_in_bytes", res.memory_reservation)
+    put("memory", "memory.kmem.limit_in_bytes", res.kernel_memory)
+    put("memory", "memory.kmem.tcp.limit_in_bytes", res.kernel_tcp_memory)
+    put("memory", "memory.swappiness", res.memory_swappiness)
+    if res.disable_oom_killer is not None:
+        put("memory", "memory.oom_control", int(res.disable_oom_killer))
+    put("cpu", "cpu.cfs_period_us", res.cpu_period)
+    put("cpu", "cpu.cfs_quota_us", res.cpu_quota)
+    put("cpu", "cpu.rt_period_us", res.cpu_rt_period)
+    put("cpu", "cpu.rt_runtime_us", res.cpu_rt_runtime)
+    put("blkio", "blkio.weight", res.blkio_weight)
+    put("blkio", "blkio.leaf_weight", res.blkio_leaf_weight)
+    for line in res.blkio_weight_device:
+        put("blkio", "blkio.weight_device", line)
+    for line in res.blkio_leaf_weight_device:
+        put("blkio", "blkio.leaf_weight_device", line)
+    for name, lines in res.blkio_throttle.items():
+        for line in lines:
+            put("blkio", f"blkio.throttle.{name}", line)
+    for size, limit in res.hugepage_limits.items():
+        put("hugetlb", f"hugetlb.{size}.limit_in_bytes", limit)
+    put("net_cls", "net_cls.classid", res.net_cls_classid)
+    for iface, prio in res.net_prio_ifpriomap.items():
+        put("net_prio", "net_prio.ifpriomap", f"{iface} {prio}")
     return out
 
 
@@ -147,7 +189,8 @@ class Cgroup:
     def for_container(cls, parent: str, cid: str,
                       hierarchies: list[Hierarchy] | None = None) -> Cgroup:
         hs = probe() if hierarchies is None else hierarchies
-        return cls(tuple((h, os.path.join(h.mountpoint, parent, cid)) for h in hs))
+        return cls(tuple((h, os.path.normpath(os.path.join(h.mountpoint, parent, cid)))
+                         for h in hs))
 
     @property
     def procs_files(self) -> list[str]:
@@ -156,6 +199,14 @@ class Cgroup:
     def create(self, res: Resources, privileged: bool = False) -> None:
         """Make the directories and write the limits; on failure remove what was made
         and raise an EngineError naming the file."""
+        v1 = [h for h, _ in self.paths if h.version == 1]
+        if v1:
+            have = frozenset().union(*(h.controllers for h in v1))
+            missing = sorted(c for c, entries in v1_limits(res, privileged).items()
+                             if entries and c not in have and c != "devices")
+            if missing:
+                raise EngineError(f"cgroup v1: no {', '.join(missing)} controller is mounted "
+                                  "on this host: cannot apply the requested limits")
         try:
             for h, _ in self.paths:
                 if h.version == 2:
@@ -193,6 +244,8 @@ class Cgroup:
                 _write(os.path.join(path, name), value)
         if not privileged:
             _, allow = cgroup_rules(privileged)
+            if res.device_rules is not None:  # a BPF allowlist: the allow rules only
+                allow = [r.v1() for r in res.device_rules if r.allow]
             try:
                 attach_device_program(path, bpf_program(allow))
             except OSError as e:

@@ -169,7 +169,7 @@ def prepare_process(spec: dict[str, Any], proc: dict[str, Any], *, use_init: boo
         argv = ["/dev/init", "--", exe, *argv[1:]]
         exe = "/dev/init"
     out = {"uid": uid, "gid": gid, "groups": groups, "env": env, "cwd": cwd,
-           "exe": exe, "argv": argv, "master": -1, "slave": -1}
+           "exe": exe, "argv": argv, "master": -1, "slave": -1, "umask": proc.get("umask")}
     if proc["terminal"]:
         out["master"], out["slave"], slave_path = open_pty(proc.get("console_size"), uid)
         if console:
@@ -203,19 +203,32 @@ def held_caps() -> int:
     return 0
 
 
-def cap_mask(spec: dict[str, Any]) -> int:
-    """The container's capability mask; privileged gets all this host's root holds."""
+def cap_mask(spec: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """The container's capability masks (bounding, effective, permitted, inheritable,
+    ambient); privileged gets all this host's root holds. Docker's one list is the
+    bounding, effective and permitted set."""
     held = held_caps()
     if spec["privileged"]:
-        return held
-    m = 0
-    for name in spec["capabilities"]:
-        m |= 1 << CAPABILITIES[name]
-    missing = [n for n, i in CAPABILITIES.items() if (m & ~held) >> i & 1]
+        return held, held, held, 0, 0
+    sets = spec.get("capability_sets")
+    names = [spec["capabilities"]] * 3 + [[], []] if sets is None else [
+        sets["bounding"], sets["effective"], sets["permitted"], sets["inheritable"],
+        sets["ambient"]]
+    masks = []
+    for group in names:
+        m = 0
+        for name in group:
+            if name not in CAPABILITIES:
+                raise StepError("set capabilities", errno.EINVAL, f"unknown capability {name}")
+            m |= 1 << CAPABILITIES[name]
+        masks.append(m)
+    wanted = masks[0] | masks[1] | masks[2]
+    missing = [n for n, i in CAPABILITIES.items() if (wanted & ~held) >> i & 1]
     if missing:
         raise StepError("set capabilities", errno.EPERM,
                         f"{', '.join(missing)} not held by root on this host")
-    return m
+    b, e, p, i, a = masks
+    return b, e, p, i, a
 
 
 def default_signals() -> None:
@@ -236,7 +249,7 @@ def default_signals() -> None:
 
 
 def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: bytes | None,
-                  sock: Socket, caps: int, top_cap: int) -> None:
+                  sock: Socket, caps: tuple[int, int, int, int, int], top_cap: int) -> None:
     """The point of no return: session and tty, bounding set, ids, caps, seccomp,
     execve. Only an execve error comes back from here."""
     os.setsid()
@@ -245,8 +258,9 @@ def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: bytes | None,
         for fd in (0, 1, 2):
             os.dup2(p["slave"], fd)
         os.close(p["slave"])
+    bounding, effective, permitted, inheritable, ambient = caps
     for n in range(top_cap + 1):
-        if not caps >> n & 1:
+        if not bounding >> n & 1:
             step("drop capability bounding set", L.prctl, L.PR_CAPBSET_DROP, n)
     nnp = spec["no_new_privileges"]
     if filt is not None and not nnp:
@@ -255,8 +269,14 @@ def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: bytes | None,
     step("setgroups", L.setgroups, p["groups"])
     step(f"setgid {p['gid']}", os.setresgid, p["gid"], p["gid"], p["gid"])
     step(f"setuid {p['uid']}", os.setresuid, p["uid"], p["uid"], p["uid"])
-    step("set capabilities", L.capset, caps, caps, 0)
+    step("set capabilities", L.capset, effective, permitted, inheritable)
     step("clear ambient capabilities", L.prctl, L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_CLEAR_ALL)
+    for n in range(top_cap + 1):
+        if ambient >> n & 1 and permitted >> n & 1 and inheritable >> n & 1:
+            step("raise ambient capability", L.prctl, L.PR_CAP_AMBIENT,
+                 L.PR_CAP_AMBIENT_RAISE, n)
+    if p.get("umask") is not None:
+        os.umask(p["umask"])
     if nnp:
         step("set no_new_privs", L.prctl, L.PR_SET_NO_NEW_PRIVS, 1)
         if filt is not None:
@@ -301,13 +321,14 @@ def launch_create(job: dict[str, Any], sock: Socket) -> int:
         from . import userns as U
 
         trees = U.enter(spec)
-    for name in ("cgroup", "ipc", "uts", "net", "pid"):
+    for name in ("cgroup", "ipc", "uts", "net", "pid", "mnt"):
         target = ns.get(name)
         if name in ns and target not in (None, "host"):
             fd = step(f"open {name} namespace {target}", os.open, target, os.O_RDONLY)
             step(f"join {name} namespace {target}", L.setns, fd, L.NS_FLAGS[name])
             os.close(fd)
-    flags = L.CLONE_NEWNS
+    # a new mount namespace unless the spec says "host" or a path (OCI bundles only)
+    flags = L.CLONE_NEWNS if ns.get("mnt") is None else 0
     for name, target in ns.items():
         if target is None and name not in ("user", "mnt"):
             flags |= L.NS_FLAGS[name]
@@ -340,6 +361,55 @@ def fork_after_pid_sent(sock: Socket) -> int:
     return pid
 
 
+def build_filesystem(job: dict[str, Any], spec: dict[str, Any], userns: bool,
+                     trees: dict[int, tuple[int, bool]]) -> None:
+    """In the container's new mount namespace: the rootfs, its mounts and devices,
+    pivot_root, sysctls, masked and read-only paths."""
+    step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    if userns:
+        # the launcher mounted it (host root, idmapped layers) and left the cwd
+        # at spec.root, which the container's root may not be able to reach
+        rootfs = "rootfs"
+        mounts.bind_self(rootfs)
+    else:
+        rootfs = os.path.join(spec["root"], "rootfs")
+        mounts.mount_rootfs(spec["rootfs"], rootfs)
+    if spec.get("system_mounts", True):
+        mounts.mount_system(rootfs, spec, userns=userns)
+        if spec["namespaces"].get("cgroup", "host") is None:
+            mounts.mount_cgroups(rootfs, job["cgroup_mounts"], writable=spec["privileged"])
+        order = sorted(enumerate(spec["mounts"]),
+                       key=lambda im: len(im[1]["target"].rstrip("/").split("/")))
+    else:
+        order = list(enumerate(spec["mounts"]))  # the OCI way: as listed
+    for i, m in order:
+        if m["type"] == "cgroup" and not spec.get("system_mounts", True):
+            mounts.mount_cgroups(mounts.secure_join(rootfs, m["target"]),
+                                 job["cgroup_mounts"], writable="ro" not in m["options"],
+                                 at_target=True)
+            continue
+        mounts.mount_user(rootfs, m, trees.get(i))
+    if not spec.get("system_mounts", True):
+        mounts.default_devices(rootfs, userns=userns)
+    mounts.make_device_nodes(rootfs, spec.get("devices", []), userns=userns)
+    for fd, _ in trees.values():
+        os.close(fd)
+    mounts.pivot(rootfs)
+    if spec.get("rootfs_propagation"):
+        mounts.propagate_root(spec["rootfs_propagation"])
+    for key, value in spec["sysctls"].items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise StepError(f"sysctl {key}={value}", e.errno or errno.EIO,
+                            e.strerror or "") from None
+    if not spec["privileged"]:
+        mounts.mask_paths(spec["masked_paths"])
+        mounts.readonly_paths(spec["readonly_paths"])
+
+
 def run_pid1(job: dict[str, Any], sock: Socket, userns: bool,
              trees: dict[int, tuple[int, bool]]) -> int:
     try:
@@ -347,41 +417,21 @@ def run_pid1(job: dict[str, Any], sock: Socket, userns: bool,
         filt = job["seccomp_bpf"]
         caps = cap_mask(spec)
         top_cap = last_cap()
-        step("make mounts private", L.mount, None, "/", None, L.MS_REC | L.MS_PRIVATE)
-        if userns:
-            # the launcher mounted it (host root, idmapped layers) and left the cwd
-            # at spec.root, which the container's root may not be able to reach
-            rootfs = "rootfs"
-            mounts.bind_self(rootfs)
-        else:
-            rootfs = os.path.join(spec["root"], "rootfs")
-            mounts.mount_rootfs(spec["rootfs"], rootfs)
-        mounts.mount_system(rootfs, spec, userns=userns)
-        if spec["namespaces"].get("cgroup", "host") is None:
-            mounts.mount_cgroups(rootfs, job["cgroup_mounts"], writable=spec["privileged"])
-        for i, m in sorted(enumerate(spec["mounts"]),
-                           key=lambda im: len(im[1]["target"].rstrip("/").split("/"))):
-            mounts.mount_user(rootfs, m, trees.get(i))
-        for fd, _ in trees.values():
-            os.close(fd)
-        mounts.pivot(rootfs)
-        for key, value in spec["sysctls"].items():
-            path = "/proc/sys/" + key.replace(".", "/")
-            try:
-                with open(path, "w") as f:
-                    f.write(value)
-            except OSError as e:
-                raise StepError(f"sysctl {key}={value}", e.errno or errno.EIO,
-                                e.strerror or "") from None
-        if not spec["privileged"]:
-            mounts.mask_paths(spec["masked_paths"])
-            mounts.readonly_paths(spec["readonly_paths"])
+        if spec["namespaces"].get("mnt") is None:
+            build_filesystem(job, spec, userns, trees)
+        elif isinstance(spec["rootfs"], str):
+            # OCI, no mount namespace of its own (the host's, or one joined by path):
+            # nothing is mounted in a namespace others use; the root is a chroot
+            step(f"chroot {spec['rootfs']}", os.chroot, spec["rootfs"])
+            step("chdir /", os.chdir, "/")
         if spec["hostname"] and spec["namespaces"].get("uts", "host") is None:
             step("sethostname", L.sethostname, spec["hostname"])
+        if spec.get("domainname") and spec["namespaces"].get("uts", "host") is None:
+            step("setdomainname", L.setdomainname, spec["domainname"])
         for rl in spec["rlimits"]:
             _setrlimit(rl)
         prepared = prepare_process(spec, spec["process"], use_init=spec["init"], console=True)
-        if spec["readonly_rootfs"]:
+        if spec["readonly_rootfs"] and spec["namespaces"].get("mnt") is None:
             mounts.readonly_root()
         if not handshake(sock, prepared):
             return 0

@@ -87,7 +87,8 @@ def check_sysctls(spec: ContainerSpec) -> None:
 
 
 def cgroup_of(spec: ContainerSpec) -> Cgroup:
-    return Cgroup.for_container(spec.cgroup_parent or f"pycompose/{root_id()}", spec.id)
+    return Cgroup.for_container(spec.cgroup_parent or f"pycompose/{root_id()}",
+                                spec.cgroup_name or spec.id)
 
 
 def _seccomp_profile(spec: ContainerSpec) -> dict[str, Any] | None:

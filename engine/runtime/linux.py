@@ -63,6 +63,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_pivot_root = 155  # x86_64
@@ -136,6 +137,11 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def sethostname(name: str) -> None:
     data = name.encode()
     _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname")
+
+
+def setdomainname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.setdomainname(data, ctypes.c_size_t(len(data))), "setdomainname")
 
 
 def setgroups(gids: list[int]) -> None:
@@ -232,6 +238,7 @@ AT_RECURSIVE = 0x8000
 OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = 0o2000000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_MOVE_MOUNT_T_EMPTY_PATH = 0x40
 MOUNT_ATTR_RDONLY = 0x00000001
 MOUNT_ATTR_IDMAP = 0x00100000
 
@@ -273,6 +280,17 @@ def move_mount(tree_fd: int, target: str) -> None:
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), target)
+
+
+def move_mount_fd(tree_fd: int, target_fd: int) -> None:
+    """Attach a detached tree on the object open as ``target_fd`` (an ``O_PATH`` fd
+    resolved beforehand): no path is looked up at all."""
+    ret = _libc.syscall(ctypes.c_long(_SYS_move_mount), ctypes.c_int(tree_fd), b"",
+                        ctypes.c_int(target_fd), b"",
+                        ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH | _MOVE_MOUNT_T_EMPTY_PATH))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), f"fd {target_fd}")
 
 
 def link_up(name: str) -> None:

@@ -3,7 +3,10 @@ user mounts, masked and read-only paths. Run by PID 1 inside its own mount names
 so none of these mounts exists in the host's namespace and all vanish with it.
 
 Pure helpers (option parsing, ``secure_join``) sit first and have unit tests; the
-rest are steps that raise ``StepError`` naming what failed.
+rest are steps that raise ``StepError`` naming what failed. User mount targets are
+resolved inside the rootfs with ``openat2(RESOLVE_IN_ROOT)`` (engine/confined/kernel.py)
+and mounted on through the fd, never by a path string a container could change
+meanwhile (``secure_join`` stays for the OCI bundle's device nodes).
 """
 
 from __future__ import annotations
@@ -187,11 +190,14 @@ def mount_system(root: str, spec: dict[str, Any], *, userns: bool) -> None:
         _step("remount /sys read-only", remount, sys_dir, sys_flags)
 
 
-def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool) -> None:
+def mount_cgroups(root: str, hierarchies: list[list[Any]], *, writable: bool,
+                  at_target: bool = False) -> None:
     """/sys/fs/cgroup as docker has it: read-only, and (inside the container's cgroup
     namespace) showing the container's own cgroup as the root. ``hierarchies`` are
-    [version, name, controllers] from the host's probe."""
-    target = os.path.join(root, "sys/fs/cgroup")
+    [version, name, controllers] from the host's probe. ``at_target``: ``root`` is the
+    mountpoint itself (an OCI ``cgroup`` mount), not the container's root."""
+    target = root if at_target else os.path.join(root, "sys/fs/cgroup")
+    _step("mkdir /sys/fs/cgroup", _mkdirs, target)
     flags = L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV | (0 if writable else L.MS_RDONLY)
     if any(h[0] == 2 for h in hierarchies):
         _step("mount /sys/fs/cgroup", L.mount, "cgroup2", target, "cgroup2", flags)
@@ -230,31 +236,125 @@ def _make_devices(root: str, *, privileged: bool, userns: bool) -> None:
         _step(f"chmod {path}", os.chmod, dst, mode)
 
 
+def default_devices(root: str, *, userns: bool) -> None:
+    """The OCI runtime spec's default devices and /dev symlinks, where the bundle's
+    mounts left them missing (a fresh tmpfs /dev has none)."""
+    for d in DEFAULT_DEVICES:
+        dst = root + d.path
+        if os.path.lexists(dst):
+            continue
+        _make_node(dst, d.path, d.kind, d.major, d.minor, d.mode, 0, 0, userns=userns)
+    for path, target in DEFAULT_SYMLINKS:
+        if not os.path.lexists(root + path):
+            _step(f"symlink {path}", os.symlink, target, root + path)
+
+
+def make_device_nodes(root: str, devices: list[dict[str, Any]], *, userns: bool) -> None:
+    """The spec's ``devices``: each node made (or, in a user namespace, where mknod
+    is refused, the host's node bound) at its path inside the root."""
+    for d in devices:
+        try:
+            dst = secure_join(root, d["path"])
+        except OSError as e:
+            raise StepError(f"create device {d['path']}", e.errno or errno.ELOOP) from None
+        mode = 0o666 if d["file_mode"] is None else d["file_mode"]
+        _step(f"create device {d['path']}", _mkdirs, os.path.dirname(dst))
+        if os.path.lexists(dst) and not os.path.isdir(dst):
+            _step(f"replace device {d['path']}", os.unlink, dst)
+        _make_node(dst, d["path"], d["kind"], d["major"], d["minor"], mode,
+                   d["uid"] or 0, d["gid"] or 0, userns=userns)
+
+
+def _make_node(dst: str, path: str, kind: str, major: int, minor: int, mode: int,
+               uid: int, gid: int, *, userns: bool) -> None:
+    if userns and kind != "p":  # mknod is refused in a user namespace: bind the host's
+        _step(f"create {path}", _touch, dst)
+        _step(f"bind {path}", L.mount, path, dst, None, L.MS_BIND)
+        return
+    if kind == "p":
+        _step(f"mkfifo {path}", os.mkfifo, dst, mode & 0o7777)
+    else:
+        fmt = stat.S_IFBLK if kind == "b" else stat.S_IFCHR
+        _step(f"mknod {path}", os.mknod, dst, fmt | (mode & 0o7777), os.makedev(major, minor))
+    _step(f"chmod {path}", os.chmod, dst, mode & 0o7777)
+    if uid or gid:
+        _step(f"chown {path}", os.chown, dst, uid, gid)
+
+
+def propagate_root(mode: str) -> None:
+    """The OCI ``rootfsPropagation`` of the container's /, set after pivot_root."""
+    flags = _PROPAGATION.get(mode)
+    if flags is None:
+        raise StepError("set rootfs propagation", errno.EINVAL,
+                        f"unknown rootfsPropagation {mode!r}")
+    _step(f"make / {mode}", L.mount, None, "/", None, flags | L.MS_REC)
+
+
 def bind_self(path: str) -> None:
     """Bind ``path`` onto itself: a mount of our own where there was one copied (and
     so locked) from a more privileged mount namespace, which pivot_root refuses."""
     _step("bind rootfs onto itself", L.mount, path, path, None, L.MS_BIND | L.MS_REC)
 
 
+def _in_root(root_fd: int, path: str, is_dir: bool, hops: int = 0) -> int:
+    """An ``O_PATH`` fd of ``path`` resolved inside the root (``openat2`` with
+    ``RESOLVE_IN_ROOT``: its symlinks, the last one too, are followed as the container
+    sees them, never to the host). A missing target is made -- directories, or an
+    empty file for a file bind -- by single names in confined directory fds; a
+    dangling symlink on the way is made where it points, inside the root."""
+    from ..confined.kernel import openat2
+
+    try:
+        return openat2(root_fd, path, os.O_PATH)
+    except FileNotFoundError:
+        pass
+    parts = [p for p in path.split("/") if p and p != "."]
+    if not parts or parts[-1] == "..":
+        raise FileNotFoundError(errno.ENOENT, "no such directory", path)
+    parent, name = "/".join(parts[:-1]), parts[-1]
+    pfd = _in_root(root_fd, parent, True, hops) if parent else os.dup(root_fd)
+    try:
+        try:
+            if is_dir:
+                os.mkdir(name, 0o755, dir_fd=pfd)
+            else:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+        except FileExistsError:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                if hops >= 40:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path) from None
+                link = os.readlink(name, dir_fd=pfd)
+                return _in_root(root_fd, link if link.startswith("/") else
+                                f"{parent}/{link}", is_dir, hops + 1)
+    finally:
+        os.close(pfd)
+    return openat2(root_fd, path, os.O_PATH)
+
+
+def _fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
 def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = None) -> None:
     """One ``-v``/``--mount``/``--tmpfs``/etc-file mount, target resolved inside root.
     ``tree``: the bind source already cloned by the launcher (fd, is a directory) --
-    in a user namespace, where the source may be out of the container root's reach."""
+    in a user namespace, where the source may be out of the container root's reach.
+
+    The target is resolved once, to an ``O_PATH`` fd, and mounted on through
+    ``/proc/self/fd/N``: a container sharing a volume with this one that swaps a
+    component of the path for a symlink meanwhile (runc's CVE-2021-30465) cannot make
+    the mount land anywhere else. The new mount is then opened again (to reach it
+    rather than what it covers) and must be the same path, or the set-up fails."""
     target_name = m["target"]
     step = f"mount {m['source'] or m['type']} on {target_name}"
-    try:
-        target = secure_join(root, target_name)
-    except OSError as e:
-        raise StepError(step, e.errno or errno.ELOOP) from None
     flags, propagation, data = parse_options(m["options"])
-    if m["type"] == "bind" and tree is not None:
-        fd, is_dir = tree
-        _step(step, _mkdirs if is_dir else _touch, target)
-        _step(step, L.move_mount, fd, target)
-        extra = flags & ~(L.MS_BIND | L.MS_REC)
-        if extra:
-            _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
-    elif m["type"] == "bind":
+    is_bind = m["type"] == "bind" or (m["type"] in ("", "none") and (
+        "bind" in m["options"] or "rbind" in m["options"]))
+    if is_bind and tree is not None:
+        is_dir = tree[1]
+    elif is_bind:
         src = m["source"]
         try:
             is_dir = os.path.isdir(src)
@@ -263,16 +363,63 @@ def mount_user(root: str, m: dict[str, Any], tree: tuple[int, bool] | None = Non
         except OSError as e:
             raise StepError(step, e.errno or errno.ENOENT,
                             f"bind source {src}: {e.strerror}") from None
-        _step(step, _mkdirs if is_dir else _touch, target)
-        recursive = L.MS_REC if ("rbind" in m["options"] or "bind" not in m["options"]) else 0
-        _step(step, L.mount, src, target, None, L.MS_BIND | recursive)
-        extra = flags & ~(L.MS_BIND | L.MS_REC)
-        if extra:
-            _step(f"{step} (remount {','.join(m['options'])})", remount, target, extra)
     else:
-        _step(step, _mkdirs, target)
-        _step(step, L.mount, m["source"] or m["type"], target, m["type"], flags, data or None)
-    _step(step, L.mount, None, target, None, propagation or (L.MS_PRIVATE | L.MS_REC))
+        is_dir = True
+    bound_sys = False
+    root_fd = _step(step, os.open, root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _step(step, _in_root, root_fd, target_name, is_dir)
+        try:
+            at = _fd_path(fd)
+            if is_bind and tree is not None:
+                _step(step, L.move_mount_fd, tree[0], fd)
+            elif is_bind:
+                recursive = L.MS_REC if ("rbind" in m["options"] or
+                                         "bind" not in m["options"]) else 0
+                _step(step, L.mount, m["source"], at, None, L.MS_BIND | recursive)
+            else:
+                bound_sys = _mount_fs(step, m, at, flags, data)
+            top = _step(step, _reopen, root_fd, target_name, fd)
+        finally:
+            os.close(fd)
+        try:
+            at = _fd_path(top)
+            extra = flags & ~(L.MS_BIND | L.MS_REC)
+            if is_bind and extra:
+                _step(f"{step} (remount {','.join(m['options'])})", remount, at, extra)
+            elif not is_bind and bound_sys:
+                _step("remount /sys", remount, at, extra)
+            _step(step, L.mount, None, at, None, propagation or (L.MS_PRIVATE | L.MS_REC))
+        finally:
+            os.close(top)
+    finally:
+        os.close(root_fd)
+
+
+def _mount_fs(step: str, m: dict[str, Any], at: str, flags: int, data: str) -> bool:
+    """A filesystem mount at ``at``; True if sysfs had to be the host's, bound (then
+    the caller remounts the new mount with the flags)."""
+    try:
+        L.mount(m["source"] or m["type"], at, m["type"], flags, data or None)
+        return False
+    except OSError as e:
+        if not (e.errno == errno.EPERM and m["type"] == "sysfs"):
+            raise StepError(step, e.errno or errno.EIO, e.strerror or "") from None
+    # a user namespace sharing the host's network namespace may not mount sysfs
+    _step("bind /sys", L.mount, "/sys", at, None, L.MS_BIND | L.MS_REC)
+    return True
+
+
+def _reopen(root_fd: int, path: str, before: int) -> int:
+    """The mount just made at ``path``: opened again inside the root (a lookup that
+    crosses into it), and checked to be where the first fd was."""
+    from ..confined.kernel import openat2
+
+    fd = openat2(root_fd, path, os.O_PATH)
+    if os.readlink(_fd_path(fd)) != os.readlink(_fd_path(before)):
+        os.close(fd)
+        raise OSError(errno.EXDEV, "the mount target moved while it was mounted on", path)
+    return fd
 
 
 def pivot(root: str) -> None:

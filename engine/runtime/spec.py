@@ -78,6 +78,26 @@ class Process:
     terminal: bool = False
     #: (rows, cols) of the pty when ``terminal``.
     console_size: tuple[int, int] | None = None
+    #: the process's umask (OCI ``process.user.umask``); None keeps the launcher's.
+    umask: int | None = None
+
+
+@dataclass
+class DeviceRule:
+    """One device-cgroup rule (OCI ``linux.resources.devices``): ``kind`` "a", "c" or
+    "b"; a major or minor of None is any; ``access`` of "rwm"."""
+
+    allow: bool
+    kind: str = "a"
+    major: int | None = None
+    minor: int | None = None
+    access: str = "rwm"
+
+    def v1(self) -> str:
+        """The rule as devices.allow/devices.deny take it ("c 1:3 rwm")."""
+        major = "*" if self.major is None else str(self.major)
+        minor = "*" if self.minor is None else str(self.minor)
+        return f"{self.kind} {major}:{minor} {self.access}"
 
 
 @dataclass
@@ -92,6 +112,30 @@ class Resources:
     cpuset_mems: str | None = None
     pids_limit: int | None = None
     oom_score_adj: int | None = None
+    #: the rest of the OCI runtime spec's ``linux.resources`` (cgroup v1 units).
+    memory_reservation: int | None = None
+    kernel_memory: int | None = None
+    kernel_tcp_memory: int | None = None
+    memory_swappiness: int | None = None
+    disable_oom_killer: bool | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    cpu_rt_runtime: int | None = None
+    cpu_rt_period: int | None = None
+    blkio_weight: int | None = None
+    blkio_leaf_weight: int | None = None
+    #: "major:minor weight" lines for blkio.weight_device (and leaf_weight_device).
+    blkio_weight_device: list[str] = field(default_factory=list)
+    blkio_leaf_weight_device: list[str] = field(default_factory=list)
+    #: throttle file name ("read_bps_device", ...) -> "major:minor rate" lines.
+    blkio_throttle: dict[str, list[str]] = field(default_factory=dict)
+    #: page size ("2MB", "1GB") -> limit in bytes.
+    hugepage_limits: dict[str, int] = field(default_factory=dict)
+    net_cls_classid: int | None = None
+    #: interface -> priority (net_prio.ifpriomap).
+    net_prio_ifpriomap: dict[str, int] = field(default_factory=dict)
+    #: device-cgroup rules, in order, or None for docker's default allowlist.
+    device_rules: list[DeviceRule] | None = None
 
 
 @dataclass
@@ -110,6 +154,33 @@ class Rlimit:
     name: str
     soft: int
     hard: int
+
+
+@dataclass
+class DeviceNode:
+    """A device node made in the container's /dev (OCI ``linux.devices``): ``kind``
+    "c", "b", "u" (unbuffered char) or "p" (fifo)."""
+
+    path: str
+    kind: str
+    major: int = 0
+    minor: int = 0
+    file_mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass
+class CapabilitySets:
+    """The five capability sets, each a list of CAP_ names (OCI's
+    ``process.capabilities``); docker's one list means the same list in each but
+    ambient."""
+
+    bounding: list[str] = field(default_factory=list)
+    effective: list[str] = field(default_factory=list)
+    inheritable: list[str] = field(default_factory=list)
+    permitted: list[str] = field(default_factory=list)
+    ambient: list[str] = field(default_factory=list)
 
 
 Seccomp = str  # "default" | "unconfined" | path to a docker-format JSON profile
@@ -152,6 +223,23 @@ class ContainerSpec:
     #: the cgroup parent below each hierarchy; "" means "pycompose/<root_id>" of the
     #: current state root (create() fills it in). The cgroup is "<parent>/<id>".
     cgroup_parent: str = ""
+    #: the leaf of the cgroup below ``cgroup_parent``; "" means the id.
+    cgroup_name: str = ""
+    #: False: the runtime mounts nothing of its own (no /proc, /dev, /sys): ``mounts``
+    #: is the whole list, mounted in its order (the OCI way); a tmpfs /dev still gets
+    #: the default device nodes and symlinks.
+    system_mounts: bool = True
+    #: device nodes to make besides the default ones.
+    devices: list[DeviceNode] = field(default_factory=list)
+    #: separate capability sets (OCI); None means ``capabilities`` in every set.
+    capability_sets: CapabilitySets | None = None
+    #: propagation of the container's / ("shared", "slave", "private", "unbindable",
+    #: r-prefixed too); "" leaves it private.
+    rootfs_propagation: str = ""
+    domainname: str = ""
+    #: a plain-directory rootfs in a user namespace is used as it is, its owners
+    #: already shifted by whoever made it (OCI bundles), instead of idmapped read-only.
+    rootfs_shifted: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -185,6 +185,15 @@ def stage_rootfs(spec: dict[str, Any], userns_fd: int) -> None:
     ``rootfs`` (relative to the cwd, spec.root)."""
     uid_map = _maps(spec)[0]
     rootfs = spec["rootfs"]
+    if isinstance(rootfs, str) and spec.get("rootfs_shifted"):
+        # An OCI bundle's root: its owners are already the container's ids, as its
+        # maker chose (runc uses it as it is too).
+        fd = _step(f"clone rootfs {rootfs}", L.open_tree_clone, rootfs, True)
+        try:
+            _step(f"bind rootfs {rootfs}", L.move_mount, fd, "rootfs")
+        finally:
+            os.close(fd)
+        return
     if isinstance(rootfs, str):
         # A plain directory: one idmapped (recursive) bind -- read-only, since writes
         # through an idmapped mount land with the *unmapped* ids: the container's

@@ -18,6 +18,7 @@ from pycompose.util.paths import root_id
 from ..api.requests import CreateRequest, Mount, PortBinding
 from ..containers import Record
 from ..errors import Conflict, NotFound
+from ..logs import config as logcfg
 from ..volumes import VolumeStore
 from . import spec as S
 
@@ -253,8 +254,7 @@ def new_record(root: Path, req: CreateRequest) -> Record:
                     for u in req.ulimits] or None,
         "Sysctls": dict(req.sysctls) or None, "ShmSize": res.shm_size,
         "UsernsMode": req.userns, **userns,
-        "LogConfig": {"Type": req.log_config.type or "json-file",
-                      "Config": dict(req.log_config.config)},
+        "LogConfig": log_settings(req).host_config(),
     }
     return {
         "Image": image_id, "Scope": req.scope, "Config": config, "HostConfig": host,
@@ -271,10 +271,24 @@ def new_record(root: Path, req: CreateRequest) -> Record:
     }
 
 
+def log_settings(req: CreateRequest) -> logcfg.LogSettings:
+    """``--log-driver``/``--log-opt`` checked as docker checks them, with the default
+    driver's rotation merged in (what inspect shows in HostConfig.LogConfig)."""
+    return logcfg.parse(req.log_config.type or None, req.log_config.config)
+
+
+def attach_log(rec: Record, container_dir: Path) -> None:
+    """``LogPath`` as docker shows it: the json-file's path, else empty."""
+    cfg = logcfg.of_record(rec)
+    rec["LogPath"] = logcfg.record_log_path(
+        cfg, logcfg.log_file(container_dir, rec["Id"], cfg))
+
+
 def attach_storage(root: Path, rec: Record) -> None:
     """Give a new record its upper/work dirs and its volumes (created now, named or
     anonymous, as docker does at create)."""
     cdir = root / "containers" / rec["Id"]
+    attach_log(rec, cdir)
     gd = rec["GraphDriver"]["Data"]
     gd.update(UpperDir=str(cdir / "upper"), WorkDir=str(cdir / "work"),
               MergedDir=str(cdir / "rt" / "rootfs"))

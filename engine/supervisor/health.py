@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import trio
 
 from ..api.requests import ExecRequest
-from ..containers import Record, now_iso
+from ..containers import Record
 from ..errors import EngineError, NotFound
+from ..record import now_iso
 
-if TYPE_CHECKING:
-    from .holder import Holder, Live
+
+class Process(Protocol):
+    """An exec'd process, as the holder gives it back (``holder.Live``)."""
+
+    pid: int
+    code: int | None
+    done: trio.Event
+
+
+#: exec a probe in the container: (request, (stdin, stdout, stderr)) -> its process
+Exec = Callable[[ExecRequest, tuple[int | None, int | None, int | None]], Awaitable[Process]]
+#: apply a change to the container's record (the store's atomic update)
+Update = Callable[[Callable[[Record], None]], object]
 
 NS = 1_000_000_000
 DEFAULTS = {"Interval": 30 * NS, "Timeout": 30 * NS, "StartPeriod": 0, "Retries": 3}
@@ -65,39 +78,40 @@ def record_result(rec: Record, code: int, output: str, start: str, in_start_peri
             h["Status"] = "unhealthy"
 
 
-async def run_checks(holder: Holder, live: Live, argv: list[str], hc: dict[str, Any]) -> None:
-    """Probe ``live`` until it exits."""
+async def run_checks(done: trio.Event, exec_: Exec, update: Update, argv: list[str],
+                     hc: dict[str, Any]) -> None:
+    """Probe a container until ``done`` (its exit): ``exec_`` runs the test in it,
+    ``update`` records each result."""
     s = settings(hc)
     started = trio.current_time()
-    holder.store.update(live.cid, lambda r: r["State"].update(
+    update(lambda r: r["State"].update(
         Health={"Status": "starting", "FailingStreak": 0, "Log": []}))
-    while not live.done.is_set():
+    while not done.is_set():
         with trio.move_on_after(s["Interval"]):
-            await live.done.wait()
-        if live.done.is_set():
+            await done.wait()
+        if done.is_set():
             return
         start = now_iso()
-        code, output = await _probe(holder, live, argv, s["Timeout"])
-        if live.done.is_set():
+        code, output = await _probe(exec_, argv, s["Timeout"])
+        if done.is_set():
             return
         in_start = trio.current_time() - started < s["StartPeriod"]
         def apply(r: Record, c: int = code, o: str = output, st: str = start,
                   i: bool = in_start) -> None:
             record_result(r, c, o, st, i, int(s["Retries"]))
         try:
-            holder.store.update(live.cid, apply)
+            update(apply)
         except NotFound:
             return
 
 
-async def _probe(holder: Holder, live: Live, argv: list[str],
-                 timeout: float) -> tuple[int, str]:
+async def _probe(exec_: Exec, argv: list[str], timeout: float) -> tuple[int, str]:
     """Exec the test with its output captured; (exit code, output). A timeout kills it
     and counts as a failure (docker: exit -1)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ex = await holder.exec(live.cid, ExecRequest(cmd=argv), (null, w, w))
+        ex = await exec_(ExecRequest(cmd=argv), (null, w, w))
     except EngineError as e:
         os.close(r)
         return 1, str(e)

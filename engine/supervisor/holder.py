@@ -5,10 +5,13 @@ Everything here runs in the supervisor's one trio thread, so two requests about 
 container are serialised by that container's ``trio.Lock``; the records on disk are
 also written under their flock, for the CLI's direct readers.
 
-Each live container has one watcher task (a pidfd made readable by the exit) and, when
-detached, one log pump per stream. When PID 1 exits: the runtime kills what is left in
-its cgroup, the pumps drain, OOMKilled is read, the runtime's objects are destroyed, the
-record gets the exit code, waiters are woken, then ``--restart`` or ``--rm`` apply.
+Each live container has one watcher task (a pidfd made readable by the exit). Its
+output never passes through here: the read ends of its stdout/stderr pipes (or its
+terminal) go to the log keeper (``logs.py``), which logs them and relays them to an
+attached client, and outlives a crash of this process. When PID 1 exits: the runtime
+kills what is left in its cgroup, the keeper drains the streams, OOMKilled is read, the
+runtime's objects are destroyed, the record gets the exit code, waiters are woken, then
+``--restart`` or ``--rm`` apply.
 """
 
 from __future__ import annotations
@@ -18,22 +21,29 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from pycompose.util.besteffort import best_effort
+
 from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
 from ..errors import CannotExecute, CommandNotFound, Conflict, Damaged, EngineError, NotFound
+from ..logs import config as logcfg
 from ..volumes import VolumeStore
 from . import build, health, net, rt
 from . import spec as S
-from .logs import LineSplitter
+from .logs import Held, LogService
 
 log = logging.getLogger("pycompose.supervisor")
 
 UNKNOWN_EXIT = 255
+
+#: a process's stdin, stdout, stderr (None: /dev/null)
+Stdio = tuple[int | None, int | None, int | None]
 
 
 @dataclass
@@ -47,9 +57,8 @@ class Live:
     done: trio.Event = field(default_factory=trio.Event)
     code: int | None = None
     pty_master: int | None = None
-    pumps: list[int] = field(default_factory=list)  # read ends we log from
-    pumps_done: trio.Event = field(default_factory=trio.Event)
-    pty_logging: bool = False
+    log: Held | None = None  # the keeper's session of this start's output
+    pty_out: int | None = None  # an attached -t client reads the terminal's output here
     stop_requested: bool = False
     killed: bool = False  # we sent SIGKILL
     execs_starting: int = 0  # exec launches in flight: they may still join the cgroup
@@ -72,6 +81,7 @@ class Holder:
         self._locks: dict[str, trio.Lock] = {}
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
+        self.logs = LogService(root)
 
     def lock(self, cid: str) -> trio.Lock:
         return self._locks.setdefault(cid, trio.Lock())
@@ -82,9 +92,7 @@ class Holder:
         if self._net_services is not None:
             self._net_services.notify()
             return
-        from pycompose.netplug import Networks, NetworkServices
-
-        self._net_services = NetworkServices(Networks(self.root))
+        self._net_services = net.services(self.root)
         self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:
@@ -101,7 +109,8 @@ class Holder:
                     console_size: tuple[int, int] | None = None, *,
                     attached: bool = False) -> Live:
         """Start a created or exited container. ``stdio`` = the client's fds for an
-        attached run; None = detached, its output goes to the json-file log."""
+        attached run without a terminal (its output is relayed there and logged);
+        None = detached, or attached to a terminal."""
         async with self.lock(cid):
             if cid in self.live:
                 return self.live[cid]
@@ -114,19 +123,21 @@ class Holder:
         self._copy_up(rec)
         spec = build.runtime_spec(self.root, rec, console_size)
         tty = bool(rec["Config"]["Tty"])
+        logging_cfg = logcfg.of_record(rec)
+        client = None if tty else stdio
         pipes: list[int] = []
-        close_after: list[int] = []
-        detached = stdio is None and not attached  # an attached -t client reads the pty
-        if stdio is None:
-            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-            close_after.append(null)
-            if tty:
-                stdio = (null, None, None)
-            else:
-                r1, w1 = os.pipe2(os.O_CLOEXEC)
-                r2, w2 = os.pipe2(os.O_CLOEXEC)
-                pipes, stdio = [r1, r2], (null, w1, w2)
-                close_after += [w1, w2]
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        close_after = [null]
+        if tty:
+            stdio = (null, None, None)
+        elif client is None and not logging_cfg.readable:
+            stdio = (null, null, null)  # --log-driver none, detached: nothing to keep
+        else:
+            r1, w1 = os.pipe2(os.O_CLOEXEC)
+            r2, w2 = os.pipe2(os.O_CLOEXEC)
+            stdin = client[0] if client is not None and client[0] is not None else null
+            pipes, stdio = [r1, r2], (stdin, w1, w2)
+            close_after += [w1, w2]
         settings: dict[str, Any] = {}
         taken: list[Any] = []  # a network namespace wired ahead (net.take_prepared)
 
@@ -148,7 +159,7 @@ class Holder:
         except BaseException as e:
             for fd in pipes:
                 os.close(fd)
-            with contextlib.suppress(Exception):
+            with best_effort(log, "destroy %s after a failed start", cid[:12]):
                 rt.destroy(spec)
             msg = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
             # docker's State.ExitCode of a start that failed: 127/126 when the command
@@ -166,7 +177,8 @@ class Holder:
             self.starting -= 1  # no await from here until the new pid is known
             for fd in close_after:
                 os.close(fd)
-        live = Live(cid, spec, started.pid, pty_master=started.pty_master, pumps=pipes)
+        live = Live(cid, spec, started.pid, pty_master=started.pty_master)
+        self._hand_output(live, rec, logging_cfg, pipes, client, attached)
 
         def mark(r: Record) -> None:
             r["State"].update(Status="running", Running=True, Restarting=False, Pid=live.pid,
@@ -176,20 +188,18 @@ class Holder:
                 r["NetworkSettings"] = settings
         self.store.update(cid, mark)
         self.live[cid] = live
-        log_path = Path(rec["LogPath"])
-        if pipes:
-            self.nursery.start_soon(self._pump_all, live, log_path)
-        elif detached and live.pty_master is not None:  # -dt: the pty is the log
-            self.start_pty_log(live)
-        else:
-            live.pumps_done.set()
         self.nursery.start_soon(self._watch, live)
         if settings and net.network_of(rec) != "bridge":
             self._start_network_services()
         hc = rec["Config"].get("Healthcheck")
         argv = health.test_command(hc)
         if argv and hc:
-            self.nursery.start_soon(health.run_checks, self, live, argv, hc)
+            cid = live.cid
+
+            async def probe(req: ExecRequest, stdio: Stdio) -> Live:
+                return await self.exec(cid, req, stdio)
+            self.nursery.start_soon(health.run_checks, live.done, probe,
+                                    partial(self.store.update, cid), argv, hc)
         return live
 
     def _copy_up(self, rec: Record) -> None:
@@ -201,43 +211,30 @@ class Holder:
                                      copy=not m.get("NoCopy"), uid_map=uid_map,
                                      gid_map=gid_map)
 
-    def start_pty_log(self, live: Live) -> None:
-        """After an attached terminal client left: the supervisor now reads the pty,
-        so that the container never blocks on a full terminal."""
-        if live.pty_master is None or live.pty_logging or live.done.is_set():
-            return
-        live.pty_logging = True
-        live.pumps_done = trio.Event()
-        rec = self.store.load(live.cid)
-        self.nursery.start_soon(self._pump_all, live, Path(rec["LogPath"]))
-
-    async def _pump_all(self, live: Live, path: Path) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        try:
-            async with trio.open_nursery() as n:
-                if live.pty_logging and live.pty_master is not None:
-                    n.start_soon(self._pump, os.dup(live.pty_master), "stdout", fd)
-                else:
-                    for rfd, stream in zip(live.pumps, ("stdout", "stderr"), strict=False):
-                        n.start_soon(self._pump, rfd, stream, fd)
-        finally:
-            os.close(fd)
-            live.pumps_done.set()
-
-    @staticmethod
-    async def _pump(rfd: int, stream: str, out: int) -> None:
-        split = LineSplitter(stream)
-        async with trio.lowlevel.FdStream(rfd) as s:
-            while True:
-                try:
-                    data = await s.receive_some(65536)
-                except (trio.BrokenResourceError, OSError):
-                    data = b""  # EIO: the pty's last slave closed
-                entries = split.feed(data) if data else split.flush()
-                if entries:
-                    os.write(out, b"".join(entries))
-                if not data:
-                    return
+    def _hand_output(self, live: Live, rec: Record, cfg: logcfg.LogSettings,
+                     pipes: list[int], client: tuple[int | None, int | None, int | None]
+                     | None, attached: bool) -> None:
+        """Give the keeper this start's output: the pipes' read ends (relayed to an
+        attached client's stdout and stderr too), or the terminal's master (relayed to
+        an attached -t client through a pipe of its own, so that the terminal is logged
+        while the client watches it)."""
+        path = logcfg.log_file(self.store.path(live.cid), live.cid, cfg)
+        if pipes:
+            fwd = [client[1], client[2]] if client is not None else None
+            live.log = self.logs.add(live.cid, path, cfg,
+                                     list(zip(pipes, ("stdout", "stderr"), strict=True)),
+                                     fwd)
+        elif live.pty_master is not None:
+            relay: list[int | None] | None = None
+            if attached:
+                live.pty_out, w = os.pipe2(os.O_CLOEXEC)
+                relay = [w]
+            try:
+                live.log = self.logs.add(live.cid, path, cfg,
+                                         [(os.dup(live.pty_master), "stdout")], relay)
+            finally:
+                if relay:
+                    os.close(w)
 
     # -- exit ----------------------------------------------------------------------------
     async def _watch(self, live: Live) -> None:
@@ -257,16 +254,15 @@ class Holder:
             live.done.set()
 
     async def _finish(self, live: Live, code: int) -> None:
-        with contextlib.suppress(Exception):
+        with best_effort(log, "kill what is left of %s", live.cid[:12]):
             rt.kill_all(live.spec, signal.SIGKILL)
         with trio.move_on_after(10):  # an exec (a healthcheck) half set up joins late
             while live.execs_starting:
                 await trio.sleep(0.01)
         if live.execs_starting == 0:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "kill what is left of %s", live.cid[:12]):
                 rt.kill_all(live.spec, signal.SIGKILL)
-        with trio.move_on_after(2):
-            await live.pumps_done.wait()
+        await self.logs.drained(live.log, 5)
         oom = rt.oom_killed(live.spec)
         if oom and code == 128 + signal.SIGKILL:
             code = 137
@@ -274,9 +270,11 @@ class Holder:
             await trio.to_thread.run_sync(rt.destroy, live.spec)
         except Exception as e:  # the next supervisor's cleanup_leftovers retries
             log.warning("destroy %s: %s", live.cid[:12], e)
-        if live.pty_master is not None:
-            with contextlib.suppress(OSError):
-                os.close(live.pty_master)
+        for fd in (live.pty_master, live.pty_out):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        live.pty_master = live.pty_out = None
         live.code = code
         self.live.pop(live.cid, None)
         if self._auto_remove(live):
@@ -382,7 +380,7 @@ class Holder:
                 await live.done.wait()
             if not live.done.is_set():
                 live.killed = True
-                with contextlib.suppress(Exception):
+                with best_effort(log, "kill %s after its stop timeout", cid[:12]):
                     rt.kill_all(live.spec, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(live.pid, signal.SIGKILL)
@@ -408,10 +406,9 @@ class Holder:
             log.warning("removing %s by its id: %s", cid[:12], e)
             rec = self.store.damaged(cid, e.message)
         if rec.get("Damaged") or (self.store.path(cid) / "rt").exists():
-            try:  # processes (by cgroup), cgroups, mounts: all named by the id
+            # processes (by cgroup), cgroups, mounts: all named by the id
+            with best_effort(log, "destroy the runtime's objects of %s", cid[:12]):
                 rt.destroy_id(self.root, cid)
-            except Exception as e:  # the next supervisor's cleanup_leftovers retries
-                log.warning("destroy %s: %s", cid[:12], e)
         net.release(self.root, rec)
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
@@ -531,18 +528,18 @@ class Holder:
             alive = pid > 0 and st.get("StartTime") is not None and \
                 rt.process_start_time(pid) == st.get("StartTime")
             spec = None
-            with contextlib.suppress(Exception):
+            with best_effort(log, "rebuild the spec of %s", cid[:12]):
                 spec = build.runtime_spec(self.root, rec)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
-                live.pumps_done.set()
+                live.log = self.logs.adopted(cid)  # its output went on through the keeper
                 self.live[cid] = live
                 keep.add(cid)
                 self.nursery.start_soon(self._watch, live)
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "destroy the leftovers of %s", cid[:12]):
                     rt.destroy(spec)
             self.store.update(cid, lambda r: r["State"].update(
                 Status="exited", Running=False, Restarting=False, Pid=0,

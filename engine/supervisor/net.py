@@ -10,12 +10,13 @@ out through NAT, the host's resolver). ``--network none`` is a namespace with ``
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
 from pathlib import Path
 from typing import Any
+
+from pycompose.util.besteffort import best_effort
 
 from ..containers import Record
 from ..errors import NotFound, Unavailable
@@ -233,7 +234,7 @@ def release(root: Path, rec: Record) -> None:
     except ImportError:
         return
     nets = Networks(root)
-    with contextlib.suppress(Exception):
+    with best_effort(log, "unpublish the ports of %s", rec["Id"][:12]):
         nets.unpublish(rec["Id"])
     names = [name for name, _ in eps]
     if damaged:
@@ -246,6 +247,14 @@ def release(root: Path, rec: Record) -> None:
             nets.detach(name, rec["Id"])
         except Exception as e:
             log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
+
+
+def services(root: Path) -> Any:
+    """netplug's one task for the supervisor: DNS of every network and the userland
+    port proxies (``await svc.run()``, ``svc.notify()`` when networks change)."""
+    from pycompose.netplug import Networks, NetworkServices
+
+    return NetworkServices(Networks(root))
 
 
 def drop_idle_default(root: Path) -> None:

@@ -1,4 +1,5 @@
-"""The supervisor's one seam to ``engine.runtime`` (namespaces, mounts, cgroups).
+"""The supervisor's one seam to ``engine.runtime`` (namespaces, mounts, cgroups),
+imported by each call (the runtime package loads its parts lazily too).
 
 Everything the supervisor asks of the kernel about a container goes through these few
 functions, so that the holder's logic reads without syscalls and the runtime's API can
@@ -12,14 +13,10 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-
-def _runtime() -> Any:
-    """The runtime package, typed loosely: this seam is where its API is pinned."""
-    import importlib
-
-    return importlib.import_module("pycompose.engine.runtime")
+if TYPE_CHECKING:
+    from ..runtime import ContainerSpec, Process
 
 
 @dataclass
@@ -28,11 +25,12 @@ class Started:
     pty_master: int | None
 
 
-def create(spec: Any, stdio: tuple[int | None, int | None, int | None],
+def create(spec: ContainerSpec, stdio: tuple[int | None, int | None, int | None],
            before_start: Callable[[int], None] | None = None) -> Started:
     """Start the container's PID 1 as our child; raises EngineError naming the step.
     Blocking (tens of ms): the holder calls it in a worker thread."""
-    runtime = _runtime()
+    from .. import runtime
+
     c = runtime.create(spec, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
     try:
         if before_start is not None:  # networks are wired here, before the exec
@@ -50,10 +48,11 @@ def create(spec: Any, stdio: tuple[int | None, int | None, int | None],
     return Started(int(c.pid), c.pty_master)
 
 
-def exec_process(spec: Any, pid: int, process: Any,
+def exec_process(spec: ContainerSpec, pid: int, process: Process,
                  stdio: tuple[int | None, int | None, int | None]) -> Started:
     """Start one more process in the running container ``spec`` whose PID 1 is ``pid``."""
-    runtime = _runtime()
+    from .. import runtime
+
     c = runtime.exec_process(spec, pid, process, stdin=stdio[0], stdout=stdio[1],
                              stderr=stdio[2])
     return Started(int(c.pid), getattr(c, "pty_master", None))
@@ -62,50 +61,62 @@ def exec_process(spec: Any, pid: int, process: Any,
 def expect_create() -> None:
     """A request that starts a process has arrived: let the runtime begin the slow part
     of its first cgroup move while the request is prepared."""
-    _runtime().expect_create()
+    from .. import runtime
+
+    runtime.expect_create()
 
 
 def warm_launcher() -> None:
     """Keep a launcher started ahead of its job from now on: each create/exec then
     skips the interpreter's start-up (~15 ms), and the runtime starts the next spare
     in the background. Pair with stop_warm_launcher()."""
-    _runtime().warm_launcher()
+    from .. import runtime
+
+    runtime.warm_launcher()
 
 
 def stop_warm_launcher() -> None:
     """End the waiting launcher: nothing of ours may outlive the supervisor."""
-    _runtime().stop_warm_launcher()
+    from .. import runtime
+
+    runtime.stop_warm_launcher()
 
 
-def kill_all(spec: Any, sig: int = signal.SIGKILL) -> None:
+def kill_all(spec: ContainerSpec, sig: int = signal.SIGKILL) -> None:
     """Signal every process in the container's cgroup."""
-    runtime = _runtime()
+    from .. import runtime
+
     runtime.kill_all(spec, sig)
 
 
-def oom_killed(spec: Any) -> bool:
-    runtime = _runtime()
+def oom_killed(spec: ContainerSpec) -> bool:
+    from .. import runtime
+
     try:
         return bool(runtime.oom_killed(spec))
     except OSError:
         return False
 
 
-def destroy(spec: Any) -> None:
+def destroy(spec: ContainerSpec) -> None:
     """Unmount, remove the cgroup and the runtime dir. Idempotent."""
-    runtime = _runtime()
+    from .. import runtime
+
     runtime.destroy(spec)
 
 
 def destroy_id(root: Path, cid: str) -> None:
     """destroy() from the container's id alone (its record may be unreadable): every
     object the runtime made for it is named by the id under the state root."""
-    _runtime().destroy_id(root, cid)
+    from .. import runtime
+
+    runtime.destroy_id(root, cid)
 
 
 def cleanup_leftovers(root: Path, keep: set[str]) -> None:
     """Remove the kernel objects of containers under ``root`` that are not in ``keep``."""
-    runtime = _runtime()
+    from .. import runtime
+
     runtime.cleanup_leftovers(root, keep=keep)
 
 

@@ -28,6 +28,7 @@ import logging
 import os
 import signal
 import socket as pysocket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,8 @@ from typing import Any
 
 import trio
 
-from pycompose.util.paths import state_root
+from pycompose.util.fs import tighten_state
+from pycompose.util.paths import PRIVATE_FILE, private_dir, state_root
 from pycompose.util.plain import from_plain
 
 from ..api.requests import CreateRequest, ExecRequest
@@ -122,18 +124,15 @@ class Server:
     async def _main(self) -> None:
         async with trio.open_nursery() as nursery:
             self.holder = Holder(self.root, nursery)
+            await self.holder.logs.start(nursery)  # first: adopted containers' logs
             self.holder.reconcile()
             try:  # what a killed predecessor prepared (their addresses are reserved)
                 net.drop_prepared(self.root)
             except Exception as e:
                 log.warning("removing stale prepared network namespaces: %s", e)
             nursery.start_soon(self.holder.reap_orphans)
-            sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
             path = self.root / "supervisor.sock"
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # stale; we hold the lock, so nobody else serves it
-            await sock.bind(str(path))
-            sock.listen(64)
+            sock = await _listen(path)
             nursery.start_soon(self._accept, sock, nursery)
             async with trio.open_nursery() as until:
                 async def idle() -> None:
@@ -145,6 +144,7 @@ class Server:
                     until.cancel_scope.cancel()
                 until.start_soon(idle)
                 until.start_soon(asked)
+            await self.holder.logs.close()
             nursery.cancel_scope.cancel()
             sock.close()
             with contextlib.suppress(FileNotFoundError):
@@ -165,9 +165,30 @@ class Server:
                     return
 
     async def _accept(self, sock: trio.socket.SocketType, nursery: trio.Nursery) -> None:
+        owner = os.stat(self.root).st_uid
         while True:
             s, _ = await sock.accept()
-            nursery.start_soon(self._serve, Conn(s))
+            uid = _peer_uid(s)
+            if uid in (0, owner, os.geteuid()):
+                nursery.start_soon(self._serve, Conn(s))
+                continue
+            log.warning("refused a client of uid %s: only root and uid %s may use this "
+                        "supervisor", uid, owner)
+            nursery.start_soon(self._refuse, Conn(s), uid)
+
+    async def _refuse(self, conn: Conn, uid: int | None) -> None:
+        """One refusal line, in answer to the client's first message (so that the
+        client reads it rather than a broken pipe), then the door closes."""
+        try:
+            with trio.move_on_after(2):
+                _msg, fds = await conn.recv()
+                for fd in fds:
+                    os.close(fd)
+            err = EngineError(f"permission denied: uid {uid} may not use the pycompose "
+                              f"supervisor of {self.root} (only root and its owner may)")
+            await conn.send({"ok": False, "error": err.to_wire()})
+        finally:
+            conn.sock.close()
 
     async def _serve(self, conn: Conn) -> None:
         self.clients += 1
@@ -289,9 +310,15 @@ class Server:
 
     async def _follow(self, conn: Conn, live: Live, msg: dict[str, Any]) -> None:
         """Send the pty (if any) and then the exit status; a detach or a vanished client
-        ends the session but never the container."""
+        ends the session but never the container. A container's terminal comes with the
+        pipe its output is relayed on (the log keeper reads the terminal); an exec's
+        terminal alone."""
         if live.pty_master is not None:
-            await conn.send({"event": "pty"}, [live.pty_master])
+            fds = [live.pty_master] + ([live.pty_out] if live.pty_out is not None else [])
+            await conn.send({"event": "pty"}, fds)
+            if live.pty_out is not None:
+                os.close(live.pty_out)  # the client has it now
+                live.pty_out = None
         left = trio.Event()
 
         async def watch_client() -> None:
@@ -319,9 +346,10 @@ class Server:
         if live.done.is_set():
             code = live.code if live.code is not None else await self.holder.wait(live.cid)
             await conn.send({"event": "exit", "code": code})
-        elif live.pty_master is not None and live.cid in self.holder.live \
+            return
+        self.holder.logs.unforward(live.log)  # the client left: logging goes on
+        if live.pty_master is not None and live.cid in self.holder.live \
                 and self.holder.live[live.cid] is live:
-            self.holder.start_pty_log(live)
             await conn.send({"event": "detached"})
 
     async def _exec(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
@@ -347,6 +375,32 @@ def _request(msg: dict[str, Any]) -> CreateRequest:
         return from_plain(CreateRequest, msg["request"])
     except (KeyError, TypeError, ValueError) as e:
         raise InvalidArgument(f"malformed create request: {e}")
+
+
+def _peer_uid(s: trio.socket.SocketType) -> int | None:
+    """The uid of the process at the other end (SO_PEERCRED: the kernel's word, taken
+    when it connected), None if the kernel will not say."""
+    try:
+        raw = s.getsockopt(pysocket.SOL_SOCKET, pysocket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
+
+
+async def _listen(path: Path) -> trio.socket.SocketType:
+    """The supervisor's socket at ``path``, 0600 from the moment it can be connected
+    to, whatever the umask: bound under a temporary name, chmod-ed, then renamed into
+    place (the state root above it is 0700 as well)."""
+    sock = trio.socket.socket(pysocket.AF_UNIX, pysocket.SOCK_SEQPACKET)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    await sock.bind(str(tmp))
+    os.chmod(tmp, PRIVATE_FILE)
+    sock.listen(64)
+    os.replace(tmp, path)  # a stale socket goes: we hold the lock, nobody else serves it
+    return sock
 
 
 def _answers(root: Path) -> bool:
@@ -393,11 +447,17 @@ def default_signals() -> None:
 
 def main() -> int:
     default_signals()
-    root = state_root()
-    root.mkdir(parents=True, exist_ok=True)
+    # A daemon's umask, as dockerd sets it: what the supervisor makes for containers
+    # (upper dirs, /etc files, volumes) and the containers' own processes never take
+    # the mode of whoever happened to start it; state is made private explicitly.
+    os.umask(0o022)
+    root = private_dir(state_root())
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s supervisor[%(process)d] %(levelname)s %(message)s")
-    lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    for path in tighten_state(root):
+        log.info("tightened the mode of %s (state is root-only)", path)
+    lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                      PRIVATE_FILE)
     for _ in range(300):  # a stepping-down predecessor may need a moment to exit
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

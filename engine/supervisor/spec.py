@@ -7,9 +7,12 @@ syntax is parsed here.
 
 from __future__ import annotations
 
+import posixpath
 import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from pycompose.util.records import fields_of
 
 from ..api.requests import Healthcheck, Mount
 from ..errors import InvalidArgument
@@ -108,6 +111,11 @@ def all_mounts(mounts: Sequence[Mount], image_volumes: Mapping[str, Any] | None
     seen: set[str] = set()
     out = []
     for m in mounts:
+        # docker cleans the destination first: /tmp/.. and /./ are "/" too
+        clean = "/" + posixpath.normpath(m.target).lstrip("/")
+        if clean != m.target:
+            m = Mount(**{f: getattr(m, f) for f in fields_of(Mount)})
+            m.target = clean
         if m.target == "/":
             raise bad("invalid mount config: the destination \"/\" is the container's "
                       "root and cannot be a mount point")

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "volume": ("pycompose.cli.volume", "Manage volumes"),
     "network": ("pycompose.cli.network", "Manage networks"),
     "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
+    "runtime": ("pycompose.cli.runtime", "An OCI runtime in runc's shape (create, start, ...)"),
 }
 
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:

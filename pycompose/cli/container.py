@@ -91,6 +91,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--health-retries", type=int, help="failures in a row that mean unhealthy")
     a("--health-start-period", help="start-up time in which failures do not count")
     a("--no-healthcheck", action="store_true", help="disable the image's healthcheck")
+    a("--log-driver", help="json-file (default, rotated at 20m x 5), local or none")
+    a("--log-opt", action="append", default=[], dest="log_opts", metavar="KEY=VALUE",
+      help="max-size=20m, max-file=5, compress=true|false")
     a("--rootfs", action="store_true",
       help="IMAGE is a directory holding a root filesystem (podman's --rootfs)")
     a("--detach-keys", default="ctrl-p,ctrl-q", help="only ctrl-p,ctrl-q is supported")
@@ -156,9 +159,12 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     i.set_defaults(handler=cmd_inspect)
 
     lg = sub.add_parser("logs", help="fetch a container's logs")
-    lg.add_argument("-f", "--follow", action="store_true")
-    lg.add_argument("-n", "--tail", default="all")
-    lg.add_argument("-t", "--timestamps", action="store_true")
+    lg.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    lg.add_argument("-n", "--tail", default="all", help="lines from the end (default all)")
+    lg.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    lg.add_argument("--since", help="logs since a time (2013-01-02T13:23:37Z) or a "
+                    "duration before now (42m)")
+    lg.add_argument("--until", help="logs before a time or a duration before now")
     lg.add_argument("container", metavar="CONTAINER")
     lg.set_defaults(handler=cmd_logs)
 
@@ -179,6 +185,12 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     t.set_defaults(handler=cmd_top)
 
     cp = sub.add_parser("cp", help="copy files between a container and the host")
+    cp.add_argument("-a", "--archive", action="store_true",
+                    help="keep the files' uid/gid (into a container)")
+    cp.add_argument("-L", "--follow-link", action="store_true",
+                    help="always follow a symbolic link in SRC_PATH")
+    cp.add_argument("-q", "--quiet", action="store_true",
+                    help="suppress progress output (there is none)")
     cp.add_argument("src", metavar="SRC")
     cp.add_argument("dst", metavar="DST")
     cp.set_defaults(handler=cmd_cp)
@@ -202,9 +214,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 # -- run / create / start ---------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from pycompose.engine import client
-    from pycompose.engine.api import Engine, InvalidArgument
-    from pycompose.util.plain import to_plain
+    from pycompose.engine.api import Engine, session
 
     from .flags import create_request
 
@@ -213,43 +223,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.create_only:
         print(Engine(root).create(req))
         return 0
-    attach = not args.detach
-    if attach and args.tty and args.interactive and not os.isatty(0):
-        raise InvalidArgument("the input device is not a TTY")
-    msg = {"op": "run", "request": to_plain(req), "attach": attach, "tty": args.tty,
-           "interactive": args.interactive, "console_size": client.terminal_size()}
-    fds = [0, 1, 2] if attach and not args.tty else []
-    conn = client.connect(root)
-    with conn:
-        conn.send(msg, fds)
-        reply, _ = conn.recv()
-        cid = reply["id"]
-        if not attach:
-            print(cid)
-            return 0
-        return client.attach_session(root, conn, cid, tty=args.tty, stdin=args.interactive,
-                                     sig_proxy=args.sig_proxy == "true")
+    cid, code = session.run(root, req, detach=args.detach, interactive=args.interactive,
+                            sig_proxy=args.sig_proxy == "true")
+    if args.detach:
+        print(cid)
+    return code
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from pycompose.engine import client
-    from pycompose.engine.containers import ContainerStore
+    from pycompose.engine.api import Engine, session
 
-    root = _root()
+    engine = Engine(_root())
     code = 0
     for ref in args.containers:
         if args.attach:
-            tty = bool(ContainerStore(root).get(ref)["Config"]["Tty"])
-            with client.connect(root) as conn:
-                conn.send({"op": "start", "id": ref, "attach": True, "tty": tty,
-                           "interactive": args.interactive,
-                           "console_size": client.terminal_size()},
-                          [] if tty else [0, 1, 2])
-                reply, _ = conn.recv()
-                code = client.attach_session(root, conn, reply["id"], tty=tty,
-                                             stdin=args.interactive)
+            code = session.start(engine.root, ref, tty=engine.container(ref).tty,
+                                 interactive=args.interactive)
         else:
-            client.request(root, {"op": "start", "id": ref})
+            engine.start(ref)
             print(ref)
     return code
 
@@ -257,18 +248,18 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_simple(args: argparse.Namespace) -> int:
     """stop, restart, kill, rm: one request per container; docker prints each name and
     reports every failure, exiting 1 if any."""
-    from pycompose.engine import client
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import Engine, EngineError
 
-    root = _root()
+    engine = Engine(_root())
     failed = 0
     for ref in args.containers:
-        msg: dict[str, Any] = {"op": args.op, "id": ref}
-        for k in ("timeout", "signal", "force", "volumes"):
-            if hasattr(args, k):
-                msg[k] = getattr(args, k)
         try:
-            client.request(root, msg)
+            if args.op in ("stop", "restart"):
+                getattr(engine, args.op)(ref, args.timeout, args.signal)
+            elif args.op == "kill":
+                engine.kill(ref, args.signal)
+            else:
+                engine.remove(ref, force=args.force, volumes=args.volumes)
             print(ref)
         except EngineError as e:
             print(f"error: {e}", file=sys.stderr)
@@ -277,18 +268,16 @@ def cmd_simple(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    from pycompose.engine import client
+    from pycompose.engine.api import Engine
 
-    root = _root()
+    engine = Engine(_root())
     for ref in args.containers:
-        print(client.request(root, {"op": "wait", "id": ref})["code"], flush=True)
+        print(engine.wait(ref), flush=True)
     return 0
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from pycompose.engine import client
-    from pycompose.engine.api import ExecRequest, InvalidArgument
-    from pycompose.util.plain import to_plain
+    from pycompose.engine.api import ExecRequest, InvalidArgument, session
 
     from .flags import environment
 
@@ -297,39 +286,21 @@ def cmd_exec(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise InvalidArgument("exec needs a command")
-    if args.tty and args.interactive and not os.isatty(0):
-        raise InvalidArgument("the input device is not a TTY")
     req = ExecRequest(cmd=cmd, tty=args.tty, interactive=args.interactive,
                       user=args.user or "", workdir=args.workdir or "",
                       env=environment(args.env, args.env_file), detach=args.detach,
                       privileged=bool(getattr(args, "privileged", False)),
-                      console_size=client.terminal_size())
-    root = _root()
-    with client.connect(root) as conn:
-        conn.send({"op": "exec", "id": args.container, "request": to_plain(req)},
-                  [] if args.tty or args.detach else [0, 1, 2])
-        reply, _ = conn.recv()
-        if args.detach:
-            return 0
-        return client.attach_session(root, conn, reply["id"], tty=args.tty,
-                                     stdin=args.interactive)
+                      console_size=session.terminal_size())
+    return session.exec_(_root(), args.container, req)
 
 
 # -- read-only verbs --------------------------------------------------------------------
 def _records(root: Path) -> list[dict[str, Any]]:
-    """All records, repaired first if they claim a running container while no
-    supervisor holds it (a crash): asking the supervisor starts one, and a starting
-    supervisor reconciles before it answers."""
-    from pycompose.engine import client
-    from pycompose.engine.containers import ContainerStore
+    """All records as docker inspect shows them (the face repairs records that claim
+    a running container no supervisor holds: a crash)."""
+    from pycompose.engine.api import Engine
 
-    store = ContainerStore(root)
-    recs = store.list()
-    if any(r["State"]["Status"] in ("running", "restarting") for r in recs) \
-            and not client.running(root):
-        client.request(root, {"op": "ping"})
-        recs = store.list()
-    return recs
+    return [r.raw for r in Engine(root).containers()]
 
 
 def _match(rec: dict[str, Any], filters: list[str]) -> bool:
@@ -366,7 +337,7 @@ def _ports(rec: dict[str, Any]) -> str:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import render_template, status_line
+    from .render import render_template, status_line
 
     recs = [r for r in _records(_root())
             if (args.all or r["State"]["Status"] in ("running", "restarting"))
@@ -401,7 +372,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
             ("NAMES", "Names")]
     import time
 
-    from pycompose.engine.containers import human_duration, parse_iso
+    from pycompose.engine.api import parse_iso
+
+    from .render import human_duration
 
     table = [[h for h, _ in cols]]
     for row, r in zip(rows, recs, strict=True):
@@ -415,16 +388,16 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import ContainerStore, render_template
-    from pycompose.engine.errors import NotFound
+    from pycompose.engine.api import Engine, NotFound
 
-    root = _root()
-    _records(root)
-    store = ContainerStore(root)
+    from .render import render_template
+
+    engine = Engine(_root())
+    engine.containers()  # true state first, after a crash
     out, code = [], 0
     for ref in args.containers:
         try:
-            rec = store.get(ref)
+            rec = engine.container(ref).to_inspect()
         except NotFound as e:
             print(f"Error: {e}", file=sys.stderr)
             code = 1
@@ -440,52 +413,61 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import ContainerStore
-    from pycompose.engine.errors import EngineError
-    from pycompose.engine.supervisor import logs
+    from pycompose.engine.api import Engine, EngineError, InvalidArgument
+    from pycompose.engine.api import logs as reader
 
-    root = _root()
-    store = ContainerStore(root)
-    rec = store.get(args.container)
-    cid = rec["Id"]
-    tail: int | None = None
-    if args.tail != "all":
-        try:
-            tail = int(args.tail)
-        except ValueError:
-            raise EngineError(f"invalid --tail {args.tail!r}: a number or 'all'")
-    lines, offset = logs.tail_lines(Path(rec["LogPath"]), tail)
+    engine = Engine(_root())
+    rec = engine.container(args.container)
+    window = log_window(args.tail, args.since, args.until)
+    try:
+        log = reader.open_log(rec)
+    except reader.NotReadable as e:
+        raise InvalidArgument(str(e)) from None
 
-    def emit(line: bytes) -> None:
-        r = logs.render(line, args.timestamps)
-        if r:
-            out = sys.stdout.buffer if r[0] == "stdout" else sys.stderr.buffer
-            out.write(r[1])
-            out.flush()
-    for line in lines:
-        emit(line)
+    def emit(e: Any) -> None:
+        out = sys.stderr.buffer if e.stream == "stderr" else sys.stdout.buffer
+        out.write(reader.render(e, args.timestamps))
+        out.flush()
+    for entry in log.history(window):
+        emit(entry)
     if args.follow:
         def alive() -> bool:
             try:
-                return bool(store.load(cid)["State"]["Status"] in ("running", "restarting"))
+                return engine.container(rec.id).status.is_active
             except EngineError:
                 return False
-        for line in logs.follow(Path(rec["LogPath"]), offset, alive):
-            emit(line)
+        for entry in log.follow(alive, window):
+            emit(entry)
+    log.close()
     return 0
+
+
+def log_window(tail: str, since: str | None, until: str | None) -> Any:
+    """``--tail``, ``--since``, ``--until`` as the reader's Window."""
+    from pycompose.engine.api import InvalidArgument
+    from pycompose.engine.api import logs as reader
+
+    n: int | None = None
+    if tail != "all":
+        try:
+            n = int(tail)
+        except ValueError:
+            raise InvalidArgument(f"invalid --tail {tail!r}: a number or 'all'") from None
+        if n < 0:
+            n = None  # docker: a negative count means all
+    try:
+        return reader.Window(n, reader.parse_timestamp(since) if since else None,
+                             reader.parse_timestamp(until) if until else None)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid --since/--until: {e}") from None
 
 
 def cmd_top(args: argparse.Namespace) -> int:
     import subprocess
 
-    from pycompose.engine.containers import ContainerStore, container_pids
-    from pycompose.engine.errors import Conflict
+    from pycompose.engine.api import Engine
 
-    rec = ContainerStore(_root()).get(args.container)
-    pid = int(rec["State"].get("Pid") or 0)
-    if rec["State"]["Status"] != "running" or not pid:
-        raise Conflict(f"container {rec['Name'].lstrip('/')} is not running")
-    pids = container_pids(pid)
+    pids = Engine(_root()).top_pids(args.container)
     r = subprocess.run(["ps", "-o", "user,pid,ppid,c,stime,tty,time,cmd",
                         "-p", ",".join(map(str, pids))], capture_output=True, text=True)
     sys.stdout.write(r.stdout)
@@ -493,8 +475,7 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_cp(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import ContainerStore, copy_from, copy_to
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import Engine, InvalidArgument
 
     def split(s: str) -> tuple[str | None, str]:
         if ":" in s and not s.startswith(("/", ".")):
@@ -502,33 +483,33 @@ def cmd_cp(args: argparse.Namespace) -> int:
             return ref, path
         return None, s
     (sref, spath), (dref, dpath) = split(args.src), split(args.dst)
-    store = ContainerStore(_root())
+    engine = Engine(_root())
     if (sref is None) == (dref is None):
-        raise EngineError("copying between containers or between host paths is not "
-                          "supported: exactly one of SRC and DST must be CONTAINER:PATH")
-    if sref is not None:
-        copy_from(store.get(sref), spath, Path(dpath))
+        raise InvalidArgument("copying between containers or between host paths is not "
+                              "supported: exactly one of SRC and DST must be CONTAINER:PATH")
+    if sref is not None:  # the paths go as typed: a trailing "/." or "/" has a meaning
+        engine.copy_from(sref, spath, dpath, follow_link=args.follow_link)
     else:
         assert dref is not None
-        copy_to(store.get(dref), Path(spath), dpath)
+        engine.copy_to(dref, spath, dpath, follow_link=args.follow_link,
+                       archive=args.archive)
     return 0
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import ContainerStore, commit
+    from pycompose.engine.api import Engine
 
-    rec = ContainerStore(_root()).get(args.container)
-    image_id = commit(_root(), rec, args.repository, message=args.message,
-                      author=args.author, changes=args.change)
+    image_id = Engine(_root()).commit(args.container, args.repository, message=args.message,
+                                      author=args.author, changes=args.change)
     print(image_id)
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from pycompose.engine import client
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import Engine, EngineError
 
     root = _root()
+    engine = Engine(root)
     if not args.force and os.isatty(0):
         ans = input("WARNING! This will remove all stopped containers.\n"
                     "Are you sure you want to continue? [y/N] ")
@@ -538,7 +519,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     for r in _records(root):
         if r["State"]["Status"] in ("exited", "created", "dead"):
             try:
-                client.request(root, {"op": "rm", "id": r["Id"]})
+                engine.remove(r["Id"])
                 removed.append(r["Id"])
             except EngineError:
                 pass
@@ -549,9 +530,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_port(args: argparse.Namespace) -> int:
-    from pycompose.engine.containers import ContainerStore
+    from pycompose.engine.api import Engine
 
-    rec = ContainerStore(_root()).get(args.container)
+    rec = Engine(_root()).container(args.container).raw
     for port, binds in _port_map(rec).items():
         for b in binds or []:
             print(f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}")

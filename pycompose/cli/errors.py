@@ -25,7 +25,7 @@ def family(command: str, verb: str | None) -> str:
 
 
 def exit_status(error: BaseException, fam: str) -> int:
-    from pycompose.engine.errors import CannotExecute, CommandNotFound, EngineError
+    from pycompose.engine.api import CannotExecute, CommandNotFound, EngineError
 
     if isinstance(error, CommandNotFound) and fam in ("run", "exec"):
         return 127

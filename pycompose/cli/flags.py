@@ -128,8 +128,7 @@ def tmpfs(text: str) -> Mount:
 
 def publish(text: str) -> list[PortBinding]:
     """``-p [IP:][HOST[-END]:]CTR[-END][/PROTO]``."""
-    from pycompose.netplug.errors import NetplugError
-    from pycompose.netplug.ports import parse_port
+    from pycompose.engine.api.networks import NetplugError, parse_port
 
     try:
         return parse_port(text)

@@ -145,7 +145,7 @@ def table(rows: list[list[str]]) -> str:
 
 
 def _store() -> Any:
-    from pycompose.engine.images import ImageStore
+    from pycompose.engine.api.images import ImageStore
 
     return ImageStore()
 
@@ -153,8 +153,8 @@ def _store() -> Any:
 # ---------------------------------------------------------------- handlers
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import EngineError
-    from pycompose.engine.images.build import import_tarball
+    from pycompose.engine.api import EngineError
+    from pycompose.engine.api.images import import_tarball
 
     store = _store()
     created_by = "pycompose image import " + (args.file if args.file != "-" else "-")
@@ -174,8 +174,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import EngineError
-    from pycompose.engine.images.archive import load
+    from pycompose.engine.api import EngineError
+    from pycompose.engine.api.images import load
 
     store = _store()
     if args.input == "-":
@@ -191,7 +191,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             loaded = load(store, f, source=args.input)
     if not args.quiet:
         for im, tags in loaded:
-            from pycompose.engine.images.reference import parse
+            from pycompose.engine.api.images import parse_reference as parse
 
             for t in tags:
                 print(f"Loaded image: {parse(t).familiar()}")
@@ -201,8 +201,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_save(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import EngineError
-    from pycompose.engine.images.archive import save
+    from pycompose.engine.api import EngineError
+    from pycompose.engine.api.images import save
 
     store = _store()
     if args.output:
@@ -219,7 +219,8 @@ def cmd_save(args: argparse.Namespace) -> int:
 def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     import fnmatch
 
-    from pycompose.engine.images.reference import familiar_name, parse
+    from pycompose.engine.api.images import familiar_name
+    from pycompose.engine.api.images import parse_reference as parse
 
     want = None
     if args.repository:
@@ -234,7 +235,7 @@ def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
         elif k == "reference":
             patterns.append(v)
         else:
-            from pycompose.engine.errors import InvalidArgument
+            from pycompose.engine.api import InvalidArgument
 
             raise InvalidArgument(f"invalid filter {k!r} (dangling, reference)")
     rows = []
@@ -296,7 +297,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def inspect_doc(store: Any, im: Any) -> dict[str, Any]:
-    from pycompose.engine.images.reference import parse
+    from pycompose.engine.api.images import parse_reference as parse
 
     cfg = im.oci_config
     lowers = im.lowerdirs()
@@ -318,33 +319,13 @@ def inspect_doc(store: Any, im: Any) -> dict[str, Any]:
     }
 
 
-def render_template(tmpl: str, doc: Any) -> str:
-    """A small subset of Go templates: ``{{.A.B}}`` and ``{{json .A}}``."""
-    import re
-
-    def value(path: str) -> Any:
-        v = doc
-        for part in [p for p in path.strip().lstrip(".").split(".") if p]:
-            v = v.get(part) if isinstance(v, dict) else None
-        return v
-
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:]))
-        v = value(expr)
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return "<no value>" if v is None else str(v)
-
-    return re.sub(r"\{\{(.*?)\}\}", sub, tmpl)
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
     store = _store()
     docs = [inspect_doc(store, store.resolve(r)) for r in args.images]
     if args.format and args.format != "json":
         for d in docs:
+            from .render import render_template
+
             print(render_template(args.format, d))
     else:
         print(json.dumps(docs, indent=4))
@@ -357,7 +338,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from pycompose.engine.images.remove import remove
+    from pycompose.engine.api.images import remove
 
     store = _store()
     failed = 0
@@ -370,14 +351,14 @@ def cmd_rm(args: argparse.Namespace) -> int:
         except PycomposeError as e:
             print(f"error: {e}", file=sys.stderr)
             failed = 1
-    from pycompose.engine.images.gc import gc
+    from pycompose.engine.api.images import gc
 
     gc(store)
     return failed
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from pycompose.engine.images.remove import prune
+    from pycompose.engine.api.images import prune
 
     if not args.force and sys.stdin.isatty():
         what = "all images without at least one container associated to them" if args.all \
@@ -396,7 +377,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from pycompose.engine.images.remove import history_rows
+    from pycompose.engine.api.images import history_rows
 
     store = _store()
     im = store.resolve(args.image)
@@ -426,7 +407,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from pycompose.engine.images.bootstrap import bootstrap
+    from pycompose.engine.api.images import bootstrap
 
     def progress(msg: str) -> None:
         if not args.quiet:

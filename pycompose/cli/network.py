@@ -1,8 +1,8 @@
 """``pycompose network create|ls|inspect|rm|connect|disconnect|prune``, as docker's.
 
-Calls ``pycompose.netplug`` directly (no supervisor needed: networks are kernel objects
-and a state file). Heavy imports (pyroute2 comes with the kernel calls) stay inside the
-handlers; netplug's own package import is light.
+Calls the networking layer through the engine's face (``engine.api.networks``); no
+supervisor is needed: networks are kernel objects and a state file. Heavy imports
+(pyroute2 comes with the kernel calls) stay inside the handlers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 
 def _kv(items: list[str] | None, what: str) -> dict[str, str]:
-    from pycompose.netplug import NetplugError
+    from pycompose.engine.api.networks import NetplugError
 
     out = {}
     for item in items or []:
@@ -26,7 +26,7 @@ def _kv(items: list[str] | None, what: str) -> dict[str, str]:
 
 
 def _nets() -> Any:
-    from pycompose.netplug import Networks
+    from pycompose.engine.api.networks import Networks
 
     return Networks()
 
@@ -83,7 +83,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def create(args: argparse.Namespace) -> int:
-    from pycompose.netplug import NetplugError
+    from pycompose.engine.api.networks import NetplugError
 
     if args.driver != "bridge":
         raise NetplugError(f"network {args.name}: driver {args.driver!r} is not supported "
@@ -100,7 +100,7 @@ def create(args: argparse.Namespace) -> int:
 
 def _matches(n: Any, filters: list[str]) -> bool:
     """docker's filters: the same key ORs, different keys AND."""
-    from pycompose.netplug import NetplugError
+    from pycompose.engine.api.networks import NetplugError
 
     by_key: dict[str, list[str]] = {}
     for f in filters:
@@ -177,7 +177,7 @@ def _docker_json(n: Any) -> dict[str, Any]:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    from pycompose.netplug import NetworkNotFound
+    from pycompose.engine.api.networks import NetworkNotFound
 
     nets = _nets()
     out, code = [], 0
@@ -192,7 +192,7 @@ def inspect(args: argparse.Namespace) -> int:
 
 
 def remove(args: argparse.Namespace) -> int:
-    from pycompose.netplug import NetplugError
+    from pycompose.engine.api.networks import NetplugError
 
     nets = _nets()
     code = 0
@@ -208,18 +208,15 @@ def remove(args: argparse.Namespace) -> int:
 
 def _container(ref: str) -> tuple[str, str, str | None]:
     """(id, name, netns path or None when it is not running) of an engine container."""
-    from pycompose.engine.containers import ContainerStore
-    from pycompose.util.paths import state_root
+    from pycompose.engine.api import Engine, Status
 
-    rec = ContainerStore(state_root()).get(ref)
-    pid = int(rec.get("State", {}).get("Pid") or 0)
-    running = rec.get("State", {}).get("Status") == "running" and pid > 0
-    return str(rec["Id"]), str(rec["Name"]).lstrip("/"), \
-        f"/proc/{pid}/ns/net" if running else None
+    rec = Engine().container(ref)
+    running = rec.status is Status.RUNNING and rec.pid > 0
+    return rec.id, rec.name, f"/proc/{rec.pid}/ns/net" if running else None
 
 
 def connect(args: argparse.Namespace) -> int:
-    from pycompose.netplug import NetplugError
+    from pycompose.engine.api.networks import NetplugError
 
     nets = _nets()
     nets.inspect(args.network)                    # a clear error first if it is missing
@@ -237,7 +234,7 @@ def connect(args: argparse.Namespace) -> int:
 
 
 def disconnect(args: argparse.Namespace) -> int:
-    from pycompose.netplug import NetplugError
+    from pycompose.engine.api.networks import NetplugError
 
     nets = _nets()
     net = nets.inspect(args.network)

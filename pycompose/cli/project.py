@@ -11,7 +11,9 @@ from typing import Any
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
     if command == "config":
-        p.add_argument("--format", choices=["yaml", "json"], default="yaml")
+        p.add_argument("--format", choices=["yaml", "json", "table"], default=None,
+                       help="yaml (the default) or json; with --variables also table "
+                            "(its default)")
         p.add_argument("-q", "--quiet", action="store_true",
                        help="only validate the configuration, print nothing")
         p.add_argument("--services", action="store_true", help="print the service names")
@@ -21,21 +23,24 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument("--images", action="store_true", help="print the image names")
         p.add_argument("--hash", metavar="SERVICES",
                        help="print the config hash of these services ('*' for all)")
+        p.add_argument("--variables", action="store_true",
+                       help="print the model's variables and their default values")
+        p.add_argument("--environment", action="store_true",
+                       help="print the environment used for interpolation")
         p.add_argument("--no-interpolate", action="store_true",
                        help="don't interpolate environment variables")
         p.add_argument("-o", "--output", metavar="FILE",
                        help="write the result to FILE instead of standard output")
+        p.add_argument("service_names", nargs="*", metavar="SERVICE",
+                       help="only these services and what they depend on")
         p.set_defaults(handler=config)
 
 
-def load_project(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
-    """The validated project that the global options (``-f``, ``-p``, ...) designate;
-    its warnings are printed to stderr, as docker compose prints them."""
-    from pycompose.compose.loader import LoadOptions, load
-    from pycompose.compose.model import validate
+def _load_options(args: argparse.Namespace, interpolate: bool) -> Any:
+    from pycompose.compose.loader import LoadOptions
 
     g = getattr(args, "global_options", None)
-    opts = LoadOptions(
+    return LoadOptions(
         files=tuple(getattr(g, "files", None) or ()),
         project_name=getattr(g, "project_name", None),
         project_directory=getattr(g, "project_directory", None),
@@ -43,7 +48,26 @@ def load_project(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
         profiles=tuple(getattr(g, "profiles", None) or ()),
         interpolate=interpolate,
     )
-    project = validate(load(opts))
+
+
+def load_raw(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
+    """The loaded, not yet validated, project the global options designate; its
+    warnings are printed to stderr."""
+    from pycompose.compose.loader import load
+
+    raw = load(_load_options(args, interpolate))
+    for message in raw.warnings:
+        print(f"WARN: {message}", file=sys.stderr)
+    return raw
+
+
+def load_project(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
+    """The validated project that the global options (``-f``, ``-p``, ...) designate;
+    its warnings are printed to stderr, as docker compose prints them."""
+    from pycompose.compose.loader import load
+    from pycompose.compose.model import validate
+
+    project = validate(load(_load_options(args, interpolate)))
     for message in project.warnings:
         print(f"WARN: {message}", file=sys.stderr)
     return project
@@ -51,12 +75,29 @@ def load_project(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
 
 def config(args: argparse.Namespace) -> int:
     from pycompose.compose import render
+    from pycompose.compose.errors import ComposeError
 
+    if args.variables:
+        return _write(args, _variables_text(args))
+    fmt = args.format or "yaml"
+    if fmt == "table":
+        raise ComposeError('unsupported format "table" (config prints yaml or json)')
+    if args.no_interpolate and not (args.environment or args.volumes or args.networks
+                                    or args.profiles or args.images or args.hash):
+        # the model as loaded, not the typed project: ${VAR} may stand where a
+        # number or a port is expected (docker compose's runConfigNoInterpolate)
+        data = render.raw_model_dict(load_raw(args, interpolate=False))
+        if args.services:
+            return _write(args, "".join(f"{name}\n" for name in data.get("services", {})))
+        text = render.to_json(data) if fmt == "json" else render.to_yaml(data)
+        return _write(args, text)
     project = load_project(args, interpolate=not args.no_interpolate)
-    if args.quiet:
-        return 0
+    project = project.selected(list(getattr(args, "service_names", None) or []))
     lines: list[str] | None = None
-    if args.services:
+    if args.environment:
+        # sorted as docker compose sorts them: the KEY=VALUE strings themselves
+        lines = sorted(f"{k}={v}" for k, v in project.environment.items())
+    elif args.services:
         lines = sorted(project.services)
     elif args.volumes:
         lines = sorted(project.volumes)
@@ -72,15 +113,24 @@ def config(args: argparse.Namespace) -> int:
         lines = []
         for name in wanted:
             if name not in project.services:
-                from pycompose.compose.errors import ComposeError
-
                 raise ComposeError(f"no such service: {name}")
             lines.append(f"{name} {render.service_hash(project, name)}")
     if lines is not None:
         text = "".join(f"{line}\n" for line in lines)
     else:
-        data = render.project_dict(project)
-        text = render.to_json(data) if args.format == "json" else render.to_yaml(data)
+        if fmt == "json":
+            text = render.to_json(render.project_json_dict(project))
+        else:
+            text = render.to_yaml(render.project_dict(project))
+        # docker compose prints every $ of the interpolated model as $$, so that its
+        # output loads back to the same project
+        text = render.escape_dollars(text)
+    return _write(args, text)
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
+    if args.quiet:
+        return 0
     if args.output:
         from pycompose.util.fs import atomic_write
 
@@ -88,3 +138,40 @@ def config(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _variables_text(args: argparse.Namespace) -> str:
+    """``config --variables``: the variables of the model loaded without
+    interpolation (merged, included, extended), in docker compose's three shapes: a
+    table (NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE; its default), Go's JSON
+    of the map (4-space indent), or go-yaml's YAML of it (lowercased field names)."""
+    from pycompose.compose import render
+    from pycompose.compose.interpolate import extract_variables
+
+    raw = load_raw(args, interpolate=False)
+    variables = sorted(extract_variables(render.plain(raw.data)).items())
+    fmt = args.format or "table"
+    if fmt == "json":
+        data = {name: {"Name": v.name, "DefaultValue": v.default,
+                       "PresenceValue": v.alternate, "Required": v.required}
+                for name, v in variables}
+        return render.to_json(data, indent=4) + "\n"
+    if fmt == "yaml":
+        if not variables:
+            return "{}\n"
+        # go-yaml's Marshal: 4-space indentation, no line width
+        def value(x: str) -> str:
+            return render.yaml_scalar(x, indent=8, step=4, width=1 << 30)
+
+        out: list[str] = []
+        for name, v in variables:
+            out.append(f"{value(name)}:")
+            out.append(f"    name: {value(v.name)}")
+            out.append(f"    defaultvalue: {value(v.default)}")
+            out.append(f"    presencevalue: {value(v.alternate)}")
+            out.append(f"    required: {'true' if v.required else 'false'}")
+        return "\n".join(out) + "\n"
+    rows = [["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"]]
+    rows += [[name, "true" if v.required else "false", v.default, v.alternate]
+             for name, v in variables]
+    return render.tabwriter(rows, minwidth=20, padding=3)

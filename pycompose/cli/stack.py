@@ -2,7 +2,7 @@
 ``logs``, ``start``, ``stop``, ``restart``, ``kill``, ``rm``, ``exec``, ``port``.
 
 They load the project like ``config`` does, then call ``pycompose.compose.orchestrate``
-(heavy imports inside the handlers)."""
+on the engine's face (heavy imports inside the handlers)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         a("-f", "--follow", action="store_true")
         a("-n", "--tail", default="all")
         a("-t", "--timestamps", action="store_true")
+        a("--since", help="logs since a time (2013-01-02T13:23:37Z) or a duration (42m)")
+        a("--until", help="logs before a time or a duration before now")
         a("--no-log-prefix", action="store_true")
         a("services", nargs="*", metavar="SERVICE")
         p.set_defaults(handler=logs)
@@ -65,6 +67,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
             a("-f", "--force", action="store_true", help="don't ask (always true here)")
             a("-s", "--stop", action="store_true", help="stop the containers first")
             a("-v", "--volumes", action="store_true", help="remove anonymous volumes")
+        if command == "restart":
+            a("--no-deps", action="store_true", help="don't restart dependent services")
         a("services", nargs="*", metavar="SERVICE")
         p.set_defaults(handler=simple, verb=command)
     elif command == "exec":
@@ -94,22 +98,28 @@ def _project_lock(name: str) -> Any:
 
 
 def _progress() -> Any:
-    from pycompose.compose.orchestrate import Progress
+    from pycompose.compose.execute import Progress
 
     return Progress(lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _engine() -> Any:
-    from pycompose.compose.orchestrate import Engine
+    from pycompose.engine.api import Engine
 
     return Engine(_root())
+
+
+def _write(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def up(args: argparse.Namespace) -> int:
     import trio
 
+    from pycompose.compose import orchestrate as O
+    from pycompose.compose.attach import run_attached
     from pycompose.compose.errors import ComposeError
-    from pycompose.compose.orchestrate import Orchestrator, UpOptions, run_attached
 
     project = load_project(args)
     scale: dict[str, int] = {}
@@ -118,42 +128,37 @@ def up(args: argparse.Namespace) -> int:
         if not sep or not num.isdigit():
             raise ComposeError(f"invalid --scale {item!r}: use SERVICE=NUMBER")
         scale[name] = int(num)
-    opts = UpOptions(services=args.services, detach=args.detach,
-                     force_recreate=args.force_recreate, no_recreate=args.no_recreate,
-                     no_deps=args.no_deps, no_start=args.no_start,
-                     remove_orphans=args.remove_orphans, timeout=args.timeout,
-                     wait=args.wait, wait_timeout=args.wait_timeout, scale=scale)
-    orch = Orchestrator(project, _engine(), _progress())
+    opts = O.UpOptions(services=args.services, detach=args.detach,
+                       force_recreate=args.force_recreate, no_recreate=args.no_recreate,
+                       no_deps=args.no_deps, no_start=args.no_start,
+                       remove_orphans=args.remove_orphans, timeout=args.timeout,
+                       wait=args.wait, wait_timeout=args.wait_timeout, scale=scale)
+    engine, progress = _engine(), _progress()
     if args.detach or args.no_start or args.wait:
         with _project_lock(project.name):
-            trio.run(orch.up, opts)
+            trio.run(O.up, project, engine, opts, progress)
         return 0
-
-    def write(data: bytes) -> None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-
-    return trio.run(run_attached, orch, opts, write)
+    return trio.run(run_attached, project, engine, opts, _write, progress)
 
 
 def down(args: argparse.Namespace) -> int:
     import trio
 
-    from pycompose.compose.orchestrate import down as do_down
+    from pycompose.compose import orchestrate as O
 
     project = load_project(args)
     with _project_lock(project.name):
-        trio.run(lambda: do_down(project, _engine(), volumes=args.volumes,
-                                 remove_orphans=args.remove_orphans, timeout=args.timeout,
-                                 progress=_progress()))
+        trio.run(lambda: O.down(project, _engine(), volumes=args.volumes,
+                                remove_orphans=args.remove_orphans, timeout=args.timeout,
+                                progress=_progress()))
     return 0
 
 
-def _rows(args: argparse.Namespace, all_: bool) -> tuple[Any, list[dict[str, Any]]]:
+def _rows(args: argparse.Namespace, all_: bool) -> tuple[Any, list[Any]]:
     from pycompose.compose.orchestrate import container_rows
 
     project = load_project(args)
-    return project, container_rows(project.name, _engine(), all_=all_,
+    return project, container_rows(project, _engine(), all_=all_,
                                    services=getattr(args, "services", []))
 
 
@@ -161,35 +166,34 @@ def ps(args: argparse.Namespace) -> int:
     import json
 
     from pycompose.compose import translate as T
-    from pycompose.compose.orchestrate import labels_of, short_name, status_of
-    from pycompose.engine.containers import status_line
+
+    from .render import status_line
 
     _, rows = _rows(args, args.all)
     if args.quiet:
         for r in rows:
-            print(r["Id"])
+            print(r.id)
         return 0
     if args.services:
-        for s in dict.fromkeys(labels_of(r).get(T.LABEL_SERVICE, "") for r in rows):
+        for s in dict.fromkeys(r.labels.get(T.LABEL_SERVICE, "") for r in rows):
             print(s)
         return 0
 
-    def ports(r: dict[str, Any]) -> str:
+    def ports(r: Any) -> str:
         out = []
-        for ctr, binds in ((r.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        for ctr, binds in r.ports.items():
             for b in binds or []:
                 out.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{ctr}")
         return ", ".join(out)
 
-    def command(r: dict[str, Any]) -> str:
-        cfg = r.get("Config") or {}
-        text = " ".join([*(cfg.get("Entrypoint") or []), *(cfg.get("Cmd") or [])])
+    def command(r: Any) -> str:
+        text = " ".join(r.command)
         return f'"{text[:20]}…"' if len(text) > 20 else f'"{text}"'
 
-    table = [{"Name": short_name(r), "Image": labels_of(r).get(T.LABEL_IMAGE, ""),
-              "Command": command(r), "Service": labels_of(r).get(T.LABEL_SERVICE, ""),
-              "Created": r.get("Created", ""), "Status": status_line(r),
-              "State": status_of(r), "Ports": ports(r), "ID": r["Id"]} for r in rows]
+    table = [{"Name": r.name, "Image": r.labels.get(T.LABEL_IMAGE, ""),
+              "Command": command(r), "Service": r.labels.get(T.LABEL_SERVICE, ""),
+              "Created": r.created, "Status": status_line(r.raw),
+              "State": r.status.value, "Ports": ports(r), "ID": r.id} for r in rows]
     if args.format == "json":
         print(json.dumps(table))
         return 0
@@ -204,67 +208,53 @@ def ps(args: argparse.Namespace) -> int:
 def logs(args: argparse.Namespace) -> int:
     import trio
 
-    from pycompose.compose.errors import ComposeError
-    from pycompose.compose.orchestrate import follow_logs
+    from pycompose.compose.attach import follow_logs
+
+    from .container import log_window
 
     _, rows = _rows(args, True)
-    tail = None
-    if args.tail != "all":
-        if not args.tail.isdigit():
-            raise ComposeError(f"invalid --tail {args.tail!r}: a number or 'all'")
-        tail = int(args.tail)
-
-    def write(data: bytes) -> None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-
-    trio.run(lambda: follow_logs(_engine(), rows, write, follow=args.follow, tail=tail,
-                                 timestamps=args.timestamps, prefix=not args.no_log_prefix))
+    w = log_window(args.tail, args.since, args.until)
+    trio.run(lambda: follow_logs(_engine(), rows, _write, follow=args.follow, tail=w.tail,
+                                 timestamps=args.timestamps, prefix=not args.no_log_prefix,
+                                 since=w.since, until=w.until))
     return 0
 
 
 def simple(args: argparse.Namespace) -> int:
-    from pycompose.compose.orchestrate import short_name, status_of
+    """start, stop, restart, kill, rm."""
+    import trio
 
-    verb = args.verb
-    _, rows = _rows(args, True)
-    engine = _engine()
-    progress = _progress()
-    done = {"start": "Started", "stop": "Stopped", "restart": "Restarted",
-            "kill": "Killed", "rm": "Removed"}[verb]
-    if verb in ("stop", "kill", "restart", "rm"):
-        rows = list(reversed(rows))
-    for r in rows:
-        running = status_of(r) in ("running", "restarting")
-        msg: dict[str, Any] = {"op": verb, "id": r["Id"]}
-        if verb == "start" and running:
-            continue
-        if verb in ("stop", "kill") and not running:
-            continue
-        if verb == "rm":
-            if running and not args.stop:
-                continue
-            msg.update(force=True, volumes=args.volumes)
-        if getattr(args, "timeout", None) is not None:
-            msg["timeout"] = args.timeout
-        if verb == "kill":
-            msg["signal"] = args.signal
-        engine.call(msg)
-        progress("Container", short_name(r), done)
+    from pycompose.compose import orchestrate as O
+
+    project = load_project(args)
+    engine, progress = _engine(), _progress()
+    services = list(args.services)
+    timeout = getattr(args, "timeout", None)
+    if args.verb == "start":
+        trio.run(lambda: O.start(project, engine, services, progress))
+    elif args.verb == "stop":
+        trio.run(lambda: O.stop(project, engine, services, timeout=timeout, progress=progress))
+    elif args.verb == "restart":
+        trio.run(lambda: O.restart(project, engine, services, timeout=timeout,
+                                   no_deps=getattr(args, "no_deps", False), progress=progress))
+    elif args.verb == "kill":
+        trio.run(lambda: O.kill(project, engine, services, signal=args.signal,
+                                progress=progress))
+    else:
+        trio.run(lambda: O.rm(project, engine, services, stop_first=args.stop,
+                              volumes=args.volumes, timeout=timeout, progress=progress))
     return 0
 
 
-def _running_container(args: argparse.Namespace) -> dict[str, Any]:
+def _running_container(args: argparse.Namespace) -> Any:
     """Container ``--index`` of ``args.service``, which must be running."""
     from pycompose.compose import translate as T
     from pycompose.compose.errors import ComposeError
-    from pycompose.compose.orchestrate import labels_of
 
     _, rows = _rows(args, False)
     for r in rows:
-        labels = labels_of(r)
-        if labels.get(T.LABEL_SERVICE) == args.service and \
-                labels.get(T.LABEL_NUMBER) == str(args.index):
+        if r.labels.get(T.LABEL_SERVICE) == args.service and \
+                r.labels.get(T.LABEL_NUMBER) == str(args.index):
             return r
     raise ComposeError(f"service {args.service!r} is not running")
 
@@ -273,7 +263,6 @@ def exec_(args: argparse.Namespace) -> int:
     """``exec SERVICE CMD``: the engine's ``container exec`` on the service's container."""
     from pycompose.cli import main as cli_main
     from pycompose.compose.errors import ComposeError
-    from pycompose.compose.orchestrate import short_name
 
     container = _running_container(args)
     argv = ["container", "exec"]
@@ -290,7 +279,7 @@ def exec_(args: argparse.Namespace) -> int:
         argv += ["-e", e]
     if not args.command:
         raise ComposeError("exec needs a command: pycompose exec SERVICE COMMAND [ARGS...]")
-    return cli_main([*argv, short_name(container), *args.command])
+    return cli_main([*argv, container.name, *args.command])
 
 
 def port(args: argparse.Namespace) -> int:
@@ -298,7 +287,7 @@ def port(args: argparse.Namespace) -> int:
 
     container = _running_container(args)
     key = f"{args.port}/{args.protocol}"
-    binds = ((container.get("NetworkSettings") or {}).get("Ports") or {}).get(key) or []
+    binds = container.ports.get(key) or []
     if not binds:
         raise ComposeError(f"no port {key} published for service {args.service!r}")
     for b in binds:

@@ -61,8 +61,7 @@ def _records(root: Path) -> list[dict[str, Any]]:
 
 
 def images_row(root: Path) -> DfRow:
-    from pycompose.engine.images import ImageStore
-    from pycompose.engine.images.reference import familiar_name
+    from pycompose.engine.api.images import ImageStore, familiar_name
 
     store = ImageStore(root)
     in_use = store.image_in_use

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pycompose.engine.volumes import VolumeStore
+    from pycompose.engine.api.volumes import VolumeStore
 
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
@@ -45,7 +45,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def _store() -> VolumeStore:
-    from pycompose.engine.volumes import VolumeStore
+    from pycompose.engine.api.volumes import VolumeStore
     from pycompose.util.paths import state_root
 
     return VolumeStore(state_root())
@@ -60,7 +60,7 @@ def _kv(items: list[str]) -> dict[str, str]:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import EngineError
 
     if args.driver != "local":
         raise EngineError(f"volume driver {args.driver!r} is not available: only 'local'")
@@ -97,7 +97,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import NotFound
+    from pycompose.engine.api import NotFound
 
     store = _store()
     out, code = [], 0
@@ -112,7 +112,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from pycompose.engine.errors import EngineError
+    from pycompose.engine.api import EngineError
 
     store = _store()
     code = 0

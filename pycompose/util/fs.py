@@ -1,4 +1,6 @@
-"""Crash-safe files: atomic writes (write, fsync, rename) and advisory locks."""
+"""Crash-safe files: atomic writes (write, fsync, rename) and advisory locks, and the
+modes of the state root: records 0600 and directories 0700 whatever the umask
+(paths.PRIVATE_FILE, paths.PRIVATE_DIR)."""
 
 from __future__ import annotations
 
@@ -6,16 +8,21 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .paths import PRIVATE_DIR, PRIVATE_FILE, private_dir
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+
+def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old or the new content,
-    never a part, even if the process is killed or the machine loses power."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    never a part, even if the process is killed or the machine loses power. The file
+    gets ``mode`` exactly (root-only by default: this is how state is written); the
+    directories made for it are 0700."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,10 +63,64 @@ def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
 
     flock locks die with their process, so a killed pycompose never leaves a lock
     held."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
+
+
+#: What ``tighten_state`` closes under a state root, besides the root itself: the
+#: record folders (and each record's own folder) and the record files. A volume's
+#: ``_data`` and the image store's layers keep the modes containers need: the closed
+#: root above them is what keeps other users out.
+_STATE_DIRS = ("containers", "volumes", "networks", "images", "cache", "builds")
+_RECORD_SUFFIXES = (".json", ".log", ".lock")
+
+
+def tighten_state(root: Path) -> list[str]:
+    """Close a state root made by an older pycompose or under a loose umask: the root
+    and its folders 0700, records 0600. Only what this process owns is changed.
+    Returns the paths it changed."""
+    changed: list[str] = []
+    me = os.geteuid()
+
+    def close(path: Path, mode: int) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if st.st_uid != me or stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) == mode:
+            return
+        if stat.S_IMODE(st.st_mode) & ~mode or mode == PRIVATE_DIR:
+            os.chmod(path, mode)
+            changed.append(str(path))
+
+    close(root, PRIVATE_DIR)
+    for entry in _scan(root):
+        if entry.is_dir(follow_symlinks=False) and entry.name in _STATE_DIRS:
+            close(Path(entry.path), PRIVATE_DIR)
+        elif entry.is_file(follow_symlinks=False) and entry.name.startswith("supervisor."):
+            close(Path(entry.path), PRIVATE_FILE)
+    for folder in ("containers", "volumes"):
+        for item in _scan(root / folder):
+            if not item.is_dir(follow_symlinks=False):
+                continue
+            close(Path(item.path), PRIVATE_DIR)
+            for f in _scan(Path(item.path)):
+                if f.is_file(follow_symlinks=False) and f.name.endswith(_RECORD_SUFFIXES):
+                    close(Path(f.path), PRIVATE_FILE)
+    for f in _scan(root / "networks"):
+        if f.is_file(follow_symlinks=False):
+            close(Path(f.path), PRIVATE_FILE)
+    return changed
+
+
+def _scan(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []

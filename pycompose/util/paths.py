@@ -28,3 +28,29 @@ def root_id(root: Path | None = None) -> str:
 
     path = str((root or state_root()).absolute())
     return hashlib.sha256(path.encode()).hexdigest()[:6]
+
+
+#: State is root's (or, rootless, its owner's) alone, whatever the caller's umask, as
+#: docker's /var/lib/docker: records hold secrets (``-e PASSWORD=...``) and volume
+#: data, and the supervisor's socket is a way to run anything as root.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """``mkdir -p`` where every directory this call makes is 0700 exactly, whatever
+    the umask (existing ones are left as they are: see ``fs.tighten_state``)."""
+    missing = []
+    p = path
+    while not os.path.isdir(p):
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, PRIVATE_DIR)
+        except FileExistsError:
+            continue
+        os.chmod(d, PRIVATE_DIR)
+    return path

@@ -1,5 +1,7 @@
 """The layers of DESIGN.md, checked rather than hoped for: engine and netplug never
-import compose; netplug never imports engine; nothing but the CLI imports the CLI."""
+import compose; netplug never imports engine; nothing but the CLI imports the CLI; the
+front ends (the CLI, compose, kube) reach the engine only through its face
+(``engine/api``) and never netplug; inside the engine, netplug has a narrow door."""
 
 from __future__ import annotations
 
@@ -69,3 +71,40 @@ def test_every_package_is_installed() -> None:
                 continue  # the symlinks to the three layers
             present.add(".".join([dotted, *rel]))
     assert present == declared
+
+
+#: the engine's face: what front ends may import of the engine
+FACE = ("pycompose.engine.api", "pycompose.engine.errors")
+FRONT_ENDS = {"compose": "compose", "pycompose/cli": "pycompose/cli", "kube": "kube"}
+#: the engine's modules that may import netplug (its narrow door)
+NETPLUG_DOORS = {"engine/networks.py", "engine/supervisor/net.py", "engine/api/requests.py",
+                 "engine/api/networks.py"}
+
+
+def _files(folder: str) -> list[Path]:
+    base = ROOT / folder
+    return sorted(base.rglob("*.py")) if base.is_dir() else []
+
+
+def test_front_ends_use_only_the_engines_face() -> None:
+    bad = []
+    for folder in FRONT_ENDS:
+        for path in _files(folder):
+            for lineno, name in imported_modules(path):
+                if name == "pycompose.engine" or (name.startswith("pycompose.engine.")
+                                                  and not name.startswith(FACE)):
+                    bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+                if name == "pycompose.netplug" or name.startswith("pycompose.netplug."):
+                    bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+    assert not bad, "front ends reaching past the engine's face:\n" + "\n".join(bad)
+
+
+def test_netplug_is_reached_through_a_narrow_door() -> None:
+    bad = []
+    for path in _files("engine"):
+        rel = str(path.relative_to(ROOT))
+        for lineno, name in imported_modules(path):
+            if (name == "pycompose.netplug" or name.startswith("pycompose.netplug.")) \
+                    and rel not in NETPLUG_DOORS:
+                bad.append(f"{rel}:{lineno} imports {name}")
+    assert not bad, "netplug imported outside its doors:\n" + "\n".join(bad)

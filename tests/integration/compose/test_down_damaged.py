@@ -26,10 +26,10 @@ def _marks(stack: Stack) -> list[str]:
 
 def _project_objects(stack: Stack) -> list[str]:
     """netns, links, cgroups and container processes of the test's root (the
-    supervisor, which lingers, is not the project's)."""
+    supervisor, its spare launcher and its log keeper linger: not the project's)."""
     snap = snapshot(_marks(stack))
-    procs = [p for p in snap.processes if "pycompose.engine.supervisor" not in p
-             and "runtime.warm" not in p]
+    procs = [p for p in snap.processes if not any(
+        s in p for s in ("pycompose.engine.supervisor", "runtime.warm", "logs.keeper"))]
     nets = [n for n in snap.netns if "-p-" in n]
     return sorted([*nets, *snap.cgroups, *procs])
 

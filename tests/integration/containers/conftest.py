@@ -1,80 +1,9 @@
-"""Fixtures of the container tests: a state root with the busybox image imported, a
-CLI runner, and a teardown that removes every container and stops the supervisor
-before ``no_leaks`` looks for leftovers."""
+"""Fixtures of the container tests: the ``engine`` of ``pctest/engine.py`` (a state
+root with the busybox image imported, a CLI runner, a teardown that removes every
+container and stops the supervisor before ``no_leaks`` looks for leftovers)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from pctest.engine import Engine, engine
 
-import pytest
-from pctest.cli import run
-
-
-class Engine:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, *args: str, timeout: float = 60,
-                 input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run(["container", *args], timeout=timeout, input=input)
-
-    def ok(self, *args: str, timeout: float = 60) -> str:
-        r = self(*args, timeout=timeout)
-        assert r.returncode == 0, f"pycompose container {' '.join(args)}: {r.stderr}"
-        return r.stdout
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run(list(args))
-
-    def supervisor_pid(self) -> int | None:
-        try:
-            pid = int((self.root / "supervisor.lock").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
-
-    def wait_for(self, ref: str, status: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self("inspect", "-f", "{{.State.Status}}", ref)
-            if r.returncode == 0 and r.stdout.strip() == status:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{ref} did not reach {status}")
-
-
-@pytest.fixture
-def engine(no_leaks: Path, busybox_tar: Path,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setenv("PYCOMPOSE_SUPERVISOR_IDLE", "20")
-    r = run(["image", "import", str(busybox_tar), "busybox:latest"])
-    assert r.returncode == 0, r.stderr
-    e = Engine(no_leaks)
-    yield e
-    ids = run(["container", "ls", "-aq", "--no-trunc"]).stdout.split()
-    if ids:
-        run(["container", "rm", "-f", "-v", *ids])
-    pid = e.supervisor_pid()
-    if pid:
-        from pycompose.engine import client
-
-        try:
-            client.request(no_leaks, {"op": "shutdown"}, start=False)
-        except Exception:
-            pass
-        deadline = time.monotonic() + 10
-        while e.supervisor_pid() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert e.supervisor_pid() is None, "the supervisor did not exit"
-    if (no_leaks / "networks").exists():  # the default bridge outlives containers
-        from pycompose.netplug import Networks
-
-        Networks(no_leaks).cleanup_all()
+__all__ = ["Engine", "engine"]

@@ -206,3 +206,26 @@ def test_a_refusal_crosses_the_socket_as_its_kind(engine: Engine) -> None:
         client.request(engine.root, {"op": "rm", "id": "0123456789ab", "force": True})
     with contextlib.suppress(NotFound):
         client.request(engine.root, {"op": "stop", "id": "0123456789ab"})
+
+
+def test_gc_keeps_the_layers_of_a_running_container_whatever_its_image_says(
+        engine: Engine) -> None:
+    """An image removed with -f while a container runs on it, whose config blob is then
+    damaged: gc must keep the container's lowerdirs (review D2: in doubt, keep)."""
+    import glob
+
+    engine.cli("image", "tag", "busybox:latest", "gcvictim:1")
+    cid = engine.ok("run", "-d", "gcvictim:1", "sleep", "60").strip()
+    lower = json.loads(engine.ok("inspect", "-f", "{{json .GraphDriver.Data.LowerDir}}", cid))
+    image_id = engine.ok("inspect", "-f", "{{.Image}}", cid).strip()
+    assert engine.cli("image", "rm", "-f", "gcvictim:1").returncode == 0
+    assert engine.cli("image", "rm", "-f", "busybox:latest").returncode == 0
+    for blob in glob.glob(str(engine.root / "images" / "blobs" / "*" / image_id.split(":")[1])) \
+            + glob.glob(str(engine.root / "images" / "blobs" / image_id.split(":")[1])):
+        with open(blob, "w") as f:
+            f.write("{ damaged")
+    assert engine.cli("image", "prune", "-a", "-f").returncode == 0
+    for d in lower.split(":"):
+        assert os.path.isdir(d), f"gc removed {d}, a lowerdir of a running container"
+    assert engine.ok("exec", cid, "ls", "/bin/sh").strip() == "/bin/sh"
+    engine.ok("rm", "-f", cid)

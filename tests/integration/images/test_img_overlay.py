@@ -55,8 +55,10 @@ def test_committing_an_upper_dir_makes_a_layer_that_mounts_the_same(
     upper = overlay.base / "upper0"
     overlay.umount_all()
 
-    img = store.commit(upper, busybox, repo_tag="bb:committed", author="tester",
-                       comment="a test commit", changes=["ENV X=1"], created_by="sh -c edit")
+    from pycompose.engine.images.build import commit_dir
+
+    img = commit_dir(store, upper, busybox, repo_tag="bb:committed", author="tester",
+                     comment="a test commit", changes=["ENV X=1"], created_by="sh -c edit")
     assert img.id != busybox.id and img.repo_tags == ["docker.io/library/bb:committed"]
     assert img.config["Cmd"] == ["sh"] and "X=1" in img.config["Env"]
     assert len(img.lowerdirs()) == 2 and img.lowerdirs()[1:] == busybox.lowerdirs()

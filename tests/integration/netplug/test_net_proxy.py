@@ -34,7 +34,7 @@ async def test_ipv6_host_address_through_the_userland_proxy(
     got = nets.publish("a" * 64, att.ip, [PortBinding("::1", None, 80, "tcp"),
                                           PortBinding("::1", None, 80, "udp"),
                                           PortBinding("", None, 80, "tcp")])
-    todo = userland_bindings(nets)
+    todo = userland_bindings(nets.store)
     assert {(p.host_ip, p.proto) for p in todo} == {("::1", "tcp"), ("::1", "udp"),
                                                     ("::", "tcp")}
     async with trio.open_nursery() as n:

@@ -147,7 +147,10 @@ def test_opaque_dirs_and_whiteouts_of_upper_layers_hold(no_leaks: Path, store: o
     os.setxattr(diff / "etc", "trusted.overlay.opaque", b"y")
     (diff / "bin").mkdir()
     os.mknod(diff / "bin/true", stat.S_IFCHR, os.makedev(0, 0))
-    img = store.commit(diff, base, repo_tag="layered:1")  # type: ignore[attr-defined]
+    from pycompose.engine.images.build import commit_dir
+
+    img = commit_dir(store, diff, base, repo_tag="layered:1", author="", comment="",  # type: ignore[arg-type]
+                     changes=[], created_by="")
     lowers = [str(p) for p in img.lowerdirs()]
     assert len(lowers) == 2
     spec = _spec(no_leaks, lowers, "/bin/sh", "-c", "ls /etc; ls /bin/true; echo ls=$?")

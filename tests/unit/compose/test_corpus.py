@@ -5,15 +5,19 @@
 - ``options.yaml`` (optional): ``files``, ``profiles``, ``project_name``, ``env`` (the
   shell environment; the real one is never used, so results do not depend on the
   machine);
-- ``expected.yaml``: what ``pycompose config`` prints, as YAML; ``{dir}`` stands for the
-  case folder's absolute path; the project name is the folder's name;
+- ``expected.yaml``: what ``pycompose config`` prints, byte for byte (before ``$`` is
+  doubled); ``{dir}`` stands for the case folder's absolute path; the project name is
+  the folder's name;
+- ``warnings.txt`` (optional): each line a substring of one of the warnings;
 - or ``error.txt``: a substring of the one error message (file:line:column: key: what);
 - neither: the case must load without error.
 
 Cases named ``m-*`` test the model (keys, syntaxes, errors), ``l-*`` the loader
-(interpolation, merge, extends, include). Regenerate an ``expected.yaml`` after a
-deliberate change with ``python tests/unit/compose/test_corpus.py CASE...`` and read
-the diff.
+(interpolation, merge, extends, include), ``r-*`` are real-world-shaped projects
+(many services, secrets, builds, healthchecks, profiles, extends chains, includes).
+``options.yaml`` may also name ``env_files`` (``--env-file``). Regenerate an
+``expected.yaml`` after a deliberate change with
+``python tests/unit/compose/test_corpus.py CASE...`` and read the diff.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import yaml
 from pycompose.compose import render
 from pycompose.compose.errors import ComposeError
 from pycompose.compose.loader import LoadOptions, load
-from pycompose.compose.model import validate
+from pycompose.compose.model import Project, validate
 
 CORPUS = Path(__file__).resolve().parents[3] / "examples" / "compose-files" / "corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
@@ -36,6 +40,11 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir(
 
 def run_case(case: Path) -> dict[str, Any]:
     """``pycompose config`` of one case, as data (raises ComposeError)."""
+    return render.project_dict(load_case(case))
+
+
+def load_case(case: Path) -> Project:
+    """The validated project of one case (raises ComposeError)."""
     options: dict[str, Any] = {}
     if (case / "options.yaml").exists():
         options = yaml.safe_load((case / "options.yaml").read_text()) or {}
@@ -44,8 +53,9 @@ def run_case(case: Path) -> dict[str, Any]:
         environ={str(k): str(v) for k, v in (options.get("env") or {}).items()},
         profiles=list(options.get("profiles", ())),
         project_name=options.get("project_name"),
+        env_files=list(options.get("env_files", ())),
         stdin=lambda: "")
-    return render.project_dict(validate(load(opts)))
+    return validate(load(opts))
 
 
 def test_corpus_is_big_enough() -> None:
@@ -65,12 +75,19 @@ def test_case(name: str) -> None:
         assert expected_error in str(info.value)
         assert "\n" not in str(info.value)
         return
-    got = run_case(case)
+    project = load_case(case)
+    got = render.project_dict(project)
+    warnings_file = case / "warnings.txt"
+    if warnings_file.exists():
+        for line in warnings_file.read_text().splitlines():
+            assert any(line in w for w in project.warnings), (line, project.warnings)
     if expected_file.exists():
-        text = expected_file.read_text().replace("{dir}", str(case))
-        assert got == yaml.safe_load(text)
-        # and the YAML we print reads back as the same document
-        assert yaml.safe_load(render.to_yaml(got)) == got
+        expected = expected_file.read_text()
+        assert got == yaml.safe_load(expected.replace("{dir}", str(case)))
+        # byte for byte (go-yaml's layout and quoting), and it reads back the same
+        printed = render.to_yaml(got)
+        assert printed.replace(str(case), "{dir}") == expected
+        assert yaml.safe_load(printed) == got
 
 
 def regenerate(names: list[str]) -> None:  # pragma: no cover - a maintainer's tool

@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pycompose.compose.errors import ComposeError
-from pycompose.compose.interpolate import InterpolationError, Template, interpolate_tree
+from pycompose.compose.interpolate import (
+    InterpolationError,
+    Template,
+    Variable,
+    extract_variables,
+    interpolate_tree,
+)
 from pycompose.compose.yamlsrc import load_yaml
 
 ENV = {"FOO": "first", "BAR": "", "NUM": "8080", "lower": "yes"}
@@ -110,3 +116,63 @@ def test_never_raises_anything_else(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters="$")))
 def test_text_without_dollar_is_unchanged(text: str) -> None:
     assert Template(ENV.get).expand(text) == text
+
+
+# Braces inside a default or alternative belong to it (compose-go counts every "{"):
+# a set variable leaves no stray "}" behind, an unset one gives the whole default.
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('${FOO:-{"json":1}}', "first"),
+        ('${UNSET:-{"json":1}}', '{"json":1}'),
+        ('${BAR:-{"json":1}}', '{"json":1}'),
+        ("${FOO-{a}}", "first"),
+        ("${UNSET-{a}}", "{a}"),
+        ("${BAR-{a}}", ""),
+        ("${FOO:+{x: [1, 2]}}", "{x: [1, 2]}"),
+        ("${UNSET:+{x}}", ""),
+        ("${FOO:-${UNSET:-{b}}}", "first"),
+        ("${UNSET:-${ALSO:-{b}}}", "{b}"),
+        ("${UNSET:-{{nested}}}-tail", "{{nested}}-tail"),
+        ('pre ${FOO:-{"a":{"b":2}}} post', "pre first post"),
+        ("${UNSET:-a}b}", "ab}"),
+        ("${FOO:?{oops}}", "first"),
+    ],
+)
+def test_braces_inside_defaults(template: str, expected: str) -> None:
+    assert Template(ENV.get).expand(template) == expected
+
+
+# --- the variables a model uses (config --variables) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tree", "expected"),
+    [
+        ({}, {}),
+        ({"image": "plain"}, {}),
+        ({"image": "$$escaped ${}"}, {}),
+        ({"image": "$IMG"}, {"IMG": Variable("IMG")}),
+        ({"image": "$img_2x"}, {"img_2x": Variable("img_2x")}),
+        ({"image": "${TAG?}"}, {"TAG": Variable("TAG", required=True)}),
+        ({"image": "${TAG:?why}"}, {"TAG": Variable("TAG", required=True)}),
+        ({"image": "${TAG:-1.0}"}, {"TAG": Variable("TAG", default="1.0")}),
+        ({"image": "${TAG-1.0}"}, {"TAG": Variable("TAG", default="1.0")}),
+        ({"image": "${ON:+yes}"}, {"ON": Variable("ON", alternate="yes")}),
+        ({"image": "${ON+yes}"}, {"ON": Variable("ON", alternate="yes")}),
+        # several in one string, in lists and nested mappings; keys are never read
+        ({"services": {"${NOT_A_KEY}": {"ports": ["${HOST:-127.0.0.1}:${PORT:?}:80"]}}},
+         {"HOST": Variable("HOST", default="127.0.0.1"),
+          "PORT": Variable("PORT", required=True)}),
+        # a default that uses another variable lists both
+        ({"x": "${SUB:-$ROOT}"}, {"SUB": Variable("SUB", default="$ROOT"),
+                                  "ROOT": Variable("ROOT")}),
+        ({"x": "${A:-${B:-${C}}}"}, {"A": Variable("A", default="${B:-${C}}"),
+                                     "B": Variable("B", default="${C}"), "C": Variable("C")}),
+        # braces inside a default stay in it
+        ({"x": '${J:-{"a":1}} and $K'}, {"J": Variable("J", default='{"a":1}'),
+                                        "K": Variable("K")}),
+    ],
+)
+def test_extract_variables(tree: dict[str, object], expected: dict[str, Variable]) -> None:
+    assert extract_variables(tree) == expected

@@ -233,7 +233,7 @@ services:
                           "b.env": "SHARED=b\nREF=${B_REF}\n"})
     assert p.services["web"].environment == {
         "FROM_ENV": "overridden", "ONLY_A": "1", "SHARED": "b", "REF": "ref",
-        "BARE": "from-shell", "FROM_SHELL": "s"}
+        "BARE": "from-shell", "FROM_SHELL": "s", "UNSET_BARE": None}
 
 
 def test_dotenv_feeds_bare_names_but_is_not_injected(tmp_path: Path) -> None:

@@ -163,3 +163,18 @@ configs:
         Mount("bind", "/etc/app.conf", f"{tmp_path}/app.conf", read_only=True),
     ]
     assert T.unsupported_secrets(p, "web", p.services["web"]) == ["services.web.secrets.tok"]
+
+
+def test_logging_becomes_the_log_config(tmp_path: Path) -> None:
+    p = project(tmp_path, """
+services:
+  a: {image: x, logging: {driver: local, options: {max-size: 5m, max-file: 3, tag: null}}}
+  b: {image: x, logging: {options: {max-size: 1m}}}
+  c: {image: x}
+""")
+    a = T.create_request(p, "a", p.services["a"], 1).log_config
+    assert (a.type, a.config) == ("local", {"max-size": "5m", "max-file": "3"})
+    b = T.create_request(p, "b", p.services["b"], 1).log_config
+    assert (b.type, b.config) == ("", {"max-size": "1m"})
+    c = T.create_request(p, "c", p.services["c"], 1).log_config
+    assert (c.type, c.config) == ("", {})

@@ -43,6 +43,12 @@ def test_image_volumes_become_anonymous_unless_mounted() -> None:
 def test_a_mount_on_the_root_itself_is_refused() -> None:
     with pytest.raises(InvalidArgument, match='destination "/"'):
         S.all_mounts([Mount("bind", "/", "/host")], None)
+    for target in ("/tmp/..", "//", "/./", "/a/../.."):  # docker cleans it first
+        with pytest.raises(InvalidArgument, match='destination "/"'):
+            S.all_mounts([Mount("tmpfs", target)], None)
+    assert [m.target for m in S.all_mounts([Mount("tmpfs", "/a/./b/../c")], None)] == ["/a/c"]
+    with pytest.raises(InvalidArgument, match="Duplicate mount point: /a"):
+        S.all_mounts([Mount("tmpfs", "/a"), Mount("tmpfs", "/b/../a")], None)
 
 
 def test_signals() -> None:

@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pycompose.engine.containers import (
-    ContainerStore,
-    human_duration,
-    now_iso,
-    parse_iso,
-    status_line,
-)
+from pycompose.cli.render import human_duration, status_line
+from pycompose.engine.containers import ContainerStore
 from pycompose.engine.errors import Conflict, EngineError, NotFound
+from pycompose.engine.record import now_iso, parse_iso
 
 
 def test_create_resolve_by_name_id_and_prefix(tmp_path: Path) -> None:
@@ -99,7 +95,7 @@ def test_status_lines_as_docker_prints_them() -> None:
 
 
 def test_format_templates_as_scripts_use_them() -> None:
-    from pycompose.engine.containers import render_template
+    from pycompose.cli.render import render_template
 
     rec = {"State": {"Status": "exited", "ExitCode": 3, "OOMKilled": False},
            "Config": {"Labels": {"a": "b"}}}

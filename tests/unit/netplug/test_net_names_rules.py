@@ -54,6 +54,22 @@ def test_host_ruleset() -> None:
     assert 'iifname "pc*" oifname "pc*" reject' in text        # projects apart
 
 
+def test_ports_on_loopback_answer_only_lo() -> None:
+    """Issue 16, hole 4 (A16): a neighbour sending to 127.0.0.1:PORT at our MAC."""
+    text = host_ruleset("t", "abc123", [
+        Dnat("", 8080, "tcp", "172.17.0.2", 80, "c1"),
+        Dnat("127.0.0.1", 5353, "udp", "172.17.0.3", 53, "c2"),
+        Dnat("192.0.2.10", 9000, "tcp", "172.17.0.4", 90, "c3"),
+    ], guard=False)
+    raw = text.split("chain raw_prerouting {")[1].split("}")[0]
+    assert "type filter hook prerouting priority raw" in raw
+    assert 'iifname != "lo" ip daddr 127.0.0.0/8 tcp dport 8080 drop' in raw
+    assert 'iifname != "lo" ip daddr 127.0.0.1 udp dport 5353 drop' in raw
+    assert "9000" not in raw
+    pre = text.split("chain prerouting {")[1].split("}")[0]
+    assert "ip daddr != 127.0.0.0/8 fib daddr type local jump ports" in pre
+
+
 def test_namespace_ruleset_keeps_internal_bridges_off_the_uplink() -> None:
     text = namespace_ruleset({"br-a": False, "br-b": True})
     assert 'iifname "br-a" oifname "up0" accept' in text

@@ -63,18 +63,34 @@ def test_parse_options() -> None:
     assert not flags & mounts.L.MS_RDONLY
 
 
-def test_secure_join_never_leaves_root(tmp_path: Path) -> None:
+def test_mount_targets_resolve_and_are_made_inside_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "data").symlink_to("/etc")            # absolute: means root/etc
     (root / "up").symlink_to("../../../../tmp")    # climbing: clamped at root
     (root / "loop").symlink_to("loop")
+    (root / "dangling").symlink_to("/no/such")     # made where it points, in root
+    (tmp_path / "tmp").mkdir()
+
+    def target(path: str, is_dir: bool = True) -> str:
+        rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+        try:
+            fd = mounts._in_root(rfd, path, is_dir)
+        finally:
+            os.close(rfd)
+        try:
+            return os.readlink(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+
     r = str(root)
-    assert mounts.secure_join(r, "/data/x") == f"{r}/etc/x"
-    assert mounts.secure_join(r, "/up/y") == f"{r}/tmp/y"
-    assert mounts.secure_join(r, "/../../a/./b/") == f"{r}/a/b"
+    assert target("/data/x") == f"{r}/etc/x"
+    assert target("/up/y", is_dir=False) == f"{r}/tmp/y" and (root / "tmp" / "y").is_file()
+    assert target("/../../a/./b/") == f"{r}/a/b"
+    assert target("/dangling/z") == f"{r}/no/such/z"
+    assert not (tmp_path / "tmp" / "y").exists() and not Path("/no/such").exists()
     with pytest.raises(OSError) as e:
-        mounts.secure_join(r, "/loop/z")
+        target("/loop/z")
     assert e.value.errno == errno.ELOOP
 
 

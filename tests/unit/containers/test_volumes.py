@@ -1,8 +1,7 @@
-"""Volumes (create, in-use, prune, copy-up across layers) and json-file logs."""
+"""Volumes (create, in-use, prune, copy-up across layers)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 
 from pycompose.engine.containers import ContainerStore
 from pycompose.engine.errors import Conflict, EngineError, NotFound
-from pycompose.engine.supervisor.logs import LineSplitter, parse_line, render, tail_lines
 from pycompose.engine.volumes import ANON_LABEL, VolumeStore, merge_layers
 
 
@@ -82,25 +80,3 @@ def test_copy_up_happens_once(tmp_path: Path) -> None:
     (data / "index.html").unlink()
     assert vs.copy_up("web", [layer], "/www") is False
     assert not (data / "index.html").exists()
-
-
-def test_log_lines_split_at_newlines_and_16k() -> None:
-    s = LineSplitter("stdout")
-    out = s.feed(b"one\ntw") + s.feed(b"o\n") + s.feed(b"x" * (16 * 1024 + 3)) + s.flush()
-    logs = [json.loads(e)["log"] for e in out]
-    assert logs == ["one\n", "two\n", "x" * 16 * 1024, "xxx"]
-    assert all(json.loads(e)["stream"] == "stdout" for e in out)
-    assert json.loads(out[0])["time"].endswith("Z")
-
-
-def test_tail_and_render(tmp_path: Path) -> None:
-    s = LineSplitter("stderr")
-    path = tmp_path / "c-json.log"
-    path.write_bytes(b"".join(s.feed(b"a\nb\nc\n")) + b'{"torn')
-    lines, offset = tail_lines(path, 2)
-    assert [parse_line(x)[2] for x in lines] == ["b\n", "c\n"]  # type: ignore[index]
-    assert offset == path.read_bytes().rfind(b"\n") + 1
-    stream, data = render(lines[0], timestamps=True)  # type: ignore[misc]
-    assert stream == "stderr" and data.endswith(b"Z b\n")
-    assert tail_lines(path, 0)[0] == []
-    assert parse_line(b"not json") is None

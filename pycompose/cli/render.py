@@ -1,0 +1,88 @@
+"""How the CLI shows engine records: ``container ls``'s STATUS column, docker's
+human durations, and the small part of Go templates scripts use (``--format``).
+
+Presentation lives here, at the edge, not in the engine: the engine keeps records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from pycompose.engine.api import parse_iso
+
+Record = dict[str, Any]
+
+
+def status_line(rec: Record, now: float | None = None) -> str:
+    """The STATUS column of ``container ls``: ``Up 3 seconds``, ``Exited (0) 1 minute
+    ago``, ``Created``, ``Damaged`` (a record that cannot be read: ContainerStore.damaged)."""
+    if rec.get("Damaged"):
+        return "Damaged (record unreadable)"
+    st = rec["State"]
+    status = st.get("Status", "created")
+    now = time.time() if now is None else now
+    if status == "running":
+        up = f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
+        health = (st.get("Health") or {}).get("Status")
+        if health == "starting":
+            return f"{up} (health: starting)"
+        return f"{up} ({health})" if health else up
+    if status == "restarting":
+        return f"Restarting ({st.get('ExitCode', 0)}) " \
+               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
+    if status in ("exited", "dead"):
+        return f"Exited ({st.get('ExitCode', 0)}) " \
+               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
+    return status.capitalize()
+
+
+def render_template(fmt: str, obj: Any) -> str:
+    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
+    def value(path: str) -> Any:
+        v = obj
+        for part in [p for p in path.split(".") if p]:
+            v = v.get(part) if isinstance(v, dict) else None
+        return v
+
+    def sub(m: re.Match[str]) -> str:
+        expr = m.group(1).strip()
+        if expr.startswith("json "):
+            return json.dumps(value(expr[5:].strip()))
+        v = value(expr)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (dict, list)):
+            return json.dumps(v)
+        return "<no value>" if v is None else str(v)
+    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
+
+
+def human_duration(seconds: float) -> str:
+    """docker's go-units HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"

@@ -1,0 +1,24 @@
+"""Acting as another local user, and under a careless umask, for the tests of what
+other users may reach (state modes, the supervisor's socket)."""
+
+from __future__ import annotations
+
+import subprocess
+
+NOBODY = 65534
+
+
+def as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` as user nobody (Debian's own python3: the venv's lives under
+    /root, which nobody cannot enter)."""
+    return subprocess.run(["/usr/bin/python3", "-I", "-c", code, *args], user=NOBODY,
+                          group=NOBODY, extra_groups=[], capture_output=True, text=True,
+                          timeout=30)
+
+
+def umask0(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pycompose ARGS`` run with ``umask 000``, as a careless shell would."""
+    from pctest.cli import PYCOMPOSE
+
+    return subprocess.run([PYCOMPOSE, *args], capture_output=True, text=True, timeout=60,
+                          umask=0)
