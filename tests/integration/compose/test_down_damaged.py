@@ -69,3 +69,24 @@ def test_down_with_a_damaged_network_state_removes_the_project_and_says_so(
     state.unlink()  # what the message says to do; then the project comes up again
     stack.ok("up", "-d")
     assert len(_ids(stack)) == 3
+
+
+def test_ps_after_a_killed_supervisor_never_shows_a_dead_container_up(stack: Stack) -> None:
+    """The supervisor is killed, then a container dies while nobody holds it: ``ps``
+    reconciles first (a new supervisor is started, which checks every process it
+    adopts), so the dead one is exited, never "Up"."""
+    import os
+    import signal
+
+    stack.write(THREE)
+    stack.ok("up", "-d")
+    pid = int(stack.inspect(f"{stack.name}-b-1", "{{.State.Pid}}"))
+    sup = int((stack.root / "supervisor.lock").read_text().split()[0])
+    os.kill(sup, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    rows = {r["Service"]: r for r in json.loads(stack.ok("ps", "-a", "--format", "json"))}
+    assert rows["b"]["State"] == "exited", rows["b"]
+    assert "Up" not in rows["b"]["Status"]
+    assert rows["a"]["State"] == rows["c"]["State"] == "running"
+    running = {r["Service"] for r in json.loads(stack.ok("ps", "--format", "json"))}
+    assert running == {"a", "c"}
