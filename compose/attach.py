@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -81,10 +81,11 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
 
 
 async def run_attached(project: Project, engine: Seam, opts: UpOptions,
-                       write: Callable[[bytes], None], progress: Progress) -> int:
+                       write: Callable[[bytes], None], progress: Progress,
+                       on_build: Any = None) -> int:
     """``up`` without ``-d``: start, print every container's output, and on Ctrl-C (or
     when every container has exited) stop them. Exit 0 as docker compose does."""
-    outcome = await up(project, engine, opts, progress)
+    outcome = await up(project, engine, opts, progress, on_build=on_build)
     ids = [cid for ids in outcome.ids.values() for cid in ids]
     recs = [await _thread(engine.container, cid) for cid in ids]
     write(("Attaching to " + ", ".join(service_label(r) for r in recs) + "\n").encode())

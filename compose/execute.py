@@ -409,6 +409,14 @@ async def run_down(project: Project, engine: Seam, plan: DownPlan, *,
         with contextlib.suppress(NotFound):
             await _thread(engine.remove_volume, name)
             progress("Volume", name, "Removed")
+    from .build import remove_image
+
+    for ref in plan.images:  # down --rmi: after the containers that used them
+        what = await _thread(remove_image, engine, ref)
+        if what == "Removed":
+            progress("Image", ref, "Removed")
+        elif what:
+            progress.warn(f"image {ref} {what}")
 
 
 async def _stop(engine: Seam, cid: str, name: str, timeout: float | None,

@@ -18,6 +18,7 @@ import trio
 
 from pycompose.engine.api import NotFound
 
+from . import build as B
 from . import plan as P
 from . import translate as T
 from .errors import ComposeError
@@ -42,14 +43,25 @@ def _check_services(project: Project, services: Iterable[str]) -> None:
 
 
 async def up(project: Project, engine: Seam, opts: UpOptions,
-             progress: Progress | None = None) -> Outcome:
+             progress: Progress | None = None, *, build: B.BuildOptions | None = None,
+             on_build: B.OnEvent | None = None) -> Outcome:
     """Converge what runs to the files (see ``plan.py``); the containers of each
-    service, by number."""
+    service, by number. Services with ``build:`` are built first as ``opts.build``
+    says (``compose/build.py``), their progress handed to ``on_build``."""
     progress = progress or Progress()
     _check_services(project, opts.services)
     names = P.selected_services(P.enable(project, opts.services), opts.services,
                                 not opts.no_deps)
+    from .pull import ensure_images  # pull_policy / up --pull (compose/pull.py)
+
+    await ensure_images(project, engine, names, opts.pull, progress)  # type: ignore[arg-type]
     obs = await _thread(observe, engine, project, services=names)
+    todo = B.plan_builds(P.enable(project, opts.services), names, obs.images, opts.build)
+    if todo:
+        await B.build_services(P.enable(project, opts.services), todo,
+                               build or B.BuildOptions(), on_build or (lambda _s, _e: None),
+                               root=getattr(engine, "root", None))
+        obs = await _thread(observe, engine, project, services=names)
     plan = P.plan_up(project, obs, opts)
     from .model import unhonoured_keys
 

@@ -341,7 +341,7 @@ def commit(root: Path, rec: Record, repo_tag: str | None, *, message: str = "",
     """The container's upper dir as a new image layer on its image, with a history
     entry; returns the new image id."""
     from .images import ImageStore
-    from .images.build import commit_dir
+    from .images.commit import commit_dir
 
     store = ImageStore(root)
     base = store.resolve(rec["Image"]) if rec.get("Image") else None

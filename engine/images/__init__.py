@@ -22,7 +22,7 @@ expected_digest=..., expected_diff_id=...)`` per layer (bottom first), then
 ``store.add_image(oci_config, layer_refs, tags)``.
 
 Modules: store (layout, index, locks), layers (safe unpacking), pack (upper dir -> tar),
-reference (names), changes (``--change``), build (import, commit), archive (load,
+reference (names), changes (``--change``), commit (import, commit), archive (load,
 save), bootstrap (debootstrap), gc (crash recovery, garbage collection).
 """
 

@@ -27,7 +27,7 @@ from pycompose.util.fs import atomic_write_json, read_json
 
 from ..errors import EngineError, NotFound
 from . import changes as C
-from .build import DEFAULT_ENV
+from .commit import DEFAULT_ENV
 from .pack import pack
 from .store import Image, ImageStore
 

@@ -96,6 +96,10 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
             keep_blobs.add(_hex(im.id))
             keep_blobs.update(_hex(ly.digest) for ly in im.layers)
             keep_chains.update(_hex(c) for c in im.chain_ids)
+        # What a hold keeps (the build cache's layers and the images its steps run in)
+        for _name, rec in store.holds():
+            keep_blobs.update(_hex(b) for b in rec.get("blobs") or [])
+            keep_chains.update(_hex(c) for c in rec.get("chains") or [])
         # An image removed with -f while a container uses it: its config and layers stay
         # until no container does (the container's overlay still has them as lowerdirs).
         from .store import chain_id

@@ -78,7 +78,9 @@ _DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
 def decompressed(raw: BinaryIO, compression: str) -> Any:
     """A reader of the uncompressed stream of ``raw``."""
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        from .gunzip import GzipReader  # 1 MiB reads, C-level CRC, ISA-L if installed
+
+        return GzipReader(raw)
     if compression == "zstd":
         import zstandard
 
@@ -93,6 +95,10 @@ def decompressed(raw: BinaryIO, compression: str) -> Any:
 
 def _is_decompress_error(e: BaseException) -> bool:
     if isinstance(e, _DECOMPRESS_ERRORS):
+        return True
+    from .gunzip import errors
+
+    if isinstance(e, errors()):
         return True
     with contextlib.suppress(ImportError):
         import zstandard
@@ -246,12 +252,12 @@ def clean_name(name: str, what: str = "entry") -> str:
 class _Unpacker:
     """One unpack: a root fd and a cache of parent-directory fds."""
 
-    def __init__(self, dest: str, plain: bool = False) -> None:
+    def __init__(self, dest: str, plain: bool = False, owners: bool | None = None) -> None:
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.dirs: dict[str, int] = {}
         self.dir_times: list[tuple[str, int]] = []
         self.plain = plain  # an archive of files (docker-save), not a layer
-        self.is_root = os.geteuid() == 0 and not plain
+        self.is_root = os.geteuid() == 0 and (not plain if owners is None else owners)
         self.written = 0
 
     def close(self) -> None:
@@ -440,9 +446,12 @@ class _Unpacker:
                     os.close(fd)
 
 
-def unpack(raw: Any, dest: str, *, what: str = "layer", plain: bool = False) -> UnpackResult:
+def unpack(raw: Any, dest: str, *, what: str = "layer", plain: bool = False,
+           owners: bool | None = None) -> UnpackResult:
     """Unpack the tar (gzip, zstd, bzip2, xz or plain) read from ``raw`` into the
-    existing empty directory ``dest``.
+    existing empty directory ``dest``. ``plain``: an archive of files, not a layer (no
+    whiteouts, no device nodes); ``owners``: keep the archive's owners (default: for a
+    layer only; a Dockerfile's ``ADD x.tar`` keeps them too).
 
     Raises LayerError naming ``what`` and the entry on any corrupt, truncated or hostile
     input, and on ENOSPC; the caller removes ``dest`` then.
@@ -451,7 +460,7 @@ def unpack(raw: Any, dest: str, *, what: str = "layer", plain: bool = False) -> 
     compression = sniff_compression(head.peek())
     stream = decompressed(head, compression)  # type: ignore[arg-type]
     reader = HashingReader(stream.read)
-    u = _Unpacker(dest, plain)
+    u = _Unpacker(dest, plain, owners)
     current = "?"
     try:
         for tar, m in iter_members(reader):

@@ -182,6 +182,7 @@ class ImageStore:
         self.layers_dir = self.images_dir / "layers"
         self.links = self.images_dir / "l"
         self.tmp = self.images_dir / "tmp"
+        self.holds_dir = self.images_dir / "holds"
         self._writers = 0
         self._gc_fd: int | None = None
 
@@ -349,6 +350,38 @@ class ImageStore:
             self._install_layer(layer_tmp, chain, parent, result)
             return LayerRef(digest, tee.size, media, result.diff_id, chain)
 
+    def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
+                      parent: str | None, *, what: str = "layer") -> LayerRef:
+        """Store a layer made on this machine as it is: ``blob`` (its plain tar, fsynced,
+        whose sha256 is ``diff_id``) becomes the blob and the directory ``tree`` (the
+        overlay upper dir the tar was packed from: whiteouts as char 0:0, opaque marks,
+        no other overlay xattrs) becomes the unpacked layer, both by rename (same
+        filesystem), so a build's layer is written once. Call inside ``writing()``."""
+        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
+            chain = chain_id(parent, diff_id)
+            digest = diff_id  # an uncompressed tar's digest is its diff_id
+            if self.has_layer(chain):
+                if not self.has_blob(digest):
+                    os.replace(blob, self.blob_path(digest))
+                    fsync_dir(self.blobs)
+                return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
+            layer_tmp = work / "layer"
+            layer_tmp.mkdir()
+            os.rename(tree, layer_tmp / "diff")
+            os.chown(layer_tmp / "diff", 0, 0)
+            os.chmod(layer_tmp / "diff", 0o755)  # as an unpacked layer's root
+            disk = 0
+            for dirpath, _dirs, files in os.walk(layer_tmp / "diff"):
+                for f in files:
+                    with contextlib.suppress(OSError):
+                        disk += os.lstat(os.path.join(dirpath, f)).st_size
+            if not self.has_blob(digest):
+                os.replace(blob, self.blob_path(digest))
+                fsync_dir(self.blobs)
+            self._install_layer(layer_tmp, chain, parent, L.UnpackResult(diff_id, tar_size,
+                                                                          disk))
+            return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
+
     def _install_layer(self, layer_tmp: Path, chain: str, parent: str | None,
                        result: L.UnpackResult) -> None:
         dest = self.layer_dir(chain)
@@ -387,9 +420,12 @@ class ImageStore:
             "schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests})
 
     def add_image(self, oci_config: dict[str, Any] | bytes, layers: list[LayerRef],
-                  tags: list[str] = ()) -> Image:  # type: ignore[assignment]
+                  tags: list[str] = (),  # type: ignore[assignment]
+                  *, manifest: bytes | None = None, media_type: str = MEDIA_MANIFEST) -> Image:
         """Register an image from its config and its (already added) layers; move
-        ``tags`` to it. Returns the Image."""
+        ``tags`` to it. Returns the Image. ``manifest``: the manifest's bytes as a
+        registry sent them (so the image keeps the registry's digest), checked against
+        the config and layers; by default the store writes an OCI manifest."""
         with _disk_errors("image", self.images_dir), self.writing():
             cfg_bytes = (oci_config if isinstance(oci_config, bytes)
                          else canonical_json(oci_config))
@@ -401,14 +437,19 @@ class ImageStore:
                 if not self.has_layer(ly.chain_id) or not self.has_blob(ly.digest):
                     raise EngineError(f"layer {ly.digest} is not in the store")
             config_digest = self.put_blob(cfg_bytes)
-            manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-                        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
-                                   "size": len(cfg_bytes)},
-                        "layers": [ly.descriptor() for ly in layers]}
-            m_bytes = canonical_json(manifest)
+            if manifest is None:
+                media_type = MEDIA_MANIFEST
+                m_bytes = canonical_json({
+                    "schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                    "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
+                               "size": len(cfg_bytes)},
+                    "layers": [ly.descriptor() for ly in layers]})
+            else:
+                m_bytes = manifest
+                _check_manifest(json.loads(m_bytes), config_digest, layers)
             m_digest = self.put_blob(m_bytes)
             names = [reference.normalize(t) for t in tags]
-            all_names = self._name(m_digest, len(m_bytes), config_digest, names)
+            all_names = self._name(m_digest, len(m_bytes), config_digest, names, media_type)
         return self._image(m_digest, config_digest, all_names)
 
     def _image(self, m_digest: str, config_id: str, tags: list[str]) -> Image:
@@ -443,6 +484,9 @@ class ImageStore:
             for im in images:
                 if im.id == ref:
                     return im
+            held = self.held_image(ref)
+            if held is not None:
+                return held
             raise NotFound(f"No such image: {ref}")
         try:
             parsed = reference.parse(ref)
@@ -474,25 +518,107 @@ class ImageStore:
             self._name(im.manifest_digest, len(self.read_blob(im.manifest_digest)), im.id,
                        [name])
 
-    def _name(self, m_digest: str, m_size: int, image_id: str, names: list[str]) -> list[str]:
+    def _name(self, m_digest: str, m_size: int, image_id: str, names: list[str],
+              media_type: str | None = None) -> list[str]:
         """Register manifest ``m_digest`` in index.json under ``names`` (moved from other
-        images, which stay untagged if it was their last); return all its names."""
+        images, which stay untagged if it was their last); return all its names. Each
+        move of a name is recorded as a version of it (versions.py)."""
+        from .versions import record_moves
+
         with self.index_lock():
+            current = self.read_index()
+            before = {str((e.get("annotations") or {}).get(ANN_NAME)):
+                      str((e.get("annotations") or {}).get(ANN_ID) or "") for e in current}
+            if media_type is None:  # keep the type the image was registered with
+                media_type = next((str(e["mediaType"]) for e in current
+                                   if e.get("digest") == m_digest and e.get("mediaType")),
+                                  MEDIA_MANIFEST)
             # names move to this image; its untagged entry goes if it gets a name
-            index = [e for e in self.read_index()
+            index = [e for e in current
                      if (e.get("annotations") or {}).get(ANN_NAME) not in names
                      and not (names and e.get("digest") == m_digest
                               and not (e.get("annotations") or {}).get(ANN_NAME))]
-            desc = {"mediaType": MEDIA_MANIFEST, "digest": m_digest, "size": m_size}
+            desc = {"mediaType": media_type, "digest": m_digest, "size": m_size}
             for n in names:
                 index.append({**desc, "annotations": {
                     ANN_NAME: n, ANN_REF: reference.parse(n).tag or "", ANN_ID: image_id}})
             if not any(e.get("digest") == m_digest for e in index):
                 index.append({**desc, "annotations": {ANN_ID: image_id}})
             self._write_index(_keep_dangling(index, self))
+            record_moves(self, [(n, before.get(n, ""), image_id, m_digest) for n in names])
             return sorted(str((e.get("annotations") or {}).get(ANN_NAME)) for e in index
                           if e.get("digest") == m_digest
                           and (e.get("annotations") or {}).get(ANN_NAME))
+
+    # ------------------------------------------------------------ holds
+
+    def hold(self, name: str, *, blobs: list[str], chains: list[str],
+             image: Image | None = None, data: dict[str, Any] | None = None) -> None:
+        """Keep ``blobs`` and unpacked ``chains`` from garbage collection under ``name``
+        (``[a-z0-9-]``), with ``data`` for the holder. An ``image`` held this way is not
+        in index.json (``image ls`` never shows it) but resolves by its full id: the
+        build cache keeps its layers and the images its RUN steps run in like this.
+        Call inside ``with store.writing():``, after the blobs and layers were added."""
+        record: dict[str, Any] = {"blobs": blobs, "chains": chains, "data": data or {}}
+        if image is not None:
+            record["image"] = {"id": image.id, "manifest": image.manifest_digest}
+        path = self.holds_dir / f"{name}.json"
+        with _disk_errors("build cache", self.images_dir):
+            self.holds_dir.mkdir(mode=0o700, exist_ok=True)
+            atomic_write(path, canonical_json(record), mode=0o600)
+
+    def held(self, name: str) -> dict[str, Any] | None:
+        """The record held as ``name``, or None."""
+        try:
+            rec: dict[str, Any] = json.loads((self.holds_dir / f"{name}.json").read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        return rec
+
+    def holds(self, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every hold whose name starts with ``prefix``."""
+        try:
+            names = sorted(os.listdir(self.holds_dir))
+        except FileNotFoundError:
+            return
+        for n in names:
+            if n.endswith(".json") and n.startswith(prefix):
+                rec = self.held(n[:-5])
+                if rec is not None:
+                    yield n[:-5], rec
+
+    def release(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.holds_dir / f"{name}.json").unlink()
+
+    def add_held_image(self, oci_config: dict[str, Any], layers: list[LayerRef],
+                       data: dict[str, Any] | None = None) -> Image:
+        """Register an image that only a hold keeps (see :meth:`hold`), held as
+        ``image-<hex of its id>``."""
+        with _disk_errors("image", self.images_dir), self.writing():
+            cfg_bytes = canonical_json(oci_config)
+            config_digest = self.put_blob(cfg_bytes)
+            manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
+                                   "size": len(cfg_bytes)},
+                        "layers": [ly.descriptor() for ly in layers]}
+            m_digest = self.put_blob(canonical_json(manifest))
+            image = self._image(m_digest, config_digest, [])
+            self.hold(f"image-{_hex(config_digest)}",
+                      blobs=[config_digest, m_digest, *[ly.digest for ly in layers]],
+                      chains=[ly.chain_id for ly in layers], image=image, data=data)
+            return image
+
+    def held_image(self, image_id: str) -> Image | None:
+        """An image kept by a hold (not in the index), by its full id."""
+        rec = self.held(f"image-{_hex(image_id)}")
+        im = (rec or {}).get("image") or {}
+        if im.get("id") != image_id:
+            return None
+        try:
+            return self._image(str(im["manifest"]), image_id, [])
+        except (NotFound, ValueError, KeyError):
+            return None
 
     @property
     def image_in_use(self) -> set[str]:
@@ -519,6 +645,17 @@ def _disk_errors(what: str, where: Path) -> Iterator[None]:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise L.LayerError(f"{what}: no space left on device in {where}")
         raise EngineError(f"{what}: {e.strerror or e} ({e.filename or where})")
+
+
+def _check_manifest(doc: Any, config_digest: str, layers: list[LayerRef]) -> None:
+    """A manifest handed to add_image must name the config and layers given with it."""
+    try:
+        cfg = doc["config"]["digest"]
+        digests = [d["digest"] for d in doc.get("layers") or []]
+    except (KeyError, TypeError):
+        raise EngineError("image manifest lacks its config or layer descriptors")
+    if cfg != config_digest or digests != [ly.digest for ly in layers]:
+        raise EngineError("image manifest does not name the config and layers given")
 
 
 def _keep_dangling(index: list[dict[str, Any]], store: ImageStore) -> list[dict[str, Any]]:

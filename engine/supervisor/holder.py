@@ -34,7 +34,7 @@ from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
 from ..errors import CannotExecute, CommandNotFound, Conflict, Damaged, EngineError, NotFound
 from ..logs import config as logcfg
 from ..volumes import VolumeStore
-from . import build, health, net, rt
+from . import health, net, records, rt
 from . import spec as S
 from .logs import Held, LogService
 
@@ -100,9 +100,9 @@ class Holder:
 
     # -- create --------------------------------------------------------------------------
     def create(self, req: CreateRequest) -> Record:
-        rec = build.new_record(self.root, req)
+        rec = records.new_record(self.root, req)
         return self.store.create(rec, req.name,
-                                 lambda r: build.attach_storage(self.root, r))
+                                 lambda r: records.attach_storage(self.root, r))
 
     # -- start ---------------------------------------------------------------------------
     async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
@@ -121,7 +121,7 @@ class Holder:
                             attached: bool = False) -> Live:
         rec = self.store.load(cid)
         self._copy_up(rec)
-        spec = build.runtime_spec(self.root, rec, console_size)
+        spec = records.runtime_spec(self.root, rec, console_size)
         tty = bool(rec["Config"]["Tty"])
         logging_cfg = logcfg.of_record(rec)
         client = None if tty else stdio
@@ -529,7 +529,7 @@ class Holder:
                 rt.process_start_time(pid) == st.get("StartTime")
             spec = None
             with best_effort(log, "rebuild the spec of %s", cid[:12]):
-                spec = build.runtime_spec(self.root, rec)
+                spec = records.runtime_spec(self.root, rec)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
                 live.log = self.logs.adopted(cid)  # its output went on through the keeper

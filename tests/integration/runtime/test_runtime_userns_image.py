@@ -32,7 +32,7 @@ ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
 @pytest.fixture
 def store(no_leaks: Path, busybox_tar: Path) -> object:
     from pycompose.engine.images import ImageStore
-    from pycompose.engine.images.build import import_tarball
+    from pycompose.engine.images.commit import import_tarball
 
     s = ImageStore(no_leaks)
     with open(busybox_tar, "rb") as f:
@@ -147,7 +147,7 @@ def test_opaque_dirs_and_whiteouts_of_upper_layers_hold(no_leaks: Path, store: o
     os.setxattr(diff / "etc", "trusted.overlay.opaque", b"y")
     (diff / "bin").mkdir()
     os.mknod(diff / "bin/true", stat.S_IFCHR, os.makedev(0, 0))
-    from pycompose.engine.images.build import commit_dir
+    from pycompose.engine.images.commit import commit_dir
 
     img = commit_dir(store, diff, base, repo_tag="layered:1", author="", comment="",  # type: ignore[arg-type]
                      changes=[], created_by="")

@@ -9,7 +9,7 @@ import pytest
 from pycompose.engine.api import Healthcheck, Mount
 from pycompose.engine.errors import EngineError, InvalidArgument
 from pycompose.engine.supervisor import spec as S
-from pycompose.engine.supervisor.build import capabilities, security_options
+from pycompose.engine.supervisor.records import capabilities, security_options
 
 
 def test_args_after_the_image_replace_cmd_and_keep_entrypoint() -> None:
@@ -109,7 +109,7 @@ def test_health_results_follow_dockers_rules() -> None:
 
 
 def test_userns_modes() -> None:
-    from pycompose.engine.supervisor.build import userns_maps
+    from pycompose.engine.supervisor.records import userns_maps
 
     assert userns_maps("", [], []) == {"UidMap": [], "GidMap": []}
     remap = userns_maps("remap", [], [])

@@ -1,0 +1,45 @@
+"""Builds, for front ends: a Dockerfile and a context into an image (``engine/build``).
+
+::
+
+    from pycompose.engine.api.build import BuildRequest, build, events
+    result = build(BuildRequest(context=Path("."), tags=["app"]), emit=render)
+
+``emit`` gets the typed progress events of :mod:`.events` (``StepStarted``,
+``StepOutput``, ``StepCached``, ``StepDone``, ``StepFailed``, ``Note``, ``Finished``);
+the builder never prints.
+"""
+
+from __future__ import annotations
+
+from ..build import BuildRequest, BuildResult, Emit, Event, Secret, build, events
+
+__all__ = ["BuildRequest", "BuildResult", "Emit", "Event", "Secret", "build", "events",
+           "host_platform_name", "prune_cache"]
+
+
+def host_platform_name() -> str:
+    """``linux/amd64``: the only platform this builder makes images for."""
+    from ..build.plan import host_platform
+
+    p = host_platform()
+    return f"{p['os']}/{p['architecture']}" + (f"/{p['variant']}" if p.get("variant") else "")
+
+
+def prune_cache(root: object = None) -> tuple[int, int]:
+    """Drop the build cache (layer records, RUN images, cache mounts) and collect what
+    no image uses any more; (records released, cache mounts removed)."""
+    from pathlib import Path
+
+    from pycompose.util.paths import state_root
+
+    from ..build.cache import prune
+    from ..build.workspace import prune_cache_mounts
+    from ..images import ImageStore
+    from ..images.gc import gc
+
+    base = Path(str(root)) if root is not None else state_root()
+    store = ImageStore(base)
+    n = prune(store)
+    gc(store)
+    return n, prune_cache_mounts(base)

@@ -1,0 +1,500 @@
+"""The steps that make layers: RUN in a container, COPY/ADD/WORKDIR through a detached
+overlay of the parent's layers. Each looks its cache key up first, and on a miss does
+the work and records the new layer.
+
+The new layer of every step is an overlay upper directory: the RUN container's (taken
+from it when it exits, after removing the empty files and directories the runtime made
+as mount points: /etc/hosts, /run/secrets/x, cache targets), or the one COPY wrote
+through. It is packed into a tar (whiteouts as ``.wh.`` entries) and stored like any
+pulled layer (:meth:`ImageStore.add_layer`), then held by the cache.
+
+Secrets: a ``--mount=type=secret`` file lives in the build's 0700 workspace and is bind
+mounted read-only; its mount point is removed from the upper directory before packing,
+and its content is never part of a key, an argv or a history entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pycompose.util.records import field, record
+
+from ..errors import EngineError, InvalidArgument
+from ..images import fsops
+from ..images.store import Image, ImageStore, LayerRef
+from . import cache as C
+from .cache import Cache
+from .dockerfile import Dockerfile, Run, RunMount, parse_mount
+from .request import BuildRequest, Secret
+from .state import PROXY_ARGS, State
+from .steps import LABEL_BUILD, LABEL_PID, Containers, Mount, RunSpec
+from .workspace import Workspace, cache_mount
+
+#: where the runtime puts files of its own in every container (mount points in the
+#: upper directory when the image lacks them)
+RUNTIME_TARGETS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys",
+                   "/dev")
+
+
+class Miss(EngineError):
+    """A step that would have to run while the build only probes the cache."""
+
+
+class Interrupted(EngineError):
+    """The build was cancelled while this step ran."""
+
+
+class StepFailed(EngineError):
+    """A RUN that exited non-zero (its output was streamed already)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@record
+class Services:
+    """What every step needs: the store, the cache, scratch space, the engine."""
+
+    root: Path
+    store: ImageStore
+    cache: Cache
+    work: Workspace
+    containers: Containers
+    request: BuildRequest
+    dockerfile: Dockerfile
+    author: str
+    build_id: str
+    mark: str
+    output: Callable[[int, bytes, float], None]  # (vertex, data, seconds): thread-safe
+    probe: bool = False  # only find layers in the cache: a miss raises Miss
+    live: set[str] = field(default_factory=set)  # RUN containers now running
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        """Stop the build's running steps (Ctrl-C, or another stage failed): their
+        containers are killed, and each step raises when it sees the flag."""
+        self.cancelled.set()
+        for cid in list(self.live):
+            self.containers.kill(cid)
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise Interrupted("the build was interrupted")
+
+    def lowerdirs(self, layers: list[LayerRef]) -> list[str]:
+        """The overlay lowerdirs of ``layers``, top first (the unpacked directories)."""
+        out = []
+        for ly in reversed(layers):
+            d = self.store.layer_dir(ly.chain_id) / "diff"
+            if not d.is_dir():
+                raise EngineError(f"layer {ly.chain_id} is missing from the image store "
+                                  "(run the build again with --no-cache)")
+            out.append(str(d))
+        return out
+
+    @property
+    def empty(self) -> str:
+        d = self.store.images_dir / "empty"
+        d.mkdir(parents=True, exist_ok=True)
+        return str(d)
+
+
+def now() -> str:
+    """RFC 3339 in UTC with microseconds, as image configs write it."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+# -- committing a directory as a layer -------------------------------------------------------
+def strip_overlay_marks(tree: Path) -> bool:
+    """Remove the xattrs overlayfs leaves on copied-up entries (``origin``,
+    ``impure``...) but the opaque marks, so that ``tree`` can serve as a lowerdir of
+    other stacks. False when it holds redirects or metacopy entries (a kernel with
+    those features on): then it must be packed and unpacked instead."""
+    keep = fsops.OVERLAY_OPAQUE
+    for dirpath, dirs, files in os.walk(tree):
+        for name in [*dirs, *files, ""]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            try:
+                names = os.listxattr(path, follow_symlinks=False)
+            except OSError:
+                continue
+            for x in names:
+                if not x.startswith(fsops.FORBIDDEN_XATTR_PREFIX) or x == keep:
+                    continue
+                if x.endswith((".redirect", ".metacopy")):
+                    return False
+                with contextlib.suppress(OSError):
+                    os.removexattr(path, x, follow_symlinks=False)
+    return True
+
+
+def commit_upper(svc: Services, upper: Path, below: list[LayerRef], key: str, what: str,
+                 created: str) -> LayerRef:
+    """Pack ``upper`` as a layer on ``below``, store it and record it under ``key``.
+    The upper dir itself becomes the unpacked layer (one write of the data, not two)."""
+    from ..images.pack import pack
+
+    store = svc.store
+    plain = strip_overlay_marks(upper)
+    with store.writing(), store.tmpdir() as tmp:
+        blob = tmp / "layer.tar"
+        with open(blob, "wb") as out:
+            try:
+                result = pack(str(upper), out)
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as e:
+                raise EngineError(f"{what}: cannot pack the new layer: {e.strerror or e}")
+        parent = below[-1].chain_id if below else None
+        if plain and os.stat(upper).st_dev == os.stat(tmp).st_dev:
+            layer = store.add_layer_dir(upper, blob, result.diff_id, result.size, parent,
+                                        what=what)
+        else:  # another filesystem, or overlay redirects: unpack a copy instead
+            with open(blob, "rb") as f:
+                layer = store.add_layer(f, parent, what=what)
+        svc.cache.put(key, below, layer, created=created, author=svc.author)
+    return layer
+
+
+def relink(svc: Services, layer: LayerRef, below: list[LayerRef], key: str,
+           what: str, created: str) -> LayerRef:
+    """A ``--link`` layer made before, put on another parent (unpacked again, not
+    copied again)."""
+    store = svc.store
+    parent = below[-1].chain_id if below else None
+    with store.writing(), open(store.blob_path(layer.digest), "rb") as f:
+        new = store.add_layer(f, parent, expected_digest=layer.digest,
+                              expected_diff_id=layer.diff_id, what=what)
+        svc.cache.put(key, below, new, created=created, author=svc.author)
+    return new
+
+
+def run_image(svc: Services, state: State) -> Image:
+    """An image of the parent's layers with an empty config, for RUN containers (held by
+    the cache; the same layers give the same image)."""
+    cfg = {"architecture": state.platform.get("architecture", ""),
+           "os": state.platform.get("os", "linux"), "config": {},
+           "rootfs": {"type": "layers", "diff_ids": [ly.diff_id for ly in state.layers]},
+           "history": []}
+    from ..images.store import canonical_json, digest_of
+
+    image_id = digest_of(canonical_json(cfg))
+    held = svc.store.held_image(image_id)
+    if held is not None:
+        return held
+    return svc.store.add_held_image(cfg, list(state.layers), data={"build": True})
+
+
+# -- mount stubs --------------------------------------------------------------------------------
+def _exists_below(lowers: list[str], rel: str) -> os.stat_result | None:
+    for d in lowers:
+        with contextlib.suppress(OSError):
+            return os.lstat(os.path.join(d, rel))
+    return None
+
+
+def clean_stubs(upper: Path, lowers: list[str], targets: list[str]) -> None:
+    """Remove from ``upper`` what the runtime made only to mount on: empty files and
+    directories at (and above) ``targets`` that the parent layers did not have, and
+    copied-up parents left unchanged."""
+    for target in sorted(set(targets), key=len, reverse=True):
+        rel = target.strip("/")
+        while rel:
+            path = upper / rel
+            try:
+                st = os.lstat(path)
+            except OSError:
+                break
+            lower = _exists_below(lowers, rel)
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    empty = not os.listdir(path)
+                except OSError:
+                    break
+                if not empty or fsops.is_opaque(str(path)):
+                    break
+                if lower is not None and not (
+                        stat.S_ISDIR(lower.st_mode) and lower.st_mode == st.st_mode
+                        and lower.st_uid == st.st_uid and lower.st_gid == st.st_gid):
+                    break
+                os.rmdir(path)
+            elif stat.S_ISREG(st.st_mode) and st.st_size == 0 and lower is None:
+                os.unlink(path)
+            else:
+                break
+            if lower is not None:
+                break  # what was below is the image's own: stop there
+            rel = posixpath.dirname(rel)
+
+
+# -- RUN -----------------------------------------------------------------------------------------
+def run_argv(state: State, ins: Run, work: Workspace,
+             extra_mounts: list[Mount]) -> tuple[list[str], list[str]]:
+    """(argv, the argv as history shows it) of a RUN, with its heredocs."""
+    args = list(ins.cmd)
+    if ins.heredocs:
+        marker = ins.cmd[0].strip()
+        from .syntax import heredoc_marker
+
+        first = ins.heredocs[0]
+        if heredoc_marker(marker) is not None and len(ins.heredocs) == 1:
+            data = first.text()
+            if data.startswith("#!"):
+                d = work.new_dir("heredoc")
+                script = d / "script"
+                script.write_text(data)
+                os.chmod(script, 0o755)
+                target = posixpath.join("/dev/pipes", first.name)
+                extra_mounts.append(Mount("bind", target, str(script), read_only=True))
+                return [target], [target]
+            args = [data]
+        else:
+            text = ins.cmd[0]
+            for doc in ins.heredocs:
+                text += "\n" + doc.content + doc.name
+            args = [text]
+    if ins.shell_form:
+        argv = [*state.shell(), " ".join(args)]
+    else:
+        argv = args
+    return argv, argv
+
+
+@record
+class MountPlan:
+    """A parsed RUN --mount, with what it binds resolved (a stage's state, a folder)."""
+
+    spec: RunMount
+    state: State | None = None  # from=STAGE|IMAGE
+    folder: Path | None = None  # from=additional context, or the build context
+
+
+def resolve_run_mounts(df: Dockerfile, ins: Run, env: dict[str, str]) -> list[RunMount]:
+    out = []
+    for raw in ins.mounts:
+        text = df.expand(raw, env, ins.line)
+        try:
+            out.append(parse_mount(text))
+        except ValueError as e:
+            raise df.error(ins.line, f"RUN --mount={text}: {e}") from None
+    return out
+
+
+def _secret(svc: Services, sid: str) -> Secret | None:
+    for s in svc.request.secrets:
+        if s.id == sid:
+            return s
+    return None
+
+
+@contextlib.contextmanager
+def _attached(svc: Services, mounted_fd: int, path: Path) -> Iterator[None]:
+    """A detached mount attached at ``path`` for a bind mount (detached again after)."""
+    from ..runtime import linux as L
+
+    L.move_mount(mounted_fd, str(path))
+    try:
+        yield
+    finally:
+        fsops.umount_under(str(path))
+
+
+def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[MountPlan],
+             context_dir: Path | None, network: str, started: float) -> tuple[str, str, bool]:
+    """Run one RUN (blocking; called in a worker thread). Returns (key, created_by,
+    cached) after appending the layer to ``state``."""
+    df = svc.dockerfile
+    extra: list[Mount] = []
+    argv, shown = run_argv(state, ins, svc.work, extra)
+    proxies = {k: v for k, v in svc.request.build_args.items() if k in PROXY_ARGS}
+    env = state.run_env(proxies)
+    key_env = [e for e in env if e.partition("=")[0] not in proxies]
+    used = [(k, state.args[k]) for k in state.args_order if k in state.args
+            and k not in PROXY_ARGS]
+    prefix = f"|{len(used)} " + " ".join(f"{k}={v}" for k, v in used) + " " if used else ""
+    created_by = "RUN " + prefix + " ".join(shown)
+    mount_keys = []
+    for mp in mounts:
+        m = mp.spec
+        mount_keys.append({"type": m.type, "target": m.target, "source": m.source,
+                           "from": mp.state.top_chain if mp.state else
+                           (str(mp.folder) if mp.folder else ""),
+                           "ro": m.read_only, "id": m.id,
+                           "mode": m.mode, "uid": m.uid, "gid": m.gid, "env": m.env})
+    heredoc_files = [d.text() for d in ins.heredocs]
+    key = C.key("run", state.top_chain, argv=argv, env=sorted(key_env), user=state.user(),
+                workdir=state.workdir(), mounts=mount_keys, network=network,
+                heredocs=heredoc_files)
+    hit = svc.cache.get(key, state.layers[-1].chain_id if state.layers else None)
+    if hit is not None:
+        state.layers.append(hit.layer)
+        state.record(created_by, created=hit.created, author=hit.author, layer=True,
+                     comment=C.comment(key))
+        return key, created_by, True
+    if svc.probe:
+        raise Miss(created_by)
+    image = run_image(svc, state)
+    lowers = svc.lowerdirs(state.layers)
+    with contextlib.ExitStack() as stack:
+        binds: list[Mount] = list(extra)
+        for mp in mounts:
+            m = mp.spec
+            if m.type == "cache":
+                path = stack.enter_context(cache_mount(
+                    svc.root, m.id, m.sharing, mode=m.mode if m.mode is not None else 0o755,
+                    uid=m.uid or 0, gid=m.gid or 0, scratch=svc.work))
+                binds.append(Mount("bind", m.target, str(path), read_only=bool(m.read_only)))
+            elif m.type == "tmpfs":
+                binds.append(Mount("tmpfs", m.target, size=m.size))
+            elif m.type == "secret":
+                secret = _secret(svc, m.id)
+                if secret is None:
+                    if m.required:
+                        raise df.error(ins.line, f"RUN --mount=type=secret: secret {m.id!r} "
+                                       "is required; give it with --secret id="
+                                       f"{m.id},src=FILE")
+                    continue
+                try:
+                    data = secret.read()
+                except OSError as e:
+                    raise InvalidArgument(f"secret {m.id}: cannot read {secret.path}: "
+                                          f"{e.strerror}") from None
+                if m.env:
+                    env = [e for e in env if not e.startswith(m.env + "=")]
+                    env.append(f"{m.env}={data.decode(errors='replace')}")
+                if m.target:
+                    d = svc.work.new_dir("secret")
+                    f = d / "secret"
+                    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with open(fd, "wb") as out:
+                        out.write(data)
+                    os.chown(f, m.uid or 0, m.gid or 0)
+                    os.chmod(f, m.mode if m.mode is not None else 0o400)
+                    binds.append(Mount("bind", m.target, str(f), read_only=True))
+            elif m.type == "bind":
+                if mp.state is not None:
+                    from .overlay import mounted
+
+                    at = svc.work.new_dir("bind")
+                    fd = stack.enter_context(mounted(svc.lowerdirs(mp.state.layers),
+                                                     empty=svc.empty))
+                    stack.enter_context(_attached(svc, fd, at))
+                    base = at
+                else:
+                    folder = mp.folder or context_dir
+                    if folder is None:
+                        raise df.error(ins.line, "RUN --mount=type=bind: there is no build "
+                                       "context to bind from")
+                    base = folder
+                src = _inside(base, m.source, df, ins.line)
+                if m.read_only is False:
+                    # rw: the step may write, but never into the context or the stage:
+                    # a throwaway overlay on top of it takes the writes (as BuildKit)
+                    src = _writable_view(svc, stack, src)
+                binds.append(Mount("bind", m.target, src, read_only=m.read_only is not False))
+        spec = RunSpec(image=image.id, argv=argv, env=env, user=state.user(),
+                       workdir=state.workdir(), network=network, mounts=binds,
+                       extra_hosts=list(svc.request.extra_hosts),
+                       shm_size=svc.request.shm_size,
+                       labels={LABEL_BUILD: svc.build_id, LABEL_PID: svc.mark})
+        svc.check()
+        from .workspace import note_running
+
+        note_running(svc.root, svc.mark)
+        cid = svc.containers.create(spec)
+        svc.live.add(cid)
+        try:
+            svc.check()
+            code = _run_streaming(svc, cid, vertex, started)
+            svc.check()
+            if code != 0:
+                raise StepFailed(f"{df.name}:{ins.line}: process \"{' '.join(argv)}\" did "
+                                 f"not complete successfully: exit code: {code}", code)
+            upper = svc.work.new_dir("run") / "upper"
+            svc.containers.take_upper(cid, upper)
+        finally:
+            svc.containers.remove(cid)
+            svc.live.discard(cid)
+    targets = [*RUNTIME_TARGETS, *[b.target for b in binds]]
+    clean_stubs(upper, lowers, targets)
+    created = now()
+    layer = commit_upper(svc, upper, state.layers, key, f"{df.name}:{ins.line} RUN", created)
+    state.layers.append(layer)
+    state.record(created_by, created=created, author=svc.author, layer=True,
+                 comment=C.comment(key))
+    return key, created_by, False
+
+
+def _writable_view(svc: Services, stack: contextlib.ExitStack, src: str) -> str:
+    """A writable copy-on-write view of the directory ``src`` whose writes are thrown
+    away with the step."""
+    from .overlay import mounted
+
+    if not os.path.isdir(src):
+        d = svc.work.new_dir("bind-file")
+        import shutil
+
+        shutil.copy2(src, d / "file")
+        return str(d / "file")
+    d = svc.work.new_dir("bind-rw")
+    for sub_dir in ("upper", "work", "view"):
+        (d / sub_dir).mkdir()
+    fd = stack.enter_context(mounted([src], str(d / "upper"), str(d / "work"),
+                                     empty=svc.empty))
+    stack.enter_context(_attached(svc, fd, d / "view"))
+    return str(d / "view")
+
+
+def _inside(base: Path, source: str, df: Dockerfile, line: int) -> str:
+    """The host path of ``source`` in folder ``base``, resolved inside it."""
+    from .context import escapes_context
+
+    if escapes_context(source):
+        raise df.error(line, f"RUN --mount source {source!r} is outside the build context")
+    rfd = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        from ..confined.kernel import open_in_root
+
+        fd = open_in_root(rfd, source.lstrip("/") or ".", os.O_PATH)
+    except FileNotFoundError:
+        raise df.error(line, f"RUN --mount source {source!r} not found") from None
+    finally:
+        os.close(rfd)
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def _run_streaming(svc: Services, cid: str, vertex: int, started: float) -> int:
+    """Run the container with its output on a pipe read by a thread of ours."""
+    import threading
+
+    r, w = os.pipe()
+    os.set_inheritable(w, False)
+
+    def pump() -> None:
+        try:
+            while data := os.read(r, 65536):
+                svc.output(vertex, data, time.monotonic() - started)
+        except OSError:
+            pass
+        finally:
+            os.close(r)
+
+    t = threading.Thread(target=pump, daemon=True, name="pycompose-build-output")
+    t.start()
+    try:
+        return svc.containers.run(cid, w)
+    finally:
+        os.close(w)
+        t.join(timeout=30)

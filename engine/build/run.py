@@ -1,0 +1,223 @@
+"""One build from start to end: sweep what dead builds left, read the Dockerfile and
+the context, plan, solve, and register the image with its tags."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from pycompose.util.paths import state_root
+
+from ..errors import EngineError, InvalidArgument, NotFound
+from ..images import reference
+from ..images.store import Image, ImageStore
+from . import events as E
+from .cache import Cache
+from .context import Context
+from .dockerfile import parse
+from .execute import Interrupted, Miss, Services
+from .plan import make_plan, parse_platform
+from .request import BuildRequest, BuildResult
+from .solve import Solver
+from .state import State
+from .steps import Containers, EngineContainers, mark_alive, process_mark
+from .workspace import Workspace, dead_builds, done_running, sweep
+
+
+def who() -> str:
+    """``user@host`` of the person building (``sudo`` keeps the real user's name)."""
+    user = os.environ.get("SUDO_USER") or ""
+    if not user:
+        import pwd
+
+        try:
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            user = str(os.getuid())
+    return f"{user}@{os.uname().nodename}"
+
+
+def _read_dockerfile(req: BuildRequest, ctx_root: Path | None) -> tuple[str, str, Path | None]:
+    """(text, name for messages, path) of the Dockerfile."""
+    if req.dockerfile_text is not None:
+        return req.dockerfile_text, str(req.dockerfile or "Dockerfile"), None
+    path = req.dockerfile
+    if path is None:
+        if ctx_root is None:
+            raise InvalidArgument("no Dockerfile: give one with -f or on standard input")
+        path = ctx_root / "Dockerfile"
+        if not path.exists() and (ctx_root / "dockerfile").exists():
+            path = ctx_root / "dockerfile"
+    elif not path.is_absolute() and ctx_root is not None and not path.exists():
+        path = ctx_root / path
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        raise NotFound(f"failed to read the Dockerfile: open {path}: no such file or "
+                       "directory") from None
+    except IsADirectoryError:
+        raise InvalidArgument(f"failed to read the Dockerfile: {path} is a directory") from None
+    try:
+        name = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        name = str(path)
+    return text, name, path
+
+
+def _base_resolver(store: ImageStore, pull: bool) -> object:
+    def resolve(ref: str) -> Image:
+        if not pull:
+            try:
+                return store.resolve(ref)
+            except NotFound:
+                pass
+        import importlib
+
+        try:
+            registry: object = importlib.import_module("pycompose.engine.registry")
+        except ImportError:
+            registry = None
+        pull_fn = getattr(registry, "pull_image", None) if registry else None
+        if pull_fn is None:
+            if pull:
+                with contextlib.suppress(NotFound):
+                    return store.resolve(ref)
+            raise NotFound(f"{ref}: no such image in the image store, and this builder has "
+                           "no registry to pull from (use pycompose image load, import or "
+                           "bootstrap first)")
+        image: Image = pull_fn(store, ref)
+        return image
+    return resolve
+
+
+def _flatten(group: BaseException) -> list[BaseException]:
+    if isinstance(group, BaseExceptionGroup):
+        out: list[BaseException] = []
+        for e in group.exceptions:
+            out += _flatten(e)
+        return out
+    return [group]
+
+
+def _solve(solver: Solver, probe: bool) -> State:
+    """The build from the cache alone when it can be (no trio, no threads), else under
+    trio with the stages in parallel."""
+    if probe:
+        state = solver.probe()
+        if state is not None:
+            return state
+    import trio
+
+    try:
+        return trio.run(solver.run)
+    except BaseExceptionGroup as group:
+        leaves = _flatten(group)
+        for e in leaves:
+            if isinstance(e, KeyboardInterrupt):
+                raise e from None
+        for e in leaves:
+            if isinstance(e, EngineError) and not isinstance(e, Interrupted):
+                raise e from None
+        for e in leaves:
+            if isinstance(e, EngineError):
+                raise e from None
+        raise
+
+
+def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
+              containers: Containers | None = None) -> BuildResult:
+    started = time.monotonic()
+    root = root or state_root()
+    root.mkdir(parents=True, exist_ok=True)
+    conts = containers or EngineContainers(root)
+    store = ImageStore(root)
+    for t in req.tags:
+        reference.parse(t)  # a bad tag is refused before any work
+    mark = process_mark()
+    sweep(root)
+    dead = dead_builds(root, mark_alive)
+    if dead:  # a killed build may have left RUN containers: remove them
+        conts.sweep({mark})
+        for m in dead:
+            done_running(root, m)
+    try:
+        return _build(req, emit, root, conts, mark, store, started)
+    finally:
+        done_running(root, mark)
+
+
+def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark: str,
+           store: ImageStore, started: float) -> BuildResult:
+    with Workspace(root) as work, contextlib.ExitStack() as stack:
+        ctx_root = req.context
+        if req.context_tar is not None:
+            ctx_root = work.new_dir("context")
+            from ..images import layers as L
+
+            try:
+                L.unpack(req.context_tar, str(ctx_root), what="the context tar", plain=True)
+            except L.LayerError as e:
+                raise InvalidArgument(f"cannot read the build context from standard input: "
+                                      f"{e}") from None
+        text, name, df_path = _read_dockerfile(req, ctx_root)
+        df = parse(text, name)
+        context = Context.open(ctx_root, dockerfile=df_path, state_root=root)
+        stack.callback(context.close)
+        extra = {}
+        for cname, folder in req.additional_contexts.items():
+            c = Context.open(folder, state_root=root)
+            stack.callback(c.close)
+            extra[cname.lower()] = c
+        plat = parse_platform(req.platform)
+        plan = make_plan(df, target=req.target, build_args=req.build_args, plat=plat,
+                         contexts=set(extra))
+        for w in df.warnings:
+            emit(E.Note(w, warning=True))
+        if plan.unused_args:
+            emit(E.Note("build arguments not used by the Dockerfile: "
+                        + ", ".join(plan.unused_args), warning=True))
+        author = req.author or who()
+        svc = Services(root=root, store=store, cache=Cache(store, enabled=not req.no_cache),
+                       work=work, containers=conts, request=req, dockerfile=df,
+                       author=author, build_id=os.urandom(8).hex(), mark=mark,
+                       output=lambda _v, _d, _s: None)
+        for ref in req.cache_from:
+            try:
+                svc.cache.add_source(store.resolve(ref))
+            except NotFound:
+                emit(E.Note(f"--cache-from {ref}: no such image here; not used",
+                            warning=True))
+        resolve = _base_resolver(store, req.pull)
+        solver = Solver(svc, plan, emit, context, extra, plat, resolve)  # type: ignore[arg-type]
+        if not req.pull and not req.no_cache:
+            def local(ref: str) -> Image:
+                try:
+                    return store.resolve(ref)
+                except NotFound:
+                    raise Miss(ref) from None  # the real solver pulls, or says why not
+
+            solver.pull = local  # the probe never pulls
+            state = solver.probe()
+            solver.pull = resolve  # type: ignore[assignment]
+            if state is None:
+                state = _solve(solver, probe=False)
+        else:
+            state = _solve(solver, probe=False)
+        v = solver.next_vertex()
+        t0 = time.monotonic()
+        emit(E.StepStarted(v, "exporting to image"))
+        for k, val in req.labels.items():
+            state.set_label(k, val)
+        from .execute import now
+
+        created = state.latest_created(now())
+        image = store.add_image(state.oci_config(created, state.author or author),
+                                state.layers, list(req.tags))
+        emit(E.Note(f"writing image {image.id} done", v))
+        for t in req.tags:
+            emit(E.Note(f"naming to {reference.normalize(t)} done", v))
+        emit(E.StepDone(v, time.monotonic() - t0))
+        emit(E.Finished(image.id, tuple(req.tags), time.monotonic() - started))
+        return BuildResult(image.id, list(req.tags), list(df.warnings))
