@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -208,13 +209,35 @@ class _Launch:
             raise SetupFailed(f"container set-up: unexpected message {msg!r}", step=expect)
         return msg, fds
 
-    def until_running(self) -> tuple[int, int | None]:
-        """pid, then ready (with the pty master), reaping the launcher between."""
+    def until_running(self, on_pid: Callable[[int], None] | None = None
+                      ) -> tuple[int, int | None]:
+        """pid, then ready (with the pty master), reaping the launcher between;
+        ``on_pid`` runs while PID 1 sets itself up."""
         msg, _ = self.receive("pid")
         self.pid = int(msg["pid"])
+        if on_pid is not None:
+            try:
+                on_pid(self.pid)
+            except BaseException:
+                self._raise_reported()  # PID 1's own failure explains this one
+                raise
         self.proc.wait()
         _, fds = self.receive("ready")
         return self.pid, (fds[0] if fds else None)
+
+    def _raise_reported(self) -> None:
+        """Raise the error PID 1 reported, if it has (it fails, says why, and exits:
+        then whatever the caller was doing with its namespaces failed too)."""
+        import select
+
+        if not select.select([self.sock], [], [], 0.05)[0]:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            msg, fds = recv(self.sock)
+            for fd in fds:
+                os.close(fd)
+            if msg is not None and msg.get("t") == "error":
+                raise setup_error(msg)
 
     def start(self) -> None:
         """Tell PID 1 to go; EOF means its execve succeeded."""
@@ -309,7 +332,8 @@ class Container:
 
 
 def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
-           stderr: Stdio = None, timeout: float = 30.0) -> Container:
+           stderr: Stdio = None, timeout: float = 30.0,
+           on_pid: Callable[[int], None] | None = None) -> Container:
     """Make the container up to the point of exec and return it waiting for start().
 
     Blocking (tens of ms): from trio, call it in ``trio.to_thread.run_sync``. Sets
@@ -317,7 +341,9 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
     On any failure everything made so far is removed and a SetupFailed names the
     step (CommandNotFound and CannotExecute for the final exec).
     With ``spec.process.terminal`` the stdio arguments are ignored and the pty's
-    master side is ``Container.pty_master``.
+    master side is ``Container.pty_master``. ``on_pid(pid)`` is called as soon as PID 1
+    exists in its namespaces, while it builds its filesystem (the caller wires its
+    network meanwhile, instead of after); if it raises, the container is destroyed.
     """
     expect_create()
     if not spec.cgroup_parent:
@@ -338,7 +364,7 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
         if spec.process.terminal:
             stdin = stdout = stderr = subprocess.DEVNULL
         launch = _Launch("create", job, cg.procs_files, stdin, stdout, stderr, timeout)
-        pid, master = launch.until_running()
+        pid, master = launch.until_running(on_pid)
     except BaseException:
         if launch is not None:
             launch.abort()
