@@ -16,6 +16,9 @@
      │                                            (the supervisor, a registry)
      ├── Unauthorized              "unauthorized" a registry refused the credentials, or
      │                                            wants some
+     ├── Damaged                   "damaged"      a record on disk cannot be read (a hand
+     │                                            edit, a full disk): names the file and
+     │                                            what to do
      └── Internal                  "internal"     a bug on the far side (supervisor.log has it)
 
 Library code raises a kind with a message naming the object; it never picks a process
@@ -108,6 +111,14 @@ class Unauthorized(EngineError):
     kind = "unauthorized"
 
 
+class Damaged(EngineError):
+    """A record on disk cannot be read (a container's state.json, a volume's
+    volume.json, the networks' state): the message names the file and what to do. The
+    objects it described are still found by their names and ids, so removing works."""
+
+    kind = "damaged"
+
+
 class Internal(EngineError):
     """A bug on the far side of the socket; its traceback is in ``supervisor.log``."""
 
@@ -117,7 +128,7 @@ class Internal(EngineError):
 KINDS: dict[str, type[EngineError]] = {
     c.kind: c for c in (EngineError, NotFound, Conflict, InvalidArgument, SetupFailed,
                         CommandNotFound, CannotExecute, Busy, Unavailable, Unauthorized,
-                        Internal)
+                        Damaged, Internal)
 }
 
 

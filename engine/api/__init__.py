@@ -42,6 +42,7 @@ from ..errors import (
     CannotExecute,
     CommandNotFound,
     Conflict,
+    Damaged,
     EngineError,
     Internal,
     InvalidArgument,
@@ -109,7 +110,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
-    "CreateRequest", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
+    "CreateRequest", "Damaged", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
     "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
     "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
     "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",

@@ -33,7 +33,7 @@ from pycompose.util.besteffort import best_effort
 
 from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
-from ..errors import CannotExecute, CommandNotFound, Conflict, EngineError, NotFound
+from ..errors import CannotExecute, CommandNotFound, Conflict, Damaged, EngineError, NotFound
 from ..logs import config as logcfg
 from ..record import parse_iso
 from ..volumes import VolumeStore
@@ -189,9 +189,12 @@ class Holder:
             # is missing or cannot run, 128 for any other step
             code = 127 if isinstance(e, CommandNotFound) else \
                 126 if isinstance(e, CannotExecute) else 128
-            self.store.update(cid, lambda r: r["State"].update(
-                Status="created" if r["State"]["Status"] == "created" else "exited",
-                Error=msg, ExitCode=code))
+            try:  # a full disk fails this too: the first error is the one to report
+                self.store.update(cid, lambda r: r["State"].update(
+                    Status="created" if r["State"]["Status"] == "created" else "exited",
+                    Error=msg, ExitCode=code))
+            except (OSError, EngineError) as e2:
+                log.warning("recording the failed start of %s: %s", cid[:12], e2)
             raise
         finally:
             self.starting -= 1  # no await from here until the new pid is known
@@ -265,7 +268,13 @@ class Holder:
             with contextlib.suppress(ChildProcessError):
                 _, status = os.waitpid(live.pid, 0)
                 code = exit_status(status)
-        await self._finish(live, code)
+        try:
+            await self._finish(live, code)
+        except Exception:  # never the whole supervisor for one container's clean-up
+            log.exception("container %s: cleaning up after its exit", live.cid[:12])
+            self.live.pop(live.cid, None)
+            live.code = code
+            live.done.set()
 
     async def _finish(self, live: Live, code: int) -> None:
         with best_effort(log, "kill what is left of %s", live.cid[:12]):
@@ -299,7 +308,9 @@ class Holder:
                 Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
                 FinishedAt=now_iso(), Error="" if live.child else
                 "exit status unknown: the supervisor holding it was restarted"))
-        except NotFound:
+        except (NotFound, Damaged) as e:  # removed, or left for rm -f to find by id
+            if isinstance(e, Damaged):
+                log.warning("container %s exited (%d): %s", live.cid[:12], code, e)
             live.done.set()
             return
         policy = rec["HostConfig"]["RestartPolicy"]
@@ -321,6 +332,8 @@ class Holder:
             rec = self.store.load(live.cid)
         except NotFound:
             return True
+        except Damaged:
+            return False
         if not rec["HostConfig"].get("AutoRemove"):
             return False
         self._remove_files(live.cid, volumes=True)
@@ -341,8 +354,12 @@ class Holder:
     async def _restart_later(self, cid: str, count: int, step: int = 0) -> None:
         """docker's back-off: 100 ms doubling with each restart in a row (``step``), at
         most a minute; ``count`` is the record's RestartCount (every restart)."""
-        self.store.update(cid, lambda r: r["State"].update(Status="restarting",
-                                                            Restarting=True))
+        try:
+            self.store.update(cid, lambda r: r["State"].update(Status="restarting",
+                                                                Restarting=True))
+        except EngineError as e:  # removed meanwhile, or its record damaged
+            log.warning("restart %s: %s", cid[:12], e)
+            return
         await trio.sleep(min(0.1 * 2 ** step, 60))
         try:
             async with self.lock(cid):
@@ -368,7 +385,10 @@ class Holder:
 
     async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
         async with self.lock(cid):
-            rec = self.store.load(cid)
+            try:
+                rec = self.store.load(cid)
+            except Damaged as e:  # stopped all the same, with docker's defaults
+                rec = self.store.damaged(cid, e.message)
             if rec["State"]["Status"] == "restarting":
                 self.store.update(cid, lambda r: r["State"].update(
                     Status="exited", Restarting=False))
@@ -400,7 +420,8 @@ class Holder:
                                "container before attempting removal or force remove")
             await self.stop(cid, 0, "SIGKILL")
         async with self.lock(cid):
-            self.store.load(cid)
+            with contextlib.suppress(Damaged):
+                self.store.load(cid)  # NotFound when it is gone
             self._remove_files(cid, volumes=volumes)
 
     def _remove_files(self, cid: str, *, volumes: bool) -> None:
@@ -408,10 +429,13 @@ class Holder:
             rec = self.store.load(cid)
         except NotFound:
             return
-        # the runtime's objects are found again from the record alone (id, root id)
-        if (self.store.path(cid) / "rt").exists():
+        except Damaged as e:  # its kernel objects and addresses are found by its id
+            log.warning("removing %s by its id: %s", cid[:12], e)
+            rec = self.store.damaged(cid, e.message)
+        if rec.get("Damaged") or (self.store.path(cid) / "rt").exists():
+            # processes (by cgroup), cgroups, mounts: all named by the id
             with best_effort(log, "destroy the runtime's objects of %s", cid[:12]):
-                rt.destroy(records.runtime_spec(self.root, rec))
+                rt.destroy_id(self.root, cid)
         net.release(self.root, rec)
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
@@ -520,6 +544,9 @@ class Holder:
         for rec in self.store.list():
             cid = rec["Id"]
             st = rec["State"]
+            if rec.get("Damaged"):  # unknown state: left, processes too, for rm -f
+                keep.add(cid)
+                continue
             if st.get("Status") not in ("running", "restarting", "paused"):
                 if rec["HostConfig"].get("AutoRemove") and st.get("Status") == "exited":
                     self._remove_files(cid, volumes=True)
