@@ -92,6 +92,23 @@ def _base_resolver(store: ImageStore, pull: bool) -> object:
     return resolve
 
 
+def _registered(store: ImageStore, oci: dict[str, object], tags: list[str]) -> Image | None:
+    """The image ``oci`` describes when it is in the store already under every one of
+    ``tags`` (a no-change rebuild: nothing to write)."""
+    from ..images.store import canonical_json, digest_of
+
+    image_id = digest_of(canonical_json(oci))
+    if not tags:
+        return None
+    for t in tags:
+        try:
+            if store.resolve(t).id != image_id:
+                return None
+        except NotFound:
+            return None
+    return store.resolve(tags[0])
+
+
 def _flatten(group: BaseException) -> list[BaseException]:
     if isinstance(group, BaseExceptionGroup):
         out: list[BaseException] = []
@@ -213,8 +230,9 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
         from .execute import now
 
         created = state.latest_created(now())
-        image = store.add_image(state.oci_config(created, state.author or author),
-                                state.layers, list(req.tags))
+        oci = state.oci_config(created, state.author or author)
+        image = _registered(store, oci, req.tags) or store.add_image(oci, state.layers,
+                                                                     list(req.tags))
         emit(E.Note(f"writing image {image.id} done", v))
         for t in req.tags:
             emit(E.Note(f"naming to {reference.normalize(t)} done", v))
