@@ -157,16 +157,17 @@ def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
     dead = dead_builds(root, mark_alive)
     if dead:  # a killed build may have left RUN containers: remove them
         conts.sweep({mark})
-        for m in dead:
-            done_running(root, m)
+        for m, bid in dead:
+            done_running(root, m, bid)
+    build_id = os.urandom(8).hex()
     try:
-        return _build(req, emit, root, conts, mark, store, started)
+        return _build(req, emit, root, conts, mark, build_id, store, started)
     finally:
-        done_running(root, mark)
+        done_running(root, mark, build_id)
 
 
 def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark: str,
-           store: ImageStore, started: float) -> BuildResult:
+           build_id: str, store: ImageStore, started: float) -> BuildResult:
     with Workspace(root) as work, contextlib.ExitStack() as stack:
         ctx_root = req.context
         if req.context_tar is not None:
@@ -198,7 +199,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
         author = req.author or who()
         svc = Services(root=root, store=store, cache=Cache(store, enabled=not req.no_cache),
                        work=work, containers=conts, request=req, dockerfile=df,
-                       author=author, build_id=os.urandom(8).hex(), mark=mark,
+                       author=author, build_id=build_id, mark=mark,
                        output=lambda _v, _d, _s: None)
         for ref in req.cache_from:
             try:
