@@ -61,6 +61,7 @@ class UpOptions:
     wait: bool = False
     wait_timeout: float | None = None  # seconds; None waits as long as it takes
     scale: dict[str, int] = field(default_factory=dict)
+    pull: str | None = None  # up --pull always|missing|never (None: each pull_policy)
     #: ``--build`` (always), ``--no-build`` (never), else missing (see compose/build.py)
     build: str = "missing"
 

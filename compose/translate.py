@@ -218,6 +218,17 @@ def _network(project: Project, service: str, svc: Service,
     return "", endpoints
 
 
+def _ipc(project: Project, svc: Service) -> str:
+    """``ipc: service:X`` joins X's first container (by name: the engine resolves it at
+    start, when depends_on has X running); the other modes pass as they are."""
+    kind, _, target = (svc.ipc or "").partition(":")
+    if kind != "service":
+        return svc.ipc or ""
+    other = project.all_services().get(target)
+    return "container:" + (container_name(project, target, other, 1) if other is not None
+                           else target)
+
+
 def create_request(project: Project, service: str, svc: Service, number: int, *,
                    network_container: str | None = None) -> CreateRequest:
     """The engine's request for container ``number`` of ``service``.
@@ -256,7 +267,7 @@ def create_request(project: Project, service: str, svc: Service, number: int, *,
         security_opt=list(svc.security_opt or []), dns=list(svc.dns or []),
         dns_search=list(svc.dns_search or []), dns_options=list(svc.dns_opt or []),
         group_add=[str(g) for g in svc.group_add or []], extra_hosts=extra_hosts,
-        restart=_restart_policy(svc), userns=svc.userns_mode or "",
+        restart=_restart_policy(svc), userns=svc.userns_mode or "", ipc=_ipc(project, svc),
         resources=Resources(
             memory=int(memory or 0), memory_swap=int(svc.memswap_limit or 0),
             nano_cpus=int(float(cpus) * 1e9) if cpus else 0,

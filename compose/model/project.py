@@ -268,6 +268,7 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
         k: (v if v is not None else project_env.get(k))
         for k, v in (svc.environment or {}).items()}
     env: dict[str, str | None] = {}
+    read: list[tuple[str, dict[str, str]]] = []
     for i, ef in enumerate(svc.env_file or []):
         where = ("services", name, "env_file", i)
         path = ef.path if os.path.isabs(ef.path) else str(raw.working_dir / ef.path)
@@ -277,17 +278,20 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
                 raise error_at(data, where, f"env file {path} not found")
             continue
         if ef.format == "raw":
-            env.update(_parse_raw_env(text))
+            values = _parse_raw_env(text)
         else:
             def lookup(k: str) -> str | None:
                 v = project_env.get(k)
                 return v if v is not None else own.get(k)
 
-            env.update(parse_dotenv(text, file=path, lookup=lookup))
+            values = parse_dotenv(text, file=path, lookup=lookup)
+        env.update(values)
+        read.append((path, {k: v for k, v in values.items() if v is not None}))
     # ``environment`` is laid over the env files whole: a bare key that nothing set
     # stays as ``KEY: null`` (docker compose config prints it so, and the container
     # does not get it), even over an env file's value, as compose-go's OverrideBy
     env.update(own)
+    svc._env_files = read
     if svc.environment is not None or svc.env_file:
         svc.environment = env
     svc.env_file = None

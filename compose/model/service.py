@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -557,6 +558,15 @@ class Service(Spec):
     working_dir: str | None = None
     post_start: list[Hook] | None = None
     pre_stop: list[Hook] | None = None
+
+    #: What each ``env_file`` gave, in order (absolute path -> its variables), kept
+    #: when validation folds them into ``environment`` and drops the key (as ``docker
+    #: compose config`` does): ``kube generate`` makes a ConfigMap of each file.
+    _env_files: list[tuple[str, dict[str, str]]] = PrivateAttr(default_factory=list)
+
+    def env_files_read(self) -> list[tuple[str, dict[str, str]]]:
+        """The env files folded into ``environment``, with the variables each gave."""
+        return list(self._env_files)
 
     def replicas(self) -> int:
         """How many containers this service runs (``scale``, else ``deploy.replicas``)."""

@@ -19,7 +19,10 @@ Which half answers a call is the face's business, not its caller's:
 - reads of containers (``container``, ``containers``) come straight from the records
   on disk, which are the truth (DESIGN.md): no supervisor needs to be started to list;
   a record whose PID 1 died with a crashed supervisor is shown as what it is;
-- images and volumes are worked on in the caller's process, under the store's locks.
+- images and volumes are worked on in the caller's process, under the store's locks;
+  so are registries (``pull``, ``push``, ``login``) and a tag's versions
+  (``image_versions``, ``rollback``), with typed requests and results from
+  :mod:`pycompose.engine.registry.types` and progress as typed events.
 
 Requests are typed (:mod:`.requests`): text becomes types at the edge that takes it
 in (the CLI's flags, the Compose model, the API's JSON) and is never parsed again
@@ -64,17 +67,39 @@ TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..images.reference import Reference
+    from ..images.versions import Version
     from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
     from ..record import ContainerRecord, Health, Status, now_iso, parse_iso
+    from ..registry.types import (
+        ImageMessage,
+        LayerProgress,
+        LoginRequest,
+        LoginResult,
+        Platform,
+        Progress,
+        PulledImage,
+        PullRequest,
+        PullResult,
+        PushedImage,
+        PushRequest,
+        PushResult,
+    )
 
+#: types imported when first used: enum classes and a dozen more dataclasses (the
+#: registry's requests, results and events) cost the thin client's start-up
 _LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
          "parse_iso": "record", "now_iso": "record",
-         "NetworkInfo": "networks", "NetworkSpec": "networks"}
+         "NetworkInfo": "networks", "NetworkSpec": "networks",
+         "Reference": "images.reference", "Version": "images.versions",
+         **{name: "registry.types" for name in (
+             "ImageMessage", "LayerProgress", "LoginRequest", "LoginResult", "Platform",
+             "Progress", "PulledImage", "PullRequest", "PullResult", "PushedImage",
+             "PushRequest", "PushResult")}}
 
 
 def __getattr__(name: str) -> Any:
-    """The record and network types, imported when first used (enum classes cost the
-    thin client's start-up)."""
+    """The lazily imported types of ``_LAZY``."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(name)
@@ -85,9 +110,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
     "CreateRequest", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
-    "Healthcheck", "IdMapping", "Internal", "InvalidArgument", "LogConfig", "Mount",
-    "NetworkInfo", "NetworkSpec", "NotFound", "PortBinding", "Resources", "RestartPolicy",
-    "SetupFailed", "Status", "Ulimit", "Unavailable", "now_iso", "parse_iso",
+    "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
+    "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
+    "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",
+    "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Reference",
+    "Resources", "RestartPolicy", "SetupFailed", "Status", "Ulimit", "Unavailable",
+    "Version", "now_iso", "parse_iso", "parse_reference",
 ]
 
 
@@ -242,10 +270,68 @@ class Engine:
         except NotFound:
             return None
 
+    # -- images: registries and versions (in the caller's process) -------------------------
+    def pull(self, req: PullRequest, progress: Progress | None = None) -> PullResult:
+        """Pull from a registry into this root's store (runs its own trio loop)."""
+        from ..registry import pull_image
+
+        return pull_image(req, root=self.root, progress=progress)
+
+    async def pull_async(self, req: PullRequest, progress: Progress | None = None
+                         ) -> PullResult:
+        """Pull, from a caller already under trio."""
+        from ..registry import pull_image_async
+
+        return await pull_image_async(req, root=self.root, progress=progress)
+
+    def push(self, req: PushRequest, progress: Progress | None = None) -> PushResult:
+        """Push a tag, sending only the blobs the registry lacks."""
+        from ..registry import push_image
+
+        return push_image(req, root=self.root, progress=progress)
+
+    async def push_async(self, req: PushRequest, progress: Progress | None = None
+                         ) -> PushResult:
+        from ..registry import push_image_async
+
+        return await push_image_async(req, root=self.root, progress=progress)
+
+    def login(self, req: LoginRequest) -> LoginResult:
+        """Check credentials against a registry; keep them as docker's CLI does."""
+        from ..registry import login
+
+        return login(req)
+
+    def logout(self, server: str) -> bool:
+        from ..registry import logout
+
+        return logout(server)[1]
+
+    def image_versions(self, name: str) -> list[Version]:
+        """Every version tag ``name`` has pointed to, oldest first."""
+        from ..images import ImageStore, versions
+
+        return versions.history(ImageStore(self.root), name)
+
+    def rollback(self, name: str, to: str | None = None) -> tuple[Version, Version]:
+        """Point tag ``name`` back at an earlier version (``to``: a number or an image
+        id; default the one before the current); (the version, the new record)."""
+        from ..images import ImageStore, versions
+
+        return versions.rollback(ImageStore(self.root), name, to)
+
     def supervisor_running(self) -> bool:
         from .. import client
 
         return client.running(self.root)
+
+
+def parse_reference(ref: str) -> Reference:
+    """An image reference parsed and normalised as docker's (``busybox`` is
+    ``docker.io/library/busybox:latest``); InvalidArgument when it is not one."""
+    from ..images import reference
+
+    return reference.parse(ref)
 
 
 def default_engine() -> Engine:

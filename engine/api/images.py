@@ -5,15 +5,32 @@ is needed to list, tag, import or remove an image)."""
 
 from __future__ import annotations
 
-from ..images import Image, ImageStore, LayerRef
+from ..images import Image, ImageStore, LayerRef, reference, versions
 from ..images.archive import load, save
 from ..images.bootstrap import bootstrap
 from ..images.commit import import_tarball
 from ..images.gc import gc
 from ..images.reference import InvalidReference, Reference, familiar_name
 from ..images.reference import parse as parse_reference
-from ..images.remove import history_rows, prune, remove
+from ..images.remove import history_rows, prune, prune_plan, remove
 
-__all__ = ["Image", "ImageStore", "InvalidReference", "LayerRef", "Reference", "bootstrap",
-           "familiar_name", "gc", "history_rows", "import_tarball", "load",
-           "parse_reference", "prune", "remove", "save"]
+__all__ = [
+           "Image",
+           "ImageStore",
+           "InvalidReference",
+           "LayerRef",
+           "Reference",
+           "bootstrap",
+           "familiar_name",
+           "gc",
+           "history_rows",
+           "import_tarball",
+           "load",
+           "parse_reference",
+           "prune",
+           "prune_plan",
+           "reference",
+           "remove",
+           "save",
+           "versions",
+]

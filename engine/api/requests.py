@@ -163,6 +163,8 @@ class CreateRequest:
     stop_timeout: int | None = None  # seconds
     healthcheck: Healthcheck | None = None
     userns: str = ""  # "", "host", "remap"
+    #: IPC namespace: "" (private), private, shareable, none, host, container:ID
+    ipc: str = ""
     uid_map: list[IdMapping] = field(default_factory=list)
     gid_map: list[IdMapping] = field(default_factory=list)
     log_config: LogConfig = field(default_factory=LogConfig)

@@ -78,7 +78,9 @@ _DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
 def decompressed(raw: BinaryIO, compression: str) -> Any:
     """A reader of the uncompressed stream of ``raw``."""
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        from .gunzip import GzipReader  # 1 MiB reads, C-level CRC, ISA-L if installed
+
+        return GzipReader(raw)
     if compression == "zstd":
         import zstandard
 
@@ -93,6 +95,10 @@ def decompressed(raw: BinaryIO, compression: str) -> Any:
 
 def _is_decompress_error(e: BaseException) -> bool:
     if isinstance(e, _DECOMPRESS_ERRORS):
+        return True
+    from .gunzip import errors
+
+    if isinstance(e, errors()):
         return True
     with contextlib.suppress(ImportError):
         import zstandard

@@ -13,11 +13,16 @@ from .store import ANN_ID, ANN_NAME, Image, ImageStore
 
 
 def _untag(store: ImageStore, names: set[str], delete_id: str | None) -> None:
+    from .versions import record_moves
+
     with store.writing(), store.index_lock():
         index = []
+        removed: list[tuple[str, str, str, str]] = []
         for e in store.read_index():
             ann = e.get("annotations") or {}
             if ann.get(ANN_NAME) in names or (delete_id and ann.get(ANN_ID) == delete_id):
+                if ann.get(ANN_NAME):
+                    removed.append((str(ann[ANN_NAME]), str(ann.get(ANN_ID) or ""), "", ""))
                 continue
             index.append(e)
         present = {(e.get("annotations") or {}).get(ANN_ID) for e in index}
@@ -28,6 +33,7 @@ def _untag(store: ImageStore, names: set[str], delete_id: str | None) -> None:
                              | {"annotations": {ANN_ID: image_id}})
                 present.add(image_id)
         store._write_index(index)
+        record_moves(store, removed)
 
 
 def _by_name(ref: str, im: Image) -> str | None:
@@ -61,14 +67,36 @@ def remove(store: ImageStore, ref: str, *, force: bool = False) -> list[str]:
     return lines
 
 
-def prune(store: ImageStore, *, all_unused: bool = False) -> tuple[list[str], int]:
-    """Remove untagged images (all unused ones with ``all_unused``) no container uses;
-    return output lines and the bytes reclaimed."""
+def prune_plan(store: ImageStore, *, all_unused: bool = False, old_versions: bool = False
+               ) -> tuple[list[Image], list[tuple[Image, list[str]]]]:
+    """What prune would do: (the images it would remove, the untagged images it keeps
+    because earlier versions of tags point at them, with those tags). ``all_unused``
+    removes every image no container uses; ``old_versions`` also the untagged images
+    only earlier versions point at (rollback to those versions is then impossible)."""
+    from .versions import referenced_images
+
     in_use = store.image_in_use
-    lines: list[str] = []
+    versioned = {} if all_unused or old_versions else referenced_images(store)
+    drop: list[Image] = []
+    kept: list[tuple[Image, list[str]]] = []
     for im in store.images():
         if im.id in in_use or (im.repo_tags and not all_unused):
             continue
+        if im.id in versioned:
+            kept.append((im, versioned[im.id]))
+            continue
+        drop.append(im)
+    return drop, kept
+
+
+def prune(store: ImageStore, *, all_unused: bool = False, old_versions: bool = False
+          ) -> tuple[list[str], int]:
+    """Remove untagged images (all unused ones with ``all_unused``) no container uses
+    and no version of a tag refers to (unless ``old_versions``); return output lines and
+    the bytes reclaimed."""
+    lines: list[str] = []
+    drop, _ = prune_plan(store, all_unused=all_unused, old_versions=old_versions)
+    for im in drop:
         lines += [f"untagged: {reference.parse(t).familiar()}" for t in im.repo_tags]
         _untag(store, set(im.repo_tags), im.id)
         lines.append(f"deleted: {im.id}")

@@ -420,9 +420,12 @@ class ImageStore:
             "schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests})
 
     def add_image(self, oci_config: dict[str, Any] | bytes, layers: list[LayerRef],
-                  tags: list[str] = ()) -> Image:  # type: ignore[assignment]
+                  tags: list[str] = (),  # type: ignore[assignment]
+                  *, manifest: bytes | None = None, media_type: str = MEDIA_MANIFEST) -> Image:
         """Register an image from its config and its (already added) layers; move
-        ``tags`` to it. Returns the Image."""
+        ``tags`` to it. Returns the Image. ``manifest``: the manifest's bytes as a
+        registry sent them (so the image keeps the registry's digest), checked against
+        the config and layers; by default the store writes an OCI manifest."""
         with _disk_errors("image", self.images_dir), self.writing():
             cfg_bytes = (oci_config if isinstance(oci_config, bytes)
                          else canonical_json(oci_config))
@@ -434,14 +437,19 @@ class ImageStore:
                 if not self.has_layer(ly.chain_id) or not self.has_blob(ly.digest):
                     raise EngineError(f"layer {ly.digest} is not in the store")
             config_digest = self.put_blob(cfg_bytes)
-            manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-                        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
-                                   "size": len(cfg_bytes)},
-                        "layers": [ly.descriptor() for ly in layers]}
-            m_bytes = canonical_json(manifest)
+            if manifest is None:
+                media_type = MEDIA_MANIFEST
+                m_bytes = canonical_json({
+                    "schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                    "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
+                               "size": len(cfg_bytes)},
+                    "layers": [ly.descriptor() for ly in layers]})
+            else:
+                m_bytes = manifest
+                _check_manifest(json.loads(m_bytes), config_digest, layers)
             m_digest = self.put_blob(m_bytes)
             names = [reference.normalize(t) for t in tags]
-            all_names = self._name(m_digest, len(m_bytes), config_digest, names)
+            all_names = self._name(m_digest, len(m_bytes), config_digest, names, media_type)
         return self._image(m_digest, config_digest, all_names)
 
     def _image(self, m_digest: str, config_id: str, tags: list[str]) -> Image:
@@ -510,22 +518,34 @@ class ImageStore:
             self._name(im.manifest_digest, len(self.read_blob(im.manifest_digest)), im.id,
                        [name])
 
-    def _name(self, m_digest: str, m_size: int, image_id: str, names: list[str]) -> list[str]:
+    def _name(self, m_digest: str, m_size: int, image_id: str, names: list[str],
+              media_type: str | None = None) -> list[str]:
         """Register manifest ``m_digest`` in index.json under ``names`` (moved from other
-        images, which stay untagged if it was their last); return all its names."""
+        images, which stay untagged if it was their last); return all its names. Each
+        move of a name is recorded as a version of it (versions.py)."""
+        from .versions import record_moves
+
         with self.index_lock():
+            current = self.read_index()
+            before = {str((e.get("annotations") or {}).get(ANN_NAME)):
+                      str((e.get("annotations") or {}).get(ANN_ID) or "") for e in current}
+            if media_type is None:  # keep the type the image was registered with
+                media_type = next((str(e["mediaType"]) for e in current
+                                   if e.get("digest") == m_digest and e.get("mediaType")),
+                                  MEDIA_MANIFEST)
             # names move to this image; its untagged entry goes if it gets a name
-            index = [e for e in self.read_index()
+            index = [e for e in current
                      if (e.get("annotations") or {}).get(ANN_NAME) not in names
                      and not (names and e.get("digest") == m_digest
                               and not (e.get("annotations") or {}).get(ANN_NAME))]
-            desc = {"mediaType": MEDIA_MANIFEST, "digest": m_digest, "size": m_size}
+            desc = {"mediaType": media_type, "digest": m_digest, "size": m_size}
             for n in names:
                 index.append({**desc, "annotations": {
                     ANN_NAME: n, ANN_REF: reference.parse(n).tag or "", ANN_ID: image_id}})
             if not any(e.get("digest") == m_digest for e in index):
                 index.append({**desc, "annotations": {ANN_ID: image_id}})
             self._write_index(_keep_dangling(index, self))
+            record_moves(self, [(n, before.get(n, ""), image_id, m_digest) for n in names])
             return sorted(str((e.get("annotations") or {}).get(ANN_NAME)) for e in index
                           if e.get("digest") == m_digest
                           and (e.get("annotations") or {}).get(ANN_NAME))
@@ -625,6 +645,17 @@ def _disk_errors(what: str, where: Path) -> Iterator[None]:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise L.LayerError(f"{what}: no space left on device in {where}")
         raise EngineError(f"{what}: {e.strerror or e} ({e.filename or where})")
+
+
+def _check_manifest(doc: Any, config_digest: str, layers: list[LayerRef]) -> None:
+    """A manifest handed to add_image must name the config and layers given with it."""
+    try:
+        cfg = doc["config"]["digest"]
+        digests = [d["digest"] for d in doc.get("layers") or []]
+    except (KeyError, TypeError):
+        raise EngineError("image manifest lacks its config or layer descriptors")
+    if cfg != config_digest or digests != [ly.digest for ly in layers]:
+        raise EngineError("image manifest does not name the config and layers given")
 
 
 def _keep_dangling(index: list[dict[str, Any]], store: ImageStore) -> list[dict[str, Any]]:

@@ -45,8 +45,8 @@ def network_of(rec: Record) -> str | None:
     return eps[0][0] if eps else None
 
 
-def _etc(spec_root: str, target: str) -> Path:
-    # where the runtime writes the /etc files it bind-mounts (spec.root/etc/<name>)
+def etc_file(spec_root: str, target: str) -> Path:
+    """Where the runtime writes the /etc file it bind-mounts (spec.root/etc/<name>)."""
     return Path(spec_root, "etc", re.sub(r"[^A-Za-z0-9._-]", "_", target.strip("/")))
 
 
@@ -203,10 +203,10 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
 
         bindings = port_bindings_of(host)
         published = nets.publish(cid, first.ip, bindings) if bindings else []
-        _rewrite(_etc(spec_root, "/etc/hosts"), hosts_file_for(
+        _rewrite(etc_file(spec_root, "/etc/hosts"), hosts_file_for(
             hostname, [a.ip for a in atts], extra_hosts=host.get("ExtraHosts") or []))
         if eps[0][0] != "bridge" and first.gateway:  # names resolve on user networks
-            _rewrite(_etc(spec_root, "/etc/resolv.conf"), resolv_conf_for(
+            _rewrite(etc_file(spec_root, "/etc/resolv.conf"), resolv_conf_for(
                 nameservers=[first.gateway], dns_search=host.get("DnsSearch") or [],
                 dns_opt=host.get("DnsOptions") or []))
     except NetplugError as e:

@@ -253,7 +253,7 @@ def new_record(root: Path, req: CreateRequest) -> Record:
         "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard}
                     for u in req.ulimits] or None,
         "Sysctls": dict(req.sysctls) or None, "ShmSize": res.shm_size,
-        "UsernsMode": req.userns, **userns,
+        "UsernsMode": req.userns, **userns, "IpcMode": check_ipc(req.ipc or "private"),
         "LogConfig": log_settings(req).host_config(),
     }
     return {
@@ -314,15 +314,47 @@ def attach_storage(root: Path, rec: Record) -> None:
     rec["Mounts"] = mounts
 
 
-def _netns_of(root: Path, ref: str) -> str:
-    """``--network container:X``: the network namespace of X's running PID 1."""
+def _pid_of(root: Path, ref: str, what: str) -> int:
+    """PID 1 of running container ``ref``, whose ``what`` (network, IPC) another joins."""
     from ..containers import ContainerStore
 
     other = ContainerStore(root).get(ref)
     pid = int(other["State"].get("Pid") or 0)
     if other["State"].get("Status") != "running" or not pid:
-        raise Conflict(f"cannot join the network of container {ref}: it is not running")
-    return f"/proc/{pid}/ns/net"
+        raise Conflict(f"cannot join the {what} of container {ref}: it is not running")
+    return pid
+
+
+def _netns_of(root: Path, ref: str) -> str:
+    """``--network container:X``: the network namespace of X's running PID 1."""
+    return f"/proc/{_pid_of(root, ref, 'network')}/ns/net"
+
+
+def _names_of(root: Path, ref: str) -> tuple[str | None, str | None]:
+    """``--network container:X``: X's /etc/hosts and /etc/resolv.conf as they are now
+    (docker shares them: the names X resolves, through X's DNS server, are ours)."""
+    from ..containers import ContainerStore
+    from .net import etc_file
+
+    spec_root = str(root / "containers" / ContainerStore(root).get(ref)["Id"] / "rt")
+    out: list[str | None] = []
+    for target in ("/etc/hosts", "/etc/resolv.conf"):
+        try:
+            out.append(etc_file(spec_root, target).read_text())
+        except OSError:
+            out.append(None)
+    return out[0], out[1]
+
+
+IPC_MODES = ("private", "shareable", "host", "none")
+
+
+def check_ipc(mode: str) -> str:
+    """docker's ``--ipc``: private (the default), shareable, none, host, container:X."""
+    if mode in IPC_MODES or (mode.startswith("container:") and len(mode) > 10):
+        return mode
+    raise S.bad(f"invalid --ipc {mode!r}: use private, shareable, none, host or "
+                "container:NAME")
 
 
 def _resolv(host_text: str, dns: list[str], search: list[str], opts: list[str]) -> str:
@@ -381,7 +413,19 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
     else:
         hosts = HOSTS
         if host["NetworkMode"].startswith("container:"):
-            namespaces["net"] = _netns_of(root, host["NetworkMode"].split(":", 1)[1])
+            ref = host["NetworkMode"].split(":", 1)[1]
+            namespaces["net"] = _netns_of(root, ref)
+            shared_hosts, shared_resolv = _names_of(root, ref)
+            hosts = shared_hosts or hosts
+            resolv = shared_resolv or resolv
+    ipc = host.get("IpcMode") or "private"
+    if ipc == "host":
+        namespaces["ipc"] = "host"
+    elif ipc.startswith("container:"):
+        # System V IPC and message queues live in the namespace. (docker also shares
+        # X's /dev/shm, a tmpfs it mounts on the host; ours is inside X's mount
+        # namespace, which a bind cannot reach: each keeps its own /dev/shm.)
+        namespaces["ipc"] = f"/proc/{_pid_of(root, ipc.split(':', 1)[1], 'IPC namespace')}/ns/ipc"
     for entry in host.get("ExtraHosts") or []:
         name, _, ip = entry.partition(":")  # NAME:IP, the IP may be IPv6
         hosts += f"{ip}\t{name}\n"

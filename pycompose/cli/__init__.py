@@ -36,16 +36,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rm": (_STACK, "Remove the project's stopped containers"),
     "exec": (_STACK, "Run a command in a service's running container"),
     "port": (_STACK, "Print the host address of a service's published port"),
+    "pull": ("pycompose.cli.stack_registry", "Pull the images of the project's services"),
+    "push": ("pycompose.cli.stack_registry", "Push the images of the services built here"),
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
     "build": ("pycompose.cli.build", "Build images: the project's services, or a Dockerfile "
               "(build PATH)"),
     "builder": ("pycompose.cli.build", "Manage the build cache (prune)"),
+    "kube": ("pycompose.cli.kube", "The project on Kubernetes, Kubernetes YAML on pycompose"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),
     "network": ("pycompose.cli.network", "Manage networks"),
     "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
     "runtime": ("pycompose.cli.runtime", "An OCI runtime in runc's shape (create, start, ...)"),
+    "login": ("pycompose.cli.registry", "Log in to a registry"),
+    "logout": ("pycompose.cli.registry", "Log out from a registry"),
 }
 
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:

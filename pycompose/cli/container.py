@@ -53,6 +53,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
       help="bridge | host | none | container:NAME | a network's name "
            "(default: none, or bridge with -p)")
     a("--ip", help="IPv4 address on the (user-defined) network")
+    a("--ipc", help="IPC namespace: private | shareable | none | host | container:NAME")
     a("--network-alias", action="append", default=[], dest="network_aliases",
       metavar="ALIAS", help="a DNS name of the container on its network")
     a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]")
@@ -99,6 +100,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--detach-keys", default="ctrl-p,ctrl-q", help="only ctrl-p,ctrl-q is supported")
     a("--sig-proxy", default="true", choices=["true", "false"],
       help="forward signals to the container")
+    a("--pull", default="missing", choices=["always", "missing", "never"],
+      help="pull the image before creating: always, when missing (default), never")
     a("image", metavar="IMAGE")
     a("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
@@ -220,6 +223,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     req = create_request(args)
     root = _root()
+    if not args.rootfs and args.pull != "never":
+        # a missing image is pulled here, client side (cli/registry.py), before create
+        from pycompose.engine.api.registry import maybe_present
+
+        if args.pull == "always" or not maybe_present(args.image):
+            from pycompose.cli.registry import ensure_image
+
+            ensure_image(args.image, args.pull)
     if args.create_only:
         print(Engine(root).create(req))
         return 0

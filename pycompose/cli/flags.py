@@ -301,7 +301,7 @@ def create_request(args: argparse.Namespace) -> CreateRequest:
         ulimits=[ulimit(u) for u in args.ulimits],
         sysctls=dict(_pair(s, "--sysctl") for s in args.sysctls),
         stop_signal=args.stop_signal or "", stop_timeout=args.stop_timeout,
-        healthcheck=healthcheck(args), userns=args.userns or "",
+        healthcheck=healthcheck(args), userns=args.userns or "", ipc=args.ipc or "",
         uid_map=[id_map(m, "--uidmap") for m in args.uidmap],
         gid_map=[id_map(m, "--gidmap") for m in args.gidmap],
         log_config=log_config(getattr(args, "log_driver", None),

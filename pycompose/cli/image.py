@@ -72,6 +72,11 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     s.add_argument("-a", "--all", action="store_true",
                    help="remove all images no container uses, not just untagged ones")
     s.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    s.add_argument("--dry-run", action="store_true",
+                   help="only say what would be removed, and what is kept for rollback")
+    s.add_argument("--old-versions", action="store_true",
+                   help="also remove untagged images that only earlier versions of tags "
+                        "point at (they can no longer be rolled back to)")
     s.set_defaults(handler=cmd_prune)
 
     s = sub.add_parser("history", help="Show the history of an image: its layers")
@@ -82,6 +87,11 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     s.add_argument("-q", "--quiet", action="store_true", help="only show image ids")
     s.add_argument("--format", help="'table' (default) or 'json'")
     s.set_defaults(handler=cmd_history)
+
+    from pycompose.cli import registry, versions
+
+    registry.register_image_verbs(sub)
+    versions.register_image_verbs(sub)
 
     s = sub.add_parser("bootstrap", help="Make a Debian-family base image with debootstrap")
     s.add_argument("ref", metavar="NAME:TAG")
@@ -245,7 +255,14 @@ def _rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
         if dangling is not None and (not im.repo_tags) != dangling:
             continue
         for t in tags:
-            if t:
+            if t and "@" in t:  # pulled by digest: a name without a tag, as docker shows it
+                name = t.split("@", 1)[0]
+                if want and name != want[0]:
+                    continue
+                repo, tag = familiar_name(name), "<none>"
+                if patterns and not any(fnmatch.fnmatchcase(repo, p) for p in patterns):
+                    continue
+            elif t:
                 name, _, tag = t.rpartition(":")
                 if want and (name != want[0] or (want[1] and tag != want[1])):
                     continue
@@ -304,8 +321,8 @@ def inspect_doc(store: Any, im: Any) -> dict[str, Any]:
     lowers = im.lowerdirs()
     return {
         "Id": im.id,
-        "RepoTags": [parse(t).familiar() for t in im.repo_tags],
-        "RepoDigests": [],
+        "RepoTags": [parse(t).familiar() for t in im.repo_tags if "@" not in t],
+        "RepoDigests": [parse(t).familiar() for t in im.repo_tags if "@" in t],
         "Parent": "",
         "Comment": (im.history[-1].get("comment", "") if im.history else ""),
         "Created": im.created,
@@ -358,21 +375,52 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return failed
 
 
-def cmd_prune(args: argparse.Namespace) -> int:
-    from pycompose.engine.api.images import prune
+def _prune_plan_lines(drop: list[Any], kept: list[tuple[Any, list[str]]]) -> list[str]:
+    """What prune would drop, and the untagged images versions keep (for rollback)."""
+    from pycompose.engine.api.images import parse_reference as parse
 
+    out = []
+    if drop:
+        out.append(f"Would remove {len(drop)} image{'s' if len(drop) != 1 else ''}:")
+        for im in drop:
+            names = ", ".join(parse(t).familiar() for t in im.repo_tags) or "<none>"
+            out.append(f"  {im.short_id}  {names}  {human_size(im.size)}")
+    else:
+        out.append("Nothing to remove.")
+    if kept:
+        out.append(f"Kept for rollback ({len(kept)}: earlier versions of these tags point "
+                   "at them; --old-versions removes them too):")
+        for im, tags in kept:
+            out.append(f"  {im.short_id}  versions of "
+                       f"{', '.join(parse(t).familiar() for t in tags)}  {human_size(im.size)}")
+    return out
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from pycompose.engine.api.images import prune, prune_plan
+
+    store = _store()
+    drop, kept = prune_plan(store, all_unused=args.all, old_versions=args.old_versions)
+    if args.dry_run:
+        print("\n".join(_prune_plan_lines(drop, kept)))
+        return 0
     if not args.force and sys.stdin.isatty():
         what = "all images without at least one container associated to them" if args.all \
             else "all dangling images"
+        print("\n".join(_prune_plan_lines(drop, kept)))
         ans = input(f"WARNING! This will remove {what}.\n"
                     "Are you sure you want to continue? [y/N] ")
         if ans.strip().lower() not in ("y", "yes"):
             return 0
-    lines, reclaimed = prune(_store(), all_unused=args.all)
+    lines, reclaimed = prune(store, all_unused=args.all, old_versions=args.old_versions)
     if lines:
         print("Deleted Images:")
         print("\n".join(lines))
         print()
+    if kept:
+        print(f"Kept {len(kept)} untagged image{'s' if len(kept) != 1 else ''} that earlier "
+              "versions of tags point at (pycompose image versions NAME; --dry-run lists "
+              "them, --old-versions removes them)")
     print(f"Total reclaimed space: {human_size(reclaimed)}")
     return 0
 
@@ -392,6 +440,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(json.dumps({**r, "CreatedSince": human_ago(r["CreatedAt"])}))
         return 0
     body = []
+    authors = any(r["Author"] for r in rows)
     for r in rows:
         created_by = r["CreatedBy"]
         comment = r["Comment"]
@@ -402,8 +451,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             human_ago(r["CreatedAt"]) if args.human else r["CreatedAt"],
             created_by,
             human_size(r["Size"]) if args.human else str(r["Size"]),
-            comment])
-    print(table([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], *body]))
+            comment] + ([r["Author"] or "-"] if authors else []))
+    print(table([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+                 + (["AUTHOR"] if authors else []), *body]))
     return 0
 
 

@@ -35,6 +35,9 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
           help="wait for services to be running and healthy (implies -d)")
         a("--wait-timeout", type=float, metavar="SECONDS",
           help="give up on --wait after this long")
+        a("--pull", choices=["always", "missing", "never"],
+          help="pull images first: always, when missing, never (default: each "
+               "service's pull_policy)")
         b = p.add_mutually_exclusive_group()
         b.add_argument("--build", action="store_true",
                        help="build the services' images before starting them")
@@ -140,14 +143,13 @@ def up(args: argparse.Namespace) -> int:
                        no_deps=args.no_deps, no_start=args.no_start,
                        remove_orphans=args.remove_orphans, timeout=args.timeout,
                        wait=args.wait, wait_timeout=args.wait_timeout, scale=scale,
+                       pull=args.pull,
                        build="always" if args.build else "never" if args.no_build
                        else "missing")
-    engine, progress = _engine(), _progress()
     if args.detach or args.no_start or args.wait:
-        with _project_lock(project.name):
-            trio.run(lambda: O.up(project, engine, opts, progress, on_build=_builds()))
+        up_detached(project, opts)
         return 0
-    return trio.run(run_attached, project, engine, opts, _write, progress, _builds())
+    return trio.run(run_attached, project, _engine(), opts, _write, _progress(), _builds())
 
 
 def _builds() -> Any:
@@ -157,16 +159,33 @@ def _builds() -> Any:
     return ServiceProgress(sys.stderr)
 
 
-def down(args: argparse.Namespace) -> int:
+def up_detached(project: Any, opts: Any) -> None:
+    """``up -d`` of a validated project (``kube play`` runs its projects here too)."""
     import trio
 
     from pycompose.compose import orchestrate as O
 
-    project = load_project(args)
+    engine, progress = _engine(), _progress()
     with _project_lock(project.name):
-        trio.run(lambda: O.down(project, _engine(), volumes=args.volumes,
-                                remove_orphans=args.remove_orphans, timeout=args.timeout,
-                                rmi=args.rmi, progress=_progress()))
+        trio.run(lambda: O.up(project, engine, opts, progress, on_build=_builds()))
+
+
+def down_project(project: Any, *, volumes: bool = False, remove_orphans: bool = False,
+                 timeout: float | None = None, rmi: str | None = None) -> None:
+    """``down`` of a validated project (and of what ``kube play`` made)."""
+    import trio
+
+    from pycompose.compose import orchestrate as O
+
+    with _project_lock(project.name):
+        trio.run(lambda: O.down(project, _engine(), volumes=volumes,
+                                remove_orphans=remove_orphans, timeout=timeout, rmi=rmi,
+                                progress=_progress()))
+
+
+def down(args: argparse.Namespace) -> int:
+    down_project(load_project(args), volumes=args.volumes,
+                 remove_orphans=args.remove_orphans, timeout=args.timeout, rmi=args.rmi)
     return 0
 
 

@@ -1,6 +1,6 @@
 """The layers of DESIGN.md, checked rather than hoped for: engine and netplug never
-import compose; netplug never imports engine; nothing but the CLI imports the CLI; the
-front ends (the CLI, compose, kube) reach the engine only through its face
+import compose; netplug never imports engine; nothing but the CLI imports the CLI or
+kube; the front ends (the CLI, compose, kube) reach the engine only through its face
 (``engine/api``) and never netplug; inside the engine, netplug has a narrow door."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = {
-    "engine": ["pycompose.compose", "pycompose.cli"],
-    "netplug": ["pycompose.compose", "pycompose.engine", "pycompose.cli"],
-    "compose": ["pycompose.cli"],
+    "engine": ["pycompose.compose", "pycompose.cli", "pycompose.kube"],
+    "netplug": ["pycompose.compose", "pycompose.engine", "pycompose.cli", "pycompose.kube"],
+    "compose": ["pycompose.cli", "pycompose.kube"],
+    "kube": ["pycompose.cli"],
 }
 
 
@@ -64,10 +65,12 @@ def test_every_package_is_installed() -> None:
                    ["tool"]["setuptools"]["packages"])
     present = {"pycompose"}
     for top, dotted in [("pycompose", "pycompose"), ("compose", "pycompose.compose"),
-                        ("engine", "pycompose.engine"), ("netplug", "pycompose.netplug")]:
+                        ("engine", "pycompose.engine"), ("netplug", "pycompose.netplug"),
+                        ("kube", "pycompose.kube")]:
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top).parts
-            if top == "pycompose" and rel and rel[0] in {"compose", "engine", "netplug"}:
+            if top == "pycompose" and rel and rel[0] in {"compose", "engine", "netplug",
+                                                         "kube"}:
                 continue  # the symlinks to the three layers
             present.add(".".join([dotted, *rel]))
     assert present == declared

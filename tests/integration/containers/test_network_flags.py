@@ -55,6 +55,25 @@ def test_default_bridge_goes_when_the_supervisor_leaves_with_nothing_held(
     assert engine.cli("network", "ls", "--format", "{{.Name}}").stdout.split() == []
 
 
+def test_network_container_shares_names_and_dns(engine: Engine) -> None:
+    """``--network container:X`` resolves what X resolves: X's /etc/hosts and
+    resolv.conf (the network's DNS server), as docker shares them."""
+    engine.cli("network", "create", "sharednet")
+    try:
+        engine.ok("run", "-d", "--name", "holder", "--network", "sharednet", "busybox",
+                  "sleep", "300")
+        engine.ok("run", "-d", "--name", "peer", "--network", "sharednet",
+                  "--network-alias", "backend", "busybox",
+                  "sh", "-c", "while true; do echo up | nc -l -p 7000; done")
+        out = engine.ok("run", "--rm", "--network", "container:holder", "busybox",
+                        "sh", "-c", "cat /etc/resolv.conf; nc -w 3 backend 7000")
+        assert out.strip().endswith("up"), out
+        assert engine.ok("exec", "holder", "cat", "/etc/resolv.conf") in out
+    finally:
+        engine("rm", "-f", "holder", "peer")
+        engine.cli("network", "rm", "sharednet")
+
+
 def _spares(engine: Engine) -> list[str]:
     from pycompose.netplug.names import spare_netns_prefix
     from pycompose.netplug.nsutil import list_netns

@@ -100,7 +100,11 @@ def test_prune_removes_dangling_images_only(store: ImageStore, busybox_tar: Path
     ids = run(["images", "-q", "--no-trunc"]).stdout.split()
     assert len(ids) == 2
     assert "<none>" in run(["image", "ls"]).stdout
+    # the replaced image is version 1 of x:1: prune keeps it for rollback, and says so
     r = run(["image", "prune", "-f"])
+    assert "Kept 1 untagged image that earlier versions of tags point at" in r.stdout
+    assert len(run(["images", "-q"]).stdout.split()) == 2
+    r = run(["image", "prune", "-f", "--old-versions"])
     assert r.stdout.startswith("Deleted Images:") and "deleted: sha256:" in r.stdout
     assert len(run(["images", "-q"]).stdout.split()) == 1
     assert store.resolve("x:1").config["Cmd"] == ["/bin/sh", "-c", "b"]

@@ -71,8 +71,10 @@ def test_committing_an_upper_dir_makes_a_layer_that_mounts_the_same(
     r = run(["image", "history", "bb:committed", "--no-trunc"])
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT",
+                                "AUTHOR"]  # shown when a layer has an author
     assert lines[1].startswith(img.id) and "sh -c edit" in lines[1]
+    assert lines[1].rstrip().endswith("tester")
     assert "a test commit" in lines[1]
     assert lines[2].startswith("<missing>") and "Imported from" in lines[2]
 

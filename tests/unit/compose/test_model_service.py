@@ -234,6 +234,12 @@ services:
     assert p.services["web"].environment == {
         "FROM_ENV": "overridden", "ONLY_A": "1", "SHARED": "b", "REF": "ref",
         "BARE": "from-shell", "FROM_SHELL": "s", "UNSET_BARE": None}
+    # what each file gave is kept (kube generate makes a ConfigMap of each); a file
+    # that is not there and not required gave nothing
+    assert p.services["web"].env_files_read() == [
+        (str(tmp_path / "a.env"), {"FROM_ENV": "a", "ONLY_A": "1", "SHARED": "a"}),
+        (str(tmp_path / "b.env"), {"SHARED": "b", "REF": "ref"})]
+    assert p.services["web"].env_file is None
 
 
 def test_dotenv_feeds_bare_names_but_is_not_injected(tmp_path: Path) -> None:

@@ -165,6 +165,19 @@ configs:
     assert T.unsupported_secrets(p, "web", p.services["web"]) == ["services.web.secrets.tok"]
 
 
+def test_ipc_service_joins_the_first_container_by_name(tmp_path: Path) -> None:
+    p = project(tmp_path, """
+services:
+  infra: {image: a}
+  app: {image: a, ipc: "service:infra", network_mode: "service:infra"}
+  host: {image: a, ipc: host}
+  plain: {image: a}
+""")
+    assert T.create_request(p, "app", p.services["app"], 1).ipc == "container:demo-infra-1"
+    assert T.create_request(p, "host", p.services["host"], 1).ipc == "host"
+    assert T.create_request(p, "plain", p.services["plain"], 1).ipc == ""
+
+
 def test_logging_becomes_the_log_config(tmp_path: Path) -> None:
     p = project(tmp_path, """
 services:
