@@ -66,29 +66,32 @@ def _read_dockerfile(req: BuildRequest, ctx_root: Path | None) -> tuple[str, str
     return text, name, path
 
 
-def _base_resolver(store: ImageStore, pull: bool) -> object:
+def _base_resolver(store: ImageStore, pull: bool, pulled: set[str]) -> object:
+    """Resolve a FROM/--from image: the store's, or pulled from its registry when the
+    store lacks it (always with ``--pull``); ``pulled`` collects what was pulled."""
     def resolve(ref: str) -> Image:
         if not pull:
             try:
                 return store.resolve(ref)
             except NotFound:
                 pass
-        import importlib
+        from ..errors import EngineError
+        from ..registry import PullRequest, pull_image
 
         try:
-            registry: object = importlib.import_module("pycompose.engine.registry")
-        except ImportError:
-            registry = None
-        pull_fn = getattr(registry, "pull_image", None) if registry else None
-        if pull_fn is None:
-            if pull:
+            result = pull_image(PullRequest(ref), root=store.root)
+        except EngineError as e:
+            if pull:  # --pull, and the registry cannot be reached: the store's will do
                 with contextlib.suppress(NotFound):
                     return store.resolve(ref)
-            raise NotFound(f"{ref}: no such image in the image store, and this builder has "
-                           "no registry to pull from (use pycompose image load, import or "
-                           "bootstrap first)")
-        image: Image = pull_fn(store, ref)
-        return image
+            if isinstance(e, NotFound):
+                raise NotFound(f"{ref}: no such image in the image store or its "
+                               f"registry ({e})") from None
+            raise NotFound(f"{ref}: not in the image store, and it could not be pulled: "
+                           f"{e} (pycompose image load, import or bootstrap make images "
+                           "without a registry)") from None
+        pulled.add(ref)
+        return store.resolve(result.images[0].image_id if result.images else ref)
     return resolve
 
 
@@ -207,8 +210,10 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
             except NotFound:
                 emit(E.Note(f"--cache-from {ref}: no such image here; not used",
                             warning=True))
-        resolve = _base_resolver(store, req.pull)
+        pulled: set[str] = set()
+        resolve = _base_resolver(store, req.pull, pulled)
         solver = Solver(svc, plan, emit, context, extra, plat, resolve)  # type: ignore[arg-type]
+        solver.pulled = pulled
         if not req.pull and not req.no_cache:
             def local(ref: str) -> Image:
                 try:
