@@ -63,7 +63,7 @@ class Project:
         ``docker compose config SERVICE...`` prints it. No names: all services."""
         if not names:
             return self
-        from ..graph import edges_of
+        from .dependencies import edges_of
 
         every = self.all_services()
         for n in names:
@@ -190,7 +190,7 @@ def validate(raw: RawProject) -> Project:
         warnings=warnings, source=data if isinstance(data, MDict) else MDict(data),
     )
     _check_project(project)
-    from ..graph import check_dependencies
+    from .dependencies import check_dependencies
 
     project.warnings.extend(w for w in check_dependencies(project)
                             if w not in project.warnings)
