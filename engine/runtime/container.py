@@ -454,6 +454,16 @@ def oom_killed(spec: ContainerSpec) -> bool:
     return cgroup_of(spec).oom_killed()
 
 
+def freeze(spec: ContainerSpec, frozen: bool) -> None:
+    """Freeze (``pause``) or thaw every process of the container."""
+    cgroup_of(spec).freeze(frozen)
+
+
+def stats(spec: ContainerSpec) -> dict[str, int]:
+    """The container's cgroup counters (see ``Cgroup.stats``)."""
+    return cgroup_of(spec).stats()
+
+
 def _mounts_under(path: str) -> list[str]:
     prefix = path.rstrip("/") + "/"
     found = []

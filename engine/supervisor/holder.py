@@ -39,6 +39,7 @@ from ..record import parse_iso
 from ..volumes import VolumeStore
 from . import health, net, records, rt
 from . import spec as S
+from .events import EventBus
 from .logs import Held, LogService
 
 log = logging.getLogger("pycompose.supervisor")
@@ -66,6 +67,7 @@ class Live:
     pty_out: int | None = None  # an attached -t client reads the terminal's output here
     stop_requested: bool = False
     killed: bool = False  # we sent SIGKILL
+    paused: bool = False  # frozen (``pause``): no healthcheck probes meanwhile
     execs_starting: int = 0  # exec launches in flight: they may still join the cgroup
 
 
@@ -94,6 +96,7 @@ class Holder:
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
         self.logs = LogService(root)
+        self.events = EventBus()
 
     def _spawn(self, fn: Callable[..., Awaitable[object]], *args: Any) -> None:
         """A task about one container: its bug is logged, and never takes the
@@ -124,8 +127,10 @@ class Holder:
     # -- create --------------------------------------------------------------------------
     def create(self, req: CreateRequest) -> Record:
         rec = records.new_record(self.root, req)
-        return self.store.create(rec, req.name,
+        made = self.store.create(rec, req.name,
                                  lambda r: records.attach_storage(self.root, r))
+        self.events.publish("create", made["Id"], made)
+        return made
 
     # -- start ---------------------------------------------------------------------------
     async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
@@ -209,8 +214,9 @@ class Holder:
                               StartTime=rt.process_start_time(live.pid))
             if settings:
                 r["NetworkSettings"] = settings
-        self.store.update(cid, mark)
+        rec = self.store.update(cid, mark)
         self.live[cid] = live
+        self.events.publish("start", cid, rec)
         self._spawn(self._watch, live)
         if settings and net.network_of(rec) != "bridge":
             self._start_network_services()
@@ -221,8 +227,11 @@ class Holder:
 
             async def probe(req: ExecRequest, stdio: Stdio) -> Live:
                 return await self.exec(cid, req, stdio)
+            def changed(status: str, now: Record) -> None:
+                self.events.publish(f"health_status: {status}", cid, now)
             self._spawn(health.run_checks, live.done, probe,
-                                    partial(self.store.update, cid), argv, hc)
+                        partial(self.store.update, cid), argv, hc,
+                        lambda: live.paused, changed)
         return live
 
     def _copy_up(self, rec: Record) -> None:
@@ -300,7 +309,12 @@ class Holder:
         live.pty_master = live.pty_out = None
         live.code = code
         self.live.pop(live.cid, None)
+        before: Record | None = None
+        with contextlib.suppress(NotFound):
+            before = self.store.load(live.cid)
         if self._auto_remove(live):
+            self.events.publish("die", live.cid, before, exitCode=str(code))
+            self.events.publish("destroy", live.cid, before)
             live.done.set()
             return
         try:
@@ -313,6 +327,7 @@ class Holder:
                 log.warning("container %s exited (%d): %s", live.cid[:12], code, e)
             live.done.set()
             return
+        self.events.publish("die", live.cid, rec, exitCode=str(code))
         policy = rec["HostConfig"]["RestartPolicy"]
         if self._should_restart(policy, code, rec, live):
             live.done.set()
@@ -323,6 +338,7 @@ class Holder:
             return
         if rec["HostConfig"].get("AutoRemove"):
             self._remove_files(live.cid, volumes=True)
+            self.events.publish("destroy", live.cid, rec)
         live.done.set()
 
     def _auto_remove(self, live: Live) -> bool:
@@ -378,10 +394,40 @@ class Holder:
             raise Conflict(f"Cannot kill container: {cid[:12]}: container is not running")
         if sig == signal.SIGKILL:
             live.stop_requested = live.killed = True
+        if live.paused and sig == signal.SIGKILL:
+            self._thaw(live)
         try:
             os.kill(live.pid, sig)
         except ProcessLookupError:
             pass
+        with contextlib.suppress(NotFound):
+            self.events.publish("kill", cid, self.store.load(cid), signal=str(sig))
+
+    # -- pause ---------------------------------------------------------------------------
+    async def pause(self, cid: str, paused: bool) -> None:
+        """``pause``/``unpause``: freeze or thaw the container's cgroup (v2's
+        cgroup.freeze or the v1 freezer)."""
+        async with self.lock(cid):
+            live = self.live.get(cid)
+            if live is None:
+                raise Conflict(f"Container {cid[:12]} is not running")
+            if live.paused == paused:
+                raise Conflict(f"Container {cid[:12]} is "
+                               f"{'already paused' if paused else 'not paused'}")
+            await trio.to_thread.run_sync(rt.freeze, live.spec, paused)
+            live.paused = paused
+            rec = self.store.update(cid, lambda r: r["State"].update(
+                Status="paused" if paused else "running", Paused=paused))
+            self.events.publish("pause" if paused else "unpause", cid, rec)
+
+    def _thaw(self, live: Live) -> None:
+        """A paused container that is to stop: signals wait for a thaw."""
+        with contextlib.suppress(Exception):
+            rt.freeze(live.spec, False)
+        live.paused = False
+        with contextlib.suppress(NotFound):
+            self.store.update(live.cid, lambda r: r["State"].update(Status="running",
+                                                                     Paused=False))
 
     async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
         async with self.lock(cid):
@@ -396,6 +442,8 @@ class Holder:
             if live is None:
                 return
             live.stop_requested = True
+            if live.paused:
+                self._thaw(live)
             signum = S.parse_signal(sig or rec["Config"].get("StopSignal") or None)
             live.killed = signum == signal.SIGKILL
             if timeout is None:
@@ -412,6 +460,7 @@ class Holder:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(live.pid, signal.SIGKILL)
                 await live.done.wait()
+            self.events.publish("stop", cid, rec)
 
     async def remove(self, cid: str, *, force: bool, volumes: bool) -> None:
         if cid in self.live:
@@ -420,9 +469,11 @@ class Holder:
                                "container before attempting removal or force remove")
             await self.stop(cid, 0, "SIGKILL")
         async with self.lock(cid):
+            rec: Record | None = None
             with contextlib.suppress(Damaged):
-                self.store.load(cid)  # NotFound when it is gone
+                rec = self.store.load(cid)  # NotFound when it is gone
             self._remove_files(cid, volumes=volumes)
+            self.events.publish("destroy", cid, rec)
 
     def _remove_files(self, cid: str, *, volumes: bool) -> None:
         try:
@@ -454,6 +505,31 @@ class Holder:
             return int(self.store.load(cid)["State"]["ExitCode"])
         return live.code if live and live.code is not None else UNKNOWN_EXIT
 
+    async def wait_health(self, cid: str, timeout: float | None) -> Record:
+        """Until the container's health is decided (healthy or unhealthy), it is not
+        running, or ``timeout`` passes; its record then. Woken by the events the
+        healthcheck and the exit publish, never by polling."""
+        with self.events.subscribe() as sub, trio.move_on_after(
+                float("inf") if timeout is None else timeout):
+            while True:
+                rec = self.store.load(cid)
+                st = rec["State"]
+                status = (st.get("Health") or {}).get("Status")
+                if st.get("Status") not in ("running", "paused", "restarting") or \
+                        status in ("healthy", "unhealthy"):
+                    return rec
+                while True:
+                    ev = await sub.next()
+                    if ev.id == cid:
+                        break
+        return self.store.load(cid)
+
+    def stats(self, cid: str) -> dict[str, int]:
+        live = self.live.get(cid)
+        if live is None:
+            raise Conflict(f"container {cid[:12]} is not running")
+        return rt.stats(live.spec)
+
     # -- exec ----------------------------------------------------------------------------
     async def exec(self, cid: str, req: ExecRequest,
                    stdio: tuple[int | None, int | None, int | None]) -> Live:
@@ -468,10 +544,16 @@ class Holder:
         proc = Process(args=list(req.cmd), env=env, cwd=req.workdir or cfg["WorkingDir"] or "/",
                        user=req.user or cfg["User"] or "", terminal=req.tty,
                        console_size=req.console_size)
+        spec = live.spec
+        if req.privileged:  # docker exec --privileged: every capability, no seccomp
+            import dataclasses
+
+            spec = dataclasses.replace(spec, privileged=True, seccomp="unconfined",
+                                       capability_sets=None)
         live.execs_starting += 1
         self.starting += 1
         try:
-            started = await trio.to_thread.run_sync(rt.exec_process, live.spec, live.pid,
+            started = await trio.to_thread.run_sync(rt.exec_process, spec, live.pid,
                                                     proc, stdio)
         finally:
             live.execs_starting -= 1

@@ -179,6 +179,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     e.add_argument("-w", "--workdir")
     e.add_argument("-e", "--env", action="append", default=[])
     e.add_argument("--env-file", action="append", default=[])
+    e.add_argument("--privileged", action="store_true",
+                   help="give extended privileges to the command")
     e.add_argument("container", metavar="CONTAINER")
     e.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     e.set_defaults(handler=cmd_exec)

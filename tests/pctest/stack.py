@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,8 +34,34 @@ class Stack:
         assert r.returncode == 0, r.stderr
         return r.stdout.strip()
 
+    def ps(self, *flags: str) -> list[dict[str, Any]]:
+        """``ps --format json``: docker compose's NDJSON, one object per container."""
+        out = self.ok("ps", *flags, "--format", "json")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
     def exec(self, service: str, *cmd: str) -> subprocess.CompletedProcess[str]:
         return self("exec", "-T", service, *cmd)
+
+
+def stop_worker(root: Path) -> None:
+    """End the compose worker of ``root`` (pycompose/cli/worker.py), which would
+    otherwise linger for a minute after the test."""
+    import os
+    import signal
+    import time
+
+    try:
+        pid = int((root / "compose-worker.lock").read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
 
 
 def stack_fixture(root: Path, busybox_tar: Path, tmp_path: Path,
@@ -55,6 +82,7 @@ def stack_fixture(root: Path, busybox_tar: Path, tmp_path: Path,
         return pid
 
     monkeypatch.setenv("PYCOMPOSE_SUPERVISOR_IDLE", "20")
+    monkeypatch.setenv("PYCOMPOSE_WORKER", "1")  # compose commands through the warm worker
     r = run(["image", "import", str(busybox_tar), "busybox:latest"])
     assert r.returncode == 0, r.stderr
     folder = tmp_path / "project"
@@ -66,6 +94,7 @@ def stack_fixture(root: Path, busybox_tar: Path, tmp_path: Path,
     ids = run(["container", "ls", "-aq", "--no-trunc"]).stdout.split()
     if ids:
         run(["container", "rm", "-f", "-v", *ids])
+    stop_worker(root)
     if supervisor_pid():
         from pycompose.engine import client
 
