@@ -48,6 +48,7 @@ from ..errors import (
     CannotExecute,
     CommandNotFound,
     Conflict,
+    Damaged,
     EngineError,
     Internal,
     InvalidArgument,
@@ -118,7 +119,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
-    "CreateRequest", "Endpoint", "Engine", "EngineError", "Event", "ExecRequest", "Health",
+    "CreateRequest", "Damaged", "Endpoint", "Engine", "EngineError", "Event", "ExecRequest",
+    "Health",
     "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
     "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
     "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",

@@ -267,7 +267,11 @@ class Cgroup:
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to every process in the cgroup. For SIGKILL: on v2 the kernel's
         cgroup.kill does it atomically; on v1 the freezer holds every process still
-        while each gets the signal."""
+        while each gets the signal. Nothing at all for an empty cgroup (the usual case
+        after PID 1 exited: the kernel killed its namespace), which the exit path asks
+        about several times."""
+        if not self.pids():
+            return
         if sig == signal.SIGKILL:
             for h, path in self.paths:
                 kill_file = os.path.join(path, "cgroup.kill")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -213,6 +214,10 @@ class Server:
                     net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire()})
+            except OSError as e:
+                if e.errno not in DISK_ERRORS:
+                    log.exception("request %s failed", msg.get("op"))
+                await conn.send({"ok": False, "error": disk_error(e, self.root).to_wire()})
             except Exception as e:
                 log.exception("request %s failed", msg.get("op"))
                 err = Internal(f"internal error in the supervisor: {type(e).__name__}: {e}")
@@ -445,6 +450,22 @@ def _answers(root: Path) -> bool:
         return False
     finally:
         s.close()
+
+
+#: what a full, read-only or failing disk gives: the user's to fix, not a bug of ours
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def disk_error(e: OSError, root: Path) -> EngineError:
+    """An OSError of a request as one line naming what was being written; a full disk
+    says where to make room. Any other OSError stays an internal error."""
+    what = f" writing {e.filename}" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EngineError(f"{os.strerror(e.errno).lower()}{what}: free some space on the "
+                           f"file system of {root}")
+    if e.errno in DISK_ERRORS:
+        return EngineError(f"{os.strerror(e.errno or 0).lower()}{what}")
+    return Internal(f"internal error in the supervisor: OSError: {e}")
 
 
 def default_signals() -> None:

@@ -325,6 +325,9 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
         return 70
     except KeyboardInterrupt:
         return 130
+    except PermissionError as e:  # another user's state root (it is root-only), a path
+        print(f"error: {_denied(e)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (``pycompose config | head``): not an error of ours.
         try:
@@ -339,3 +342,17 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
               "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
         return 70
     return int(code or 0)
+
+
+def _denied(e: PermissionError) -> str:
+    """docker's "permission denied" line, with what to do when the path is the state
+    root's (root's alone, as /var/lib/docker, whatever the umask)."""
+    from pycompose.util.paths import state_root
+
+    path = str(e.filename or "")
+    root = str(state_root())
+    if path == root or path.startswith(root + "/"):
+        return (f"permission denied: {path}: the state root {root} is its owner's only; "
+                "run as its owner (root), or give a state root of your own with "
+                "PYCOMPOSE_ROOT")
+    return f"permission denied: {path or e.strerror}"

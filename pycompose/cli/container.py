@@ -446,7 +446,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.follow:
         def alive() -> bool:
             try:
-                return engine.container(rec.id).status.is_active
+                now = engine.container(rec.id)
+                if now.status.is_active and not engine.supervisor_running():
+                    engine.ping()  # its supervisor died: a new one reconciles the record
+                    now = engine.container(rec.id)
+                return now.status.is_active
             except EngineError:
                 return False
         for entry in log.follow(alive, window):
