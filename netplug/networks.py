@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import datetime
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -31,10 +32,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pycompose.util.besteffort import best_effort
 from pycompose.util.paths import root_id, state_root
 
 from . import kernel, nsutil
-from .errors import NetplugError, NetworkConflict, NetworkNotFound
+from .errors import NetplugError, NetworkConflict, NetworkNotFound, StateDamaged
 from .ipam import (
     DEFAULT_POOLS,
     Pool,
@@ -58,6 +60,8 @@ from .names import (
 from .nftrules import namespace_ruleset
 from .ports import PortBinding
 from .state import AttachmentRecord, NetworkRecord, State, Store
+
+log = logging.getLogger("pycompose.netplug")
 
 #: docker's rule for network names
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -415,7 +419,21 @@ class Networks:
         """Remove a project's namespace, networks, addresses and ports, found by name
         and label whether or not a crash kept them from the state."""
         with self.store.locked():
-            # by name first: a damaged state (read() raises) must not keep them
+            # The attachments first, while the namespace is there: deleting a veth end
+            # takes its peer at once, where a deleted namespace takes them only when the
+            # kernel gets to it (and a container's namespace would keep a dead eth0 a
+            # moment). A damaged state must keep nothing: then by name alone.
+            try:
+                known = self.store.read()
+            except StateDamaged:
+                known = None
+            for net in known.networks.values() if known is not None else []:
+                if net.scope != project:
+                    continue
+                for cid, att in net.attachments.items():
+                    with best_effort(log, "unwire %s from %s", cid[:12], net.name):
+                        kernel.unwire_container(self.netns_of(net),
+                                                att.veth or veth_name(net.id, cid))
             nsutil.del_netns(netns_name(self.rid, project))
             kernel.delete_link(self.uplink_of(project))
             st = self.store.read()
