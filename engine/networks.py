@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pycompose.util.records import field, record
 
-from .errors import Conflict, EngineError, InvalidArgument, NotFound, SetupFailed
+from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound, SetupFailed
 
 TYPE_CHECKING = False  # not typing's: the face is imported by the thin client
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def netplug_error(e: Exception, where: str = "") -> EngineError:
         NetworkConflict,
         NetworkNotFound,
         PortInUse,
+        StateDamaged,
     )
 
     kind: type[EngineError] = SetupFailed
@@ -64,6 +65,8 @@ def netplug_error(e: Exception, where: str = "") -> EngineError:
         kind = Conflict
     elif isinstance(e, AddressError):
         kind = InvalidArgument
+    elif isinstance(e, StateDamaged):
+        kind = Damaged
     return kind(f"{where}{e}")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -213,6 +214,10 @@ class Server:
                     net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire()})
+            except OSError as e:
+                if e.errno not in DISK_ERRORS:
+                    log.exception("request %s failed", msg.get("op"))
+                await conn.send({"ok": False, "error": disk_error(e, self.root).to_wire()})
             except Exception as e:
                 log.exception("request %s failed", msg.get("op"))
                 err = Internal(f"internal error in the supervisor: {type(e).__name__}: {e}")
@@ -278,8 +283,46 @@ class Server:
             self.shutdown.set()
         elif op == "exec":
             await self._exec(conn, self._resolve(msg["id"]), msg, fds)
+        elif op in ("pause", "unpause"):
+            cid = self._resolve(msg["id"])
+            await h.pause(cid, op == "pause")
+            await conn.send({"ok": True, "id": cid})
+        elif op == "stats":
+            cid = self._resolve(msg["id"])
+            await conn.send({"ok": True, "id": cid, "stats": h.stats(cid),
+                             "time_ns": time.time_ns()})
+        elif op == "wait_health":
+            cid = self._resolve(msg["id"])
+            timeout = msg.get("timeout")
+            rec = await h.wait_health(cid, None if timeout is None else float(timeout))
+            await conn.send({"ok": True, "id": cid, "record": rec})
+        elif op == "events":
+            await self._events(conn, msg)
         else:
             raise EngineError(f"unknown request {op!r}")
+
+    async def _events(self, conn: Conn, msg: dict[str, Any]) -> None:
+        """A stream of events until the client goes away (``events``): an answer,
+        then one message per event, each ``{"event": {...}}``."""
+        since = msg.get("since_ns")
+        with self.holder.events.subscribe(int(since) if since is not None else None) as sub:
+            await conn.send({"ok": True})
+            async with trio.open_nursery() as n:
+                async def until_gone() -> None:
+                    while True:
+                        m, fds = await conn.recv()
+                        for fd in fds:
+                            os.close(fd)
+                        if m is None:
+                            n.cancel_scope.cancel()
+                            return
+
+                async def pump() -> None:
+                    while True:
+                        ev = await sub.next()
+                        await conn.send({"event": ev.to_wire(), "lost": sub.lost})
+                n.start_soon(until_gone)
+                n.start_soon(pump)
 
     @staticmethod
     def _stdio(msg: dict[str, Any], fds: list[int]) -> tuple[int | None, int | None,
@@ -407,6 +450,22 @@ def _answers(root: Path) -> bool:
         return False
     finally:
         s.close()
+
+
+#: what a full, read-only or failing disk gives: the user's to fix, not a bug of ours
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def disk_error(e: OSError, root: Path) -> EngineError:
+    """An OSError of a request as one line naming what was being written; a full disk
+    says where to make room. Any other OSError stays an internal error."""
+    what = f" writing {e.filename}" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EngineError(f"{os.strerror(e.errno).lower()}{what}: free some space on the "
+                           f"file system of {root}")
+    if e.errno in DISK_ERRORS:
+        return EngineError(f"{os.strerror(e.errno or 0).lower()}{what}")
+    return Internal(f"internal error in the supervisor: OSError: {e}")
 
 
 def default_signals() -> None:
