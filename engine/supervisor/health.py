@@ -145,9 +145,7 @@ async def _probe(exec_: Exec, argv: list[str], timeout: float) -> tuple[int, str
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         ex = await exec_(ExecRequest(cmd=argv), (null, w, w))
-    except (EngineError, OSError) as e:
-        # OSError: the container died while the probe was being launched into it (its
-        # launcher's socket broke): a failed probe, never a crash of the supervisor
+    except EngineError as e:
         os.close(r)
         return 1, str(e)
     except Exception as e:  # a probe never takes the supervisor down: it failed

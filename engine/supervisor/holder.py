@@ -32,10 +32,11 @@ import trio
 from pycompose.util.besteffort import best_effort
 
 from ..api.requests import CreateRequest, ExecRequest
-from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
+from ..containers import ContainerStore, Record, id_maps, new_state
 from ..errors import CannotExecute, CommandNotFound, Conflict, Damaged, EngineError, NotFound
 from ..logs import config as logcfg
-from ..record import parse_iso
+from ..record import ContainerRecord, Health, Status, parse_iso
+from ..record import ContainerRecord as CR
 from ..volumes import VolumeStore
 from . import health, net, records, rt
 from . import spec as S
@@ -150,7 +151,7 @@ class Holder:
         rec = self.store.load(cid)
         self._copy_up(rec)
         spec = records.runtime_spec(self.root, rec, console_size)
-        tty = bool(rec["Config"]["Tty"])
+        tty = CR(rec).tty
         logging_cfg = logcfg.of_record(rec)
         client = None if tty else stdio
         pipes: list[int] = []
@@ -195,9 +196,7 @@ class Holder:
             code = 127 if isinstance(e, CommandNotFound) else \
                 126 if isinstance(e, CannotExecute) else 128
             try:  # a full disk fails this too: the first error is the one to report
-                self.store.update(cid, lambda r: r["State"].update(
-                    Status="created" if r["State"]["Status"] == "created" else "exited",
-                    Error=msg, ExitCode=code))
+                self.store.update(cid, lambda r: CR(r).mark_start_failed(code, msg))
             except (OSError, EngineError) as e2:
                 log.warning("recording the failed start of %s: %s", cid[:12], e2)
             raise
@@ -209,18 +208,14 @@ class Holder:
         self._hand_output(live, rec, logging_cfg, pipes, client, attached)
 
         def mark(r: Record) -> None:
-            r["State"].update(Status="running", Running=True, Restarting=False, Pid=live.pid,
-                              ExitCode=0, Error="", OOMKilled=False, StartedAt=now_iso(),
-                              StartTime=rt.process_start_time(live.pid))
-            if settings:
-                r["NetworkSettings"] = settings
+            CR(r).mark_running(live.pid, rt.process_start_time(live.pid), settings)
         rec = self.store.update(cid, mark)
         self.live[cid] = live
         self.events.publish("start", cid, rec)
         self._spawn(self._watch, live)
         if settings and net.network_of(rec) != "bridge":
             self._start_network_services()
-        hc = rec["Config"].get("Healthcheck")
+        hc = CR(rec).healthcheck
         argv = health.test_command(hc)
         if argv and hc:
             cid = live.cid
@@ -318,9 +313,8 @@ class Holder:
             live.done.set()
             return
         try:
-            rec = self.store.update(live.cid, lambda r: r["State"].update(
-                Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
-                FinishedAt=now_iso(), Error="" if live.child else
+            rec = self.store.update(live.cid, lambda r: CR(r).mark_exited(
+                code, oom_killed=oom, error="" if live.child else
                 "exit status unknown: the supervisor holding it was restarted"))
         except (NotFound, Damaged) as e:  # removed, or left for rm -f to find by id
             if isinstance(e, Damaged):
@@ -328,15 +322,15 @@ class Holder:
             live.done.set()
             return
         self.events.publish("die", live.cid, rec, exitCode=str(code))
-        policy = rec["HostConfig"]["RestartPolicy"]
-        if self._should_restart(policy, code, rec, live):
+        exited = CR(rec)
+        if self._should_restart(exited, code, live):
             live.done.set()
-            ran = time.time() - parse_iso(rec["State"].get("StartedAt") or "")
+            ran = time.time() - parse_iso(exited.started_at)
             step = backoff_step(self._backoff.get(live.cid, 0), ran)
             self._backoff[live.cid] = step + 1
-            self._spawn(self._restart_later, live.cid, rec["RestartCount"], step)
+            self._spawn(self._restart_later, live.cid, exited.restart_count, step)
             return
-        if rec["HostConfig"].get("AutoRemove"):
+        if exited.auto_remove:
             self._remove_files(live.cid, volumes=True)
             self.events.publish("destroy", live.cid, rec)
         live.done.set()
@@ -350,39 +344,37 @@ class Holder:
             return True
         except Damaged:
             return False
-        if not rec["HostConfig"].get("AutoRemove"):
+        if not CR(rec).auto_remove:
             return False
         self._remove_files(live.cid, volumes=True)
         return True
 
     @staticmethod
-    def _should_restart(policy: dict[str, Any], code: int, rec: Record, live: Live) -> bool:
+    def _should_restart(rec: ContainerRecord, code: int, live: Live) -> bool:
         if live.stop_requested:
             return False
-        name = policy.get("Name", "no")
+        name, limit = rec.restart_policy
         if name in ("always", "unless-stopped"):
             return True
         if name == "on-failure" and code != 0:
-            limit = int(policy.get("MaximumRetryCount") or 0)
-            return limit == 0 or int(rec.get("RestartCount", 0)) < limit
+            return limit == 0 or rec.restart_count < limit
         return False
 
     async def _restart_later(self, cid: str, count: int, step: int = 0) -> None:
         """docker's back-off: 100 ms doubling with each restart in a row (``step``), at
         most a minute; ``count`` is the record's RestartCount (every restart)."""
         try:
-            self.store.update(cid, lambda r: r["State"].update(Status="restarting",
-                                                                Restarting=True))
+            self.store.update(cid, lambda r: CR(r).mark_restarting())
         except EngineError as e:  # removed meanwhile, or its record damaged
             log.warning("restart %s: %s", cid[:12], e)
             return
         await trio.sleep(min(0.1 * 2 ** step, 60))
         try:
             async with self.lock(cid):
-                rec = self.store.load(cid)
-                if rec["State"]["Status"] != "restarting" or cid in self.live:
+                if CR(self.store.load(cid)).status is not Status.RESTARTING \
+                        or cid in self.live:
                     return  # stopped or removed meanwhile
-                self.store.update(cid, lambda r: r.update(RestartCount=count + 1))
+                self.store.update(cid, lambda r: CR(r).count_restart())
                 await self._start_locked(cid, None, None)
         except EngineError as e:
             log.warning("restart %s: %s", cid[:12], e)
@@ -416,8 +408,7 @@ class Holder:
                                f"{'already paused' if paused else 'not paused'}")
             await trio.to_thread.run_sync(rt.freeze, live.spec, paused)
             live.paused = paused
-            rec = self.store.update(cid, lambda r: r["State"].update(
-                Status="paused" if paused else "running", Paused=paused))
+            rec = self.store.update(cid, lambda r: CR(r).mark_paused(paused))
             self.events.publish("pause" if paused else "unpause", cid, rec)
 
     def _thaw(self, live: Live) -> None:
@@ -426,8 +417,7 @@ class Holder:
             rt.freeze(live.spec, False)
         live.paused = False
         with contextlib.suppress(NotFound):
-            self.store.update(live.cid, lambda r: r["State"].update(Status="running",
-                                                                     Paused=False))
+            self.store.update(live.cid, lambda r: CR(r).mark_paused(False))
 
     async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
         async with self.lock(cid):
@@ -435,19 +425,18 @@ class Holder:
                 rec = self.store.load(cid)
             except Damaged as e:  # stopped all the same, with docker's defaults
                 rec = self.store.damaged(cid, e.message)
-            if rec["State"]["Status"] == "restarting":
-                self.store.update(cid, lambda r: r["State"].update(
-                    Status="exited", Restarting=False))
+            if CR(rec).status is Status.RESTARTING:
+                self.store.update(cid, lambda r: CR(r).mark_stopped_restart())
             live = self.live.get(cid)
             if live is None:
                 return
             live.stop_requested = True
             if live.paused:
                 self._thaw(live)
-            signum = S.parse_signal(sig or rec["Config"].get("StopSignal") or None)
+            signum = S.parse_signal(sig or CR(rec).stop_signal or None)
             live.killed = signum == signal.SIGKILL
             if timeout is None:
-                st = rec["Config"].get("StopTimeout")
+                st = CR(rec).stop_timeout
                 timeout = 10 if st is None else st
             with contextlib.suppress(ProcessLookupError):
                 os.kill(live.pid, signum)
@@ -502,7 +491,7 @@ class Holder:
         if live is not None:
             await live.done.wait()
         with contextlib.suppress(NotFound):
-            return int(self.store.load(cid)["State"]["ExitCode"])
+            return CR(self.store.load(cid)).exit_code
         return live.code if live and live.code is not None else UNKNOWN_EXIT
 
     async def wait_health(self, cid: str, timeout: float | None) -> Record:
@@ -513,10 +502,9 @@ class Holder:
                 float("inf") if timeout is None else timeout):
             while True:
                 rec = self.store.load(cid)
-                st = rec["State"]
-                status = (st.get("Health") or {}).get("Status")
-                if st.get("Status") not in ("running", "paused", "restarting") or \
-                        status in ("healthy", "unhealthy"):
+                now = CR(rec)
+                if not now.status.is_active or now.health in (Health.HEALTHY,
+                                                                Health.UNHEALTHY):
                     return rec
                 while True:
                     ev = await sub.next()
@@ -538,11 +526,10 @@ class Holder:
             raise Conflict(f"container {cid[:12]} is not running")
         from ..runtime.spec import Process
 
-        rec = self.store.load(cid)
-        cfg = rec["Config"]
-        env = S.merge_env(cfg["Env"], req.env)
-        proc = Process(args=list(req.cmd), env=env, cwd=req.workdir or cfg["WorkingDir"] or "/",
-                       user=req.user or cfg["User"] or "", terminal=req.tty,
+        rec = CR(self.store.load(cid))
+        env = S.merge_env(rec.env, req.env)
+        proc = Process(args=list(req.cmd), env=env, cwd=req.workdir or rec.workdir or "/",
+                       user=req.user or rec.user, terminal=req.tty,
                        console_size=req.console_size)
         spec = live.spec
         if req.privileged:  # docker exec --privileged: every capability, no seccomp
@@ -625,17 +612,17 @@ class Holder:
         keep: set[str] = set()
         for rec in self.store.list():
             cid = rec["Id"]
-            st = rec["State"]
+            was = CR(rec)
             if rec.get("Damaged"):  # unknown state: left, processes too, for rm -f
                 keep.add(cid)
                 continue
-            if st.get("Status") not in ("running", "restarting", "paused"):
-                if rec["HostConfig"].get("AutoRemove") and st.get("Status") == "exited":
+            if not was.status.is_active:
+                if was.auto_remove and was.status is Status.EXITED:
                     self._remove_files(cid, volumes=True)
                 continue
-            pid = int(st.get("Pid") or 0)
-            alive = pid > 0 and st.get("StartTime") is not None and \
-                rt.process_start_time(pid) == st.get("StartTime")
+            pid = was.pid
+            alive = pid > 0 and was.start_time is not None and \
+                rt.process_start_time(pid) == was.start_time
             spec = None
             with best_effort(log, "rebuild the spec of %s", cid[:12]):
                 spec = records.runtime_spec(self.root, rec)
@@ -650,17 +637,13 @@ class Holder:
             if spec is not None:
                 with best_effort(log, "destroy the leftovers of %s", cid[:12]):
                     rt.destroy(spec)
-            self.store.update(cid, lambda r: r["State"].update(
-                Status="exited", Running=False, Restarting=False, Pid=0,
-                ExitCode=UNKNOWN_EXIT, FinishedAt=now_iso(),
-                Error="exit status unknown: the supervisor holding it died"))
-            if rec["HostConfig"].get("AutoRemove"):
+            self.store.update(cid, lambda r: CR(r).mark_exited(
+                UNKNOWN_EXIT, error="exit status unknown: the supervisor holding it died"))
+            if was.auto_remove:
                 self._remove_files(cid, volumes=True)
-            elif (rec["HostConfig"].get("RestartPolicy") or {}).get("Name") in (
-                    "always", "unless-stopped", "on-failure"):
+            elif was.restart_policy[0] in ("always", "unless-stopped", "on-failure"):
                 # as dockerd does at its start: bring back what should be running
-                self._spawn(self._restart_later, cid,
-                                        int(rec.get("RestartCount") or 0))
+                self._spawn(self._restart_later, cid, was.restart_count)
         try:
             rt.cleanup_leftovers(self.root, keep)
         except Exception as e:
