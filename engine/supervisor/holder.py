@@ -38,6 +38,7 @@ from ..volumes import VolumeStore
 from . import health, net, records, rt
 from . import spec as S
 from .logs import Held, LogService
+from .waits import Waits
 
 log = logging.getLogger("pycompose.supervisor")
 
@@ -83,6 +84,7 @@ class Holder:
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
         self.logs = LogService(root)
+        self.waits = Waits()  # docker's wait conditions (next-exit, removed)
 
     def _spawn(self, fn: Callable[..., Awaitable[object]], *args: Any) -> None:
         """A task about one container: its bug is logged, and never takes the
@@ -280,6 +282,7 @@ class Holder:
         live.pty_master = live.pty_out = None
         live.code = code
         self.live.pop(live.cid, None)
+        self.waits.exited(live.cid, code)
         if self._auto_remove(live):
             live.done.set()
             return
@@ -401,6 +404,7 @@ class Holder:
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
         self._locks.pop(cid, None)
+        self.waits.removed(cid)
         if volumes:
             for m in rec.get("Mounts", []):
                 if m.get("Type") == "volume" and m.get("Anonymous"):

@@ -41,7 +41,7 @@ from pycompose.util.plain import from_plain
 
 from ..api.requests import CreateRequest, ExecRequest
 from ..client import code_stamp
-from ..errors import Busy, EngineError, Internal, InvalidArgument, NotFound
+from ..errors import Busy, Conflict, EngineError, Internal, InvalidArgument, NotFound
 from . import net, rt
 from . import spec as S
 from .holder import Holder, Live
@@ -268,7 +268,15 @@ class Server:
             await conn.send({"ok": True, "id": cid})
         elif op == "wait":
             cid = self._resolve(msg["id"])
-            await conn.send({"ok": True, "code": await h.wait(cid)})
+            if msg.get("ack") or msg.get("condition"):
+                await self._wait(conn, cid, str(msg.get("condition") or "not-running"))
+            else:
+                await conn.send({"ok": True, "code": await h.wait(cid)})
+        elif op == "resize":
+            self._resize(self._resolve(msg["id"]), int(msg["rows"]), int(msg["cols"]))
+            await conn.send({"ok": True})
+        elif op == "attach":
+            await self._attach_input(conn, self._resolve(msg["id"]))
         elif op == "shutdown":
             # for tests and ``system`` commands: leave now if nothing is held
             if h.busy():
@@ -362,6 +370,87 @@ class Server:
         await conn.send({"ok": True, "id": cid, "pid": ex.pid})
         if not req.detach:
             await self._follow(conn, ex, {})
+
+
+    async def _until_left(self, conn: Conn, done: trio.Event) -> bool:
+        """Until ``done`` is set (True) or the client hangs up (False)."""
+        left = trio.Event()
+
+        async def watch() -> None:
+            while True:
+                m, fds = await conn.recv()
+                for fd in fds:
+                    os.close(fd)
+                if m is None or m.get("op") == "detach":
+                    left.set()
+                    return
+        async with trio.open_nursery() as n:
+            n.start_soon(watch)
+
+            async def either(ev: trio.Event) -> None:
+                await ev.wait()
+                n.cancel_scope.cancel()
+            n.start_soon(either, done)
+            n.start_soon(either, left)
+        return done.is_set()
+
+    async def _wait(self, conn: Conn, cid: str, condition: str) -> None:
+        """docker's wait conditions (``waits.py``): the waiter is registered, then the
+        client told ``registered``, then, once it holds, ``{"event": "exit", "code",
+        "error"}``."""
+        from .waits import CONDITIONS
+
+        if condition not in CONDITIONS:
+            raise InvalidArgument(f'invalid condition: "{condition}"')
+        h = self.holder
+        rec = h.store.load(cid)
+        last = int(rec["State"].get("ExitCode") or 0)
+        if condition == "not-running" and cid not in h.live and \
+                rec["State"].get("Status") != "restarting":
+            await conn.send({"ok": True, "registered": True})
+            await conn.send({"event": "exit", "code": last, "error": ""})
+            return
+        w = h.waits.register(cid, condition, last)
+        try:
+            await conn.send({"ok": True, "registered": True})
+            if await self._until_left(conn, w.woken):
+                await conn.send({"event": "exit", "code": w.code, "error": w.error})
+        finally:
+            h.waits.forget(w)
+
+    def _resize(self, cid: str, rows: int, cols: int) -> None:
+        """The terminal of a running container takes a new size (a container without
+        one has nothing to resize: docker's clients only ask for terminals)."""
+        import termios
+
+        live = self.holder.live.get(cid)
+        if live is None:
+            raise Conflict(f"Container {cid[:12]} is not running")
+        if live.pty_master is None or rows <= 0 or cols <= 0:
+            return
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(live.pty_master, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", rows, cols, 0, 0))
+
+    async def _attach_input(self, conn: Conn, cid: str) -> None:
+        """A running container's terminal for a new attached client's keyboard (its
+        output is in the log the client follows): ``{"event": "pty"}`` with a duplicate
+        of the master, then the exit status."""
+        live = self.holder.live.get(cid)
+        if live is None:
+            raise Conflict(f"Container {cid[:12]} is not running")
+        if live.pty_master is None:
+            raise Conflict(f"container {cid[:12]} has no terminal: the stdin of a "
+                           "container without one can only be attached before it starts")
+        await conn.send({"ok": True, "id": cid})
+        dup = os.dup(live.pty_master)
+        try:
+            await conn.send({"event": "pty"}, [dup])
+        finally:
+            os.close(dup)
+        if await self._until_left(conn, live.done):
+            code = live.code if live.code is not None else await self.holder.wait(cid)
+            await conn.send({"event": "exit", "code": code})
 
 
 def _request(msg: dict[str, Any]) -> CreateRequest:

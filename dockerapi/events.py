@@ -1,0 +1,7 @@
+"""``GET /events``: placeholder until the engine's events are merged."""
+
+from __future__ import annotations
+
+from .routes import Route
+
+ROUTES: list[Route] = []
