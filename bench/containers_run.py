@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """``pycompose container run --rm busybox true`` end to end, as a user types it (the
-CLI process, the thin client, a warm supervisor, the runtime), next to ``runc run`` and
-``crun run`` on the same busybox rootfs and the bare ``unshare ... chroot`` floor, and
-``podman run --rm`` when podman is installed. Medians and ratios to runc, in one run.
+CLI process, the thin client, a warm supervisor, the runtime), with docker's default
+bridge (what a plain ``run`` gets) and with ``--network none``, next to ``runc run``
+and ``crun run`` on the same busybox rootfs, the bare ``unshare ... chroot`` floor,
+``docker run --rm`` (a dockerd of the bench's own, its own bridge: bench/peers.py) and
+``podman run --rm`` when they are installed. Medians and ratios to runc, in one run.
 
 Run as root: .venv/bin/python bench/containers_run.py [--runs N]
 """
@@ -26,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from pctest.cli import PYCOMPOSE
 from pctest.images import make_busybox_rootfs_tar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import dockerd
 
 
 def medians_ms(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
@@ -98,19 +103,38 @@ def main() -> int:
                 except subprocess.CalledProcessError as e:
                     print(f"{tool} could not run here: {e.stderr.decode().strip()}",
                           file=sys.stderr)
+        def peer(name: str, fn: Callable[[], object]) -> None:
+            """Measured if it runs here at all; else one line saying why not."""
+            try:
+                fn()
+                fns[name] = fn
+            except subprocess.CalledProcessError as e:
+                err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+                print(f"{name}: could not run here: {err[-1] if err else e}", file=sys.stderr)
+
         if shutil.which("podman"):
-            fns["podman run --rm"] = lambda: sh(
-                "podman", "run", "--rm", "--rootfs", str(rootfs), "true")
-        fns["pycompose container run --rm"] = lambda: sh(
+            peer("podman run --rm", lambda: sh(
+                "podman", "run", "--rm", "--rootfs", str(rootfs), "true"))
+        fns["pycompose run --rm (bridge)"] = lambda: sh(
             PYCOMPOSE, "container", "run", "--rm", "busybox", "true")
+        fns["pycompose run --rm --network none"] = lambda: sh(
+            PYCOMPOSE, "container", "run", "--rm", "--network", "none", "busybox", "true")
         fns["pycompose --version (CLI floor)"] = lambda: sh(PYCOMPOSE, "--version")
-        rows = list(medians_ms(fns, a.runs).items())
+        with dockerd(work) as docker:
+            if docker is not None:
+                docker.docker("import", str(tar), "busybox:latest")
+                peer("docker run --rm (bridge)", lambda: sh(
+                    *docker.cmd("run", "--rm", "busybox", "true")))
+                peer("docker run --rm --network none", lambda: sh(
+                    *docker.cmd("run", "--rm", "--network", "none", "busybox", "true")))
+            load = os.getloadavg()[0]
+            rows = list(medians_ms(fns, a.runs).items())
         runc = dict(rows).get("runc run")
-        print(f"run --rm busybox true, median of {a.runs} (ms); ratio to runc (round-robin)")
+        print(f"run --rm busybox true, median of {a.runs} (ms); ratio to runc (round-robin; "
+              f"load average {load:.1f} on {os.cpu_count()} cpus at the start)")
         for name, ms in rows:
             ratio = f"{ms / runc:5.2f}x" if runc else "  n/a"
-            print(f"  {name:34} {ms:8.1f}  {ratio}")
-        print("(docker and podman measured on these machines: ~370 ms, DESIGN.md)")
+            print(f"  {name:36} {ms:8.1f}  {ratio}")
     finally:
         from pycompose.engine import client
 

@@ -451,15 +451,21 @@ class _Loader:
         # project is run from before the files are known, as docker compose does.
         pre_dir = Path(opts.project_directory).absolute() if opts.project_directory \
             else self.cwd
-        pre_env, _ = self.read_env_files(pre_dir) if not opts.files else ({}, [])
+        pre_env, pre_paths = self.read_env_files(pre_dir) if not opts.files else ({}, [])
         files = self.find_files(pre_env)
+        # a COMPOSE_FILE the working folder's .env names keeps that .env for the rest
+        # (its variables, COMPOSE_PROFILES, the name), wherever the files it names are
+        chose_files = "COMPOSE_FILE" in pre_env and "COMPOSE_FILE" not in self.shell
         if opts.project_directory:
             project_dir = self._abs(opts.project_directory, self.cwd)
         elif files[0] == STDIN:
             project_dir = self.cwd
         else:
             project_dir = Path(files[0]).parent
-        dotenv, env_paths = self.read_env_files(project_dir)
+        if chose_files and not opts.env_files:
+            dotenv, env_paths = pre_env, pre_paths
+        else:
+            dotenv, env_paths = self.read_env_files(project_dir)
         env: dict[str, str] = {**dotenv, **self.shell}
 
         # The project name comes first (-p, COMPOSE_PROJECT_NAME, the files' last

@@ -111,7 +111,12 @@ def observe(engine: Reader, project: Project, *, services: Iterable[str] = ()) -
     exist, and the current image id of each selected service's image."""
     recs = engine.containers(labels={T.LABEL_PROJECT: project.name})
     obs = Observed(project.name, [ObservedContainer.of(r) for r in recs])
-    obs.networks = {n.name: n for n in engine.networks.list()}
+    from pycompose.engine.api import Damaged
+
+    try:
+        obs.networks = {n.name: n for n in engine.networks.list()}
+    except Damaged:  # down still removes the containers, and the project's wiring by
+        obs.networks = {}  # name (cleanup_scope), which then names the damaged file
     every = project.all_services()
     for key in project.volumes:
         name = T.volume_name(project, key)

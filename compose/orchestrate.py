@@ -75,6 +75,19 @@ async def up(project: Project, engine: Seam, opts: UpOptions,
     return await Up(P.enable(project, opts.services), engine, plan, opts, progress).run()
 
 
+async def ensure_resources(project: Project, engine: Seam, services: Iterable[str],
+                           progress: Progress | None = None) -> None:
+    """The networks and volumes ``services`` use, made if missing, and nothing else
+    (``run`` of a service: its one-off container needs them, its dependencies are
+    another matter)."""
+    names = list(services)
+    _check_services(project, names)
+    obs = await _thread(observe, engine, project, services=names)
+    opts = UpOptions(services=names, no_deps=True)
+    plan = P.plan_up(project, obs, opts)
+    await Up(P.enable(project, names), engine, plan, opts, progress or Progress()).resources()
+
+
 async def down(project: Project, engine: Seam, *, volumes: bool = False,
                remove_orphans: bool = False, timeout: float | None = None,
                rmi: str | None = None, progress: Progress | None = None) -> None:
@@ -111,7 +124,8 @@ async def stop(project: Project, engine: Seam, services: Iterable[str] = (), *,
     names = list(services)
     _check_services(project, names)
     recs = await _thread(container_rows, project, engine, services=names, all_=False)
-    await stop_all(engine, _waves(project, recs), timeout, progress or Progress())
+    await stop_all(engine, _waves(project, recs), timeout, progress or Progress(),
+                   project)
 
 
 async def restart(project: Project, engine: Seam, services: Iterable[str] = (), *,
@@ -125,7 +139,7 @@ async def restart(project: Project, engine: Seam, services: Iterable[str] = (), 
     extra = [] if no_deps or not names else P.dependants_of(project, names)
     recs = await _thread(container_rows, project, engine, services=[*names, *extra],
                          all_=False)
-    await stop_all(engine, _waves(project, recs), timeout, progress)
+    await stop_all(engine, _waves(project, recs), timeout, progress, project)
     obs = await _thread(observe, engine, project)
     plan = P.plan_start(project, obs, names, with_deps=False, also=extra)
     opts = UpOptions(services=names, timeout=timeout)
@@ -152,7 +166,7 @@ async def rm(project: Project, engine: Seam, services: Iterable[str] = (), *,
     _check_services(project, names)
     recs = await _thread(container_rows, project, engine, services=names, all_=True)
     if stop_first:
-        await stop_all(engine, _waves(project, recs), timeout, progress)
+        await stop_all(engine, _waves(project, recs), timeout, progress, project)
         recs = await _thread(container_rows, project, engine, services=names, all_=True)
 
     async def one(rec: ContainerRecord) -> None:

@@ -349,11 +349,24 @@ def check_container_names(project: Project, names: Iterable[str],
         taken[svc.container_name] = name
 
 
+def check_healthchecks(project: Project, names: Iterable[str]) -> None:
+    """What docker compose refuses at ``up`` (``config`` prints it): probes every
+    start_interval need the start period they run in."""
+    every = project.all_services()
+    for name in names:
+        hc = every[name].healthcheck
+        if hc is not None and hc.start_interval is not None and hc.start_period is None:
+            raise project.error_at(("services", name, "healthcheck", "start_interval"),
+                                   "healthcheck.start_interval requires "
+                                   "healthcheck.start_period to be set")
+
+
 def plan_up(project: Project, obs: Observed, opts: UpOptions) -> UpPlan:
     """The plan of ``up [SERVICE...]`` (see the module's docstring)."""
     project = enable(project, opts.services)
     names = selected_services(project, opts.services, not opts.no_deps)
     check_container_names(project, names, opts.scale)
+    check_healthchecks(project, names)
     every = project.all_services()
     plan = UpPlan(project.name)
     nets_recreated = _resources(project, names, obs, plan)

@@ -178,7 +178,9 @@ async def attach_container(ctx: Context, req: Request, id: str) -> Hijack:
 
 async def _wait_for_start(raw: Hijacked, a: Attacher) -> None:
     """Until the container starts; the client's early bytes are kept for its stdin.
-    A client without stdin that closes its end before the start has gone."""
+    The end of its bytes is not its going away: the docker CLI half-closes its side at
+    once when it has no stdin to send (a client that went away shows when the first
+    output cannot be sent)."""
     early = bytearray()
     eof = False
     async with trio.open_nursery() as n:
@@ -190,9 +192,6 @@ async def _wait_for_start(raw: Hijacked, a: Attacher) -> None:
             data = await raw.receive_some()
             if not data:
                 eof = True
-                if not a.stdin:
-                    a.gone = True
-                    n.cancel_scope.cancel()
                 break
             if a.stdin:
                 early += data

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import AsyncIterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from pycompose.engine.api import InvalidArgument
@@ -69,7 +69,7 @@ def build_request(req: Request) -> Any:
         raise bad_request(f"networkmode {network!r} is not supported (default, none, host)")
     extra = req.arg("extrahosts")
     return BuildRequest(
-        dockerfile=None if dockerfile == "Dockerfile" else p, tags=req.args("t"),
+        dockerfile=None if dockerfile == "Dockerfile" else Path(p), tags=req.args("t"),
         build_args=_json_map(req, "buildargs"), target=req.arg("target"),
         labels=_json_map(req, "labels"), no_cache=req.flag("nocache"),
         pull=req.flag("pull"), cache_from=_json_list(req, "cachefrom"),

@@ -294,6 +294,15 @@ def headers_of(ev: h11.Request) -> dict[str, str]:
     return out
 
 
+def _reason(status: int) -> bytes:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
 def error_body(message: str) -> bytes:
     return json.dumps({"message": message}).encode() + b"\n"
 
@@ -305,7 +314,8 @@ async def send_reply(conn: Connection, reply: Reply, base: list[tuple[str, str]]
         headers.append(("Content-Type", reply.content_type))
     if reply.status not in (204, 304):
         headers.append(("Content-Length", str(len(reply.body))))
-    await conn.send(h11.Response(status_code=reply.status, headers=headers))
+    await conn.send(h11.Response(status_code=reply.status, headers=headers,
+                                 reason=_reason(reply.status)))
     if reply.body and not head_only and reply.status not in (204, 304):
         await conn.send(h11.Data(data=reply.body))
     await conn.send(h11.EndOfMessage())
@@ -314,7 +324,8 @@ async def send_reply(conn: Connection, reply: Reply, base: list[tuple[str, str]]
 async def send_stream(conn: Connection, resp: Stream, base: list[tuple[str, str]]) -> bool:
     """Send a chunked response; False when it had to end the connection early."""
     headers = [*base, *resp.headers, ("Content-Type", resp.content_type)]
-    await conn.send(h11.Response(status_code=resp.status, headers=headers))
+    await conn.send(h11.Response(status_code=resp.status, headers=headers,
+                                 reason=_reason(resp.status)))
     gone = False
 
     async def pump(scope: trio.CancelScope | None) -> None:

@@ -14,7 +14,7 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from pycompose.engine.api import (
     Conflict,
@@ -383,7 +383,8 @@ async def _save(ctx: Context, names: list[str]) -> Stream:
     store = _store(ctx)
     for n in names:  # a 404 before the head goes out
         await ctx.call(store.resolve, n)
-    return Stream(output_of(ctx, lambda f: save(store, names, f)), 200, "application/x-tar")
+    return Stream(output_of(ctx, lambda f: save(store, names, cast(BinaryIO, f))), 200,
+                  "application/x-tar")
 
 
 ROUTES = [

@@ -194,6 +194,7 @@ class Service:
         except Exception as e:
             resp = self._error_reply(e, req)
         base = base_headers()
+        log.debug("%s %s -> %s", method, target, getattr(resp, "status", "hijack"))
         if isinstance(resp, Hijack):
             await req.body.drain()
             raw = await send_hijack(conn, resp, base, upgrade_asked)

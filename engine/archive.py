@@ -243,7 +243,7 @@ def tar_in(c: ContainerFiles, path: str, src: BinaryIO | IO[bytes], *,
     """Extract the tar stream ``src`` (plain, gzip, bzip2 or xz) into the directory
     ``path`` of the container; returns the number of entries made."""
     made = 0
-    with _errors(f"extract into {c.name}:{path}"), _tree(c) as (tree, _skip):
+    with _errors(f"extract into {c.name}:{path}"), _tree(c) as (tree, pseudo):
         try:
             top = tree.locate(path, follow=True)
         except (FileNotFoundError, NotADirectoryError):
@@ -251,8 +251,8 @@ def tar_in(c: ContainerFiles, path: str, src: BinaryIO | IO[bytes], *,
         if not top.is_dir:
             raise InvalidArgument(f"extraction point is not a directory: {path} in "
                                   f"container {c.name}")
-        dest = _Dest(tree, c.upper)
-        policy = Policy(upper=isinstance(tree, LayerStack))
+        dest = _Dest(tree, c, pseudo)
+        policy = Policy(upper=isinstance(tree, LayerStack), skip_devs=pseudo)
 
         def host_ids(info: tarfile.TarInfo) -> tuple[int, int]:
             return _to_host(info.uid, c.uid_map), _to_host(info.gid, c.gid_map or c.uid_map)

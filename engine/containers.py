@@ -18,6 +18,7 @@ Standard library only: the thin CLI imports this module for ``ls``/``inspect``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import re
@@ -30,7 +31,7 @@ from typing import Any
 from pycompose.util.fs import atomic_write_json, locked, read_json
 from pycompose.util.paths import private_dir
 
-from .errors import Conflict, EngineError, InvalidArgument, NotFound
+from .errors import Conflict, Damaged, InvalidArgument, NotFound
 from .record import now_iso
 
 TYPE_CHECKING = False
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from .cp import ContainerFiles
 
 Record = dict[str, Any]
+
+#: beside state.json: the container's name, labels and image, written once (see damaged)
+IDENTITY = "identity.json"
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -108,14 +112,53 @@ class ContainerStore:
         except FileNotFoundError:
             raise NotFound(f"No such container: {cid[:12]}")
         except ValueError as e:  # a torn write cannot happen (atomic); a hand edit can
-            raise EngineError(f"container {cid[:12]}: state.json is corrupt: {e}")
+            raise Damaged(f"{self._state(cid)} is damaged: {e}; remove the container with "
+                          f"`pycompose container rm -f {cid[:12]}` (its processes, mounts "
+                          "and network are found by its id)") from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("State"), dict):
+            raise Damaged(f"{self._state(cid)} is damaged: not a container record; remove "
+                          f"the container with `pycompose container rm -f {cid[:12]}`")
         return rec
 
+    def identity(self, cid: str) -> Record:
+        """What create() wrote once beside the record (name, labels, image, anonymous
+        volumes): enough to list, attribute and remove a container whose record is
+        damaged. {} when it is missing or unreadable too."""
+        try:
+            ident = read_json(self.dir / cid / IDENTITY)
+        except (OSError, ValueError):
+            return {}
+        return ident if isinstance(ident, dict) else {}
+
+    def damaged(self, cid: str, problem: str) -> Record:
+        """A stand-in for a record that cannot be read, shaped like one (status
+        ``dead``, ``Damaged`` saying why), so that ``ls -a`` shows it, ``rm -f`` and
+        ``down`` (by its labels) find it."""
+        ident = self.identity(cid)
+        state = dict(new_state(), Status="dead", Dead=True, Error=problem)
+        return {
+            "Id": cid, "Name": ident.get("Name") or f"/{cid[:12]}",
+            "Created": ident.get("Created") or "", "Path": ident.get("Path") or "",
+            "Args": list(ident.get("Args") or []), "Image": ident.get("ImageId") or "",
+            "Config": {"Image": ident.get("Image") or "", "Labels": ident.get("Labels") or {},
+                       "Env": [], "Cmd": None, "Entrypoint": None, "Tty": False},
+            "HostConfig": {"AutoRemove": False, "RestartPolicy": {"Name": "no"},
+                           "NetworkMode": "", "PortBindings": {}},
+            "State": state, "NetworkSettings": {}, "RestartCount": 0, "Damaged": problem,
+            "Mounts": [{"Type": "volume", "Name": n, "Anonymous": True}
+                       for n in ident.get("AnonymousVolumes") or []],
+        }
+
     def list(self) -> list[Record]:
+        """Every container, those with a damaged record as damaged() stand-ins."""
         out = []
         for cid in self.ids():
-            with contextlib.suppress(NotFound, EngineError):
+            try:
                 out.append(self.load(cid))
+            except NotFound:
+                continue
+            except Damaged as e:
+                out.append(self.damaged(cid, e.message))
         out.sort(key=lambda r: r.get("Created", ""), reverse=True)
         return out
 
@@ -170,6 +213,7 @@ class ContainerStore:
                 if prepare is not None:
                     prepare(record)
                 atomic_write_json(self._state(cid), record)
+                _write_identity(cdir / IDENTITY, record)
             except BaseException:
                 shutil.rmtree(cdir, ignore_errors=True)
                 raise
@@ -225,6 +269,24 @@ class ContainerStore:
             for n in os.listdir(self.dir):
                 if n.startswith(".removing-"):
                     shutil.rmtree(self.dir / n, ignore_errors=True)
+
+
+def _write_identity(path: Path, record: Record) -> None:
+    """Written once, after the record, never changed: no fsync (a crash that loses it
+    loses only the fallback of a record that is itself fine)."""
+    ident = {"Id": record["Id"], "Name": record["Name"], "Created": record.get("Created"),
+             "Image": (record.get("Config") or {}).get("Image"), "ImageId": record.get("Image"),
+             "Path": record.get("Path"), "Args": record.get("Args"),
+             "Labels": (record.get("Config") or {}).get("Labels") or {},
+             "AnonymousVolumes": [m["Name"] for m in record.get("Mounts") or []
+                                  if m.get("Type") == "volume" and m.get("Anonymous")]}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with open(fd, "w") as f:
+            json.dump(ident, f)
+    except OSError:  # a full disk: the record itself is written, and what matters
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 # -- looking into a container ------------------------------------------------------------

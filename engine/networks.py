@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pycompose.util.records import field, record
 
-from .errors import Conflict, EngineError, InvalidArgument, NotFound, SetupFailed
+from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound, SetupFailed
 
 TYPE_CHECKING = False  # not typing's: the face is imported by the thin client
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def netplug_error(e: Exception, where: str = "") -> EngineError:
         NetworkConflict,
         NetworkNotFound,
         PortInUse,
+        StateDamaged,
     )
 
     kind: type[EngineError] = SetupFailed
@@ -64,6 +65,8 @@ def netplug_error(e: Exception, where: str = "") -> EngineError:
         kind = Conflict
     elif isinstance(e, AddressError):
         kind = InvalidArgument
+    elif isinstance(e, StateDamaged):
+        kind = Damaged
     return kind(f"{where}{e}")
 
 
@@ -150,14 +153,14 @@ def connect(root: Path, ref: str, network: str, *, aliases: list[str] | None = N
         else None
 
     def change(r: dict[str, object]) -> None:
-        eps = dict(net.endpoints(r))  # type: ignore[arg-type]
+        eps = dict(net.endpoints(r))
         eps[network] = ep_conf
         r["NetworkingConfig"] = {"EndpointsConfig": eps}
         if settings is not None:
             ns = r.setdefault("NetworkSettings", {})
             assert isinstance(ns, dict)
             ns.setdefault("Networks", {})[network] = settings
-    store.update(cid, change)  # type: ignore[arg-type]
+    store.update(cid, change)
 
 
 def disconnect(root: Path, ref: str, network: str, *, force: bool = False) -> None:
@@ -178,7 +181,7 @@ def disconnect(root: Path, ref: str, network: str, *, force: bool = False) -> No
         net.disconnect(root, rec, network)
 
     def change(r: dict[str, object]) -> None:
-        eps = {n: e for n, e in net.endpoints(r) if n != network}  # type: ignore[arg-type]
+        eps = {n: e for n, e in net.endpoints(r) if n != network}
         r["NetworkingConfig"] = {"EndpointsConfig": eps} if eps else None
         if not eps:
             host = r.get("HostConfig")
@@ -187,4 +190,4 @@ def disconnect(root: Path, ref: str, network: str, *, force: bool = False) -> No
         ns = r.get("NetworkSettings")
         if isinstance(ns, dict) and isinstance(ns.get("Networks"), dict):
             ns["Networks"].pop(network, None)
-    store.update(rec["Id"], change)  # type: ignore[arg-type]
+    store.update(rec["Id"], change)

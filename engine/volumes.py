@@ -25,7 +25,7 @@ from pycompose.util.fs import atomic_write_json, locked, read_json
 from pycompose.util.paths import private_dir
 
 from .containers import ContainerStore, now_iso
-from .errors import Conflict, EngineError, InvalidArgument, NotFound
+from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 ANON_LABEL = "com.docker.volume.anonymous"
@@ -87,6 +87,13 @@ class VolumeStore:
             meta: dict[str, Any] = read_json(self._meta(name))
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"no such volume: {name}")
+        except ValueError as e:
+            meta = {"Name": None, "error": str(e)}
+        if not isinstance(meta, dict) or meta.get("Name") != name:
+            what = meta.get("error") if isinstance(meta, dict) else None
+            raise Damaged(f"{self._meta(name)} is damaged ({what or 'not a volume record'}): "
+                          f"remove the volume with `pycompose volume rm {name}` (its data "
+                          f"in {self.data_dir(name)} goes with it), or restore the file")
         return meta
 
     def get(self, name: str) -> dict[str, Any]:
@@ -112,7 +119,8 @@ class VolumeStore:
 
     def remove(self, name: str, *, force: bool = False) -> None:
         with self._lock():
-            self._load(name)
+            with contextlib.suppress(Damaged):  # what its message tells the user to do
+                self._load(name)
             users = self.users(name)
             if users and not force:
                 raise Conflict(f"remove {name}: volume is in use - "

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import logging
 import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import StateDamaged
 from .names import netns_name
 from .state import AttachmentRecord, State
+
+log = logging.getLogger("pycompose.netplug")
 
 if TYPE_CHECKING:
     import dns.message
@@ -256,7 +260,11 @@ class DnsServer:
         if mtime == self._mtime:
             return
         self._mtime = mtime
-        st = await trio.to_thread.run_sync(self.nets.store.read)
+        try:
+            st = await trio.to_thread.run_sync(self.nets.store.read)
+        except StateDamaged as e:  # keep serving what was known; say why, once a change
+            log.warning("DNS keeps its last view: %s", e)
+            return
         self.views = build_views(st, self.nets.rid)
         # A socket keeps its namespace alive: a network removed (or its namespace made
         # anew by down+up) must lose its socket, so the key has the namespace's inode.

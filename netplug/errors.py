@@ -6,7 +6,9 @@
      ├── NetworkNotFound         no network of that name (exit 1, as docker)
      ├── NetworkConflict         a name, subnet or address taken by another object
      ├── AddressError            an address or subnet that does not fit (outside, overlaps)
-     └── PortInUse               a host port already taken on the host or by a container
+     ├── PortInUse               a host port already taken on the host or by a container
+     └── StateDamaged            the networks' state file cannot be read (names it, and
+                                 what to do)
 
 Every message names the object (network, container, address, port) so a user can act.
 """
@@ -34,3 +36,7 @@ class AddressError(NetplugError):
 
 class PortInUse(NetplugError):
     """A published host port is already in use."""
+
+
+class StateDamaged(NetplugError):
+    """``networks/state.json`` cannot be read (a hand edit, a full disk)."""

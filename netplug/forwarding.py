@@ -171,12 +171,18 @@ def unpublish(store: Store, rid: str, container_id: str) -> None:
         st.published = [p for p in st.published if p.container_id != container_id]
         store.write(st)
         apply_host_rules(rid, st)
-        for p in gone:
-            if p.proto == "udp":
-                try:
-                    kernel.forget_flows(p.container_ip, p.proto, p.container_port)
-                except Exception:   # best effort: the flows time out in 30 s anyway
-                    pass
+    forget_udp_flows(gone)
+
+
+def forget_udp_flows(gone: Sequence[PublishedRecord]) -> None:
+    """A UDP "connection" lives on while packets keep coming: forget the flows to
+    ports that are no longer published."""
+    for p in gone:
+        if p.proto == "udp":
+            try:
+                kernel.forget_flows(p.container_ip, p.proto, p.container_port)
+            except Exception:   # best effort: the flows time out in 30 s anyway
+                pass
 
 
 def ports(store: Store, container_id: str) -> list[PortBinding]:

@@ -358,6 +358,33 @@ class Networks:
             if len(st.published) != before:
                 self._apply_host_rules(st)
 
+    def release(self, container_id: str, *, unwire: bool = True) -> builtins.list[str]:
+        """All a removed container had, in one state change: its address on every
+        network and its published ports; returns the networks it was on. With
+        ``unwire=False`` (its processes are gone: the kernel deleted its veth pairs
+        with its namespace) no netlink call is made: the removal of a container costs
+        one state write."""
+        with self.store.locked():
+            st = self.store.read()
+            nets = [n for n in st.networks.values() if container_id in n.attachments]
+            gone = [p for p in st.published if p.container_id == container_id]
+            if not nets and not gone:
+                return []
+            for net in nets:
+                rec = net.attachments.pop(container_id)
+                if unwire:
+                    kernel.unwire_container(self.netns_of(net),
+                                            rec.veth or veth_name(net.id, container_id))
+            st.published = [p for p in st.published if p.container_id != container_id]
+            self.store.write(st)
+            if gone:
+                self._apply_host_rules(st)
+        if gone:
+            from .forwarding import forget_udp_flows
+
+            forget_udp_flows(gone)
+        return [n.name for n in nets]
+
     def attachments(self, container_id: str) -> dict[str, AttachmentRecord]:
         """network name -> attachment of one container."""
         return {n.name: n.attachments[container_id] for n in self.list()
@@ -388,9 +415,10 @@ class Networks:
         """Remove a project's namespace, networks, addresses and ports, found by name
         and label whether or not a crash kept them from the state."""
         with self.store.locked():
-            st = self.store.read()
+            # by name first: a damaged state (read() raises) must not keep them
             nsutil.del_netns(netns_name(self.rid, project))
             kernel.delete_link(self.uplink_of(project))
+            st = self.store.read()
             for name in [n.name for n in st.networks.values() if n.scope == project]:
                 del st.networks[name]
             st.uplinks.pop(project, None)

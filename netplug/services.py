@@ -13,17 +13,22 @@ Without ``notify`` changes are still seen within a second (the state file's mtim
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from .dns import DnsServer
+from .errors import StateDamaged
 from .forwarding import userland_bindings
 from .proxy import serve_binding
 
 if TYPE_CHECKING:
     from .networks import Networks
     from .state import PublishedRecord
+
+
+log = logging.getLogger("pycompose.netplug")
 
 
 def _key(p: PublishedRecord) -> tuple[str, str, int, str, int, str]:
@@ -59,8 +64,12 @@ class NetworkServices:
                     await self._sync_proxies(nursery)
 
     async def _sync_proxies(self, nursery: trio.Nursery) -> None:
-        wanted = {_key(p): p for p in await trio.to_thread.run_sync(userland_bindings,
-                                                                     self.nets.store)}
+        try:
+            bindings = await trio.to_thread.run_sync(userland_bindings, self.nets.store)
+        except StateDamaged as e:  # keep the proxies there are: never take the
+            log.warning("port proxies kept as they are: %s", e)  # supervisor down
+            return
+        wanted = {_key(p): p for p in bindings}
         for key in list(self._proxies):
             if key not in wanted:
                 self._proxies.pop(key).cancel()

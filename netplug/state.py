@@ -15,6 +15,8 @@ from typing import Any
 
 from pycompose.util.fs import atomic_write_json, locked
 
+from .errors import StateDamaged
+
 
 @dataclass
 class AttachmentRecord:
@@ -121,9 +123,17 @@ class Store:
 
     def read(self) -> State:
         try:
-            return State.from_json(json.loads(self.path.read_bytes()))
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return State()
+        try:
+            return State.from_json(json.loads(data))
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise StateDamaged(
+                f"{self.path} is damaged ({type(e).__name__}: {e}): the networks it "
+                "describes cannot be used. Remove the containers on them, then move the "
+                "file away: a project's `down` removes its namespace and links by name, "
+                "and the next `up` or `run` sets the kernel objects up again") from None
 
     def mtime_ns(self) -> int:
         try:

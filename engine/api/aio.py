@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import socket as pysocket
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import trio
 
 from .. import client
 from ..errors import EngineError, from_wire
-from .requests import ExecRequest
+from .requests import Event, ExecRequest
 
 MAX_MSG = 1 << 20
 
@@ -239,3 +240,25 @@ async def open_wait(root: Path, ref: str, condition: str = "not-running") -> Wai
     except BaseException:
         conn.close()
         raise
+
+
+async def events(root: Path, since_ns: int | None = None) -> AsyncGenerator[Event, None]:
+    """The engine's events as they happen (the supervisor's stream); with ``since_ns``,
+    the recent ones from then on first. Closing the iterator ends the subscription."""
+    conn = await connect(root)
+    try:
+        await conn.send({"op": "events", "since_ns": since_ns})
+        await conn.recv()
+        while True:
+            msg, fds = await conn.recv()
+            for fd in fds:
+                os.close(fd)
+            ev = msg.get("event")
+            if isinstance(ev, dict):
+                yield Event(type=str(ev.get("type", "container")), action=str(ev["action"]),
+                            id=str(ev["id"]),
+                            attributes={str(k): str(v) for k, v in
+                                        (ev.get("attributes") or {}).items()},
+                            time_ns=int(ev["time_ns"]))
+    finally:
+        conn.close()

@@ -24,6 +24,7 @@ and wait for exits with ``trio.lowlevel.wait_readable(c.pidfd)`` + ``c.poll()``)
     kill_all(spec, sig)    # every process in the container's cgroup
     oom_killed(spec)       # for inspect's OOMKilled; ask before destroy
     destroy(spec)          # kill, remove cgroups and spec.root; idempotent
+    destroy_id(root, cid)  # the same from a container id and state root alone
     cleanup_leftovers(state_root, keep={ids...})  # after a crash
     expect_create()        # a create/exec is coming: start its slow cgroup move now
     warm_launcher()        # long-lived callers: keep one launcher started ahead of its
@@ -68,19 +69,22 @@ if TYPE_CHECKING:
         cleanup_leftovers,
         create,
         destroy,
+        destroy_id,
         exec_process,
+        freeze,
         kill_all,
         oom_killed,
         run,
+        stats,
     )
     from .spare import expect_create, stop_warm_launcher, warm_launcher
     from .spec import ContainerSpec, IdMap, Mount, Process, Resources, Rlimit, Rootfs
 
 __all__ = [
     "Container", "ContainerSpec", "ExecProcess", "IdMap", "Mount", "Process", "Resources",
-    "Rlimit", "Rootfs", "cleanup_leftovers", "create", "destroy", "exec_process",
-    "expect_create", "kill_all",
-    "oom_killed", "run", "stop_warm_launcher", "warm_launcher",
+    "Rlimit", "Rootfs", "cleanup_leftovers", "create", "destroy", "destroy_id", "exec_process",
+    "expect_create", "freeze", "kill_all",
+    "oom_killed", "run", "stats", "stop_warm_launcher", "warm_launcher",
 ]
 
 _SPEC = {"ContainerSpec", "IdMap", "Mount", "Process", "Resources", "Rlimit", "Rootfs"}

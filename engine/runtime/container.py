@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -124,7 +125,12 @@ def _runtime_mounts(spec: ContainerSpec) -> list[Mount]:
     for target, text in spec.etc_files.items():
         etc.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._-]", "_", target.strip("/"))
-        (etc / name).write_text(text)
+        try:
+            (etc / name).write_text(text)
+        except OSError as e:
+            if e.filename is None:
+                e.filename = str(etc / name)  # a full disk's write error names no file
+            raise
         out.append(Mount(target=target, type="bind", source=str(etc / name),
                          options=["rbind", "rprivate"]))
     if spec.init:
@@ -208,13 +214,35 @@ class _Launch:
             raise SetupFailed(f"container set-up: unexpected message {msg!r}", step=expect)
         return msg, fds
 
-    def until_running(self) -> tuple[int, int | None]:
-        """pid, then ready (with the pty master), reaping the launcher between."""
+    def until_running(self, on_pid: Callable[[int], None] | None = None
+                      ) -> tuple[int, int | None]:
+        """pid, then ready (with the pty master), reaping the launcher between;
+        ``on_pid`` runs while PID 1 sets itself up."""
         msg, _ = self.receive("pid")
         self.pid = int(msg["pid"])
+        if on_pid is not None:
+            try:
+                on_pid(self.pid)
+            except BaseException:
+                self._raise_reported()  # PID 1's own failure explains this one
+                raise
         self.proc.wait()
         _, fds = self.receive("ready")
         return self.pid, (fds[0] if fds else None)
+
+    def _raise_reported(self) -> None:
+        """Raise the error PID 1 reported, if it has (it fails, says why, and exits:
+        then whatever the caller was doing with its namespaces failed too)."""
+        import select
+
+        if not select.select([self.sock], [], [], 0.05)[0]:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            msg, fds = recv(self.sock)
+            for fd in fds:
+                os.close(fd)
+            if msg is not None and msg.get("t") == "error":
+                raise setup_error(msg)
 
     def start(self) -> None:
         """Tell PID 1 to go; EOF means its execve succeeded."""
@@ -312,7 +340,8 @@ class Container:
 
 
 def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
-           stderr: Stdio = None, timeout: float = 30.0) -> Container:
+           stderr: Stdio = None, timeout: float = 30.0,
+           on_pid: Callable[[int], None] | None = None) -> Container:
     """Make the container up to the point of exec and return it waiting for start().
 
     Blocking (tens of ms): from trio, call it in ``trio.to_thread.run_sync``. Sets
@@ -320,7 +349,9 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
     On any failure everything made so far is removed and a SetupFailed names the
     step (CommandNotFound and CannotExecute for the final exec).
     With ``spec.process.terminal`` the stdio arguments are ignored and the pty's
-    master side is ``Container.pty_master``.
+    master side is ``Container.pty_master``. ``on_pid(pid)`` is called as soon as PID 1
+    exists in its namespaces, while it builds its filesystem (the caller wires its
+    network meanwhile, instead of after); if it raises, the container is destroyed.
     """
     expect_create()
     if not spec.cgroup_parent:
@@ -341,7 +372,7 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
         if spec.process.terminal:
             stdin = stdout = stderr = subprocess.DEVNULL
         launch = _Launch("create", job, cg.procs_files, stdin, stdout, stderr, timeout)
-        pid, master = launch.until_running()
+        pid, master = launch.until_running(on_pid)
     except BaseException:
         if launch is not None:
             launch.abort()
@@ -423,6 +454,16 @@ def oom_killed(spec: ContainerSpec) -> bool:
     return cgroup_of(spec).oom_killed()
 
 
+def freeze(spec: ContainerSpec, frozen: bool) -> None:
+    """Freeze (``pause``) or thaw every process of the container."""
+    cgroup_of(spec).freeze(frozen)
+
+
+def stats(spec: ContainerSpec) -> dict[str, int]:
+    """The container's cgroup counters (see ``Cgroup.stats``)."""
+    return cgroup_of(spec).stats()
+
+
 def _mounts_under(path: str) -> list[str]:
     prefix = path.rstrip("/") + "/"
     found = []
@@ -444,18 +485,36 @@ def destroy(spec: ContainerSpec) -> None:
     shutil.rmtree(spec.root, ignore_errors=True)
 
 
+def destroy_id(root: Path, cid: str) -> None:
+    """destroy() for container ``cid`` of state root ``root`` knowing nothing else: its
+    cgroups are ``pycompose/<root id>/<cid>``, its mounts and files under
+    ``containers/<cid>/rt`` (as the supervisor lays them out)."""
+    rdir = str(root.absolute() / "containers" / cid / "rt")
+    Cgroup.for_container(f"pycompose/{root_id(root)}", cid).remove()
+    for mp in _mounts_under(rdir):
+        with contextlib.suppress(OSError):
+            L.umount2(mp, L.MNT_DETACH)
+    shutil.rmtree(rdir, ignore_errors=True)
+
+
 def cleanup_leftovers(root: Path | None = None, keep: set[str] | frozenset[str] = frozenset()
                       ) -> list[str]:
     """Remove what crashed processes left for state root ``root``: cgroups of
-    containers not in ``keep`` (their processes killed) and any host mount under the
-    state root. Returns what was removed, for a log line."""
+    containers not in ``keep`` (their processes killed) and any host mount under their
+    ``containers/<id>/``. Returns what was removed, for a log line."""
     base = (root or state_root()).absolute()
     parent = f"pycompose/{root_id(base)}"
     removed = []
     for cid in leftovers(parent, keep):
         Cgroup.for_container(parent, cid).remove()
         removed.append(f"cgroup {parent}/{cid}")
-    for mp in _mounts_under(str(base)):
+    # only what the runtime mounts, under containers/<id>/: the state root itself may
+    # well be a mount of its own (a disk for /var/lib/pycompose, a tmpfs), and was
+    # unmounted from under the supervisor that started on it
+    cdir = base / "containers"
+    for mp in _mounts_under(str(cdir)):
+        if mp == str(cdir) or Path(mp).relative_to(cdir).parts[0] in keep:
+            continue
         try:
             L.umount2(mp, L.MNT_DETACH)
             removed.append(f"mount {mp}")

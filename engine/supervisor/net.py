@@ -135,11 +135,14 @@ def take_prepared(root: Path, rec: Record) -> Any:
     eps = endpoints(rec)
     if len(eps) != 1 or eps[0][0] != "bridge" or eps[0][1] or rec["HostConfig"].get("UidMap"):
         return None
-    from pycompose.netplug import Networks, spares
+    from pycompose.netplug import NetplugError, Networks, spares
 
     _refill.enabled = True
-    return spares.take(Networks(root), "bridge", rec["Id"], aliases=_aliases(rec, {}),
-                       **_names(rec))
+    try:
+        return spares.take(Networks(root), "bridge", rec["Id"], aliases=_aliases(rec, {}),
+                           **_names(rec))
+    except NetplugError as e:
+        raise netplug_error(e, "network bridge: ") from None
 
 
 def forget_prepared(taken: Any) -> None:
@@ -267,22 +270,18 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
 
 
 def release(root: Path, rec: Record) -> None:
-    """Unpublish and detach a removed container (its addresses are freed)."""
-    eps = endpoints(rec)
-    if not eps:
+    """Free what a removed container had on its networks (addresses, published ports),
+    found by its id in the networks' state, so a damaged record loses nothing. Its
+    processes are gone (destroyed first): the kernel deleted its veth pairs with its
+    namespace, so this is one state write, no netlink call."""
+    if not endpoints(rec) and not (rec.get("Damaged") and (root / "networks").exists()):
         return
     try:
         from pycompose.netplug import Networks
     except ImportError:
         return
-    nets = Networks(root)
-    with best_effort(log, "unpublish the ports of %s", rec["Id"][:12]):
-        nets.unpublish(rec["Id"])
-    for name, _ in eps:
-        try:
-            nets.detach(name, rec["Id"])
-        except Exception as e:
-            log.warning("detach %s from %s: %s", rec["Id"][:12], name, e)
+    with best_effort(log, "release the addresses and ports of %s", rec["Id"][:12]):
+        Networks(root).release(rec["Id"], unwire=False)
 
 
 def services(root: Path) -> Any:

@@ -359,6 +359,39 @@ def _resolv(host_text: str, dns: list[str], search: list[str], opts: list[str]) 
     return "\n".join(keep) + "\n"
 
 
+#: docker's fallback when the host names no resolver a container can reach
+DEFAULT_DNS = ("8.8.8.8", "8.8.4.4")
+
+
+def resolv_for_own_netns(host_text: str, resolved_text: str = "") -> str:
+    """The host's resolv.conf as a container in a network namespace of its own sees it
+    (docker's rule): a loopback resolver (systemd-resolved's 127.0.0.53, a dnsmasq on
+    127.0.0.1) answers in the host's namespace only, and an IPv6 one is out of reach
+    of an IPv4 bridge; they are dropped. With none left: the upstreams systemd-resolved
+    uses (``resolved_text``, its /run/systemd/resolve/resolv.conf), else 8.8.8.8 and
+    8.8.4.4. The host's resolver reached through the bridge's NAT is the usual case."""
+    import ipaddress
+
+    def usable(line: str) -> bool:
+        parts = line.split()
+        if len(parts) < 2 or parts[0] != "nameserver":
+            return True
+        try:
+            addr = ipaddress.ip_address(parts[1].split("%")[0])
+        except ValueError:
+            return False
+        return addr.version == 4 and not addr.is_loopback
+
+    def servers(text: str) -> list[str]:
+        return [ln for ln in text.splitlines() if ln.startswith("nameserver") and usable(ln)]
+
+    lines = host_text.splitlines()
+    keep = [ln for ln in lines if usable(ln)]
+    if not servers(host_text):
+        keep += servers(resolved_text) or [f"nameserver {d}" for d in DEFAULT_DNS]
+    return "\n".join(keep) + "\n"
+
+
 def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None = None) -> Any:
     """The runtime's ContainerSpec for starting ``rec``."""
     from ..runtime.spec import (  # type: ignore[import-not-found,unused-ignore]
@@ -400,6 +433,11 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
         hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else HOSTS
     else:
         hosts = HOSTS
+        try:
+            resolved = Path("/run/systemd/resolve/resolv.conf").read_text()
+        except OSError:
+            resolved = ""
+        resolv = resolv_for_own_netns(resolv, resolved)
         if host["NetworkMode"].startswith("container:"):
             ref = host["NetworkMode"].split(":", 1)[1]
             namespaces["net"] = _netns_of(root, ref)

@@ -28,18 +28,13 @@ class Started:
 def create(spec: ContainerSpec, stdio: tuple[int | None, int | None, int | None],
            before_start: Callable[[int], None] | None = None) -> Started:
     """Start the container's PID 1 as our child; raises EngineError naming the step.
-    Blocking (tens of ms): the holder calls it in a worker thread."""
+    Blocking (tens of ms): the holder calls it in a worker thread. ``before_start``
+    (the network's wiring) runs while PID 1 builds its filesystem, before the exec."""
     from .. import runtime
 
-    c = runtime.create(spec, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+    c = runtime.create(spec, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
+                       on_pid=before_start)
     try:
-        if before_start is not None:  # networks are wired here, before the exec
-            try:
-                before_start(c.pid)
-            except BaseException:
-                c.close()
-                runtime.destroy(spec)
-                raise
         c.start()  # on failure the runtime has already destroyed what it made
     except BaseException:
         if c.pty_master is not None:
@@ -89,6 +84,20 @@ def kill_all(spec: ContainerSpec, sig: int = signal.SIGKILL) -> None:
     runtime.kill_all(spec, sig)
 
 
+def freeze(spec: ContainerSpec, frozen: bool) -> None:
+    """Freeze (pause) or thaw every process in the container's cgroup."""
+    from .. import runtime
+
+    runtime.freeze(spec, frozen)
+
+
+def stats(spec: ContainerSpec) -> dict[str, int]:
+    """The container's cgroup counters: memory, memory_limit, cpu_ns, pids."""
+    from .. import runtime
+
+    return dict(runtime.stats(spec))
+
+
 def oom_killed(spec: ContainerSpec) -> bool:
     from .. import runtime
 
@@ -103,6 +112,14 @@ def destroy(spec: ContainerSpec) -> None:
     from .. import runtime
 
     runtime.destroy(spec)
+
+
+def destroy_id(root: Path, cid: str) -> None:
+    """destroy() from the container's id alone (its record may be unreadable): every
+    object the runtime made for it is named by the id under the state root."""
+    from .. import runtime
+
+    runtime.destroy_id(root, cid)
 
 
 def cleanup_leftovers(root: Path, keep: set[str]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -213,6 +214,10 @@ class Server:
                     net.refill_soon(self.root)
             except EngineError as e:
                 await conn.send({"ok": False, "error": e.to_wire()})
+            except OSError as e:
+                if e.errno not in DISK_ERRORS:
+                    log.exception("request %s failed", msg.get("op"))
+                await conn.send({"ok": False, "error": disk_error(e, self.root).to_wire()})
             except Exception as e:
                 log.exception("request %s failed", msg.get("op"))
                 err = Internal(f"internal error in the supervisor: {type(e).__name__}: {e}")
@@ -286,8 +291,46 @@ class Server:
             self.shutdown.set()
         elif op == "exec":
             await self._exec(conn, self._resolve(msg["id"]), msg, fds)
+        elif op in ("pause", "unpause"):
+            cid = self._resolve(msg["id"])
+            await h.pause(cid, op == "pause")
+            await conn.send({"ok": True, "id": cid})
+        elif op == "stats":
+            cid = self._resolve(msg["id"])
+            await conn.send({"ok": True, "id": cid, "stats": h.stats(cid),
+                             "time_ns": time.time_ns()})
+        elif op == "wait_health":
+            cid = self._resolve(msg["id"])
+            timeout = msg.get("timeout")
+            rec = await h.wait_health(cid, None if timeout is None else float(timeout))
+            await conn.send({"ok": True, "id": cid, "record": rec})
+        elif op == "events":
+            await self._events(conn, msg)
         else:
             raise EngineError(f"unknown request {op!r}")
+
+    async def _events(self, conn: Conn, msg: dict[str, Any]) -> None:
+        """A stream of events until the client goes away (``events``): an answer,
+        then one message per event, each ``{"event": {...}}``."""
+        since = msg.get("since_ns")
+        with self.holder.events.subscribe(int(since) if since is not None else None) as sub:
+            await conn.send({"ok": True})
+            async with trio.open_nursery() as n:
+                async def until_gone() -> None:
+                    while True:
+                        m, fds = await conn.recv()
+                        for fd in fds:
+                            os.close(fd)
+                        if m is None:
+                            n.cancel_scope.cancel()
+                            return
+
+                async def pump() -> None:
+                    while True:
+                        ev = await sub.next()
+                        await conn.send({"event": ev.to_wire(), "lost": sub.lost})
+                n.start_soon(until_gone)
+                n.start_soon(pump)
 
     @staticmethod
     def _stdio(msg: dict[str, Any], fds: list[int]) -> tuple[int | None, int | None,
@@ -395,28 +438,47 @@ class Server:
         return done.is_set()
 
     async def _wait(self, conn: Conn, cid: str, condition: str) -> None:
-        """docker's wait conditions (``waits.py``): the waiter is registered, then the
-        client told ``registered``, then, once it holds, ``{"event": "exit", "code",
-        "error"}``."""
-        from .waits import CONDITIONS
-
-        if condition not in CONDITIONS:
+        """docker's wait conditions: ``not-running`` (at once if it is not running),
+        ``next-exit`` (the end of its next run, even one that has not started yet),
+        ``removed`` (once its record is gone, with its last exit code). The waiter
+        subscribes to the holder's events, then tells the client ``registered`` (the
+        Docker API sends its response head then: a start that follows cannot be
+        missed), then ``{"event": "exit", "code", "error"}`` once the condition holds."""
+        if condition not in WAIT_CONDITIONS:
             raise InvalidArgument(f'invalid condition: "{condition}"')
         h = self.holder
         rec = h.store.load(cid)
-        last = int(rec["State"].get("ExitCode") or 0)
+        code = int(rec["State"].get("ExitCode") or 0)
         if condition == "not-running" and cid not in h.live and \
                 rec["State"].get("Status") != "restarting":
             await conn.send({"ok": True, "registered": True})
-            await conn.send({"event": "exit", "code": last, "error": ""})
+            await conn.send({"event": "exit", "code": code, "error": ""})
             return
-        w = h.waits.register(cid, condition, last)
-        try:
+        done = trio.Event()
+        error = ""
+        with h.events.subscribe() as sub:
             await conn.send({"ok": True, "registered": True})
-            if await self._until_left(conn, w.woken):
-                await conn.send({"event": "exit", "code": w.code, "error": w.error})
-        finally:
-            h.waits.forget(w)
+
+            async def watch() -> None:
+                nonlocal code, error
+                while True:
+                    ev = await sub.next()
+                    if ev.id != cid:
+                        continue
+                    if ev.action == "die":
+                        code = int(ev.attributes.get("exitCode") or 0)
+                        if condition != "removed":
+                            break
+                    elif ev.action == "destroy":
+                        if condition != "removed":
+                            error = "the container was removed before it exited"
+                        break
+                done.set()
+            async with trio.open_nursery() as n:
+                n.start_soon(watch)
+                if await self._until_left(conn, done):
+                    await conn.send({"event": "exit", "code": code, "error": error})
+                n.cancel_scope.cancel()
 
     def _resize(self, cid: str, rows: int, cols: int) -> None:
         """The terminal of a running container takes a new size (a container without
@@ -451,6 +513,10 @@ class Server:
         if await self._until_left(conn, live.done):
             code = live.code if live.code is not None else await self.holder.wait(cid)
             await conn.send({"event": "exit", "code": code})
+
+
+#: docker's ``wait`` conditions
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
 
 def _request(msg: dict[str, Any]) -> CreateRequest:
@@ -496,6 +562,22 @@ def _answers(root: Path) -> bool:
         return False
     finally:
         s.close()
+
+
+#: what a full, read-only or failing disk gives: the user's to fix, not a bug of ours
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def disk_error(e: OSError, root: Path) -> EngineError:
+    """An OSError of a request as one line naming what was being written; a full disk
+    says where to make room. Any other OSError stays an internal error."""
+    what = f" writing {e.filename}" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EngineError(f"{os.strerror(e.errno).lower()}{what}: free some space on the "
+                           f"file system of {root}")
+    if e.errno in DISK_ERRORS:
+        return EngineError(f"{os.strerror(e.errno or 0).lower()}{what}")
+    return Internal(f"internal error in the supervisor: OSError: {e}")
 
 
 def default_signals() -> None:

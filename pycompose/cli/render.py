@@ -18,7 +18,9 @@ Record = dict[str, Any]
 
 def status_line(rec: Record, now: float | None = None) -> str:
     """The STATUS column of ``container ls``: ``Up 3 seconds``, ``Exited (0) 1 minute
-    ago``, ``Created``."""
+    ago``, ``Created``, ``Damaged`` (a record that cannot be read: ContainerStore.damaged)."""
+    if rec.get("Damaged"):
+        return "Damaged (record unreadable)"
     st = rec["State"]
     status = st.get("Status", "created")
     now = time.time() if now is None else now
@@ -28,6 +30,8 @@ def status_line(rec: Record, now: float | None = None) -> str:
         if health == "starting":
             return f"{up} (health: starting)"
         return f"{up} ({health})" if health else up
+    if status == "paused":
+        return f"Up {human_duration(now - parse_iso(st['StartedAt']))} (Paused)"
     if status == "restarting":
         return f"Restarting ({st.get('ExitCode', 0)}) " \
                f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"

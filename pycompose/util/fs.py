@@ -21,8 +21,14 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old or the new content,
     never a part, even if the process is killed or the machine loses power. The file
     gets ``mode`` exactly (root-only by default: this is how state is written); the
-    directories made for it are 0700."""
+    directories made for it are 0700.
+
+    The data is synced before the rename; the directory only when the name is new:
+    replacing a file (every record update) needs no directory sync for old-or-new,
+    only for the new name to survive, and each sync is a wait on the journal that a
+    busy disk makes long (two per update on a container start's path, before)."""
     private_dir(path.parent)
+    new = not os.path.lexists(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -31,11 +37,14 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)  # a full disk's write error names no file
         raise
-    fsync_dir(path.parent)
+    if new:
+        fsync_dir(path.parent)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -273,3 +273,16 @@ def test_clashing_container_names_stop_up_but_not_down(tmp_path: Path, text: str
         plan_up(p, Observed("demo"), UpOptions())
     assert e.value.file == "compose.yaml" and e.value.line == 1
     plan_down(p, Observed("demo"))
+
+
+def test_start_interval_needs_a_start_period_at_up(tmp_path: Path) -> None:
+    """docker compose's check: config prints such a file, up refuses it."""
+    p = project(tmp_path, "services:\n  web:\n    image: a\n"
+                          "    healthcheck: {test: [CMD, 'true'], start_interval: 1s}\n")
+    with pytest.raises(ComposeError, match="healthcheck.start_interval requires "
+                                           "healthcheck.start_period to be set") as e:
+        plan_up(p, Observed("demo"), UpOptions())
+    assert e.value.line == 4
+    ok = project(tmp_path, "services:\n  web:\n    image: a\n    healthcheck: "
+                           "{test: [CMD, 'true'], start_period: 5s, start_interval: 1s}\n")
+    plan_up(ok, Observed("demo"), UpOptions())

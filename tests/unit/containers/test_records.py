@@ -103,3 +103,18 @@ def test_format_templates_as_scripts_use_them() -> None:
     assert render_template("{{.State.OOMKilled}}", rec) == "false"
     assert render_template("{{json .Config.Labels}}", rec) == '{"a": "b"}'
     assert render_template("{{.Nope.X}}", rec) == "<no value>"
+
+
+def test_a_container_of_its_own_network_never_gets_a_resolver_it_cannot_reach() -> None:
+    from pycompose.engine.supervisor.records import resolv_for_own_netns
+
+    host = "search corp\nnameserver 10.255.255.53\nnameserver 127.0.0.1\noptions ndots:2\n"
+    assert resolv_for_own_netns(host) == \
+        "search corp\nnameserver 10.255.255.53\noptions ndots:2\n"
+    resolved = "nameserver 10.0.0.53\nnameserver fe80::1%eth0\n"
+    # systemd-resolved's stub: its upstreams, else docker's fallback
+    assert resolv_for_own_netns("nameserver 127.0.0.53\nsearch lan\n", resolved) == \
+        "search lan\nnameserver 10.0.0.53\n"
+    assert resolv_for_own_netns("nameserver ::1\n") == \
+        "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+    assert resolv_for_own_netns("") == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"

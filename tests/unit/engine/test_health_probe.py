@@ -17,7 +17,7 @@ async def test_an_exec_that_breaks_is_a_failed_probe() -> None:
         raise ConnectionResetError(104, "Connection reset by peer")
 
     code, output = await health._probe(broken, ["true"], 1.0)
-    assert code == 1 and "ConnectionResetError" in output
+    assert code == 1 and "Connection reset by peer" in output
 
 
 async def test_a_container_that_stopped_is_a_failed_probe() -> None:
@@ -41,4 +41,5 @@ async def test_checks_go_on_after_a_broken_probe(autojump_clock: Any) -> None:
                      {"Interval": 10**9, "Retries": 2})
         await trio.sleep(3.5)
         done.set()
-    assert len(calls) == 3 and len(changes) == 4  # the first change: "starting"
+    # the first probe at once, then every interval; the first change: "starting"
+    assert len(calls) == 4 and len(changes) == 5
