@@ -30,7 +30,17 @@ from .context import Context
 from .http import Hijack, Hijacked, Reply, Request, Stream, bad_request, json_reply
 from .relay import Ends, detach_keys, relay, terminal_ends
 from .routes import route
-from .streams import MUX, RAW, STDERR, STDOUT, log_entries, open_log, render, window
+from .streams import (
+    MUX,
+    RAW,
+    STDERR,
+    STDOUT,
+    log_entries,
+    open_log,
+    read_history,
+    render,
+    window,
+)
 
 log = logging.getLogger("pycompose.dockerapi")
 
@@ -261,9 +271,11 @@ async def logs(ctx: Context, req: Request, id: str) -> Stream:
     tty = rec.tty
     stamps = req.flag("timestamps")
     follow = req.flag("follow")
+    history = await read_history(ctx, reader, win, rec)
 
     async def chunks() -> AsyncIterator[bytes]:
-        async for e in log_entries(ctx, rec, win, follow=follow, log=reader):
+        async for e in log_entries(ctx, rec, win, follow=follow, log=reader,
+                                   history=history):
             if (e.stream == "stderr" and err) or (e.stream != "stderr" and out):
                 yield render(e, timestamps=stamps, tty=tty)
     return Stream(chunks(), 200, RAW if tty else MUX, watch=True)

@@ -141,10 +141,10 @@ async def resize_exec(ctx: Context, req: Request, id: str) -> Reply:
 
 
 def _exit_code_of(e: EngineError) -> int:
+    """docker's exit code of an exec that could not start: 127 for a missing command,
+    126 for one that cannot run, 126 for any other failure of the runtime's exec."""
     if isinstance(e, CommandNotFound):
         return 127
-    if isinstance(e, CannotExecute):
-        return 126
     return 126
 
 
@@ -200,32 +200,30 @@ async def start_exec(ctx: Context, req: Request, id: str) -> Reply | Hijack:
         ereq.console_size = (int(size[0]), int(size[1]))
     x.started = True
     mux = not ereq.tty
-    failure: str | None = None
-    session: aio.Session | None = None
-    ends: Ends | None = None
-    try:
-        session, ends = await _open(ctx, x, ereq, attached=not detach)
-        x.running, x.pid = True, session.pid or 0
-        x.terminal = ends.terminal if ereq.tty else None
-    except (CommandNotFound, CannotExecute) as e:
-        x.finish(_exit_code_of(e))
-        failure = message_of(e)
-    except EngineError:
-        x.started = False
-        raise
     if detach:
-        if session is not None and ends is not None:
-            ctx.nursery.start_soon(_follow_detached, x, session, ends)
-        if failure:
-            raise CommandNotFound(failure)
+        try:
+            session, ends = await _open(ctx, x, ereq, attached=False)
+        except BaseException as e:
+            x.finish(_exit_code_of(e) if isinstance(e, EngineError) else None)
+            raise
+        x.running, x.pid = True, session.pid or 0
+        ctx.nursery.start_soon(_follow_detached, x, session, ends)
         return empty(200)
 
     async def run(raw: Hijacked) -> None:
-        if failure is not None or session is None or ends is None:
-            msg = (failure or "exec failed").encode() + b"\r\n"
+        # The process starts after the response head is out, as docker's does: a
+        # client (docker-py) that reads the head through a buffered reader and the
+        # stream from the bare socket would lose output that came with the head.
+        try:
+            session, ends = await _open(ctx, x, ereq, attached=True)
+        except (CommandNotFound, CannotExecute, EngineError) as e:
+            x.finish(_exit_code_of(e))
+            msg = message_of(e).encode() + b"\r\n"
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 await raw.send_all(frame(STDOUT, msg) if mux else msg)
             return
+        x.running, x.pid = True, session.pid or 0
+        x.terminal = ends.terminal if ereq.tty else None
         code = await relay(raw, session, ends, mux=mux, keys=x.keys,
                            grace=0.2 if ereq.tty else 2.0, leave_running=False)
         if code is None and not session.over:  # the client left: the process goes on

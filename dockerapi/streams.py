@@ -13,6 +13,7 @@ non-blocking read, run in a worker thread, between short sleeps.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -62,14 +63,32 @@ def window(tail: str, since: str, until: str) -> reader.Window:
     return reader.Window(n, s, u)
 
 
+async def read_history(ctx: Context, log: reader.LogReader, win: reader.Window,
+                       rec: ContainerRecord | None = None) -> list[reader.Entry]:
+    """What the log holds now, read at once, its current file kept open. A handler
+    reads it before its response head goes out, because a client may remove the
+    container (and its log) as soon as it has the head (docker-py's ``containers.run``
+    follows the log, waits, removes, and only then reads what it followed); for a
+    container that has just started (``rec``), that is once the log keeper has made
+    its file (it does so as it takes the container's output over, within a moment)."""
+    if rec is not None and rec.status.is_active:
+        with trio.move_on_after(2):
+            while not await ctx.call(os.path.exists, log.path):
+                await trio.sleep(0.005)
+    return await ctx.call(lambda: list(log.history(win)))
+
+
 async def log_entries(ctx: Context, rec: ContainerRecord, win: reader.Window, *,
                       follow: bool, log: reader.LogReader | None = None,
+                      history: list[reader.Entry] | None = None,
                       interval: float = 0.05) -> AsyncIterator[reader.Entry]:
-    """The entries of ``rec``'s log in ``win``; with ``follow``, then the new ones until
-    the container is not running any more and everything is read."""
+    """The entries of ``rec``'s log in ``win`` (``history``: already read); with
+    ``follow``, then the new ones until the container is not running any more and
+    everything is read."""
     log = log or open_log(rec)
     try:
-        history = await ctx.call(lambda: list(log.history(win)))
+        if history is None:
+            history = await read_history(ctx, log, win)
         for e in history:
             yield e
         if not follow:

@@ -55,9 +55,10 @@ def cmd_service(args: argparse.Namespace) -> int:
     uri = args.uri or default_uri()
     path = socket_path(uri)
     root = private_dir(state_root())
-    level = logging.DEBUG if os.environ.get("PYCOMPOSE_DEBUG") else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr,
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s dockerapi[%(process)d] %(levelname)s %(message)s")
+    if os.environ.get("PYCOMPOSE_DEBUG"):  # each request (not pyroute2's netlink chatter)
+        logging.getLogger("pycompose").setLevel(logging.DEBUG)
     marker = root / MARKER
     atomic_write_json(marker, {"uri": uri, "time": args.time, "pid": os.getpid()})
     stopped = False
