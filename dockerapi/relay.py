@@ -116,8 +116,8 @@ async def relay(raw: Hijacked, session: Session, ends: Ends, *, mux: bool,
             while True:
                 try:
                     data = await s.receive_some(65536)
-                except OSError:  # EIO: a terminal whose other side closed
-                    data = b""
+                except (OSError, trio.BrokenResourceError):
+                    data = b""  # EIO: a terminal whose other side closed
                 if not data:
                     return
                 await send(frame(numbers[i], data) if mux else data)

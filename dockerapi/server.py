@@ -158,6 +158,8 @@ class Service:
                 await stream.send_all(b"HTTP/1.1 400 Bad Request\r\nContent-Type: "
                                       b"application/json\r\nConnection: close\r\n\r\n"
                                       + error_body(f"bad HTTP request: {e}"))
+        except Exception:  # a bug in one connection never takes the service down
+            log.exception("a connection ended with an internal error")
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
