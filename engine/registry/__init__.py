@@ -16,8 +16,9 @@ runs, so the thin client of ``container run`` pays for them only when it must pu
 
 Modules: types (requests, results, events), config (docker's config.json and
 credential helpers; pycompose's mirrors and insecure registries), auth (challenges and
-tokens), client (the HTTP API), pull, push, pipe (download -> unpack thread), sources
-(where blobs live, for cross-repository mounts).
+tokens), client (the HTTP API), pull, push, fetch (a blob into a file, a lock per blob),
+sources (where blobs live, for cross-repository mounts). A pull leaves the layers packed:
+images/unpacking.py unpacks them on first use.
 """
 
 from __future__ import annotations

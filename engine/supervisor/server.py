@@ -241,10 +241,13 @@ class Server:
         if op == "ping":
             await conn.send({"ok": True, "pid": os.getpid()})
         elif op == "create":
-            rec = h.create(_request(msg))
+            req = _request(msg)
+            await h.unpack_image(req)
+            rec = h.create(req)
             await conn.send({"ok": True, "id": rec["Id"]})
         elif op == "run":
             req = _request(msg)
+            await h.unpack_image(req)
             rec = h.create(req)
             try:
                 await self._start(conn, rec["Id"], msg, fds)
