@@ -219,9 +219,12 @@ class Puller:
         NotFound if it is for another platform than ``want``."""
         name = str(ref)
         cfg_digest, cfg_size = desc
-        cfg_bytes = await reg.blob_bytes(ref.path, cfg_digest, cfg_size,
-                                         scopes=(scope_for(ref.path, "pull"),),
-                                         what=f"config {short(cfg_digest)} of {name}")
+        if self.store.has_blob(cfg_digest):  # checked when it was stored
+            cfg_bytes = self.store.read_blob(cfg_digest)
+        else:
+            cfg_bytes = await reg.blob_bytes(ref.path, cfg_digest, cfg_size,
+                                             scopes=(scope_for(ref.path, "pull"),),
+                                             what=f"config {short(cfg_digest)} of {name}")
         try:
             cfg = json.loads(cfg_bytes)
             diff_ids = [str(d) for d in (cfg.get("rootfs") or {}).get("diff_ids") or []]
@@ -272,9 +275,14 @@ class Puller:
                 config_in = trio.Event()
 
                 async def fetch_config() -> None:
-                    config.append(await self._config(reg, ref, cfg_desc, len(blobs), want,
-                                                     explicit=explicit))
+                    got = await self._config(reg, ref, cfg_desc, len(blobs), want,
+                                             explicit=explicit)
+                    config.append(got)
                     config_in.set()
+                    # stored now, beside the downloads, rather than after them by
+                    # add_image (which finds them there): two syncs off the tail
+                    for data in (got[0], manifest.data):
+                        await trio.to_thread.run_sync(self.store.put_blob, data)
 
                 async def layer(b: _Blob) -> None:
                     await self._layer(reg, ref, b, work, counts)
@@ -306,6 +314,8 @@ class Puller:
                     im = self.store.add_image(cfg_bytes, refs, tags, manifest=manifest.data,
                                               media_type=manifest.media_type,
                                               unpacked_later=not unpack)
+                sources.remember(self.store, reg.host, ref.path,
+                                 [b.digest for b in blobs] + [cfg_desc[0]])
             done = True
         finally:
             if not done:
@@ -315,8 +325,6 @@ class Puller:
                     gc(self.store, wait=False)  # what this pull added and no image names
                 except OSError as e:
                     log.warning("clean-up after a failed pull: %s", e)
-        sources.remember(self.store, reg.host, ref.path,
-                         [b.digest for b in blobs] + [cfg_desc[0]])
         return PulledImage(name, im.id, top.digest, manifest.digest, updated=True,
                            layers_fetched=counts["fetched"], layers_existing=counts["existing"],
                            bytes_fetched=counts["bytes"], source=reg.label)

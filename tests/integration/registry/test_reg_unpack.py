@@ -107,14 +107,20 @@ def test_a_killed_pull_leaves_nothing_the_next_trips_on(
         p.send_signal(signal.SIGKILL)
         p.wait()
         # what it left: its half blob in its work folder (its lock now free), the lock
-        # of the blob it was fetching; no image, no blob in the store
+        # of the blob it was fetching; no image; in the store only whole, checked blobs
+        # (the config, the manifest), which the next pull uses as they are
         assert ImageStore(clean).images() == []
-        assert list((clean / "images" / "blobs" / "sha256").iterdir()) == []
+        kept = list((clean / "images" / "blobs" / "sha256").iterdir())
+        assert layer[7:] not in [p.name for p in kept]
+        assert all(hashlib.sha256(p.read_bytes()).hexdigest() == p.name for p in kept)
         assert _left_in_tmp(clean)
     finally:
         proxy.close()
+    mark = len(registry.requests("GET", "/blobs/"))
     out = ok(["image", "pull", name], env={"PYCOMPOSE_ROOT": str(clean)})
     assert f"Status: Downloaded newer image for {name}" in out
+    fetched = registry.requests("GET", "/blobs/")[mark:]
+    assert all(p.name not in " ".join(fetched) for p in kept)  # not fetched again
     assert _left_in_tmp(clean) == []
     im = ImageStore(clean).resolve(name)
     assert (im.layers[0].digest, len(im.lowerdirs())) == (layer, 1)
