@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from pycompose.engine.api import Conflict, ContainerRecord, EngineError, Status, aio
-
+from ..engine.api import Conflict, ContainerRecord, EngineError, Status, aio
 from .context import Context
 from .http import Hijack, Hijacked, Reply, Request, Stream, bad_request, json_reply
 from .relay import Ends, detach_keys, relay, terminal_ends

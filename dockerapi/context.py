@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
-from pycompose.engine.api import Engine
+from ..engine.api import Engine
 
 if TYPE_CHECKING:
     from .attach import Attacher

@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from pycompose.engine.api import (
+from ..engine.api import (
     CannotExecute,
     CommandNotFound,
     Conflict,
@@ -33,7 +33,6 @@ from pycompose.engine.api import (
     Status,
     aio,
 )
-
 from .context import Context
 from .errors import message_of
 from .http import Hijack, Hijacked, Reply, Request, bad_request, empty, json_reply

@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO, cast
 
-from pycompose.engine.api import (
+from ..engine.api import (
     Conflict,
     EngineError,
     InvalidArgument,
@@ -28,7 +28,6 @@ from pycompose.engine.api import (
     parse_iso,
     parse_reference,
 )
-
 from .bridge import body_into, output_of, run_with_events
 from .context import Context
 from .filters import Filters
@@ -40,7 +39,7 @@ log = logging.getLogger("pycompose.dockerapi")
 
 
 def _store(ctx: Context) -> Any:
-    from pycompose.engine.api.images import ImageStore
+    from ..engine.api.images import ImageStore
 
     return ImageStore(ctx.root)
 
@@ -140,7 +139,7 @@ async def inspect_image(ctx: Context, req: Request, name: str) -> Reply:
 
 
 async def history(ctx: Context, req: Request, name: str) -> Reply:
-    from pycompose.engine.api.images import history_rows
+    from ..engine.api.images import history_rows
 
     def run() -> list[dict[str, Any]]:
         store = _store(ctx)
@@ -168,8 +167,8 @@ async def tag(ctx: Context, req: Request, name: str) -> Reply:
 
 
 async def remove(ctx: Context, req: Request, name: str) -> Reply:
-    from pycompose.engine.api.images import gc
-    from pycompose.engine.api.images import remove as remove_image
+    from ..engine.api.images import gc
+    from ..engine.api.images import remove as remove_image
 
     def run() -> list[dict[str, str]]:
         store = _store(ctx)
@@ -184,7 +183,7 @@ async def remove(ctx: Context, req: Request, name: str) -> Reply:
 
 
 async def prune(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.images import prune as prune_images
+    from ..engine.api.images import prune as prune_images
 
     f = Filters.of(req, ("dangling", "until", "label", "label!"))
     dangling = f.boolean("dangling")
@@ -223,7 +222,7 @@ def registry_auth(req: Request) -> LoginRequest | None:
 
 def progress_message(ev: Any) -> dict[str, Any]:
     """A face progress event as docker's JSON message."""
-    from pycompose.engine.api import ImageMessage
+    from ..engine.api import ImageMessage
 
     if isinstance(ev, ImageMessage):
         head, sep, rest = ev.message.partition(": ")
@@ -299,7 +298,7 @@ async def create_image(ctx: Context, req: Request) -> Stream | Reply:
 
 
 async def _import(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.images import import_tarball
+    from ..engine.api.images import import_tarball
 
     if req.arg("fromSrc") != "-":
         raise bad_request("fromSrc: only '-' (the request's body) is supported; pull or "
@@ -345,7 +344,7 @@ async def push(ctx: Context, req: Request, name: str) -> Stream:
 
 # -- archives --------------------------------------------------------------------------
 async def load(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.images import load as load_archive
+    from ..engine.api.images import load as load_archive
 
     def run(f: Any) -> list[str]:
         loaded = load_archive(_store(ctx), f, source="-")
@@ -378,7 +377,7 @@ async def get_many(ctx: Context, req: Request) -> Stream:
 
 
 async def _save(ctx: Context, names: list[str]) -> Stream:
-    from pycompose.engine.api.images import save
+    from ..engine.api.images import save
 
     store = _store(ctx)
     for n in names:  # a 404 before the head goes out

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 import trio
 
-from pycompose.engine.api import EngineError, InvalidArgument
-from pycompose.engine.api.aio import Session
-
+from ..engine.api import EngineError, InvalidArgument
+from ..engine.api.aio import Session
 from .http import Hijacked
 from .streams import STDOUT, frame
 

@@ -29,9 +29,9 @@ import h11
 import trio
 
 from pycompose import __version__
-from pycompose.engine.api import EngineError
 from pycompose.errors import PycomposeError
 
+from ..engine.api import EngineError
 from . import versions
 from .context import Context
 from .errors import message_of, status_of

@@ -16,7 +16,7 @@ from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound, S
 
 TYPE_CHECKING = False  # not typing's: the face is imported by the thin client
 if TYPE_CHECKING:
-    from pycompose.netplug import Networks
+    from ..netplug import Networks
 
 
 @record
@@ -50,7 +50,7 @@ class NetworkInfo:
 
 def netplug_error(e: Exception, where: str = "") -> EngineError:
     """A netplug error as the engine's kind."""
-    from pycompose.netplug.errors import (
+    from ..netplug.errors import (
         AddressError,
         NetworkConflict,
         NetworkNotFound,
@@ -75,14 +75,14 @@ class NetworkDoor:
         self.root = root
 
     def _nets(self) -> Networks:
-        from pycompose.netplug import Networks
+        from ..netplug import Networks
 
         return Networks(self.root)
 
     def ensure(self, spec: NetworkSpec) -> bool:
         """Create the network unless it exists (then check it matches); True when it
         was created now."""
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         nets = self._nets()
         try:
@@ -98,7 +98,7 @@ class NetworkDoor:
         return self._nets().exists(name)
 
     def list(self) -> list[NetworkInfo]:
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         try:
             records = self._nets().list()
@@ -111,7 +111,7 @@ class NetworkDoor:
                 for r in records]
 
     def remove(self, name: str) -> None:
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         try:
             self._nets().remove(name)
@@ -121,7 +121,7 @@ class NetworkDoor:
     def cleanup_scope(self, scope: str) -> None:
         """Remove whatever is left of a scope's wiring (its namespace, uplink, ports),
         found by name: what a killed ``up`` left behind."""
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         try:
             self._nets().cleanup_project(scope)

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pycompose.compose import translate as T
-
+from ..compose import translate as T
 from . import codec, pods
 from . import manifest as M
 from . import names as N
@@ -30,7 +29,7 @@ from .errors import KubeError
 from .keys import UNTRANSLATED
 
 if TYPE_CHECKING:
-    from pycompose.compose.model import Project, Service
+    from ..compose.model import Project, Service
 
 EXPOSE_TYPES = {"nodeport": "NodePort", "loadbalancer": "LoadBalancer"}
 NODE_PORTS = range(30000, 32768)
