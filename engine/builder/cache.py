@@ -2,8 +2,10 @@
 
 A key is the sha256 of everything that decides a layer's content:
 
-- the parent: the chain id of the layers below (``--link`` copies have none: their layer
-  does not depend on what is under it);
+- the parent: the chain id of the layers below and the key of the step that made the
+  top one (:attr:`State.parent_key`: a changed instruction runs every later step again,
+  as docker's cache, even when its layer comes out the same); ``--link`` copies have
+  none: their layer does not depend on what is under it;
 - the step as it will run: for RUN the argv (through SHELL), the environment (ENV and the
   build args in scope: "the build args in use"), user, working directory, the mounts
   (types, targets, the bound stages' chain ids; not a cache mount's or a secret's

@@ -339,12 +339,12 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
                            "ro": m.read_only, "id": m.id,
                            "mode": m.mode, "uid": m.uid, "gid": m.gid, "env": m.env})
     heredoc_files = [d.text() for d in ins.heredocs]
-    key = C.key("run", state.top_chain, argv=argv, env=sorted(key_env), user=state.user(),
+    key = C.key("run", state.parent_key, argv=argv, env=sorted(key_env), user=state.user(),
                 workdir=state.workdir(), mounts=mount_keys, network=network,
                 heredocs=heredoc_files)
     hit = svc.cache.get(key, state.layers[-1].chain_id if state.layers else None)
     if hit is not None:
-        state.layers.append(hit.layer)
+        state.add_layer(hit.layer, key)
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
                      comment=C.comment(key))
         return key, created_by, True
@@ -436,7 +436,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
     clean_stubs(upper, lowers, targets)
     created = now()
     layer = commit_upper(svc, upper, state.layers, key, f"{df.name}:{ins.line} RUN", created)
-    state.layers.append(layer)
+    state.add_layer(layer, key)
     state.record(created_by, created=created, author=svc.author, layer=True,
                  comment=C.comment(key))
     return key, created_by, False

@@ -180,14 +180,14 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
         for name, data in contents:
             inputs.append(f"content {name} " + hashlib.sha256(data.encode()).hexdigest())
         many = many or len(rels) + len(downloads) + len(contents) > 1
-        parent = None if ins.link else state.top_chain
+        parent = None if ins.link else state.parent_key
         k = C.key(ins.keyword.lower(), parent, dest=dest, workdir=workdir, chown=chown,
                   chmod=chmod, link=ins.link, inputs=inputs,
                   unpack=getattr(ins, "unpack", None), exclude=ins.exclude)
         below_chain = state.layers[-1].chain_id if state.layers else None
         hit = svc.cache.get(k, below_chain)
         if hit is not None:
-            state.layers.append(hit.layer)
+            state.add_layer(hit.layer, k)
             state.record(created_by, created=hit.created, author=hit.author, layer=True,
                          comment=C.comment(k))
             return k, created_by, True
@@ -198,7 +198,7 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
             if old is not None:
                 created = now()
                 layer = relink(svc, old, state.layers, k, what, created)
-                state.layers.append(layer)
+                state.add_layer(layer, k)
                 state.record(created_by, created=created, author=svc.author, layer=True,
                              comment=C.comment(k))
                 return k, created_by, False
@@ -241,7 +241,7 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
                               mode=0o644, mtime_ns=time.time_ns())
     created = now()
     layer = commit_upper(svc, upper, state.layers, k, what, created)
-    state.layers.append(layer)
+    state.add_layer(layer, k)
     state.record(created_by, created=created, author=svc.author, layer=True,
                  comment=C.comment(k))
     return k, created_by, False
@@ -303,12 +303,12 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
     if wd == "/":
         return None
     user = state.user()
-    k = C.key("workdir", state.top_chain, path=wd, user=user)
+    k = C.key("workdir", state.parent_key, path=wd, user=user)
     # a layer made before for this parent, or the parent known to have the directory:
     # no need to look into the image at all
     hit = svc.cache.get(k, state.layers[-1].chain_id if state.layers else None)
     if hit is not None:
-        state.layers.append(hit.layer)
+        state.add_layer(hit.layer, k)
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
                      comment=C.comment(k))
         return k, created_by, True
@@ -338,7 +338,7 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
     created = now()
     layer = commit_upper(svc, upper, state.layers, k, f"{df.name}:{ins.line}: WORKDIR",
                          created)
-    state.layers.append(layer)
+    state.add_layer(layer, k)
     state.record(created_by, created=created, author=svc.author, layer=True,
                  comment=C.comment(k))
     return k, created_by, False

@@ -40,6 +40,8 @@ class State:
     author: str = ""  # MAINTAINER
     base_name: str = ""  # the FROM line's image (for messages)
     cmd_set: bool = False  # CMD given in this stage (ENTRYPOINT then keeps it)
+    #: the cache key of the step that made the top layer ("" for a base image's)
+    top_key: str = ""
 
     @classmethod
     def scratch(cls, platform: dict[str, str]) -> State:
@@ -56,11 +58,26 @@ class State:
     def fork(self) -> State:
         """A copy for a stage built ``FROM`` this one (args do not cross stages)."""
         return State(list(self.layers), copy.deepcopy(self.config), copy.deepcopy(self.history),
-                     dict(self.platform), {}, [], self.author, self.base_name)
+                     dict(self.platform), {}, [], self.author, self.base_name,
+                     top_key=self.top_key)
 
     @property
     def top_chain(self) -> str:
         return self.layers[-1].chain_id if self.layers else "scratch"
+
+    @property
+    def parent_key(self) -> str:
+        """What a step's cache key names as its parent: the layers below (their chain
+        id) and the step that made the top one. The step too, as docker's cache does:
+        a changed instruction runs again every step after it even when its layer
+        comes out byte for byte the same (a RUN whose file times fall in the same
+        second as last time's)."""
+        return f"{self.top_chain}@{self.top_key}" if self.top_key else self.top_chain
+
+    def add_layer(self, layer: LayerRef, key: str) -> None:
+        """``layer``, made (or found in the cache) by the step of cache key ``key``."""
+        self.layers.append(layer)
+        self.top_key = key
 
     # -- the environment ----------------------------------------------------------------
     def env_map(self) -> dict[str, str]:

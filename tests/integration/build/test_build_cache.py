@@ -158,3 +158,17 @@ def test_cache_from_an_image_and_builder_prune(builder: Builder) -> None:
     assert set(run_steps(r.stderr).values()) == {"CACHED"}, r.stderr
     r = builder.ok("--cache-from", "nothere:1", "--no-cache")
     assert "--cache-from nothere:1: no such image here" in r.stderr
+
+
+def test_a_changed_step_runs_the_steps_after_it_even_when_its_layer_is_the_same(
+        builder: Builder) -> None:
+    """``RUN true`` and ``RUN :`` make the same (empty) layer: the COPY after the changed
+    line still runs again, as docker's cache would (the key names the step below)."""
+    builder.write("a.txt", "a\n")
+    builder.dockerfile("FROM busybox\nRUN true\nCOPY a.txt /a.txt\n")
+    builder.ok("-t", "same:1")
+    builder.dockerfile("FROM busybox\nRUN :\nCOPY a.txt /a.txt\n")
+    r = builder.ok("-t", "same:2")
+    assert run_steps(r.stderr) == {"RUN :": "DONE", "COPY a.txt /a.txt": "DONE"}
+    r = builder.ok("-t", "same:3")
+    assert set(run_steps(r.stderr).values()) == {"CACHED"}
