@@ -123,11 +123,13 @@ def _flatten(group: BaseException) -> list[BaseException]:
 
 def _solve(solver: Solver, probe: bool) -> State:
     """The build from the cache alone when it can be (no trio, no threads), else under
-    trio with the stages in parallel."""
+    trio with the stages in parallel (one stage: without trio, see Solver.run_serial)."""
     if probe:
         state = solver.probe()
         if state is not None:
             return state
+    if not solver.multi:
+        return solver.run_serial()
     import trio
 
     try:
