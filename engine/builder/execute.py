@@ -75,6 +75,8 @@ class Services:
     mark: str
     output: Callable[[int, bytes, float], None]  # (vertex, data, seconds): thread-safe
     probe: bool = False  # only find layers in the cache: a miss raises Miss
+    #: blobs of this build's layers whose data may not be on disk yet (see make_durable)
+    unsynced: list[Path] = field(default_factory=list)
     live: set[str] = field(default_factory=set)  # RUN containers now running
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -88,6 +90,25 @@ class Services:
     def check(self) -> None:
         if self.cancelled.is_set():
             raise Interrupted("the build was interrupted")
+
+    def make_durable(self) -> None:
+        """fsync the blobs this build wrote (their writeback was started as each was
+        packed, so by now this is mostly a formality): called before the image is
+        registered, and when the build ends anyway. One wait at the end instead of one
+        per layer on each step's path, as docker leaves its layer data to the kernel's
+        writeback; the window in which a power loss can cost a cached layer's blob is
+        the build itself."""
+        from pycompose.util.fs import fsync_path
+
+        while self.unsynced:
+            path = self.unsynced.pop()
+            try:
+                fsync_path(path)
+            except FileNotFoundError:
+                continue  # an identical blob was there already, or gc took it
+            except OSError as e:
+                raise EngineError(f"cannot write the layer {path.name} to disk: "
+                                  f"{e.strerror or e}") from None
 
     def lowerdirs(self, layers: list[LayerRef]) -> list[str]:
         """The overlay lowerdirs of ``layers``, top first (the unpacked directories; a
@@ -148,7 +169,11 @@ def strip_overlay_marks(tree: Path) -> bool:
 def commit_upper(svc: Services, upper: Path, below: list[LayerRef], key: str, what: str,
                  created: str) -> LayerRef:
     """Pack ``upper`` as a layer on ``below``, store it and record it under ``key``.
-    The upper dir itself becomes the unpacked layer (one write of the data, not two)."""
+    The upper dir itself becomes the unpacked layer (one write of the data, not two).
+    The blob's writeback is started here and waited for once, at the end of the build
+    (:meth:`Services.make_durable`), not on this step's path."""
+    from pycompose.util.fs import start_writeback
+
     from ..images.pack import pack
 
     store = svc.store
@@ -159,16 +184,18 @@ def commit_upper(svc: Services, upper: Path, below: list[LayerRef], key: str, wh
             try:
                 result = pack(str(upper), out)
                 out.flush()
-                os.fsync(out.fileno())
+                if not start_writeback(out.fileno()):
+                    os.fsync(out.fileno())
             except OSError as e:
                 raise EngineError(f"{what}: cannot pack the new layer: {e.strerror or e}")
         parent = below[-1].chain_id if below else None
         if plain and os.stat(upper).st_dev == os.stat(tmp).st_dev:
             layer = store.add_layer_dir(upper, blob, result.diff_id, result.size, parent,
-                                        what=what)
+                                        what=what, disk_size=result.disk_size)
         else:  # another filesystem, or overlay redirects: unpack a copy instead
             with open(blob, "rb") as f:
                 layer = store.add_layer(f, parent, what=what)
+        svc.unsynced.append(store.blob_path(layer.digest))
         svc.cache.put(key, below, layer, created=created, author=svc.author)
     return layer
 

@@ -171,6 +171,17 @@ def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
         done_running(root, mark, build_id)
 
 
+def _durable_anyway(svc: Services) -> None:
+    """:meth:`Services.make_durable` as the build ends whichever way: an error here is
+    logged, never put in place of the build's own."""
+    try:
+        svc.make_durable()
+    except EngineError as e:
+        import logging
+
+        logging.getLogger("pycompose.build").warning("%s", e)
+
+
 def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark: str,
            build_id: str, store: ImageStore, started: float) -> BuildResult:
     with Workspace(root) as work, contextlib.ExitStack() as stack:
@@ -206,6 +217,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
                        work=work, containers=conts, request=req, dockerfile=df,
                        author=author, build_id=build_id, mark=mark,
                        output=lambda _v, _d, _s: None)
+        stack.callback(_durable_anyway, svc)  # a failed build's cached layers too
         for ref in req.cache_from:
             try:
                 svc.cache.add_source(store.resolve(ref))
@@ -239,6 +251,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
 
         created = state.latest_created(now())
         oci = state.oci_config(created, state.author or author)
+        svc.make_durable()  # the image's layers on disk before the image names them
         image = _registered(store, oci, req.tags) or store.add_image(oci, state.layers,
                                                                      list(req.tags))
         emit(E.Note(f"writing image {image.id} done", v))

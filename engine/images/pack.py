@@ -21,6 +21,10 @@ from typing import Any, BinaryIO
 from . import fsops
 from .layers import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
+#: tarfile's copy buffer for file data (its default, 16 KiB, is a Python-level read,
+#: hash and write per 16 KiB)
+CHUNK = 1 << 20
+
 
 class _HashingWriter(io.RawIOBase):
     def __init__(self, out: BinaryIO) -> None:
@@ -45,6 +49,9 @@ class _HashingWriter(io.RawIOBase):
 class PackResult:
     diff_id: str
     size: int
+    #: what the tree's entries other than directories take (their lstat sizes, hard
+    #: links counted each time): the unpacked layer's size, known without a second walk
+    disk_size: int = 0
 
 
 #: (container id, host id, size) lines of a user namespace's uid or gid map.
@@ -92,8 +99,10 @@ def pack(src: str, out: BinaryIO, uid_map: IdMap | None = None,
     maps = (uid_map, gid_map)
     w = _HashingWriter(out)
     links: dict[tuple[int, int], str] = {}
+    disk = 0
     root_fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     with tarfile.open(fileobj=w, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.copybufsize = CHUNK  # type: ignore[attr-defined]  # (typeshed lacks it)
         for rel_dir, dir_fd, entries in walk_fd(root_fd, "."):
             prefix = "" if rel_dir == "." else rel_dir + "/"
             if prefix and fsops.is_opaque(dir_fd):
@@ -101,8 +110,10 @@ def pack(src: str, out: BinaryIO, uid_map: IdMap | None = None,
                 ti.uname = ti.gname = ""
                 tar.addfile(ti)
             for name, st in entries:
+                if not stat.S_ISDIR(st.st_mode):
+                    disk += st.st_size
                 _add(tar, dir_fd, name, prefix, st, maps, links)
-    return PackResult("sha256:" + w.sha.hexdigest(), w.size)
+    return PackResult("sha256:" + w.sha.hexdigest(), w.size, disk)
 
 
 def _add(tar: tarfile.TarFile, dir_fd: int, name: str, prefix: str, st: os.stat_result,

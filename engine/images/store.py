@@ -396,7 +396,8 @@ class ImageStore:
             return ref
 
     def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
-                      parent: str | None, *, what: str = "layer") -> LayerRef:
+                      parent: str | None, *, what: str = "layer",
+                      disk_size: int | None = None) -> LayerRef:
         """Store a layer made on this machine as it is: ``blob`` (its plain tar, fsynced,
         whose sha256 is ``diff_id``) becomes the blob and the directory ``tree`` (the
         overlay upper dir the tar was packed from: whiteouts as char 0:0, opaque marks,
@@ -415,11 +416,12 @@ class ImageStore:
             os.rename(tree, layer_tmp / "diff")
             os.chown(layer_tmp / "diff", 0, 0)
             os.chmod(layer_tmp / "diff", 0o755)  # as an unpacked layer's root
-            disk = 0
-            for dirpath, _dirs, files in os.walk(layer_tmp / "diff"):
-                for f in files:
-                    with contextlib.suppress(OSError):
-                        disk += os.lstat(os.path.join(dirpath, f)).st_size
+            disk = disk_size or 0  # known from packing: no second walk of the tree
+            if disk_size is None:
+                for dirpath, _dirs, files in os.walk(layer_tmp / "diff"):
+                    for f in files:
+                        with contextlib.suppress(OSError):
+                            disk += os.lstat(os.path.join(dirpath, f)).st_size
             if not self.has_blob(digest):
                 os.replace(blob, self.blob_path(digest))
                 fsync_dir(self.blobs)
