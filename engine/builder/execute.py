@@ -447,6 +447,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
         note_running(svc.root, svc.mark, svc.build_id)
         cid = svc.containers.create(spec)
         svc.live.add(cid)
+        removal: _Removal | None = None
         try:
             svc.check()
             code = _run_streaming(svc, cid, vertex, started)
@@ -456,17 +457,52 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
                                  f"not complete successfully: exit code: {code}", code)
             upper = svc.work.new_dir("run") / "upper"
             svc.containers.take_upper(cid, upper)
+            removal = _Removal(svc, cid)  # while the layer is packed
         finally:
-            svc.containers.remove(cid)
-            svc.live.discard(cid)
-    targets = [*RUNTIME_TARGETS, *[b.target for b in binds]]
-    clean_stubs(upper, lowers, targets)
-    created = now()
-    layer = commit_upper(svc, upper, state.layers, key, f"{df.name}:{ins.line} RUN", created)
+            if removal is None:
+                svc.containers.remove(cid)
+                svc.live.discard(cid)
+    try:
+        targets = [*RUNTIME_TARGETS, *[b.target for b in binds]]
+        clean_stubs(upper, lowers, targets)
+        created = now()
+        layer = commit_upper(svc, upper, state.layers, key, f"{df.name}:{ins.line} RUN",
+                             created)
+    except BaseException:
+        removal.thread.join()  # the step's own error is the one to tell
+        raise
+    removal.wait()
     state.add_layer(layer, key)
     state.record(created_by, created=created, author=svc.author, layer=True,
                  comment=C.comment(key))
     return key, created_by, False
+
+
+class _Removal:
+    """A stopped RUN container removed in a thread of its own: its upper directory is
+    taken already, so the supervisor's teardown (network, cgroup, records) runs while
+    the step packs the layer instead of before."""
+
+    def __init__(self, svc: Services, cid: str) -> None:
+        self.svc = svc
+        self.cid = cid
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True,
+                                       name="pycompose-build-remove")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.svc.containers.remove(self.cid)
+        except BaseException as e:  # raised by wait(), in the step's thread
+            self.error = e
+        finally:
+            self.svc.live.discard(self.cid)
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _writable_view(svc: Services, stack: contextlib.ExitStack, src: str) -> str:
