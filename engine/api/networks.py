@@ -13,7 +13,8 @@ from pycompose.netplug import (
     parse_port,
 )
 
-from ..networks import NetworkDoor, NetworkInfo, NetworkSpec, netplug_error
+from ..neterrors import netplug_error
+from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
