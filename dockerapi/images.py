@@ -29,6 +29,7 @@ from pycompose.engine.api import (
     parse_reference,
 )
 
+from . import versions
 from .bridge import body_into, output_of, run_with_events
 from .context import Context
 from .filters import Filters
@@ -64,11 +65,29 @@ def _tags(im: Any) -> tuple[list[str], list[str]]:
     return tags, digests
 
 
-def inspect_doc(im: Any) -> dict[str, Any]:
+#: the fields of a container config an image's ``ContainerConfig`` has (docker's empty
+#: one, as for an image that BuildKit made), in docker's order
+_CONTAINER_CONFIG = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
+    "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
+    "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
+    "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
+
+
+def inspect_doc(im: Any, version: str = versions.API_VERSION, *,
+                container_config: bool | None = None) -> dict[str, Any]:
+    """``GET /images/{name}/json`` at the client's API ``version``: below 1.45 with the
+    ``Container`` and ``ContainerConfig`` fields docker had then, below 1.44 with
+    ``VirtualSize``. ``container_config`` True keeps the former at any version: for
+    docker-compose v1, which negotiates the newest version and then reads
+    ``ContainerConfig.Volumes`` whenever it recreates a container (against docker 26 and
+    later it fails there with ``KeyError: 'ContainerConfig'``)."""
+    if container_config is None:
+        container_config = not versions.at_least(version, "1.45")
     cfg = im.oci_config
     tags, digests = _tags(im)
     history = im.history
-    return {
+    doc = {
         "Id": im.id, "RepoTags": tags, "RepoDigests": digests, "Parent": "",
         "Comment": history[-1].get("comment", "") if history else "",
         "Created": im.created, "DockerVersion": "", "Author": cfg.get("author", ""),
@@ -80,11 +99,19 @@ def inspect_doc(im: Any) -> dict[str, Any]:
         "RootFS": {"Type": "layers", "Layers": im.diff_ids},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
+    if container_config:
+        doc["Container"] = ""
+        doc["ContainerConfig"] = {**_CONTAINER_CONFIG,
+                                  "Volumes": (im.config or {}).get("Volumes") or None}
+    if not versions.at_least(version, "1.44"):
+        doc["VirtualSize"] = im.size
+    return doc
 
 
-def _summary(im: Any, in_use: set[str]) -> dict[str, Any]:
+def _summary(im: Any, in_use: set[str], version: str) -> dict[str, Any]:
     tags, digests = _tags(im)
-    return {"Id": im.id, "ParentId": "", "RepoTags": tags, "RepoDigests": digests,
+    old = {} if versions.at_least(version, "1.44") else {"VirtualSize": im.size}
+    return {**old, "Id": im.id, "ParentId": "", "RepoTags": tags, "RepoDigests": digests,
             "Created": int(parse_iso(im.created)) if im.created else 0, "Size": im.size,
             "SharedSize": -1, "Labels": (im.config.get("Labels") or {}),
             "Containers": 1 if im.id in in_use else 0}
@@ -130,13 +157,22 @@ async def list_images(ctx: Context, req: Request) -> Reply:
                 continue
             if "since" in bounds and created <= bounds["since"]:
                 continue
-            out.append(_summary(im, in_use))
+            out.append(_summary(im, in_use, req.version))
         return out
     return json_reply(await ctx.call(run))
 
 
+def _compose_v1(req: Request) -> bool:
+    """The client is docker-compose 1.x (its User-Agent: ``docker-compose/1.29.2
+    docker-py/5.0.3 Linux/...``)."""
+    return req.headers.get("user-agent", "").startswith("docker-compose/1.")
+
+
 async def inspect_image(ctx: Context, req: Request, name: str) -> Reply:
-    return json_reply(await ctx.call(lambda: inspect_doc(_store(ctx).resolve(name))))
+    legacy = not versions.at_least(req.version, "1.45") or _compose_v1(req)
+    return json_reply(await ctx.call(
+        lambda: inspect_doc(_store(ctx).resolve(name), req.version,
+                            container_config=legacy)))
 
 
 async def history(ctx: Context, req: Request, name: str) -> Reply:
