@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pycompose.engine.api import parse_iso
+from pycompose.util.humanize import human_duration
 
 Record = dict[str, Any]
 
@@ -62,34 +63,6 @@ def render_template(fmt: str, obj: Any) -> str:
             return json.dumps(v)
         return "<no value>" if v is None else str(v)
     return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
-
-
-def human_duration(seconds: float) -> str:
-    """docker's go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def human_size(n: float) -> str:
