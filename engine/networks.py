@@ -1,9 +1,9 @@
 """The engine's door to networking for the face: networks made, listed and removed in
-the caller's process, under netplug's state lock (netplug is the kernel's side; this
-module translates its errors into the engine's kinds, at this one boundary).
+the caller's process, under netplug's state lock (netplug is the kernel's side; its
+errors become the engine's kinds at this boundary, by neterrors.py).
 
 Containers are wired into networks by the supervisor (``supervisor/net.py``), which
-uses :func:`netplug_error` too.
+translates netplug's errors the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pycompose.util.records import field, record
 
-from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound, SetupFailed
+from .errors import Conflict, InvalidArgument, NotFound
+from .neterrors import netplug_error
 
 TYPE_CHECKING = False  # not typing's: the face is imported by the thin client
 if TYPE_CHECKING:
@@ -46,28 +47,6 @@ class NetworkInfo:
     internal: bool
     labels: dict[str, str]
     containers: tuple[str, ...]  # names (or short ids) of attached containers
-
-
-def netplug_error(e: Exception, where: str = "") -> EngineError:
-    """A netplug error as the engine's kind."""
-    from ..netplug.errors import (
-        AddressError,
-        NetworkConflict,
-        NetworkNotFound,
-        PortInUse,
-        StateDamaged,
-    )
-
-    kind: type[EngineError] = SetupFailed
-    if isinstance(e, NetworkNotFound):
-        kind = NotFound
-    elif isinstance(e, (NetworkConflict, PortInUse)):
-        kind = Conflict
-    elif isinstance(e, AddressError):
-        kind = InvalidArgument
-    elif isinstance(e, StateDamaged):
-        kind = Damaged
-    return kind(f"{where}{e}")
 
 
 class NetworkDoor:

@@ -20,7 +20,7 @@ from . import quantity as Q
 if TYPE_CHECKING:
     from ..compose.model import Service
     from ..compose.model.service import PortConfig
-    from .generate import Context
+    from .context import Context
 
 #: docker's healthcheck defaults, which Kubernetes' probes do not share.
 HC_INTERVAL, HC_TIMEOUT, HC_RETRIES, HC_START_INTERVAL = 30.0, 30.0, 3, 5.0

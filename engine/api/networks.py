@@ -12,7 +12,8 @@ from ...netplug import (
     format_mapping,
     parse_port,
 )
-from ..networks import NetworkDoor, NetworkInfo, NetworkSpec, netplug_error
+from ..neterrors import netplug_error
+from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

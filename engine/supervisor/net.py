@@ -21,7 +21,7 @@ from pycompose.util.besteffort import best_effort
 from ..api.requests import PortBinding
 from ..containers import Record
 from ..errors import NotFound, Unavailable
-from ..networks import netplug_error
+from ..neterrors import netplug_error
 
 log = logging.getLogger("pycompose.supervisor")
 

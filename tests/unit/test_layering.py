@@ -99,8 +99,8 @@ FACE = ("pycompose.engine.api", "pycompose.engine.errors")
 FRONT_ENDS = {"compose": "compose", "pycompose/cli": "pycompose/cli", "kube": "kube",
               "dockerapi": "dockerapi"}
 #: the engine's modules that may import netplug (its narrow door)
-NETPLUG_DOORS = {"engine/networks.py", "engine/supervisor/net.py", "engine/api/requests.py",
-                 "engine/api/networks.py"}
+NETPLUG_DOORS = {"engine/networks.py", "engine/neterrors.py", "engine/supervisor/net.py",
+                 "engine/api/requests.py", "engine/api/networks.py"}
 
 
 def _files(folder: str) -> list[Path]:
