@@ -77,7 +77,8 @@ class Services:
     mark: str
     output: Callable[[int, bytes, float], None]  # (vertex, data, seconds): thread-safe
     probe: bool = False  # only find layers in the cache: a miss raises Miss
-    #: blobs of this build's layers whose data may not be on disk yet (see make_durable)
+    #: what this build wrote whose data may not be on disk yet: its layers' blobs, and
+    #: under util.fs.deferred_sync its records and directories (see make_durable)
     unsynced: list[Path] = field(default_factory=list)
     live: set[str] = field(default_factory=set)  # RUN containers now running
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -100,17 +101,13 @@ class Services:
         per layer on each step's path, as docker leaves its layer data to the kernel's
         writeback; the window in which a power loss can cost a cached layer's blob is
         the build itself."""
-        from pycompose.util.fs import fsync_path
+        from pycompose.util.fs import sync_paths
 
-        while self.unsynced:
-            path = self.unsynced.pop()
-            try:
-                fsync_path(path)
-            except FileNotFoundError:
-                continue  # an identical blob was there already, or gc took it
-            except OSError as e:
-                raise EngineError(f"cannot write the layer {path.name} to disk: "
-                                  f"{e.strerror or e}") from None
+        try:
+            sync_paths(self.unsynced)  # gone ones skipped: an identical blob was there
+        except OSError as e:
+            raise EngineError(f"cannot write the build's layers to disk: "
+                              f"{e.strerror or e} ({e.filename})") from None
 
     def lowerdirs(self, layers: list[LayerRef]) -> list[str]:
         """The overlay lowerdirs of ``layers``, top first (the unpacked directories; a

@@ -219,6 +219,11 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
                        author=author, build_id=build_id, mark=mark,
                        output=lambda _v, _d, _s: None)
         stack.callback(_durable_anyway, svc)  # a failed build's cached layers too
+        from pycompose.util.fs import deferred_sync
+
+        steps = contextlib.ExitStack()  # the steps' own writes: synced once, at the end
+        stack.callback(steps.close)
+        svc.unsynced = steps.enter_context(deferred_sync())
         for ref in req.cache_from:
             try:
                 svc.cache.add_source(store.resolve(ref))
@@ -243,6 +248,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
                 state = _solve(solver, probe=False)
         else:
             state = _solve(solver, probe=False)
+        steps.close()  # the image itself is written with every write synced
         v = solver.next_vertex()
         t0 = time.monotonic()
         emit(E.StepStarted(v, "exporting to image"))

@@ -22,6 +22,7 @@ made is registered (layers are stored only complete; the cache records them afte
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import signal as _signal
 import threading
 import time
@@ -197,7 +198,9 @@ class Solver:
             finally:
                 finished.set()
 
-        threading.Thread(target=work, name="pycompose-build-step", daemon=True).start()
+        ctx = contextvars.copy_context()  # as trio.to_thread does (util.fs.deferred_sync)
+        threading.Thread(target=ctx.run, args=(work,), name="pycompose-build-step",
+                         daemon=True).start()
         try:
             # an Event, not Thread.join: a join interrupted by Ctrl-C marks the thread
             # stopped on Python 3.11, and the second join would not wait
