@@ -36,16 +36,32 @@ def remove_tree(path: str) -> None:
             os.unlink(path)
 
 
-def _lock_is_free(path: str) -> bool:
+def _take_free_lock(path: str) -> int | None:
+    """The fd of ``path``'s lock when nobody holds it (None when somebody does). A
+    missing lock file is free too: -1."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
-        return True
+        return -1
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
+        return fd
     except BlockingIOError:
-        return False
+        os.close(fd)
+        return None
+
+
+def _drop_lock(path: str, fd: int) -> None:
+    """Remove the lock file ``fd`` holds, while holding it, and only if ``path`` still
+    names that file: a lock file unlinked by its path after the check could be a new one
+    a live holder has just taken (its next comer would then lock a third file and enter
+    beside it: two unpacked one layer at once)."""
+    if fd < 0:
+        return
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                os.unlink(path)
     finally:
         os.close(fd)
 
@@ -63,17 +79,19 @@ def recover(store: Layout, *, exclusive: bool = False) -> list[str]:
             continue
         path = os.path.join(store.tmp, name)
         lock = path + ".lock"
-        if _lock_is_free(lock):
-            remove_tree(path)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)
+        fd = _take_free_lock(lock)
+        if fd is not None:
+            try:
+                remove_tree(path)
+            finally:
+                _drop_lock(lock, fd)
             removed.append(path)
     for name in names:  # locks whose directory is gone and whose holder is dead
         if name.endswith(".lock") and name[:-5] not in names:
             lock = os.path.join(store.tmp, name)
-            if _lock_is_free(lock):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(lock)
+            fd = _take_free_lock(lock)
+            if fd is not None:
+                _drop_lock(lock, fd)
     # atomic_write's temporaries (.NAME.xxx.tmp): only safe when nobody else writes
     for d in (store.images_dir, store.blobs):
         with contextlib.suppress(FileNotFoundError):

@@ -23,6 +23,9 @@ def connect():
 
 
 with connect() as conn, conn.cursor() as cur:
+    # the worker makes the jobs table too: two CREATE TABLE IF NOT EXISTS at once can
+    # both try to insert it (PostgreSQL's unique violation on pg_type), so take turns
+    cur.execute("SELECT pg_advisory_xact_lock(7001)")
     cur.execute("CREATE TABLE IF NOT EXISTS visits (id serial PRIMARY KEY, at timestamptz"
                 " DEFAULT now(), path text)")
     cur.execute("CREATE TABLE IF NOT EXISTS jobs (id serial PRIMARY KEY, visit int, "

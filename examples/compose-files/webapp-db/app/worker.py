@@ -19,12 +19,9 @@ for _ in range(60):
     except psycopg2.OperationalError:
         time.sleep(0.5)
 conn.autocommit = True
-try:  # the web app makes it too; whoever is first wins
-    with conn.cursor() as cur:
-        cur.execute("CREATE TABLE IF NOT EXISTS jobs (id serial PRIMARY KEY, visit int, "
-                    "done_by text)")
-except psycopg2.Error:
-    pass
+with conn.cursor() as cur:  # the web app makes it too: they take turns (web.py)
+    cur.execute("BEGIN; SELECT pg_advisory_xact_lock(7001); CREATE TABLE IF NOT EXISTS jobs"
+                " (id serial PRIMARY KEY, visit int, done_by text); COMMIT")
 print(f"worker {NAME}: waiting for jobs", flush=True)
 while True:
     _, raw = QUEUE.blpop("jobs")
