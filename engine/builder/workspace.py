@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,7 +175,9 @@ def cache_mount(root: Path, mount_id: str, sharing: str, *, mode: int, uid: int,
         else:
             fcntl.flock(fd, fcntl.LOCK_SH)
         if not path.is_dir():
-            tmp = base / f".{name}.{os.getpid()}.tmp"
+            # the thread too: compose builds its services in threads of one process,
+            # and two of them making the same new cache dir raced on one tmp name
+            tmp = base / f".{name}.{os.getpid()}.{threading.get_native_id()}.tmp"
             with contextlib.suppress(FileExistsError):
                 tmp.mkdir()
             os.chmod(tmp, mode)
