@@ -311,7 +311,7 @@ class Networks:
                 links=dict(links or {}), project=project, dns=list(dns),
                 static=ipv4_address is not None)
             net.attachments[container_id] = rec
-            self.store.write(st)
+            self.store.write(st, sync=False)
             gw = None if net.internal else net.gateway
             try:
                 kernel.wire_container(
@@ -323,7 +323,7 @@ class Networks:
                     del net.attachments[container_id]
                 else:
                     net.attachments[container_id] = old
-                self.store.write(st)
+                self.store.write(st, sync=False)
                 raise
             return Attachment(name, str(ip), sub.prefixlen, gw, rec.mac, ifname)
 
@@ -336,7 +336,7 @@ class Networks:
         for sid, sp in list(st.spares.items()):
             if sp.network == name and sp.ip == ip:
                 del st.spares[sid]
-                self.store.write(st)
+                self.store.write(st, sync=False)
                 nsutil.del_netns(sp.netns)
 
     def detach(self, name: str, container_id: str) -> None:
@@ -354,7 +354,7 @@ class Networks:
             before = len(st.published)
             st.published = [p for p in st.published if p.container_id != container_id
                             or p.container_ip != rec.ip]     # ports to the released address
-            self.store.write(st)
+            self.store.write(st, sync=False)
             if len(st.published) != before:
                 self._apply_host_rules(st)
 
@@ -376,7 +376,7 @@ class Networks:
                     kernel.unwire_container(self.netns_of(net),
                                             rec.veth or veth_name(net.id, container_id))
             st.published = [p for p in st.published if p.container_id != container_id]
-            self.store.write(st)
+            self.store.write(st, sync=False)
             if gone:
                 self._apply_host_rules(st)
         if gone:
