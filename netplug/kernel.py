@@ -1,5 +1,5 @@
 """The seam to the kernel: links, addresses, routes (rtnl.py, our own rtnetlink
-messages), nftables (``nft``), sysctls. Everything above it
+messages), nftables (nftctx.py: libnftables in-process), sysctls. Everything above it
 (networks.py) decides; this module only does.
 
 Blocking calls: from trio, run them in a worker thread. A netlink socket belongs to
@@ -14,12 +14,11 @@ import errno
 import ipaddress
 import logging
 import os
-import subprocess
 from collections.abc import Iterator
 
 from pycompose.util.besteffort import best_effort
 
-from . import rtnl
+from . import nftctx, rtnl
 from .errors import NetplugError
 from .names import NETDEV_GROUP, UPLINK_PEER
 from .nsutil import add_netns, del_netns, netns_exists, netns_path, write_sysctl
@@ -205,25 +204,18 @@ def bridge_ports(ns: str, bridge: str) -> list[str]:
 
 
 def nft(text: str, netns: str | None = None) -> None:
-    cmd = ["nft", "-f", "-"]
-    if netns is not None:
-        cmd = ["nsenter", f"--net={netns_path(netns)}", *cmd]
-    try:
-        r = subprocess.run(cmd, input=text, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise NetplugError("nft is not installed (Debian package nftables; scripts/setup)")
-    if r.returncode != 0:
-        raise NetplugError(f"nftables refused the ruleset: {r.stderr.strip()}")
+    """Apply a ruleset in one transaction (nftctx.py: libnftables in-process)."""
+    nftctx.run(text, netns)
 
 
 def nft_tables() -> list[str]:
-    r = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, text=True)
-    return [line.split()[-1] for line in r.stdout.splitlines() if line.startswith("table")]
+    out = nftctx.run("list tables ip\n")
+    return [line.split()[-1] for line in out.splitlines() if line.startswith("table")]
 
 
 def delete_nft_table(table: str) -> None:
-    if table in nft_tables():
-        nft(f"delete table ip {table}\n")
+    """Gone whether or not it was there (one transaction: add it if missing, delete)."""
+    nft(f"add table ip {table}\ndelete table ip {table}\n")
 
 
 def ip_forward() -> bool:
