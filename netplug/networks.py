@@ -119,9 +119,9 @@ class Networks:
                 self._converge_scope(st, scope)
                 return net
             ours = {n.name: ipaddress.IPv4Network(n.subnet) for n in st.networks.values()}
+            foreign = self._foreign_routes(st)
             plan = plan_subnet(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
-                               pools=self.pools, host_routes=self._foreign_routes(st),
-                               ours=ours)
+                               pools=self.pools, host_routes=foreign, ours=ours)
             net = NetworkRecord(
                 id=secrets.token_hex(32), name=name, scope=scope, subnet=str(plan.subnet),
                 gateway=str(plan.gateway), ip_range=str(plan.ip_range), internal=internal,
@@ -129,16 +129,31 @@ class Networks:
                 created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 dns_names=dns_names)
             st.networks[name] = net
-            self.store.write(st)         # intent first: a crash leaves a findable record
+            fresh = self._assign_uplink(st, scope, foreign)
+            # the intent, once (the network and its namespace's uplink): a crash
+            # leaves a findable record, and every kernel object is named from it
+            self.store.write(st)
             try:
-                self._converge_scope(st, scope)
+                self._converge_scope(st, scope, fresh_uplink=fresh)
             except BaseException:
                 del st.networks[name]
+                if fresh:
+                    st.uplinks.pop(scope, None)
                 self.store.write(st)
                 self._converge_scope(st, scope, quiet=True)
                 raise
-            self.store.write(st)
             return net
+
+    def _assign_uplink(self, st: State, scope: str,
+                       foreign: builtins.list[ipaddress.IPv4Network] | None = None) -> bool:
+        """Give a scope without one the /30 of its uplink (in ``st``, not written);
+        True when it was given now."""
+        if scope in st.uplinks:
+            return False
+        st.uplinks[scope] = str(choose_uplink(
+            [ipaddress.IPv4Network(u) for u in st.uplinks.values()],
+            self._foreign_routes(st) if foreign is None else foreign))
+        return True
 
     def _check_same(self, net: NetworkRecord, scope: str, subnet: str | None,
                     gateway: str | None, ip_range: str | None, internal: bool) -> None:
@@ -163,26 +178,27 @@ class Networks:
         mine |= {ipaddress.IPv4Network(u) for u in st.uplinks.values()}
         return [r for r in kernel.host_routes() if r not in mine]
 
-    def _converge_scope(self, st: State, scope: str, *, quiet: bool = False) -> None:
+    def _converge_scope(self, st: State, scope: str, *, quiet: bool = False,
+                        fresh_uplink: bool = False) -> None:
         """Make a namespace's kernel objects match the state: namespace, uplink, one
-        bridge per network, host routes, nft rules; remove it when no network is left."""
+        bridge per network, host routes, nft rules; remove it when no network is left.
+        The state is written here only when it lacked the scope's uplink (or had one
+        for a scope with no network): callers write their intent first, once."""
         nets = [n for n in st.networks.values() if n.scope == scope]
         ns = netns_name(self.rid, scope)
         uplink = self.uplink_of(scope)
         try:
             if not nets:
-                nsutil.del_netns(ns)
-                kernel.delete_link(uplink)
-                st.uplinks.pop(scope, None)
-                self.store.write(st)
+                if st.uplinks.pop(scope, None) is not None:
+                    self.store.write(st)
+                kernel.delete_scope_ns(ns, uplink)
                 self._apply_host_rules(st)
                 return
-            if scope not in st.uplinks:
-                kernel.delete_link(uplink)       # a crash left one without a record
-                st.uplinks[scope] = str(choose_uplink(
-                    [ipaddress.IPv4Network(u) for u in st.uplinks.values()],
-                    self._foreign_routes(st)))
+            if self._assign_uplink(st, scope):
                 self.store.write(st)
+                fresh_uplink = True
+            if fresh_uplink:
+                kernel.delete_link(uplink)       # a crash left one without a record
             up_net = ipaddress.IPv4Network(st.uplinks[scope])
             kernel.ensure_scope_ns(ns, uplink, up_net)
             wanted = {bridge_name(n.id): n for n in nets}
@@ -221,12 +237,15 @@ class Networks:
             gone = [st.spares.pop(sid) for sid, sp in list(st.spares.items())
                     if sp.network == name]
             del st.networks[name]
-            self.store.write(st)
+            last = not any(n.scope == net.scope for n in st.networks.values())
+            if last:
+                st.uplinks.pop(net.scope, None)
+            self.store.write(st)         # the intent, once; the objects are found by name
             for sp in gone:
                 nsutil.del_netns(sp.netns)
-            kernel.delete_host_route(net.subnet, self.uplink_of(net.scope))
+            if not last:  # else the route goes with the uplink
+                kernel.delete_host_route(net.subnet, self.uplink_of(net.scope))
             self._converge_scope(st, net.scope)
-            self.store.write(st)
 
     def list(self) -> builtins.list[NetworkRecord]:
         return sorted(self.store.read().networks.values(), key=lambda n: n.name)
@@ -416,8 +435,7 @@ class Networks:
         and label whether or not a crash kept them from the state."""
         with self.store.locked():
             # by name first: a damaged state (read() raises) must not keep them
-            nsutil.del_netns(netns_name(self.rid, project))
-            kernel.delete_link(self.uplink_of(project))
+            kernel.delete_scope_ns(netns_name(self.rid, project), self.uplink_of(project))
             st = self.store.read()
             for name in [n.name for n in st.networks.values() if n.scope == project]:
                 del st.networks[name]
