@@ -9,13 +9,24 @@ pushed once into Debian's ``docker-registry`` on a free loopback port.
 Contenders, each cold (a fresh store or destination every run, removed after its clock
 stops), round-robin, the median of ``--runs``:
 
-- ``pycompose image pull``: manifest, config, layers streamed through the store's
-  unpacker (digest and diff_id checked, blobs kept for push), registered.
+- ``pycompose image pull``: manifest, config and layer blobs fetched (sha256 checked,
+  synced, renamed into the store), the image registered; the layers are unpacked when
+  first used (engine/images/unpacking.py), so this is skopeo's work.
+- ``pycompose pull + unpack``: the same with ``PullRequest(unpack=True)``, what
+  ``container run``'s implicit pull does: every layer also unpacked through the store's
+  safe unpacker (its tar checked against the config's diff_id) as soon as its blob is
+  in; docker pull's work.
+- ``pycompose client, no store``: the registry client alone writing blobs to files,
+  three at once (the floor of the first row: Python, trio, httpx, hashing, writes).
 - ``skopeo copy docker://... oci:DIR``: Debian's skopeo, blobs to an OCI layout (it does
   not unpack: the brief's yardstick, target within 1.2x).
 - ``docker pull``: dockerd 20.10 (Debian's docker.io) started here with its own data
   root, exec root and socket under the work folder, ``--iptables=false --bridge=none``
   and the registry as insecure; stopped by its PID at the end. Skipped if absent.
+
+pycompose's own modules are byte-compiled first, as ``pip install`` leaves them: where
+PYTHONDONTWRITEBYTECODE is set (as on these machines), an editable install would
+otherwise compile every module from source on every run, ~20 ms that no user pays.
 
 Run as root: .venv/bin/python bench/registry_pull.py [--runs 5] [--dir /var/tmp]
 """
@@ -222,6 +233,14 @@ def blobs_only(name: str, dest: str) -> None:
     trio.run(main)
 
 
+def pull_unpacked(name: str) -> None:
+    """``pull_image(PullRequest(name, unpack=True))``: run's implicit pull. Run in a
+    subprocess with its own PYCOMPOSE_ROOT."""
+    from pycompose.engine.registry import PullRequest, pull_image
+
+    pull_image(PullRequest(name, unpack=True))
+
+
 def run_quiet(cmd: list[str], env: dict[str, str] | None = None) -> None:
     r = subprocess.run(cmd, capture_output=True, env=env)
     if r.returncode:
@@ -234,13 +253,22 @@ def main() -> int:
     ap.add_argument("--dir", default="/var/tmp", help="work folder (stores, registry)")
     ap.add_argument("--no-docker", action="store_true")
     ap.add_argument("--blobs-only", nargs=2, metavar=("NAME", "DEST"), help=argparse.SUPPRESS)
+    ap.add_argument("--pull-unpacked", metavar="NAME", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.blobs_only:
         blobs_only(*args.blobs_only)
         return 0
+    if args.pull_unpacked:
+        pull_unpacked(args.pull_unpacked)
+        return 0
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
         return 2
+    import compileall
+
+    repo = Path(__file__).resolve().parent.parent
+    for d in ("pycompose", "engine", "compose", "netplug"):
+        compileall.compile_dir(repo / d, quiet=1)
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="pc-bench-reg-") as w:
         work = Path(w)
         print("making the image (5 layers x 20 MB) ...", flush=True)
@@ -269,6 +297,12 @@ def main() -> int:
                           env={**env, "PYCOMPOSE_ROOT": str(root)})
                 return lambda: shutil.rmtree(root)
 
+            def pycompose_unpacked() -> Callable[[], None]:
+                root = fresh("pc-root")
+                run_quiet([sys.executable, __file__, "--pull-unpacked", name],
+                          env={**env, "PYCOMPOSE_ROOT": str(root)})
+                return lambda: shutil.rmtree(root)
+
             def skopeo() -> Callable[[], None]:
                 dest = fresh("oci-out")
                 run_quiet(["skopeo", "copy", "-q", "--src-tls-verify=false",
@@ -283,7 +317,8 @@ def main() -> int:
 
             contenders: dict[str, Callable[[], Callable[[], None]]] = {
                 "pycompose image pull": pycompose,
-                "pycompose client, no unpack": client_only,
+                "pycompose pull + unpack": pycompose_unpacked,
+                "pycompose client, no store": client_only,
                 "skopeo copy (no unpack)": skopeo}
             if not args.no_docker and shutil.which("dockerd") and DOCKER_CLI:
                 try:
@@ -318,10 +353,13 @@ def main() -> int:
                   f"{os.cpu_count()} cores:")
             base = statistics.median(samples["skopeo copy (no unpack)"])
             best = min(samples["skopeo copy (no unpack)"])
+            dk = samples.get("docker pull (dockerd 20.10)")
             for k, s in samples.items():
                 med = statistics.median(s)
-                print(f"  {k:<30} {med:6.3f} s {med / base:5.2f}x skopeo   (best "
-                      f"{min(s):.3f} s {min(s) / best:5.2f}x)   {wire / med / 1e6:4.0f} MB/s")
+                vs_docker = f" {med / statistics.median(dk):5.2f}x docker" if dk else ""
+                print(f"  {k:<30} {med:6.3f} s {med / base:5.2f}x skopeo{vs_docker}   "
+                      f"(best {min(s):.3f} s {min(s) / best:5.2f}x)   "
+                      f"{wire / med / 1e6:4.0f} MB/s")
 
             # push of v2 after v1: only the new layer goes up
             print("\npush of v2 (v1 + one new 20 MB layer) after v1:")

@@ -147,8 +147,10 @@ class Up:
         from pycompose.engine.api import NetworkSpec
 
         for r in self.plan.networks:
-            if r.action in ("keep", "external"):
+            if r.action == "external":
                 continue
+            # a kept network is ensured too: ensure is idempotent and repairs what a
+            # killed command or a crash left half made (a namespace without its bridge)
             decl = self.project.networks.get(r.key)
             if r.action == "recreate":
                 await self._drop_network_users(r.name)

@@ -219,6 +219,25 @@ class ContainerStore:
                 raise
             return record
 
+    def rename(self, ref: str, new: str) -> Record:
+        """Give a container another name (docker's ``rename``): unique, like a new one."""
+        name = validate_name(new.lstrip("/"))
+        with self._store_lock():
+            cid = self.resolve(ref)
+            for r in self.list():
+                if r["Name"].lstrip("/") == name:
+                    if r["Id"] == cid:
+                        raise Conflict(f"Renaming a container with the same name as its "
+                                       f"current name: {name}")
+                    raise Conflict(
+                        f'Conflict. The container name "/{name}" is already in use by '
+                        f'container "{r["Id"]}". You have to remove (or rename) that '
+                        "container to be able to reuse that name.")
+
+            def change(rec: Record) -> None:
+                rec["Name"] = "/" + name
+            return self.update(cid, change)
+
     def update(self, cid: str, change: Callable[[Record], None]) -> Record:
         """Apply ``change`` to the record under its lock and store it atomically."""
         with self.lock(cid):

@@ -127,3 +127,67 @@ class NetworkDoor:
             self._nets().cleanup_project(scope)
         except NetplugError as e:
             raise netplug_error(e) from e
+
+
+def connect(root: Path, ref: str, network: str, *, aliases: list[str] | None = None,
+            ipv4: str | None = None) -> None:
+    """``network connect``: a running container is wired into ``network`` now; one
+    that is not running will be at its next start. Either way its record says so
+    (``NetworkingConfig``, and ``NetworkSettings`` while it runs), so that inspect
+    shows it and a restart wires it again."""
+    from .containers import ContainerStore
+    from .supervisor import net
+
+    store = ContainerStore(root)
+    rec = store.get(ref)
+    cid = rec["Id"]
+    if network in ("host", "none") or network.startswith("container:"):
+        raise InvalidArgument(f"container cannot be connected to network {network!r}")
+    if any(name == network for name, _ in net.endpoints(rec)):
+        raise Conflict(f"endpoint with name {rec['Name'].lstrip('/')} already exists in "
+                       f"network {network}")
+    ep_conf = {"Aliases": list(aliases or []),
+               "IPAMConfig": {"IPv4Address": ipv4} if ipv4 else None, "MacAddress": ""}
+    running = rec["State"].get("Status") in ("running", "paused") and rec["State"].get("Pid")
+    settings = net.connect(root, rec, network, list(aliases or []), ipv4) if running \
+        else None
+
+    def change(r: dict[str, object]) -> None:
+        eps = dict(net.endpoints(r))
+        eps[network] = ep_conf
+        r["NetworkingConfig"] = {"EndpointsConfig": eps}
+        if settings is not None:
+            ns = r.setdefault("NetworkSettings", {})
+            assert isinstance(ns, dict)
+            ns.setdefault("Networks", {})[network] = settings
+    store.update(cid, change)
+
+
+def disconnect(root: Path, ref: str, network: str, *, force: bool = False) -> None:
+    """``network disconnect``: the reverse of :func:`connect`."""
+    from .containers import ContainerStore
+    from .supervisor import net
+
+    store = ContainerStore(root)
+    rec = store.get(ref)
+    names = [name for name, _ in net.endpoints(rec)]
+    if network not in names:
+        if force:
+            return
+        raise NotFound(f"container {rec['Name'].lstrip('/')} is not connected to network "
+                       f"{network}")
+    running = rec["State"].get("Status") in ("running", "paused") and rec["State"].get("Pid")
+    if running:
+        net.disconnect(root, rec, network)
+
+    def change(r: dict[str, object]) -> None:
+        eps = {n: e for n, e in net.endpoints(r) if n != network}
+        r["NetworkingConfig"] = {"EndpointsConfig": eps} if eps else None
+        if not eps:
+            host = r.get("HostConfig")
+            if isinstance(host, dict):
+                host["NetworkMode"] = "none"
+        ns = r.get("NetworkSettings")
+        if isinstance(ns, dict) and isinstance(ns.get("Networks"), dict):
+            ns["Networks"].pop(network, None)
+    store.update(rec["Id"], change)

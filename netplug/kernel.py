@@ -14,7 +14,7 @@ import errno
 import ipaddress
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from pycompose.util.besteffort import best_effort
 
@@ -105,16 +105,22 @@ def ensure_scope_ns(ns: str, uplink: str, uplink_net: ipaddress.IPv4Network) -> 
     write_sysctl(f"net.ipv4.conf.{uplink}.route_localnet", "1")
 
 
-def delete_scope_ns(ns: str, uplink: str) -> None:
+def delete_scope_ns(ns: str, uplink: str, veths: Iterable[str] = ()) -> None:
     """A namespace of ours and everything in it, gone when this returns: its links
     (bridges, veth ends and with them their peers: the uplink's host end, containers'
     eth0s) deleted in one request (their device group), then its name. (Its name alone
-    would leave them to the kernel's teardown of the namespace, a moment later.)"""
+    would leave them to the kernel's teardown of the namespace, a moment later.) When
+    no link has the group (made by an older pycompose, or half made), ``veths`` (bridge
+    ends in ``ns``) and the uplink go by name."""
     deleted = False
     if netns_exists(ns):
-        with _sock(ns) as s, best_effort(log, "delete the links of %s", ns):
-            deleted = s.delete_group(NETDEV_GROUP)
-    if not deleted:  # made by an older pycompose, or half made: the uplink by name
+        with _sock(ns) as s:
+            with best_effort(log, "delete the links of %s", ns):
+                deleted = s.delete_group(NETDEV_GROUP)
+            for veth in veths if not deleted else ():
+                with best_effort(log, "delete link %s in %s", veth, ns):
+                    s.delete_link(veth)
+    if not deleted:
         delete_link(uplink)
     del_netns(ns)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from pycompose.util.paths import root_id, state_root
 
 from . import kernel, nsutil
-from .errors import NetplugError, NetworkConflict, NetworkNotFound
+from .errors import NetplugError, NetworkConflict, NetworkNotFound, StateDamaged
 from .ipam import (
     DEFAULT_POOLS,
     Pool,
@@ -434,8 +434,21 @@ class Networks:
         """Remove a project's namespace, networks, addresses and ports, found by name
         and label whether or not a crash kept them from the state."""
         with self.store.locked():
-            # by name first: a damaged state (read() raises) must not keep them
-            kernel.delete_scope_ns(netns_name(self.rid, project), self.uplink_of(project))
+            # Every link in one request while the namespace is there (its device group:
+            # deleting a veth end takes its peer at once, where a deleted namespace
+            # takes them only when the kernel gets to it, and a container's namespace
+            # would keep a dead eth0 a moment). The attachments' bridge ends by name
+            # for a namespace whose links have no group (an older pycompose's). A
+            # damaged state must keep nothing: then by name alone.
+            try:
+                known = self.store.read()
+            except StateDamaged:
+                known = None
+            veths = [att.veth or veth_name(net.id, cid)
+                     for net in (known.networks.values() if known is not None else [])
+                     if net.scope == project for cid, att in net.attachments.items()]
+            kernel.delete_scope_ns(netns_name(self.rid, project), self.uplink_of(project),
+                                   veths)
             st = self.store.read()
             for name in [n.name for n in st.networks.values() if n.scope == project]:
                 del st.networks[name]

@@ -17,6 +17,15 @@ Engine API service, ``kube play``) drives the engine through this package alone.
     engine.wait_health(ref, timeout) -> ContainerRecord  # woken by the health event
     engine.events(since_ns) -> iterator of Event         # live, from the supervisor
     engine.top_pids(ref) -> [pid]; engine.copy_from/copy_to; engine.commit; engine.export
+    engine.rename(ref, name); engine.changes(ref) -> [Change]; engine.resize(ref, h, w)
+    engine.connect(network, ref, aliases=[...]); engine.disconnect(network, ref)
+    engine.archive_stat(ref, path) -> PathStat      # docker cp through the Docker API:
+    engine.archive_get(ref, path, out); engine.archive_put(ref, path, tar)  # tar streams
+
+The supervisor's long conversations (attached starts and execs, docker's wait
+conditions, a running terminal's keyboard, events) are async calls for trio callers in
+:mod:`.aio` (``start_attached``, ``exec_attached``, ``open_wait``, ``attach_terminal``,
+``events``).
 
 Which half answers a call is the face's business, not its caller's:
 
@@ -75,8 +84,9 @@ from .requests import (
 TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any, BinaryIO
+    from typing import IO, Any, BinaryIO
 
+    from ..archive import Change, PathStat
     from ..images.reference import Reference
     from ..images.versions import Version
     from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
@@ -98,7 +108,8 @@ if TYPE_CHECKING:
 
 #: types imported when first used: enum classes and a dozen more dataclasses (the
 #: registry's requests, results and events) cost the thin client's start-up
-_LAZY = {"ContainerRecord": "record", "Health": "record", "Status": "record",
+_LAZY = {"Change": "archive", "PathStat": "archive",
+         "ContainerRecord": "record", "Health": "record", "Status": "record",
          "parse_iso": "record", "now_iso": "record",
          "NetworkInfo": "networks", "NetworkSpec": "networks",
          "Reference": "images.reference", "Version": "images.versions",
@@ -118,15 +129,55 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"pycompose.engine.{module}"), name)
 
 __all__ = [
-    "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
-    "CreateRequest", "Damaged", "Endpoint", "Engine", "EngineError", "Event", "ExecRequest",
+    "Busy",
+    "CannotExecute",
+    "Change",
+    "CommandNotFound",
+    "Conflict",
+    "ContainerRecord",
+    "CreateRequest",
+    "Damaged",
+    "Endpoint",
+    "Engine",
+    "EngineError",
+    "Event",
+    "ExecRequest",
     "Health",
-    "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
-    "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
-    "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",
-    "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Reference",
-    "Resources", "RestartPolicy", "SetupFailed", "Stats", "Status", "Ulimit", "Unavailable",
-    "Version", "now_iso", "parse_iso", "parse_reference",
+    "Healthcheck",
+    "IdMapping",
+    "ImageMessage",
+    "Internal",
+    "InvalidArgument",
+    "LayerProgress",
+    "LogConfig",
+    "LoginRequest",
+    "LoginResult",
+    "Mount",
+    "NetworkInfo",
+    "NetworkSpec",
+    "NotFound",
+    "PathStat",
+    "Platform",
+    "PortBinding",
+    "Progress",
+    "PullRequest",
+    "PullResult",
+    "PulledImage",
+    "PushRequest",
+    "PushResult",
+    "PushedImage",
+    "Reference",
+    "Resources",
+    "RestartPolicy",
+    "SetupFailed",
+    "Stats",
+    "Status",
+    "Ulimit",
+    "Unavailable",
+    "Version",
+    "now_iso",
+    "parse_iso",
+    "parse_reference",
 ]
 
 
@@ -225,6 +276,46 @@ class Engine:
 
         copy_to(self._store().get(ref), src, path, follow_link=follow_link, archive=archive)
 
+    def rename(self, ref: str, name: str) -> str:
+        """Give the container ``ref`` the name ``name`` (unique, as a new one); its id."""
+        return str(self._store().rename(ref, name)["Id"])
+
+    def changes(self, ref: str) -> list[Change]:
+        """``docker diff``: what the container's layer changed against its image."""
+        from ..archive import changes
+        from ..containers import _files
+
+        return changes(_files(self._store().get(ref)))
+
+    def archive_stat(self, ref: str, path: str) -> PathStat:
+        """docker's ``PathStat`` of ``path`` in the container (NotFound if missing)."""
+        from ..archive import stat_path
+        from ..containers import _files
+
+        return stat_path(_files(self._store().get(ref)), path)
+
+    def archive_get(self, ref: str, path: str, out: BinaryIO | IO[bytes]) -> None:
+        """A tar stream of ``path`` (named by its base name) written to ``out``, read
+        inside the container's root."""
+        from ..archive import tar_out
+        from ..containers import _files
+
+        tar_out(_files(self._store().get(ref)), path, out)
+
+    def archive_put(self, ref: str, path: str, tar: BinaryIO | IO[bytes], *,
+                    no_overwrite_dir_non_dir: bool = False) -> int:
+        """Extract a tar stream into the directory ``path`` of the container, every
+        member resolved inside its root; the number of entries made."""
+        from ..archive import tar_in
+        from ..containers import _files
+
+        return tar_in(_files(self._store().get(ref)), path, tar,
+                      no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
+
+    def resize(self, ref: str, rows: int, cols: int) -> None:
+        """The terminal of a running ``-t`` container takes a new size."""
+        self._call("resize", id=ref, rows=rows, cols=cols)
+
     def top_pids(self, ref: str) -> list[int]:
         """Host pids of every process of a running container."""
         from ..containers import container_pids
@@ -240,6 +331,19 @@ class Engine:
         from ..networks import NetworkDoor
 
         return NetworkDoor(self.root)
+
+    def connect(self, network: str, ref: str, *, aliases: list[str] | None = None,
+                ipv4: str | None = None) -> None:
+        """Connect a container to a network: now if it runs, at its next start if
+        not; its record says so either way."""
+        from ..networks import connect
+
+        connect(self.root, ref, network, aliases=aliases, ipv4=ipv4)
+
+    def disconnect(self, network: str, ref: str, *, force: bool = False) -> None:
+        from ..networks import disconnect
+
+        disconnect(self.root, ref, network, force=force)
 
     def volume_exists(self, name: str) -> bool:
         from ..volumes import VolumeStore
@@ -396,12 +500,17 @@ class Engine:
 
         return pull_image(req, root=self.root, progress=progress)
 
-    async def pull_async(self, req: PullRequest, progress: Progress | None = None
-                         ) -> PullResult:
-        """Pull, from a caller already under trio."""
-        from ..registry import pull_image_async
+    async def pull_async(self, req: PullRequest, progress: Progress | None = None,
+                         auth: LoginRequest | None = None) -> PullResult:
+        """Pull, from a caller already under trio (``auth``: credentials for this pull
+        only, over docker's config.json)."""
+        from ..registry import pull_image_async, session_with
 
-        return await pull_image_async(req, root=self.root, progress=progress)
+        if auth is None:
+            return await pull_image_async(req, root=self.root, progress=progress)
+        async with session_with(auth) as s:
+            return await pull_image_async(req, root=self.root, progress=progress,
+                                          with_session=s)
 
     def push(self, req: PushRequest, progress: Progress | None = None) -> PushResult:
         """Push a tag, sending only the blobs the registry lacks."""
@@ -409,17 +518,28 @@ class Engine:
 
         return push_image(req, root=self.root, progress=progress)
 
-    async def push_async(self, req: PushRequest, progress: Progress | None = None
-                         ) -> PushResult:
-        from ..registry import push_image_async
+    async def push_async(self, req: PushRequest, progress: Progress | None = None,
+                         auth: LoginRequest | None = None) -> PushResult:
+        from ..registry import push_image_async, session_with
 
-        return await push_image_async(req, root=self.root, progress=progress)
+        if auth is None:
+            return await push_image_async(req, root=self.root, progress=progress)
+        async with session_with(auth) as s:
+            return await push_image_async(req, root=self.root, progress=progress,
+                                          with_session=s)
 
     def login(self, req: LoginRequest) -> LoginResult:
         """Check credentials against a registry; keep them as docker's CLI does."""
         from ..registry import login
 
         return login(req)
+
+    def check_login(self, req: LoginRequest) -> LoginResult:
+        """Check credentials against a registry without keeping them (docker's
+        ``/auth``: the client keeps them)."""
+        from ..registry import login
+
+        return login(req, store=False)
 
     def logout(self, server: str) -> bool:
         from ..registry import logout

@@ -52,6 +52,8 @@ class Entry:
     size: int
     mtime_ns: int
     link: str = ""  # a symlink's target
+    #: (size, mtime, ctime, inode): what the digest cache trusts a file's sum by
+    stamp: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def name(self) -> str:
@@ -66,6 +68,10 @@ def _kind(st: os.stat_result) -> str:
     if stat.S_ISLNK(st.st_mode):
         return "symlink"
     return "other"
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def escapes_context(path: str) -> bool:
@@ -127,14 +133,19 @@ class SumCache:
                     self.entries = data
         self.now = time.time_ns()
 
-    def digest(self, rel: str, st: os.stat_result, read: Iterator[bytes] | None = None,
-               open_fd: int | None = None) -> str:
+    def known(self, rel: str, stamp: tuple[int, int, int, int]) -> str | None:
+        """The digest remembered for ``rel`` if its stamp is unchanged."""
+        got = self.entries.get(rel)
+        if got is not None and tuple(got[:4]) == stamp:
+            return str(got[4])
+        return None
+
+    def digest(self, rel: str, st: os.stat_result, open_fd: int) -> str:
         key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         got = self.entries.get(rel)
         if got is not None and got[:4] == key:
             return str(got[4])
         h = hashlib.sha256()
-        assert open_fd is not None
         with open(open_fd, "rb", closefd=False) as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
@@ -298,7 +309,7 @@ class Context:
             finally:
                 os.close(pfd)
         return Entry(rel, _kind(st), stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns,
-                     link)
+                     link, _stamp(st))
 
     def walk(self, rel: str) -> Iterator[Entry]:
         """``rel`` (followed if a symlink, as a COPY source is) and, for a directory,
@@ -327,7 +338,7 @@ class Context:
             if not excluded:
                 link = os.readlink(e.name, dir_fd=dfd) if kind == "symlink" else ""
                 yield Entry(sub, kind, stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns,
-                            link)
+                            link, _stamp(st))
             if kind == "dir":
                 try:
                     cfd = os.open(e.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -359,11 +370,14 @@ class Context:
                 name = e.rel[len(src):].lstrip("/") if src else e.rel
                 line = f"{name}\0{e.kind}\0{e.mode:o}\0"
                 if e.kind == "file":
-                    fd = self.open_file(e.rel)
-                    try:
-                        line += self.sums.digest(e.rel, os.fstat(fd), open_fd=fd)
-                    finally:
-                        os.close(fd)
+                    known = self.sums.known(e.rel, e.stamp)
+                    if known is None:
+                        fd = self.open_file(e.rel)
+                        try:
+                            known = self.sums.digest(e.rel, os.fstat(fd), fd)
+                        finally:
+                            os.close(fd)
+                    line += known
                 elif e.kind == "symlink":
                     line += e.link
                 h.update(line.encode("utf-8", "surrogateescape") + b"\n")

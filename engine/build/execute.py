@@ -90,7 +90,15 @@ class Services:
             raise Interrupted("the build was interrupted")
 
     def lowerdirs(self, layers: list[LayerRef]) -> list[str]:
-        """The overlay lowerdirs of ``layers``, top first (the unpacked directories)."""
+        """The overlay lowerdirs of ``layers``, top first (the unpacked directories; a
+        pulled base image's layers are unpacked here, on first use)."""
+        from ..errors import NotFound
+        from ..images.unpacking import ensure_unpacked
+
+        try:
+            ensure_unpacked(self.store, layers)
+        except NotFound as e:  # neither its directory nor its blob: a damaged cache
+            raise EngineError(f"{e} (run the build again with --no-cache)")
         out = []
         for ly in reversed(layers):
             d = self.store.layer_dir(ly.chain_id) / "diff"

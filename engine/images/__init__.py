@@ -21,7 +21,12 @@ The container runtime mounts ``lowerdir=":".join(img.lowerdirs())``. For adding 
 expected_digest=..., expected_diff_id=...)`` per layer (bottom first), then
 ``store.add_image(oci_config, layer_refs, tags)``.
 
-Modules: store (layout, index, locks), layers (safe unpacking), pack (upper dir -> tar),
+A pulled image's layers are stored as blobs and unpacked on first use: ``lowerdirs()``
+does it (unpacking.py), so a caller that may block for seconds unpacks first, in a
+thread (``unpacking.ensure_image_unpacked``), as the supervisor's create does.
+
+Modules: store (layout, index, locks), layers (safe unpacking), unpacking (layers on
+first use), pack (upper dir -> tar),
 reference (names), changes (``--change``), commit (import, commit), archive (load,
 save), bootstrap (debootstrap), gc (crash recovery, garbage collection).
 """

@@ -157,18 +157,34 @@ class Image:
             link = store.links / link_name(c)
             if not link.is_dir():
                 if not store.has_layer(c):
-                    raise EngineError(f"image {self.short_id}: layer {c} is missing from "
-                                      "the store (remove the image and load it again)")
+                    self._unpack_or_fail(c)
                 with contextlib.suppress(FileExistsError):  # only the link was lost
                     os.symlink(f"../layers/{_hex(c)}/diff", link)
         base = "" if relative else str(store.images_dir) + "/"
         return [base + "l/" + n for n in [link_name(c) for c in chains] or ["EMPTY"]]
 
+    def _unpack_or_fail(self, chain: str) -> None:
+        """A layer not unpacked yet: unpack what is missing from the blobs (a pulled
+        image's layers are unpacked on first use, unpacking.py); no blob either is a
+        damaged store."""
+        store = self.store
+        assert store is not None
+        missing = [ly for ly in self.layers if ly.chain_id == chain]
+        if not missing or not store.has_blob(missing[0].digest):
+            raise EngineError(f"image {self.short_id}: layer {chain} is missing from "
+                              "the store (remove the image and load it again)")
+        from .unpacking import ensure_image_unpacked
+
+        ensure_image_unpacked(self)
+
     @property
     def size(self) -> int:
-        """Bytes on disk of the unpacked layers."""
-        assert self.store is not None
-        return sum(self.store.layer_size(c) for c in self.chain_ids)
+        """Bytes on disk of the unpacked layers (of a layer not unpacked yet, its blob's:
+        the best guess there is until it is)."""
+        store = self.store
+        assert store is not None
+        return sum(store.layer_size(ly.chain_id) if store.has_layer(ly.chain_id) else ly.size
+                   for ly in self.layers)
 
 
 class ImageStore:
@@ -349,6 +365,36 @@ class ImageStore:
             self._install_layer(layer_tmp, chain, parent, result)
             return LayerRef(digest, tee.size, media, result.diff_id, chain)
 
+    def unpack_blob(self, digest: str, parent: str | None, diff_id: str, *,
+                    what: str = "layer") -> LayerRef:
+        """Unpack the stored blob ``digest`` as the layer ``diff_id`` on ``parent``
+        (unless that chain is unpacked): its tar must hash to ``diff_id``; on a mismatch
+        or a bad archive nothing is kept. The blob itself was checked when stored.
+        unpacking.unpack_layer is the way in (it holds the chain's lock)."""
+        chain = chain_id(parent, diff_id)
+        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
+            try:
+                f = open(self.blob_path(digest), "rb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:
+                raise NotFound(f"{what}: its blob {digest} is missing from the image store "
+                               "(remove the image and pull it again)")
+            with f:
+                head = f.read(8)
+                f.seek(0)
+                size = os.fstat(f.fileno()).st_size
+                ref = LayerRef(digest, size, L.media_type_for(L.sniff_compression(head)),
+                               diff_id, chain)
+                if self.has_layer(chain):
+                    return ref
+                layer_tmp = work / "layer"
+                (layer_tmp / "diff").mkdir(parents=True)
+                result = L.unpack(f, str(layer_tmp / "diff"), what=what)
+            if result.diff_id != diff_id:
+                raise L.LayerError(f"{what}: diff_id mismatch: the image config says "
+                                   f"{diff_id}, the layer's tar has {result.diff_id}")
+            self._install_layer(layer_tmp, chain, parent, result)
+            return ref
+
     def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
                       parent: str | None, *, what: str = "layer") -> LayerRef:
         """Store a layer made on this machine as it is: ``blob`` (its plain tar, fsynced,
@@ -420,11 +466,14 @@ class ImageStore:
 
     def add_image(self, oci_config: dict[str, Any] | bytes, layers: list[LayerRef],
                   tags: list[str] = (),  # type: ignore[assignment]
-                  *, manifest: bytes | None = None, media_type: str = MEDIA_MANIFEST) -> Image:
+                  *, manifest: bytes | None = None, media_type: str = MEDIA_MANIFEST,
+                  unpacked_later: bool = False) -> Image:
         """Register an image from its config and its (already added) layers; move
         ``tags`` to it. Returns the Image. ``manifest``: the manifest's bytes as a
         registry sent them (so the image keeps the registry's digest), checked against
-        the config and layers; by default the store writes an OCI manifest."""
+        the config and layers; by default the store writes an OCI manifest.
+        ``unpacked_later``: the layers' blobs are stored but not all unpacked (a pull:
+        unpacking.py unpacks them on first use)."""
         with _disk_errors("image", self.images_dir), self.writing():
             cfg_bytes = (oci_config if isinstance(oci_config, bytes)
                          else canonical_json(oci_config))
@@ -433,7 +482,8 @@ class ImageStore:
             if diff_ids != [ly.diff_id for ly in layers]:
                 raise EngineError("image config's rootfs.diff_ids do not match its layers")
             for ly in layers:
-                if not self.has_layer(ly.chain_id) or not self.has_blob(ly.digest):
+                if not self.has_blob(ly.digest) or not (unpacked_later
+                                                        or self.has_layer(ly.chain_id)):
                     raise EngineError(f"layer {ly.digest} is not in the store")
             config_digest = self.put_blob(cfg_bytes)
             if manifest is None:

@@ -16,8 +16,9 @@ runs, so the thin client of ``container run`` pays for them only when it must pu
 
 Modules: types (requests, results, events), config (docker's config.json and
 credential helpers; pycompose's mirrors and insecure registries), auth (challenges and
-tokens), client (the HTTP API), pull, push, pipe (download -> unpack thread), sources
-(where blobs live, for cross-repository mounts).
+tokens), client (the HTTP API), pull, push, fetch (a blob into a file, a lock per blob),
+sources (where blobs live, for cross-repository mounts). A pull leaves the layers packed:
+images/unpacking.py unpacks them on first use.
 """
 
 from __future__ import annotations
@@ -112,8 +113,21 @@ def push_image(request: PushRequest, *, root: Path | None = None,
     return trio.run(lambda: push_image_async(request, root=root, progress=progress))
 
 
-def login(request: LoginRequest) -> LoginResult:
-    """Check the credentials against the registry and store them as docker does."""
+def session_with(auth: LoginRequest | None) -> Session:
+    """A session that uses ``auth`` for its server (a Docker API client's
+    ``X-Registry-Auth``) over what docker's config.json holds."""
+    from .config import Credentials
+
+    s = session()
+    if auth is not None and (auth.username or auth.password):
+        s.use_credentials(auth.server or "docker.io",
+                          Credentials(auth.username, auth.password))
+    return s
+
+
+def login(request: LoginRequest, *, store: bool = True) -> LoginResult:
+    """Check the credentials against the registry and store them as docker does
+    (``store=False``: only check them, as the Docker API's ``/auth`` does)."""
     import trio
 
     from .config import Credentials, config_key, hostname
@@ -129,6 +143,8 @@ def login(request: LoginRequest) -> LoginResult:
             reg = s.registry(hostname(request.server or "docker.io"))
             token = await reg.login()
         stored = Credentials(request.username, "" if token else request.password, token)
+        if not store:
+            return LoginResult(config_key(request.server), "", bool(token))
         where = docker.store(request.server or "docker.io", stored)
         return LoginResult(config_key(request.server), where, bool(token))
 

@@ -6,14 +6,22 @@ The steps, for ``NAME[:TAG|@DIGEST]``:
    registry; an index (OCI index, Docker manifest list) is narrowed to this machine's
    platform (or ``--platform``) and the platform's manifest fetched by digest. Every
    manifest's bytes are checked against the digest they were asked by.
-2. the config blob, checked; its ``rootfs.diff_ids`` give each layer's chain ID.
-3. the layers, several at once (``max-concurrent-downloads``): a layer the store
-   already has is not fetched; one that another pull is fetching is waited for (a lock
-   per blob); the rest stream through the store's safe unpacker while they download
-   (``add_layer`` checks the blob's digest and the tar's diff_id, keeps the compressed
-   blob for push, and leaves nothing if either check fails).
-4. the image, registered with the registry's own manifest bytes, so that its digest
+2. at once: the config blob (checked; its ``rootfs.diff_ids`` give each layer's chain
+   ID, its platform must be the one asked for) and the layers' blobs, several at a time
+   (``max-concurrent-downloads``). A blob already in the store is not fetched; one that
+   another pull is fetching is waited for (a lock per blob); the rest are written to the
+   pull's work folder as they arrive, hashed on the way, and renamed into the store once
+   their digest is the manifest's (fetch.py).
+3. the image, registered with the registry's own manifest bytes, so that its digest
    is the registry's and a push sends the same manifest back.
+
+The layers are not unpacked here: images/unpacking.py unpacks them when a container (or
+a build, or ``image inspect``) first needs them, with every check of the unpacker (the
+tar against its diff_id, confined paths, whiteouts); its docstring says why, measured.
+So the layer lines end at docker's "Download complete", not "Pull complete". A caller
+that runs the image next (``container run``'s implicit pull) asks for ``unpack``: each
+layer is then unpacked as soon as its blob is in, beside the other downloads, and the
+pull returns once all are (docker's "Extracting", "Pull complete").
 
 Nothing is half-stored: a failure anywhere removes what this pull added (the store's gc,
 when no other writer is at work) and reports the image and the layer.
@@ -21,21 +29,27 @@ when no other writer is at work) and reports the image and the layer.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 from dataclasses import dataclass, replace
-from typing import Any, BinaryIO, cast
+from pathlib import Path
+from typing import Any
 
 import trio
 
+from pycompose.util.fs import fsync_dir
+
 from ..errors import EngineError, InvalidArgument, NotFound, Unavailable
 from ..images import reference
+from ..images.layers import media_type_for, sniff_compression
 from ..images.store import ImageStore, LayerRef, chain_id
 from . import sources
 from .auth import scope_for
 from .client import DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, Manifest, Registry, Session
 from .errors import RegistryDataError, Unauthorized
-from .pipe import Pipe, ReaderGone, WriterFailed, blob_lock
+from .fetch import BlobFile, blob_lock
 from .types import (
     ImageMessage,
     LayerProgress,
@@ -61,17 +75,13 @@ def _quiet(_: Any) -> None:
 
 
 @dataclass(frozen=True)
-class _Layer:
+class _Blob:
+    """A layer as the manifest lists it."""
+
     index: int
     digest: str
     size: int
     media_type: str
-    diff_id: str
-    parent: str | None
-    chain: str
-
-    def ref(self) -> LayerRef:
-        return LayerRef(self.digest, self.size, self.media_type, self.diff_id, self.chain)
 
 
 def platform_of(doc: dict[str, Any]) -> Platform:
@@ -112,6 +122,7 @@ class Puller:
         self.session = session
         self.progress: Progress = progress or _quiet
         self.limiter = trio.CapacityLimiter(session.config.max_concurrent_downloads)
+        self.unpackers = trio.CapacityLimiter(os.cpu_count() or 2)
 
     async def pull(self, request: PullRequest) -> PullResult:
         ref = reference.parse(request.reference)
@@ -128,12 +139,12 @@ class Puller:
             out = []
             for t in sorted(tags):
                 one = replace(ref, tag=t)
-                out.append(await self.pull_one(one, request.platform))
+                out.append(await self.pull_one(one, request.platform, request.unpack))
             return PullResult(out)
-        return PullResult([await self.pull_one(ref, request.platform)])
+        return PullResult([await self.pull_one(ref, request.platform, request.unpack)])
 
-    async def pull_one(self, ref: reference.Reference,
-                       platform: Platform | None) -> PulledImage:
+    async def pull_one(self, ref: reference.Reference, platform: Platform | None,
+                       unpack: bool = False) -> PulledImage:
         name = str(ref)
         want = platform or Platform.host()
         mirrors: list[str] = []
@@ -149,7 +160,8 @@ class Puller:
                 if mirrors:  # say what the mirrors said too: they were asked first
                     raise type(e)(f"{e} (after the mirrors: {'; '.join(mirrors)})")
                 raise
-            return await self._pull_from(reg, ref, top, want, explicit=platform is not None)
+            return await self._pull_from(reg, ref, top, want, explicit=platform is not None,
+                                         unpack=unpack)
         raise NotFound(f"{name}: not found")
 
     async def _manifest(self, reg: Registry, ref: reference.Reference) -> Manifest:
@@ -158,7 +170,7 @@ class Puller:
                                       scopes=scopes)
 
     async def _pull_from(self, reg: Registry, ref: reference.Reference, top: Manifest,
-                         want: Platform, *, explicit: bool) -> PulledImage:
+                         want: Platform, *, explicit: bool, unpack: bool) -> PulledImage:
         name = str(ref)
         label = ref.tag or ref.digest or ""
         self.progress(ImageMessage(name, f"{label}: Pulling from {ref.path}"))
@@ -179,6 +191,8 @@ class Puller:
                                     f"{manifest.media_type!r}")
         previous = self._current(name)
         if previous is not None and previous[1] == manifest.digest:
+            if unpack:  # the caller runs it next: what was pulled lazily, unpack now
+                await trio.to_thread.run_sync(self._unpack_image, name)
             self.progress(ImageMessage(name, f"Digest: {top.digest}"))
             return PulledImage(name, previous[0], top.digest, manifest.digest, updated=False,
                                source=reg.label)
@@ -188,11 +202,32 @@ class Puller:
         if not cfg_digest.startswith("sha256:") or not 0 < cfg_size <= MAX_CONFIG:
             raise RegistryDataError(f"{name}: the manifest's config descriptor is missing "
                                     "or unusable")
-        cfg_bytes = await reg.blob_bytes(ref.path, cfg_digest, cfg_size, scopes=scopes,
-                                         what=f"config {short(cfg_digest)} of {name}")
+        blobs: list[_Blob] = []
+        for i, d in enumerate(layers_desc):
+            digest = str(d.get("digest") or "")
+            if not digest.startswith("sha256:"):
+                raise RegistryDataError(f"{name}: layer {i + 1} has no usable sha256 digest")
+            blobs.append(_Blob(i, digest, int(d.get("size") or 0),
+                               str(d.get("mediaType") or "")))
+        return await self._store_image(reg, ref, top, manifest, (cfg_digest, cfg_size), blobs,
+                                       want, explicit=explicit, unpack=unpack)
+
+    async def _config(self, reg: Registry, ref: reference.Reference, desc: tuple[str, int],
+                      n_layers: int, want: Platform, *, explicit: bool
+                      ) -> tuple[bytes, list[str]]:
+        """The image config (checked against its digest) and its diff_ids, one per layer;
+        NotFound if it is for another platform than ``want``."""
+        name = str(ref)
+        cfg_digest, cfg_size = desc
+        if self.store.has_blob(cfg_digest):  # checked when it was stored
+            cfg_bytes = self.store.read_blob(cfg_digest)
+        else:
+            cfg_bytes = await reg.blob_bytes(ref.path, cfg_digest, cfg_size,
+                                             scopes=(scope_for(ref.path, "pull"),),
+                                             what=f"config {short(cfg_digest)} of {name}")
         try:
             cfg = json.loads(cfg_bytes)
-            diff_ids = list((cfg.get("rootfs") or {}).get("diff_ids") or [])
+            diff_ids = [str(d) for d in (cfg.get("rootfs") or {}).get("diff_ids") or []]
         except (ValueError, AttributeError) as e:
             raise RegistryDataError(f"{name}: the image config is not valid JSON: {e}")
         got = platform_of(cfg)
@@ -200,20 +235,13 @@ class Puller:
                                                             got.variant):
             raise NotFound(f"{name}: the image is for {got}, not {want}"
                            + ("" if explicit else f" (pull it anyway with --platform {got})"))
-        if len(diff_ids) != len(layers_desc):
+        if len(diff_ids) != n_layers:
             raise RegistryDataError(f"{name}: the config lists {len(diff_ids)} layers, the "
-                                    f"manifest {len(layers_desc)}")
-        layers: list[_Layer] = []
-        parent: str | None = None
-        for i, (d, diff) in enumerate(zip(layers_desc, diff_ids, strict=True)):
-            digest = str(d.get("digest") or "")
-            if not digest.startswith("sha256:") or not str(diff).startswith("sha256:"):
-                raise RegistryDataError(f"{name}: layer {i + 1} has no usable sha256 digest")
-            chain = chain_id(parent, str(diff))
-            layers.append(_Layer(i, digest, int(d.get("size") or 0), str(d.get("mediaType")
-                                 or ""), str(diff), parent, chain))
-            parent = chain
-        return await self._store_image(reg, ref, top, manifest, cfg_bytes, layers)
+                                    f"manifest {n_layers}")
+        for i, diff in enumerate(diff_ids):
+            if not diff.startswith("sha256:"):
+                raise RegistryDataError(f"{name}: layer {i + 1} has no usable sha256 diff_id")
+        return cfg_bytes, diff_ids
 
     def _current(self, name: str) -> tuple[str, str] | None:
         """(image id, manifest digest) the name points to now, if any."""
@@ -223,31 +251,71 @@ class Puller:
             return None
         return im.id, im.manifest_digest
 
+    def _unpack_image(self, name: str) -> None:
+        from ..images.unpacking import ensure_image_unpacked
+
+        ensure_image_unpacked(ImageStore(self.store.root).resolve(name))
+
     async def _store_image(self, reg: Registry, ref: reference.Reference, top: Manifest,
-                           manifest: Manifest, cfg_bytes: bytes,
-                           layers: list[_Layer]) -> PulledImage:
+                           manifest: Manifest, cfg_desc: tuple[str, int], blobs: list[_Blob],
+                           want: Platform, *, explicit: bool, unpack: bool) -> PulledImage:
+        """The config and every layer's blob at once (a blob already in the store is not
+        fetched again; one another pull is fetching is waited for), then the image,
+        registered with the registry's own manifest bytes (so that its digest is the
+        registry's and a push sends the same manifest back). With ``unpack``, each layer
+        is also unpacked as soon as its blob and the config are in."""
         from ..images import versions
 
         name = str(ref)
         counts = {"fetched": 0, "existing": 0, "bytes": 0}
         done = False
         try:
-            with self.store.writing():
-                refs: list[LayerRef | None] = [None] * len(layers)
+            with self.store.writing(), self.store.tmpdir() as work:
+                config: list[tuple[bytes, list[str]]] = []
+                config_in = trio.Event()
 
-                async def one(ly: _Layer) -> None:
-                    refs[ly.index] = await self._layer(reg, ref, ly, counts)
+                async def fetch_config() -> None:
+                    got = await self._config(reg, ref, cfg_desc, len(blobs), want,
+                                             explicit=explicit)
+                    config.append(got)
+                    config_in.set()
+                    # stored now, beside the downloads, rather than after them by
+                    # add_image (which finds them there): two syncs off the tail
+                    for data in (got[0], manifest.data):
+                        await trio.to_thread.run_sync(self.store.put_blob, data)
 
-                async with trio.open_nursery() as nursery:
-                    for ly in layers:
-                        nursery.start_soon(one, ly)
+                async def layer(b: _Blob) -> None:
+                    await self._layer(reg, ref, b, work, counts)
+                    if unpack:
+                        await config_in.wait()
+                        await self._unpack(ref, b, config[0][1])
+
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(fetch_config)
+                        for b in blobs:
+                            nursery.start_soon(layer, b)
+                except BaseExceptionGroup as group:
+                    raise _first(group) from None
+                # the renamed blobs' names reach the disk before index.json names them
+                await trio.to_thread.run_sync(fsync_dir, self.store.blobs)
+                cfg_bytes, diff_ids = config[0]
+                refs: list[LayerRef] = []
+                parent: str | None = None
+                for b, diff in zip(blobs, diff_ids, strict=True):
+                    chain = chain_id(parent, diff)
+                    refs.append(LayerRef(b.digest, b.size, b.media_type or self._sniff(b),
+                                         diff, chain))
+                    parent = chain
                 self.progress(ImageMessage(name, f"Digest: {top.digest}"))
                 tags = [name] if ref.tag else [f"{ref.name}@{ref.digest}"]
                 source = f"{reg.label}/{ref.path}@{top.digest}"
                 with versions.recording(action="pull", source=source):
-                    im = self.store.add_image(cfg_bytes, [r for r in refs if r is not None],
-                                              tags, manifest=manifest.data,
-                                              media_type=manifest.media_type)
+                    im = self.store.add_image(cfg_bytes, refs, tags, manifest=manifest.data,
+                                              media_type=manifest.media_type,
+                                              unpacked_later=not unpack)
+                sources.remember(self.store, reg.host, ref.path,
+                                 [b.digest for b in blobs] + [cfg_desc[0]])
             done = True
         finally:
             if not done:
@@ -257,109 +325,125 @@ class Puller:
                     gc(self.store, wait=False)  # what this pull added and no image names
                 except OSError as e:
                     log.warning("clean-up after a failed pull: %s", e)
-        sources.remember(self.store, reg.host, ref.path,
-                         [ly.digest for ly in layers] + [manifest.doc["config"]["digest"]])
         return PulledImage(name, im.id, top.digest, manifest.digest, updated=True,
                            layers_fetched=counts["fetched"], layers_existing=counts["existing"],
                            bytes_fetched=counts["bytes"], source=reg.label)
 
-    def _have(self, ly: _Layer) -> bool:
-        return self.store.has_layer(ly.chain) and self.store.has_blob(ly.digest)
+    def _sniff(self, b: _Blob) -> str:
+        """A layer's media type from its blob's magic, when the manifest names none."""
+        with open(self.store.blob_path(b.digest), "rb") as f:
+            return media_type_for(sniff_compression(f.read(8)))
 
-    async def _layer(self, reg: Registry, ref: reference.Reference, ly: _Layer,
-                     counts: dict[str, int]) -> LayerRef:
+    async def _layer(self, reg: Registry, ref: reference.Reference, b: _Blob, work: Path,
+                     counts: dict[str, int]) -> None:
+        """Layer ``b``'s blob into the store, unless it is there."""
         name = str(ref)
-        sid = short(ly.digest)
-        if self._have(ly):
+        sid = short(b.digest)
+        if self.store.has_blob(b.digest):
             counts["existing"] += 1
             self.progress(LayerProgress(name, sid, "Already exists"))
-            return ly.ref()
-        self.progress(LayerProgress(name, sid, "Waiting"))
-        async with blob_lock(self.store.tmp, ly.digest):
-            if self._have(ly):  # another pull fetched it while we waited
+            return
+        self.progress(LayerProgress(name, sid, "Pulling fs layer", 0, b.size))
+        async with blob_lock(self.store.tmp, b.digest):
+            if self.store.has_blob(b.digest):  # another pull fetched it while we waited
                 counts["existing"] += 1
                 self.progress(LayerProgress(name, sid, "Already exists"))
-                return ly.ref()
-            what = f"layer {sid} of {ref.familiar()}"
-            if self.store.has_blob(ly.digest):  # the blob, under another parent: unpack it
-                self.progress(LayerProgress(name, sid, "Extracting", 0, ly.size))
-                out = await trio.to_thread.run_sync(self._add_local, ly, what)
-            else:
-                out = await self._download(reg, ref, ly, what, counts)
-        self.progress(LayerProgress(name, sid, "Pull complete", ly.size, ly.size))
+                return
+            await self._download(reg, ref, b, work, counts)
         counts["fetched"] += 1
-        return replace(out, media_type=ly.media_type or out.media_type)
 
-    def _add_local(self, ly: _Layer, what: str) -> LayerRef:
-        store = ImageStore(self.store.root)
-        with open(store.blob_path(ly.digest), "rb") as f:
-            return store.add_layer(f, ly.parent, expected_digest=ly.digest,
-                                   expected_diff_id=ly.diff_id, what=what)
+    async def _unpack(self, ref: reference.Reference, b: _Blob, diff_ids: list[str]) -> None:
+        """Unpack layer ``b`` (``pull`` with ``unpack``), beside the other downloads."""
+        from ..images.unpacking import unpack_layer
 
-    async def _download(self, reg: Registry, ref: reference.Reference, ly: _Layer,
-                        what: str, counts: dict[str, int]) -> LayerRef:
-        """Stream the blob into the store's unpacker (in a thread) as it arrives."""
         name = str(ref)
-        sid = short(ly.digest)
-        pipe = Pipe()
-        root = self.store.root
-        result: list[LayerRef] = []
-        failure: list[BaseException] = []
+        sid = short(b.digest)
+        parent: str | None = None
+        for diff in diff_ids[:b.index]:
+            parent = chain_id(parent, diff)
+        chain = chain_id(parent, diff_ids[b.index])
+        layer = LayerRef(b.digest, b.size, b.media_type, diff_ids[b.index], chain)
+        if not self.store.has_layer(chain):
+            self.progress(LayerProgress(name, sid, "Extracting", 0, b.size))
+            what = f"layer {sid} of {ref.familiar()}"
+            async with self.unpackers:
+                await trio.to_thread.run_sync(
+                    lambda: unpack_layer(ImageStore(self.store.root), layer, parent, what=what))
+        self.progress(LayerProgress(name, sid, "Pull complete", b.size, b.size))
 
-        def unpack() -> LayerRef:
-            try:
-                return ImageStore(root).add_layer(cast(BinaryIO, pipe), ly.parent,
-                                                  expected_digest=ly.digest,
-                                                  expected_diff_id=ly.diff_id, what=what)
-            finally:
-                pipe.reader_done()
-
-        async def unpacker() -> None:
-            try:
-                result.append(await trio.to_thread.run_sync(unpack))
-            except Exception as e:
-                failure.append(e)
-
-        got = 0
+    async def _download(self, reg: Registry, ref: reference.Reference, b: _Blob, work: Path,
+                        counts: dict[str, int]) -> None:
+        """Stream the blob into a file of ``work``, check its digest, and rename it into
+        the store's blobs (its directory is synced once, for all, by the caller)."""
+        name = str(ref)
+        sid = short(b.digest)
+        what = f"layer {sid} of {ref.familiar()}"
+        disk = _disk_errors(what, self.store.images_dir)
+        with disk:
+            blob = BlobFile(work / b.digest.partition(":")[2])
         reported = 0
 
         async def write(chunk: bytes) -> None:
-            nonlocal got, reported
-            await pipe.write(chunk)
-            got += len(chunk)
-            if got - reported >= _EVENT_STEP or got == ly.size:
-                reported = got
-                self.progress(LayerProgress(name, sid, "Downloading", got, ly.size))
+            nonlocal reported
+            with disk:
+                blob.write(chunk)
+            if blob.size - reported >= _EVENT_STEP or blob.size == b.size:
+                reported = blob.size
+                self.progress(LayerProgress(name, sid, "Downloading", blob.size, b.size))
 
         def retry(offset: int, e: Exception) -> None:
-            self.progress(LayerProgress(name, sid, "Retrying", offset, ly.size))
+            self.progress(LayerProgress(name, sid, "Retrying", offset, b.size))
 
-        self.progress(LayerProgress(name, sid, "Pulling fs layer", 0, ly.size))
-        download_error: BaseException | None = None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(unpacker)
-            try:
-                # the limit is on downloads (docker's max-concurrent-downloads): the
-                # next layer starts downloading while this one's unpacking finishes
-                async with self.limiter:
-                    await reg.fetch_blob(ref.path, ly.digest, ly.size, write,
-                                         scopes=(scope_for(ref.path, "pull"),), what=what,
-                                         on_retry=retry)
-                pipe.close()
-                self.progress(LayerProgress(name, sid, "Extracting", pipe.consumed, ly.size))
-            except ReaderGone:
-                pass  # the unpacker failed: its error is the one to tell
-            except BaseException as e:
-                pipe.fail()
-                if not isinstance(e, Exception):
-                    raise  # cancellation: the unpacker ends on the failed pipe
-                download_error = e
-        counts["bytes"] += got
-        if download_error is not None:
-            raise download_error
-        if failure:
-            if isinstance(failure[0], WriterFailed):  # the download's error won above
-                raise EngineError(f"{what}: the download stopped")
-            raise failure[0]
-        return result[0]
+        try:
+            # the limit is on downloads (docker's max-concurrent-downloads)
+            if not self.limiter.available_tokens:
+                self.progress(LayerProgress(name, sid, "Waiting", 0, b.size))
+            async with self.limiter:
+                await reg.fetch_blob(ref.path, b.digest, b.size, write,
+                                     scopes=(scope_for(ref.path, "pull"),), what=what,
+                                     on_retry=retry)
+            self.progress(LayerProgress(name, sid, "Verifying Checksum", b.size, b.size))
+            with disk:
+                digest = await blob.finish()
+        finally:
+            blob.close()
+            counts["bytes"] += blob.size
+        if digest != b.digest:
+            raise RegistryDataError(f"{what}: digest mismatch: expected {b.digest}, the "
+                                    f"data has {digest}")
+        with disk:
+            os.replace(blob.path, self.store.blob_path(b.digest))
+        self.progress(LayerProgress(name, sid, "Download complete", b.size, b.size))
 
+
+class _disk_errors:
+    """A full disk (or another failing write) is one line naming the layer, not a
+    traceback. Reusable: it wraps each write of one blob."""
+
+    def __init__(self, what: str, where: Path) -> None:
+        self.what = what
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        if isinstance(e, OSError):
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise EngineError(f"{self.what}: no space left on device in {self.where}")
+            raise EngineError(f"{self.what}: {e.strerror or e} ({e.filename or self.where})")
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    """The error to tell of a group the pull's nursery raised (the others are logged):
+    one layer's failure cancels the rest, so there is usually only one."""
+    leaves: list[BaseException] = []
+
+    def walk(g: BaseExceptionGroup) -> None:
+        for e in g.exceptions:
+            walk(e) if isinstance(e, BaseExceptionGroup) else leaves.append(e)
+
+    walk(group)
+    for e in leaves[1:]:
+        log.info("pull: also failed: %s", e)
+    return leaves[0] if leaves else group

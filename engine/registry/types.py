@@ -86,9 +86,10 @@ class LayerProgress:
     """One layer's state changed, or more of it moved.
 
     ``layer`` is its short id (docker's twelve hex digits). ``status`` is docker's word:
-    Waiting, Pulling fs layer, Downloading, Extracting, Verifying Checksum, Retrying,
-    Pull complete, Already exists; Preparing, Pushing, Pushed, Layer already exists,
-    Mounted from REPO. ``current``/``total`` are bytes, while they mean something."""
+    Waiting, Pulling fs layer, Downloading, Verifying Checksum, Download complete,
+    Extracting, Retrying, Pull complete, Already exists; Preparing, Pushing, Pushed,
+    Layer already exists, Mounted from REPO. ``current``/``total`` are bytes, while they
+    mean something."""
 
     image: str
     layer: str
@@ -116,11 +117,14 @@ Progress = Callable[[Event], None]
 @dataclass(frozen=True)
 class PullRequest:
     """``image pull NAME[:TAG|@DIGEST]``: ``platform`` None is this machine's;
-    ``all_tags`` pulls every tag of the repository (``-a``)."""
+    ``all_tags`` pulls every tag of the repository (``-a``); ``unpack`` unpacks the
+    layers before returning, for a caller that runs the image next (else they are
+    unpacked when first used: images/unpacking.py)."""
 
     reference: str
     platform: Platform | None = None
     all_tags: bool = False
+    unpack: bool = False
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,10 @@ class Holder:
         return bool(self.live or self.execs)
 
     # -- create --------------------------------------------------------------------------
+    async def unpack_image(self, req: CreateRequest) -> None:
+        """Before create: unpack the image's layers a pull left packed, in a thread."""
+        await trio.to_thread.run_sync(records.unpack_image, self.root, req)
+
     def create(self, req: CreateRequest) -> Record:
         rec = records.new_record(self.root, req)
         made = self.store.create(rec, req.name,

@@ -89,6 +89,42 @@ def _aliases(rec: Record, ep: dict[str, Any]) -> list[str]:
                                hostname]))
 
 
+def connect(root: Path, rec: Record, network: str, aliases: list[str],
+            ipv4: str | None) -> dict[str, Any]:
+    """``network connect`` of a running container: its namespace wired into one more
+    network (the next free ``ethN``); returns the endpoint for NetworkSettings."""
+    from pycompose.netplug import NetplugError, Networks
+
+    nets = Networks(root)
+    cid = rec["Id"]
+    if network == "bridge" and not nets.ready(network):
+        nets.ensure_default()
+    elif not nets.exists(network):
+        raise NotFound(f"network {network} not found")
+    taken = {a.ifname for a in nets.attachments(cid).values()}
+    ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in taken)
+    ep = {"Aliases": aliases}
+    names = _aliases(rec, ep)
+    pid = int(rec["State"].get("Pid") or 0)
+    try:
+        att = nets.attach(network, cid, f"/proc/{pid}/ns/net", ifname, ipv4_address=ipv4,
+                          aliases=names, **_names(rec))
+    except NetplugError as e:
+        raise netplug_error(e, f"network {network}: ") from e
+    return {"IPAddress": att.ip, "IPPrefixLen": att.prefixlen, "Gateway": att.gateway or "",
+            "MacAddress": att.mac, "Aliases": names}
+
+
+def disconnect(root: Path, rec: Record, network: str) -> None:
+    """``network disconnect`` of a running container."""
+    from pycompose.netplug import NetplugError, Networks
+
+    try:
+        Networks(root).detach(network, rec["Id"])
+    except NetplugError as e:
+        raise netplug_error(e, f"network {network}: ") from e
+
+
 def take_prepared(root: Path, rec: Record) -> Any:
     """A network namespace already wired into the default bridge for ``rec`` (netplug's
     spares.py), or None: the container's launcher joins it instead of making one, and

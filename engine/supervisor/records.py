@@ -128,6 +128,23 @@ def resolve_image(root: Path, ref: str) -> tuple[str, dict[str, Any], list[str]]
     return str(image.id), _image_config(image), [str(p) for p in image.lowerdirs()]
 
 
+def unpack_image(root: Path, req: CreateRequest) -> None:
+    """Unpack what the image of ``req`` has not unpacked yet (a pulled image's layers
+    are unpacked on first use: images/unpacking.py), so that create finds its layers.
+    Run in a worker thread, before create: it can take seconds. A missing image is
+    left for create to tell."""
+    if req.rootfs:
+        return
+    from ..images import ImageStore
+    from ..images.unpacking import ensure_image_unpacked
+
+    try:
+        image = ImageStore(root).resolve(req.image)
+    except NotFound:
+        return
+    ensure_image_unpacked(image)
+
+
 def _port_bindings(ports: list[PortBinding]) -> dict[str, list[dict[str, str]]]:
     """docker's HostConfig.PortBindings (a host range kept as ``8000-8010``)."""
     out: dict[str, list[dict[str, str]]] = {}

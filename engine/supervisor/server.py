@@ -42,7 +42,7 @@ from pycompose.util.plain import from_plain
 
 from ..api.requests import CreateRequest, ExecRequest
 from ..client import code_stamp
-from ..errors import Busy, EngineError, Internal, InvalidArgument, NotFound
+from ..errors import Busy, Conflict, EngineError, Internal, InvalidArgument, NotFound
 from . import net, rt
 from . import spec as S
 from .holder import Holder, Live
@@ -241,10 +241,13 @@ class Server:
         if op == "ping":
             await conn.send({"ok": True, "pid": os.getpid()})
         elif op == "create":
-            rec = h.create(_request(msg))
+            req = _request(msg)
+            await h.unpack_image(req)
+            rec = h.create(req)
             await conn.send({"ok": True, "id": rec["Id"]})
         elif op == "run":
             req = _request(msg)
+            await h.unpack_image(req)
             rec = h.create(req)
             try:
                 await self._start(conn, rec["Id"], msg, fds)
@@ -273,7 +276,15 @@ class Server:
             await conn.send({"ok": True, "id": cid})
         elif op == "wait":
             cid = self._resolve(msg["id"])
-            await conn.send({"ok": True, "code": await h.wait(cid)})
+            if msg.get("ack") or msg.get("condition"):
+                await self._wait(conn, cid, str(msg.get("condition") or "not-running"))
+            else:
+                await conn.send({"ok": True, "code": await h.wait(cid)})
+        elif op == "resize":
+            self._resize(self._resolve(msg["id"]), int(msg["rows"]), int(msg["cols"]))
+            await conn.send({"ok": True})
+        elif op == "attach":
+            await self._attach_input(conn, self._resolve(msg["id"]))
         elif op == "shutdown":
             # for tests and ``system`` commands: leave now if nothing is held
             if h.busy():
@@ -405,6 +416,110 @@ class Server:
         await conn.send({"ok": True, "id": cid, "pid": ex.pid})
         if not req.detach:
             await self._follow(conn, ex, {})
+
+
+    async def _until_left(self, conn: Conn, done: trio.Event) -> bool:
+        """Until ``done`` is set (True) or the client hangs up (False)."""
+        left = trio.Event()
+
+        async def watch() -> None:
+            while True:
+                m, fds = await conn.recv()
+                for fd in fds:
+                    os.close(fd)
+                if m is None or m.get("op") == "detach":
+                    left.set()
+                    return
+        async with trio.open_nursery() as n:
+            n.start_soon(watch)
+
+            async def either(ev: trio.Event) -> None:
+                await ev.wait()
+                n.cancel_scope.cancel()
+            n.start_soon(either, done)
+            n.start_soon(either, left)
+        return done.is_set()
+
+    async def _wait(self, conn: Conn, cid: str, condition: str) -> None:
+        """docker's wait conditions: ``not-running`` (at once if it is not running),
+        ``next-exit`` (the end of its next run, even one that has not started yet),
+        ``removed`` (once its record is gone, with its last exit code). The waiter
+        subscribes to the holder's events, then tells the client ``registered`` (the
+        Docker API sends its response head then: a start that follows cannot be
+        missed), then ``{"event": "exit", "code", "error"}`` once the condition holds."""
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidArgument(f'invalid condition: "{condition}"')
+        h = self.holder
+        rec = h.store.load(cid)
+        code = int(rec["State"].get("ExitCode") or 0)
+        if condition == "not-running" and cid not in h.live and \
+                rec["State"].get("Status") != "restarting":
+            await conn.send({"ok": True, "registered": True})
+            await conn.send({"event": "exit", "code": code, "error": ""})
+            return
+        done = trio.Event()
+        error = ""
+        with h.events.subscribe() as sub:
+            await conn.send({"ok": True, "registered": True})
+
+            async def watch() -> None:
+                nonlocal code, error
+                while True:
+                    ev = await sub.next()
+                    if ev.id != cid:
+                        continue
+                    if ev.action == "die":
+                        code = int(ev.attributes.get("exitCode") or 0)
+                        if condition != "removed":
+                            break
+                    elif ev.action == "destroy":
+                        if condition != "removed":
+                            error = "the container was removed before it exited"
+                        break
+                done.set()
+            async with trio.open_nursery() as n:
+                n.start_soon(watch)
+                if await self._until_left(conn, done):
+                    await conn.send({"event": "exit", "code": code, "error": error})
+                n.cancel_scope.cancel()
+
+    def _resize(self, cid: str, rows: int, cols: int) -> None:
+        """The terminal of a running container takes a new size (a container without
+        one has nothing to resize: docker's clients only ask for terminals)."""
+        import termios
+
+        live = self.holder.live.get(cid)
+        if live is None:
+            raise Conflict(f"Container {cid[:12]} is not running")
+        if live.pty_master is None or rows <= 0 or cols <= 0:
+            return
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(live.pty_master, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", rows, cols, 0, 0))
+
+    async def _attach_input(self, conn: Conn, cid: str) -> None:
+        """A running container's terminal for a new attached client's keyboard (its
+        output is in the log the client follows): ``{"event": "pty"}`` with a duplicate
+        of the master, then the exit status."""
+        live = self.holder.live.get(cid)
+        if live is None:
+            raise Conflict(f"Container {cid[:12]} is not running")
+        if live.pty_master is None:
+            raise Conflict(f"container {cid[:12]} has no terminal: the stdin of a "
+                           "container without one can only be attached before it starts")
+        await conn.send({"ok": True, "id": cid})
+        dup = os.dup(live.pty_master)
+        try:
+            await conn.send({"event": "pty"}, [dup])
+        finally:
+            os.close(dup)
+        if await self._until_left(conn, live.done):
+            code = live.code if live.code is not None else await self.holder.wait(cid)
+            await conn.send({"event": "exit", "code": code})
+
+
+#: docker's ``wait`` conditions
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
 
 def _request(msg: dict[str, Any]) -> CreateRequest:

@@ -70,7 +70,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("pycompose.cli.image", "Manage images"),
     "volume": ("pycompose.cli.volume", "Manage volumes"),
     "network": ("pycompose.cli.network", "Manage networks"),
-    "system": ("pycompose.cli.system", "Manage pycompose itself (df, prune)"),
+    "system": ("pycompose.cli.system", "Manage pycompose itself (df, service: the "
+               "Docker Engine API)"),
     "runtime": ("pycompose.cli.runtime", "An OCI runtime in runc's shape (create, start, ...)"),
     "login": ("pycompose.cli.registry", "Log in to a registry"),
     "logout": ("pycompose.cli.registry", "Log out from a registry"),
@@ -252,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_help(gp)
         return 0 if gargs.help else 2
     command, cmd_argv = rest[0], rest[1:]
+    from .apiservice import wake
+
+    wake(rest)  # the Docker API service of this root, if it exited idle
     if command in WORKER_COMMANDS and not gargs.help and "-h" not in cmd_argv and \
             "--help" not in cmd_argv:
         from . import worker

@@ -172,6 +172,26 @@ class _Prefixed:
         return False
 
 
+def ensure_built(project: Any, engine: Any, names: list[str], policy: str) -> None:
+    """Build what ``names`` need before compose creates their containers (``run``,
+    ``create``): by ``policy`` (``always``: --build, ``never``: --no-build, else the
+    missing images); the progress on stderr."""
+    import trio
+
+    from pycompose.compose import build as B
+    from pycompose.compose import translate as T
+
+    every = project.all_services()
+    images = {T.image_of(project, n, every[n]): engine.image_id(T.image_of(project, n,
+                                                                             every[n]))
+              for n in names}
+    todo = B.plan_builds(project, names, images, policy)
+    if todo:
+        trio.run(lambda: B.build_services(project, todo, B.BuildOptions(),
+                                          ServiceProgress(sys.stderr),
+                                          root=getattr(engine, "root", None)))
+
+
 def compose_build(args: argparse.Namespace) -> int:
     """``pycompose build [SERVICE...]``: the project's services with ``build:``, all at
     once, as docker compose builds them."""

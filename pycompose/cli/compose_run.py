@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     engine = C.engine(args)
     deps = [s for s in P.selected_services(project, [args.service], True)
             if s != args.service]
+    from .build import ensure_built
+
+    ensure_built(project, engine, [args.service], "always" if args.build else "missing")
     progress = C.progress(args)
     try:
         with C.project_lock(project.name):
@@ -203,7 +206,9 @@ def create(args: argparse.Namespace) -> int:
     project = C.load_project(args)
     opts = O.UpOptions(services=args.services, detach=True, no_start=True,
                        force_recreate=args.force_recreate, no_recreate=args.no_recreate,
-                       remove_orphans=args.remove_orphans, scale=parse_scale(args.scale))
+                       remove_orphans=args.remove_orphans, scale=parse_scale(args.scale),
+                       build="always" if args.build else "never" if args.no_build
+                       else "missing")
     if C.dry_run(args):
         from .compose_dry import dry_up
 
@@ -211,7 +216,10 @@ def create(args: argparse.Namespace) -> int:
     progress = C.progress(args)
     try:
         with C.project_lock(project.name):
-            trio.run(O.up, project, C.engine(args), opts, progress)
+            from .build import ServiceProgress
+
+            trio.run(lambda: O.up(project, C.engine(args), opts, progress,
+                                  on_build=ServiceProgress(sys.stderr)))
     finally:
         close(progress)
     return 0

@@ -68,8 +68,10 @@ def _refuse(message: str) -> Exception:
 
 
 def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
-               quiet: bool = False, out: TextIO | None = None) -> list[PulledImage]:
-    """Pull with progress on ``out`` (stdout); the pulled images."""
+               quiet: bool = False, out: TextIO | None = None,
+               unpack: bool = False) -> list[PulledImage]:
+    """Pull with progress on ``out`` (stdout); the pulled images. ``unpack``: the
+    layers too, now (the image runs next), rather than on first use."""
     from pycompose.cli.progress import ProgressView
     from pycompose.engine.api.registry import Platform, PullRequest, pull_image
 
@@ -79,7 +81,7 @@ def pull_image(ref: str, *, platform: str | None = None, all_tags: bool = False,
     if not quiet and not all_tags and "@" not in ref and \
             ":" not in ref.rsplit("/", 1)[-1]:
         print("Using default tag: latest", file=out)
-    result = pull_image(PullRequest(ref, plat, all_tags), progress=view)
+    result = pull_image(PullRequest(ref, plat, all_tags, unpack), progress=view)
     view.flush()
     if not quiet:
         from pycompose.engine.api.images import parse_reference as parse
@@ -195,5 +197,5 @@ def ensure_image(ref: str, policy: str, out: TextIO | None = None) -> None:
 
         name = parse(ref).familiar()  # a bad name is refused here, before any pull
         print(f"Unable to find image '{name}' locally", file=out)
-    pull_image(ref, out=out)
+    pull_image(ref, out=out, unpack=True)
 

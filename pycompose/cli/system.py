@@ -24,6 +24,9 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     s.add_argument("-v", "--verbose", action="store_true", help="one line per object")
     s.add_argument("--format", help="'table' (default) or 'json'")
     s.set_defaults(handler=cmd_df)
+    from .apiservice import register as register_service
+
+    register_service(sub)
 
 
 @dataclass

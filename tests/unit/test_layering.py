@@ -17,6 +17,9 @@ FORBIDDEN = {
     "netplug": ["pycompose.compose", "pycompose.engine", "pycompose.cli", "pycompose.kube"],
     "compose": ["pycompose.cli", "pycompose.kube"],
     "kube": ["pycompose.cli"],
+    # the Docker Engine API service is a front end: the engine's face and util only
+    "dockerapi": ["pycompose.compose", "pycompose.cli", "pycompose.kube",
+                  "pycompose.netplug"],
 }
 
 
@@ -66,11 +69,11 @@ def test_every_package_is_installed() -> None:
     present = {"pycompose"}
     for top, dotted in [("pycompose", "pycompose"), ("compose", "pycompose.compose"),
                         ("engine", "pycompose.engine"), ("netplug", "pycompose.netplug"),
-                        ("kube", "pycompose.kube")]:
+                        ("kube", "pycompose.kube"), ("dockerapi", "pycompose.dockerapi")]:
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top).parts
             if top == "pycompose" and rel and rel[0] in {"compose", "engine", "netplug",
-                                                         "kube"}:
+                                                         "kube", "dockerapi"}:
                 continue  # the symlinks to the three layers
             present.add(".".join([dotted, *rel]))
     assert present == declared
@@ -78,7 +81,8 @@ def test_every_package_is_installed() -> None:
 
 #: the engine's face: what front ends may import of the engine
 FACE = ("pycompose.engine.api", "pycompose.engine.errors")
-FRONT_ENDS = {"compose": "compose", "pycompose/cli": "pycompose/cli", "kube": "kube"}
+FRONT_ENDS = {"compose": "compose", "pycompose/cli": "pycompose/cli", "kube": "kube",
+              "dockerapi": "dockerapi"}
 #: the engine's modules that may import netplug (its narrow door)
 NETPLUG_DOORS = {"engine/networks.py", "engine/supervisor/net.py", "engine/api/requests.py",
                  "engine/api/networks.py"}
@@ -111,3 +115,25 @@ def test_netplug_is_reached_through_a_narrow_door() -> None:
                     and rel not in NETPLUG_DOORS:
                 bad.append(f"{rel}:{lineno} imports {name}")
     assert not bad, "netplug imported outside its doors:\n" + "\n".join(bad)
+
+
+def test_the_docker_api_service_reaches_only_the_face() -> None:
+    """dockerapi/ is a front end: of pycompose it imports the engine's face, util and
+    the root's version and error base, nothing else; only the CLI imports it."""
+    allowed = ("pycompose.engine.api", "pycompose.engine.errors", "pycompose.util",
+               "pycompose.dockerapi")
+    bad = []
+    for path in _files("dockerapi"):
+        for lineno, name in imported_modules(path):
+            if not name.startswith("pycompose"):
+                continue
+            if name in ("pycompose", "pycompose.errors", "pycompose.__version__",
+                        "pycompose.errors.PycomposeError") or name.startswith(allowed):
+                continue
+            bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+    for folder in ("engine", "compose", "netplug", "kube"):
+        for path in _files(folder):
+            for lineno, name in imported_modules(path):
+                if name.startswith("pycompose.dockerapi"):
+                    bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+    assert not bad, "the Docker API service's layering broken:\n" + "\n".join(bad)

@@ -96,6 +96,9 @@ def test_up_builds_what_is_missing_and_obeys_build_flags(builder: Builder,
     s.write("services:\n  app:\n    build: .\n  cached:\n    image: busybox\n"
             "    command: [sleep, '60']\n")
     try:
+        r = s("run", "--rm", "app", "cat", "/v")  # run builds a missing image too
+        assert r.returncode == 0 and r.stdout == "v1\n", r.stderr
+        assert s("down", "--rmi", "local").returncode == 0
         r = s("up", "-d", "--no-build")
         assert r.returncode != 0  # the image is missing and must not be built
         r = s("up", "-d")

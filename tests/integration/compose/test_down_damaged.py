@@ -5,8 +5,6 @@ project's namespace and links (found by name), saying which file is damaged."""
 
 from __future__ import annotations
 
-import json
-
 from pctest.leaks import snapshot
 from pctest.stack import Stack
 
@@ -29,13 +27,14 @@ def _project_objects(stack: Stack) -> list[str]:
     supervisor, its spare launcher and its log keeper linger: not the project's)."""
     snap = snapshot(_marks(stack))
     procs = [p for p in snap.processes if not any(
-        s in p for s in ("pycompose.engine.supervisor", "runtime.warm", "logs.keeper"))]
+        s in p for s in ("pycompose.engine.supervisor", "runtime.warm", "logs.keeper",
+                         "cli.worker"))]
     nets = [n for n in snap.netns if "-p-" in n]
     return sorted([*nets, *snap.cgroups, *procs])
 
 
 def _ids(stack: Stack) -> list[str]:
-    return [r["ID"] for r in json.loads(stack.ok("ps", "-a", "--format", "json"))]
+    return [r["ID"] for r in stack.ps("-a")]
 
 
 def test_down_removes_a_container_whose_record_is_damaged(stack: Stack) -> None:
@@ -84,9 +83,9 @@ def test_ps_after_a_killed_supervisor_never_shows_a_dead_container_up(stack: Sta
     sup = int((stack.root / "supervisor.lock").read_text().split()[0])
     os.kill(sup, signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)
-    rows = {r["Service"]: r for r in json.loads(stack.ok("ps", "-a", "--format", "json"))}
+    rows = {r["Service"]: r for r in stack.ps("-a")}
     assert rows["b"]["State"] == "exited", rows["b"]
     assert "Up" not in rows["b"]["Status"]
     assert rows["a"]["State"] == rows["c"]["State"] == "running"
-    running = {r["Service"] for r in json.loads(stack.ok("ps", "--format", "json"))}
+    running = {r["Service"] for r in stack.ps()}
     assert running == {"a", "c"}

@@ -25,7 +25,7 @@ TEN = "services:\n" + "".join(
 ) + "volumes:\n  data0: {}\n  data1: {}\n"
 
 #: what lingers between commands and is the state root's, not the project's
-LINGERING = ("pycompose.engine.supervisor", "runtime.warm", "logs.keeper")
+LINGERING = ("pycompose.engine.supervisor", "runtime.warm", "logs.keeper", "cli.worker")
 
 
 def _left(stack: Stack) -> list[str]:
@@ -59,7 +59,7 @@ def _killed(stack: Stack, after: float, *args: str) -> None:
 
 
 def _running(stack: Stack) -> int:
-    return len(json.loads(stack.ok("ps", "--format", "json")))
+    return len(stack.ps())
 
 
 def _points(takes: float) -> list[float]:

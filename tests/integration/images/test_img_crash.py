@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pctest.cli import PYCOMPOSE, run
+from pctest.engine import engine  # noqa: F401  (a fixture)
 
 from pycompose.engine.images import ImageStore
 
@@ -75,16 +77,30 @@ def test_concurrent_imports_all_land(store: ImageStore, busybox_tar: Path) -> No
     assert os.listdir(store.tmp) == []
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_lost_link_is_repaired_and_a_lost_layer_is_named(store: ImageStore, busybox) -> None:
     link = Path(busybox.lowerdirs()[0])
     target = os.readlink(link)
     link.unlink()
     assert busybox.lowerdirs()[0] == str(link) and os.readlink(link) == target
-    layer = store.layer_dir(busybox.chain_ids[0])
+    chain = busybox.chain_ids[0]
+    layer = store.layer_dir(chain)
     away = store.root.parent / "moved-away"  # not in tmp/: recover() would take it
     layer.rename(away)
+    # a lost unpacked layer whose blob is kept is unpacked again on first use
+    r = run(["container", "run", "--rm", "busybox", "true"])
+    assert r.returncode == 0, r.stderr
+    assert store.has_layer(chain)
+    # with its blob gone too, the layer is named
+    import shutil
+    shutil.rmtree(layer)
+    blob = store.blob_path(busybox.layers[0].digest)
+    blob_away = store.root.parent / "blob-away"
+    blob.rename(blob_away)
     try:
-        r = run(["image", "inspect", "busybox"])
-        assert r.returncode != 0 and "is missing from the store" in r.stderr
+        r = run(["container", "run", "--rm", "busybox", "true"])
+        assert r.returncode != 0 and "is missing from the" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
     finally:
+        blob_away.rename(blob)
         away.rename(layer)

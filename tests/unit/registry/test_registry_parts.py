@@ -1,8 +1,9 @@
-"""The small parts: the trio-to-thread pipe a layer streams through, the crash-safe
+"""The small parts: the file a blob is fetched into, the lock per blob, the crash-safe
 version log, and the progress view (live bars on a terminal, plain lines otherwise)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -14,59 +15,38 @@ import trio
 from pycompose.cli.progress import ProgressView
 from pycompose.engine.images import versions
 from pycompose.engine.images.store import ImageStore
-from pycompose.engine.registry.pipe import Pipe, ReaderGone, WriterFailed
+from pycompose.engine.registry.fetch import BlobFile, blob_lock
 from pycompose.engine.registry.types import ImageMessage, LayerProgress
 
 
-async def test_pipe_carries_bytes_to_a_thread_with_backpressure() -> None:
-    pipe = Pipe(limit=1000)
-    data = os.urandom(50_000)
-
-    def reader() -> bytes:
-        out = bytearray()
-        while chunk := pipe.read(777):
-            out += chunk
-        return bytes(out)
-
-    async with trio.open_nursery() as n:
-        got: list[bytes] = []
-
-        async def consume() -> None:
-            got.append(await trio.to_thread.run_sync(reader))
-
-        n.start_soon(consume)
-        for i in range(0, len(data), 300):
-            await pipe.write(data[i:i + 300])
-        pipe.close()
-    assert got == [data] and pipe.consumed == len(data)
+async def test_a_blob_file_hashes_what_it_writes(tmp_path: Path) -> None:
+    data = os.urandom(300_000)
+    blob = BlobFile(tmp_path / "b")
+    for i in range(0, len(data), 70_000):
+        blob.write(data[i:i + 70_000])
+    digest = await blob.finish()
+    assert digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "b").read_bytes() == data and blob.size == len(data)
+    assert blob.head == data[:8]
+    assert oct((tmp_path / "b").stat().st_mode & 0o777) == "0o600"
+    blob.close()  # again: nothing to close
 
 
-async def test_pipe_failures_reach_the_other_side() -> None:
-    pipe = Pipe(limit=10)
-    await pipe.write(b"abc")
-    pipe.fail()
-    assert pipe.read(2) == b"ab"  # what was written before still arrives
-    assert pipe.read(5) == b"c"
-    with pytest.raises(WriterFailed):
-        pipe.read(1)
-    pipe2 = Pipe(limit=10)
-    pipe2.reader_done()
-    with pytest.raises(ReaderGone):
-        await pipe2.write(b"x")
+async def test_one_blob_lock_at_a_time_and_its_file_goes(tmp_path: Path) -> None:
+    order: list[str] = []
 
-
-async def test_pipe_read_all() -> None:
-    pipe = Pipe()
-
-    async def feed() -> None:
-        for part in (b"a", b"bc", b"def"):
-            await pipe.write(part)
-            await trio.sleep(0.001)
-        pipe.close()
+    async def holder(name: str) -> None:
+        async with blob_lock(tmp_path, "sha256:" + "a" * 64):
+            order.append(f"{name} in")
+            await trio.sleep(0.05)
+            order.append(f"{name} out")
 
     async with trio.open_nursery() as n:
-        n.start_soon(feed)
-        assert await trio.to_thread.run_sync(pipe.read) == b"abcdef"
+        n.start_soon(holder, "one")
+        await trio.sleep(0.01)
+        n.start_soon(holder, "two")
+    assert order == ["one in", "one out", "two in", "two out"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_version_log_survives_a_torn_line(tmp_path: Path) -> None:

@@ -1,0 +1,82 @@
+"""docker's words for durations and container states, for every front end that shows
+them (the Docker API's ``Status`` field, the CLI's STATUS column).
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+
+def human_duration(seconds: float) -> str:
+    """go-units' HumanDuration: ``Less than a second``, ``3 seconds``, ``About a
+    minute``, ``2 hours``, ``3 days``..."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def _seconds(ts: str) -> float:
+    if not ts or ts.startswith("0001"):
+        return 0.0
+    base, _, frac = ts.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + \
+        (float("0." + frac[:9]) if frac else 0.0)
+
+
+def state_text(state: Mapping[str, Any], now: float | None = None) -> str:
+    """docker's ``State.String()``: ``Up 3 seconds (healthy)``, ``Up 1 minute
+    (Paused)``, ``Exited (0) 2 seconds ago``, ``Restarting (1) 1 second ago``,
+    ``Created``."""
+    now = time.time() if now is None else now
+    status = str(state.get("Status") or "created")
+    code = state.get("ExitCode") or 0
+    if status in ("running", "paused"):
+        up = f"Up {human_duration(now - _seconds(str(state.get('StartedAt') or '')))}"
+        if status == "paused":
+            return f"{up} (Paused)"
+        health = (state.get("Health") or {}).get("Status")
+        if health == "starting":
+            return f"{up} (health: starting)"
+        return f"{up} ({health})" if health and health != "none" else up
+    if status == "restarting":
+        return f"Restarting ({code}) " \
+               f"{human_duration(now - _seconds(str(state.get('FinishedAt') or '')))} ago"
+    if status == "removing":
+        return "Removal In Progress"
+    if status == "dead":
+        return "Dead"
+    if status == "exited":
+        finished = _seconds(str(state.get("FinishedAt") or ""))
+        if not finished:
+            return f"Exited ({code})"
+        return f"Exited ({code}) {human_duration(now - finished)} ago"
+    return "Created"
