@@ -15,7 +15,6 @@ path (that close is the ~10-20 ms wait).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import subprocess
@@ -49,11 +48,18 @@ class _Lib:
 def _load() -> ctypes.CDLL | None:
     if os.environ.get("PYCOMPOSE_NFT_LIB") == "0":
         return None
-    name = ctypes.util.find_library("nftables") or "libnftables.so.1"
-    try:
-        lib = ctypes.CDLL(name, use_errno=True)
+    try:  # by its soname first: find_library runs ``ldconfig -p`` (~5-150 ms)
+        lib = ctypes.CDLL("libnftables.so.1", use_errno=True)
     except OSError:
-        return None
+        from ctypes.util import find_library  # (~15 ms of imports: only when needed)
+
+        name = find_library("nftables")
+        if name is None:
+            return None
+        try:
+            lib = ctypes.CDLL(name, use_errno=True)
+        except OSError:
+            return None
     p, s, u = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32
     lib.nft_ctx_new.restype, lib.nft_ctx_new.argtypes = p, [u]
     lib.nft_ctx_free.restype, lib.nft_ctx_free.argtypes = None, [p]
