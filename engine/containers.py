@@ -238,12 +238,16 @@ class ContainerStore:
                 rec["Name"] = "/" + name
             return self.update(cid, change)
 
-    def update(self, cid: str, change: Callable[[Record], None]) -> Record:
-        """Apply ``change`` to the record under its lock and store it atomically."""
+    def update(self, cid: str, change: Callable[[Record], None], *,
+               sync: bool = True) -> Record:
+        """Apply ``change`` to the record under its lock and store it atomically.
+        ``sync=False`` for the run-time state a power loss makes moot (running, exited,
+        health, paused: after a reboot nothing runs, and the records are reconciled):
+        no data sync, each of which is a wait on the journal (fs.atomic_write)."""
         with self.lock(cid):
             rec = self.load(cid)
             change(rec)
-            atomic_write_json(self._state(cid), rec)
+            atomic_write_json(self._state(cid), rec, sync=sync)
             return rec
 
     def set_state(self, cid: str, **fields: Any) -> Record:

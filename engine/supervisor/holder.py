@@ -200,7 +200,8 @@ class Holder:
             code = 127 if isinstance(e, CommandNotFound) else \
                 126 if isinstance(e, CannotExecute) else 128
             try:  # a full disk fails this too: the first error is the one to report
-                self.store.update(cid, lambda r: CR(r).mark_start_failed(code, msg))
+                self.store.update(cid, lambda r: CR(r).mark_start_failed(code, msg),
+                                  sync=False)
             except (OSError, EngineError) as e2:
                 log.warning("recording the failed start of %s: %s", cid[:12], e2)
             raise
@@ -213,7 +214,7 @@ class Holder:
 
         def mark(r: Record) -> None:
             CR(r).mark_running(live.pid, rt.process_start_time(live.pid), settings)
-        rec = self.store.update(cid, mark)
+        rec = self.store.update(cid, mark, sync=False)
         self.live[cid] = live
         self.events.publish("start", cid, rec)
         self._spawn(self._watch, live)
@@ -229,7 +230,7 @@ class Holder:
             def changed(status: str, now: Record) -> None:
                 self.events.publish(f"health_status: {status}", cid, now)
             self._spawn(health.run_checks, live.done, probe,
-                        partial(self.store.update, cid), argv, hc,
+                        partial(self.store.update, cid, sync=False), argv, hc,
                         lambda: live.paused, changed)
         return live
 
@@ -319,7 +320,7 @@ class Holder:
         try:
             rec = self.store.update(live.cid, lambda r: CR(r).mark_exited(
                 code, oom_killed=oom, error="" if live.child else
-                "exit status unknown: the supervisor holding it was restarted"))
+                "exit status unknown: the supervisor holding it was restarted"), sync=False)
         except (NotFound, Damaged) as e:  # removed, or left for rm -f to find by id
             if isinstance(e, Damaged):
                 log.warning("container %s exited (%d): %s", live.cid[:12], code, e)
@@ -412,7 +413,7 @@ class Holder:
                                f"{'already paused' if paused else 'not paused'}")
             await trio.to_thread.run_sync(rt.freeze, live.spec, paused)
             live.paused = paused
-            rec = self.store.update(cid, lambda r: CR(r).mark_paused(paused))
+            rec = self.store.update(cid, lambda r: CR(r).mark_paused(paused), sync=False)
             self.events.publish("pause" if paused else "unpause", cid, rec)
 
     def _thaw(self, live: Live) -> None:
@@ -421,7 +422,7 @@ class Holder:
             rt.freeze(live.spec, False)
         live.paused = False
         with contextlib.suppress(NotFound):
-            self.store.update(live.cid, lambda r: CR(r).mark_paused(False))
+            self.store.update(live.cid, lambda r: CR(r).mark_paused(False), sync=False)
 
     async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
         async with self.lock(cid):
