@@ -44,6 +44,7 @@ Record = dict[str, Any]
 IDENTITY = "identity.json"
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_HEX = re.compile(r"[0-9a-f]+")
 
 _ADJECTIVES = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen",
                "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty"]
@@ -163,11 +164,15 @@ class ContainerStore:
         return out
 
     def resolve(self, ref: str) -> str:
-        """Full id of the container named ``ref``: exact name, full id, or a unique id
-        prefix (docker's order)."""
+        """Full id of the container named ``ref``: full id, exact name, or a unique id
+        prefix (docker's order: its daemon looks the full id up first). A full id is
+        answered without reading any record (compose and the engine's face name
+        containers by id: reading every record for each was O(containers) a request)."""
         ref = ref.lstrip("/")
         if not ref:
             raise NotFound("No such container: (empty name)")
+        if len(ref) == 64 and _HEX.fullmatch(ref) and self._state(ref).exists():
+            return ref
         records = self.list()
         for r in records:
             if r["Name"].lstrip("/") == ref:
