@@ -130,10 +130,15 @@ class Holder:
         """Before create: unpack the image's layers a pull left packed, in a thread."""
         await trio.to_thread.run_sync(records.unpack_image, self.root, req)
 
-    def create(self, req: CreateRequest) -> Record:
-        rec = records.new_record(self.root, req)
-        made = self.store.create(rec, req.name,
-                                 lambda r: records.attach_storage(self.root, r))
+    async def create(self, req: CreateRequest) -> Record:
+        """The record, made in a worker thread: its first write is synced and the
+        name check reads every record; on the trio thread, 30 creates at once were
+        handled one after the other, and every other request waited behind them."""
+        def make() -> Record:
+            rec = records.new_record(self.root, req)
+            return self.store.create(rec, req.name,
+                                     lambda r: records.attach_storage(self.root, r))
+        made = await trio.to_thread.run_sync(make)
         self.events.publish("create", made["Id"], made)
         return made
 
@@ -466,7 +471,9 @@ class Holder:
             rec: Record | None = None
             with contextlib.suppress(Damaged):
                 rec = self.store.load(cid)  # NotFound when it is gone
-            self._remove_files(cid, volumes=volumes)
+            # blocking (a state write, a tree to delete): off the trio thread, so that
+            # a down's removals go at once
+            await trio.to_thread.run_sync(partial(self._remove_files, cid, volumes=volumes))
             self.events.publish("destroy", cid, rec)
 
     def _remove_files(self, cid: str, *, volumes: bool) -> None:
