@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pycompose.util.fs import atomic_write_json, locked, read_json
+from pycompose.util.fs import atomic_write_json, fsync_dir, fsync_file, locked, read_json
 from pycompose.util.paths import private_dir
 
 from .errors import Conflict, Damaged, InvalidArgument, NotFound
@@ -193,7 +193,23 @@ class ContainerStore:
                prepare: Callable[[Record], None] | None = None) -> Record:
         """Store a new record under a unique name (random if ``name`` is None).
         ``prepare`` completes it (it knows its id then) before the one write; if it
-        raises, nothing is left."""
+        raises, nothing is left. The record is synced (with its folder's entry) after
+        the store's lock is let go, before this returns: the lock only keeps names
+        unique, and 30 creates at once each held it across two or three syncs."""
+        record = self._create(record, name, prepare)
+        cdir = self.path(record["Id"])
+        try:
+            fsync_file(self._state(record["Id"]))
+            fsync_dir(cdir)
+            fsync_dir(self.dir)
+        except BaseException:
+            with self._store_lock():
+                shutil.rmtree(cdir, ignore_errors=True)
+            raise
+        return record
+
+    def _create(self, record: Record, name: str | None,
+                prepare: Callable[[Record], None] | None) -> Record:
         with self._store_lock():
             taken = {r["Name"].lstrip("/") for r in self.list()}
             if name is None:
@@ -217,7 +233,7 @@ class ContainerStore:
             try:
                 if prepare is not None:
                     prepare(record)
-                atomic_write_json(self._state(cid), record)
+                atomic_write_json(self._state(cid), record, sync=False, sync_new=False)
                 _write_identity(cdir / IDENTITY, record)
             except BaseException:
                 shutil.rmtree(cdir, ignore_errors=True)
