@@ -1,9 +1,16 @@
 """Run opencontainers/runtime-tools' validation tests against runc and pycompose's OCI
 runtime side by side, and print the ok / not ok counts of each.
 
-The suite is NOT built here: build it by hand from the upstream sources (runtime-tools
-at commit 260e151 builds with Debian's Go 1.19, vendored modules: ``make runtimetest
-validation-executables``) in a folder of your own, and give that folder::
+Build the suite from its sources and run it (runtime-tools at commit 260e151 builds with
+Debian's Go 1.19, ``apt-get install golang-go``, from its vendored modules, offline)::
+
+    python bench/oci_validation.py --build-from https://github.com/opencontainers/runtime-tools
+    python bench/oci_validation.py --build-from /path/to/a/clone/or/mirror [--suite DIR]
+
+``--build-from`` clones that repository at ``--commit`` (260e151) into ``--suite`` (by
+default a folder under /var/tmp kept for the next run: an unchanged build is reused) and
+runs ``make runtimetest validation-executables`` there with ``GOFLAGS=-mod=vendor``.
+Or give a suite built by hand::
 
     python bench/oci_validation.py --suite /tmp/runtime-tools [--runtimes runc,pycompose]
         [--only NAME,...] [--out DIR] [--jobs N]
@@ -60,10 +67,41 @@ def run_one(suite: Path, test: Path, runtime: str, out: Path, timeout: float
     return name, ok, bad, time.monotonic() - t0
 
 
+COMMIT = "260e151"
+
+
+def build_suite(source: str, suite: Path, commit: str) -> None:
+    """Clone ``source`` at ``commit`` into ``suite`` (unless it is that checkout already)
+    and build the runtimetest binary and the validation tests with Debian's Go."""
+    go = shutil.which("go")
+    if not go:
+        raise SystemExit("go not found: apt-get install golang-go (Debian 12's 1.19 builds it)")
+    head = subprocess.run(["git", "-C", str(suite), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() if (suite / ".git").exists() else ""
+    if not head.startswith(commit):
+        if suite.exists():
+            shutil.rmtree(suite)
+        subprocess.run(["git", "clone", "-q", source, str(suite)], check=True)
+        subprocess.run(["git", "-C", str(suite), "checkout", "-q", commit], check=True)
+    env = dict(os.environ, GOFLAGS="-mod=vendor", GOCACHE=str(suite / ".gocache"),
+               GOPATH=str(suite / ".gopath"), GO111MODULE="on")
+    t0 = time.monotonic()
+    p = subprocess.run(["make", "runtimetest", "validation-executables"], cwd=suite, env=env,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"building runtime-tools in {suite} failed:\n{p.stdout[-2000:]}"
+                         f"{p.stderr[-2000:]}")
+    print(f"built runtime-tools {commit} in {suite} ({time.monotonic() - t0:.0f} s)",
+          flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default=os.environ.get("OCI_VALIDATION_DIR"),
                     help="built runtime-tools checkout ($OCI_VALIDATION_DIR)")
+    ap.add_argument("--build-from", default=None, metavar="GIT",
+                    help="clone runtime-tools from GIT (a URL or a local clone) and build it")
+    ap.add_argument("--commit", default=COMMIT, help="the runtime-tools commit to build")
     ap.add_argument("--runtimes", default="runc,pycompose",
                     help="comma list: runc, pycompose, or paths")
     ap.add_argument("--only", default="", help="comma list of test names")
@@ -71,9 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="tests run at once")
     ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args(argv)
-    if not args.suite:
-        ap.error("--suite (or OCI_VALIDATION_DIR) is required: build runtime-tools by hand")
-    suite = Path(args.suite).absolute()
+    if args.build_from:
+        suite = Path(args.suite or f"/var/tmp/pycompose-runtime-tools-{args.commit}").absolute()
+        build_suite(args.build_from, suite, args.commit)
+    elif not args.suite:
+        ap.error("--build-from GIT or --suite DIR (or OCI_VALIDATION_DIR) is required")
+    else:
+        suite = Path(args.suite).absolute()
     tests = sorted(suite.glob("validation/*/*.t"))
     if not (suite / "runtimetest").exists() or not tests:
         ap.error(f"{suite}: no runtimetest or validation/*/*.t: build the suite first")

@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from pycompose.engine.api import EngineError
-
+from ..engine.api import EngineError
 from .execute import Progress, Seam, _thread, stop_all
 from .orchestrate import service_label, up
 from .plan import UpOptions
 
 if TYPE_CHECKING:
-    from pycompose.engine.api import ContainerRecord
-
+    from ..engine.api import ContainerRecord
     from .model import Project
 
 
@@ -38,7 +36,7 @@ async def follow_logs(engine: Seam, recs: list[ContainerRecord],
     in ns since the epoch), across rotated files. ``colour``: each service's prefix in
     its ANSI colour, aligned; ``on_exit`` hears of each container that exits (with its
     final record) while followed."""
-    from pycompose.engine.api import logs as L
+    from ..engine.api import logs as L
 
     width = max((len(service_label(r)) for r in recs), default=0)
     services = list(dict.fromkeys(r.labels.get("com.docker.compose.service", r.name)

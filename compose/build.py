@@ -27,8 +27,7 @@ from . import translate as T
 from .errors import ComposeError
 
 if TYPE_CHECKING:
-    from pycompose.engine.api.build import BuildRequest, Event
-
+    from ..engine.api.build import BuildRequest, Event
     from .model import Project, Service
 
 #: ``up``'s build policies: ``--build``, ``--no-build``, and the default
@@ -69,7 +68,7 @@ def to_request(project: Project, name: str, svc: Service, opts: BuildOptions
                ) -> BuildRequest:
     """The engine's build request for service ``name`` (paths are absolute already:
     the loader resolved them against the project directory)."""
-    from pycompose.engine.api.build import BuildRequest, Secret
+    from ..engine.api.build import BuildRequest, Secret
 
     b = svc.build
     environ = opts.environ if opts.environ is not None else \
@@ -113,7 +112,7 @@ def to_request(project: Project, name: str, svc: Service, opts: BuildOptions
         for ip in ips:
             req.extra_hosts.append(f"{host}:{ip}")
     if b.platforms:
-        from pycompose.engine.api.build import host_platform_name
+        from ..engine.api.build import host_platform_name
 
         here = host_platform_name()
         if here not in b.platforms:
@@ -175,7 +174,7 @@ async def build_services(project: Project, names: Iterable[str], opts: BuildOpti
     it had running)."""
     import trio
 
-    from pycompose.engine.api.build import build
+    from ..engine.api.build import build
 
     every = project.all_services()
     todo = [n for n in dict.fromkeys(names) if buildable(every[n])]
@@ -198,8 +197,8 @@ async def build_services(project: Project, names: Iterable[str], opts: BuildOpti
 def remove_image(engine: Any, ref: str) -> str:
     """``down --rmi``: remove one image reference; "" when there was none, else what
     happened (``Removed``, or why it was kept)."""
-    from pycompose.engine.api import Conflict, NotFound
-    from pycompose.engine.api.images import ImageStore, remove
+    from ..engine.api import Conflict, NotFound
+    from ..engine.api.images import ImageStore, remove
 
     try:
         remove(ImageStore(engine.root), ref)

@@ -22,21 +22,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from pycompose.engine.api import NotFound
-
+from ..engine.api import NotFound
 from . import translate as T
 from .errors import ComposeError
 from .plan import Action, ContainerStep, Dependency, DownPlan, UpOptions, UpPlan
 
 if TYPE_CHECKING:
-    from pycompose.engine.api import (
+    from ..engine.api import (
         ContainerRecord,
         CreateRequest,
         ExecRequest,
         NetworkInfo,
         NetworkSpec,
     )
-
     from .model import Project
 
 #: ``up --wait``: how long a container without a healthcheck must keep running.
@@ -144,7 +142,7 @@ class Up:
     # -- networks and volumes ----------------------------------------------------------
     async def resources(self) -> None:
         """The plan's networks and volumes (``run`` calls this alone)."""
-        from pycompose.engine.api import NetworkSpec
+        from ..engine.api import NetworkSpec
 
         for r in self.plan.networks:
             if r.action == "external":
@@ -329,7 +327,7 @@ def _named(e: Exception, service: str) -> Exception:
 async def wait_condition(engine: Seam, cid: str, dep: Dependency, progress: Progress) -> None:
     """Until container ``cid`` of ``dep`` meets ``dep.condition``; ComposeError when it
     cannot any more (it exited, it is unhealthy, it has no healthcheck)."""
-    from pycompose.engine.api import Health
+    from ..engine.api import Health
 
     if dep.condition == "service_completed_successfully":
         code = await _thread(engine.wait, cid)
@@ -373,7 +371,7 @@ async def wait_ready(engine: Seam, cid: str, may_complete: bool, progress: Progr
     """``up --wait``: running, and healthy when it has a healthcheck. A container that
     exits is fine only if another service waits for it to complete (an init container),
     as docker compose decides."""
-    from pycompose.engine.api import Health
+    from ..engine.api import Health
 
     running_since: float | None = None
     while True:
@@ -413,7 +411,7 @@ async def run_hooks(engine: Seam, project: Project | None, service: str | None, 
     hooks = getattr(svc, which, None) if svc is not None else None
     if not hooks:
         return
-    from pycompose.engine.api import EngineError, ExecRequest
+    from ..engine.api import EngineError, ExecRequest
 
     for hook in hooks:
         req = ExecRequest(cmd=list(hook.command or []), user=hook.user or "",
@@ -465,7 +463,7 @@ async def run_down(project: Project, engine: Seam, plan: DownPlan, *,
         except NotFound:
             continue
         except Exception as e:  # still used by an orphan: keep it, say why
-            from pycompose.engine.api import EngineError
+            from ..engine.api import EngineError
 
             if not isinstance(e, EngineError):
                 raise

@@ -269,7 +269,12 @@ def _write_scalar(out: _Out, s: str, indent: int, key: bool, width: int,
         out.put("'")
         return
     if style == "literal":
-        hints = "|" + (str(step) if s[0] == " " else "")
+        # an indentation hint when the first line starts with a space or is empty (a
+        # reader would take the indentation from the next line that has text), as
+        # libyaml's emitter writes it; also when it starts with a tab, where go-yaml
+        # writes none and its own reader (and libyaml's) then refuses the tab as
+        # indentation: there the output that reads back wins over the byte parity
+        hints = "|" + (str(step) if s[0] in " \t" or s[0] in _BREAKS else "")
         if s[-1] not in _BREAKS:
             hints += "-"
         elif len(s) == 1 or s[-2] in _BREAKS:

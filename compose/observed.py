@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import translate as T
 
 if TYPE_CHECKING:
-    from pycompose.engine.api import ContainerRecord, Health, NetworkInfo, Status
-
+    from ..engine.api import ContainerRecord, Health, NetworkInfo, Status
     from .model import Project
 
 
@@ -111,7 +110,7 @@ def observe(engine: Reader, project: Project, *, services: Iterable[str] = ()) -
     exist, and the current image id of each selected service's image."""
     recs = engine.containers(labels={T.LABEL_PROJECT: project.name})
     obs = Observed(project.name, [ObservedContainer.of(r) for r in recs])
-    from pycompose.engine.api import Damaged
+    from ..engine.api import Damaged
 
     try:
         obs.networks = {n.name: n for n in engine.networks.list()}

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from pycompose.engine.api import NotFound
-
+from ..engine.api import NotFound
 from . import build as B
 from . import plan as P
 from . import translate as T
@@ -27,8 +26,7 @@ from .observed import observe
 from .plan import UpOptions
 
 if TYPE_CHECKING:
-    from pycompose.engine.api import ContainerRecord
-
+    from ..engine.api import ContainerRecord
     from .model import Project
 
 __all__ = ["Outcome", "Progress", "UpOptions", "container_rows", "down", "kill", "restart",

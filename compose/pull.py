@@ -35,9 +35,8 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pycompose.engine.api import Progress as LayerEvents
-    from pycompose.engine.api import PullRequest, PullResult, PushRequest, PushResult, Version
-
+    from ..engine.api import Progress as LayerEvents
+    from ..engine.api import PullRequest, PullResult, PushRequest, PushResult, Version
     from .execute import Progress
     from .model import Project, Service
 
@@ -109,7 +108,7 @@ def should_pull(svc: Service, ref: str, *, present: bool, policy: str | None = N
 
 
 def _is_latest(ref: str) -> bool:
-    from pycompose.engine.api import InvalidArgument, parse_reference
+    from ..engine.api import InvalidArgument, parse_reference
 
     try:
         return parse_reference(ref).tag == "latest"
@@ -118,7 +117,7 @@ def _is_latest(ref: str) -> bool:
 
 
 def _familiar(ref: str) -> str:
-    from pycompose.engine.api import InvalidArgument, parse_reference
+    from ..engine.api import InvalidArgument, parse_reference
 
     try:
         return parse_reference(ref).familiar()
@@ -148,7 +147,7 @@ def _selected(project: Project, services: list[str], include_deps: bool) -> list
 
 def _last_moved(engine: Registry, ref: str) -> datetime | None:
     """When the tag ``ref`` last moved (its newest version's time), if it is known."""
-    from pycompose.engine.api import EngineError
+    from ..engine.api import EngineError
 
     try:
         past = engine.image_versions(ref)
@@ -165,7 +164,7 @@ def _last_moved(engine: Registry, ref: str) -> datetime | None:
 
 
 async def _pull_one(engine: Registry, ref: str, progress: Progress, quiet: bool) -> Any:
-    from pycompose.engine.api import PullRequest
+    from ..engine.api import PullRequest
 
     name = _familiar(ref)
     if not quiet:
@@ -286,8 +285,9 @@ async def push(project: Project, engine: Registry, opts: PushOptions,
                progress: Progress) -> list[Any]:
     """``push [SERVICE...]``: the images of services that are built here and named
     (``build:`` and ``image:``), each once; only the blobs a registry lacks go up."""
-    from pycompose.engine.api import PushRequest
     from pycompose.errors import PycomposeError
+
+    from ..engine.api import PushRequest
 
     names = _selected(project, opts.services, opts.include_deps)
     every = project.all_services()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycompose.engine.api import (
+from ..engine.api import (
     CreateRequest,
     Endpoint,
     Healthcheck,
@@ -22,7 +22,6 @@ from pycompose.engine.api import (
     RestartPolicy,
     Ulimit,
 )
-
 from .model import Project, Service
 
 LABEL_PROJECT = "com.docker.compose.project"

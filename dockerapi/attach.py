@@ -20,16 +20,15 @@ import os
 import struct
 import termios
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import trio
 
-from pycompose.engine.api import Conflict, ContainerRecord, EngineError, Status, aio
-
+from ..engine.api import Conflict, ContainerRecord, EngineError, Status, aio
 from .context import Context
 from .http import Hijack, Hijacked, Reply, Request, Stream, bad_request, json_reply
-from .relay import Ends, detach_keys, relay, terminal_ends
+from .relay import detach_keys, relay, terminal_ends
 from .routes import route
+from .sessions import Attacher, Ends
 from .streams import (
     MUX,
     RAW,
@@ -43,22 +42,6 @@ from .streams import (
 )
 
 log = logging.getLogger("pycompose.dockerapi")
-
-
-@dataclass
-class Attacher:
-    """An attach stream waiting for its container's next start."""
-
-    cid: str
-    stdin: bool
-    stdout: bool
-    stderr: bool
-    keys: bytes
-    started: trio.Event = field(default_factory=trio.Event)
-    session: aio.Session | None = None
-    ends: Ends | None = None
-    follow: bool = False  # another attacher took the process: follow its log instead
-    gone: bool = False
 
 
 def _open_null(flags: int) -> int:

@@ -3,8 +3,7 @@ keeps them (the docker CLI writes its own config.json), so nothing is stored her
 
 from __future__ import annotations
 
-from pycompose.engine.api import LoginRequest
-
+from ..engine.api import LoginRequest
 from .context import Context
 from .http import Reply, Request, json_reply
 from .jsondoc import Doc

@@ -7,7 +7,7 @@ buildx is not installed).
 The context arrives whole before the build starts (clients send it all before they read
 the answer); it is kept in an unnamed temporary file and handed to the builder as its
 ``context_tar``, which unpacks it privately. Build steps run as containers of this
-engine (``engine/build``); its typed events become the stream's messages.
+engine (``engine/builder``); its typed events become the stream's messages.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from pycompose.engine.api import InvalidArgument
-
+from ..engine.api import InvalidArgument
 from .bridge import EventChannel, run_with_events
 from .context import Context
 from .http import Reply, Request, Stream, bad_request, json_reply
@@ -46,7 +45,7 @@ def _json_list(req: Request, name: str) -> list[str]:
 
 
 def build_request(req: Request) -> Any:
-    from pycompose.engine.api.build import BuildRequest
+    from ..engine.api.build import BuildRequest
 
     if req.arg("version") == "2":
         raise bad_request("BuildKit (version=2) is not supported by pycompose: use the "
@@ -79,7 +78,7 @@ def build_request(req: Request) -> Any:
 
 def message(ev: Any, quiet: bool) -> list[dict[str, Any]]:
     """docker's classic-builder messages for one of the builder's events."""
-    from pycompose.engine.api.build import events as E
+    from ..engine.api.build import events as E
 
     if isinstance(ev, E.Finished):
         short = ev.image_id.removeprefix("sha256:")[:12]
@@ -105,7 +104,7 @@ def message(ev: Any, quiet: bool) -> list[dict[str, Any]]:
 
 
 async def build(ctx: Context, req: Request) -> Stream:
-    from pycompose.engine.api.build import build as run_build
+    from ..engine.api.build import build as run_build
 
     breq = build_request(req)
     quiet = req.flag("q")
@@ -141,7 +140,7 @@ async def build(ctx: Context, req: Request) -> Stream:
 
 
 async def prune(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.build import prune_cache
+    from ..engine.api.build import prune_cache
 
     n, mounts = await ctx.call_slow(prune_cache, ctx.root)
     return json_reply({"CachesDeleted": None, "SpaceReclaimed": 0,

@@ -16,7 +16,7 @@ import re
 import subprocess
 from typing import Any
 
-from pycompose.engine.api import (
+from ..engine.api import (
     Conflict,
     ContainerRecord,
     EngineError,
@@ -24,7 +24,6 @@ from pycompose.engine.api import (
     NotFound,
     Status,
 )
-
 from . import attach, create
 from .context import Context
 from .filters import Filters
@@ -272,7 +271,7 @@ async def prune_containers(ctx: Context, req: Request) -> Reply:
     f = Filters.of(req, ("until", "label", "label!"))
 
     def run() -> tuple[list[str], int]:
-        from pycompose.engine.api import parse_iso
+        from ..engine.api import parse_iso
 
         removed, space = [], 0
         until = _until(f)
@@ -298,7 +297,7 @@ def _until(f: Filters) -> float | None:
     vals = f.get("until")
     if not vals:
         return None
-    from pycompose.engine.api import logs as reader
+    from ..engine.api import logs as reader
 
     try:
         return reader.parse_timestamp(vals[-1]) / 1e9

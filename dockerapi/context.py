@@ -15,15 +15,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
-from pycompose.engine.api import Engine
-
-if TYPE_CHECKING:
-    from .attach import Attacher
-    from .exec import ExecInstance
+from ..engine.api import Engine
+from .sessions import Attacher, ExecInstance
 
 T = TypeVar("T")
 

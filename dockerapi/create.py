@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pycompose.engine.api import (
+from pycompose.util.units import parse_size
+
+from ..engine.api import (
     CreateRequest,
     Endpoint,
     Healthcheck,
@@ -25,8 +27,6 @@ from pycompose.engine.api import (
     RestartPolicy,
     Ulimit,
 )
-from pycompose.util.units import parse_size
-
 from .jsondoc import Doc
 
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

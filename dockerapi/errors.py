@@ -9,7 +9,7 @@ a 400 whose message the docker CLI turns into its 127/126 (it reads the words
 
 from __future__ import annotations
 
-from pycompose.engine.api import (
+from ..engine.api import (
     Busy,
     CannotExecute,
     CommandNotFound,
@@ -19,7 +19,6 @@ from pycompose.engine.api import (
     NotFound,
     Unavailable,
 )
-
 from .http import ApiError
 
 
@@ -52,6 +51,6 @@ def message_of(e: BaseException) -> str:
 
 def from_netplug(e: Exception) -> EngineError:
     """A networking error as the engine's kind (the face's translation)."""
-    from pycompose.engine.api.networks import netplug_error
+    from ..engine.api.networks import netplug_error
 
     return netplug_error(e)

@@ -15,9 +15,8 @@ from typing import Any
 
 import trio
 
-from pycompose.engine.api import Event, InvalidArgument, aio
-from pycompose.engine.api import logs as reader
-
+from ..engine.api import Event, InvalidArgument, aio
+from ..engine.api import logs as reader
 from .context import Context
 from .filters import Filters
 from .http import Request, Stream

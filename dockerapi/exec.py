@@ -18,12 +18,10 @@ import logging
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import trio
 
-from pycompose.engine.api import (
+from ..engine.api import (
     CannotExecute,
     CommandNotFound,
     Conflict,
@@ -33,53 +31,19 @@ from pycompose.engine.api import (
     Status,
     aio,
 )
-
 from .context import Context
 from .errors import message_of
 from .http import Hijack, Hijacked, Reply, Request, bad_request, empty, json_reply
 from .jsondoc import Doc
-from .relay import Ends, detach_keys, relay, terminal_ends
+from .relay import detach_keys, relay, terminal_ends
 from .routes import route
+from .sessions import Ends, ExecInstance
 from .streams import MUX, RAW, STDERR, STDOUT, frame
 
 log = logging.getLogger("pycompose.dockerapi")
 
 #: finished execs are forgotten after this long (docker keeps them with the container)
 KEEP_FINISHED = 15 * 60
-
-
-@dataclass
-class ExecInstance:
-    id: str
-    container: str
-    req: ExecRequest
-    attach_stdin: bool
-    attach_stdout: bool
-    attach_stderr: bool
-    keys: bytes
-    running: bool = False
-    started: bool = False
-    exit_code: int | None = None
-    pid: int = 0
-    ended_at: float = 0.0
-    terminal: int | None = field(default=None, repr=False)
-
-    def doc(self) -> dict[str, Any]:
-        cmd = list(self.req.cmd)
-        return {"CanRemove": False, "ContainerID": self.container,
-                "DetachKeys": "", "ExitCode": self.exit_code, "ID": self.id,
-                "OpenStderr": self.attach_stderr, "OpenStdin": self.attach_stdin,
-                "OpenStdout": self.attach_stdout, "Running": self.running,
-                "Pid": self.pid,
-                "ProcessConfig": {"arguments": cmd[1:], "entrypoint": cmd[0] if cmd else "",
-                                  "privileged": self.req.privileged, "tty": self.req.tty,
-                                  "user": self.req.user}}
-
-    def finish(self, code: int | None) -> None:
-        self.running = False
-        self.exit_code = code
-        self.ended_at = time.monotonic()
-        self.terminal = None
 
 
 def _forget_old(ctx: Context) -> None:

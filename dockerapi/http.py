@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import h11
 import trio
 
-from pycompose.engine.api import EngineError
+from ..engine.api import EngineError
 
 log = logging.getLogger("pycompose.dockerapi")
 

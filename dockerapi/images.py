@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO, cast
 
-from pycompose.engine.api import (
+from ..engine.api import (
     Conflict,
     EngineError,
     InvalidArgument,
@@ -28,7 +28,7 @@ from pycompose.engine.api import (
     parse_iso,
     parse_reference,
 )
-
+from . import versions
 from .bridge import body_into, output_of, run_with_events
 from .context import Context
 from .filters import Filters
@@ -40,7 +40,7 @@ log = logging.getLogger("pycompose.dockerapi")
 
 
 def _store(ctx: Context) -> Any:
-    from pycompose.engine.api.images import ImageStore
+    from ..engine.api.images import ImageStore
 
     return ImageStore(ctx.root)
 
@@ -64,11 +64,29 @@ def _tags(im: Any) -> tuple[list[str], list[str]]:
     return tags, digests
 
 
-def inspect_doc(im: Any) -> dict[str, Any]:
+#: the fields of a container config an image's ``ContainerConfig`` has (docker's empty
+#: one, as for an image that BuildKit made), in docker's order
+_CONTAINER_CONFIG = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
+    "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
+    "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
+    "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
+
+
+def inspect_doc(im: Any, version: str = versions.API_VERSION, *,
+                container_config: bool | None = None) -> dict[str, Any]:
+    """``GET /images/{name}/json`` at the client's API ``version``: below 1.45 with the
+    ``Container`` and ``ContainerConfig`` fields docker had then, below 1.44 with
+    ``VirtualSize``. ``container_config`` True keeps the former at any version: for
+    docker-compose v1, which negotiates the newest version and then reads
+    ``ContainerConfig.Volumes`` whenever it recreates a container (against docker 26 and
+    later it fails there with ``KeyError: 'ContainerConfig'``)."""
+    if container_config is None:
+        container_config = not versions.at_least(version, "1.45")
     cfg = im.oci_config
     tags, digests = _tags(im)
     history = im.history
-    return {
+    doc = {
         "Id": im.id, "RepoTags": tags, "RepoDigests": digests, "Parent": "",
         "Comment": history[-1].get("comment", "") if history else "",
         "Created": im.created, "DockerVersion": "", "Author": cfg.get("author", ""),
@@ -80,11 +98,19 @@ def inspect_doc(im: Any) -> dict[str, Any]:
         "RootFS": {"Type": "layers", "Layers": im.diff_ids},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
+    if container_config:
+        doc["Container"] = ""
+        doc["ContainerConfig"] = {**_CONTAINER_CONFIG,
+                                  "Volumes": (im.config or {}).get("Volumes") or None}
+    if not versions.at_least(version, "1.44"):
+        doc["VirtualSize"] = im.size
+    return doc
 
 
-def _summary(im: Any, in_use: set[str]) -> dict[str, Any]:
+def _summary(im: Any, in_use: set[str], version: str) -> dict[str, Any]:
     tags, digests = _tags(im)
-    return {"Id": im.id, "ParentId": "", "RepoTags": tags, "RepoDigests": digests,
+    old = {} if versions.at_least(version, "1.44") else {"VirtualSize": im.size}
+    return {**old, "Id": im.id, "ParentId": "", "RepoTags": tags, "RepoDigests": digests,
             "Created": int(parse_iso(im.created)) if im.created else 0, "Size": im.size,
             "SharedSize": -1, "Labels": (im.config.get("Labels") or {}),
             "Containers": 1 if im.id in in_use else 0}
@@ -130,17 +156,26 @@ async def list_images(ctx: Context, req: Request) -> Reply:
                 continue
             if "since" in bounds and created <= bounds["since"]:
                 continue
-            out.append(_summary(im, in_use))
+            out.append(_summary(im, in_use, req.version))
         return out
     return json_reply(await ctx.call(run))
 
 
+def _compose_v1(req: Request) -> bool:
+    """The client is docker-compose 1.x (its User-Agent: ``docker-compose/1.29.2
+    docker-py/5.0.3 Linux/...``)."""
+    return req.headers.get("user-agent", "").startswith("docker-compose/1.")
+
+
 async def inspect_image(ctx: Context, req: Request, name: str) -> Reply:
-    return json_reply(await ctx.call(lambda: inspect_doc(_store(ctx).resolve(name))))
+    legacy = not versions.at_least(req.version, "1.45") or _compose_v1(req)
+    return json_reply(await ctx.call(
+        lambda: inspect_doc(_store(ctx).resolve(name), req.version,
+                            container_config=legacy)))
 
 
 async def history(ctx: Context, req: Request, name: str) -> Reply:
-    from pycompose.engine.api.images import history_rows
+    from ..engine.api.images import history_rows
 
     def run() -> list[dict[str, Any]]:
         store = _store(ctx)
@@ -168,8 +203,8 @@ async def tag(ctx: Context, req: Request, name: str) -> Reply:
 
 
 async def remove(ctx: Context, req: Request, name: str) -> Reply:
-    from pycompose.engine.api.images import gc
-    from pycompose.engine.api.images import remove as remove_image
+    from ..engine.api.images import gc
+    from ..engine.api.images import remove as remove_image
 
     def run() -> list[dict[str, str]]:
         store = _store(ctx)
@@ -184,7 +219,7 @@ async def remove(ctx: Context, req: Request, name: str) -> Reply:
 
 
 async def prune(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.images import prune as prune_images
+    from ..engine.api.images import prune as prune_images
 
     f = Filters.of(req, ("dangling", "until", "label", "label!"))
     dangling = f.boolean("dangling")
@@ -223,7 +258,7 @@ def registry_auth(req: Request) -> LoginRequest | None:
 
 def progress_message(ev: Any) -> dict[str, Any]:
     """A face progress event as docker's JSON message."""
-    from pycompose.engine.api import ImageMessage
+    from ..engine.api import ImageMessage
 
     if isinstance(ev, ImageMessage):
         head, sep, rest = ev.message.partition(": ")
@@ -299,7 +334,7 @@ async def create_image(ctx: Context, req: Request) -> Stream | Reply:
 
 
 async def _import(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.images import import_tarball
+    from ..engine.api.images import import_tarball
 
     if req.arg("fromSrc") != "-":
         raise bad_request("fromSrc: only '-' (the request's body) is supported; pull or "
@@ -345,7 +380,7 @@ async def push(ctx: Context, req: Request, name: str) -> Stream:
 
 # -- archives --------------------------------------------------------------------------
 async def load(ctx: Context, req: Request) -> Reply:
-    from pycompose.engine.api.images import load as load_archive
+    from ..engine.api.images import load as load_archive
 
     def run(f: Any) -> list[str]:
         loaded = load_archive(_store(ctx), f, source="-")
@@ -378,7 +413,7 @@ async def get_many(ctx: Context, req: Request) -> Stream:
 
 
 async def _save(ctx: Context, names: list[str]) -> Stream:
-    from pycompose.engine.api.images import save
+    from ..engine.api.images import save
 
     store = _store(ctx)
     for n in names:  # a 404 before the head goes out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycompose.engine.api import InvalidArgument
+from ..engine.api import InvalidArgument
 
 
 def _kind(v: Any) -> str:

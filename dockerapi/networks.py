@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pycompose.engine.api import Conflict, EngineError, InvalidArgument, NotFound
 from pycompose.errors import PycomposeError
 
+from ..engine.api import Conflict, EngineError, InvalidArgument, NotFound
 from .context import Context
 from .errors import from_netplug
 from .filters import Filters
@@ -26,14 +26,14 @@ _MODES = ("host", "none")
 
 
 def _nets(ctx: Context) -> Any:
-    from pycompose.engine.api.networks import Networks
+    from ..engine.api.networks import Networks
 
     return Networks(ctx.root)
 
 
 def _netplug(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call netplug through the face; its errors become the engine's kinds."""
-    from pycompose.engine.api.networks import NetplugError
+    from ..engine.api.networks import NetplugError
 
     try:
         return fn(*args, **kwargs)

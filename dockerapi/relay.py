@@ -18,14 +18,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
 
 import trio
 
-from pycompose.engine.api import EngineError, InvalidArgument
-from pycompose.engine.api.aio import Session
-
+from ..engine.api import EngineError, InvalidArgument
+from ..engine.api.aio import Session
 from .http import Hijacked
+from .sessions import Ends
 from .streams import STDOUT, frame
 
 log = logging.getLogger("pycompose.dockerapi")
@@ -54,28 +53,6 @@ def detach_keys(spec: str) -> bytes:
             continue
         raise InvalidArgument(f"Invalid detach keys ({spec}) provided")
     return bytes(out)
-
-
-@dataclass
-class Ends:
-    """The relay's side of a process's stdio: what to read its output from (fd,
-    stream number), where to write the client's bytes. The fds are the relay's."""
-
-    outputs: list[tuple[int, int]] = field(default_factory=list)
-    stdin: int | None = None  # a pipe's write end
-    terminal: int | None = None  # a terminal's master, written from a thread
-    shared_terminal: bool = False  # the master is the keeper's too: never make it O_NONBLOCK
-    #: the client's bytes that came before the process started, and whether its
-    #: input had ended already
-    early: bytes = b""
-    early_eof: bool = False
-
-    def close(self) -> None:
-        for fd in [f for f, _ in self.outputs] + [self.stdin, self.terminal]:
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.outputs, self.stdin, self.terminal = [], None, None
 
 
 class _Gone(Exception):

@@ -1,4 +1,6 @@
-"""The route table: (method, path pattern) -> handler, one module per resource.
+"""Routes: (method, path pattern) -> handler, and the router that dispatches on them.
+Each resource's module (one per resource) lists its own ``ROUTES``; the service
+gathers them (server.py ``routes``).
 
 Patterns are docker's paths with ``{name}`` parts; an image's name may hold slashes
 (``127.0.0.1:5000/team/app:1``), so ``{name*}`` takes the rest up to the route's fixed
@@ -39,28 +41,6 @@ def _compile(template: str) -> re.Pattern[str]:
 
 def route(method: str, template: str, handler: Handler) -> Route:
     return Route(method, _compile(template), handler, template)
-
-
-def table() -> list[Route]:
-    from . import (
-        archive,
-        auth,
-        build,
-        containers,
-        events,
-        exec,
-        images,
-        networks,
-        stats,
-        system,
-        volumes,
-    )
-
-    routes: list[Route] = []
-    for module in (system, events, auth, containers, archive, stats, exec, images, build,
-                   volumes, networks):
-        routes += module.ROUTES
-    return routes
 
 
 class Router:

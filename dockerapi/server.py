@@ -29,9 +29,9 @@ import h11
 import trio
 
 from pycompose import __version__
-from pycompose.engine.api import EngineError
 from pycompose.errors import PycomposeError
 
+from ..engine.api import EngineError
 from . import versions
 from .context import Context
 from .errors import message_of, status_of
@@ -50,7 +50,7 @@ from .http import (
     send_reply,
     send_stream,
 )
-from .routes import Router, table
+from .routes import Route, Router
 
 log = logging.getLogger("pycompose.dockerapi")
 
@@ -62,11 +62,34 @@ def base_headers() -> list[tuple[str, str]]:
             ("Ostype", "linux"), ("Server", SERVER)]
 
 
+def routes() -> list[Route]:
+    """Every resource module's routes, in the order they are tried."""
+    from . import (
+        archive,
+        auth,
+        build,
+        containers,
+        events,
+        exec,
+        images,
+        networks,
+        stats,
+        system,
+        volumes,
+    )
+
+    out: list[Route] = []
+    for module in (system, events, auth, containers, archive, stats, exec, images, build,
+                   volumes, networks):
+        out += module.ROUTES
+    return out
+
+
 class Service:
     def __init__(self, ctx: Context, idle: float) -> None:
         self.ctx = ctx
         self.idle = idle
-        self.router = Router(table())
+        self.router = Router(routes())
         self.active = 0
         self.last_active = time.monotonic()
         self.allowed_gid: int | None = None

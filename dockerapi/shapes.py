@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycompose.engine.api import ContainerRecord, parse_iso
 from pycompose.util.humanize import state_text
+
+from ..engine.api import ContainerRecord, parse_iso
 
 #: keys of the record that are the engine's, not docker's
 _OWN = ("MountRequests", "Scope", "NetworkingConfig")

@@ -16,8 +16,7 @@ from typing import Any
 
 import trio
 
-from pycompose.engine.api import Conflict
-
+from ..engine.api import Conflict
 from .context import Context
 from .http import ApiError, Request, Stream
 from .routes import route

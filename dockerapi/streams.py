@@ -20,9 +20,8 @@ from typing import Any
 
 import trio
 
-from pycompose.engine.api import ContainerRecord, EngineError, InvalidArgument
-from pycompose.engine.api import logs as reader
-
+from ..engine.api import ContainerRecord, EngineError, InvalidArgument
+from ..engine.api import logs as reader
 from .context import Context
 from .http import ApiError
 

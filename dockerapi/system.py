@@ -84,8 +84,9 @@ def _cgroup_version() -> str:
 
 
 def info_doc(ctx: Context) -> dict[str, Any]:
-    from pycompose.engine.api.images import ImageStore
     from pycompose.util.paths import root_id
+
+    from ..engine.api.images import ImageStore
 
     recs = ctx.engine.containers()
     running = sum(1 for r in recs if r.status.value in ("running", "restarting"))

@@ -11,8 +11,7 @@ import contextlib
 import os
 from typing import Any
 
-from pycompose.engine.api import parse_iso
-
+from ..engine.api import parse_iso
 from .context import Context
 from .shapes import list_entry
 
@@ -27,9 +26,8 @@ def _du(path: str) -> int:
 
 
 def disk_usage_doc(ctx: Context) -> dict[str, Any]:
-    from pycompose.engine.api.images import ImageStore
-    from pycompose.engine.api.volumes import VolumeStore
-
+    from ..engine.api.images import ImageStore
+    from ..engine.api.volumes import VolumeStore
     from .images import _tags
 
     store = ImageStore(ctx.root)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycompose.engine.api import InvalidArgument
-
+from ..engine.api import InvalidArgument
 from .context import Context
 from .filters import Filters
 from .http import Reply, Request, empty, json_reply
@@ -16,7 +15,7 @@ ANON_LABEL = "com.docker.volume.anonymous"
 
 
 def _store(ctx: Context) -> Any:
-    from pycompose.engine.api.volumes import VolumeStore
+    from ..engine.api.volumes import VolumeStore
 
     return VolumeStore(ctx.root)
 

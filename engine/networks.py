@@ -1,9 +1,9 @@
 """The engine's door to networking for the face: networks made, listed and removed in
-the caller's process, under netplug's state lock (netplug is the kernel's side; this
-module translates its errors into the engine's kinds, at this one boundary).
+the caller's process, under netplug's state lock (netplug is the kernel's side; its
+errors become the engine's kinds at this boundary, by neterrors.py).
 
 Containers are wired into networks by the supervisor (``supervisor/net.py``), which
-uses :func:`netplug_error` too.
+translates netplug's errors the same way.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 
 from pycompose.util.records import field, record
 
-from .errors import Conflict, Damaged, EngineError, InvalidArgument, NotFound, SetupFailed
+from .errors import Conflict, InvalidArgument, NotFound
+from .neterrors import netplug_error
 
 TYPE_CHECKING = False  # not typing's: the face is imported by the thin client
 if TYPE_CHECKING:
-    from pycompose.netplug import Networks
+    from ..netplug import Networks
 
 
 @record
@@ -48,41 +49,19 @@ class NetworkInfo:
     containers: tuple[str, ...]  # names (or short ids) of attached containers
 
 
-def netplug_error(e: Exception, where: str = "") -> EngineError:
-    """A netplug error as the engine's kind."""
-    from pycompose.netplug.errors import (
-        AddressError,
-        NetworkConflict,
-        NetworkNotFound,
-        PortInUse,
-        StateDamaged,
-    )
-
-    kind: type[EngineError] = SetupFailed
-    if isinstance(e, NetworkNotFound):
-        kind = NotFound
-    elif isinstance(e, (NetworkConflict, PortInUse)):
-        kind = Conflict
-    elif isinstance(e, AddressError):
-        kind = InvalidArgument
-    elif isinstance(e, StateDamaged):
-        kind = Damaged
-    return kind(f"{where}{e}")
-
-
 class NetworkDoor:
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def _nets(self) -> Networks:
-        from pycompose.netplug import Networks
+        from ..netplug import Networks
 
         return Networks(self.root)
 
     def ensure(self, spec: NetworkSpec) -> bool:
         """Create the network unless it exists (then check it matches); True when it
         was created now."""
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         nets = self._nets()
         try:
@@ -98,7 +77,7 @@ class NetworkDoor:
         return self._nets().exists(name)
 
     def list(self) -> list[NetworkInfo]:
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         try:
             records = self._nets().list()
@@ -111,7 +90,7 @@ class NetworkDoor:
                 for r in records]
 
     def remove(self, name: str) -> None:
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         try:
             self._nets().remove(name)
@@ -121,7 +100,7 @@ class NetworkDoor:
     def cleanup_scope(self, scope: str) -> None:
         """Remove whatever is left of a scope's wiring (its namespace, uplink, ports),
         found by name: what a killed ``up`` left behind."""
-        from pycompose.netplug import NetplugError
+        from ..netplug import NetplugError
 
         try:
             self._nets().cleanup_project(scope)

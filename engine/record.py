@@ -292,6 +292,9 @@ class ContainerRecord:
         self._set(Status="running", Running=True, Restarting=False, Paused=False, Pid=pid,
                   ExitCode=0, Error="", OOMKilled=False, StartedAt=now_iso(),
                   StartTime=start_time)
+        if self.has_healthcheck:  # a new run's health starts over, before any waiter
+            # reads it: the last run's "healthy" must not answer a start --wait
+            self._set(Health={"Status": "starting", "FailingStreak": 0, "Log": []})
         if network_settings:
             self.raw["NetworkSettings"] = network_settings
 

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pycompose.compose.errors import ComposeError
-from pycompose.compose.loader import RawProject
-from pycompose.compose.model import Project, validate
-from pycompose.compose.yamlsrc import MDict, MList
-
+from ..compose.errors import ComposeError
+from ..compose.loader import RawProject
+from ..compose.model import Project, validate
+from ..compose.yamlsrc import MDict, MList
 from . import codec, pause, podmap
 from . import manifest as M
 from .errors import KubeError

@@ -11,18 +11,16 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from pycompose.compose import translate as T
-from pycompose.compose.model.syntax import parse_bytes
-
+from ..compose import translate as T
+from ..compose.model.syntax import parse_bytes
 from . import manifest as M
 from . import names as N
 from . import quantity as Q
 
 if TYPE_CHECKING:
-    from pycompose.compose.model import Service
-    from pycompose.compose.model.service import PortConfig
-
-    from .generate import Context
+    from ..compose.model import Service
+    from ..compose.model.service import PortConfig
+    from .context import Context
 
 #: docker's healthcheck defaults, which Kubernetes' probes do not share.
 HC_INTERVAL, HC_TIMEOUT, HC_RETRIES, HC_START_INTERVAL = 30.0, 30.0, 3, 5.0

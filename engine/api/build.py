@@ -1,4 +1,4 @@
-"""Builds, for front ends: a Dockerfile and a context into an image (``engine/build``).
+"""Builds, for front ends: a Dockerfile and a context into an image (``engine/builder``).
 
 ::
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ..build import BuildRequest, BuildResult, Emit, Event, Secret, build, events
+from ..builder import BuildRequest, BuildResult, Emit, Event, Secret, build, events
 
 __all__ = ["BuildRequest", "BuildResult", "Emit", "Event", "Secret", "build", "cache_usage",
            "events", "host_platform_name", "prune_cache"]
@@ -22,7 +22,7 @@ __all__ = ["BuildRequest", "BuildResult", "Emit", "Event", "Secret", "build", "c
 
 def host_platform_name() -> str:
     """``linux/amd64``: the only platform this builder makes images for."""
-    from ..build.plan import host_platform
+    from ..builder.plan import host_platform
 
     p = host_platform()
     return f"{p['os']}/{p['architecture']}" + (f"/{p['variant']}" if p.get("variant") else "")
@@ -35,7 +35,7 @@ def cache_usage(root: object = None) -> tuple[int, int]:
 
     from pycompose.util.paths import state_root
 
-    from ..build import cache as C
+    from ..builder import cache as C
     from ..images import ImageStore
 
     base = Path(str(root)) if root is not None else state_root()
@@ -69,8 +69,8 @@ def prune_cache(root: object = None) -> tuple[int, int]:
 
     from pycompose.util.paths import state_root
 
-    from ..build.cache import prune
-    from ..build.workspace import prune_cache_mounts
+    from ..builder.cache import prune
+    from ..builder.workspace import prune_cache_mounts
     from ..images import ImageStore
     from ..images.gc import gc
 

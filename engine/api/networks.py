@@ -3,7 +3,7 @@ CLI's ``network`` verbs and compose never import netplug themselves)."""
 
 from __future__ import annotations
 
-from pycompose.netplug import (
+from ...netplug import (
     AddressError,
     NetplugError,
     NetworkConflict,
@@ -12,12 +12,12 @@ from pycompose.netplug import (
     format_mapping,
     parse_port,
 )
-
-from ..networks import NetworkDoor, NetworkInfo, NetworkSpec, netplug_error
+from ..neterrors import netplug_error
+from ..networks import NetworkDoor, NetworkInfo, NetworkSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pycompose.netplug import Networks
+    from ...netplug import Networks
 
 __all__ = ["AddressError", "NetplugError", "NetworkConflict", "NetworkDoor", "NetworkInfo",
            "NetworkNotFound", "NetworkSpec", "Networks", "PortInUse", "format_mapping",
@@ -26,7 +26,7 @@ __all__ = ["AddressError", "NetplugError", "NetworkConflict", "NetworkDoor", "Ne
 
 def __getattr__(name: str) -> object:
     if name == "Networks":  # pyroute2 and the kernel seam: only when a verb needs them
-        from pycompose.netplug import Networks
+        from ...netplug import Networks
 
         return Networks
     raise AttributeError(name)

@@ -12,8 +12,9 @@ nanoseconds (docker's), CPUs in nano-CPUs, signals as names or numbers as given.
 
 from __future__ import annotations
 
-from pycompose.netplug.ports import PortBinding
 from pycompose.util.records import field, record
+
+from ...netplug.ports import PortBinding
 
 __all__ = [
     "CreateRequest", "Endpoint", "Event", "ExecRequest", "Healthcheck", "IdMapping", "LogConfig",

@@ -25,10 +25,14 @@ A pulled image's layers are stored as blobs and unpacked on first use: ``lowerdi
 does it (unpacking.py), so a caller that may block for seconds unpacks first, in a
 thread (``unpacking.ensure_image_unpacked``), as the supervisor's create does.
 
-Modules: store (layout, index, locks), layers (safe unpacking), unpacking (layers on
-first use), pack (upper dir -> tar),
-reference (names), changes (``--change``), commit (import, commit), archive (load,
-save), bootstrap (debootstrap), gc (crash recovery, garbage collection).
+Modules: the store in floors, each a class on the one below: layout (folders, locks,
+work dirs, blobs), layerstore (unpacked layers and their links), holds (what gc keeps:
+holds, held images, images in use), store (``ImageStore``: the index, images, names);
+image (``Image``, read from its blobs), layers (safe unpacking of a tar), unpacking
+(layers on first use), pack (upper dir -> tar), reference (names), versions (a name's
+history), changes (``--change``), commit (import, commit), archive (load, save),
+bootstrap (debootstrap), recovery (crash recovery), gc (garbage collection), remove
+(``image rm``/``prune``).
 """
 
 from __future__ import annotations

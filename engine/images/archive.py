@@ -29,8 +29,12 @@ from typing import IO, Any, BinaryIO
 
 from ..errors import EngineError
 from . import fsops, reference
+from .image import Image
 from .layers import LayerError, sniff_compression, unpack
-from .store import ANN_NAME, ANN_REF, MEDIA_INDEX, Image, ImageStore, LayerRef, digest_of
+from .layerstore import LayerRef
+from .layout import ANN_REF, MEDIA_INDEX, digest_of
+from .store import ImageStore
+from .versions import ANN_NAME
 
 MEDIA_MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
                         "application/vnd.docker.distribution.manifest.v2+json")

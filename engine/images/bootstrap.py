@@ -28,8 +28,9 @@ from pycompose.util.fs import atomic_write_json, read_json
 from ..errors import EngineError, NotFound
 from . import changes as C
 from .commit import DEFAULT_ENV
+from .image import Image
 from .pack import pack
-from .store import Image, ImageStore
+from .store import ImageStore
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 CACHE_ENV = "PYCOMPOSE_BOOTSTRAP_CACHE"

@@ -13,7 +13,8 @@ from . import reference
 from .pack import IdMap, pack
 
 if TYPE_CHECKING:
-    from .store import Image, ImageStore
+    from .image import Image
+    from .store import ImageStore
 
 DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import EngineError
+from .layout import chain_id, digest_hex, link_name
 from .recovery import recover, remove_tree
 
 _remove = remove_tree
@@ -77,12 +78,10 @@ def _du(path: str) -> int:
 def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
     """Remove blobs, layers and links no registered image names. ``wait=False``: do
     nothing if another process is writing (used to tidy up after a failed load)."""
-    from .store import _hex, link_name
-
     res = GcResult()
     if not store.images_dir.exists():
         return res
-    store._ensure_layout()
+    store.ensure_layout()
     fd = os.open(store.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
@@ -92,20 +91,18 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
         keep_blobs: set[str] = set()
         keep_chains: set[str] = set()
         for im in store.images():
-            keep_blobs.add(_hex(im.manifest_digest))
-            keep_blobs.add(_hex(im.id))
-            keep_blobs.update(_hex(ly.digest) for ly in im.layers)
-            keep_chains.update(_hex(c) for c in im.chain_ids)
+            keep_blobs.add(digest_hex(im.manifest_digest))
+            keep_blobs.add(digest_hex(im.id))
+            keep_blobs.update(digest_hex(ly.digest) for ly in im.layers)
+            keep_chains.update(digest_hex(c) for c in im.chain_ids)
         # What a hold keeps (the build cache's layers and the images its steps run in)
         for _name, rec in store.holds():
-            keep_blobs.update(_hex(b) for b in rec.get("blobs") or [])
-            keep_chains.update(_hex(c) for c in rec.get("chains") or [])
+            keep_blobs.update(digest_hex(b) for b in rec.get("blobs") or [])
+            keep_chains.update(digest_hex(c) for c in rec.get("chains") or [])
         # An image removed with -f while a container uses it: its config and layers stay
         # until no container does (the container's overlay still has them as lowerdirs).
-        from .store import chain_id
-
         for image_id in store.image_in_use:
-            keep_blobs.add(_hex(image_id))
+            keep_blobs.add(digest_hex(image_id))
             try:
                 cfg = json.loads(store.read_blob(image_id))
             except (OSError, ValueError, EngineError) as e:
@@ -115,7 +112,7 @@ def gc(store: ImageStore, *, wait: bool = True) -> GcResult:
             chain: str | None = None
             for diff in (cfg.get("rootfs") or {}).get("diff_ids") or []:
                 chain = chain_id(chain, diff)
-                keep_chains.add(_hex(chain))
+                keep_chains.add(digest_hex(chain))
         in_use, doubt = _layers_of_containers(store)
         keep_chains |= in_use
         res.kept_in_doubt = doubt

@@ -17,7 +17,7 @@ from . import fsops
 
 
 class Layout(Protocol):
-    """The paths recovery works on (``ImageStore`` has them)."""
+    """The paths recovery works on (``layout.StoreLayout`` has them)."""
 
     tmp: Path
     images_dir: Path

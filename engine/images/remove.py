@@ -9,7 +9,9 @@ from typing import Any
 from ..errors import Conflict
 from . import reference
 from .gc import gc
-from .store import ANN_ID, ANN_NAME, Image, ImageStore
+from .image import Image
+from .store import ImageStore
+from .versions import ANN_ID, ANN_NAME
 
 
 def _untag(store: ImageStore, names: set[str], delete_id: str | None) -> None:
@@ -32,7 +34,7 @@ def _untag(store: ImageStore, names: set[str], delete_id: str | None) -> None:
                 index.append({k: v for k, v in e.items() if k != "annotations"}
                              | {"annotations": {ANN_ID: image_id}})
                 present.add(image_id)
-        store._write_index(index)
+        store.write_index(index)
         record_moves(store, removed)
 
 

@@ -1,456 +1,42 @@
 """The image store: an OCI image layout plus unpacked layers, under ``$ROOT/images``.
 
-Layout::
-
-    images/oci-layout, index.json     the OCI layout; index.json is the tag index: one
-                                      manifest descriptor per (image, name) with
-                                      annotations io.containerd.image.name (full ref) and
-                                      io.pycompose.image.id; untagged images appear once
-    images/blobs/sha256/<hex>         configs, manifests and layer blobs as received
-    images/layers/<chain hex>/        a layer unpacked once by chain ID:
-        diff/                         the overlay lowerdir; layer.json its record
-    images/l/<12 chars> -> ../layers/<chain hex>/diff
-                                      short names, so that many lowerdirs fit the
-                                      kernel's one-page mount option limit (as docker)
-    images/tmp/<pid>-<rand>[.lock]    work in progress, each held by an flock
-
-Crash safety: a layer is unpacked under tmp/ and renamed into layers/ when complete;
-blobs and index.json are written atomically (write, fsync, rename); an image exists once
-index.json names it, and everything it names was written before. What a killed process
-leaves (tmp/ entries whose lock is free, blobs and layers nothing names) is removed by
-``recover()``/``gc()``.
-
-Concurrency: ``index.lock`` serialises changes to index.json; ``gc.lock`` is held shared
-by every writer for a whole operation (``with store.writing():``) and exclusively by
-garbage collection, so GC never takes a blob or layer a writer is about to register.
+:class:`ImageStore` is the whole store, built in floors (the layout, locks and blobs in
+layout.py; the unpacked layers in layerstore.py; what gc keeps in holds.py); this top
+floor is the index: ``index.json`` names each image by its manifest, with a descriptor
+per (image, name) annotated io.containerd.image.name (the full reference) and
+io.pycompose.image.id; an untagged image appears once. Here images are registered, listed,
+resolved by id, name, digest or id prefix, and named (a name moved is a version of it,
+versions.py). The layout, crash safety and locking are drawn in layout.py.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import errno
-import fcntl
-import hashlib
 import json
-import os
-import secrets
-import shutil
-import stat
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, BinaryIO
+from collections.abc import Sequence
+from typing import Any
 
-from pycompose.util.fs import atomic_write, atomic_write_json, fsync_dir, locked, read_json
-from pycompose.util.paths import private_dir, state_root
+from pycompose.util.fs import atomic_write_json, read_json
 
 from ..errors import Conflict, EngineError, NotFound
-from . import fsops, reference
-from . import layers as L
+from . import reference
+from .holds import HoldingStore
+from .image import Image, load_image
+from .layerstore import LayerRef
+from .layout import (
+    ANN_REF,
+    MEDIA_CONFIG,
+    MEDIA_INDEX,
+    MEDIA_MANIFEST,
+    canonical_json,
+    disk_errors,
+)
 from .versions import ANN_ID, ANN_NAME
 
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
-MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
-ANN_REF = "org.opencontainers.image.ref.name"
+__all__ = ["Image", "ImageStore", "LayerRef"]
 
 
-def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def chain_id(parent: str | None, diff_id: str) -> str:
-    """The OCI ChainID: a layer's identity together with everything beneath it."""
-    if parent is None:
-        return diff_id
-    return digest_of(f"{parent} {diff_id}".encode())
-
-
-def link_name(chain: str) -> str:
-    """The short name of a layer's lowerdir link: 12 base32 characters (60 bits)."""
-    return base64.b32encode(bytes.fromhex(chain.removeprefix("sha256:"))[:10]).decode()[:12]
-
-
-def _hex(digest: str) -> str:
-    algo, _, h = digest.partition(":")
-    if algo != "sha256" or len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
-        raise EngineError(f"unsupported or malformed digest {digest!r}")
-    return h
-
-
-@dataclass(frozen=True)
-class LayerRef:
-    """A layer in the store: its blob (as a manifest lists it) and its unpacked chain."""
-
-    digest: str
-    size: int
-    media_type: str
-    diff_id: str
-    chain_id: str
-
-    def descriptor(self) -> dict[str, Any]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
-
-
-@dataclass
-class Image:
-    """An image of the store. ``config`` is the OCI config's ``config`` section."""
-
-    id: str
-    manifest_digest: str
-    manifest: dict[str, Any]
-    oci_config: dict[str, Any]
-    repo_tags: list[str] = field(default_factory=list)
-    store: ImageStore | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return self.oci_config.get("config") or {}
-
-    @property
-    def short_id(self) -> str:
-        return self.id.removeprefix("sha256:")[:12]
-
-    @property
-    def created(self) -> str:
-        return str(self.oci_config.get("created") or "")
-
-    @property
-    def diff_ids(self) -> list[str]:
-        return list((self.oci_config.get("rootfs") or {}).get("diff_ids") or [])
-
-    @property
-    def chain_ids(self) -> list[str]:
-        out: list[str] = []
-        for d in self.diff_ids:
-            out.append(chain_id(out[-1] if out else None, d))
-        return out
-
-    @property
-    def layers(self) -> list[LayerRef]:
-        """Bottom layer first."""
-        descs = self.manifest.get("layers") or []
-        return [LayerRef(d["digest"], int(d.get("size", 0)), d.get("mediaType", L.MEDIA_TAR),
-                         diff, chain)
-                for d, diff, chain in zip(descs, self.diff_ids, self.chain_ids, strict=False)]
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        return list(self.oci_config.get("history") or [])
-
-    def lowerdirs(self, *, relative: bool = False) -> list[str]:
-        """Overlay lowerdirs, top layer first: short links ``<root>/images/l/XXXX``.
-
-        ``relative=True`` gives ``l/XXXX``, for a mount made with the working directory
-        at ``store.images_dir`` (as docker does) when even short absolute paths would
-        overflow the mount option page (more than ~100 layers).
-        """
-        store = self.store
-        assert store is not None
-        chains = list(reversed(self.chain_ids))
-        for c in chains:  # a few stats: a damaged store fails here, by name, not in mount
-            link = store.links / link_name(c)
-            if not link.is_dir():
-                if not store.has_layer(c):
-                    self._unpack_or_fail(c)
-                with contextlib.suppress(FileExistsError):  # only the link was lost
-                    os.symlink(f"../layers/{_hex(c)}/diff", link)
-        base = "" if relative else str(store.images_dir) + "/"
-        return [base + "l/" + n for n in [link_name(c) for c in chains] or ["EMPTY"]]
-
-    def _unpack_or_fail(self, chain: str) -> None:
-        """A layer not unpacked yet: unpack what is missing from the blobs (a pulled
-        image's layers are unpacked on first use, unpacking.py); no blob either is a
-        damaged store."""
-        store = self.store
-        assert store is not None
-        missing = [ly for ly in self.layers if ly.chain_id == chain]
-        if not missing or not store.has_blob(missing[0].digest):
-            raise EngineError(f"image {self.short_id}: layer {chain} is missing from "
-                              "the store (remove the image and load it again)")
-        from .unpacking import ensure_image_unpacked
-
-        ensure_image_unpacked(self)
-
-    @property
-    def size(self) -> int:
-        """Bytes on disk of the unpacked layers (of a layer not unpacked yet, its blob's:
-        the best guess there is until it is)."""
-        store = self.store
-        assert store is not None
-        return sum(store.layer_size(ly.chain_id) if store.has_layer(ly.chain_id) else ly.size
-                   for ly in self.layers)
-
-
-class ImageStore:
+class ImageStore(HoldingStore):
     """The content-addressed image store of one state root. See the module docstring."""
-
-    def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root) if root is not None else state_root()
-        self.images_dir = self.root / "images"
-        self.blobs = self.images_dir / "blobs" / "sha256"
-        self.layers_dir = self.images_dir / "layers"
-        self.links = self.images_dir / "l"
-        self.tmp = self.images_dir / "tmp"
-        self.holds_dir = self.images_dir / "holds"
-        self._writers = 0
-        self._gc_fd: int | None = None
-
-    # ------------------------------------------------------------ locking and layout
-
-    def _ensure_layout(self) -> None:
-        private_dir(self.images_dir)  # and the state root above it, if it is new
-        for d in (self.blobs, self.layers_dir, self.links, self.tmp):
-            d.mkdir(parents=True, exist_ok=True)
-        # Layers hold images' setuid binaries with their owners: a host user who could
-        # reach them could run an image's setuid-root shell. Root only, as docker does.
-        if stat.S_IMODE(self.images_dir.stat().st_mode) != 0o700:
-            os.chmod(self.images_dir, 0o700)
-        layout = self.images_dir / "oci-layout"
-        if not layout.exists():
-            atomic_write_json(layout, {"imageLayoutVersion": "1.0.0"})
-        empty = self.images_dir / "empty"
-        if not empty.exists():
-            empty.mkdir(exist_ok=True)
-        if not os.path.lexists(self.links / "EMPTY"):
-            with contextlib.suppress(FileExistsError):
-                os.symlink("../empty", self.links / "EMPTY")
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the store for adding things: GC waits until the block ends. Re-entrant.
-        The first entry also clears what killed processes left."""
-        if self._writers == 0:
-            # lock first: recover() in another process removes atomic-write temporaries
-            # only when no writer holds this lock, so ours must be covered by it
-            private_dir(self.images_dir)
-            fd = os.open(self.images_dir / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                         0o600)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            self._gc_fd = fd
-            self._ensure_layout()
-            from .recovery import recover
-
-            recover(self)
-        self._writers += 1
-        try:
-            yield
-        finally:
-            self._writers -= 1
-            if self._writers == 0 and self._gc_fd is not None:
-                os.close(self._gc_fd)
-                self._gc_fd = None
-
-    def index_lock(self) -> contextlib.AbstractContextManager[None]:
-        return locked(self.images_dir / "index.lock")
-
-    @contextlib.contextmanager
-    def tmpdir(self) -> Iterator[Path]:
-        """A private work directory under tmp/, removed at the end; its lock tells
-        recover() that it belongs to a live process."""
-        self._ensure_layout()
-        while True:
-            name = f"{os.getpid()}-{secrets.token_hex(6)}"
-            lock = self.tmp / f"{name}.lock"
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            # recover() in another process may have taken the lock file for a dead one's
-            # between our create and our flock, and unlinked it: then start again
-            try:
-                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
-        path = self.tmp / name
-        path.mkdir()
-        try:
-            yield path
-        finally:
-            fsops.umount_under(str(path))
-            shutil.rmtree(path, ignore_errors=True)
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-            os.close(fd)
-
-    # ------------------------------------------------------------ blobs
-
-    def blob_path(self, digest: str) -> Path:
-        return self.blobs / _hex(digest)
-
-    def has_blob(self, digest: str) -> bool:
-        return self.blob_path(digest).is_file()
-
-    def read_blob(self, digest: str) -> bytes:
-        try:
-            data = self.blob_path(digest).read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"blob {digest} is missing from the image store")
-        return data
-
-    def put_blob(self, data: bytes) -> str:
-        digest = digest_of(data)
-        path = self.blob_path(digest)
-        if not path.exists():
-            atomic_write(path, data)
-        return digest
-
-    # ------------------------------------------------------------ layers
-
-    def layer_dir(self, chain: str) -> Path:
-        return self.layers_dir / _hex(chain)
-
-    def has_layer(self, chain: str) -> bool:
-        return (self.layer_dir(chain) / "layer.json").is_file()
-
-    def layer_size(self, chain: str) -> int:
-        try:
-            return int(read_json(self.layer_dir(chain) / "layer.json").get("size", 0))
-        except (OSError, ValueError):
-            return 0
-
-    def add_layer(self, raw: BinaryIO | IO[bytes], parent: str | None, *,
-                  expected_digest: str | None = None, expected_diff_id: str | None = None,
-                  what: str = "layer") -> LayerRef:
-        """Store the layer blob read from ``raw`` (tar, gzip, zstd...) and unpack it on
-        ``parent`` (a chain ID) unless that chain is already unpacked.
-
-        Verifies ``expected_digest`` (of the bytes as read) and ``expected_diff_id`` (of
-        the uncompressed tar); on a mismatch or a bad archive nothing is kept.
-        Call inside ``with store.writing():`` with add_image in the same block.
-        """
-        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
-            if expected_digest and expected_diff_id and self.has_blob(expected_digest):
-                chain = chain_id(parent, expected_diff_id)
-                if self.has_layer(chain):
-                    with open(self.blob_path(expected_digest), "rb") as f:
-                        head = f.read(8)
-                        size = os.fstat(f.fileno()).st_size
-                    return LayerRef(expected_digest, size,
-                                    L.media_type_for(L.sniff_compression(head)),
-                                    expected_diff_id, chain)
-            blob_tmp = work / "blob"
-            layer_tmp = work / "layer"
-            (layer_tmp / "diff").mkdir(parents=True)
-            head = b""
-            while len(head) < 8 and (more := raw.read(8 - len(head))):
-                head += more
-            compressed = bool(L.sniff_compression(head))
-            with open(blob_tmp, "wb", buffering=0) as out:
-                # a plain tar's digest is its diff_id: hash it once, not twice
-                tee = _Tee(raw, out, head, hashing=compressed)
-                try:
-                    result = L.unpack(tee, str(layer_tmp / "diff"), what=what)
-                    tee.drain()
-                finally:
-                    with contextlib.suppress(BaseException):
-                        tee.close()  # on an error, the unpack error is the one to tell
-                os.fsync(out.fileno())
-            digest = "sha256:" + tee.sha.hexdigest() if compressed else result.diff_id
-            if expected_digest and digest != expected_digest:
-                raise L.LayerError(f"{what}: digest mismatch: expected {expected_digest}, "
-                                   f"the data has {digest}")
-            if expected_diff_id and result.diff_id != expected_diff_id:
-                raise L.LayerError(f"{what}: diff_id mismatch: the image config says "
-                                   f"{expected_diff_id}, the layer's tar has {result.diff_id}")
-            chain = chain_id(parent, result.diff_id)
-            media = L.media_type_for(L.sniff_compression(tee.head))
-            os.replace(blob_tmp, self.blob_path(digest))
-            fsync_dir(self.blobs)
-            self._install_layer(layer_tmp, chain, parent, result)
-            return LayerRef(digest, tee.size, media, result.diff_id, chain)
-
-    def unpack_blob(self, digest: str, parent: str | None, diff_id: str, *,
-                    what: str = "layer") -> LayerRef:
-        """Unpack the stored blob ``digest`` as the layer ``diff_id`` on ``parent``
-        (unless that chain is unpacked): its tar must hash to ``diff_id``; on a mismatch
-        or a bad archive nothing is kept. The blob itself was checked when stored.
-        unpacking.unpack_layer is the way in (it holds the chain's lock)."""
-        chain = chain_id(parent, diff_id)
-        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
-            try:
-                f = open(self.blob_path(digest), "rb")  # noqa: SIM115 - closed below
-            except FileNotFoundError:
-                raise NotFound(f"{what}: its blob {digest} is missing from the image store "
-                               "(remove the image and pull it again)")
-            with f:
-                head = f.read(8)
-                f.seek(0)
-                size = os.fstat(f.fileno()).st_size
-                ref = LayerRef(digest, size, L.media_type_for(L.sniff_compression(head)),
-                               diff_id, chain)
-                if self.has_layer(chain):
-                    return ref
-                layer_tmp = work / "layer"
-                (layer_tmp / "diff").mkdir(parents=True)
-                result = L.unpack(f, str(layer_tmp / "diff"), what=what)
-            if result.diff_id != diff_id:
-                raise L.LayerError(f"{what}: diff_id mismatch: the image config says "
-                                   f"{diff_id}, the layer's tar has {result.diff_id}")
-            self._install_layer(layer_tmp, chain, parent, result)
-            return ref
-
-    def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
-                      parent: str | None, *, what: str = "layer") -> LayerRef:
-        """Store a layer made on this machine as it is: ``blob`` (its plain tar, fsynced,
-        whose sha256 is ``diff_id``) becomes the blob and the directory ``tree`` (the
-        overlay upper dir the tar was packed from: whiteouts as char 0:0, opaque marks,
-        no other overlay xattrs) becomes the unpacked layer, both by rename (same
-        filesystem), so a build's layer is written once. Call inside ``writing()``."""
-        with _disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
-            chain = chain_id(parent, diff_id)
-            digest = diff_id  # an uncompressed tar's digest is its diff_id
-            if self.has_layer(chain):
-                if not self.has_blob(digest):
-                    os.replace(blob, self.blob_path(digest))
-                    fsync_dir(self.blobs)
-                return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
-            layer_tmp = work / "layer"
-            layer_tmp.mkdir()
-            os.rename(tree, layer_tmp / "diff")
-            os.chown(layer_tmp / "diff", 0, 0)
-            os.chmod(layer_tmp / "diff", 0o755)  # as an unpacked layer's root
-            disk = 0
-            for dirpath, _dirs, files in os.walk(layer_tmp / "diff"):
-                for f in files:
-                    with contextlib.suppress(OSError):
-                        disk += os.lstat(os.path.join(dirpath, f)).st_size
-            if not self.has_blob(digest):
-                os.replace(blob, self.blob_path(digest))
-                fsync_dir(self.blobs)
-            self._install_layer(layer_tmp, chain, parent, L.UnpackResult(diff_id, tar_size,
-                                                                          disk))
-            return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
-
-    def _install_layer(self, layer_tmp: Path, chain: str, parent: str | None,
-                       result: L.UnpackResult) -> None:
-        dest = self.layer_dir(chain)
-        if self.has_layer(chain):
-            return
-        link = self.links / link_name(chain)
-        target = f"../layers/{_hex(chain)}/diff"
-        try:
-            os.symlink(target, link)
-        except FileExistsError:
-            if os.readlink(link) != target:
-                raise EngineError(f"layer link {link} is taken by another layer (a 60-bit "
-                                  "collision, or a damaged store)")
-        atomic_write_json(layer_tmp / "layer.json", {
-            "chain_id": chain, "diff_id": result.diff_id, "parent": parent,
-            "size": result.disk_size, "link": link.name})
-        try:
-            os.rename(layer_tmp, dest)
-        except OSError as e:
-            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise  # else a concurrent writer unpacked the same layer first: fine
-        fsync_dir(self.layers_dir)
-
-    # ------------------------------------------------------------ images and the index
 
     def read_index(self) -> list[dict[str, Any]]:
         try:
@@ -460,12 +46,12 @@ class ImageStore:
         except ValueError as e:
             raise EngineError(f"{self.images_dir / 'index.json'} is damaged: {e}")
 
-    def _write_index(self, manifests: list[dict[str, Any]]) -> None:
+    def write_index(self, manifests: list[dict[str, Any]]) -> None:
         atomic_write_json(self.images_dir / "index.json", {
             "schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests})
 
     def add_image(self, oci_config: dict[str, Any] | bytes, layers: list[LayerRef],
-                  tags: list[str] = (),  # type: ignore[assignment]
+                  tags: Sequence[str] = (),
                   *, manifest: bytes | None = None, media_type: str = MEDIA_MANIFEST,
                   unpacked_later: bool = False) -> Image:
         """Register an image from its config and its (already added) layers; move
@@ -474,7 +60,7 @@ class ImageStore:
         the config and layers; by default the store writes an OCI manifest.
         ``unpacked_later``: the layers' blobs are stored but not all unpacked (a pull:
         unpacking.py unpacks them on first use)."""
-        with _disk_errors("image", self.images_dir), self.writing():
+        with disk_errors("image", self.images_dir), self.writing():
             cfg_bytes = (oci_config if isinstance(oci_config, bytes)
                          else canonical_json(oci_config))
             cfg = json.loads(cfg_bytes)
@@ -499,12 +85,7 @@ class ImageStore:
             m_digest = self.put_blob(m_bytes)
             names = [reference.normalize(t) for t in tags]
             all_names = self._name(m_digest, len(m_bytes), config_digest, names, media_type)
-        return self._image(m_digest, config_digest, all_names)
-
-    def _image(self, m_digest: str, config_id: str, tags: list[str]) -> Image:
-        manifest = json.loads(self.read_blob(m_digest))
-        cfg = json.loads(self.read_blob(config_id))
-        return Image(config_id, m_digest, manifest, cfg, sorted(tags), self)
+        return load_image(self, m_digest, config_digest, all_names)
 
     def images(self) -> list[Image]:
         """Every image of the store, newest first."""
@@ -520,7 +101,7 @@ class ImageStore:
         out = []
         for i, (m, t) in by_id.items():
             try:
-                out.append(self._image(m, i, t))
+                out.append(load_image(self, m, i, t))
             except (NotFound, ValueError):
                 continue  # a damaged entry (a blob deleted by hand) hides only itself
 
@@ -593,107 +174,11 @@ class ImageStore:
                     ANN_NAME: n, ANN_REF: reference.parse(n).tag or "", ANN_ID: image_id}})
             if not any(e.get("digest") == m_digest for e in index):
                 index.append({**desc, "annotations": {ANN_ID: image_id}})
-            self._write_index(_keep_dangling(index, self))
+            self.write_index(_keep_dangling(index, self))
             record_moves(self, [(n, before.get(n, ""), image_id, m_digest) for n in names])
             return sorted(str((e.get("annotations") or {}).get(ANN_NAME)) for e in index
                           if e.get("digest") == m_digest
                           and (e.get("annotations") or {}).get(ANN_NAME))
-
-    # ------------------------------------------------------------ holds
-
-    def hold(self, name: str, *, blobs: list[str], chains: list[str],
-             image: Image | None = None, data: dict[str, Any] | None = None) -> None:
-        """Keep ``blobs`` and unpacked ``chains`` from garbage collection under ``name``
-        (``[a-z0-9-]``), with ``data`` for the holder. An ``image`` held this way is not
-        in index.json (``image ls`` never shows it) but resolves by its full id: the
-        build cache keeps its layers and the images its RUN steps run in like this.
-        Call inside ``with store.writing():``, after the blobs and layers were added."""
-        record: dict[str, Any] = {"blobs": blobs, "chains": chains, "data": data or {}}
-        if image is not None:
-            record["image"] = {"id": image.id, "manifest": image.manifest_digest}
-        path = self.holds_dir / f"{name}.json"
-        with _disk_errors("build cache", self.images_dir):
-            self.holds_dir.mkdir(mode=0o700, exist_ok=True)
-            atomic_write(path, canonical_json(record), mode=0o600)
-
-    def held(self, name: str) -> dict[str, Any] | None:
-        """The record held as ``name``, or None."""
-        try:
-            rec: dict[str, Any] = json.loads((self.holds_dir / f"{name}.json").read_bytes())
-        except (FileNotFoundError, ValueError):
-            return None
-        return rec
-
-    def holds(self, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every hold whose name starts with ``prefix``."""
-        try:
-            names = sorted(os.listdir(self.holds_dir))
-        except FileNotFoundError:
-            return
-        for n in names:
-            if n.endswith(".json") and n.startswith(prefix):
-                rec = self.held(n[:-5])
-                if rec is not None:
-                    yield n[:-5], rec
-
-    def release(self, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.holds_dir / f"{name}.json").unlink()
-
-    def add_held_image(self, oci_config: dict[str, Any], layers: list[LayerRef],
-                       data: dict[str, Any] | None = None) -> Image:
-        """Register an image that only a hold keeps (see :meth:`hold`), held as
-        ``image-<hex of its id>``."""
-        with _disk_errors("image", self.images_dir), self.writing():
-            cfg_bytes = canonical_json(oci_config)
-            config_digest = self.put_blob(cfg_bytes)
-            manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-                        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest,
-                                   "size": len(cfg_bytes)},
-                        "layers": [ly.descriptor() for ly in layers]}
-            m_digest = self.put_blob(canonical_json(manifest))
-            image = self._image(m_digest, config_digest, [])
-            self.hold(f"image-{_hex(config_digest)}",
-                      blobs=[config_digest, m_digest, *[ly.digest for ly in layers]],
-                      chains=[ly.chain_id for ly in layers], image=image, data=data)
-            return image
-
-    def held_image(self, image_id: str) -> Image | None:
-        """An image kept by a hold (not in the index), by its full id."""
-        rec = self.held(f"image-{_hex(image_id)}")
-        im = (rec or {}).get("image") or {}
-        if im.get("id") != image_id:
-            return None
-        try:
-            return self._image(str(im["manifest"]), image_id, [])
-        except (NotFound, ValueError, KeyError):
-            return None
-
-    @property
-    def image_in_use(self) -> set[str]:
-        """Image ids that containers use: ``$ROOT/containers/*/state.json`` key "Image".
-        The container engine's records are the truth; a subclass may override."""
-        out: set[str] = set()
-        for state in (self.root / "containers").glob("*/state.json"):
-            try:
-                image = read_json(state).get("Image")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(image, str) and image:
-                out.add(image)
-        return out
-
-
-@contextlib.contextmanager
-def _disk_errors(what: str, where: Path) -> Iterator[None]:
-    """A full disk or a failing store is a user-facing error naming the store, not a
-    traceback; nothing half-written stays (tmpdir and atomic writes see to that)."""
-    try:
-        yield
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise L.LayerError(f"{what}: no space left on device in {where}")
-        raise EngineError(f"{what}: {e.strerror or e} ({e.filename or where})")
 
 
 def _check_manifest(doc: Any, config_digest: str, layers: list[LayerRef]) -> None:
@@ -718,77 +203,3 @@ def _keep_dangling(index: list[dict[str, Any]], store: ImageStore) -> list[dict[
                          | {"annotations": {ANN_ID: image_id}})
             present.add(image_id)
     return index
-
-
-class _Tee:
-    """Reads ``raw`` and hands what it read to a writer thread that stores (and, for a
-    compressed blob, hashes) it: the blob is stored and checked in the same pass that
-    unpacks it, and its I/O overlaps the unpacking (file writes and hashing release
-    the GIL)."""
-
-    def __init__(self, raw: BinaryIO | IO[bytes], out: BinaryIO, head: bytes,
-                 hashing: bool = True) -> None:
-        import queue
-        import threading
-
-        self._raw = raw
-        self._out = out
-        self._pending = head  # bytes already read from raw, handed out first
-        self._hashing = hashing
-        self.sha = hashlib.sha256()
-        self.size = 0
-        self.head = head
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write_loop, daemon=True,
-                                        name="pycompose-blob-writer")
-        self._thread.start()
-
-    def _write_loop(self) -> None:
-        while (data := self._q.get()) is not None:
-            if self._error is not None:
-                continue  # keep taking, so that the reader never blocks
-            try:
-                if self._hashing:
-                    self.sha.update(data)
-                view = memoryview(data)
-                while view:
-                    view = view[self._out.write(view) or 0:]
-            except BaseException as e:
-                self._error = e
-
-    def read(self, n: int = -1) -> bytes:
-        if self._error is not None:
-            raise self._error
-        if self._pending:
-            data, self._pending = self._pending, b""
-            if n is None or n < 0:
-                data += self._raw.read()
-        else:
-            data = self._raw.read(n)
-        if data:
-            self.size += len(data)
-            self._q.put(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        """Stop the writer; raise what it met (ENOSPC...)."""
-        if self._thread.is_alive():
-            self._q.put(None)
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def drain(self) -> None:
-        """Read the rest of ``raw`` and wait until all of it is written."""
-        while self.read(L.CHUNK):
-            pass
-        self.close()

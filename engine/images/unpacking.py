@@ -32,18 +32,30 @@ import fcntl
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .store import Image, ImageStore, LayerRef
+from .layerstore import LayerRef, LayerStore
 
 
-def pending(store: ImageStore, layers: Sequence[LayerRef]) -> list[tuple[int, LayerRef]]:
+class StoredImage(Protocol):
+    """What unpacking needs of an image of the store (``image.Image`` is one)."""
+
+    @property
+    def store(self) -> LayerStore | None: ...
+    @property
+    def layers(self) -> list[LayerRef]: ...
+    @property
+    def repo_tags(self) -> list[str]: ...
+    @property
+    def short_id(self) -> str: ...
+
+
+def pending(store: LayerStore, layers: Sequence[LayerRef]) -> list[tuple[int, LayerRef]]:
     """The layers (by index, bottom first) whose directory is not unpacked yet."""
     return [(i, ly) for i, ly in enumerate(layers) if not store.has_layer(ly.chain_id)]
 
 
-def ensure_unpacked(store: ImageStore, layers: Sequence[LayerRef], *, name: str = "",
+def ensure_unpacked(store: LayerStore, layers: Sequence[LayerRef], *, name: str = "",
                     workers: int | None = None) -> int:
     """Unpack every layer of ``layers`` (an image's, bottom first) that is not, from its
     blob; wait for one another process is unpacking. Returns how many this call
@@ -78,14 +90,14 @@ def ensure_unpacked(store: ImageStore, layers: Sequence[LayerRef], *, name: str 
         return done
 
 
-def ensure_image_unpacked(image: Image) -> int:
+def ensure_image_unpacked(image: StoredImage) -> int:
     """:func:`ensure_unpacked` for an image of the store."""
     assert image.store is not None
     name = image.repo_tags[0] if image.repo_tags else image.short_id
     return ensure_unpacked(image.store, image.layers, name=name)
 
 
-def unpack_layer(store: ImageStore, layer: LayerRef, parent: str | None, *,
+def unpack_layer(store: LayerStore, layer: LayerRef, parent: str | None, *,
                  what: str) -> bool:
     """Unpack ``layer``'s blob as its chain (on ``parent``) unless it is there; True
     if this call did it."""
@@ -131,7 +143,5 @@ def _what(ly: LayerRef, name: str) -> str:
     return f"layer {short} of {name}" if name else f"layer {short}"
 
 
-def _store(root: Path) -> ImageStore:
-    from .store import ImageStore
-
-    return ImageStore(root)
+def _store(root: Path) -> LayerStore:
+    return LayerStore(root)

@@ -44,7 +44,9 @@ from pycompose.util.fs import fsync_dir
 from ..errors import EngineError, InvalidArgument, NotFound, Unavailable
 from ..images import reference
 from ..images.layers import media_type_for, sniff_compression
-from ..images.store import ImageStore, LayerRef, chain_id
+from ..images.layerstore import LayerRef
+from ..images.layout import chain_id
+from ..images.store import ImageStore
 from . import sources
 from .auth import scope_for
 from .client import DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, Manifest, Registry, Session

@@ -19,7 +19,8 @@ import trio
 
 from ..errors import InvalidArgument, NotFound
 from ..images import reference
-from ..images.store import MEDIA_MANIFEST, ImageStore
+from ..images.layout import MEDIA_MANIFEST
+from ..images.store import ImageStore
 from . import sources
 from .auth import scope_for
 from .client import Registry, Session

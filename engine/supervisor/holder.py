@@ -38,7 +38,7 @@ from ..logs import config as logcfg
 from ..record import ContainerRecord, Health, Status, parse_iso
 from ..record import ContainerRecord as CR
 from ..volumes import VolumeStore
-from . import health, net, records, rt
+from . import children, health, net, records, rt
 from . import spec as S
 from .events import EventBus
 from .logs import Held, LogService
@@ -275,7 +275,7 @@ class Holder:
 
     # -- exit ----------------------------------------------------------------------------
     async def _watch(self, live: Live) -> None:
-        await _exited(live.pid)
+        await children.exited(live.pid)
         # adopted: no status to read; a stop that had to SIGKILL it knows the answer
         code = 128 + signal.SIGKILL if live.killed else UNKNOWN_EXIT
         if live.child:
@@ -563,7 +563,7 @@ class Holder:
         return ex
 
     async def _watch_exec(self, ex: Live) -> None:
-        await _exited(ex.pid)
+        await children.exited(ex.pid)
         code = UNKNOWN_EXIT
         with contextlib.suppress(ChildProcessError):
             _, status = os.waitpid(ex.pid, 0)
@@ -577,43 +577,15 @@ class Holder:
 
     # -- orphans -------------------------------------------------------------------------
     def _reap_orphans(self) -> None:
-        """Reap zombie children that are neither a container's PID 1 nor an exec'd
-        process (a launcher that died early, a process re-parented to us as the child
-        subreaper). Left unreaped, one can even keep a container's PID 1 from exiting:
-        the kernel waits for every process of the pid namespace to be reaped."""
+        """Reap the zombie children that are neither a container's PID 1 nor an exec'd
+        process (children.py says why it matters)."""
         if self.starting:  # a new PID 1 or exec'd process may be ours and not yet known
             return
-        known = {lv.pid for lv in self.live.values()} | self.execs
-        me = os.getpid()
-        try:
-            tasks = os.listdir(f"/proc/{me}/task")
-        except OSError:
-            return
-        for tid in tasks:
-            try:
-                children = Path(f"/proc/{me}/task/{tid}/children").read_text().split()
-            except OSError:
-                continue
-            for c in children:
-                pid = int(c)
-                if pid in known:
-                    continue
-                try:
-                    stat = Path(f"/proc/{pid}/stat").read_bytes()
-                except OSError:
-                    continue
-                if stat[stat.rindex(b")") + 2:][:1] == b"Z":
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(pid, os.WNOHANG)
+        children.reap_zombies({lv.pid for lv in self.live.values()} | self.execs)
 
     async def reap_orphans(self) -> None:
         """On every SIGCHLD, and every few seconds in case one was coalesced."""
-        with trio.open_signal_receiver(signal.SIGCHLD) as signals:
-            while True:
-                with trio.move_on_after(3):
-                    async for _ in signals:
-                        self._reap_orphans()
-                self._reap_orphans()
+        await children.on_sigchld(self._reap_orphans)
 
     # -- after a crash -------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -663,15 +635,3 @@ class Holder:
 
 
 __all__ = ["Holder", "Live", "new_state"]
-
-
-async def _exited(pid: int) -> None:
-    """Until process ``pid`` has exited (its pidfd turns readable); at once if it is
-    already gone."""
-    pfd = rt.pidfd(pid)
-    if pfd is None:
-        return
-    try:
-        await trio.lowlevel.wait_readable(pfd)
-    finally:
-        os.close(pfd)

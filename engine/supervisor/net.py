@@ -21,7 +21,7 @@ from pycompose.util.besteffort import best_effort
 from ..api.requests import PortBinding
 from ..containers import Record
 from ..errors import NotFound, Unavailable
-from ..networks import netplug_error
+from ..neterrors import netplug_error
 
 log = logging.getLogger("pycompose.supervisor")
 
@@ -93,7 +93,7 @@ def connect(root: Path, rec: Record, network: str, aliases: list[str],
             ipv4: str | None) -> dict[str, Any]:
     """``network connect`` of a running container: its namespace wired into one more
     network (the next free ``ethN``); returns the endpoint for NetworkSettings."""
-    from pycompose.netplug import NetplugError, Networks
+    from ...netplug import NetplugError, Networks
 
     nets = Networks(root)
     cid = rec["Id"]
@@ -117,7 +117,7 @@ def connect(root: Path, rec: Record, network: str, aliases: list[str],
 
 def disconnect(root: Path, rec: Record, network: str) -> None:
     """``network disconnect`` of a running container."""
-    from pycompose.netplug import NetplugError, Networks
+    from ...netplug import NetplugError, Networks
 
     try:
         Networks(root).detach(network, rec["Id"])
@@ -135,7 +135,7 @@ def take_prepared(root: Path, rec: Record) -> Any:
     eps = endpoints(rec)
     if len(eps) != 1 or eps[0][0] != "bridge" or eps[0][1] or rec["HostConfig"].get("UidMap"):
         return None
-    from pycompose.netplug import NetplugError, Networks, spares
+    from ...netplug import NetplugError, Networks, spares
 
     _refill.enabled = True
     try:
@@ -148,7 +148,7 @@ def take_prepared(root: Path, rec: Record) -> Any:
 def forget_prepared(taken: Any) -> None:
     """After the launcher joined the prepared namespace (or failed to): drop its name,
     so that it lives exactly as long as the container's processes."""
-    from pycompose.netplug import spares
+    from ...netplug import spares
 
     try:
         spares.forget(taken)
@@ -174,7 +174,7 @@ class _Refill:
 
     @staticmethod
     def _make(root: Path) -> None:
-        from pycompose.netplug import Networks, spares
+        from ...netplug import Networks, spares
 
         try:
             spares.make(Networks(root), "bridge")
@@ -188,7 +188,7 @@ class _Refill:
         if thread is not None:
             thread.join()
         if (root / "networks").exists():
-            from pycompose.netplug import Networks, spares
+            from ...netplug import Networks, spares
 
             spares.drop_all(Networks(root))
 
@@ -218,7 +218,7 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
     if not eps:
         return {}
     try:
-        from pycompose.netplug import (
+        from ...netplug import (
             NetplugError,
             Networks,
             hosts_file_for,
@@ -277,7 +277,7 @@ def release(root: Path, rec: Record) -> None:
     if not endpoints(rec) and not (rec.get("Damaged") and (root / "networks").exists()):
         return
     try:
-        from pycompose.netplug import Networks
+        from ...netplug import Networks
     except ImportError:
         return
     with best_effort(log, "release the addresses and ports of %s", rec["Id"][:12]):
@@ -287,7 +287,7 @@ def release(root: Path, rec: Record) -> None:
 def services(root: Path) -> Any:
     """netplug's one task for the supervisor: DNS of every network and the userland
     port proxies (``await svc.run()``, ``svc.notify()`` when networks change)."""
-    from pycompose.netplug import Networks, NetworkServices
+    from ...netplug import Networks, NetworkServices
 
     return NetworkServices(Networks(root))
 
@@ -301,12 +301,12 @@ def drop_idle_default(root: Path) -> None:
     if not (root / "networks").exists():
         return
     try:
-        from pycompose.netplug import Networks
+        from ...netplug import Networks
     except ImportError:
         return
     nets = Networks(root)
     if nets.exists("bridge") and not nets.inspect("bridge").attachments:
-        from pycompose.netplug import spares
+        from ...netplug import spares
 
         spares.drop_all(nets)
         nets.remove("bridge")

@@ -15,15 +15,17 @@ Protocol (SOCK_SEQPACKET, one JSON object per packet)::
                                           <- {"event": "exit", "code": N}
     errors at any point                   <- {"ok": false, "error": {"kind", "message", ...}}
                                              (engine/errors.py: the client raises the same kind)
+
+Here: the socket, its clients, one request's dispatch and the process's lifetime. The
+framing is wire.py's; the conversations that outlive their first answer (attached
+start and exec, wait, attach, events) are sessions.py's.
 """
 
 from __future__ import annotations
 
-import array
 import contextlib
 import errno
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -40,54 +42,21 @@ from pycompose.util.fs import tighten_state
 from pycompose.util.paths import PRIVATE_FILE, private_dir, state_root
 from pycompose.util.plain import from_plain
 
-from ..api.requests import CreateRequest, ExecRequest
+from ..api.requests import CreateRequest
 from ..client import code_stamp
-from ..errors import Busy, Conflict, EngineError, Internal, InvalidArgument, NotFound
-from . import net, rt
+from ..errors import Busy, EngineError, Internal, InvalidArgument, NotFound
+from . import net, rt, sessions
 from . import spec as S
-from .holder import Holder, Live
+from .holder import Holder
+from .wire import Conn
 
 log = logging.getLogger("pycompose.supervisor")
-
-MAX_MSG = 1 << 20
-
 
 def idle_seconds() -> float:
     try:
         return float(os.environ.get("PYCOMPOSE_SUPERVISOR_IDLE", "45"))
     except ValueError:
         return 45.0
-
-
-class Conn:
-    def __init__(self, sock: trio.socket.SocketType) -> None:
-        self.sock = sock
-
-    async def send(self, msg: dict[str, Any], fds: list[int] | None = None) -> None:
-        data = json.dumps(msg).encode()
-        with contextlib.suppress(OSError, trio.ClosedResourceError):
-            if fds:
-                anc = [(pysocket.SOL_SOCKET, pysocket.SCM_RIGHTS,
-                        array.array("i", fds).tobytes())]
-                await self.sock.sendmsg([data], anc)
-            else:
-                await self.sock.send(data)
-
-    async def recv(self) -> tuple[dict[str, Any] | None, list[int]]:
-        """The next message, or None at EOF."""
-        fds = array.array("i")
-        try:
-            data, anc, _f, _a = await self.sock.recvmsg(MAX_MSG, pysocket.CMSG_SPACE(16 * 4))
-        except OSError:
-            return None, []
-        for level, typ, payload in anc:
-            if level == pysocket.SOL_SOCKET and typ == pysocket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return None, []
-        return json.loads(data), list(fds)
 
 
 class Server:
@@ -250,13 +219,13 @@ class Server:
             await h.unpack_image(req)
             rec = await h.create(req)
             try:
-                await self._start(conn, rec["Id"], msg, fds)
+                await sessions.start(h, conn, rec["Id"], msg, fds)
             except BaseException:
                 if req.auto_remove:
                     h._remove_files(rec["Id"], volumes=True)
                 raise
         elif op == "start":
-            await self._start(conn, self._resolve(msg["id"]), msg, fds)
+            await sessions.start(h, conn, self._resolve(msg["id"]), msg, fds)
         elif op == "stop":
             cid = self._resolve(msg["id"])
             await h.stop(cid, msg.get("timeout"), msg.get("signal"))
@@ -277,14 +246,14 @@ class Server:
         elif op == "wait":
             cid = self._resolve(msg["id"])
             if msg.get("ack") or msg.get("condition"):
-                await self._wait(conn, cid, str(msg.get("condition") or "not-running"))
+                await sessions.wait(h, conn, cid, str(msg.get("condition") or "not-running"))
             else:
                 await conn.send({"ok": True, "code": await h.wait(cid)})
         elif op == "resize":
-            self._resize(self._resolve(msg["id"]), int(msg["rows"]), int(msg["cols"]))
+            sessions.resize(h, self._resolve(msg["id"]), int(msg["rows"]), int(msg["cols"]))
             await conn.send({"ok": True})
         elif op == "attach":
-            await self._attach_input(conn, self._resolve(msg["id"]))
+            await sessions.attach_input(h, conn, self._resolve(msg["id"]))
         elif op == "shutdown":
             # for tests and ``system`` commands: leave now if nothing is held
             if h.busy():
@@ -293,7 +262,7 @@ class Server:
             await conn.send({"ok": True})
             self.shutdown.set()
         elif op == "exec":
-            await self._exec(conn, self._resolve(msg["id"]), msg, fds)
+            await sessions.run_exec(h, conn, self._resolve(msg["id"]), msg, fds)
         elif op in ("pause", "unpause"):
             cid = self._resolve(msg["id"])
             await h.pause(cid, op == "pause")
@@ -308,218 +277,9 @@ class Server:
             rec = await h.wait_health(cid, None if timeout is None else float(timeout))
             await conn.send({"ok": True, "id": cid, "record": rec})
         elif op == "events":
-            await self._events(conn, msg)
+            await sessions.events(h, conn, msg)
         else:
             raise EngineError(f"unknown request {op!r}")
-
-    async def _events(self, conn: Conn, msg: dict[str, Any]) -> None:
-        """A stream of events until the client goes away (``events``): an answer,
-        then one message per event, each ``{"event": {...}}``."""
-        since = msg.get("since_ns")
-        with self.holder.events.subscribe(int(since) if since is not None else None) as sub:
-            await conn.send({"ok": True})
-            async with trio.open_nursery() as n:
-                async def until_gone() -> None:
-                    while True:
-                        m, fds = await conn.recv()
-                        for fd in fds:
-                            os.close(fd)
-                        if m is None:
-                            n.cancel_scope.cancel()
-                            return
-
-                async def pump() -> None:
-                    while True:
-                        ev = await sub.next()
-                        await conn.send({"event": ev.to_wire(), "lost": sub.lost})
-                n.start_soon(until_gone)
-                n.start_soon(pump)
-
-    @staticmethod
-    def _stdio(msg: dict[str, Any], fds: list[int]) -> tuple[int | None, int | None,
-                                                              int | None] | None:
-        """The client's fds for an attached non-terminal session: stdin (or /dev/null
-        without -i), stdout, stderr."""
-        if not msg.get("attach") or msg.get("tty"):
-            return None
-        if len(fds) != 3:
-            raise EngineError("an attached run needs the client's stdin, stdout and stderr")
-        return (fds[0] if msg.get("interactive") else None, fds[1], fds[2])
-
-    async def _start(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
-        cs = msg.get("console_size")
-        size = (int(cs[0]), int(cs[1])) if cs else None
-        stdio = self._stdio(msg, fds)
-        if msg.get("tty") and msg.get("attach"):
-            stdio = None
-        live = await self.holder.start(cid, stdio, size, attached=bool(msg.get("attach")))
-        await conn.send({"ok": True, "id": cid})
-        if msg.get("attach"):
-            await self._follow(conn, live, msg)
-
-    async def _follow(self, conn: Conn, live: Live, msg: dict[str, Any]) -> None:
-        """Send the pty (if any) and then the exit status; a detach or a vanished client
-        ends the session but never the container. A container's terminal comes with the
-        pipe its output is relayed on (the log keeper reads the terminal); an exec's
-        terminal alone."""
-        if live.pty_master is not None:
-            fds = [live.pty_master] + ([live.pty_out] if live.pty_out is not None else [])
-            await conn.send({"event": "pty"}, fds)
-            if live.pty_out is not None:
-                os.close(live.pty_out)  # the client has it now
-                live.pty_out = None
-        left = trio.Event()
-
-        async def watch_client() -> None:
-            while True:
-                m, fds = await conn.recv()
-                for fd in fds:
-                    os.close(fd)
-                if m is None or m.get("op") == "detach":
-                    left.set()
-                    return
-
-        async with trio.open_nursery() as n:
-            n.start_soon(watch_client)
-            async with trio.open_nursery() as inner:
-                async def on_done() -> None:
-                    await live.done.wait()
-                    inner.cancel_scope.cancel()
-
-                async def on_left() -> None:
-                    await left.wait()
-                    inner.cancel_scope.cancel()
-                inner.start_soon(on_done)
-                inner.start_soon(on_left)
-            n.cancel_scope.cancel()
-        if live.done.is_set():
-            code = live.code if live.code is not None else await self.holder.wait(live.cid)
-            await conn.send({"event": "exit", "code": code})
-            return
-        self.holder.logs.unforward(live.log)  # the client left: logging goes on
-        if live.pty_master is not None and live.cid in self.holder.live \
-                and self.holder.live[live.cid] is live:
-            await conn.send({"event": "detached"})
-
-    async def _exec(self, conn: Conn, cid: str, msg: dict[str, Any], fds: list[int]) -> None:
-        try:
-            req = from_plain(ExecRequest, msg["request"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise InvalidArgument(f"malformed exec request: {e}")
-        if req.tty or req.detach:
-            stdio: tuple[int | None, int | None, int | None] = (None, None, None)
-        else:
-            if len(fds) != 3:
-                raise InvalidArgument("exec needs the client's stdin, stdout and stderr")
-            stdio = (fds[0] if req.interactive else None, fds[1], fds[2])
-        ex = await self.holder.exec(cid, req, stdio)
-        await conn.send({"ok": True, "id": cid, "pid": ex.pid})
-        if not req.detach:
-            await self._follow(conn, ex, {})
-
-
-    async def _until_left(self, conn: Conn, done: trio.Event) -> bool:
-        """Until ``done`` is set (True) or the client hangs up (False)."""
-        left = trio.Event()
-
-        async def watch() -> None:
-            while True:
-                m, fds = await conn.recv()
-                for fd in fds:
-                    os.close(fd)
-                if m is None or m.get("op") == "detach":
-                    left.set()
-                    return
-        async with trio.open_nursery() as n:
-            n.start_soon(watch)
-
-            async def either(ev: trio.Event) -> None:
-                await ev.wait()
-                n.cancel_scope.cancel()
-            n.start_soon(either, done)
-            n.start_soon(either, left)
-        return done.is_set()
-
-    async def _wait(self, conn: Conn, cid: str, condition: str) -> None:
-        """docker's wait conditions: ``not-running`` (at once if it is not running),
-        ``next-exit`` (the end of its next run, even one that has not started yet),
-        ``removed`` (once its record is gone, with its last exit code). The waiter
-        subscribes to the holder's events, then tells the client ``registered`` (the
-        Docker API sends its response head then: a start that follows cannot be
-        missed), then ``{"event": "exit", "code", "error"}`` once the condition holds."""
-        if condition not in WAIT_CONDITIONS:
-            raise InvalidArgument(f'invalid condition: "{condition}"')
-        h = self.holder
-        rec = h.store.load(cid)
-        code = int(rec["State"].get("ExitCode") or 0)
-        if condition == "not-running" and cid not in h.live and \
-                rec["State"].get("Status") != "restarting":
-            await conn.send({"ok": True, "registered": True})
-            await conn.send({"event": "exit", "code": code, "error": ""})
-            return
-        done = trio.Event()
-        error = ""
-        with h.events.subscribe() as sub:
-            await conn.send({"ok": True, "registered": True})
-
-            async def watch() -> None:
-                nonlocal code, error
-                while True:
-                    ev = await sub.next()
-                    if ev.id != cid:
-                        continue
-                    if ev.action == "die":
-                        code = int(ev.attributes.get("exitCode") or 0)
-                        if condition != "removed":
-                            break
-                    elif ev.action == "destroy":
-                        if condition != "removed":
-                            error = "the container was removed before it exited"
-                        break
-                done.set()
-            async with trio.open_nursery() as n:
-                n.start_soon(watch)
-                if await self._until_left(conn, done):
-                    await conn.send({"event": "exit", "code": code, "error": error})
-                n.cancel_scope.cancel()
-
-    def _resize(self, cid: str, rows: int, cols: int) -> None:
-        """The terminal of a running container takes a new size (a container without
-        one has nothing to resize: docker's clients only ask for terminals)."""
-        import termios
-
-        live = self.holder.live.get(cid)
-        if live is None:
-            raise Conflict(f"Container {cid[:12]} is not running")
-        if live.pty_master is None or rows <= 0 or cols <= 0:
-            return
-        with contextlib.suppress(OSError):
-            fcntl.ioctl(live.pty_master, termios.TIOCSWINSZ,
-                        struct.pack("HHHH", rows, cols, 0, 0))
-
-    async def _attach_input(self, conn: Conn, cid: str) -> None:
-        """A running container's terminal for a new attached client's keyboard (its
-        output is in the log the client follows): ``{"event": "pty"}`` with a duplicate
-        of the master, then the exit status."""
-        live = self.holder.live.get(cid)
-        if live is None:
-            raise Conflict(f"Container {cid[:12]} is not running")
-        if live.pty_master is None:
-            raise Conflict(f"container {cid[:12]} has no terminal: the stdin of a "
-                           "container without one can only be attached before it starts")
-        await conn.send({"ok": True, "id": cid})
-        dup = os.dup(live.pty_master)
-        try:
-            await conn.send({"event": "pty"}, [dup])
-        finally:
-            os.close(dup)
-        if await self._until_left(conn, live.done):
-            code = live.code if live.code is not None else await self.holder.wait(cid)
-            await conn.send({"event": "exit", "code": code})
-
-
-#: docker's ``wait`` conditions
-WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
 
 def _request(msg: dict[str, Any]) -> CreateRequest:

@@ -1,7 +1,7 @@
 """``pycompose image build`` (and ``pycompose build PATH``, the docker CLI's shape): a
 Dockerfile into an image, with docker's flags and progress output.
 
-The builder (``engine.build``) yields typed events; this module renders them:
+The builder (``engine.builder``) yields typed events; this module renders them:
 ``--progress plain`` (docker's ``#N`` lines with RUN output and times), ``tty`` (a live
 view of the running steps), ``quiet`` (nothing), ``auto`` (tty on a terminal, else
 plain). Progress goes to stderr; ``-q`` prints only the image id on stdout.

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from datetime import datetime
 from typing import Any
+
+from .render import human_ago, human_size, table
 
 
 def register(p: argparse.ArgumentParser, command: str) -> None:
@@ -105,55 +105,6 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
 
 
 # ---------------------------------------------------------------- formatting helpers
-
-def human_size(n: float) -> str:
-    """docker's units.HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.3g}{units[i]}"
-
-
-def human_ago(rfc3339: str) -> str:
-    """docker's units.HumanDuration(now - t) + " ago"."""
-    try:
-        t = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return "N/A"
-    s = int(time.time() - t)
-    m, h = s // 60, round(s / 3600)
-    if s < 1:
-        d = "Less than a second"
-    elif s == 1:
-        d = "1 second"
-    elif s < 60:
-        d = f"{s} seconds"
-    elif m == 1:
-        d = "About a minute"
-    elif m < 60:
-        d = f"{m} minutes"
-    elif h == 1:
-        d = "About an hour"
-    elif h < 48:
-        d = f"{h} hours"
-    elif h < 24 * 7 * 2:
-        d = f"{h // 24} days"
-    elif h < 24 * 30 * 2:
-        d = f"{h // 24 // 7} weeks"
-    elif h < 24 * 365 * 2:
-        d = f"{h // 24 // 30} months"
-    else:
-        d = f"{h // 24 // 365} years"
-    return d + " ago"
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
-
 
 def _store() -> Any:
     from pycompose.engine.api.images import ImageStore

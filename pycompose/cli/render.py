@@ -1,5 +1,6 @@
 """How the CLI shows engine records: ``container ls``'s STATUS column, docker's
-human durations, and the small part of Go templates scripts use (``--format``).
+human durations and sizes, its tables, and the small part of Go templates scripts use
+(``--format``).
 
 Presentation lives here, at the edge, not in the engine: the engine keeps records.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 from pycompose.engine.api import parse_iso
@@ -88,3 +90,28 @@ def human_duration(seconds: float) -> str:
     if h < 24 * 365 * 2:
         return f"{h // 24 // 30} months"
     return f"{h // 24 // 365} years"
+
+
+def human_size(n: float) -> str:
+    """docker's units.HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.3g}{units[i]}"
+
+
+def human_ago(rfc3339: str) -> str:
+    """docker's units.HumanDuration(now - t) + " ago"."""
+    try:
+        t = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return "N/A"
+    return human_duration(time.time() - t) + " ago"
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in rows)

@@ -42,7 +42,7 @@ def _tags(store: object, ref: str) -> tuple[list[str], bool]:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from pycompose.cli.image import human_ago, table
+    from pycompose.cli.render import human_ago, table
     from pycompose.engine.api import NotFound
     from pycompose.engine.api.images import ImageStore, reference, versions
 

@@ -11,7 +11,7 @@ import (more on a busy machine) before any work: more than the whole budget of a
   Measured here, that is the difference: the command's own work is tens of ms.
 
 So the first compose command of a state root runs in its own process and, on its way,
-starts a worker (``python -m pycompose.cli.worker``) in the background. The worker
+starts a worker (``python -m pycompose.cli.worker_server``) in the background. The worker
 listens on ``$ROOT/compose.sock`` (0600 from the moment it exists, in the 0700 state
 root; SO_PEERCRED: only its own uid or root), and exits after
 ``$PYCOMPOSE_WORKER_IDLE`` seconds (default 60) with nothing to do, or when the code
@@ -178,16 +178,6 @@ def spawn(root: Path) -> None:
         os.chdir("/")
         env = dict(os.environ, PYCOMPOSE_ROOT=str(root))
         env.pop(IN_WORKER, None)
-        os.execve(sys.executable, [sys.executable, "-m", "pycompose.cli.worker"], env)
+        os.execve(sys.executable, [sys.executable, "-m", "pycompose.cli.worker_server"], env)
     finally:
         os._exit(127)
-
-
-def main() -> int:
-    from .worker_server import serve
-
-    return serve()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

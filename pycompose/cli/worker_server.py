@@ -1,4 +1,5 @@
-"""The compose worker's own loop (see ``worker.py`` for why it exists and its protocol).
+"""The compose worker's own loop (see ``worker.py`` for why it exists and its protocol),
+run as ``python -m pycompose.cli.worker_server`` (worker.spawn starts it).
 
 A plain blocking loop over ``selectors``, not trio: the worker forks for every command,
 and a process that forks must hold no threads and no running event loop. It imports
@@ -373,3 +374,7 @@ def serve() -> int:
     signal.signal(signal.SIGTERM, leave)
     Worker(root).run()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

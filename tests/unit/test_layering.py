@@ -23,16 +23,44 @@ FORBIDDEN = {
 }
 
 
+def package_of(path: Path) -> list[str]:
+    """The dotted package a file's relative imports start from: the layers at the root
+    are installed as ``pycompose.<layer>``."""
+    rel = list(path.relative_to(ROOT).with_suffix("").parts)
+    dotted = rel if rel[0] == "pycompose" else ["pycompose", *rel]
+    return dotted[:-1]  # a module's package; an __init__'s is its own folder's
+
+
 def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, by its absolute name: relative imports are resolved
+    (the layers import each other relatively, so that a reader resolving by folder sees
+    the arrows), so that the rules below hold for both spellings."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    pkg = package_of(path)
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
-            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                assert node.level <= len(pkg), f"{path}:{node.lineno} leaves pycompose"
+                base = pkg[:len(pkg) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                assert node.module is not None
+                module = node.module
+            found.append((node.lineno, module))
+            found += [(node.lineno, f"{module}.{a.name}") for a in node.names]
     return found
+
+
+def test_relative_imports_resolve() -> None:
+    """The resolution above, checked on what it must give."""
+    assert package_of(ROOT / "compose" / "plan.py") == ["pycompose", "compose"]
+    assert package_of(ROOT / "engine" / "api" / "__init__.py") == [
+        "pycompose", "engine", "api"]
+    assert ("pycompose.engine.api" in
+            [m for _, m in imported_modules(ROOT / "compose" / "observed.py")])
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -44,19 +72,6 @@ def test_layer_imports(package: str) -> None:
                 if name == prefix or name.startswith(prefix + "."):
                     bad.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
     assert not bad, "layering broken:\n" + "\n".join(bad)
-
-
-def test_no_relative_imports_across_layers() -> None:
-    """``from ..engine import x`` would dodge the check above; only same-package
-    relative imports are allowed."""
-    bad = []
-    for package in FORBIDDEN:
-        for path in (ROOT / package).rglob("*.py"):
-            depth = len(path.relative_to(ROOT / package).parts)  # 1 = top of the package
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.ImportFrom) and node.level >= depth + 1:
-                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert not bad, "relative imports leaving their package:\n" + "\n".join(bad)
 
 
 def test_every_package_is_installed() -> None:
@@ -84,8 +99,8 @@ FACE = ("pycompose.engine.api", "pycompose.engine.errors")
 FRONT_ENDS = {"compose": "compose", "pycompose/cli": "pycompose/cli", "kube": "kube",
               "dockerapi": "dockerapi"}
 #: the engine's modules that may import netplug (its narrow door)
-NETPLUG_DOORS = {"engine/networks.py", "engine/supervisor/net.py", "engine/api/requests.py",
-                 "engine/api/networks.py"}
+NETPLUG_DOORS = {"engine/networks.py", "engine/neterrors.py", "engine/supervisor/net.py",
+                 "engine/api/requests.py", "engine/api/networks.py"}
 
 
 def _files(folder: str) -> list[Path]:

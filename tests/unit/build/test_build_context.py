@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pycompose.engine.build.context import Context, escapes_context, glob_match
+from pycompose.engine.builder.context import Context, escapes_context, glob_match
 from pycompose.engine.errors import InvalidArgument, NotFound
 
 

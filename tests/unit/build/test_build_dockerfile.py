@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pycompose.engine.build import dockerfile as D
+from pycompose.engine.builder import dockerfile as D
 from pycompose.engine.errors import InvalidArgument
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pycompose.engine.build.ignore import IgnoreError, Matcher, clean, read_patterns
+from pycompose.engine.builder.ignore import IgnoreError, Matcher, clean, read_patterns
 
 
 def excluded(lines: list[str], path: str) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from pycompose.engine.build import cache as C
-from pycompose.engine.build.dockerfile import parse
-from pycompose.engine.build.plan import host_platform, make_plan, parse_platform
+from pycompose.engine.builder import cache as C
+from pycompose.engine.builder.dockerfile import parse
+from pycompose.engine.builder.plan import host_platform, make_plan, parse_platform
 from pycompose.engine.errors import InvalidArgument
 
 DF = """\

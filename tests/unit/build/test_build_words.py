@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pycompose.engine.build.words import Lexer, WordError
+from pycompose.engine.builder.words import Lexer, WordError
 
 ENV = {"HOME": "/root", "NAME": "app", "EMPTY": "", "SPACED": "a  b", "PATH": "/x/y/z.tar.gz"}
 

@@ -42,6 +42,8 @@ from pycompose.compose.yamlsrc import load_yaml, plain
         ("a\nb", "|-\n  a\n  b"), ("a\nb\n", "|\n  a\n  b\n"),
         ("a\n\n", "|+\n  a\n\n"), ("\n", '"\\n"'), (" a\nb", "|2-\n   a\n  b"),
         ("a \nb", '"a \\nb"'), ("x\n\ny", "|-\n  x\n\n  y"),
+        ("\n\t0", "|2-\n\n  \t0"),  # an empty first line gets the hint, as libyaml's
+        ("\t0\n", "|2\n  \t0\n"),  # a tab first: the hint too, or no reader takes it
         # other scalars
         (None, "null"), (True, "true"), (False, "false"), (42, "42"), (-7, "-7"),
         (1.0, "1"), (0.5, "0.5"),

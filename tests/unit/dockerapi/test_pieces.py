@@ -123,3 +123,25 @@ def test_a_list_entry() -> None:
     assert {"PrivatePort": 81, "Type": "tcp"} in e["Ports"]
     assert e["Status"].startswith("Up ")
     assert e["Mounts"][0]["Name"] == "v"
+
+
+def test_an_images_inspect_follows_the_clients_version() -> None:
+    from types import SimpleNamespace
+
+    from pycompose.dockerapi.images import inspect_doc as image_doc
+
+    im = SimpleNamespace(
+        id="sha256:" + "a" * 64, repo_tags=["docker.io/library/busybox:latest"],
+        manifest_digest="", history=[], created="2026-12-01T00:00:00Z", size=123,
+        oci_config={"architecture": "amd64", "os": "linux"},
+        config={"Cmd": ["sh"], "Volumes": {"/data": {}}}, diff_ids=["sha256:" + "b" * 64],
+        lowerdirs=lambda: ["/l1"])
+    new = image_doc(im, "1.47")
+    assert new["RepoTags"] == ["busybox:latest"] and new["Config"]["Cmd"] == ["sh"]
+    assert not {"Container", "ContainerConfig", "VirtualSize"} & set(new)
+    at_144 = image_doc(im, "1.44")
+    assert at_144["ContainerConfig"]["Volumes"] == {"/data": {}}
+    assert at_144["Container"] == "" and "VirtualSize" not in at_144
+    assert image_doc(im, "1.43")["VirtualSize"] == 123
+    # docker-compose v1 asks at the newest version and reads ContainerConfig anyway
+    assert "ContainerConfig" in image_doc(im, "1.47", container_config=True)

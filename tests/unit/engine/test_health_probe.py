@@ -43,3 +43,22 @@ async def test_checks_go_on_after_a_broken_probe(autojump_clock: Any) -> None:
         done.set()
     # the first probe at once, then every interval; the first change: "starting"
     assert len(calls) == 4 and len(changes) == 5
+
+
+def test_a_new_run_starts_its_health_over() -> None:
+    """A stopped container's last "healthy" must not answer the next run's start --wait
+    before its first probe (it did, now and then: start --wait db returned at once and
+    ps showed health: starting)."""
+    from pycompose.engine.record import ContainerRecord, Health, new_state
+
+    rec = ContainerRecord({"Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
+                           "State": new_state()})
+    rec.mark_running(10, None)
+    rec.set_health({"Status": "healthy", "FailingStreak": 0, "Log": []})
+    rec.mark_exited(137)
+    assert rec.health is Health.HEALTHY  # kept while it is stopped, as docker shows it
+    rec.mark_running(11, None)
+    assert rec.health is Health.STARTING
+    plain = ContainerRecord({"Config": {}, "State": new_state()})
+    plain.mark_running(12, None)
+    assert plain.health is Health.NONE

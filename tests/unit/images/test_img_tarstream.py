@@ -18,7 +18,7 @@ from pycompose.engine.images.layers import (
     iter_members,
     sniff_compression,
 )
-from pycompose.engine.images.store import chain_id, link_name
+from pycompose.engine.images.layout import chain_id, link_name
 
 
 def _tar(names: list[str], size: int = 700) -> bytes:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pycompose.engine.images import ImageStore
+from pycompose.engine.images import Image, ImageStore, LayerRef
 from pycompose.engine.images.layers import LayerError
-from pycompose.engine.images.store import Image, LayerRef, chain_id
+from pycompose.engine.images.layout import chain_id
 from pycompose.engine.images.unpacking import chain_lock, ensure_image_unpacked, pending
 
 

@@ -2,7 +2,7 @@
 
 ::
 
-    from pycompose.engine.build import BuildRequest, build
+    from pycompose.engine.builder import BuildRequest, build
     result = build(BuildRequest(context=Path("."), tags=["app:latest"]), emit=print)
     result.image_id                       # "sha256:..."
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from pycompose.util.records import field, record
 
 from ..errors import EngineError, InvalidArgument, NotFound
-from ..images.store import Image
+from ..images.image import Image
 from . import events as E
 from .context import Context
 from .dockerfile import (

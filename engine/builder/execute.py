@@ -28,7 +28,9 @@ from pycompose.util.records import field, record
 
 from ..errors import EngineError, InvalidArgument
 from ..images import fsops
-from ..images.store import Image, ImageStore, LayerRef
+from ..images.image import Image
+from ..images.layerstore import LayerRef
+from ..images.store import ImageStore
 from . import cache as C
 from .cache import Cache
 from .dockerfile import Dockerfile, Run, RunMount, parse_mount
@@ -193,7 +195,7 @@ def run_image(svc: Services, state: State) -> Image:
            "os": state.platform.get("os", "linux"), "config": {},
            "rootfs": {"type": "layers", "diff_ids": [ly.diff_id for ly in state.layers]},
            "history": []}
-    from ..images.store import canonical_json, digest_of
+    from ..images.layout import canonical_json, digest_of
 
     image_id = digest_of(canonical_json(cfg))
     held = svc.store.held_image(image_id)

@@ -12,7 +12,8 @@ from pycompose.util.paths import state_root
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..images import reference
-from ..images.store import Image, ImageStore
+from ..images.image import Image
+from ..images.store import ImageStore
 from . import events as E
 from .cache import Cache
 from .context import Context
@@ -98,7 +99,7 @@ def _base_resolver(store: ImageStore, pull: bool, pulled: set[str]) -> object:
 def _registered(store: ImageStore, oci: dict[str, object], tags: list[str]) -> Image | None:
     """The image ``oci`` describes when it is in the store already under every one of
     ``tags`` (a no-change rebuild: nothing to write)."""
-    from ..images.store import canonical_json, digest_of
+    from ..images.layout import canonical_json, digest_of
 
     image_id = digest_of(canonical_json(oci))
     if not tags:

@@ -29,7 +29,8 @@ from typing import Any
 
 from pycompose.util.records import record
 
-from ..images.store import ImageStore, LayerRef
+from ..images.layerstore import LayerRef
+from ..images.store import ImageStore
 
 #: bump when the meaning of a key changes, so old records are never misread
 VERSION = 1
@@ -98,7 +99,7 @@ class Cache:
         if rec is None:
             src = self.sources.get(k[:SHORT])
             if src is not None:
-                from ..images.store import chain_id
+                from ..images.layout import chain_id
 
                 if chain_id(parent_chain, src.layer.diff_id) == src.layer.chain_id:
                     return src
@@ -109,7 +110,7 @@ class Cache:
                              str(data["diff_id"]), str(data["chain_id"]))
         except (KeyError, TypeError, ValueError):
             return None
-        from ..images.store import chain_id
+        from ..images.layout import chain_id
 
         if chain_id(parent_chain, layer.diff_id) != layer.chain_id:
             return None  # a --link layer recorded on another parent: unpack it again

@@ -16,7 +16,8 @@ from typing import Any
 
 from pycompose.util.records import field, record
 
-from ..images.store import Image, LayerRef
+from ..images.image import Image
+from ..images.layerstore import LayerRef
 
 #: proxy variables every build may pass (``--build-arg``) without an ARG; they reach RUN's
 #: environment but never the cache key or the history (docker's predefined args)
