@@ -77,7 +77,7 @@ class Attachment:
 
 
 class Networks:
-    """All networks of one state root. Sync (pyroute2 and nft): call from a worker
+    """All networks of one state root. Sync (netlink and nftables): call from a worker
     thread in trio. Safe to use from several processes at once (flock)."""
 
     def __init__(self, root: Path | None = None, *,

@@ -60,7 +60,7 @@ def preload() -> None:
     import pycompose.engine.api.session
     import pycompose.engine.api.volumes
 
-    _ = pycompose.engine.api.networks.Networks  # pyroute2: networks are made in the caller
+    _ = pycompose.engine.api.networks.Networks  # netplug: networks are made in the caller
     try:  # the live display (only a terminal's commands use it)
         import rich.console
         import rich.live
