@@ -15,7 +15,8 @@ The peers are installed and started here, and nothing of theirs is left to other
   keeps its storage and network configuration under ``--work`` too (its
   ``CONTAINERS_STORAGE_CONF``/``CONTAINERS_CONF``).
 
-Run as root: ``.venv/bin/python bench/compose_vs_peers.py [--runs 3] [--only pycompose]``.
+Run as root: ``.venv/bin/python bench/compose_vs_peers.py [--runs 3] [--only pycompose]
+[--baseline OTHER/.venv/bin/pycompose]``.
 """
 
 from __future__ import annotations
@@ -92,18 +93,26 @@ class Tool:
 
 
 class Pycompose(Tool):
+    """This checkout's pycompose; with ``bin``, another one (``--baseline``: the same
+    bench, in the same run, of another checkout's venv, e.g. main's), with a state root
+    of its own."""
+
     name = "pycompose"
 
+    def __init__(self, work: Path, bin: str = PYCOMPOSE, name: str = "pycompose") -> None:
+        super().__init__(work)
+        self.bin, self.name = bin, name
+        self.root = work / ("pycompose-root" if name == "pycompose" else "pycompose-baseline-root")
+
     def setup(self, busybox_tar: Path) -> None:
-        self.root = self.work / "pycompose-root"
         self.env.update(PYCOMPOSE_ROOT=str(self.root), PYCOMPOSE_WORKER="1")
-        sh([PYCOMPOSE, "image", "import", str(busybox_tar), IMAGE], env=self.env)
+        sh([self.bin, "image", "import", str(busybox_tar), IMAGE], env=self.env)
 
     def up(self, folder: Path, project: str) -> list[str]:
-        return [PYCOMPOSE, "-p", project, "--progress", "plain", "up", "-d"]
+        return [self.bin, "-p", project, "--progress", "plain", "up", "-d"]
 
     def down(self, folder: Path, project: str) -> list[str]:
-        return [PYCOMPOSE, "-p", project, "--progress", "plain", "down", "-t", "0"]
+        return [self.bin, "-p", project, "--progress", "plain", "down", "-t", "0"]
 
     def worker_child_memory(self) -> Callable[[], dict[str, int]]:
         """A sampler of the forked command's memory in the worker (peak RSS, and the
@@ -322,6 +331,9 @@ def main() -> int:
                     choices=["pycompose", "docker-compose", "podman-compose"])
     ap.add_argument("--work", default="/tmp/pycompose-bench-peers")
     ap.add_argument("--sizes", default="1,10,30")
+    ap.add_argument("--baseline", metavar="PYCOMPOSE",
+                    help="another pycompose's binary (e.g. main's .venv/bin/pycompose), "
+                         "measured in the same run as 'pycompose (baseline)'")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
@@ -334,6 +346,8 @@ def main() -> int:
     tar = make_busybox_rootfs_tar(work / "busybox.tar")
     tools: list[Tool] = [cls(work) for cls in (Pycompose, DockerCompose, PodmanCompose)
                          if not args.only or cls.name in args.only]
+    if args.baseline:
+        tools.insert(1, Pycompose(work, args.baseline, "pycompose (baseline)"))
     results: dict[str, dict[str, float]] = {}
     rss: dict[str, dict[str, float]] = {}
     load = os.getloadavg()[0]

@@ -6,7 +6,7 @@ and ``crun run`` on the same busybox rootfs, the bare ``unshare ... chroot`` flo
 ``docker run --rm`` (a dockerd of the bench's own, its own bridge: bench/peers.py) and
 ``podman run --rm`` when they are installed. Medians and ratios to runc, in one run.
 
-Run as root: .venv/bin/python bench/containers_run.py [--runs N]
+Run as root: .venv/bin/python bench/containers_run.py [--runs N] [--baseline OTHER/pycompose]
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def oci_bundle(work: Path, rootfs: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--baseline", metavar="PYCOMPOSE",
+                    help="another pycompose's binary (e.g. main's .venv/bin/pycompose), "
+                         "measured in the same round-robin with a state root of its own")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
@@ -120,6 +123,12 @@ def main() -> int:
         fns["pycompose run --rm --network none"] = lambda: sh(
             PYCOMPOSE, "container", "run", "--rm", "--network", "none", "busybox", "true")
         fns["pycompose --version (CLI floor)"] = lambda: sh(PYCOMPOSE, "--version")
+        base_root = work / "baseline-state"
+        if a.baseline:
+            benv = dict(os.environ, PYCOMPOSE_ROOT=str(base_root))
+            sh(a.baseline, "image", "import", str(tar), "busybox:latest", env=benv)
+            fns["baseline run --rm (bridge)"] = lambda: sh(
+                a.baseline, "container", "run", "--rm", "busybox", "true", env=benv)
         with dockerd(work) as docker:
             if docker is not None:
                 docker.docker("import", str(tar), "busybox:latest")
@@ -138,10 +147,11 @@ def main() -> int:
     finally:
         from pycompose.engine import client
 
-        try:
-            client.request(root, {"op": "shutdown"}, start=False)
-        except Exception:
-            pass
+        for r in (root, work / "baseline-state"):
+            try:
+                client.request(r, {"op": "shutdown"}, start=False)
+            except Exception:
+                pass
         time.sleep(0.5)
         shutil.rmtree(work, ignore_errors=True)
     return 0

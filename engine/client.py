@@ -142,13 +142,36 @@ def code_stamp() -> str:
     return f"{zlib.crc32('|'.join(sorted(parts)).encode()):08x}"
 
 
-def _current(conn: Conn) -> bool:
-    """Say hello; False if the supervisor runs outdated code and is leaving."""
-    conn.send({"op": "hello", "stamp": code_stamp()})
+#: (socket, supervisor pid, our code's stamp) that said hello as current in this
+#: process: the next connections to that supervisor skip the round trip
+_confirmed: set[tuple[str, int, str]] = set()
+
+
+def _peer_pid(conn: Conn) -> int:
+    creds = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)  # ucred
+    return int.from_bytes(creds[:4], sys.byteorder)
+
+
+def _current(conn: Conn, path: Path) -> bool:
+    """Say hello; False if the supervisor runs outdated code and is leaving. Once per
+    supervisor process (its pid, from the socket) and code stamp: a compose command's
+    dozens of requests each paid a hello's round trip, behind the others' work."""
+    stamp = code_stamp()
+    try:
+        key = (str(path), _peer_pid(conn), stamp)
+    except OSError:
+        key = None
+    if key is not None and key in _confirmed:
+        return True
+    conn.send({"op": "hello", "stamp": stamp})
     reply, fds = conn.recv()
     for fd in fds:
         os.close(fd)
-    return not reply.get("outdated")
+    if reply.get("outdated"):
+        return False
+    if key is not None:
+        _confirmed.add(key)
+    return True
 
 
 def connect(root: Path, *, start: bool = True, timeout: float = 15.0) -> Conn:
@@ -156,7 +179,7 @@ def connect(root: Path, *, start: bool = True, timeout: float = 15.0) -> Conn:
     if the running one was started from other code and stepped down)."""
     path = socket_path(root)
     conn = _try_connect(path)
-    if conn is not None and start and not _current(conn):
+    if conn is not None and start and not _current(conn, path):
         conn.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # until the old one stops listening

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pycompose.util.fs import atomic_write_json, locked, read_json
+from pycompose.util.fs import atomic_write_json, fsync_dir, fsync_file, locked, read_json
 from pycompose.util.paths import private_dir
 
 from .errors import Conflict, Damaged, InvalidArgument, NotFound
@@ -44,6 +44,7 @@ Record = dict[str, Any]
 IDENTITY = "identity.json"
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_HEX = re.compile(r"[0-9a-f]+")
 
 _ADJECTIVES = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen",
                "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty"]
@@ -163,11 +164,15 @@ class ContainerStore:
         return out
 
     def resolve(self, ref: str) -> str:
-        """Full id of the container named ``ref``: exact name, full id, or a unique id
-        prefix (docker's order)."""
+        """Full id of the container named ``ref``: full id, exact name, or a unique id
+        prefix (docker's order: its daemon looks the full id up first). A full id is
+        answered without reading any record (compose and the engine's face name
+        containers by id: reading every record for each was O(containers) a request)."""
         ref = ref.lstrip("/")
         if not ref:
             raise NotFound("No such container: (empty name)")
+        if len(ref) == 64 and _HEX.fullmatch(ref) and self._state(ref).exists():
+            return ref
         records = self.list()
         for r in records:
             if r["Name"].lstrip("/") == ref:
@@ -188,7 +193,23 @@ class ContainerStore:
                prepare: Callable[[Record], None] | None = None) -> Record:
         """Store a new record under a unique name (random if ``name`` is None).
         ``prepare`` completes it (it knows its id then) before the one write; if it
-        raises, nothing is left."""
+        raises, nothing is left. The record is synced (with its folder's entry) after
+        the store's lock is let go, before this returns: the lock only keeps names
+        unique, and 30 creates at once each held it across two or three syncs."""
+        record = self._create(record, name, prepare)
+        cdir = self.path(record["Id"])
+        try:
+            fsync_file(self._state(record["Id"]))
+            fsync_dir(cdir)
+            fsync_dir(self.dir)
+        except BaseException:
+            with self._store_lock():
+                shutil.rmtree(cdir, ignore_errors=True)
+            raise
+        return record
+
+    def _create(self, record: Record, name: str | None,
+                prepare: Callable[[Record], None] | None) -> Record:
         with self._store_lock():
             taken = {r["Name"].lstrip("/") for r in self.list()}
             if name is None:
@@ -212,7 +233,7 @@ class ContainerStore:
             try:
                 if prepare is not None:
                     prepare(record)
-                atomic_write_json(self._state(cid), record)
+                atomic_write_json(self._state(cid), record, sync=False, sync_new=False)
                 _write_identity(cdir / IDENTITY, record)
             except BaseException:
                 shutil.rmtree(cdir, ignore_errors=True)
@@ -238,12 +259,16 @@ class ContainerStore:
                 rec["Name"] = "/" + name
             return self.update(cid, change)
 
-    def update(self, cid: str, change: Callable[[Record], None]) -> Record:
-        """Apply ``change`` to the record under its lock and store it atomically."""
+    def update(self, cid: str, change: Callable[[Record], None], *,
+               sync: bool = True) -> Record:
+        """Apply ``change`` to the record under its lock and store it atomically.
+        ``sync=False`` for the run-time state a power loss makes moot (running, exited,
+        health, paused: after a reboot nothing runs, and the records are reconciled):
+        no data sync, each of which is a wait on the journal (fs.atomic_write)."""
         with self.lock(cid):
             rec = self.load(cid)
             change(rec)
-            atomic_write_json(self._state(cid), rec)
+            atomic_write_json(self._state(cid), rec, sync=sync)
             return rec
 
     def set_state(self, cid: str, **fields: Any) -> Record:

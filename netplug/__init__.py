@@ -1,10 +1,10 @@
 """Linux networking for pycompose: per-project network namespaces, bridges, veth
 pairs, IPAM, DNS and published ports. Imports neither ``pycompose.compose`` nor
-``pycompose.engine``; importing this package is light (pyroute2, trio and dnspython are
-imported by the calls that need them).
+``pycompose.engine``; importing this package is light (trio and dnspython are imported
+by the calls that need them, pyroute2 only for conntrack).
 
-The API (sync calls touch the kernel through pyroute2 and ``nft``: from trio, run them in
-a worker thread, ``trio.to_thread.run_sync``)::
+The API (sync calls touch the kernel through rtnetlink (rtnl.py) and libnftables
+(nftctx.py): from trio, run them in a worker thread, ``trio.to_thread.run_sync``)::
 
     from pycompose.netplug import Networks, PortBinding, DnsServer
     nets = Networks(root)            # state under $ROOT/networks (atomic json + flock)
@@ -61,10 +61,10 @@ skipping every subnet routed on the host; ``Networks(pools=...)`` or
 ``PYCOMPOSE_NET_POOLS="10.10.0.0/16:24,10.20.0.0/16"`` (base:size) change them.
 
 Where things are: the topology in networks.py, addresses in ipam.py, rulesets in
-nftrules.py, ports in ports.py and forwarding.py, the kernel seam in kernel.py and
-nsutil.py, names of kernel objects in names.py, DNS and /etc files in dns.py and
-etcfiles.py, the userland port proxy (IPv6 host addresses) in proxy.py, the supervisor's task in
-services.py.
+nftrules.py, ports in ports.py and forwarding.py, the kernel seam in kernel.py (on
+rtnl.py's netlink messages and nftctx.py's rulesets) and nsutil.py, names of kernel
+objects in names.py, DNS and /etc files in dns.py and etcfiles.py, the userland port
+proxy (IPv6 host addresses) in proxy.py, the supervisor's task in services.py.
 
 ``network_mode``: ``host`` (no namespace of its own: no attach), ``none`` (a namespace
 with lo only: no attach), ``service:NAME``/``container:NAME`` (the runtime joins the other

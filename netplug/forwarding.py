@@ -144,7 +144,7 @@ def publish(store: Store, rid: str, container_id: str, ip: str,
             st.published = [p for p in st.published if p not in new] + previous
             apply_host_rules(rid, st)
             raise
-        store.write(st)
+        store.write(st, sync=False)
         return out
 
 
@@ -169,7 +169,7 @@ def unpublish(store: Store, rid: str, container_id: str) -> None:
         if not gone:
             return
         st.published = [p for p in st.published if p.container_id != container_id]
-        store.write(st)
+        store.write(st, sync=False)
         apply_host_rules(rid, st)
     forget_udp_flows(gone)
 

@@ -67,6 +67,10 @@ def host_link_prefix(rid: str) -> str:
 #: the namespace end of the uplink, inside the namespace
 UPLINK_PEER = "up0"
 
+#: the device group of every link we make inside a namespace of ours (bridges, their
+#: veth ends, up0): a scope's links are deleted in one request (rtnl.delete_group)
+NETDEV_GROUP = 0x7063
+
 
 def bridge_name(network_id: str) -> str:
     """The bridge of a network inside its namespace."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import builtins
 import datetime
 import ipaddress
-import logging
 import os
 import re
 import secrets
@@ -32,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pycompose.util.besteffort import best_effort
 from pycompose.util.paths import root_id, state_root
 
 from . import kernel, nsutil
@@ -61,8 +59,6 @@ from .nftrules import namespace_ruleset
 from .ports import PortBinding
 from .state import AttachmentRecord, NetworkRecord, State, Store
 
-log = logging.getLogger("pycompose.netplug")
-
 #: docker's rule for network names
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 DEFAULT_BRIDGE = "bridge"
@@ -81,7 +77,7 @@ class Attachment:
 
 
 class Networks:
-    """All networks of one state root. Sync (pyroute2 and nft): call from a worker
+    """All networks of one state root. Sync (netlink and nftables): call from a worker
     thread in trio. Safe to use from several processes at once (flock)."""
 
     def __init__(self, root: Path | None = None, *,
@@ -123,9 +119,9 @@ class Networks:
                 self._converge_scope(st, scope)
                 return net
             ours = {n.name: ipaddress.IPv4Network(n.subnet) for n in st.networks.values()}
+            foreign = self._foreign_routes(st)
             plan = plan_subnet(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
-                               pools=self.pools, host_routes=self._foreign_routes(st),
-                               ours=ours)
+                               pools=self.pools, host_routes=foreign, ours=ours)
             net = NetworkRecord(
                 id=secrets.token_hex(32), name=name, scope=scope, subnet=str(plan.subnet),
                 gateway=str(plan.gateway), ip_range=str(plan.ip_range), internal=internal,
@@ -133,16 +129,31 @@ class Networks:
                 created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 dns_names=dns_names)
             st.networks[name] = net
-            self.store.write(st)         # intent first: a crash leaves a findable record
+            fresh = self._assign_uplink(st, scope, foreign)
+            # the intent, once (the network and its namespace's uplink): a crash
+            # leaves a findable record, and every kernel object is named from it
+            self.store.write(st)
             try:
-                self._converge_scope(st, scope)
+                self._converge_scope(st, scope, fresh_uplink=fresh)
             except BaseException:
                 del st.networks[name]
+                if fresh:
+                    st.uplinks.pop(scope, None)
                 self.store.write(st)
                 self._converge_scope(st, scope, quiet=True)
                 raise
-            self.store.write(st)
             return net
+
+    def _assign_uplink(self, st: State, scope: str,
+                       foreign: builtins.list[ipaddress.IPv4Network] | None = None) -> bool:
+        """Give a scope without one the /30 of its uplink (in ``st``, not written);
+        True when it was given now."""
+        if scope in st.uplinks:
+            return False
+        st.uplinks[scope] = str(choose_uplink(
+            [ipaddress.IPv4Network(u) for u in st.uplinks.values()],
+            self._foreign_routes(st) if foreign is None else foreign))
+        return True
 
     def _check_same(self, net: NetworkRecord, scope: str, subnet: str | None,
                     gateway: str | None, ip_range: str | None, internal: bool) -> None:
@@ -167,26 +178,27 @@ class Networks:
         mine |= {ipaddress.IPv4Network(u) for u in st.uplinks.values()}
         return [r for r in kernel.host_routes() if r not in mine]
 
-    def _converge_scope(self, st: State, scope: str, *, quiet: bool = False) -> None:
+    def _converge_scope(self, st: State, scope: str, *, quiet: bool = False,
+                        fresh_uplink: bool = False) -> None:
         """Make a namespace's kernel objects match the state: namespace, uplink, one
-        bridge per network, host routes, nft rules; remove it when no network is left."""
+        bridge per network, host routes, nft rules; remove it when no network is left.
+        The state is written here only when it lacked the scope's uplink (or had one
+        for a scope with no network): callers write their intent first, once."""
         nets = [n for n in st.networks.values() if n.scope == scope]
         ns = netns_name(self.rid, scope)
         uplink = self.uplink_of(scope)
         try:
             if not nets:
-                nsutil.del_netns(ns)
-                kernel.delete_link(uplink)
-                st.uplinks.pop(scope, None)
-                self.store.write(st)
+                if st.uplinks.pop(scope, None) is not None:
+                    self.store.write(st)
+                kernel.delete_scope_ns(ns, uplink)
                 self._apply_host_rules(st)
                 return
-            if scope not in st.uplinks:
-                kernel.delete_link(uplink)       # a crash left one without a record
-                st.uplinks[scope] = str(choose_uplink(
-                    [ipaddress.IPv4Network(u) for u in st.uplinks.values()],
-                    self._foreign_routes(st)))
+            if self._assign_uplink(st, scope):
                 self.store.write(st)
+                fresh_uplink = True
+            if fresh_uplink:
+                kernel.delete_link(uplink)       # a crash left one without a record
             up_net = ipaddress.IPv4Network(st.uplinks[scope])
             kernel.ensure_scope_ns(ns, uplink, up_net)
             wanted = {bridge_name(n.id): n for n in nets}
@@ -225,12 +237,15 @@ class Networks:
             gone = [st.spares.pop(sid) for sid, sp in list(st.spares.items())
                     if sp.network == name]
             del st.networks[name]
-            self.store.write(st)
+            last = not any(n.scope == net.scope for n in st.networks.values())
+            if last:
+                st.uplinks.pop(net.scope, None)
+            self.store.write(st)         # the intent, once; the objects are found by name
             for sp in gone:
                 nsutil.del_netns(sp.netns)
-            kernel.delete_host_route(net.subnet, self.uplink_of(net.scope))
+            if not last:  # else the route goes with the uplink
+                kernel.delete_host_route(net.subnet, self.uplink_of(net.scope))
             self._converge_scope(st, net.scope)
-            self.store.write(st)
 
     def list(self) -> builtins.list[NetworkRecord]:
         return sorted(self.store.read().networks.values(), key=lambda n: n.name)
@@ -315,7 +330,7 @@ class Networks:
                 links=dict(links or {}), project=project, dns=list(dns),
                 static=ipv4_address is not None)
             net.attachments[container_id] = rec
-            self.store.write(st)
+            self.store.write(st, sync=False)
             gw = None if net.internal else net.gateway
             try:
                 kernel.wire_container(
@@ -327,7 +342,7 @@ class Networks:
                     del net.attachments[container_id]
                 else:
                     net.attachments[container_id] = old
-                self.store.write(st)
+                self.store.write(st, sync=False)
                 raise
             return Attachment(name, str(ip), sub.prefixlen, gw, rec.mac, ifname)
 
@@ -340,7 +355,7 @@ class Networks:
         for sid, sp in list(st.spares.items()):
             if sp.network == name and sp.ip == ip:
                 del st.spares[sid]
-                self.store.write(st)
+                self.store.write(st, sync=False)
                 nsutil.del_netns(sp.netns)
 
     def detach(self, name: str, container_id: str) -> None:
@@ -358,7 +373,7 @@ class Networks:
             before = len(st.published)
             st.published = [p for p in st.published if p.container_id != container_id
                             or p.container_ip != rec.ip]     # ports to the released address
-            self.store.write(st)
+            self.store.write(st, sync=False)
             if len(st.published) != before:
                 self._apply_host_rules(st)
 
@@ -380,7 +395,7 @@ class Networks:
                     kernel.unwire_container(self.netns_of(net),
                                             rec.veth or veth_name(net.id, container_id))
             st.published = [p for p in st.published if p.container_id != container_id]
-            self.store.write(st)
+            self.store.write(st, sync=False)
             if gone:
                 self._apply_host_rules(st)
         if gone:
@@ -419,23 +434,21 @@ class Networks:
         """Remove a project's namespace, networks, addresses and ports, found by name
         and label whether or not a crash kept them from the state."""
         with self.store.locked():
-            # The attachments first, while the namespace is there: deleting a veth end
-            # takes its peer at once, where a deleted namespace takes them only when the
-            # kernel gets to it (and a container's namespace would keep a dead eth0 a
-            # moment). A damaged state must keep nothing: then by name alone.
+            # Every link in one request while the namespace is there (its device group:
+            # deleting a veth end takes its peer at once, where a deleted namespace
+            # takes them only when the kernel gets to it, and a container's namespace
+            # would keep a dead eth0 a moment). The attachments' bridge ends by name
+            # for a namespace whose links have no group (an older pycompose's). A
+            # damaged state must keep nothing: then by name alone.
             try:
                 known = self.store.read()
             except StateDamaged:
                 known = None
-            for net in known.networks.values() if known is not None else []:
-                if net.scope != project:
-                    continue
-                for cid, att in net.attachments.items():
-                    with best_effort(log, "unwire %s from %s", cid[:12], net.name):
-                        kernel.unwire_container(self.netns_of(net),
-                                                att.veth or veth_name(net.id, cid))
-            nsutil.del_netns(netns_name(self.rid, project))
-            kernel.delete_link(self.uplink_of(project))
+            veths = [att.veth or veth_name(net.id, cid)
+                     for net in (known.networks.values() if known is not None else [])
+                     if net.scope == project for cid, att in net.attachments.items()]
+            kernel.delete_scope_ns(netns_name(self.rid, project), self.uplink_of(project),
+                                   veths)
             st = self.store.read()
             for name in [n.name for n in st.networks.values() if n.scope == project]:
                 del st.networks[name]

@@ -1,7 +1,7 @@
 """Network namespaces wired ahead of the containers that will join them.
 
 Wiring a container into a bridge costs a veth pair, an address, a route and a state
-write (~10 ms with pyroute2, most of it Python), and a fresh network namespace is not
+write (a few ms, most of it waiting on the kernel), and a fresh network namespace is not
 free either. A plain ``container run`` (docker's default ``bridge``) should not pay that
 while the user waits; so, as the runtime keeps a launcher started ahead of its job, the
 supervisor keeps a *spare*: a named namespace ``pc-<rid>-sp-<id>`` already wired into
@@ -65,7 +65,7 @@ def make(nets: Networks, name: str) -> str | None:
                             taken + nets.spare_addresses(st, name), owner="a spare")
         sp = SpareRecord(network=name, ip=str(ip), mac=mac_for(ip), netns=ns, veth=f"s{sid}")
         st.spares[sid] = sp
-        nets.store.write(st)         # intent first: a crash leaves a findable record
+        nets.store.write(st, sync=False)  # intent first: a crash leaves a findable record
     try:
         nsutil.add_netns(ns)
         kernel.wire_container(nets.netns_of(net), bridge_name(net.id), sp.veth, f"t{sid}",
@@ -78,7 +78,7 @@ def make(nets: Networks, name: str) -> str | None:
         st = nets.store.read()
         if sid in st.spares:
             st.spares[sid].ready = True
-            nets.store.write(st)
+            nets.store.write(st, sync=False)
             return sid
     nsutil.del_netns(ns)             # dropped while we wired it (the network went)
     return None
@@ -101,14 +101,14 @@ def take(nets: Networks, name: str, container_id: str, *, aliases: Iterable[str]
             return None
         sp = st.spares.pop(sid)
         if not nsutil.netns_exists(sp.netns):   # removed by hand: forget it
-            nets.store.write(st)
+            nets.store.write(st, sync=False)
             return None
         path = nsutil.netns_path(sp.netns)
         net.attachments[container_id] = AttachmentRecord(
             container_id=container_id, ip=sp.ip, mac=sp.mac, ifname="eth0", netns_path=path,
             name=container_name, aliases=list(dict.fromkeys(aliases)), links=dict(links or {}),
             project=project, dns=list(dns), veth=sp.veth)
-        nets.store.write(st)
+        nets.store.write(st, sync=False)
     gw = None if net.internal else net.gateway
     prefixlen = ipaddress.IPv4Network(net.subnet).prefixlen
     return Taken(sp.netns, path, Attachment(name, sp.ip, prefixlen, gw, sp.mac, "eth0"))
@@ -125,7 +125,7 @@ def drop(nets: Networks, sid: str) -> None:
         st = nets.store.read()
         sp = st.spares.pop(sid, None)
         if sp is not None:
-            nets.store.write(st)
+            nets.store.write(st, sync=False)
     if sp is not None:
         nsutil.del_netns(sp.netns)
 
@@ -140,7 +140,7 @@ def drop_all(nets: Networks) -> None:
         gone = list(st.spares.values())
         if gone:
             st.spares.clear()
-            nets.store.write(st)
+            nets.store.write(st, sync=False)
     for sp in gone:
         nsutil.forget_netns(sp.netns)
     for ns in nsutil.list_netns(spare_netns_prefix(nets.rid)):

@@ -146,8 +146,10 @@ class Store:
         with locked(self.lock):
             yield
 
-    def write(self, st: State) -> None:
-        atomic_write_json(self.path, st.to_json())
+    def write(self, st: State, *, sync: bool = True) -> None:
+        """``sync=False`` for changes a power loss makes moot (attachments, spares,
+        published ports: after a reboot nothing is wired); see fs.atomic_write."""
+        atomic_write_json(self.path, st.to_json(), sync=sync)
 
     @contextlib.contextmanager
     def change(self) -> Iterator[State]:

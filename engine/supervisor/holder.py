@@ -130,10 +130,15 @@ class Holder:
         """Before create: unpack the image's layers a pull left packed, in a thread."""
         await trio.to_thread.run_sync(records.unpack_image, self.root, req)
 
-    def create(self, req: CreateRequest) -> Record:
-        rec = records.new_record(self.root, req)
-        made = self.store.create(rec, req.name,
-                                 lambda r: records.attach_storage(self.root, r))
+    async def create(self, req: CreateRequest) -> Record:
+        """The record, made in a worker thread: its first write is synced and the
+        name check reads every record; on the trio thread, 30 creates at once were
+        handled one after the other, and every other request waited behind them."""
+        def make() -> Record:
+            rec = records.new_record(self.root, req)
+            return self.store.create(rec, req.name,
+                                     lambda r: records.attach_storage(self.root, r))
+        made = await trio.to_thread.run_sync(make)
         self.events.publish("create", made["Id"], made)
         return made
 
@@ -200,7 +205,8 @@ class Holder:
             code = 127 if isinstance(e, CommandNotFound) else \
                 126 if isinstance(e, CannotExecute) else 128
             try:  # a full disk fails this too: the first error is the one to report
-                self.store.update(cid, lambda r: CR(r).mark_start_failed(code, msg))
+                self.store.update(cid, lambda r: CR(r).mark_start_failed(code, msg),
+                                  sync=False)
             except (OSError, EngineError) as e2:
                 log.warning("recording the failed start of %s: %s", cid[:12], e2)
             raise
@@ -213,7 +219,7 @@ class Holder:
 
         def mark(r: Record) -> None:
             CR(r).mark_running(live.pid, rt.process_start_time(live.pid), settings)
-        rec = self.store.update(cid, mark)
+        rec = self.store.update(cid, mark, sync=False)
         self.live[cid] = live
         self.events.publish("start", cid, rec)
         self._spawn(self._watch, live)
@@ -229,7 +235,7 @@ class Holder:
             def changed(status: str, now: Record) -> None:
                 self.events.publish(f"health_status: {status}", cid, now)
             self._spawn(health.run_checks, live.done, probe,
-                        partial(self.store.update, cid), argv, hc,
+                        partial(self.store.update, cid, sync=False), argv, hc,
                         lambda: live.paused, changed)
         return live
 
@@ -319,7 +325,7 @@ class Holder:
         try:
             rec = self.store.update(live.cid, lambda r: CR(r).mark_exited(
                 code, oom_killed=oom, error="" if live.child else
-                "exit status unknown: the supervisor holding it was restarted"))
+                "exit status unknown: the supervisor holding it was restarted"), sync=False)
         except (NotFound, Damaged) as e:  # removed, or left for rm -f to find by id
             if isinstance(e, Damaged):
                 log.warning("container %s exited (%d): %s", live.cid[:12], code, e)
@@ -412,7 +418,7 @@ class Holder:
                                f"{'already paused' if paused else 'not paused'}")
             await trio.to_thread.run_sync(rt.freeze, live.spec, paused)
             live.paused = paused
-            rec = self.store.update(cid, lambda r: CR(r).mark_paused(paused))
+            rec = self.store.update(cid, lambda r: CR(r).mark_paused(paused), sync=False)
             self.events.publish("pause" if paused else "unpause", cid, rec)
 
     def _thaw(self, live: Live) -> None:
@@ -421,7 +427,7 @@ class Holder:
             rt.freeze(live.spec, False)
         live.paused = False
         with contextlib.suppress(NotFound):
-            self.store.update(live.cid, lambda r: CR(r).mark_paused(False))
+            self.store.update(live.cid, lambda r: CR(r).mark_paused(False), sync=False)
 
     async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
         async with self.lock(cid):
@@ -465,7 +471,9 @@ class Holder:
             rec: Record | None = None
             with contextlib.suppress(Damaged):
                 rec = self.store.load(cid)  # NotFound when it is gone
-            self._remove_files(cid, volumes=volumes)
+            # blocking (a state write, a tree to delete): off the trio thread, so that
+            # a down's removals go at once
+            await trio.to_thread.run_sync(partial(self._remove_files, cid, volumes=volumes))
             self.events.publish("destroy", cid, rec)
 
     def _remove_files(self, cid: str, *, volumes: bool) -> None:

@@ -212,12 +212,12 @@ class Server:
         elif op == "create":
             req = _request(msg)
             await h.unpack_image(req)
-            rec = h.create(req)
+            rec = await h.create(req)
             await conn.send({"ok": True, "id": rec["Id"]})
         elif op == "run":
             req = _request(msg)
             await h.unpack_image(req)
-            rec = h.create(req)
+            rec = await h.create(req)
             try:
                 await sessions.start(h, conn, rec["Id"], msg, fds)
             except BaseException:

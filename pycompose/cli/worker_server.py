@@ -60,7 +60,7 @@ def preload() -> None:
     import pycompose.engine.api.session
     import pycompose.engine.api.volumes
 
-    _ = pycompose.engine.api.networks.Networks  # pyroute2: networks are made in the caller
+    _ = pycompose.engine.api.networks.Networks  # netplug: networks are made in the caller
     try:  # the live display (only a terminal's commands use it)
         import rich.console
         import rich.live
@@ -101,6 +101,8 @@ class Job:
     conn: socket.socket
     pid: int
     pidfd: int
+    done: int = -1          # the read end of the child's exit report (see _child)
+    reported: bool = False  # the client has its exit status
 
 
 def _peer_uid(s: socket.socket) -> int | None:
@@ -124,8 +126,14 @@ def _listen(path: Path) -> socket.socket:
     return sock
 
 
-def _child(msg: dict[str, object], fds: list[int], socks: list[socket.socket]) -> None:
-    """In the forked child: become the client's command, then exit with its status."""
+def _child(msg: dict[str, object], fds: list[int], socks: list[socket.socket],
+           done: int = -1) -> None:
+    """In the forked child: become the client's command, then exit with its status.
+
+    The status is written to ``done`` once stdout and stderr are flushed and closed,
+    before the exit: the worker answers the client then, not when the kernel has torn
+    the process down, which can take 10-30 ms (a netlink socket of libnftables, closed
+    at exit, waits for the kernel to finish the transactions it committed)."""
     code = 70
     try:
         for s in socks:
@@ -171,6 +179,12 @@ def _child(msg: dict[str, object], fds: list[int], socks: list[socket.socket]) -
             sys.stdout.flush()
         with contextlib.suppress(Exception):
             sys.stderr.flush()
+        if done >= 0:
+            for n in (0, 1, 2):  # the client's streams end with the command
+                with contextlib.suppress(OSError):
+                    os.close(n)
+            with contextlib.suppress(OSError):
+                os.write(done, bytes([code & 0xFF]))
         os._exit(code & 0xFF)
 
 
@@ -228,6 +242,8 @@ class Worker:
             job = self.jobs.pop(key.fd)
             self.sel.unregister(key.fd)
             self._finished(job)
+        elif key.data == "done":
+            self._done(key.fd)
         elif key.data == "client":
             self._from_client(self.by_conn[key.fd])
 
@@ -247,19 +263,25 @@ class Worker:
         assert self.listener is not None
         socks = [self.listener, conn, *self.pending.values(),
                  *(j.conn for j in self.jobs.values())]
+        done_r, done_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         pid = os.fork()
         if pid == 0:
             self.sel.close()
+            os.close(done_r)
             for j in self.jobs.values():
                 os.close(j.pidfd)
-            _child(msg, fds, socks)
+                if j.done >= 0:
+                    os.close(j.done)
+            _child(msg, fds, socks, done_w)
+        os.close(done_w)
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
-        job = Job(conn, pid, pidfd)
+        job = Job(conn, pid, pidfd, done_r)
         self.jobs[pidfd] = job
         self.by_conn[conn.fileno()] = job
         self.sel.register(pidfd, selectors.EVENT_READ, "job")
+        self.sel.register(done_r, selectors.EVENT_READ, "done")
         self.sel.register(conn, selectors.EVENT_READ, "client")
         with contextlib.suppress(OSError):
             _send(conn, {"pid": pid})
@@ -284,6 +306,32 @@ class Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(job.pid, sig)
 
+    def _done(self, fd: int) -> None:
+        """The child reported its status (or died without: EOF, then the pidfd says)."""
+        job = next((j for j in self.jobs.values() if j.done == fd), None)
+        if job is None:  # an event of a pipe _finished closed in this same round
+            return
+        try:
+            data = os.read(fd, 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        self.sel.unregister(fd)
+        os.close(fd)
+        job.done = -1
+        if data:
+            self._report(job, data[0])
+
+    def _report(self, job: Job, code: int) -> None:
+        job.reported = True
+        self.by_conn.pop(job.conn.fileno(), None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(job.conn)
+        with contextlib.suppress(OSError):
+            _send(job.conn, {"exit": code})
+        job.conn.close()
+
     def _finished(self, job: Job) -> None:
         status = 0
         with contextlib.suppress(ChildProcessError):
@@ -291,12 +339,13 @@ class Worker:
         code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
             os.WEXITSTATUS(status)
         os.close(job.pidfd)
-        self.by_conn.pop(job.conn.fileno(), None)
-        with contextlib.suppress(KeyError, ValueError):
-            self.sel.unregister(job.conn)
-        with contextlib.suppress(OSError):
-            _send(job.conn, {"exit": code})
-        job.conn.close()
+        if job.done >= 0:  # exited before its report was read
+            with contextlib.suppress(KeyError, ValueError):
+                self.sel.unregister(job.done)
+            os.close(job.done)
+            job.done = -1
+        if not job.reported:
+            self._report(job, code)
 
 
 def serve() -> int:

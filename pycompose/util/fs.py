@@ -18,7 +18,8 @@ from typing import Any
 from .paths import PRIVATE_DIR, PRIVATE_FILE, private_dir
 
 
-def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE, *,
+                 sync: bool = True, sync_new: bool = True) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old or the new content,
     never a part, even if the process is killed or the machine loses power. The file
     gets ``mode`` exactly (root-only by default: this is how state is written); the
@@ -27,7 +28,19 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     The data is synced before the rename; the directory only when the name is new:
     replacing a file (every record update) needs no directory sync for old-or-new,
     only for the new name to survive, and each sync is a wait on the journal that a
-    busy disk makes long (two per update on a container start's path, before)."""
+    busy disk makes long (two per update on a container start's path, before).
+
+    ``sync=False`` skips the data sync when the file is *replaced* (a new name is
+    always synced, and its directory): for records whose every update a power loss
+    makes moot (a container's running/exited state, a network's attachments: after a
+    reboot nothing runs and nothing is wired, and the records are reconciled). A
+    process killed at any moment still leaves the old or the new content (the rename
+    is atomic), and a power loss the old or the new one on file systems that flush a
+    file renamed over another before the rename (ext4's auto_da_alloc, btrfs).
+
+    ``sync=False, sync_new=False``: no sync at all, for a caller that syncs the new
+    file and its folders itself (fsync_file, fsync_dir) once it has let go of a lock,
+    before it tells anyone the file exists (ContainerStore.create)."""
     private_dir(path.parent)
     new = not os.path.lexists(path)
     pending = _deferred.get()
@@ -36,11 +49,11 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            if pending is None:
-                os.fsync(f.fileno())
-            else:
+            if pending is not None:  # deferred_sync: noted, synced with the rest
                 start_writeback(f.fileno())
                 pending.append(path)
+            elif sync or (new and sync_new):
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as e:
@@ -49,12 +62,14 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
         if isinstance(e, OSError) and e.filename is None:
             e.filename = str(path)  # a full disk's write error names no file
         raise
-    if new:
+    if new and sync_new:
         fsync_dir(path.parent)
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+def atomic_write_json(path: Path, obj: Any, *, sync: bool = True,
+                      sync_new: bool = True) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode(),
+                 sync=sync, sync_new=sync_new)
 
 
 def read_json(path: Path) -> Any:
@@ -92,6 +107,14 @@ def sync_paths(paths: list[Path]) -> None:
     for p in todo:
         with contextlib.suppress(FileNotFoundError):
             fsync_path(p)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
