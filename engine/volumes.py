@@ -125,9 +125,20 @@ class VolumeStore:
             if users and not force:
                 raise Conflict(f"remove {name}: volume is in use - "
                                f"[{', '.join(users)}]")
-            grave = self.dir / f".removing-{name}"
+            # a grave of its own: a killed removal of an earlier volume of that name may
+            # have left ".removing-NAME" half emptied (the rename onto it failed with
+            # "Directory not empty"); such leftovers are swept here too
+            self._sweep_graves()
+            grave = self.dir / f".removing-{name}-{secrets.token_hex(4)}"
             os.rename(self.dir / name, grave)
         shutil.rmtree(grave, ignore_errors=True)
+
+    def _sweep_graves(self) -> None:
+        """Finish removals a killed process left half done."""
+        with contextlib.suppress(FileNotFoundError):
+            for n in os.listdir(self.dir):
+                if n.startswith(".removing-"):
+                    shutil.rmtree(self.dir / n, ignore_errors=True)
 
     def prune(self, *, all_volumes: bool = False) -> builtins.list[str]:
         """Remove unused volumes: anonymous ones, or all with ``all_volumes`` (docker

@@ -80,3 +80,17 @@ def test_copy_up_happens_once(tmp_path: Path) -> None:
     (data / "index.html").unlink()
     assert vs.copy_up("web", [layer], "/www") is False
     assert not (data / "index.html").exists()
+
+
+def test_a_removal_killed_half_way_does_not_block_the_next(tmp_path: Path) -> None:
+    """A down -v killed while it emptied a volume left ``.removing-NAME`` behind; the
+    next removal of a volume of that name failed with "Directory not empty" (seen in
+    the kill-points test). Its grave is its own now, and leftovers are swept."""
+    vs = VolumeStore(tmp_path)
+    left = tmp_path / "volumes" / ".removing-data"
+    (left / "_data" / "sub").mkdir(parents=True)
+    (left / "_data" / "sub" / "f").write_text("x")
+    vs.create("data")
+    vs.remove("data")
+    assert [x["Name"] for x in vs.list()] == []
+    assert [n for n in os.listdir(tmp_path / "volumes") if n != ".lock"] == []
