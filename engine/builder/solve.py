@@ -129,6 +129,15 @@ class Solver:
         return self.results[self.plan.target]
 
     def _drive_sync(self, gen: Gen[T]) -> T:
+        """A stage's steps run here and now; a stage not done is a cache miss."""
+        return self._drive(gen, lambda fn, *args: fn(*args),
+                           lambda i: Miss(f"stage {i} is not done"))
+
+    def _drive(self, gen: Gen[T], call: Callable[..., Any],
+               missing: Callable[[int], BaseException]) -> T:
+        """Drive a stage's generator without trio: each request through ``call``, its
+        result or error sent back in; a stage waited for must be done already
+        (``missing`` says what it is when not)."""
         value: Any = None
         exc: BaseException | None = None
         while True:
@@ -139,12 +148,12 @@ class Solver:
             value, exc = None, None
             if isinstance(req, Wait):
                 if req.index not in self.results:
-                    raise Miss(f"stage {req.index} is not done")
-            else:
-                try:
-                    value = req.fn(*req.args)
-                except Exception as e:
-                    exc = e
+                    raise missing(req.index)
+                continue
+            try:
+                value = call(req.fn, *req.args)
+            except Exception as e:
+                exc = e
 
     def run_serial(self) -> State:
         """The build without trio, stage after stage in file order (which respects the
@@ -166,22 +175,10 @@ class Solver:
         return self.results[self.plan.target]
 
     def _drive_serial(self, gen: Gen[T]) -> T:
-        value: Any = None
-        exc: BaseException | None = None
-        while True:
-            try:
-                req = gen.throw(exc) if exc is not None else gen.send(value)
-            except StopIteration as stop:
-                return stop.value
-            value, exc = None, None
-            if isinstance(req, Wait):
-                if req.index not in self.results:  # file order makes this impossible
-                    raise EngineError(f"internal: stage {req.index} is not built yet")
-                continue
-            try:
-                value = self._in_thread(req.fn, *req.args)
-            except Exception as e:
-                exc = e
+        """A stage's steps in a worker thread each (Ctrl-C cancels); file order makes a
+        stage not built yet impossible."""
+        return self._drive(gen, self._in_thread,
+                           lambda i: EngineError(f"internal: stage {i} is not built yet"))
 
     def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn`` in a worker thread, waited for. A KeyboardInterrupt while it runs
