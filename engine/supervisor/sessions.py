@@ -84,30 +84,7 @@ async def follow(holder: Holder, conn: Conn, live: Live, msg: dict[str, Any]) ->
         if live.pty_out is not None:
             os.close(live.pty_out)  # the client has it now
             live.pty_out = None
-    left = trio.Event()
-
-    async def watch_client() -> None:
-        while True:
-            m, fds = await conn.recv()
-            for fd in fds:
-                os.close(fd)
-            if m is None or m.get("op") == "detach":
-                left.set()
-                return
-
-    async with trio.open_nursery() as n:
-        n.start_soon(watch_client)
-        async with trio.open_nursery() as inner:
-            async def on_done() -> None:
-                await live.done.wait()
-                inner.cancel_scope.cancel()
-
-            async def on_left() -> None:
-                await left.wait()
-                inner.cancel_scope.cancel()
-            inner.start_soon(on_done)
-            inner.start_soon(on_left)
-        n.cancel_scope.cancel()
+    await until_left(conn, live.done)
     if live.done.is_set():
         code = live.code if live.code is not None else await holder.wait(live.cid)
         await conn.send({"event": "exit", "code": code})
