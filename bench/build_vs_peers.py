@@ -185,6 +185,11 @@ def main() -> int:
         os.environ["PYCOMPOSE_SUPERVISOR_IDLE"] = "60"
         print("preparing: debian base (image bootstrap, cached), a 50 MB tree ...",
               file=sys.stderr)
+        # an installed package has its bytecode compiled; a PYTHONDONTWRITEBYTECODE
+        # environment would otherwise make every CLI start compile pycompose again
+        repo = Path(__file__).resolve().parents[1]
+        sh(sys.executable, "-m", "compileall", "-q",
+           *(str(repo / d) for d in ("pycompose", "engine", "compose", "netplug")))
         sh(PYCOMPOSE, "image", "bootstrap", "debian:bookworm", "--suite", "bookworm", "-q",
            env={"PYCOMPOSE_BOOTSTRAP_CACHE": CACHE})
         sh(PYCOMPOSE, "image", "save", "debian:bookworm", "-o", str(work / "debian.tar"))

@@ -6,8 +6,8 @@ The image: five layers of 20 MB (uncompressed) each, half random bytes and half
 text-like data, gzip-compressed (about 12 MB per layer on the wire), as an OCI layout,
 pushed once into Debian's ``docker-registry`` on a free loopback port.
 
-Contenders, each cold (a fresh store or destination every run), round-robin, the median
-of ``--runs``:
+Contenders, each cold (a fresh store or destination every run, removed after its clock
+stops), round-robin, the median of ``--runs``:
 
 - ``pycompose image pull``: manifest, config, layers streamed through the store's
   unpacker (digest and diff_id checked, blobs kept for push), registered.
@@ -111,7 +111,7 @@ def write_oci(out: Path, layers: list[bytes], tag: str) -> dict[str, int]:
     (out / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md,
          "size": len(man), "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
-    return {d["digest"]: d["size"] for d in descs}
+    return {str(d["digest"]): int(str(d["size"])) for d in descs}
 
 
 class Registry:
@@ -262,25 +262,26 @@ def main() -> int:
                 n[0] += 1
                 return work / f"{prefix}{n[0]}"
 
-            def pycompose() -> None:
+            # each contender returns its clean-up, run after the clock stops
+            def pycompose() -> Callable[[], None]:
                 root = fresh("pc-root")
                 run_quiet([PYCOMPOSE, "image", "pull", "-q", name],
                           env={**env, "PYCOMPOSE_ROOT": str(root)})
-                shutil.rmtree(root)
+                return lambda: shutil.rmtree(root)
 
-            def skopeo() -> None:
+            def skopeo() -> Callable[[], None]:
                 dest = fresh("oci-out")
                 run_quiet(["skopeo", "copy", "-q", "--src-tls-verify=false",
                            f"docker://{name}", f"oci:{dest}:v1"])
-                shutil.rmtree(dest)
+                return lambda: shutil.rmtree(dest)
 
-            def client_only() -> None:
+            def client_only() -> Callable[[], None]:
                 dest = fresh("pc-blobs")
                 run_quiet([sys.executable, __file__, "--blobs-only", name, str(dest)],
                           env=env)
-                shutil.rmtree(dest)
+                return lambda: shutil.rmtree(dest)
 
-            contenders: dict[str, Callable[[], None]] = {
+            contenders: dict[str, Callable[[], Callable[[], None]]] = {
                 "pycompose image pull": pycompose,
                 "pycompose client, no unpack": client_only,
                 "skopeo copy (no unpack)": skopeo}
@@ -292,27 +293,35 @@ def main() -> int:
             if dockerd is not None:
                 d = dockerd
 
-                def docker() -> None:
+                def docker() -> Callable[[], None]:
                     d.docker("pull", "-q", name)
-                    d.docker("rmi", "-f", name)
+
+                    def rmi() -> None:
+                        d.docker("rmi", "-f", name)
+
+                    return rmi
 
                 contenders["docker pull (dockerd 20.10)"] = docker
             samples: dict[str, list[float]] = {k: [] for k in contenders}
             for fn in contenders.values():  # a warm-up each: page cache, binaries
-                fn()
+                fn()()
             for _ in range(args.runs):
                 for k, fn in contenders.items():
                     subprocess.run(["sync"], check=False)
                     t0 = time.perf_counter()
-                    fn()
+                    clean = fn()
                     samples[k].append(time.perf_counter() - t0)
+                    clean()
             print(f"\ncold pull of {LAYERS} layers, {LAYERS * LAYER_SIZE / 1e6:.0f} MB "
-                  f"unpacked, {wire / 1e6:.1f} MB on the wire, median of {args.runs}:")
+                  f"unpacked, {wire / 1e6:.1f} MB on the wire, median (and best) of "
+                  f"{args.runs}; load average {os.getloadavg()[0]:.1f} on "
+                  f"{os.cpu_count()} cores:")
             base = statistics.median(samples["skopeo copy (no unpack)"])
+            best = min(samples["skopeo copy (no unpack)"])
             for k, s in samples.items():
                 med = statistics.median(s)
-                print(f"  {k:<30} {med:6.3f} s   {med / base:4.2f}x skopeo   "
-                      f"({wire / med / 1e6:5.0f} MB/s on the wire)")
+                print(f"  {k:<30} {med:6.3f} s {med / base:5.2f}x skopeo   (best "
+                      f"{min(s):.3f} s {min(s) / best:5.2f}x)   {wire / med / 1e6:4.0f} MB/s")
 
             # push of v2 after v1: only the new layer goes up
             print("\npush of v2 (v1 + one new 20 MB layer) after v1:")

@@ -29,7 +29,13 @@ from .errors import ComposeError
 from .plan import Action, ContainerStep, Dependency, DownPlan, UpOptions, UpPlan
 
 if TYPE_CHECKING:
-    from pycompose.engine.api import ContainerRecord, CreateRequest, NetworkInfo, NetworkSpec
+    from pycompose.engine.api import (
+        ContainerRecord,
+        CreateRequest,
+        ExecRequest,
+        NetworkInfo,
+        NetworkSpec,
+    )
 
     from .model import Project
 
@@ -61,6 +67,8 @@ class Seam(Protocol):
     def kill(self, ref: str, signal: str = "SIGKILL") -> str: ...
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str: ...
     def wait(self, ref: str) -> int: ...
+    def wait_health(self, ref: str, timeout: float | None = None) -> ContainerRecord: ...
+    def exec(self, ref: str, req: ExecRequest) -> tuple[int, bytes]: ...
     def container(self, ref: str) -> ContainerRecord: ...
     def containers(self, *, labels: dict[str, str] | None = None
                    ) -> list[ContainerRecord]: ...
@@ -118,7 +126,7 @@ class Up:
     async def run(self) -> Outcome:
         for w in self.plan.warnings:
             self.progress.warn(w)
-        await self._resources()
+        await self.resources()
         for step in self.plan.orphans:
             await self._remove(step.container_id or step.name, step.name, "Removed")
         async with trio.open_nursery() as n:
@@ -134,7 +142,8 @@ class Up:
         return self.outcome
 
     # -- networks and volumes ----------------------------------------------------------
-    async def _resources(self) -> None:
+    async def resources(self) -> None:
+        """The plan's networks and volumes (``run`` calls this alone)."""
         from pycompose.engine.api import NetworkSpec
 
         for r in self.plan.networks:
@@ -156,6 +165,8 @@ class Up:
                         **((decl.labels or {}) if decl else {})},
                 driver_opts={k: str(v) for k, v in (decl.driver_opts or {}).items()}
                 if decl else {})
+            if r.action == "create":
+                self.progress("Network", r.name, "Creating")
             if await _thread(self.engine.networks.ensure, spec):
                 self.progress("Network", r.name, "Created")
         for r in self.plan.volumes:
@@ -207,6 +218,8 @@ class Up:
         svc = self.project.all_services()[step.service]
         req = T.create_request(self.project, step.service, svc, step.number,
                                network_container=self._network_container(step.service))
+        self.progress("Container", step.name,
+                      "Recreate" if step.action is Action.RECREATE else "Creating")
         try:
             cid: str = await _thread(self.engine.create, req)
         except ComposeError:
@@ -265,6 +278,8 @@ class Up:
                     raise
                 except Exception as e:
                     raise _named(e, name) from e
+                await run_hooks(self.engine, self.project, name, cid, step.name,
+                                "post_start", self.progress)
                 self.progress("Container", step.name, "Started")
         except BaseException as e:
             self.outcome.failed.setdefault(name, e)
@@ -324,12 +339,22 @@ async def wait_condition(engine: Seam, cid: str, dep: Dependency, progress: Prog
         return
     if dep.condition != "service_healthy":
         return
+    rec = await _thread(engine.container, cid)
+    if rec.health is not Health.HEALTHY and rec.status.is_active and rec.has_healthcheck:
+        progress("Container", rec.name, "Waiting")
     while True:
-        rec = await _thread(engine.container, cid)
         if rec.status.has_finished:  # an exit says more than a missing healthcheck
             raise ComposeError(f"dependency failed to start: container {rec.name} exited "
                                f"({rec.exit_code})")
         if not rec.has_healthcheck:
+            # a container that fails at once has usually not exited yet: give it a
+            # moment, so that its exit (the cause) is told rather than the consequence
+            with trio.move_on_after(STABLE_RUN):
+                while not rec.status.has_finished:
+                    await trio.sleep(POLL / 4)
+                    rec = await _thread(engine.container, cid)
+            if rec.status.has_finished:
+                continue
             raise ComposeError(f"dependency {dep.service!r} has no healthcheck: it can't be "
                                "waited for with condition service_healthy")
         if rec.health is Health.HEALTHY:
@@ -338,7 +363,8 @@ async def wait_condition(engine: Seam, cid: str, dep: Dependency, progress: Prog
         if rec.health is Health.UNHEALTHY:
             raise ComposeError(f"dependency failed to start: container {rec.name} is "
                                "unhealthy")
-        await trio.sleep(POLL)
+        # the supervisor answers when the healthcheck decides or the container exits
+        rec = await _thread(engine.wait_health, cid)
 
 
 async def wait_ready(engine: Seam, cid: str, may_complete: bool, progress: Progress) -> None:
@@ -370,6 +396,47 @@ async def wait_ready(engine: Seam, cid: str, may_complete: bool, progress: Progr
         await trio.sleep(POLL)
 
 
+# -- hooks --------------------------------------------------------------------------------
+
+
+async def run_hooks(engine: Seam, project: Project | None, service: str | None, cid: str,
+                    name: str, which: str, progress: Progress) -> None:
+    """The service's ``post_start`` (after its container started) or ``pre_stop``
+    (before it is stopped) hooks, exec'd in the container in order. A post_start hook
+    that fails fails the start, as docker compose's; a failed pre_stop hook is a
+    warning (the container is stopped anyway)."""
+    if project is None or service is None:
+        return
+    svc = project.all_services().get(service)
+    hooks = getattr(svc, which, None) if svc is not None else None
+    if not hooks:
+        return
+    from pycompose.engine.api import EngineError, ExecRequest
+
+    for hook in hooks:
+        req = ExecRequest(cmd=list(hook.command or []), user=hook.user or "",
+                          workdir=hook.working_dir or "", privileged=bool(hook.privileged),
+                          env=[f"{k}={v}" for k, v in (hook.environment or {}).items()
+                               if v is not None])
+        try:
+            code, output = await _thread(engine.exec, cid, req)
+        except EngineError as e:
+            code, output = -1, str(e).encode()
+        if code == 0:
+            continue
+        text = output.decode("utf-8", "replace").strip()
+        message = f"container {name}: {which} hook {' '.join(req.cmd)!r} exited with " \
+                  f"status {code}" + (f": {text}" if text else "")
+        if which == "post_start":
+            raise ComposeError(message)
+        progress.warn(message)
+
+
+def _has_hooks(project: Project | None, which: str) -> bool:
+    return project is not None and any(getattr(s, which, None)
+                                       for s in project.all_services().values())
+
+
 # -- down ---------------------------------------------------------------------------------
 
 
@@ -380,7 +447,7 @@ async def run_down(project: Project, engine: Seam, plan: DownPlan, *,
     for wave in plan.stop_waves:  # dependants first; each wave in parallel
         async with trio.open_nursery() as n:
             for c in wave:
-                n.start_soon(_stop, engine, c.id, c.name, timeout, progress)
+                n.start_soon(_stop, engine, c.id, c.name, timeout, progress, project)
 
     async def rm(cid: str, name: str) -> None:
         with contextlib.suppress(NotFound):
@@ -420,17 +487,24 @@ async def run_down(project: Project, engine: Seam, plan: DownPlan, *,
 
 
 async def _stop(engine: Seam, cid: str, name: str, timeout: float | None,
-                progress: Progress) -> None:
+                progress: Progress, project: Project | None = None) -> None:
     progress("Container", name, "Stopping")
     with contextlib.suppress(NotFound):
+        if _has_hooks(project, "pre_stop"):
+            rec = await _thread(engine.container, cid)
+            if rec.status.is_active:
+                await run_hooks(engine, project, rec.labels.get(T.LABEL_SERVICE), cid, name,
+                                "pre_stop", progress)
         await _thread(engine.stop, cid, timeout)
     progress("Container", name, "Stopped")
 
 
 async def stop_all(engine: Seam, waves: Iterable[Iterable[tuple[str, str]]],
-                   timeout: float | None, progress: Progress) -> None:
-    """``stop``: waves of (id, name), dependants first, each wave in parallel."""
+                   timeout: float | None, progress: Progress,
+                   project: Project | None = None) -> None:
+    """``stop``: waves of (id, name), dependants first, each wave in parallel;
+    with ``project``, its services' ``pre_stop`` hooks run first."""
     for wave in waves:
         async with trio.open_nursery() as n:
             for cid, name in wave:
-                n.start_soon(_stop, engine, cid, name, timeout, progress)
+                n.start_soon(_stop, engine, cid, name, timeout, progress, project)

@@ -102,7 +102,9 @@ class _Loader:
         self.shell: dict[str, str] = dict(os.environ if opts.environ is None else opts.environ)
         self.cwd = Path(opts.cwd or os.getcwd()).absolute()
         self.warnings: list[str] = []
-        self._file_cache: dict[tuple[Path, Path], Any] = {}
+        #: Files read for extends, per environment they were interpolated with (the
+        #: same file extended from an include with its own env_file reads differently).
+        self._file_cache: dict[tuple[Path, frozenset[tuple[str, str]]], Any] = {}
         #: Parsed documents of the top-level files: the project name's first pass
         #: reads them, the load proper uses them again (and stdin can be read once).
         self._parsed: dict[str, tuple[list[Any], str]] = {}
@@ -422,7 +424,7 @@ class _Loader:
 
     def _load_for_extends(self, path: Path, mark: Mark | None, shown: str, where: str,
                           env: Mapping[str, str]) -> MDict:
-        cache_key = (path, path.parent)
+        cache_key = (path, frozenset(env.items()))
         if cache_key not in self._file_cache:
             if not path.is_file():
                 raise _at(mark, shown, where, f"file {self.display(path)} not found")
@@ -449,15 +451,21 @@ class _Loader:
         # project is run from before the files are known, as docker compose does.
         pre_dir = Path(opts.project_directory).absolute() if opts.project_directory \
             else self.cwd
-        pre_env, _ = self.read_env_files(pre_dir) if not opts.files else ({}, [])
+        pre_env, pre_paths = self.read_env_files(pre_dir) if not opts.files else ({}, [])
         files = self.find_files(pre_env)
+        # a COMPOSE_FILE the working folder's .env names keeps that .env for the rest
+        # (its variables, COMPOSE_PROFILES, the name), wherever the files it names are
+        chose_files = "COMPOSE_FILE" in pre_env and "COMPOSE_FILE" not in self.shell
         if opts.project_directory:
             project_dir = self._abs(opts.project_directory, self.cwd)
         elif files[0] == STDIN:
             project_dir = self.cwd
         else:
             project_dir = Path(files[0]).parent
-        dotenv, env_paths = self.read_env_files(project_dir)
+        if chose_files and not opts.env_files:
+            dotenv, env_paths = pre_env, pre_paths
+        else:
+            dotenv, env_paths = self.read_env_files(project_dir)
         env: dict[str, str] = {**dotenv, **self.shell}
 
         # The project name comes first (-p, COMPOSE_PROJECT_NAME, the files' last

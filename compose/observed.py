@@ -55,6 +55,8 @@ class ObservedContainer:
     has_healthcheck: bool
     #: ``container:ID`` when it joined another container's network namespace
     network_mode: str = ""
+    #: the named volumes it mounts (anonymous ones left out)
+    volumes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, rec: ContainerRecord) -> ObservedContainer:
@@ -67,7 +69,10 @@ class ObservedContainer:
                    number=number, oneoff=labels.get(T.LABEL_ONEOFF) == "True",
                    config_hash=labels.get(T.LABEL_HASH, ""), image_id=rec.image_id,
                    status=rec.status, exit_code=rec.exit_code, health=rec.health,
-                   has_healthcheck=rec.has_healthcheck, network_mode=rec.network_mode)
+                   has_healthcheck=rec.has_healthcheck, network_mode=rec.network_mode,
+                   volumes=tuple(sorted(str(m.get("Name")) for m in rec.mounts
+                                        if m.get("Type") == "volume" and m.get("Name")
+                                        and not m.get("Anonymous"))))
 
     @property
     def active(self) -> bool:

@@ -75,6 +75,19 @@ async def up(project: Project, engine: Seam, opts: UpOptions,
     return await Up(P.enable(project, opts.services), engine, plan, opts, progress).run()
 
 
+async def ensure_resources(project: Project, engine: Seam, services: Iterable[str],
+                           progress: Progress | None = None) -> None:
+    """The networks and volumes ``services`` use, made if missing, and nothing else
+    (``run`` of a service: its one-off container needs them, its dependencies are
+    another matter)."""
+    names = list(services)
+    _check_services(project, names)
+    obs = await _thread(observe, engine, project, services=names)
+    opts = UpOptions(services=names, no_deps=True)
+    plan = P.plan_up(project, obs, opts)
+    await Up(P.enable(project, names), engine, plan, opts, progress or Progress()).resources()
+
+
 async def down(project: Project, engine: Seam, *, volumes: bool = False,
                remove_orphans: bool = False, timeout: float | None = None,
                rmi: str | None = None, progress: Progress | None = None) -> None:
@@ -111,7 +124,8 @@ async def stop(project: Project, engine: Seam, services: Iterable[str] = (), *,
     names = list(services)
     _check_services(project, names)
     recs = await _thread(container_rows, project, engine, services=names, all_=False)
-    await stop_all(engine, _waves(project, recs), timeout, progress or Progress())
+    await stop_all(engine, _waves(project, recs), timeout, progress or Progress(),
+                   project)
 
 
 async def restart(project: Project, engine: Seam, services: Iterable[str] = (), *,
@@ -125,7 +139,7 @@ async def restart(project: Project, engine: Seam, services: Iterable[str] = (), 
     extra = [] if no_deps or not names else P.dependants_of(project, names)
     recs = await _thread(container_rows, project, engine, services=[*names, *extra],
                          all_=False)
-    await stop_all(engine, _waves(project, recs), timeout, progress)
+    await stop_all(engine, _waves(project, recs), timeout, progress, project)
     obs = await _thread(observe, engine, project)
     plan = P.plan_start(project, obs, names, with_deps=False, also=extra)
     opts = UpOptions(services=names, timeout=timeout)
@@ -152,7 +166,7 @@ async def rm(project: Project, engine: Seam, services: Iterable[str] = (), *,
     _check_services(project, names)
     recs = await _thread(container_rows, project, engine, services=names, all_=True)
     if stop_first:
-        await stop_all(engine, _waves(project, recs), timeout, progress)
+        await stop_all(engine, _waves(project, recs), timeout, progress, project)
         recs = await _thread(container_rows, project, engine, services=names, all_=True)
 
     async def one(rec: ContainerRecord) -> None:
@@ -167,18 +181,22 @@ async def rm(project: Project, engine: Seam, services: Iterable[str] = (), *,
 
 
 def container_rows(project: Project, engine: Seam, *, all_: bool = False,
-                   services: Iterable[str] = (), oneoff: bool = False
-                   ) -> list[ContainerRecord]:
-    """The project's containers (running ones unless ``all_``), by service and number;
+                   services: Iterable[str] = (), oneoff: bool = False,
+                   orphans: bool = False) -> list[ContainerRecord]:
+    """The project's containers (running ones unless ``all_``), by service and number:
+    only the loaded files' services, unless ``orphans`` (``ps`` shows the others too);
     a service named that the files do not declare is an error, as docker's."""
     wanted = set(services)
     _check_services(project, wanted)
+    every = project.all_services()
     out = []
     for rec in engine.containers(labels={T.LABEL_PROJECT: project.name}):
         labels = rec.labels
         if (labels.get(T.LABEL_ONEOFF) == "True") != oneoff:
             continue
         if wanted and labels.get(T.LABEL_SERVICE) not in wanted:
+            continue
+        if not orphans and labels.get(T.LABEL_SERVICE) not in every:
             continue
         if not all_ and not rec.status.is_active:
             continue

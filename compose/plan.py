@@ -315,16 +315,58 @@ def _why_recreate(project: Project, name: str, svc: Service, c: ObservedContaine
         return ""
     if c.config_hash != T.config_hash(project, name):
         return "config changed"
+    wanted = tuple(sorted({T.volume_name(project, m.source) for m in svc.volumes or []
+                           if m.type == "volume" and m.source}))
+    if c.volumes != wanted and (c.volumes or wanted):
+        return f"its volumes changed ({', '.join(c.volumes) or 'none'} -> " \
+               f"{', '.join(wanted) or 'none'})"
     image = obs.images.get(T.image_of(project, name, svc))
     if image and c.image_id and image != c.image_id:
         return "image changed"
     return ""
 
 
+def check_container_names(project: Project, names: Iterable[str],
+                          scale: dict[str, int] | None = None) -> None:
+    """The containers about to be made must have names of their own: a
+    ``container_name`` on a service of several replicas, or on two services, clashes."""
+    every = project.all_services()
+    taken: dict[str, str] = {}
+    for name in names:
+        svc = every[name]
+        if not svc.container_name:
+            continue
+        replicas = (scale or {}).get(name, T.replicas(svc))
+        if replicas > 1:
+            raise project.error_at(("services", name, "container_name"),
+                                   f"service {name!r} sets container_name "
+                                   f"{svc.container_name!r} and runs {replicas} replicas: "
+                                   "container names must be unique")
+        if svc.container_name in taken:
+            raise project.error_at(("services", name, "container_name"),
+                                   f"services {taken[svc.container_name]!r} and {name!r} "
+                                   f"both use container_name {svc.container_name!r}")
+        taken[svc.container_name] = name
+
+
+def check_healthchecks(project: Project, names: Iterable[str]) -> None:
+    """What docker compose refuses at ``up`` (``config`` prints it): probes every
+    start_interval need the start period they run in."""
+    every = project.all_services()
+    for name in names:
+        hc = every[name].healthcheck
+        if hc is not None and hc.start_interval is not None and hc.start_period is None:
+            raise project.error_at(("services", name, "healthcheck", "start_interval"),
+                                   "healthcheck.start_interval requires "
+                                   "healthcheck.start_period to be set")
+
+
 def plan_up(project: Project, obs: Observed, opts: UpOptions) -> UpPlan:
     """The plan of ``up [SERVICE...]`` (see the module's docstring)."""
     project = enable(project, opts.services)
     names = selected_services(project, opts.services, not opts.no_deps)
+    check_container_names(project, names, opts.scale)
+    check_healthchecks(project, names)
     every = project.all_services()
     plan = UpPlan(project.name)
     nets_recreated = _resources(project, names, obs, plan)

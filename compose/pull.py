@@ -177,7 +177,8 @@ async def _pull_one(engine: Registry, ref: str, progress: Progress, quiet: bool)
 
 
 async def _run_pulls(engine: Registry, jobs: dict[str, list[tuple[str, Service]]],
-                     progress: Progress, *, quiet: bool, ignore_failures: bool) -> None:
+                     progress: Progress, *, quiet: bool, ignore_failures: bool,
+                     builds_next: bool = False) -> None:
     """Pull each image once, all at once; a failure of an image no service can build
     is an error (unless ignored), of a buildable one a warning."""
     from pycompose.errors import PycomposeError
@@ -201,12 +202,13 @@ async def _run_pulls(engine: Registry, jobs: dict[str, list[tuple[str, Service]]
         names = ", ".join(s for s, _ in users)
         if any(svc.build is not None for _, svc in users):
             must_build += [s for s, svc in users if svc.build is not None]
-            progress.warn(f"pull of {ref} for {names} failed ({e}); it can be built")
+            progress.warn(f"pull of {ref} for {names} failed ({e}); it can be built"
+                          + (": building it" if builds_next else ""))
         elif ignore_failures:
             progress.warn(f"pull of {ref} for {names} failed: {e}")
         else:
             errors.append(f"service {names}: {e}")
-    if must_build:
+    if must_build and not builds_next:
         progress.warn("Some service image(s) must be built from source by running: "
                       f"pycompose build {' '.join(sorted(set(must_build)))}")
     if errors:
@@ -267,7 +269,8 @@ async def ensure_images(project: Project, engine: Registry, services: list[str],
     if not hasattr(engine, "pull_async"):  # a seam without registries (a test's fake)
         log.info("not pulling %s: the engine cannot pull", ", ".join(jobs))
         return []
-    await _run_pulls(engine, jobs, progress, quiet=False, ignore_failures=False)
+    await _run_pulls(engine, jobs, progress, quiet=False, ignore_failures=False,
+                     builds_next=True)
     return list(jobs)
 
 

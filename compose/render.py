@@ -331,7 +331,27 @@ def service_hash(project: Project, name: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def raw_model_dict(raw: Any) -> dict[str, Any]:
+def _raw_dependencies(svc: Any) -> list[str]:
+    """What a service of the loaded (unvalidated) model needs, by name."""
+    if not isinstance(svc, dict):
+        return []
+    deps: list[str] = []
+    depends = svc.get("depends_on")
+    if isinstance(depends, (list, dict)):
+        deps.extend(str(d) for d in depends)
+    for link in svc.get("links") or []:
+        deps.append(str(link).split(":", 1)[0])
+    for key in ("network_mode", "ipc", "pid"):
+        value = svc.get(key)
+        if isinstance(value, str) and value.startswith("service:"):
+            deps.append(value[len("service:"):])
+    for source in svc.get("volumes_from") or []:
+        if not str(source).startswith("container:"):
+            deps.append(str(source).split(":", 1)[0])
+    return deps
+
+
+def raw_model_dict(raw: Any, selected: list[str] | None = None) -> dict[str, Any]:
     """``config --no-interpolate``: the loaded model before validation (merged,
     included, extended, paths resolved; ``${VAR}`` left as written, so typed values
     may still be templates), normalised as docker compose's ``ToModel`` leaves it:
@@ -344,10 +364,22 @@ def raw_model_dict(raw: Any) -> dict[str, Any]:
     services = data.get("services")
     uses_default = False
     if isinstance(services, dict):
+        wanted: set[str] | None = None
+        if selected:
+            # the named services and what they need (naming one enables its profile)
+            wanted, todo = set(), list(selected)
+            while todo:
+                n = todo.pop()
+                if n not in wanted and n in services:
+                    wanted.add(n)
+                    todo.extend(_raw_dependencies(services[n]))
         kept: dict[str, Any] = {}
         for name, svc in services.items():
             profiles = svc.get("profiles") if isinstance(svc, dict) else None
-            if isinstance(profiles, list) and profiles and "*" not in active \
+            if wanted is not None:
+                if name not in wanted:
+                    continue
+            elif isinstance(profiles, list) and profiles and "*" not in active \
                     and not active.intersection(map(str, profiles)):
                 continue
             if isinstance(svc, dict) and "network_mode" not in svc and "provider" not in svc:

@@ -46,7 +46,18 @@ def image_of(project: Project, service: str, svc: Service) -> str:
 
 
 def container_name(project: Project, service: str, svc: Service, number: int) -> str:
-    return svc.container_name or f"{project.name}-{service}-{number}"
+    """``PROJECT-SERVICE-N``; docker compose v1's ``PROJECT_SERVICE_N`` with
+    ``--compatibility`` (``COMPOSE_COMPATIBILITY=true``, as docker compose reads it)."""
+    if svc.container_name:
+        return svc.container_name
+    sep = "_" if compatibility() else "-"
+    return f"{project.name}{sep}{service}{sep}{number}"
+
+
+def compatibility() -> bool:
+    import os
+
+    return os.environ.get("COMPOSE_COMPATIBILITY", "").lower() in ("1", "true")
 
 
 def replicas(svc: Service) -> int:

@@ -93,6 +93,9 @@ def _try_connect(path: Path) -> Conn | None:
     except (FileNotFoundError, ConnectionRefusedError):
         s.close()
         return None
+    except PermissionError as e:  # another user's (root-only) state root: name it
+        s.close()
+        raise PermissionError(e.errno, e.strerror, str(path)) from None
     return Conn(s)
 
 

@@ -252,14 +252,24 @@ class _Dest:
     stopped container (directories the image has are made there as overlayfs would
     copy them up)."""
 
-    def __init__(self, tree: Root | LayerStack, upper: str) -> None:
+    def __init__(self, tree: Root | LayerStack, c: ContainerFiles,
+                 pseudo: frozenset[int] = frozenset()) -> None:
         self.tree = tree
-        self.upper = upper
+        self.upper = c.upper
+        self.c = c
+        self.pseudo = pseudo
 
     def dir_fd(self, path: str) -> int:
-        """A writable fd of the directory ``path`` (resolved inside the container)."""
+        """A writable fd of the directory ``path`` (resolved inside the container); a
+        directory of the kernel's (the container's /proc, /sys) is refused: the copy
+        runs as host root, and docker cannot copy there either."""
         if isinstance(self.tree, Root):
-            return self.tree.opendir(path)
+            fd = self.tree.opendir(path)
+            if os.fstat(fd).st_dev in self.pseudo:
+                os.close(fd)
+                raise InvalidArgument(f"cannot copy into {path} of container {self.c.name}: "
+                                      "it belongs to the kernel (/proc, /sys)")
+            return fd
         names, entry = self.tree.resolve(path, follow=True)
         if not entry.is_dir:
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
@@ -279,7 +289,10 @@ class _Dest:
                     os.mkdir(name, 0o700, dir_fd=fd)
                     sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                                   | os.O_CLOEXEC, dir_fd=fd)
-                    os.fchown(sub, tmpl.st_uid, tmpl.st_gid)
+                    # the owner overlayfs would give its copy-up: a lower layer's ids
+                    # are the container's, the upper dir holds host ids (user ns)
+                    os.fchown(sub, _to_host(tmpl.st_uid, self.c.uid_map),
+                              _to_host(tmpl.st_gid, self.c.gid_map or self.c.uid_map))
                     os.fchmod(sub, tmpl.st_mode & 0o7777)
                     os.utime(sub, ns=(tmpl.st_atime_ns, tmpl.st_mtime_ns))
                 os.close(fd)
@@ -297,7 +310,7 @@ def copy_in(c: ContainerFiles, src: str, path: str, *, follow_link: bool = False
         raise NotFound(f"no such file or directory: {src}")
     held: list[int] = []
     try:
-        with _errors(f"copy {src} to {c.name}:{path}"), _tree(c) as (tree, _skip):
+        with _errors(f"copy {src} to {c.name}:{path}"), _tree(c) as (tree, pseudo):
             follow = follow_link or src.endswith("/") or src.endswith("/.")
             entry = _host_entry(src, follow, held)
             if (src.endswith("/") or src.endswith("/.")) and not entry.is_dir:
@@ -307,8 +320,9 @@ def copy_in(c: ContainerFiles, src: str, path: str, *, follow_link: bool = False
                 uid, gid = (st.st_uid, st.st_gid) if archive else (0, 0)
                 return _to_host(uid, c.uid_map), _to_host(gid, c.gid_map or c.uid_map)
 
-            policy = Policy(owner=owner, upper=isinstance(tree, LayerStack))
-            dest = _Dest(tree, c.upper)
+            policy = Policy(owner=owner, upper=isinstance(tree, LayerStack),
+                            skip_devs=pseudo)
+            dest = _Dest(tree, c, pseudo)
             _put_in(tree, dest, entry, _basename(src) or "root", src.endswith("/."), path,
                     policy, c.name)
     finally:

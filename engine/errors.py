@@ -14,6 +14,8 @@
      ├── Busy                      "busy"         a lock or a resource is held; try again
      ├── Unavailable               "unavailable"  a service the engine needs cannot be reached
      │                                            (the supervisor, a registry)
+     ├── Unauthorized              "unauthorized" a registry refused the credentials, or
+     │                                            wants some
      ├── Damaged                   "damaged"      a record on disk cannot be read (a hand
      │                                            edit, a full disk): names the file and
      │                                            what to do
@@ -103,6 +105,12 @@ class Unavailable(EngineError):
     kind = "unavailable"
 
 
+class Unauthorized(EngineError):
+    """A registry (or its token server) refused the credentials, or wants some."""
+
+    kind = "unauthorized"
+
+
 class Damaged(EngineError):
     """A record on disk cannot be read (a container's state.json, a volume's
     volume.json, the networks' state): the message names the file and what to do. The
@@ -119,7 +127,8 @@ class Internal(EngineError):
 
 KINDS: dict[str, type[EngineError]] = {
     c.kind: c for c in (EngineError, NotFound, Conflict, InvalidArgument, SetupFailed,
-                        CommandNotFound, CannotExecute, Busy, Unavailable, Damaged, Internal)
+                        CommandNotFound, CannotExecute, Busy, Unavailable, Unauthorized,
+                        Damaged, Internal)
 }
 
 

@@ -147,6 +147,18 @@ class ContainerRecord:
         return bool(self._config.get("Tty"))
 
     @property
+    def env(self) -> list[str]:
+        return [str(e) for e in self._config.get("Env") or []]
+
+    @property
+    def workdir(self) -> str:
+        return str(self._config.get("WorkingDir") or "")
+
+    @property
+    def user(self) -> str:
+        return str(self._config.get("User") or "")
+
+    @property
     def hostname(self) -> str:
         return str(self._config.get("Hostname") or "")
 

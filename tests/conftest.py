@@ -8,6 +8,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# The warm compose worker (pycompose/cli/worker.py) lingers after a command, which a
+# test's leak check would (rightly) count; tests that mean to use it turn it on for
+# their own state root and stop it at teardown (the compose ``stack`` fixture).
+os.environ.setdefault("PYCOMPOSE_WORKER", "0")
+
 
 @pytest.fixture
 def state_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

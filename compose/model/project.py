@@ -63,7 +63,7 @@ class Project:
         ``docker compose config SERVICE...`` prints it. No names: all services."""
         if not names:
             return self
-        from ..graph import edges_of
+        from .dependencies import edges_of
 
         every = self.all_services()
         for n in names:
@@ -190,7 +190,7 @@ def validate(raw: RawProject) -> Project:
         warnings=warnings, source=data if isinstance(data, MDict) else MDict(data),
     )
     _check_project(project)
-    from ..graph import check_dependencies
+    from .dependencies import check_dependencies
 
     project.warnings.extend(w for w in check_dependencies(project)
                             if w not in project.warnings)
@@ -323,16 +323,10 @@ def _check_project(p: Project) -> None:
         if svc.image is None and svc.build is None and svc.provider is None:
             raise p.error_at(at, f"service {name!r} has neither an image nor a build "
                                  "context specified")
-        replicas = svc.replicas()
         if svc.scale is not None and svc.deploy is not None and \
                 svc.deploy.replicas is not None and svc.scale != svc.deploy.replicas:
             raise p.error_at((*at, "scale"), f"service {name!r}: scale ({svc.scale}) and "
                              f"deploy.replicas ({svc.deploy.replicas}) disagree")
-        if svc.container_name and replicas > 1:
-            raise p.error_at((*at, "container_name"),
-                             f"service {name!r} sets container_name "
-                             f"{svc.container_name!r} and runs {replicas} replicas: "
-                             "container names must be unique")
         if svc.network_mode is not None and svc.networks:
             raise p.error_at((*at, "network_mode"), f"service {name!r} declares both "
                              "network_mode and networks, which exclude each other")
@@ -353,11 +347,5 @@ def _check_project(p: Project) -> None:
                                      f"service {name!r} refers to undefined "
                                      f"{kind[:-1]} {ref.source!r}: declare it under the "
                                      f"top-level {kind}")
-    names: dict[str, str] = {}
-    for name, svc in p.services.items():
-        if svc.container_name:
-            if svc.container_name in names:
-                raise p.error_at(("services", name, "container_name"),
-                                 f"services {names[svc.container_name]!r} and {name!r} "
-                                 f"both use container_name {svc.container_name!r}")
-            names[svc.container_name] = name
+    # container names that clash are an error of the commands that would create them
+    # (compose/plan.py check_container_names), not of down or config

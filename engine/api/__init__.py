@@ -11,6 +11,12 @@ Engine API service, ``kube play``) drives the engine through this package alone.
     engine.remove(ref, force=False, volumes=False)
     engine.container(ref) -> ContainerRecord   # .status (Status), .labels, .exit_code ...
     engine.containers(labels={...}) -> [ContainerRecord]
+    engine.exec(ref, ExecRequest(cmd=[...])) -> (code, output)  # to its end, captured
+    engine.pause(ref); engine.unpause(ref)     # the cgroup freezer (v1 or v2)
+    engine.stats(ref) -> Stats                 # cpu ns, memory, limit, pids
+    engine.wait_health(ref, timeout) -> ContainerRecord  # woken by the health event
+    engine.events(since_ns) -> iterator of Event         # live, from the supervisor
+    engine.top_pids(ref) -> [pid]; engine.copy_from/copy_to; engine.commit; engine.export
 
 Which half answers a call is the face's business, not its caller's:
 
@@ -53,6 +59,7 @@ from ..errors import (
 from .requests import (
     CreateRequest,
     Endpoint,
+    Event,
     ExecRequest,
     Healthcheck,
     IdMapping,
@@ -61,12 +68,14 @@ from .requests import (
     PortBinding,
     Resources,
     RestartPolicy,
+    Stats,
     Ulimit,
 )
 
 TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Iterator
+    from typing import Any, BinaryIO
 
     from ..images.reference import Reference
     from ..images.versions import Version
@@ -110,12 +119,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Busy", "CannotExecute", "CommandNotFound", "Conflict", "ContainerRecord",
-    "CreateRequest", "Damaged", "Endpoint", "Engine", "EngineError", "ExecRequest", "Health",
+    "CreateRequest", "Damaged", "Endpoint", "Engine", "EngineError", "Event", "ExecRequest",
+    "Health",
     "Healthcheck", "IdMapping", "ImageMessage", "Internal", "InvalidArgument",
     "LayerProgress", "LogConfig", "LoginRequest", "LoginResult", "Mount", "NetworkInfo",
     "NetworkSpec", "NotFound", "Platform", "PortBinding", "Progress", "PullRequest",
     "PullResult", "PulledImage", "PushRequest", "PushResult", "PushedImage", "Reference",
-    "Resources", "RestartPolicy", "SetupFailed", "Status", "Ulimit", "Unavailable",
+    "Resources", "RestartPolicy", "SetupFailed", "Stats", "Status", "Ulimit", "Unavailable",
     "Version", "now_iso", "parse_iso", "parse_reference",
 ]
 
@@ -215,14 +225,6 @@ class Engine:
 
         copy_to(self._store().get(ref), src, path, follow_link=follow_link, archive=archive)
 
-    def commit(self, ref: str, repository: str | None = None, *, message: str = "",
-               author: str = "", changes: list[str] | None = None) -> str:
-        """The container's changes as a new image; its id."""
-        from ..containers import commit
-
-        return commit(self.root, self._store().get(ref), repository, message=message,
-                      author=author, changes=changes)
-
     def top_pids(self, ref: str) -> list[int]:
         """Host pids of every process of a running container."""
         from ..containers import container_pids
@@ -270,6 +272,122 @@ class Engine:
             return str(ImageStore(self.root).resolve(ref).id)
         except NotFound:
             return None
+
+    def exec(self, ref: str, req: ExecRequest) -> tuple[int, bytes]:
+        """Run ``req`` in the running container, without a terminal, to its end: its
+        exit code and its output (stdout and stderr together, at most 1 MiB kept)."""
+        from .. import client
+
+        r, w = os.pipe2(os.O_CLOEXEC)
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        plain = to_plain(ExecRequest(cmd=list(req.cmd), env=list(req.env), user=req.user,
+                                     workdir=req.workdir, privileged=req.privileged))
+        chunks: list[bytes] = []
+        try:
+            with client.connect(self.root) as conn:
+                conn.send({"op": "exec", "id": ref, "request": plain}, [null, w, w])
+                os.close(w)
+                w = -1
+                conn.recv()
+                while True:
+                    data = os.read(r, 65536)
+                    if not data:
+                        break
+                    if sum(map(len, chunks)) < 1 << 20:
+                        chunks.append(data)
+                while True:
+                    msg, fds = conn.recv()
+                    for fd in fds:
+                        os.close(fd)
+                    if msg.get("event") == "exit":
+                        return int(msg["code"]), b"".join(chunks)
+        finally:
+            os.close(r)
+            os.close(null)
+            if w >= 0:
+                os.close(w)
+
+    # -- pause, stats, waits, events ------------------------------------------------------
+    def pause(self, ref: str) -> str:
+        """Freeze every process of a running container (cgroup v2 freeze or the v1
+        freezer); Conflict when it is not running or already paused."""
+        return str(self._call("pause", id=ref)["id"])
+
+    def unpause(self, ref: str) -> str:
+        return str(self._call("unpause", id=ref)["id"])
+
+    def stats(self, ref: str) -> Stats:
+        """One sample of a running container's cgroup counters."""
+        reply = self._call("stats", id=ref)
+        st = reply["stats"]
+        return Stats(id=str(reply["id"]), time_ns=int(reply["time_ns"]),
+                     cpu_ns=int(st.get("cpu_ns", 0)), memory=int(st.get("memory", 0)),
+                     memory_limit=int(st.get("memory_limit", 0)), pids=int(st.get("pids", 0)))
+
+    def wait_health(self, ref: str, timeout: float | None = None) -> ContainerRecord:
+        """Until the container's healthcheck has decided (healthy or unhealthy), or it
+        is not running any more, or ``timeout`` seconds passed: its record then. The
+        supervisor answers on the event, so a waiter learns at once (no polling)."""
+        from ..record import ContainerRecord
+
+        return ContainerRecord(self._call("wait_health", id=ref, timeout=timeout)["record"])
+
+    def events(self, since_ns: int | None = None) -> Iterator[Event]:
+        """The engine's events as they happen (create, start, die, stop, kill, pause,
+        unpause, destroy, ``health_status: ...``), until the caller stops iterating;
+        with ``since_ns``, the recent ones from then on first."""
+        from .. import client
+
+        with client.connect(self.root) as conn:
+            conn.send({"op": "events", "since_ns": since_ns})
+            conn.recv()
+            while True:
+                msg, fds = conn.recv()
+                for fd in fds:
+                    os.close(fd)
+                ev = msg.get("event")
+                if isinstance(ev, dict):
+                    yield Event(type=str(ev.get("type", "container")),
+                                action=str(ev["action"]), id=str(ev["id"]),
+                                attributes={str(k): str(v) for k, v in
+                                            (ev.get("attributes") or {}).items()},
+                                time_ns=int(ev["time_ns"]))
+
+    def commit(self, ref: str, repository: str | None = None, *, message: str = "",
+               author: str = "", changes: list[str] | None = None, pause: bool = True) -> str:
+        """The container's changes as a new image (its id); ``pause`` freezes a running
+        container meanwhile, as docker does, so that the layer is consistent."""
+        from ..containers import commit
+
+        rec = self.container(ref)
+        paused = False
+        if pause and rec.status.value == "running":
+            try:
+                self.pause(rec.id)
+                paused = True
+            except EngineError:
+                paused = False  # no freezer here: commit it as it runs
+        try:
+            return commit(self.root, self._store().get(rec.id), repository, message=message,
+                          author=author, changes=changes)
+        finally:
+            if paused:
+                self.unpause(rec.id)
+
+    def export(self, ref: str, out: BinaryIO) -> None:
+        """The container's whole filesystem as a tar stream on ``out`` (docker export):
+        copied out through the confined copy (never the host's paths), then tarred."""
+        import shutil
+        import tarfile
+        import tempfile
+
+        rec = self.container(ref)
+        with tempfile.TemporaryDirectory(prefix="pycompose-export-") as tmp:
+            self.copy_from(rec.id, "/.", tmp)
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for entry in sorted(os.listdir(tmp)):
+                    tar.add(os.path.join(tmp, entry), arcname=entry)
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # -- images: registries and versions (in the caller's process) -------------------------
     def pull(self, req: PullRequest, progress: Progress | None = None) -> PullResult:

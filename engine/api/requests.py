@@ -16,8 +16,8 @@ from pycompose.netplug.ports import PortBinding
 from pycompose.util.records import field, record
 
 __all__ = [
-    "CreateRequest", "Endpoint", "ExecRequest", "Healthcheck", "IdMapping", "LogConfig",
-    "Mount", "PortBinding", "Resources", "RestartPolicy", "Ulimit",
+    "CreateRequest", "Endpoint", "Event", "ExecRequest", "Healthcheck", "IdMapping", "LogConfig",
+    "Mount", "PortBinding", "Resources", "RestartPolicy", "Stats", "Ulimit",
 ]
 
 
@@ -183,3 +183,28 @@ class ExecRequest:
     detach: bool = False
     privileged: bool = False
     console_size: tuple[int, int] | None = None
+
+
+@record
+class Event:
+    """One change the engine made (docker's event: Type, Action, Actor.ID and its
+    Attributes: name, image, the labels, exitCode for ``die``)."""
+
+    action: str
+    id: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    type: str = "container"
+    time_ns: int = 0
+
+
+@record
+class Stats:
+    """One sample of a container's cgroup: CPU time used (ns), memory in use and its
+    limit (bytes; a huge limit is none), processes; ``time_ns`` when it was read."""
+
+    id: str
+    time_ns: int
+    cpu_ns: int = 0
+    memory: int = 0
+    memory_limit: int = 0
+    pids: int = 0

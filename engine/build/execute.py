@@ -409,7 +409,7 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
         svc.check()
         from .workspace import note_running
 
-        note_running(svc.root, svc.mark)
+        note_running(svc.root, svc.mark, svc.build_id)
         cid = svc.containers.create(spec)
         svc.live.add(cid)
         try:

@@ -302,19 +302,27 @@ def workdir_step(svc: Services, state: State, ins: Workdir) -> tuple[str, str, b
     created_by = f"WORKDIR {wd}"
     if wd == "/":
         return None
-    with _root_of(svc, state) as root:
-        if root.exists(wd.lstrip("/")):
-            return None
-        user = state.user()
-        owner = resolve_owner(root.root_fd, user, f"{df.name}:{ins.line}: WORKDIR") \
-            if user else None
-    k = C.key("workdir", state.top_chain, path=wd, owner=owner)
+    user = state.user()
+    k = C.key("workdir", state.top_chain, path=wd, user=user)
+    # a layer made before for this parent, or the parent known to have the directory:
+    # no need to look into the image at all
     hit = svc.cache.get(k, state.layers[-1].chain_id if state.layers else None)
     if hit is not None:
         state.layers.append(hit.layer)
         state.record(created_by, created=hit.created, author=hit.author, layer=True,
                      comment=C.comment(k))
         return k, created_by, True
+    exists_mark = svc.root / "build" / "seen" / f"wd-{k[:40]}"
+    if exists_mark.exists():
+        return None
+    with _root_of(svc, state) as root:
+        if root.exists(wd.lstrip("/")):
+            with contextlib.suppress(OSError):
+                exists_mark.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                exists_mark.touch(mode=0o600)
+            return None
+        owner = resolve_owner(root.root_fd, user, f"{df.name}:{ins.line}: WORKDIR") \
+            if user else None
     if svc.probe:
         raise Miss(created_by)
     step = svc.work.new_dir("workdir")

@@ -66,30 +66,50 @@ def _read_dockerfile(req: BuildRequest, ctx_root: Path | None) -> tuple[str, str
     return text, name, path
 
 
-def _base_resolver(store: ImageStore, pull: bool) -> object:
+def _base_resolver(store: ImageStore, pull: bool, pulled: set[str]) -> object:
+    """Resolve a FROM/--from image: the store's, or pulled from its registry when the
+    store lacks it (always with ``--pull``); ``pulled`` collects what was pulled."""
     def resolve(ref: str) -> Image:
         if not pull:
             try:
                 return store.resolve(ref)
             except NotFound:
                 pass
-        import importlib
+        from ..errors import EngineError
+        from ..registry import PullRequest, pull_image
 
         try:
-            registry: object = importlib.import_module("pycompose.engine.registry")
-        except ImportError:
-            registry = None
-        pull_fn = getattr(registry, "pull_image", None) if registry else None
-        if pull_fn is None:
-            if pull:
+            result = pull_image(PullRequest(ref), root=store.root)
+        except EngineError as e:
+            if pull:  # --pull, and the registry cannot be reached: the store's will do
                 with contextlib.suppress(NotFound):
                     return store.resolve(ref)
-            raise NotFound(f"{ref}: no such image in the image store, and this builder has "
-                           "no registry to pull from (use pycompose image load, import or "
-                           "bootstrap first)")
-        image: Image = pull_fn(store, ref)
-        return image
+            if isinstance(e, NotFound):
+                raise NotFound(f"{ref}: no such image in the image store or its "
+                               f"registry ({e})") from None
+            raise NotFound(f"{ref}: not in the image store, and it could not be pulled: "
+                           f"{e} (pycompose image load, import or bootstrap make images "
+                           "without a registry)") from None
+        pulled.add(ref)
+        return store.resolve(result.images[0].image_id if result.images else ref)
     return resolve
+
+
+def _registered(store: ImageStore, oci: dict[str, object], tags: list[str]) -> Image | None:
+    """The image ``oci`` describes when it is in the store already under every one of
+    ``tags`` (a no-change rebuild: nothing to write)."""
+    from ..images.store import canonical_json, digest_of
+
+    image_id = digest_of(canonical_json(oci))
+    if not tags:
+        return None
+    for t in tags:
+        try:
+            if store.resolve(t).id != image_id:
+                return None
+        except NotFound:
+            return None
+    return store.resolve(tags[0])
 
 
 def _flatten(group: BaseException) -> list[BaseException]:
@@ -140,16 +160,17 @@ def run_build(req: BuildRequest, emit: E.Emit, *, root: Path | None = None,
     dead = dead_builds(root, mark_alive)
     if dead:  # a killed build may have left RUN containers: remove them
         conts.sweep({mark})
-        for m in dead:
-            done_running(root, m)
+        for m, bid in dead:
+            done_running(root, m, bid)
+    build_id = os.urandom(8).hex()
     try:
-        return _build(req, emit, root, conts, mark, store, started)
+        return _build(req, emit, root, conts, mark, build_id, store, started)
     finally:
-        done_running(root, mark)
+        done_running(root, mark, build_id)
 
 
 def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark: str,
-           store: ImageStore, started: float) -> BuildResult:
+           build_id: str, store: ImageStore, started: float) -> BuildResult:
     with Workspace(root) as work, contextlib.ExitStack() as stack:
         ctx_root = req.context
         if req.context_tar is not None:
@@ -181,7 +202,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
         author = req.author or who()
         svc = Services(root=root, store=store, cache=Cache(store, enabled=not req.no_cache),
                        work=work, containers=conts, request=req, dockerfile=df,
-                       author=author, build_id=os.urandom(8).hex(), mark=mark,
+                       author=author, build_id=build_id, mark=mark,
                        output=lambda _v, _d, _s: None)
         for ref in req.cache_from:
             try:
@@ -189,8 +210,10 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
             except NotFound:
                 emit(E.Note(f"--cache-from {ref}: no such image here; not used",
                             warning=True))
-        resolve = _base_resolver(store, req.pull)
+        pulled: set[str] = set()
+        resolve = _base_resolver(store, req.pull, pulled)
         solver = Solver(svc, plan, emit, context, extra, plat, resolve)  # type: ignore[arg-type]
+        solver.pulled = pulled
         if not req.pull and not req.no_cache:
             def local(ref: str) -> Image:
                 try:
@@ -213,8 +236,9 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
         from .execute import now
 
         created = state.latest_created(now())
-        image = store.add_image(state.oci_config(created, state.author or author),
-                                state.layers, list(req.tags))
+        oci = state.oci_config(created, state.author or author)
+        image = _registered(store, oci, req.tags) or store.add_image(oci, state.layers,
+                                                                     list(req.tags))
         emit(E.Note(f"writing image {image.id} done", v))
         for t in req.tags:
             emit(E.Note(f"naming to {reference.normalize(t)} done", v))

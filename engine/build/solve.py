@@ -87,6 +87,8 @@ class Solver:
     platform: dict[str, str]
     pull: Callable[[str], Image]  # resolve (or pull) a base image
     results: dict[int, State] = field(default_factory=dict)
+    #: base images the resolver pulled (their FROM step is not CACHED)
+    pulled: set[str] = field(default_factory=set)
     vertex: int = 0
     images: dict[str, State] = field(default_factory=dict)
 
@@ -238,6 +240,7 @@ class Solver:
         onbuild: list[Instruction] = []
         total = 1 + len(sp.stage.instructions)
         v = self.next_vertex()
+        t0 = time.monotonic()
         self.emit(E.StepStarted(v, self._name(sp, 1, total, f"FROM {sp.base}"),
                                 sp.stage.label()))
         state = yield from self._base(sp)
@@ -249,7 +252,10 @@ class Solver:
                 raise InvalidArgument(f"{df.name}:{sp.stage.start.line}: {e}") from None
             onbuild += parsed.stages[0].instructions
         state.config.pop("OnBuild", None)
-        self.emit(E.StepCached(v))
+        if sp.base in self.pulled:
+            self.emit(E.StepDone(v, time.monotonic() - t0))
+        else:
+            self.emit(E.StepCached(v))
         total += len(onbuild)
         fresh = True
         for i, ins in enumerate([*onbuild, *sp.stage.instructions], start=2):

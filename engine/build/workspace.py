@@ -111,28 +111,39 @@ def running_dir(root: Path) -> Path:
     return build_dir(root) / "running"
 
 
-def note_running(root: Path, mark: str) -> None:
-    """Say that the build ``mark`` (``PID:START``) is about to make RUN containers, so
-    that if it dies, the next build knows to look for them."""
+def _running_name(mark: str, build_id: str) -> str:
+    return f"{mark.replace(':', '-')}-{build_id}"
+
+
+def note_running(root: Path, mark: str, build_id: str) -> None:
+    """Say that build ``build_id`` of the process ``mark`` (``PID:START``) is about to
+    make RUN containers, so that if it dies, the next build knows to look for them."""
     d = running_dir(root)
     d.mkdir(exist_ok=True, mode=0o700)
-    os.close(os.open(d / mark.replace(":", "-"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
-                     0o600))
+    os.close(os.open(d / _running_name(mark, build_id),
+                     os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
 
 
-def done_running(root: Path, mark: str) -> None:
+def done_running(root: Path, mark: str, build_id: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        (running_dir(root) / mark.replace(":", "-")).unlink()
+        (running_dir(root) / _running_name(mark, build_id)).unlink()
 
 
-def dead_builds(root: Path, alive: object) -> list[str]:
-    """Marks of builds that noted RUN containers and are gone (``alive(mark)`` False)."""
+def dead_builds(root: Path, alive: object) -> list[tuple[str, str]]:
+    """(mark, build id) of builds that noted RUN containers and whose process is gone
+    (``alive(mark)`` False)."""
     try:
         names = os.listdir(running_dir(root))
     except FileNotFoundError:
         return []
-    marks = [n.replace("-", ":", 1) for n in names]
-    return [m for m in marks if not alive(m)]  # type: ignore[operator]
+    out = []
+    for n in names:
+        pid, _, rest = n.partition("-")
+        start, _, build_id = rest.partition("-")
+        mark = f"{pid}:{start}"
+        if not alive(mark):  # type: ignore[operator]
+            out.append((mark, build_id))
+    return out
 
 
 @contextlib.contextmanager

@@ -45,7 +45,8 @@ class Policy:
     destination is an overlay upper dir, where a new directory made over a removed
     entry must be opaque (or the lower layers' content would show through).
     ``skip_devs``: st_dev of pseudo filesystems (a live container's /proc, /sys):
-    such a directory is made, not entered."""
+    such a source directory is made, not entered; such a destination directory is
+    refused."""
 
     owner: Owner | None = None
     keep_setid: bool = True
@@ -104,6 +105,9 @@ def ensure_dir(dst_fd: int, name: str, policy: Policy) -> int:
     try:
         st = os.stat(name, dir_fd=dst_fd, follow_symlinks=False)
         if stat.S_ISDIR(st.st_mode):
+            if st.st_dev in policy.skip_devs:  # a kernel filesystem: never written into
+                raise PermissionError(errno.EPERM, "a kernel filesystem (/proc, /sys): "
+                                      "not copied into", name)
             return os.open(name, _DIR_FLAGS, dir_fd=dst_fd)
         old = remove_entry(dst_fd, name, keep_dir=False)
     except FileNotFoundError:

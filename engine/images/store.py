@@ -48,13 +48,12 @@ from pycompose.util.paths import private_dir, state_root
 from ..errors import Conflict, EngineError, NotFound
 from . import fsops, reference
 from . import layers as L
+from .versions import ANN_ID, ANN_NAME
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
-ANN_NAME = "io.containerd.image.name"
 ANN_REF = "org.opencontainers.image.ref.name"
-ANN_ID = "io.pycompose.image.id"
 
 
 def canonical_json(obj: Any) -> bytes:

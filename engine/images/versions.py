@@ -34,13 +34,27 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import Conflict, NotFound
 from . import reference
 
 if TYPE_CHECKING:
-    from .store import ImageStore
+    from pathlib import Path
+
+#: the index annotations naming an image and its id (the store writes them)
+ANN_NAME = "io.containerd.image.name"
+ANN_ID = "io.pycompose.image.id"
+
+
+class ImageStore(Protocol):
+    """What the version log needs of the image store (``store.ImageStore``)."""
+
+    images_dir: Path
+
+    def images(self) -> list[Any]: ...
+    def tag(self, image_id: str, name: str) -> Any: ...
+    def read_index(self) -> list[dict[str, Any]]: ...
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +265,8 @@ def find_version(past: list[Version], current: str | None, to: str | None) -> Ve
             raise NotFound(f"{name} has no earlier version to go back to "
                            f"(pycompose image versions {name})")
         return older[-1]
-    if to.isdigit():
+    # a number (ids are given by 4 hex digits or more, and may be digits only)
+    if to.isdigit() and (len(to) < 4 or int(to) <= past[-1].number):
         for v in past:
             if v.number == int(to):
                 if not v.image_id:
@@ -296,8 +311,6 @@ def rollback(store: ImageStore, name: str, to: str | None = None) -> tuple[Versi
 
 
 def _current(store: ImageStore, full: str) -> str | None:
-    from .store import ANN_ID, ANN_NAME
-
     for e in store.read_index():
         ann = e.get("annotations") or {}
         if ann.get(ANN_NAME) == full:

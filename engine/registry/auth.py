@@ -24,7 +24,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import Unavailable
 from .config import Credentials
@@ -33,7 +33,12 @@ from .errors import Unauthorized
 if TYPE_CHECKING:
     import httpx
 
-    from .client import Session
+
+class Session(Protocol):
+    """What authentication needs of the client's session (``client.Session``): the
+    HTTP client that may talk to a given URL (TLS, or plain http where allowed)."""
+
+    def http_for(self, url: httpx.URL) -> httpx.AsyncClient: ...
 
 log = logging.getLogger(__name__)
 

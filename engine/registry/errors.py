@@ -8,13 +8,9 @@ whose bytes do not match its digest -> RegistryDataError, an EngineError).
 
 from __future__ import annotations
 
-from ..errors import EngineError
+from ..errors import EngineError, Unauthorized
 
-
-class Unauthorized(EngineError):
-    """The registry (or its token server) refused the credentials, or wants some."""
-
-    kind = "unauthorized"
+__all__ = ["RegistryDataError", "Unauthorized"]
 
 
 class RegistryDataError(EngineError):

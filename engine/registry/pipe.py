@@ -105,6 +105,14 @@ class Pipe:
                     return b""
                 self._cv.wait()
             chunk = self._chunks.popleft()
+            if len(chunk) < n and self._chunks:  # coalesce: fewer, bigger reads downstream
+                parts = [chunk]
+                got = len(chunk)
+                while self._chunks and got + len(self._chunks[0]) <= n:
+                    nxt = self._chunks.popleft()
+                    parts.append(nxt)
+                    got += len(nxt)
+                chunk = b"".join(parts)
             if len(chunk) > n:
                 self._chunks.appendleft(chunk[n:])
                 chunk = chunk[:n]

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, cast
 
 import trio
 
-from ..errors import EngineError, NotFound, Unavailable
+from ..errors import EngineError, InvalidArgument, NotFound, Unavailable
 from ..images import reference
 from ..images.store import ImageStore, LayerRef, chain_id
 from . import sources
@@ -115,11 +115,12 @@ class Puller:
 
     async def pull(self, request: PullRequest) -> PullResult:
         ref = reference.parse(request.reference)
+        if ref.digest and ref.tag:  # name:tag@digest: the digest decides, as docker's
+            ref = replace(ref, tag=None)
         if request.all_tags:
-            if ref.digest or (ref.tag and ref.tag != reference.DEFAULT_TAG
-                              and ":" in request.reference.rsplit("/", 1)[-1]):
-                raise EngineError(f"{request.reference}: tag can't be used with "
-                                  "--all-tags/-a")
+            if ref.digest or ":" in request.reference.rsplit("/", 1)[-1]:
+                raise InvalidArgument(f"{request.reference}: tag can't be used with "
+                                      "--all-tags/-a")
             reg = self.session.endpoints(ref.domain)[-1]
             tags = await reg.tags(ref.path, scopes=(scope_for(ref.path, "pull"),))
             if not tags:

@@ -17,7 +17,7 @@ import os
 
 import trio
 
-from ..errors import NotFound
+from ..errors import InvalidArgument, NotFound
 from ..images import reference
 from ..images.store import MEDIA_MANIFEST, ImageStore
 from . import sources
@@ -48,7 +48,8 @@ class Pusher:
         ref = reference.parse(request.reference, default_tag=not request.all_tags)
         if request.all_tags:
             if ref.tag or ref.digest:
-                raise NotFound(f"{request.reference}: tag can't be used with --all-tags/-a")
+                raise InvalidArgument(f"{request.reference}: tag can't be used with "
+                                      "--all-tags/-a")
             names = sorted(t for im in self.store.images() for t in im.repo_tags
                            if t.rsplit(":", 1)[0] == ref.name and "@" not in t)
             if not names:
@@ -56,7 +57,7 @@ class Pusher:
                                f"{ref.familiar_name}")
             return names
         if ref.digest:
-            raise NotFound(f"{request.reference}: push a tag, not a digest")
+            raise InvalidArgument(f"{request.reference}: push a tag, not a digest")
         name = str(ref)
         try:
             im = self.store.resolve(name)

@@ -71,9 +71,11 @@ if TYPE_CHECKING:
         destroy,
         destroy_id,
         exec_process,
+        freeze,
         kill_all,
         oom_killed,
         run,
+        stats,
     )
     from .spare import expect_create, stop_warm_launcher, warm_launcher
     from .spec import ContainerSpec, IdMap, Mount, Process, Resources, Rlimit, Rootfs
@@ -81,8 +83,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Container", "ContainerSpec", "ExecProcess", "IdMap", "Mount", "Process", "Resources",
     "Rlimit", "Rootfs", "cleanup_leftovers", "create", "destroy", "destroy_id", "exec_process",
-    "expect_create", "kill_all",
-    "oom_killed", "run", "stop_warm_launcher", "warm_launcher",
+    "expect_create", "freeze", "kill_all",
+    "oom_killed", "run", "stats", "stop_warm_launcher", "warm_launcher",
 ]
 
 _SPEC = {"ContainerSpec", "IdMap", "Mount", "Process", "Resources", "Rlimit", "Rootfs"}

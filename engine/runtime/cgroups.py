@@ -311,6 +311,69 @@ class Cgroup:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
 
+    def freeze(self, frozen: bool) -> None:
+        """``pause``/``unpause``: v2's ``cgroup.freeze``, else v1's freezer controller.
+        Waits until the kernel says every process is frozen (v1 FREEZING passes)."""
+        for h, path in self.paths:
+            if h.version == 2 and os.path.exists(os.path.join(path, "cgroup.freeze")):
+                _write(os.path.join(path, "cgroup.freeze"), "1" if frozen else "0")
+                return
+        state = self._freezer()
+        if state is None:
+            raise EngineError("no cgroup freezer on this host (neither cgroup v2's "
+                              "cgroup.freeze nor the v1 freezer controller): cannot pause")
+        _write(state, "FROZEN" if frozen else "THAWED")
+        deadline = time.monotonic() + 2.0
+        while frozen and time.monotonic() < deadline:
+            if _read(state).strip() == "FROZEN":
+                return
+            time.sleep(0.002)
+
+    def stats(self) -> dict[str, int]:
+        """What ``stats`` shows: memory in use and its limit (bytes), CPU time used
+        (ns), the number of processes; a hierarchy that lacks one leaves it out."""
+        out: dict[str, int] = {}
+
+        def num(path: str) -> int | None:
+            try:
+                text = _read(path).strip()
+            except (OSError, EngineError):
+                return None
+            return int(text) if text.isdigit() else None
+        for h, path in self.paths:
+            if h.version == 2:
+                for key, name in (("memory", "memory.current"), ("memory_limit", "memory.max"),
+                                  ("pids", "pids.current")):
+                    v = num(os.path.join(path, name))
+                    if v is not None:
+                        out.setdefault(key, v)
+                try:
+                    for line in _read(os.path.join(path, "cpu.stat")).splitlines():
+                        k, _, usec = line.partition(" ")
+                        if k == "usage_usec":
+                            out.setdefault("cpu_ns", int(usec) * 1000)
+                except (OSError, EngineError):
+                    pass
+                continue
+            ctrls = h.controllers
+            if "memory" in ctrls:
+                for key, name in (("memory", "memory.usage_in_bytes"),
+                                  ("memory_limit", "memory.limit_in_bytes")):
+                    v = num(os.path.join(path, name))
+                    if v is not None:
+                        out.setdefault(key, v)
+            if "cpuacct" in ctrls:
+                v = num(os.path.join(path, "cpuacct.usage"))
+                if v is not None:
+                    out.setdefault("cpu_ns", v)
+            if "pids" in ctrls:
+                v = num(os.path.join(path, "pids.current"))
+                if v is not None:
+                    out.setdefault("pids", v)
+        if "pids" not in out:
+            out["pids"] = len(self.pids())
+        return out
+
     def oom_killed(self) -> bool:
         """Whether the kernel OOM killer killed a process in this cgroup."""
         for h, path in self.paths:

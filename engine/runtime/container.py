@@ -199,6 +199,11 @@ class _Launch:
         except TimeoutError:
             raise SetupFailed(f"container set-up timed out waiting for {expect!r}",
                               step=expect) from None
+        except OSError as e:  # the launcher died mid-conversation (its container exited)
+            code = self.proc.poll()
+            raise SetupFailed(f"container set-up: the launcher went away (status {code}) "
+                              f"before {expect!r}: {e.strerror or e}", step=expect,
+                              errno=e.errno or 0) from None
         if msg is None:
             code = self.proc.poll()
             raise SetupFailed(f"container set-up: the launcher exited early (status {code}) "
@@ -246,6 +251,9 @@ class _Launch:
             msg, fds = recv(self.sock)
         except TimeoutError:
             raise SetupFailed("container start timed out", step="start") from None
+        except OSError as e:  # PID 1 died before its exec (its container was killed)
+            raise SetupFailed(f"container start: {e.strerror or e}", step="start",
+                              errno=e.errno or 0) from None
         for fd in fds:
             os.close(fd)
         if msg is not None:
@@ -444,6 +452,16 @@ def kill_all(spec: ContainerSpec, sig: int = signal.SIGKILL) -> None:
 def oom_killed(spec: ContainerSpec) -> bool:
     """Whether the OOM killer struck in the container (ask before destroy())."""
     return cgroup_of(spec).oom_killed()
+
+
+def freeze(spec: ContainerSpec, frozen: bool) -> None:
+    """Freeze (``pause``) or thaw every process of the container."""
+    cgroup_of(spec).freeze(frozen)
+
+
+def stats(spec: ContainerSpec) -> dict[str, int]:
+    """The container's cgroup counters (see ``Cgroup.stats``)."""
+    return cgroup_of(spec).stats()
 
 
 def _mounts_under(path: str) -> list[str]:

@@ -8,6 +8,7 @@ entries), where ``ls``, ``inspect`` and compose's ``service_healthy`` read it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from ..api.requests import ExecRequest
 from ..containers import Record
 from ..errors import EngineError, NotFound
 from ..record import now_iso
+
+log = logging.getLogger("pycompose.supervisor")
 
 
 class Process(Protocol):
@@ -78,19 +81,44 @@ def record_result(rec: Record, code: int, output: str, start: str, in_start_peri
             h["Status"] = "unhealthy"
 
 
+def _interval(s: dict[str, float], hc: dict[str, Any], in_start: bool) -> float:
+    """The pause before the next probe: StartInterval during the start period when
+    it is set (docker 25's ``--health-start-interval``), else Interval."""
+    start_interval = int(hc.get("StartInterval") or 0) / NS
+    return start_interval if in_start and start_interval > 0 else s["Interval"]
+
+
+#: is the container paused (frozen: a probe would hang in it)
+Paused = Callable[[], bool]
+#: told of each change of health status, with the record after it
+Changed = Callable[[str, Record], None]
+
+
 async def run_checks(done: trio.Event, exec_: Exec, update: Update, argv: list[str],
-                     hc: dict[str, Any]) -> None:
+                     hc: dict[str, Any], paused: Paused | None = None,
+                     changed: Changed | None = None) -> None:
     """Probe a container until ``done`` (its exit): ``exec_`` runs the test in it,
-    ``update`` records each result."""
+    ``update`` records each result. The first probe runs at once when it starts (so
+    that a dependant waiting for ``service_healthy`` waits for the service, not for an
+    interval), then every interval; none while ``paused``. Each change of status is
+    told to ``changed`` (the supervisor's ``health_status: ...`` event, which waiters
+    wake on)."""
     s = settings(hc)
     started = trio.current_time()
     update(lambda r: r["State"].update(
         Health={"Status": "starting", "FailingStreak": 0, "Log": []}))
+    first = True
+    status = "starting"
     while not done.is_set():
-        with trio.move_on_after(s["Interval"]):
-            await done.wait()
+        in_start = trio.current_time() - started < s["StartPeriod"]
+        if not first:
+            with trio.move_on_after(_interval(s, hc, in_start)):
+                await done.wait()
+        first = False
         if done.is_set():
             return
+        if paused is not None and paused():
+            continue
         start = now_iso()
         code, output = await _probe(exec_, argv, s["Timeout"])
         if done.is_set():
@@ -100,9 +128,14 @@ async def run_checks(done: trio.Event, exec_: Exec, update: Update, argv: list[s
                   i: bool = in_start) -> None:
             record_result(r, c, o, st, i, int(s["Retries"]))
         try:
-            update(apply)
+            rec = update(apply)
         except NotFound:
             return
+        if changed is not None and isinstance(rec, dict):
+            now = str((rec["State"].get("Health") or {}).get("Status") or "starting")
+            if now != status:
+                status = now
+                changed(now, rec)
 
 
 async def _probe(exec_: Exec, argv: list[str], timeout: float) -> tuple[int, str]:
@@ -115,6 +148,10 @@ async def _probe(exec_: Exec, argv: list[str], timeout: float) -> tuple[int, str
     except EngineError as e:
         os.close(r)
         return 1, str(e)
+    except Exception as e:  # a probe never takes the supervisor down: it failed
+        log.warning("healthcheck probe: %s: %s", type(e).__name__, e)
+        os.close(r)
+        return 1, f"{type(e).__name__}: {e}"
     finally:
         os.close(w)
         os.close(null)

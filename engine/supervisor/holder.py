@@ -20,6 +20,8 @@ import contextlib
 import logging
 import os
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,17 +32,22 @@ import trio
 from pycompose.util.besteffort import best_effort
 
 from ..api.requests import CreateRequest, ExecRequest
-from ..containers import ContainerStore, Record, id_maps, new_state, now_iso
+from ..containers import ContainerStore, Record, id_maps, new_state
 from ..errors import CannotExecute, CommandNotFound, Conflict, Damaged, EngineError, NotFound
 from ..logs import config as logcfg
+from ..record import ContainerRecord, Health, Status, parse_iso
+from ..record import ContainerRecord as CR
 from ..volumes import VolumeStore
 from . import health, net, records, rt
 from . import spec as S
+from .events import EventBus
 from .logs import Held, LogService
 
 log = logging.getLogger("pycompose.supervisor")
 
 UNKNOWN_EXIT = 255
+#: seconds of running after which a restarting container's back-off starts over
+BACKOFF_RESET = 10.0
 
 #: a process's stdin, stdout, stderr (None: /dev/null)
 Stdio = tuple[int | None, int | None, int | None]
@@ -61,7 +68,14 @@ class Live:
     pty_out: int | None = None  # an attached -t client reads the terminal's output here
     stop_requested: bool = False
     killed: bool = False  # we sent SIGKILL
+    paused: bool = False  # frozen (``pause``): no healthcheck probes meanwhile
     execs_starting: int = 0  # exec launches in flight: they may still join the cgroup
+
+
+def backoff_step(restarts_in_a_row: int, ran: float) -> int:
+    """The back-off step of the next restart (0: 100 ms, then doubling): it starts over
+    once the container ran ``BACKOFF_RESET`` seconds, as docker's does."""
+    return 0 if ran >= BACKOFF_RESET else restarts_in_a_row
 
 
 def exit_status(status: int) -> int:
@@ -79,9 +93,22 @@ class Holder:
         self.live: dict[str, Live] = {}
         self.execs: set[int] = set()
         self._locks: dict[str, trio.Lock] = {}
+        self._backoff: dict[str, int] = {}  # restarts in a row, for the back-off
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
         self.logs = LogService(root)
+        self.events = EventBus()
+
+    def _spawn(self, fn: Callable[..., Awaitable[object]], *args: Any) -> None:
+        """A task about one container: its bug is logged, and never takes the
+        supervisor (and with it the management of every other container) down."""
+        async def guarded() -> None:
+            try:
+                await fn(*args)
+            except Exception:
+                log.exception("task %s%r failed", getattr(fn, "__name__", fn),
+                              tuple(a for a in args if isinstance(a, str)))
+        self.nursery.start_soon(guarded)
 
     def lock(self, cid: str) -> trio.Lock:
         return self._locks.setdefault(cid, trio.Lock())
@@ -101,8 +128,10 @@ class Holder:
     # -- create --------------------------------------------------------------------------
     def create(self, req: CreateRequest) -> Record:
         rec = records.new_record(self.root, req)
-        return self.store.create(rec, req.name,
+        made = self.store.create(rec, req.name,
                                  lambda r: records.attach_storage(self.root, r))
+        self.events.publish("create", made["Id"], made)
+        return made
 
     # -- start ---------------------------------------------------------------------------
     async def start(self, cid: str, stdio: tuple[int | None, int | None, int | None] | None,
@@ -122,7 +151,7 @@ class Holder:
         rec = self.store.load(cid)
         self._copy_up(rec)
         spec = records.runtime_spec(self.root, rec, console_size)
-        tty = bool(rec["Config"]["Tty"])
+        tty = CR(rec).tty
         logging_cfg = logcfg.of_record(rec)
         client = None if tty else stdio
         pipes: list[int] = []
@@ -167,9 +196,7 @@ class Holder:
             code = 127 if isinstance(e, CommandNotFound) else \
                 126 if isinstance(e, CannotExecute) else 128
             try:  # a full disk fails this too: the first error is the one to report
-                self.store.update(cid, lambda r: r["State"].update(
-                    Status="created" if r["State"]["Status"] == "created" else "exited",
-                    Error=msg, ExitCode=code))
+                self.store.update(cid, lambda r: CR(r).mark_start_failed(code, msg))
             except (OSError, EngineError) as e2:
                 log.warning("recording the failed start of %s: %s", cid[:12], e2)
             raise
@@ -181,25 +208,25 @@ class Holder:
         self._hand_output(live, rec, logging_cfg, pipes, client, attached)
 
         def mark(r: Record) -> None:
-            r["State"].update(Status="running", Running=True, Restarting=False, Pid=live.pid,
-                              ExitCode=0, Error="", OOMKilled=False, StartedAt=now_iso(),
-                              StartTime=rt.process_start_time(live.pid))
-            if settings:
-                r["NetworkSettings"] = settings
-        self.store.update(cid, mark)
+            CR(r).mark_running(live.pid, rt.process_start_time(live.pid), settings)
+        rec = self.store.update(cid, mark)
         self.live[cid] = live
-        self.nursery.start_soon(self._watch, live)
+        self.events.publish("start", cid, rec)
+        self._spawn(self._watch, live)
         if settings and net.network_of(rec) != "bridge":
             self._start_network_services()
-        hc = rec["Config"].get("Healthcheck")
+        hc = CR(rec).healthcheck
         argv = health.test_command(hc)
         if argv and hc:
             cid = live.cid
 
             async def probe(req: ExecRequest, stdio: Stdio) -> Live:
                 return await self.exec(cid, req, stdio)
-            self.nursery.start_soon(health.run_checks, live.done, probe,
-                                    partial(self.store.update, cid), argv, hc)
+            def changed(status: str, now: Record) -> None:
+                self.events.publish(f"health_status: {status}", cid, now)
+            self._spawn(health.run_checks, live.done, probe,
+                        partial(self.store.update, cid), argv, hc,
+                        lambda: live.paused, changed)
         return live
 
     def _copy_up(self, rec: Record) -> None:
@@ -277,26 +304,35 @@ class Holder:
         live.pty_master = live.pty_out = None
         live.code = code
         self.live.pop(live.cid, None)
+        before: Record | None = None
+        with contextlib.suppress(NotFound):
+            before = self.store.load(live.cid)
         if self._auto_remove(live):
+            self.events.publish("die", live.cid, before, exitCode=str(code))
+            self.events.publish("destroy", live.cid, before)
             live.done.set()
             return
         try:
-            rec = self.store.update(live.cid, lambda r: r["State"].update(
-                Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
-                FinishedAt=now_iso(), Error="" if live.child else
+            rec = self.store.update(live.cid, lambda r: CR(r).mark_exited(
+                code, oom_killed=oom, error="" if live.child else
                 "exit status unknown: the supervisor holding it was restarted"))
         except (NotFound, Damaged) as e:  # removed, or left for rm -f to find by id
             if isinstance(e, Damaged):
                 log.warning("container %s exited (%d): %s", live.cid[:12], code, e)
             live.done.set()
             return
-        policy = rec["HostConfig"]["RestartPolicy"]
-        if self._should_restart(policy, code, rec, live):
+        self.events.publish("die", live.cid, rec, exitCode=str(code))
+        exited = CR(rec)
+        if self._should_restart(exited, code, live):
             live.done.set()
-            self.nursery.start_soon(self._restart_later, live.cid, rec["RestartCount"])
+            ran = time.time() - parse_iso(exited.started_at)
+            step = backoff_step(self._backoff.get(live.cid, 0), ran)
+            self._backoff[live.cid] = step + 1
+            self._spawn(self._restart_later, live.cid, exited.restart_count, step)
             return
-        if rec["HostConfig"].get("AutoRemove"):
+        if exited.auto_remove:
             self._remove_files(live.cid, volumes=True)
+            self.events.publish("destroy", live.cid, rec)
         live.done.set()
 
     def _auto_remove(self, live: Live) -> bool:
@@ -308,38 +344,37 @@ class Holder:
             return True
         except Damaged:
             return False
-        if not rec["HostConfig"].get("AutoRemove"):
+        if not CR(rec).auto_remove:
             return False
         self._remove_files(live.cid, volumes=True)
         return True
 
     @staticmethod
-    def _should_restart(policy: dict[str, Any], code: int, rec: Record, live: Live) -> bool:
+    def _should_restart(rec: ContainerRecord, code: int, live: Live) -> bool:
         if live.stop_requested:
             return False
-        name = policy.get("Name", "no")
+        name, limit = rec.restart_policy
         if name in ("always", "unless-stopped"):
             return True
         if name == "on-failure" and code != 0:
-            limit = int(policy.get("MaximumRetryCount") or 0)
-            return limit == 0 or int(rec.get("RestartCount", 0)) < limit
+            return limit == 0 or rec.restart_count < limit
         return False
 
-    async def _restart_later(self, cid: str, count: int) -> None:
-        """docker's back-off: 100 ms doubling, at most a minute."""
+    async def _restart_later(self, cid: str, count: int, step: int = 0) -> None:
+        """docker's back-off: 100 ms doubling with each restart in a row (``step``), at
+        most a minute; ``count`` is the record's RestartCount (every restart)."""
         try:
-            self.store.update(cid, lambda r: r["State"].update(Status="restarting",
-                                                                Restarting=True))
+            self.store.update(cid, lambda r: CR(r).mark_restarting())
         except EngineError as e:  # removed meanwhile, or its record damaged
             log.warning("restart %s: %s", cid[:12], e)
             return
-        await trio.sleep(min(0.1 * 2 ** count, 60))
+        await trio.sleep(min(0.1 * 2 ** step, 60))
         try:
             async with self.lock(cid):
-                rec = self.store.load(cid)
-                if rec["State"]["Status"] != "restarting" or cid in self.live:
+                if CR(self.store.load(cid)).status is not Status.RESTARTING \
+                        or cid in self.live:
                     return  # stopped or removed meanwhile
-                self.store.update(cid, lambda r: r.update(RestartCount=count + 1))
+                self.store.update(cid, lambda r: CR(r).count_restart())
                 await self._start_locked(cid, None, None)
         except EngineError as e:
             log.warning("restart %s: %s", cid[:12], e)
@@ -351,10 +386,38 @@ class Holder:
             raise Conflict(f"Cannot kill container: {cid[:12]}: container is not running")
         if sig == signal.SIGKILL:
             live.stop_requested = live.killed = True
+        if live.paused and sig == signal.SIGKILL:
+            self._thaw(live)
         try:
             os.kill(live.pid, sig)
         except ProcessLookupError:
             pass
+        with contextlib.suppress(NotFound):
+            self.events.publish("kill", cid, self.store.load(cid), signal=str(sig))
+
+    # -- pause ---------------------------------------------------------------------------
+    async def pause(self, cid: str, paused: bool) -> None:
+        """``pause``/``unpause``: freeze or thaw the container's cgroup (v2's
+        cgroup.freeze or the v1 freezer)."""
+        async with self.lock(cid):
+            live = self.live.get(cid)
+            if live is None:
+                raise Conflict(f"Container {cid[:12]} is not running")
+            if live.paused == paused:
+                raise Conflict(f"Container {cid[:12]} is "
+                               f"{'already paused' if paused else 'not paused'}")
+            await trio.to_thread.run_sync(rt.freeze, live.spec, paused)
+            live.paused = paused
+            rec = self.store.update(cid, lambda r: CR(r).mark_paused(paused))
+            self.events.publish("pause" if paused else "unpause", cid, rec)
+
+    def _thaw(self, live: Live) -> None:
+        """A paused container that is to stop: signals wait for a thaw."""
+        with contextlib.suppress(Exception):
+            rt.freeze(live.spec, False)
+        live.paused = False
+        with contextlib.suppress(NotFound):
+            self.store.update(live.cid, lambda r: CR(r).mark_paused(False))
 
     async def stop(self, cid: str, timeout: float | None, sig: str | None = None) -> None:
         async with self.lock(cid):
@@ -362,17 +425,18 @@ class Holder:
                 rec = self.store.load(cid)
             except Damaged as e:  # stopped all the same, with docker's defaults
                 rec = self.store.damaged(cid, e.message)
-            if rec["State"]["Status"] == "restarting":
-                self.store.update(cid, lambda r: r["State"].update(
-                    Status="exited", Restarting=False))
+            if CR(rec).status is Status.RESTARTING:
+                self.store.update(cid, lambda r: CR(r).mark_stopped_restart())
             live = self.live.get(cid)
             if live is None:
                 return
             live.stop_requested = True
-            signum = S.parse_signal(sig or rec["Config"].get("StopSignal") or None)
+            if live.paused:
+                self._thaw(live)
+            signum = S.parse_signal(sig or CR(rec).stop_signal or None)
             live.killed = signum == signal.SIGKILL
             if timeout is None:
-                st = rec["Config"].get("StopTimeout")
+                st = CR(rec).stop_timeout
                 timeout = 10 if st is None else st
             with contextlib.suppress(ProcessLookupError):
                 os.kill(live.pid, signum)
@@ -385,6 +449,7 @@ class Holder:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(live.pid, signal.SIGKILL)
                 await live.done.wait()
+            self.events.publish("stop", cid, rec)
 
     async def remove(self, cid: str, *, force: bool, volumes: bool) -> None:
         if cid in self.live:
@@ -393,9 +458,11 @@ class Holder:
                                "container before attempting removal or force remove")
             await self.stop(cid, 0, "SIGKILL")
         async with self.lock(cid):
+            rec: Record | None = None
             with contextlib.suppress(Damaged):
-                self.store.load(cid)  # NotFound when it is gone
+                rec = self.store.load(cid)  # NotFound when it is gone
             self._remove_files(cid, volumes=volumes)
+            self.events.publish("destroy", cid, rec)
 
     def _remove_files(self, cid: str, *, volumes: bool) -> None:
         try:
@@ -424,8 +491,32 @@ class Holder:
         if live is not None:
             await live.done.wait()
         with contextlib.suppress(NotFound):
-            return int(self.store.load(cid)["State"]["ExitCode"])
+            return CR(self.store.load(cid)).exit_code
         return live.code if live and live.code is not None else UNKNOWN_EXIT
+
+    async def wait_health(self, cid: str, timeout: float | None) -> Record:
+        """Until the container's health is decided (healthy or unhealthy), it is not
+        running, or ``timeout`` passes; its record then. Woken by the events the
+        healthcheck and the exit publish, never by polling."""
+        with self.events.subscribe() as sub, trio.move_on_after(
+                float("inf") if timeout is None else timeout):
+            while True:
+                rec = self.store.load(cid)
+                now = CR(rec)
+                if not now.status.is_active or now.health in (Health.HEALTHY,
+                                                                Health.UNHEALTHY):
+                    return rec
+                while True:
+                    ev = await sub.next()
+                    if ev.id == cid:
+                        break
+        return self.store.load(cid)
+
+    def stats(self, cid: str) -> dict[str, int]:
+        live = self.live.get(cid)
+        if live is None:
+            raise Conflict(f"container {cid[:12]} is not running")
+        return rt.stats(live.spec)
 
     # -- exec ----------------------------------------------------------------------------
     async def exec(self, cid: str, req: ExecRequest,
@@ -435,23 +526,28 @@ class Holder:
             raise Conflict(f"container {cid[:12]} is not running")
         from ..runtime.spec import Process
 
-        rec = self.store.load(cid)
-        cfg = rec["Config"]
-        env = S.merge_env(cfg["Env"], req.env)
-        proc = Process(args=list(req.cmd), env=env, cwd=req.workdir or cfg["WorkingDir"] or "/",
-                       user=req.user or cfg["User"] or "", terminal=req.tty,
+        rec = CR(self.store.load(cid))
+        env = S.merge_env(rec.env, req.env)
+        proc = Process(args=list(req.cmd), env=env, cwd=req.workdir or rec.workdir or "/",
+                       user=req.user or rec.user, terminal=req.tty,
                        console_size=req.console_size)
+        spec = live.spec
+        if req.privileged:  # docker exec --privileged: every capability, no seccomp
+            import dataclasses
+
+            spec = dataclasses.replace(spec, privileged=True, seccomp="unconfined",
+                                       capability_sets=None)
         live.execs_starting += 1
         self.starting += 1
         try:
-            started = await trio.to_thread.run_sync(rt.exec_process, live.spec, live.pid,
+            started = await trio.to_thread.run_sync(rt.exec_process, spec, live.pid,
                                                     proc, stdio)
         finally:
             live.execs_starting -= 1
             self.starting -= 1
         ex = Live(cid, live.spec, started.pid, pty_master=started.pty_master)
         self.execs.add(ex.pid)
-        self.nursery.start_soon(self._watch_exec, ex)
+        self._spawn(self._watch_exec, ex)
         return ex
 
     async def _watch_exec(self, ex: Live) -> None:
@@ -516,17 +612,17 @@ class Holder:
         keep: set[str] = set()
         for rec in self.store.list():
             cid = rec["Id"]
-            st = rec["State"]
+            was = CR(rec)
             if rec.get("Damaged"):  # unknown state: left, processes too, for rm -f
                 keep.add(cid)
                 continue
-            if st.get("Status") not in ("running", "restarting", "paused"):
-                if rec["HostConfig"].get("AutoRemove") and st.get("Status") == "exited":
+            if not was.status.is_active:
+                if was.auto_remove and was.status is Status.EXITED:
                     self._remove_files(cid, volumes=True)
                 continue
-            pid = int(st.get("Pid") or 0)
-            alive = pid > 0 and st.get("StartTime") is not None and \
-                rt.process_start_time(pid) == st.get("StartTime")
+            pid = was.pid
+            alive = pid > 0 and was.start_time is not None and \
+                rt.process_start_time(pid) == was.start_time
             spec = None
             with best_effort(log, "rebuild the spec of %s", cid[:12]):
                 spec = records.runtime_spec(self.root, rec)
@@ -535,23 +631,19 @@ class Holder:
                 live.log = self.logs.adopted(cid)  # its output went on through the keeper
                 self.live[cid] = live
                 keep.add(cid)
-                self.nursery.start_soon(self._watch, live)
+                self._spawn(self._watch, live)
                 log.info("adopted %s (pid %d)", cid[:12], pid)
                 continue
             if spec is not None:
                 with best_effort(log, "destroy the leftovers of %s", cid[:12]):
                     rt.destroy(spec)
-            self.store.update(cid, lambda r: r["State"].update(
-                Status="exited", Running=False, Restarting=False, Pid=0,
-                ExitCode=UNKNOWN_EXIT, FinishedAt=now_iso(),
-                Error="exit status unknown: the supervisor holding it died"))
-            if rec["HostConfig"].get("AutoRemove"):
+            self.store.update(cid, lambda r: CR(r).mark_exited(
+                UNKNOWN_EXIT, error="exit status unknown: the supervisor holding it died"))
+            if was.auto_remove:
                 self._remove_files(cid, volumes=True)
-            elif (rec["HostConfig"].get("RestartPolicy") or {}).get("Name") in (
-                    "always", "unless-stopped", "on-failure"):
+            elif was.restart_policy[0] in ("always", "unless-stopped", "on-failure"):
                 # as dockerd does at its start: bring back what should be running
-                self.nursery.start_soon(self._restart_later, cid,
-                                        int(rec.get("RestartCount") or 0))
+                self._spawn(self._restart_later, cid, was.restart_count)
         try:
             rt.cleanup_leftovers(self.root, keep)
         except Exception as e:

@@ -23,6 +23,7 @@ import os
 import socket as pysocket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,19 @@ class LogService:
         return next((h for h in self.held.values() if h.cid == cid), None)
 
     def _send(self, msg: dict[str, Any], fds: list[int]) -> None:
-        self._queue.append((msg, fds))
+        """Queue a message; its fds are duplicated now, so that closing ours before
+        it is sent (a client that left at once) never sends a stale fd number."""
+        self._queue.append((msg, [os.dup(f) for f in fds]))
         self._wake.set()
+
+    def _unqueue(self, keep: Callable[[dict[str, Any]], bool]) -> None:
+        out = []
+        for msg, fds in self._queue:
+            if keep(msg):
+                out.append((msg, fds))
+            else:
+                _close_all(fds)
+        self._queue = out
 
     def _finish(self, sid: str) -> None:
         h = self.held.pop(sid, None)
@@ -248,14 +260,14 @@ class LogService:
             else:
                 for f in fds:
                     os.close(f)
-        # a new keeper: what we handed the old one (queued messages are obsolete)
-        self._queue = [(m, f) for m, f in self._queue if m.get("op") != "add"]
+        # a new keeper: what we handed the old one (queued adds are obsolete)
+        self._unqueue(lambda m: m.get("op") != "add")
         for sid, h in list(self.held.items()):
             if sid not in has:
                 if not h.sources:
                     self._finish(sid)
                     continue
-                self._queue.insert(0, h.message())
+                self._send(*h.message())
         self._wake.set()
 
     async def _recv(self) -> tuple[dict[str, Any] | None, list[int]]:
@@ -292,7 +304,7 @@ class LogService:
                 anc = [(pysocket.SOL_SOCKET, pysocket.SCM_RIGHTS,
                         array.array("i", fds).tobytes())] if fds else []
                 await self._sock.sendmsg([data], anc)
-                self._queue.pop(0)
+                _close_all(self._queue.pop(0)[1])
             self._wake = trio.Event()
             await self._wake.wait()
 
@@ -320,6 +332,12 @@ class LogService:
         if self._spawned is not None:
             with contextlib.suppress(ChildProcessError, OSError):
                 self._spawned.poll()
+
+
+def _close_all(fds: list[int]) -> None:
+    for f in fds:
+        with contextlib.suppress(OSError):
+            os.close(f)
 
 
 def _alive(pid: int) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pycompose.util.besteffort import best_effort
 
+from ..api.requests import PortBinding
 from ..containers import Record
 from ..errors import NotFound, Unavailable
 from ..networks import netplug_error
@@ -43,6 +44,18 @@ def network_of(rec: Record) -> str | None:
     """The first network of ``rec``, None when it is attached to none."""
     eps = endpoints(rec)
     return eps[0][0] if eps else None
+
+
+def port_bindings_of(host: dict[str, Any]) -> list[PortBinding]:
+    """HostConfig.PortBindings back as bindings (for netplug at start)."""
+    out = []
+    for key, entries in (host.get("PortBindings") or {}).items():
+        port, _, proto = key.partition("/")
+        for e in entries or []:
+            lo, _, hi = str(e.get("HostPort") or "").partition("-")
+            out.append(PortBinding(str(e.get("HostIp") or ""), int(lo) if lo else None,
+                                   int(port), proto or "tcp", int(hi) if hi else None))
+    return out
 
 
 def etc_file(spec_root: str, target: str) -> Path:
@@ -202,8 +215,6 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
                 "IPAddress": att.ip, "IPPrefixLen": att.prefixlen,
                 "Gateway": att.gateway or "", "MacAddress": att.mac, "Aliases": aliases}
         first = atts[0]
-        from .records import port_bindings_of
-
         bindings = port_bindings_of(host)
         published = nets.publish(cid, first.ip, bindings) if bindings else []
         _rewrite(etc_file(spec_root, "/etc/hosts"), hosts_file_for(

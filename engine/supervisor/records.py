@@ -140,18 +140,6 @@ def _port_bindings(ports: list[PortBinding]) -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def port_bindings_of(host: dict[str, Any]) -> list[PortBinding]:
-    """HostConfig.PortBindings back as bindings (for netplug at start)."""
-    out = []
-    for key, entries in (host.get("PortBindings") or {}).items():
-        port, _, proto = key.partition("/")
-        for e in entries or []:
-            lo, _, hi = str(e.get("HostPort") or "").partition("-")
-            out.append(PortBinding(str(e.get("HostIp") or ""), int(lo) if lo else None,
-                                   int(port), proto or "tcp", int(hi) if hi else None))
-    return out
-
-
 def _mount_request(m: Mount) -> dict[str, Any]:
     opts = []
     if m.create_host_path:

@@ -84,6 +84,20 @@ def kill_all(spec: ContainerSpec, sig: int = signal.SIGKILL) -> None:
     runtime.kill_all(spec, sig)
 
 
+def freeze(spec: ContainerSpec, frozen: bool) -> None:
+    """Freeze (pause) or thaw every process in the container's cgroup."""
+    from .. import runtime
+
+    runtime.freeze(spec, frozen)
+
+
+def stats(spec: ContainerSpec) -> dict[str, int]:
+    """The container's cgroup counters: memory, memory_limit, cpu_ns, pids."""
+    from .. import runtime
+
+    return dict(runtime.stats(spec))
+
+
 def oom_killed(spec: ContainerSpec) -> bool:
     from .. import runtime
 

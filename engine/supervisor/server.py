@@ -283,8 +283,46 @@ class Server:
             self.shutdown.set()
         elif op == "exec":
             await self._exec(conn, self._resolve(msg["id"]), msg, fds)
+        elif op in ("pause", "unpause"):
+            cid = self._resolve(msg["id"])
+            await h.pause(cid, op == "pause")
+            await conn.send({"ok": True, "id": cid})
+        elif op == "stats":
+            cid = self._resolve(msg["id"])
+            await conn.send({"ok": True, "id": cid, "stats": h.stats(cid),
+                             "time_ns": time.time_ns()})
+        elif op == "wait_health":
+            cid = self._resolve(msg["id"])
+            timeout = msg.get("timeout")
+            rec = await h.wait_health(cid, None if timeout is None else float(timeout))
+            await conn.send({"ok": True, "id": cid, "record": rec})
+        elif op == "events":
+            await self._events(conn, msg)
         else:
             raise EngineError(f"unknown request {op!r}")
+
+    async def _events(self, conn: Conn, msg: dict[str, Any]) -> None:
+        """A stream of events until the client goes away (``events``): an answer,
+        then one message per event, each ``{"event": {...}}``."""
+        since = msg.get("since_ns")
+        with self.holder.events.subscribe(int(since) if since is not None else None) as sub:
+            await conn.send({"ok": True})
+            async with trio.open_nursery() as n:
+                async def until_gone() -> None:
+                    while True:
+                        m, fds = await conn.recv()
+                        for fd in fds:
+                            os.close(fd)
+                        if m is None:
+                            n.cancel_scope.cancel()
+                            return
+
+                async def pump() -> None:
+                    while True:
+                        ev = await sub.next()
+                        await conn.send({"event": ev.to_wire(), "lost": sub.lost})
+                n.start_soon(until_gone)
+                n.start_soon(pump)
 
     @staticmethod
     def _stdio(msg: dict[str, Any], fds: list[int]) -> tuple[int | None, int | None,

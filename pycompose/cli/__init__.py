@@ -24,24 +24,47 @@ if TYPE_CHECKING:
 #: command -> (module that registers it, one line of help). Compose commands first,
 #: then the engine's object commands, as ``docker`` lists them.
 _STACK = "pycompose.cli.stack"
+_RUN = "pycompose.cli.compose_run"
+_INFO = "pycompose.cli.compose_info"
+_OPS = "pycompose.cli.compose_ops"
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": (_STACK, "Create and start the project's containers"),
-    "down": (_STACK, "Stop and remove the project's containers, networks (and volumes)"),
-    "ps": (_STACK, "List the project's containers"),
-    "logs": (_STACK, "Show the output of the project's containers"),
-    "start": (_STACK, "Start the project's existing containers"),
-    "stop": (_STACK, "Stop the project's containers"),
-    "restart": (_STACK, "Restart the project's containers"),
-    "kill": (_STACK, "Kill the project's containers"),
-    "rm": (_STACK, "Remove the project's stopped containers"),
-    "exec": (_STACK, "Run a command in a service's running container"),
-    "port": (_STACK, "Print the host address of a service's published port"),
-    "pull": ("pycompose.cli.stack_registry", "Pull the images of the project's services"),
-    "push": ("pycompose.cli.stack_registry", "Push the images of the services built here"),
+    "attach": (_OPS, "Attach local standard input, output, and error to a service's "
+                     "running container"),
     "config": ("pycompose.cli.project", "Parse, resolve and render the project in canonical form"),
+    "cp": (_OPS, "Copy files/folders between a service container and the local filesystem"),
+    "create": (_RUN, "Creates containers for a service"),
+    "commit": (_OPS, "Create a new image from a service container's changes"),
+    "down": (_STACK, "Stop and remove the project's containers, networks (and volumes)"),
+    "events": (_INFO, "Receive real time events from containers"),
+    "exec": (_STACK, "Run a command in a service's running container"),
+    "export": (_OPS, "Export a service container's filesystem as a tar archive"),
+    "images": (_INFO, "List images used by the created containers"),
+    "kill": (_STACK, "Kill the project's containers"),
+    "logs": (_STACK, "Show the output of the project's containers"),
+    "ls": (_INFO, "List running compose projects"),
+    "pause": (_OPS, "Pause services"),
+    "port": (_STACK, "Print the host address of a service's published port"),
+    "ps": (_INFO, "List the project's containers"),
+    "restart": (_STACK, "Restart the project's containers"),
+    "rm": (_STACK, "Remove the project's stopped containers"),
+    "run": (_RUN, "Run a one-off command on a service"),
+    "scale": (_RUN, "Scale services"),
+    "start": (_STACK, "Start the project's existing containers"),
+    "stats": (_INFO, "Display a live stream of container(s) resource usage statistics"),
+    "stop": (_STACK, "Stop the project's containers"),
+    "top": (_INFO, "Display the running processes"),
+    "unpause": (_OPS, "Unpause services"),
+    "up": (_STACK, "Create and start the project's containers"),
+    "version": (_INFO, "Show the pycompose version information"),
+    "volumes": (_INFO, "List volumes"),
+    "wait": (_RUN, "Block until containers of all (or specified) services stop"),
+    "watch": ("pycompose.cli.compose_watch",
+              "Watch the build context and sync, restart or rebuild on changes"),
     "build": ("pycompose.cli.build", "Build images: the project's services, or a Dockerfile "
               "(build PATH)"),
     "builder": ("pycompose.cli.build", "Manage the build cache (prune)"),
+    "pull": ("pycompose.cli.stack_registry", "Pull the images of the project's services"),
+    "push": ("pycompose.cli.stack_registry", "Push the images of the services built here"),
     "kube": ("pycompose.cli.kube", "The project on Kubernetes, Kubernetes YAML on pycompose"),
     "container": ("pycompose.cli.container", "Manage containers"),
     "image": ("pycompose.cli.image", "Manage images"),
@@ -53,12 +76,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("pycompose.cli.registry", "Log out from a registry"),
 }
 
+#: the compose commands: they load a project (pydantic, trio, yaml), so they run in the
+#: warm worker when one serves the state root (``worker.py``)
+WORKER_COMMANDS = {name for name, (mod, _) in COMMANDS.items()
+                   if mod not in ("pycompose.cli.container", "pycompose.cli.image",
+                                  "pycompose.cli.volume", "pycompose.cli.network",
+                                  "pycompose.cli.system", "pycompose.cli.runtime",
+                                  "pycompose.cli.registry", "pycompose.cli.kube")} - {
+                                      "version", "builder"}
+
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
 #: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix. ``ps`` and
 #: ``exec`` are the compose commands, as in ``docker compose``.
-ALIASES: dict[str, list[str]] = {
-    "images": ["image", "ls"],
-}
+ALIASES: dict[str, list[str]] = {}
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -134,6 +164,21 @@ def _global_parser() -> argparse.ArgumentParser:
                    help="alternative environment file(s)")
     g.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE",
                    help="enable a profile (repeatable)")
+    g.add_argument("--ansi", choices=["never", "always", "auto"], default="auto",
+                   help="control when to print ANSI control characters")
+    g.add_argument("--no-ansi", action="store_const", const="never", dest="ansi",
+                   help=argparse.SUPPRESS)
+    g.add_argument("--progress", choices=["auto", "tty", "plain", "json", "quiet"],
+                   help="type of progress output")
+    g.add_argument("--dry-run", action="store_true",
+                   help="execute the command in dry run mode: show what it would do")
+    g.add_argument("--parallel", type=int, default=-1, metavar="N",
+                   help="control max parallelism, -1 for unlimited")
+    g.add_argument("--compatibility", action="store_true",
+                   help="run in backward compatibility mode (PROJECT_SERVICE_N names)")
+    g.add_argument("--all-resources", action="store_true",
+                   help="include all resources, even those not used by services")
+    g.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -157,7 +202,7 @@ def build_command_parser(
 
 
 _GLOBAL_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory",
-                      "--env-file", "--profile"}
+                      "--env-file", "--profile", "--ansi", "--progress", "--parallel"}
 
 
 def split_global(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -207,6 +252,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_help(gp)
         return 0 if gargs.help else 2
     command, cmd_argv = rest[0], rest[1:]
+    if command in WORKER_COMMANDS and not gargs.help and "-h" not in cmd_argv and \
+            "--help" not in cmd_argv:
+        from . import worker
+
+        if worker.enabled():
+            from pycompose.util.paths import state_root
+
+            code = worker.forward(state_root(), argv)
+            if code is not None:
+                return code
+    if gargs.compatibility:
+        os.environ["COMPOSE_COMPATIBILITY"] = "true"
     if command in ALIASES:
         command, *prefix = ALIASES[command]
         cmd_argv = prefix + cmd_argv
@@ -268,6 +325,9 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
         return 70
     except KeyboardInterrupt:
         return 130
+    except PermissionError as e:  # another user's state root (it is root-only), a path
+        print(f"error: {_denied(e)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (``pycompose config | head``): not an error of ours.
         try:
@@ -282,3 +342,17 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
               "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
         return 70
     return int(code or 0)
+
+
+def _denied(e: PermissionError) -> str:
+    """docker's "permission denied" line, with what to do when the path is the state
+    root's (root's alone, as /var/lib/docker, whatever the umask)."""
+    from pycompose.util.paths import state_root
+
+    path = str(e.filename or "")
+    root = str(state_root())
+    if path == root or path.startswith(root + "/"):
+        return (f"permission denied: {path}: the state root {root} is its owner's only; "
+                "run as its owner (root), or give a state root of your own with "
+                "PYCOMPOSE_ROOT")
+    return f"permission denied: {path or e.strerror}"

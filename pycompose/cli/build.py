@@ -73,7 +73,11 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
         s.add_argument("-f", "--force", action="store_true", help="do not ask")
         s.set_defaults(handler=cmd_prune)
         return
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.epilog = ("forms: pycompose build [--no-cache] [--pull] [--build-arg K=V] [-q] "
+                "[--with-dependencies] [SERVICE...] (the project's services), or "
+                "pycompose build [-t NAME] [-f FILE] ... PATH|- (a Dockerfile, as "
+                "pycompose image build; see pycompose image build --help)")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="[SERVICE...] | PATH")
     p.set_defaults(handler=cmd_top)
 
 

@@ -179,6 +179,8 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     e.add_argument("-w", "--workdir")
     e.add_argument("-e", "--env", action="append", default=[])
     e.add_argument("--env-file", action="append", default=[])
+    e.add_argument("--privileged", action="store_true",
+                   help="give extended privileges to the command")
     e.add_argument("container", metavar="CONTAINER")
     e.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     e.set_defaults(handler=cmd_exec)
@@ -444,7 +446,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.follow:
         def alive() -> bool:
             try:
-                return engine.container(rec.id).status.is_active
+                now = engine.container(rec.id)
+                if now.status.is_active and not engine.supervisor_running():
+                    engine.ping()  # its supervisor died: a new one reconciles the record
+                    now = engine.container(rec.id)
+                return now.status.is_active
             except EngineError:
                 return False
         for entry in log.follow(alive, window):

@@ -44,7 +44,7 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
     gen_flags(a)
     cluster_flags(a)
     a.add_argument("--push", action="store_true",
-                   help="push the services' images to their registries first")
+                   help="push the images of the services built here first (as push does)")
     a.add_argument("--wait", action="store_true",
                    help="wait for the workloads to be rolled out and ready")
     a.add_argument("--wait-timeout", type=float, default=300, metavar="SECONDS",
@@ -83,10 +83,10 @@ def _gen_options(args: argparse.Namespace) -> Any:
                            volume_size=args.volume_size, storage_class=args.storage_class)
 
 
-def _generated(args: argparse.Namespace) -> Any:
+def _generated(args: argparse.Namespace, project: Any = None) -> Any:
     from pycompose.kube.generate import generate as do_generate
 
-    result = do_generate(load_project(args), _gen_options(args))
+    result = do_generate(project or load_project(args), _gen_options(args))
     for w in result.warnings:
         print(f"WARN: {w}", file=sys.stderr)
     return result
@@ -117,22 +117,40 @@ def _say(text: str) -> None:
 
 def apply(args: argparse.Namespace) -> int:
     from pycompose.kube import cluster as C
-    from pycompose.kube.errors import KubeError
 
-    result = _generated(args)
-    if args.push:
-        # The registry client (image push) is being added to the engine; until it is
-        # there, say so rather than apply manifests whose images the cluster lacks.
-        raise KubeError("kube apply --push: pushing images is not in this build yet; "
-                        "push them with your registry's tools, then kube apply")
-    cl = C.Cluster(args.kubeconfig, args.context)
+    project = load_project(args)
+    result = _generated(args, project)
+    cl = C.Cluster(args.kubeconfig, args.context)  # a bad kubeconfig fails before a push
     try:
+        if args.push:
+            _push(project, args.services)
         C.apply(cl, result.objects, result.documents(), _say, force=args.force_conflicts)
         if args.wait:
             C.wait(cl, result.objects, _say, timeout=args.wait_timeout)
     finally:
         cl.close()
     return 0
+
+
+def _push(project: Any, services: list[str]) -> None:
+    """compose's own push of the images of the services built here and named with
+    ``image:`` (only the blobs the registry lacks go up), before the cluster pulls."""
+    import trio
+
+    from pycompose.compose.pull import PushOptions, push
+    from pycompose.kube.errors import KubeError
+
+    from .stack import _engine, _progress
+
+    built = [n for n in (services or project.services)
+             if project.services[n].build is not None]
+    unnamed = [n for n in built if not project.services[n].image]
+    if unnamed:
+        raise KubeError(f"kube apply --push: {', '.join(unnamed)} build(s) an image with "
+                        "no image: name, which no cluster can pull: name it "
+                        "REGISTRY/REPOSITORY:TAG")
+    if built:
+        trio.run(push, project, _engine(), PushOptions(services=built), _progress())
 
 
 def down(args: argparse.Namespace) -> int:

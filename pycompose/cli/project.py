@@ -86,7 +86,11 @@ def config(args: argparse.Namespace) -> int:
                                     or args.profiles or args.images or args.hash):
         # the model as loaded, not the typed project: ${VAR} may stand where a
         # number or a port is expected (docker compose's runConfigNoInterpolate)
-        data = render.raw_model_dict(load_raw(args, interpolate=False))
+        names = list(getattr(args, "service_names", None) or [])
+        data = render.raw_model_dict(load_raw(args, interpolate=False), names)
+        missing = [n for n in names if n not in data.get("services", {})]
+        if missing:
+            raise ComposeError(f"no such service: {missing[0]}")
         if args.services:
             return _write(args, "".join(f"{name}\n" for name in data.get("services", {})))
         text = render.to_json(data) if fmt == "json" else render.to_yaml(data)

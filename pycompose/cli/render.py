@@ -30,6 +30,8 @@ def status_line(rec: Record, now: float | None = None) -> str:
         if health == "starting":
             return f"{up} (health: starting)"
         return f"{up} ({health})" if health else up
+    if status == "paused":
+        return f"Up {human_duration(now - parse_iso(st['StartedAt']))} (Paused)"
     if status == "restarting":
         return f"Restarting ({st.get('ExitCode', 0)}) " \
                f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"

@@ -125,7 +125,15 @@ def volumes_row(root: Path) -> DfRow:
     return row
 
 
-DF_PROVIDERS: list[Callable[[Path], DfRow]] = [images_row, containers_row, volumes_row]
+def build_cache_row(root: Path) -> DfRow:
+    from pycompose.engine.api.build import cache_usage
+
+    records, size = cache_usage(root)
+    return DfRow("Build Cache", total=records, active=0, size=size, reclaimable=size)
+
+
+DF_PROVIDERS: list[Callable[[Path], DfRow]] = [images_row, containers_row, volumes_row,
+                                               build_cache_row]
 
 
 def cmd_df(args: argparse.Namespace) -> int:

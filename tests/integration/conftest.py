@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from pctest.leaks import snapshot
+from pctest.stack import Stack, stack_fixture
 
 
 @pytest.fixture
@@ -18,3 +19,10 @@ def no_leaks(state_root: Path) -> Iterator[Path]:
     yield state_root
     left = snapshot(marks).new_since(before)
     assert not left, "the test left kernel objects behind:\n" + "\n".join(left)
+
+
+@pytest.fixture
+def stack(no_leaks: Path, busybox_tar: Path, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """A compose project folder with busybox imported (pctest/stack.py)."""
+    yield from stack_fixture(no_leaks, busybox_tar, tmp_path, monkeypatch)

@@ -196,6 +196,32 @@ class FakeEngine:
             box.status, box.exit_code = "exited", s.exit_code
         return box.exit_code
 
+    def wait_health(self, ref: str, timeout: float | None = None) -> ContainerRecord:
+        """Sleep on the test's clock until the script decides the health (or the
+        container exits): called in a worker thread, as the real face is."""
+        import trio
+
+        box = self._box(ref)
+        self.log("wait_health", box.name)
+        s = self._script(box)
+        if box.status == "running" and box.started_at is not None:
+            moments = [t for t in (s.healthy_after, s.unhealthy_after, s.exit_after)
+                       if t is not None]
+            if moments:
+                until = box.started_at + min(moments)
+                if until > self.now():
+                    trio.from_thread.run(trio.sleep, until - self.now())
+            elif timeout is not None:
+                trio.from_thread.run(trio.sleep, timeout)
+            else:
+                raise AssertionError(f"fake: wait_health on {box.name}, never decided")
+        return self.container(ref)
+
+    def exec(self, ref: str, req: Any) -> tuple[int, bytes]:
+        box = self._box(ref)
+        self.log("exec", f"{box.name}: {' '.join(req.cmd)}")
+        return 0, b""
+
     def container(self, ref: str) -> ContainerRecord:
         box = self._box(ref)
         self._advance(box)
@@ -233,7 +259,10 @@ class FakeEngine:
                 "Config": {"Labels": dict(box.req.labels), "Image": box.req.image,
                            "Healthcheck": {"Test": hc.test or ["CMD", "true"]}
                            if hc is not None and not hc.disable else None},
-                "HostConfig": {"NetworkMode": box.network_mode}, "State": state}
+                "HostConfig": {"NetworkMode": box.network_mode}, "State": state,
+                "Mounts": [{"Type": "volume", "Name": m.source, "Destination": m.target,
+                            "Anonymous": False}
+                           for m in box.req.mounts if m.type == "volume" and m.source]}
 
     def volume_exists(self, name: str) -> bool:
         return name in self.volumes

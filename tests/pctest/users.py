@@ -22,3 +22,21 @@ def umask0(*args: str) -> subprocess.CompletedProcess[str]:
 
     return subprocess.run([PYCOMPOSE, *args], capture_output=True, text=True, timeout=60,
                           umask=0)
+
+
+def cli_as_nobody(*args: str, env: dict[str, str] | None = None
+                  ) -> subprocess.CompletedProcess[str]:
+    """``pycompose ARGS`` as user nobody: Debian's python3 (the same 3.11 as the venv's)
+    with this worktree and the venv's packages on its path, since nobody cannot enter
+    /root where the venv's interpreter lives."""
+    import os
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    site = next(p for p in sys.path if p.endswith("site-packages") and ".venv" in p)
+    code = (f"import sys; sys.path[:0] = [{str(repo)!r}, {site!r}]; "
+            "from pycompose.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run(["/usr/bin/python3", "-I", "-c", code, *args], user=NOBODY,
+                          group=NOBODY, extra_groups=[], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, **(env or {})))

@@ -146,8 +146,12 @@ def test_cache_from_an_image_and_builder_prune(builder: Builder) -> None:
     builder.dockerfile("FROM busybox\nRUN echo one > /one\nCOPY app.txt /\n"
                        "RUN echo two > /two\n")
     builder.ok("-t", "src:1")
+    df = {ln.split("  ")[0]: ln.split() for ln in builder.cli("system", "df").stdout.splitlines()}
+    assert int(df["Build Cache"][2]) >= 3  # three layer records (two RUNs, a COPY)
     r = builder.cli("builder", "prune", "-f")
     assert r.returncode == 0 and r.stdout.startswith("Deleted build cache objects:")
+    df = {ln.split("  ")[0]: ln.split() for ln in builder.cli("system", "df").stdout.splitlines()}
+    assert df["Build Cache"][2] == "0"
     assert set(run_steps(builder.ok().stderr).values()) == {"DONE"}  # the cache is gone
     builder.cli("builder", "prune", "-f")
     r = builder.ok("--cache-from", "src:1")

@@ -66,10 +66,11 @@ def test_a_missing_base_image_is_named(builder: Builder) -> None:
     builder.dockerfile("FROM no-such-image:1\nRUN true\n")
     r = builder.build(".")
     assert r.returncode == 1
-    assert "Dockerfile:1: no-such-image:1: no such image" in r.stderr
+    assert "Dockerfile:1: no-such-image:1: not in the image store, and it could not be " \
+        "pulled" in r.stderr
     builder.dockerfile("FROM busybox\nCOPY --from=nowhere:9 /x /x\n")
     r = builder.build(".")
-    assert r.returncode == 1 and "Dockerfile:2: nowhere:9: no such image" in r.stderr
+    assert r.returncode == 1 and "Dockerfile:2: nowhere:9: not in the image store" in r.stderr
 
 
 def _kill_during(builder: Builder, sig: int, marker: str) -> None:

@@ -130,3 +130,27 @@ RUN grep myhost /etc/hosts > /hosts && df -k /dev/shm | tail -1 | awk '{print $2
     assert len(blobs) == 4
 
 
+
+
+def test_a_missing_base_is_pulled_from_its_registry(builder: Builder, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from pctest import registry as R
+
+    if not R.available():
+        pytest.skip("docker-registry is not installed (scripts/setup installs it)")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("PYCOMPOSE_CONFIG", str(tmp_path / "pycompose-config.json"))
+    reg = R.RegistryServer(tmp_path / "registry").start()
+    try:
+        ref = f"{reg.host}/library/base:1"
+        assert builder.cli("image", "tag", "busybox", ref).returncode == 0
+        assert builder.cli("image", "push", "-q", ref).returncode == 0
+        assert builder.cli("image", "rm", ref).returncode == 0
+        builder.dockerfile(f"FROM {ref}\nRUN echo on-pulled > /x\n")
+        r = builder.ok("-t", "frompulled")
+        assert "#1 DONE" in r.stderr  # pulled, not CACHED
+        assert builder.run("frompulled", "cat", "/x") == "on-pulled\n"
+        r = builder.ok("--pull", "-t", "frompulled")  # --pull looks again; nothing new
+        assert builder.run("frompulled", "cat", "/x") == "on-pulled\n"
+    finally:
+        reg.stop()

@@ -63,7 +63,7 @@ services:
     os.kill(sup, signal.SIGKILL)
     os.kill(doomed, signal.SIGKILL)  # dies while nobody holds it
     time.sleep(0.5)
-    rows = {r["Service"]: r for r in json.loads(stack.ok("ps", "-a", "--format", "json"))}
+    rows = {r["Service"]: r for r in stack.ps("-a")}
     assert rows["doomed"]["State"] == "exited", rows["doomed"]
     assert rows["live"]["State"] == "running"
     time.sleep(0.5)

@@ -3,7 +3,6 @@ DNS for service names, a published port, dependency conditions, recreation."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 
@@ -49,7 +48,7 @@ def test_stack_up_answers_by_name_and_port_then_down_leaves_nothing(stack: Stack
     port = free_port()
     stack.write(PAIR.format(port=port))
     stack.ok("up", "-d")
-    ps = json.loads(stack.ok("ps", "--format", "json"))
+    ps = stack.ps()
     assert sorted(r["Service"] for r in ps) == ["echo", "web"]
     assert all(r["State"] == "running" for r in ps)
     assert {r["Name"] for r in ps} == {f"{stack.name}-web-1", f"{stack.name}-echo-1"}
@@ -62,24 +61,24 @@ def test_stack_up_answers_by_name_and_port_then_down_leaves_nothing(stack: Stack
     # up again with nothing changed keeps the containers
     before = {r["ID"] for r in ps}
     stack.ok("up", "-d")
-    after = {r["ID"] for r in json.loads(stack.ok("ps", "--format", "json"))}
+    after = {r["ID"] for r in stack.ps()}
     assert before == after
     out = stack("down")
     assert out.returncode == 0, out.stderr
     assert "Network " + f"{stack.name}_default" in out.stderr
-    assert json.loads(stack.ok("ps", "-a", "--format", "json")) == []
+    assert stack.ps("-a") == []
 
 
 def test_changed_service_is_recreated_and_scale(stack: Stack) -> None:
     stack.write("services:\n  w:\n    image: busybox\n    command: [sleep, '300']\n"
                 "    stop_signal: SIGKILL\n    environment: {V: '1'}\n")
     stack.ok("up", "-d")
-    first = json.loads(stack.ok("ps", "--format", "json"))[0]["ID"]
+    first = stack.ps()[0]["ID"]
     stack.write("services:\n  w:\n    image: busybox\n    command: [sleep, '300']\n"
                 "    stop_signal: SIGKILL\n    environment: {V: '2'}\n")
     out = stack("up", "-d", "--scale", "w=2")
     assert out.returncode == 0, out.stderr
-    rows = json.loads(stack.ok("ps", "--format", "json"))
+    rows = stack.ps()
     assert len(rows) == 2 and first not in {r["ID"] for r in rows}
     assert "Recreate" in out.stderr
     env = stack.inspect(f"{stack.name}-w-2", "{{.Config.Env}}")
@@ -149,7 +148,7 @@ def test_two_ups_at_once_make_one_set_of_containers(stack: Stack) -> None:
     for p in procs:
         _, err = p.communicate(timeout=90)
         assert p.returncode == 0, err
-    rows = json.loads(stack.ok("ps", "--format", "json"))
+    rows = stack.ps()
     assert sorted(r["Name"] for r in rows) == [f"{stack.name}-a-1", f"{stack.name}-b-1"]
 
 

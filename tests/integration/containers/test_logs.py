@@ -233,3 +233,19 @@ def test_an_interactive_session_is_logged_before_and_after_a_detach(engine: Engi
     wait_until(lambda: "after-detach" in engine.ok("logs", "shell"))
     logs = engine.ok("logs", "shell")
     assert "echo $((40+2))" in logs and "42" in logs
+
+
+def test_follow_ends_when_the_container_dies_while_no_supervisor_holds_it(
+        engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "lonely", "busybox", "sh", "-c", TICKER)
+    pid = int(engine.ok("inspect", "-f", "{{.State.Pid}}", "lonely"))
+    follower = subprocess.Popen([PYCOMPOSE, "container", "logs", "-f", "lonely"],
+                                stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    sup = engine.supervisor_pid()
+    assert sup
+    os.kill(sup, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)  # the record still says running; nobody watches it
+    out, _ = follower.communicate(timeout=20)  # the follower asks for the truth and ends
+    assert follower.returncode == 0 and ticks(out)[:3] == [0, 1, 2]
+    assert engine.ok("inspect", "-f", "{{.State.Status}}", "lonely").strip() == "exited"

@@ -26,7 +26,7 @@ def test_import_then_ls_inspect_history(store: ImageStore, busybox_tar: Path) ->
     ls = run(["image", "ls"]).stdout.splitlines()
     assert ls[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
     assert ls[1].split()[:3] == ["busybox", "1", image_id[7:19]]
-    assert run(["images", "-q"]).stdout.split() == [image_id[7:19]]
+    assert run(["image", "ls", "-q"]).stdout.split() == [image_id[7:19]]
     row = json.loads(run(["image", "ls", "--format", "json"]).stdout)
     assert (row["Repository"], row["Tag"]) == ("busybox", "1")
 
@@ -97,16 +97,16 @@ def test_tag_rm_and_prune_follow_docker(store: ImageStore, busybox, no_leaks: Pa
 def test_prune_removes_dangling_images_only(store: ImageStore, busybox_tar: Path) -> None:
     run(["image", "import", str(busybox_tar), "x:1", "-c", "CMD a"])
     run(["image", "import", str(busybox_tar), "x:1", "-c", "CMD b"])  # takes the name
-    ids = run(["images", "-q", "--no-trunc"]).stdout.split()
+    ids = run(["image", "ls", "-q", "--no-trunc"]).stdout.split()
     assert len(ids) == 2
     assert "<none>" in run(["image", "ls"]).stdout
     # the replaced image is version 1 of x:1: prune keeps it for rollback, and says so
     r = run(["image", "prune", "-f"])
     assert "Kept 1 untagged image that earlier versions of tags point at" in r.stdout
-    assert len(run(["images", "-q"]).stdout.split()) == 2
+    assert len(run(["image", "ls", "-q"]).stdout.split()) == 2
     r = run(["image", "prune", "-f", "--old-versions"])
     assert r.stdout.startswith("Deleted Images:") and "deleted: sha256:" in r.stdout
-    assert len(run(["images", "-q"]).stdout.split()) == 1
+    assert len(run(["image", "ls", "-q"]).stdout.split()) == 1
     assert store.resolve("x:1").config["Cmd"] == ["/bin/sh", "-c", "b"]
 
 

@@ -53,7 +53,7 @@ def test_versions_record_every_move_and_rollback_goes_back(
     assert store.resolve("busybox:latest").id == v1
     ok(["image", "rollback", "busybox", "--to", "3"])
     assert store.resolve("busybox:latest").id == v3
-    ok(["image", "rollback", "busybox", "--to", v2[7:15]])
+    ok(["image", "rollback", "busybox", "--to", v2[7:19]])
     assert store.resolve("busybox:latest").id == v2
     rows = _versions("busybox:latest")
     assert [(r["number"], r["action"], r["rolled_back_to"]) for r in rows[:4]] == [

@@ -92,3 +92,21 @@ def test_cp_never_makes_host_directories_through_a_container_symlink(
     r = engine("cp", str(evil), "cpt:/t/")
     assert r.returncode != 0
     assert sorted(p.name for p in victim.iterdir()) == ORIGINAL
+
+
+def test_cp_never_writes_into_the_containers_kernel_filesystems(engine: Engine,
+                                                               tmp_path: Path) -> None:
+    """cp runs as host root: the container's /proc and /sys are the host kernel's
+    knobs (core_pattern runs a program as host root). Refused, as docker refuses."""
+    before = Path("/proc/sys/kernel/core_pattern").read_text()
+    evil = tmp_path / "evil"
+    (evil / "proc" / "sys" / "kernel").mkdir(parents=True)
+    (evil / "proc" / "sys" / "kernel" / "core_pattern").write_text("|/tmp/pwn\n")
+    engine.ok("run", "-d", "--name", "kfs", "busybox", "sh", "-c", "touch /planted; sleep 600")
+    _wait_file(engine, "kfs", "/planted")
+    r = engine("cp", f"{evil}/.", "kfs:/")
+    assert r.returncode != 0 and "kernel" in r.stderr, r.stderr
+    r = engine("cp", str(evil / "proc" / "sys" / "kernel" / "core_pattern"),
+               "kfs:/proc/sys/kernel/")
+    assert r.returncode != 0 and "belongs to the kernel" in r.stderr, r.stderr
+    assert Path("/proc/sys/kernel/core_pattern").read_text() == before

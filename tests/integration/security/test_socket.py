@@ -8,7 +8,7 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from pctest.users import as_nobody, umask0
+from pctest.users import as_nobody, cli_as_nobody, umask0
 
 if TYPE_CHECKING:
     from conftest import Engine
@@ -40,6 +40,11 @@ def test_nobody_cannot_use_the_supervisor(engine: Engine) -> None:
     assert stat.S_IMODE(os.stat(engine.root).st_mode) == 0o700
     r = as_nobody(CLIENT, str(sock))
     assert r.stdout.split()[:2] == ["connect-refused", "13"], r.stdout + r.stderr  # EACCES
+    for args in (["container", "ls"], ["container", "run", "--rm", "busybox", "true"]):
+        r = cli_as_nobody(*args)  # the real CLI: one line saying why and what to do
+        assert r.returncode == 1 and r.stderr.startswith("error: permission denied: "), \
+            r.stderr
+        assert "is its owner's only" in r.stderr and len(r.stderr.splitlines()) == 1
     # even when someone opens the way (modes loosened by hand), the peer check holds
     os.chmod(engine.root, 0o755)
     os.chmod(sock, 0o666)

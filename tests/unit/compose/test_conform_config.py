@@ -538,3 +538,17 @@ volumes:
     assert run(["config", "--no-interpolate", "--services"], capsys) == "web\n"
     as_json = json.loads(run(["config", "--no-interpolate", "--format", "json"], capsys))
     assert as_json["services"]["web"]["ports"] == ["${PORT:-8080}:80"]
+
+
+def test_no_interpolate_with_named_services(project: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, {"compose.yaml": """
+services:
+  web: {image: "w:${T}", depends_on: [api]}
+  api: {image: a, network_mode: "service:net"}
+  net: {image: n}
+  other: {image: o}
+"""})
+    assert run(["config", "--no-interpolate", "--services", "web"], capsys) == \
+        "api\nnet\nweb\n"
+    assert main(["config", "--no-interpolate", "nope"]) == 1

@@ -374,3 +374,15 @@ def test_include_env_files_see_each_other_and_dev_null_is_none(tmp_path: Path) -
         "inc.yaml": "services: {w: {image: '${IMG}'}}",
         "a.env": "REG=registry.local\n", "b.env": "IMG=${REG}/app\n"})
     assert services(tmp_path)["w"]["image"] == "registry.local/app"
+
+
+def test_one_base_file_extended_under_two_environments(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "compose.yaml": "include:\n  - {path: a/c.yaml, env_file: a/.env}\n"
+                        "  - {path: b/c.yaml, env_file: b/.env}\n",
+        "base.yaml": "services: {base: {image: 'img-${FLAVOUR}'}}",
+        "a/c.yaml": "services: {a: {extends: {file: ../base.yaml, service: base}}}",
+        "b/c.yaml": "services: {b: {extends: {file: ../base.yaml, service: base}}}",
+        "a/.env": "FLAVOUR=alpha\n", "b/.env": "FLAVOUR=beta\n"})
+    got = services(tmp_path)
+    assert (got["a"]["image"], got["b"]["image"]) == ("img-alpha", "img-beta")

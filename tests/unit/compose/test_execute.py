@@ -187,3 +187,18 @@ async def test_ps_of_an_unknown_service_fails(tmp_path: Path,
     p = project(tmp_path, "services: {a: {image: x}}")
     with pytest.raises(ComposeError, match="no such service: unknown"):
         O.container_rows(p, FakeEngine(autojump_clock), services=["unknown"])
+
+
+async def test_verbs_act_only_on_the_loaded_files_services(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """``-f compose.yaml stop`` leaves the project's containers of another file alone
+    (issue 15 #8); ``ps`` still lists them (docker compose's --orphans)."""
+    both = project(tmp_path, "services: {a: {image: x}, b: {image: x}}")
+    fake = FakeEngine(autojump_clock)
+    await O.up(both, fake, O.UpOptions())
+    only_a = project(tmp_path, "services: {a: {image: x}}")
+    fake.calls.clear()
+    await O.stop(only_a, fake)
+    assert fake.ops("stop") == [("stop", "demo-a-1")]
+    assert [r.name for r in O.container_rows(only_a, fake, orphans=True)] == ["demo-b-1"]
+    assert [r.name for r in O.container_rows(only_a, fake, all_=True)] == ["demo-a-1"]

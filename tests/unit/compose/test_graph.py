@@ -70,7 +70,9 @@ def test_self_dependency_is_a_cycle(tmp_path: Path) -> None:
 def test_networkx_graph_reports_the_same_cycle(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """service_graph checks on its own, for callers that build projects otherwise."""
-    monkeypatch.setattr(graph, "check_dependencies", lambda _p: [])
+    from pycompose.compose.model import dependencies
+
+    monkeypatch.setattr(dependencies, "check_dependencies", lambda _p: [])
     p = project_of(tmp_path, "services:\n  a: {image: x, depends_on: [b]}\n"
                              "  b: {image: x, depends_on: [a]}\n")
     with pytest.raises(ComposeError, match="dependency cycle: a -> b -> a") as info:

@@ -317,3 +317,18 @@ def test_profiles_from_option_and_env(tmp_path: Path) -> None:
     write(tmp_path, {"compose.yaml": "services: {}", ".env": "COMPOSE_PROFILES=a, b"})
     assert load_in(tmp_path).profiles == {"a", "b"}
     assert load_in(tmp_path, profiles=["c", "d,e"]).profiles == {"c", "d", "e"}
+
+
+def test_a_compose_file_named_by_the_working_folders_dotenv_keeps_that_dotenv(
+        tmp_path: Path) -> None:
+    """Issue 15: its variables, COMPOSE_PROFILES and the name still count, although the
+    project's folder is the files' (which has no .env)."""
+    write(tmp_path, {
+        ".env": "COMPOSE_FILE=sub/compose.yaml\nTAG=from-dotenv\nCOMPOSE_PROFILES=extra\n"
+                "COMPOSE_PROJECT_NAME=fromenv\n",
+        "sub/compose.yaml": "services:\n  a: {image: 'x:${TAG:-unset}'}\n"
+                            "  b: {image: y, profiles: [extra]}\n"})
+    raw = load_in(tmp_path)
+    assert raw.name == "fromenv"
+    assert plain(raw.data)["services"]["a"]["image"] == "x:from-dotenv"
+    assert "extra" in raw.profiles

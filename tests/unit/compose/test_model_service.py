@@ -277,8 +277,6 @@ services:
 
 
 @pytest.mark.parametrize(("text", "key", "message"), [
-    ("services: {web: {image: a, container_name: xx, scale: 2}}",
-     "services.web.container_name", "container names must be unique"),
     ("services: {web: {image: a, networks: [nope]}}",
      "services.web.networks[0]", "refers to undefined network 'nope'"),
     ("services: {web: {image: a, volumes: [data:/d]}}",
@@ -293,8 +291,6 @@ services:
      "services.web.network_mode", "exclude each other"),
     ("services: {web: {image: a, scale: 2, deploy: {replicas: 3}}}",
      "services.web.scale", "disagree"),
-    ("services: {a: {image: a, container_name: xx}, b: {image: a, container_name: xx}}",
-     "services.b.container_name", "both use container_name 'xx'"),
 ])
 def test_project_checks(tmp_path: Path, text: str, key: str, message: str) -> None:
     e = error_of(tmp_path, text)

@@ -27,11 +27,14 @@ def running(p: Project, service: str, number: int = 1, *, status: Status = Statu
             oneoff: bool = False) -> ObservedContainer:
     svc = p.all_services().get(service)
     name = T.container_name(p, service, svc, number) if svc else f"demo-{service}-{number}"
+    volumes = tuple(sorted({T.volume_name(p, m.source) for m in (svc.volumes if svc else [])
+                            or [] if m.type == "volume" and m.source}))
     return ObservedContainer(
         id=f"id-{service}-{number}", name=name, service=service, number=number, oneoff=oneoff,
         config_hash=hash_ if hash_ is not None else
         (T.config_hash(p, service) if svc else "x"), image_id=image_id, status=status,
-        exit_code=0, health=Health.NONE, has_healthcheck=False, network_mode=network_mode)
+        exit_code=0, health=Health.NONE, has_healthcheck=False, network_mode=network_mode,
+        volumes=volumes)
 
 
 def net(name: str, subnet: str = "172.30.0.0/16", labels: dict[str, str] | None = None
@@ -239,3 +242,47 @@ def test_start_takes_the_dependency_chain(tmp_path: Path) -> None:
     assert plan.order() == ["db", "web"]
     with pytest.raises(ComposeError, match="no container to start"):
         plan_start(p, Observed("demo"), ["web"])
+
+
+def test_an_external_volume_renamed_recreates_its_users(tmp_path: Path) -> None:
+    """Drift the config hash cannot see: the files now name another volume (#9)."""
+    p = project(tmp_path, """
+services: {a: {image: x, volumes: [data:/data]}}
+volumes: {data: {external: true, name: v2}}
+""")
+    old = dataclasses.replace(running(p, "a"), volumes=("v1",))
+    obs = Observed("demo", [old], networks={"demo_default": net("demo_default")},
+                   volumes={"v2"})
+    assert "container demo-a-1: recreate (its volumes changed (v1 -> v2))" in str(
+        plan_up(p, obs, UpOptions(no_start=True)))
+    same = dataclasses.replace(old, volumes=("v2",))
+    assert "keep" in str(plan_up(p, dataclasses.replace(obs, containers=[same]),
+                                 UpOptions(no_start=True))).splitlines()[-1]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("services: {web: {image: a, container_name: xx, scale: 2}}",
+     "container names must be unique"),
+    ("services: {a: {image: a, container_name: xx}, b: {image: a, container_name: xx}}",
+     "both use container_name 'xx'"),
+])
+def test_clashing_container_names_stop_up_but_not_down(tmp_path: Path, text: str,
+                                                        message: str) -> None:
+    p = project(tmp_path, text)  # loading is fine: down and config must still work
+    with pytest.raises(ComposeError, match=message) as e:
+        plan_up(p, Observed("demo"), UpOptions())
+    assert e.value.file == "compose.yaml" and e.value.line == 1
+    plan_down(p, Observed("demo"))
+
+
+def test_start_interval_needs_a_start_period_at_up(tmp_path: Path) -> None:
+    """docker compose's check: config prints such a file, up refuses it."""
+    p = project(tmp_path, "services:\n  web:\n    image: a\n"
+                          "    healthcheck: {test: [CMD, 'true'], start_interval: 1s}\n")
+    with pytest.raises(ComposeError, match="healthcheck.start_interval requires "
+                                           "healthcheck.start_period to be set") as e:
+        plan_up(p, Observed("demo"), UpOptions())
+    assert e.value.line == 4
+    ok = project(tmp_path, "services:\n  web:\n    image: a\n    healthcheck: "
+                           "{test: [CMD, 'true'], start_period: 5s, start_interval: 1s}\n")
+    plan_up(ok, Observed("demo"), UpOptions())

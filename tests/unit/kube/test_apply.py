@@ -178,9 +178,18 @@ def test_down_keeps_a_namespace_it_did_not_make(api: tuple[ApiServer, Path]) -> 
     assert set(server.objects) == {"/api/v1/namespaces/team"}
 
 
-def test_push_says_it_is_not_there_yet(api: tuple[ApiServer, Path]) -> None:
+def test_push_refuses_a_built_image_no_cluster_can_pull(api: tuple[ApiServer, Path]
+                                                         ) -> None:
     server, folder = api
+    (folder / "compose.yaml").write_text(STACK.replace(
+        "  migrate:\n    image: shop/migrate\n",
+        "  migrate:\n    image: shop/migrate\n  local:\n    build: .\n"))
     code, _, err = kube(folder, "apply", "--kubeconfig", str(folder / "kubeconfig"),
                         "--push")
-    assert code != 0 and "pushing images is not in this build yet" in err
+    assert code != 0
+    assert "kube apply --push: local build(s) an image with no image: name" in err
     assert not [r for r in server.requests if r.method == "PATCH"]
+    # nothing built here: nothing to push, the apply goes on
+    code, _, err = kube(folder, "apply", "--kubeconfig", str(folder / "kubeconfig"),
+                        "--push", "web")
+    assert code == 0, err

@@ -131,7 +131,7 @@ def test_runs_image_check_imports_no_http_client_nor_store(tmp_path: Path) -> No
 
     probe = ("import sys\n"
              "import pycompose.cli.container, pycompose.engine.api, pycompose.engine.client\n"
-             "from pycompose.engine.imagelookup import maybe_present\n"
+             "from pycompose.engine.api.registry import maybe_present\n"
              "maybe_present('busybox')\n"
              "heavy = ('httpx', 'trio', 'pycompose.engine.registry.types',\n"
              "         'pycompose.engine.images.store', 'pycompose.cli.registry')\n"
@@ -139,3 +139,20 @@ def test_runs_image_check_imports_no_http_client_nor_store(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYCOMPOSE_ROOT": str(tmp_path)})
     assert out.stdout.strip() == ""
+
+
+def test_rollback_targets_by_number_or_id_even_an_id_of_digits() -> None:
+    def v(n: int, image: str, action: str = "tag", back: int = 0) -> versions.Version:
+        return versions.Version("docker.io/library/a:1", n, "t", "u", "h", "c", action,
+                                image, rolled_back_to=back)
+
+    ids = ["sha256:" + c * 64 for c in "abc"] + ["sha256:70017378" + "f" * 56]
+    past = [v(1, ids[0]), v(2, ids[1]), v(3, ids[2]), v(4, ids[3]), v(5, ids[1], "rollback", 2)]
+    assert versions.find_version(past, ids[1], None).number == 1  # before 2: one more step
+    assert versions.find_version(past, ids[1], "3").number == 3
+    assert versions.find_version(past, ids[1], "70017378").number == 4  # digits: an id
+    assert versions.find_version(past, ids[1], "bbbb").number == 2  # not the rollback (5)
+    with pytest.raises(versions.NotFound, match="has no version 99"):
+        versions.find_version(past, ids[1], "99")
+    with pytest.raises(versions.NotFound, match="no version of a:1 is image dddd"):
+        versions.find_version(past, ids[1], "dddd")

@@ -283,3 +283,10 @@ def test_launcher_imports_stay_light() -> None:
              "trio", "pydantic", "yaml", "pyroute2"}
     assert "pycompose.engine.runtime.child" in out
     assert not heavy & set(out)
+
+
+def test_the_restart_back_off_starts_over_after_ten_seconds_of_running() -> None:
+    from pycompose.engine.supervisor.holder import backoff_step
+
+    assert [backoff_step(n, 0.2) for n in (0, 1, 5)] == [0, 1, 5]  # doubling on
+    assert backoff_step(7, 10.0) == 0 and backoff_step(7, 3600) == 0  # it ran: over

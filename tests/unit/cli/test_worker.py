@@ -1,0 +1,61 @@
+"""The warm compose worker (``pycompose/cli/worker.py``): a second compose command
+is served by it, with the caller's argv, environment, folder, umask and exit status,
+its socket is 0600, and it leaves on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from pctest.cli import PYCOMPOSE
+
+
+def _worker_pid(root: Path) -> int | None:
+    try:
+        pid = int((root / "compose-worker.lock").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def test_a_compose_command_runs_in_the_worker_as_itself(state_root: Path,
+                                                        tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "compose.yaml").write_text(
+        "services:\n  web: {image: busybox, environment: {X: '${FROM_ENV}'}}\n")
+    env = dict(os.environ, PYCOMPOSE_WORKER="1", FROM_ENV="hello")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PYCOMPOSE, *args], cwd=project, env=env, text=True,
+                              capture_output=True, timeout=60)
+    first = cli("config", "--services")
+    assert first.returncode == 0 and first.stdout == "web\n", first.stderr
+    sock = state_root / "compose.sock"
+    deadline = time.monotonic() + 30
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = _worker_pid(state_root)
+    assert pid is not None and sock.exists()
+    try:
+        assert os.stat(sock).st_mode & 0o777 == 0o600
+        r = cli("config", "--format", "json")
+        assert r.returncode == 0 and '"X": "hello"' in r.stdout, r.stderr
+        r = cli("config", "--services", "--no-such-flag")
+        assert r.returncode == 2 and "unrecognized arguments" in r.stderr
+        r = cli("-f", "missing.yaml", "config")
+        assert r.returncode == 1 and "missing.yaml" in r.stderr
+        assert _worker_pid(state_root) == pid  # served by the same worker
+        log = (state_root / "compose-worker.log").read_text()
+        assert "serving" in log
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _worker_pid(state_root) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _worker_pid(state_root) is None
+    assert not sock.exists()
