@@ -94,7 +94,11 @@ class RegistryServer:
         self.proc = subprocess.Popen([REGISTRY, "serve", str(self.base / "config.yml")],
                                      stdout=out, stderr=subprocess.STDOUT)
         out.close()
-        _wait_port(self.port, self.proc, self.log)
+        try:
+            _wait_port(self.port, self.proc, self.log)
+        except BaseException:
+            self.stop()  # a registry that never answered is no test's leftover
+            raise
         return self
 
     def stop(self) -> None:

@@ -51,11 +51,29 @@ def _left(stack: Stack) -> list[str]:
 
 
 def _killed(stack: Stack, after: float, *args: str) -> None:
+    """Run ``pycompose ARGS``, kill -9 it after ``after`` s, and let the requests it
+    had already made finish: the supervisor completes a stop or rm whose client died
+    (as dockerd does), and a command started at once would race them (an ``up -d``
+    that finds a container running, then sees it removed by the dead ``down``'s rm)."""
     p = subprocess.Popen([PYCOMPOSE, "-p", stack.name, *args], cwd=stack.folder,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(after)
     p.send_signal(signal.SIGKILL)
     p.wait()
+    _settle(stack)
+
+
+def _settle(stack: Stack, quiet: float = 0.5, timeout: float = 30) -> None:
+    """Until the containers' states stay the same for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        now = subprocess.run([PYCOMPOSE, "container", "ls", "-a", "--format",
+                              "{{.ID}} {{.State}}"], capture_output=True, text=True).stdout
+        if now == last:
+            return
+        last = now
+        time.sleep(quiet)
 
 
 def _running(stack: Stack) -> int:

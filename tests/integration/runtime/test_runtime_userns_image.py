@@ -100,6 +100,7 @@ def test_host_files_beyond_the_map_stay_closed(no_leaks: Path, store: object,
     """A bind-mounted host dir of host root: nobody's inside, and DAC holds."""
     host = tmp_path / "hostdir"
     host.mkdir()
+    host.chmod(0o755)  # as a host's dirs are, whatever the umask the suite runs with
     (host / "secret").write_text("s3cret\n")
     (host / "secret").chmod(0o600)
     img = store.resolve("busybox")  # type: ignore[attr-defined]
