@@ -36,6 +36,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import podman
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PYCOMPOSE = str(Path(sys.executable).with_name("pycompose"))
@@ -212,28 +215,12 @@ class PodmanCompose(Tool):
             sh([sys.executable, "-m", "venv", str(venv)])
             sh([str(venv / "bin" / "pip"), "install", "-q", "podman-compose"])
         self.bin = str(venv / "bin" / "podman-compose")
-        d = self.work / "podman"
-        (d / "net").mkdir(parents=True, exist_ok=True)
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        psoft, phard = resource.getrlimit(resource.RLIMIT_NPROC)
-        (d / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\ngraphroot = "{d / "root"}"\n'
-            f'runroot = "{d / "run"}"\n')
-        (d / "containers.conf").write_text(
-            f'[network]\nnetwork_config_dir = "{d / "net"}"\n'
-            'default_subnet = "10.214.0.0/24"\n'
-            'default_subnet_pools = [{"base" = "10.215.0.0/16", "size" = 24}]\n'
-            # crun refuses cgroup v1 hybrids ("drop all controllers from cgroupv2"): runc
-            '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n'
-            'runtime = "runc"\n'
-            # root here lacks CAP_SYS_RESOURCE: podman's default nofile (1048576) and
-            # nproc cannot be set, so ask for what this process may give
-            f'[containers]\ndefault_ulimits = ["nofile={soft}:{hard}", '
-            f'"nproc={min(psoft, 4096)}:{min(phard, 4096)}"]\n')
-        self.env.update(CONTAINERS_STORAGE_CONF=str(d / "storage.conf"),
-                        CONTAINERS_CONF=str(d / "containers.conf"))
+        # storage, network config, runtime and rlimits of the bench's own (peers.py)
+        self.peers = contextlib.ExitStack()
+        pm = self.peers.enter_context(podman(self.work))
+        if pm is None:
+            raise RuntimeError("podman is not installed")
+        self.env.update(pm.env)
         sh(["podman", "import", str(busybox_tar), IMAGE], env=self.env)
 
     def up(self, folder: Path, project: str) -> list[str]:
@@ -243,7 +230,7 @@ class PodmanCompose(Tool):
         return [self.bin, "-p", project, "down", "-t", "0"]
 
     def teardown(self) -> None:
-        sh(["podman", "system", "reset", "-f"], env=self.env, check=False)
+        self.peers.close()  # podman system reset of its storage, what it left unmounted
 
 
 def ensure_apt(packages: list[str]) -> None:

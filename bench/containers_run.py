@@ -30,7 +30,7 @@ from pctest.cli import PYCOMPOSE
 from pctest.images import make_busybox_rootfs_tar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import dockerd
+from peers import dockerd, podman
 
 
 def medians_ms(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
@@ -115,9 +115,6 @@ def main() -> int:
                 err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
                 print(f"{name}: could not run here: {err[-1] if err else e}", file=sys.stderr)
 
-        if shutil.which("podman"):
-            peer("podman run --rm", lambda: sh(
-                "podman", "run", "--rm", "--rootfs", str(rootfs), "true"))
         fns["pycompose run --rm (bridge)"] = lambda: sh(
             PYCOMPOSE, "container", "run", "--rm", "busybox", "true")
         fns["pycompose run --rm --network none"] = lambda: sh(
@@ -129,7 +126,10 @@ def main() -> int:
             sh(a.baseline, "image", "import", str(tar), "busybox:latest", env=benv)
             fns["baseline run --rm (bridge)"] = lambda: sh(
                 a.baseline, "container", "run", "--rm", "busybox", "true", env=benv)
-        with dockerd(work) as docker:
+        with dockerd(work) as docker, podman(work) as pm:
+            if pm is not None:
+                peer("podman run --rm", lambda: sh(
+                    *pm.cmd("run", "--rm", "--rootfs", str(rootfs), "true"), env=pm.env))
             if docker is not None:
                 docker.docker("import", str(tar), "busybox:latest")
                 peer("docker run --rm (bridge)", lambda: sh(

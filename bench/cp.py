@@ -12,6 +12,7 @@ Run as root: .venv/bin/python bench/cp.py [--runs N] [--files N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -28,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from pctest.cli import PYCOMPOSE
 from pctest.images import make_busybox_rootfs_tar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import podman as podman_peer
 
 
 def medians_ms(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
@@ -70,7 +74,8 @@ def main() -> int:
     args = ap.parse_args()
     top = Path(tempfile.mkdtemp(prefix="bench-cp-"))
     env = dict(os.environ, PYCOMPOSE_ROOT=str(top / "root"))
-    podman = shutil.which("podman")
+    peers = contextlib.ExitStack()
+    pm = peers.enter_context(podman_peer(top))
     try:
         tar = make_busybox_rootfs_tar(top / "busybox.tar")
         src = make_tree(top, args.files)
@@ -97,16 +102,14 @@ def main() -> int:
             "copytree (unconfined)": lambda: shutil.copytree(
                 src, f"/proc/{pid}/root/tmp/raw{next(n)}", symlinks=True),
         }
-        if podman:
-            sh(podman, "import", str(tar), "bench-busybox:1")
-            # here: crun refuses the hybrid cgroups, and root cannot raise the hard
-            # rlimits podman asks for by default (DESIGN.md's machine facts)
-            sh(podman, "--runtime", "runc", "run", "-d", "--name", "bench-cpb", "--network",
-               "none", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
-               "bench-busybox:1", "sleep", "3600")
-            fns["podman cp in"] = lambda: sh(podman, "cp", str(src), "bench-cpb:/tmp/in")
-            fns["podman cp out"] = lambda: sh(podman, "cp", "bench-cpb:/tmp/in",
-                                              str(fresh(out)))
+        if pm is not None:  # its own storage, runc and rlimits it may set (peers.py)
+            sh(*pm.cmd("import", str(tar), "bench-busybox:1"), env=pm.env)
+            sh(*pm.cmd("run", "-d", "--name", "bench-cpb", "--network", "none",
+                       "bench-busybox:1", "sleep", "3600"), env=pm.env)
+            fns["podman cp in"] = lambda: sh(*pm.cmd("cp", str(src), "bench-cpb:/tmp/in"),
+                                             env=pm.env)
+            fns["podman cp out"] = lambda: sh(*pm.cmd("cp", "bench-cpb:/tmp/in",
+                                                      str(fresh(out))), env=pm.env)
         results = medians_ms(fns, args.runs)
         base = results["pycompose cp in"]
         print(f"{args.files} files of 4 KiB, median of {args.runs} runs")
@@ -121,11 +124,7 @@ def main() -> int:
             client.request(top / "root", {"op": "shutdown"}, start=False)
         except Exception as e:
             print(f"(supervisor shutdown: {e})", file=sys.stderr)
-        if podman:
-            subprocess.run([podman, "rm", "-f", "-t", "0", "bench-cpb"], capture_output=True,
-                           check=False)
-            subprocess.run([podman, "rmi", "-f", "bench-busybox:1"], capture_output=True,
-                           check=False)
+        peers.close()  # podman's storage reset, its mounts gone
         shutil.rmtree(top, ignore_errors=True)
     return 0
 

@@ -10,6 +10,7 @@ Run as root: .venv/bin/python bench/kube_play.py [--runs N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -23,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from pctest.cli import PYCOMPOSE
 from pctest.images import make_busybox_rootfs_tar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import podman as podman_peer
 
 IMAGE = "localhost/bench-busybox:latest"
 POD = f"""
@@ -54,9 +58,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--with-podman", action="store_true",
-                    help="also time podman (its CNI leaves bridges and iptables-nft "
-                         "tables on the host; on these machines its containers cannot "
-                         "start: root lacks CAP_SYS_RESOURCE for crun's setrlimit)")
+                    help="also time podman, on storage and a network config of the "
+                         "bench's own (peers.py; its CNI leaves bridges and iptables-nft "
+                         "tables on the host)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
@@ -64,8 +68,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pycompose-bench-kube-"))
     os.environ["PYCOMPOSE_ROOT"] = str(work / "state")
     os.environ["PYCOMPOSE_SUPERVISOR_IDLE"] = "30"
-    podman = shutil.which("podman") if a.with_podman else None
-    had_net = True
+    peers = contextlib.ExitStack()  # podman on storage of the bench's own (peers.py)
+    pm = peers.enter_context(podman_peer(work)) if a.with_podman else None
     try:
         tar = make_busybox_rootfs_tar(work / "bb.tar")
         sh(PYCOMPOSE, "image", "import", str(tar), IMAGE)
@@ -75,12 +79,11 @@ def main() -> int:
             "pycompose": {"play": [PYCOMPOSE, "-p", "bench", "kube", "play", str(pod)],
                           "down": [PYCOMPOSE, "-p", "bench", "kube", "play", "--down",
                                    str(pod)]}}
-        kube_net = "podman-default-kube-network"
-        if podman:
-            had_net = subprocess.run([podman, "network", "exists", kube_net]).returncode == 0
-            sh(podman, "import", str(tar), IMAGE)
-            steps["podman"] = {"play": [podman, "kube", "play", str(pod)],
-                               "down": [podman, "kube", "down", str(pod)]}
+        if pm is not None:
+            os.environ.update(pm.env)  # for sh() and the round-robin below
+            sh(*pm.cmd("import", str(tar), IMAGE))
+            steps["podman"] = {"play": pm.cmd("kube", "play", str(pod)),
+                               "down": pm.cmd("kube", "down", str(pod))}
         samples = {(who, step): [] for who in steps for step in ("play", "down")}
         for who, cmds in list(steps.items()):  # warm: caches, supervisor, pause images
             try:
@@ -94,7 +97,6 @@ def main() -> int:
                 print(f"{who} left out: {str(e).strip().splitlines()[-1]}")
                 del steps[who]
                 samples = {k: v for k, v in samples.items() if k[0] != who}
-                podman = None
         for _ in range(a.runs):
             for who, cmds in steps.items():
                 for step in ("play", "down"):
@@ -115,15 +117,10 @@ def main() -> int:
     finally:
         subprocess.run([PYCOMPOSE, "-p", "bench", "kube", "play", "--down", "--force",
                         str(work / "pod.yaml")], capture_output=True)
-        podman = shutil.which("podman") if a.with_podman else None
-        if podman:  # leave podman as it was: its kube network's bridge takes a subnet
-            subprocess.run([podman, "kube", "down", str(work / "pod.yaml")],
+        if pm is not None:
+            subprocess.run(pm.cmd("kube", "down", str(work / "pod.yaml")), env=pm.env,
                            capture_output=True)
-            subprocess.run([podman, "pod", "rm", "-f", "bench"], capture_output=True)
-            subprocess.run([podman, "rmi", "-f", IMAGE], capture_output=True)
-            if not had_net:
-                subprocess.run([podman, "network", "rm", "-f", kube_net],
-                               capture_output=True)
+        peers.close()  # podman system reset of its storage (its kube network too)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
