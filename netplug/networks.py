@@ -469,15 +469,21 @@ class Networks:
     def cleanup_all(self) -> None:
         """Remove every network object of this state root: namespaces, host links,
         the nft table; and forget them all."""
-        from .forwarding import drop_host_rules
-
         with self.store.locked():
-            for ns in nsutil.list_netns(netns_prefix(self.rid)):
-                nsutil.del_netns(ns)
-            for link in kernel.host_links(host_link_prefix(self.rid)):
-                kernel.delete_link(link)
-            drop_host_rules(self.rid)
+            remove_root_objects(self.rid)
             self.store.write(State())
+
+
+def remove_root_objects(rid: str) -> None:
+    """Remove the namespaces, host links and nft table named by root id ``rid``, from
+    their names alone (also those of a root whose folder and state are gone)."""
+    from .forwarding import drop_host_rules
+
+    for ns in nsutil.list_netns(netns_prefix(rid)):
+        nsutil.del_netns(ns)
+    for link in kernel.host_links(host_link_prefix(rid)):
+        kernel.delete_link(link)
+    drop_host_rules(rid)
 
 
 def kernel_ifname_check(ifname: str) -> None:

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         freeze,
         kill_all,
         oom_killed,
+        remove_idle_root_cgroups,
         run,
         stats,
     )
@@ -84,7 +85,8 @@ __all__ = [
     "Container", "ContainerSpec", "ExecProcess", "IdMap", "Mount", "Process", "Resources",
     "Rlimit", "Rootfs", "cleanup_leftovers", "create", "destroy", "destroy_id", "exec_process",
     "expect_create", "freeze", "kill_all",
-    "oom_killed", "run", "stats", "stop_warm_launcher", "warm_launcher",
+    "oom_killed", "remove_idle_root_cgroups", "run", "stats", "stop_warm_launcher",
+    "warm_launcher",
 ]
 
 _SPEC = {"ContainerSpec", "IdMap", "Mount", "Process", "Resources", "Rlimit", "Rootfs"}

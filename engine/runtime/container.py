@@ -497,6 +497,19 @@ def destroy_id(root: Path, cid: str) -> None:
     shutil.rmtree(rdir, ignore_errors=True)
 
 
+def remove_idle_root_cgroups(rid: str) -> bool:
+    """Remove the container cgroups under ``pycompose/<rid>`` (a root that is gone)
+    if not one of them holds a process; False, and nothing removed, if one does (a
+    container of that root still runs: it is not ours to kill)."""
+    parent = f"pycompose/{rid}"
+    cgroups = [Cgroup.for_container(parent, cid) for cid in leftovers(parent)]
+    if any(cg.pids() for cg in cgroups):
+        return False
+    for cg in cgroups:
+        cg.remove()
+    return True
+
+
 def cleanup_leftovers(root: Path | None = None, keep: set[str] | frozenset[str] = frozenset()
                       ) -> list[str]:
     """Remove what crashed processes left for state root ``root``: cgroups of

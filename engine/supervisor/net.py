@@ -208,6 +208,17 @@ def drop_prepared(root: Path) -> None:
     _refill.stop(root)
 
 
+def remove_root_objects(rid: str) -> None:
+    """The namespaces, links and nft table of root id ``rid`` (a root that is gone),
+    by their names."""
+    from ...netplug.networks import remove_root_objects as remove
+
+    try:
+        remove(rid)
+    except Exception as e:
+        raise netplug_error(e, f"network objects of root {rid}: ") from None
+
+
 def attach(root: Path, rec: Record, pid: int, spec_root: str,
            taken: Any = None) -> dict[str, Any]:
     """Wire the container (PID 1 = ``pid``, not yet exec'd) into its networks and

@@ -129,6 +129,14 @@ def cleanup_leftovers(root: Path, keep: set[str]) -> None:
     runtime.cleanup_leftovers(root, keep=keep)
 
 
+def remove_idle_root_cgroups(rid: str) -> bool:
+    """The container cgroups of root id ``rid`` (a root that is gone), if none holds
+    a process; False if one does."""
+    from .. import runtime
+
+    return runtime.remove_idle_root_cgroups(rid)
+
+
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat: with the pid it names one process for good (pids are
     reused; a pid and its start time are not). None for a zombie: it has exited, only

@@ -38,6 +38,7 @@ from typing import Any
 
 import trio
 
+from pycompose.util.besteffort import best_effort
 from pycompose.util.fs import tighten_state
 from pycompose.util.paths import PRIVATE_FILE, private_dir, state_root
 from pycompose.util.plain import from_plain
@@ -99,6 +100,7 @@ class Server:
                 net.drop_prepared(self.root)
             except Exception as e:
                 log.warning("removing stale prepared network namespaces: %s", e)
+            sweep_vanished_roots(self.root)
             nursery.start_soon(self.holder.reap_orphans)
             path = self.root / "supervisor.sock"
             sock = await _listen(path)
@@ -390,3 +392,25 @@ def main() -> int:
         log.error("%s", e)
         return 1
     return 0
+
+
+def sweep_vanished_roots(root: Path) -> list[str]:
+    """Note ``root``'s id, then remove the kernel objects of noted roots whose folder
+    is gone (util/roots.py: their supervisor died, then the folder was deleted, and
+    none will come for them again): their container cgroups if none holds a process,
+    then their namespaces, links and nft table. Returns the ids swept."""
+    from pycompose.util import roots
+
+    swept = []
+    with best_effort(log, "note the state root %s", root):
+        roots.note(root)
+    for rid in roots.vanished():
+        with best_effort(log, "remove what the vanished root %s left", rid):
+            if not rt.remove_idle_root_cgroups(rid):
+                log.warning("root %s is gone but a container of it still runs: kept", rid)
+                continue
+            net.remove_root_objects(rid)
+            roots.forget(rid)
+            swept.append(rid)
+            log.info("removed the kernel objects of the vanished root %s", rid)
+    return swept
