@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import _signal as signal  # the C modules: socket.py and signal.py build enums at
 import _socket as socket  # import (~3 ms together), and this client needs none of it
-import array
 import contextlib
 import errno
 import json
@@ -25,6 +24,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from pycompose.util import fdpass
 
 from .errors import EngineError, from_wire
 
@@ -50,31 +51,15 @@ class Conn:
     def send(self, msg: dict[str, Any], fds: Sequence[int] = ()) -> None:
         data = json.dumps(msg).encode()
         if fds:
-            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+            anc = fdpass.rights(fds)
             self.sock.sendmsg([data], anc)
         else:
             self.sock.send(data)
 
     def recv(self) -> tuple[dict[str, Any], list[int]]:
         """The next message and the fds that came with it; EOF is an EngineError."""
-        fds = array.array("i")
         data, anc, _flags, _addr = self.sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(16 * 4))
-        for level, typ, payload in anc:
-            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            raise EngineError("the supervisor closed the connection (it may have crashed; "
-                              "see supervisor.log under the state root)")
-        msg: dict[str, Any] = json.loads(data)
-        if msg.get("ok") is False:
-            for fd in fds:
-                os.close(fd)
-            err = msg.get("error")
-            e = from_wire(err) if isinstance(err, dict) else EngineError(str(err))
-            raise e
-        return msg, list(fds)
+        return reply(data, anc)
 
     def close(self) -> None:
         self.sock.close()
@@ -84,6 +69,21 @@ class Conn:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def reply(data: bytes, anc: list[tuple[int, int, bytes]]) -> tuple[dict[str, Any], list[int]]:
+    """A supervisor's message as ``recvmsg`` gave it: the message and the fds that came
+    with it; an error reply raises its kind (its fds closed), EOF an EngineError."""
+    msg, fds = fdpass.packet(data, anc)
+    if msg is None:
+        raise EngineError("the supervisor closed the connection (it may have crashed; "
+                          "see supervisor.log under the state root)")
+    if msg.get("ok") is False:
+        for fd in fds:
+            os.close(fd)
+        err = msg.get("error")
+        raise from_wire(err) if isinstance(err, dict) else EngineError(str(err))
+    return msg, fds
 
 
 def _try_connect(path: Path) -> Conn | None:

@@ -19,7 +19,6 @@ client's, in a worker thread. Errors are the same kinds as everywhere.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import json
 import os
@@ -30,8 +29,10 @@ from typing import Any
 
 import trio
 
+from pycompose.util import fdpass
+
 from .. import client
-from ..errors import EngineError, from_wire
+from ..errors import EngineError
 from .requests import Event, ExecRequest
 
 MAX_MSG = 1 << 20
@@ -48,9 +49,7 @@ class AsyncConn:
                    ) -> None:
         data = json.dumps(msg).encode()
         if fds:
-            anc = [(pysocket.SOL_SOCKET, pysocket.SCM_RIGHTS,
-                    array.array("i", list(fds)).tobytes())]
-            await self.sock.sendmsg([data], anc)
+            await self.sock.sendmsg([data], fdpass.rights(fds))
         else:
             await self.sock.send(data)
 
@@ -58,22 +57,7 @@ class AsyncConn:
         """The next message and its fds; an error reply raises its kind, EOF an
         EngineError."""
         data, anc, _f, _a = await self.sock.recvmsg(MAX_MSG, pysocket.CMSG_SPACE(16 * 4))
-        fds = array.array("i")
-        for level, typ, payload in anc:
-            if level == pysocket.SOL_SOCKET and typ == pysocket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            raise EngineError("the supervisor closed the connection (it may have crashed; "
-                              "see supervisor.log under the state root)")
-        msg: dict[str, Any] = json.loads(data)
-        if msg.get("ok") is False:
-            for fd in fds:
-                os.close(fd)
-            err = msg.get("error")
-            raise from_wire(err) if isinstance(err, dict) else EngineError(str(err))
-        return msg, list(fds)
+        return client.reply(data, anc)
 
     def close(self) -> None:
         self.sock.close()

@@ -36,7 +36,6 @@ The keeper exits once it holds no stream and no supervisor is connected.
 from __future__ import annotations
 
 import _socket
-import array
 import errno
 import fcntl
 import json
@@ -46,6 +45,8 @@ import stat
 import struct
 import sys
 import time
+
+from pycompose.util import fdpass
 
 from .codec import LineSplitter
 from .config import LogSettings
@@ -72,26 +73,14 @@ def _say(msg: str) -> None:
 def recv_packet(sock: _socket.socket, max_fds: int = MAX_FDS
                 ) -> tuple[dict[str, object] | None, list[int]]:
     """One JSON packet and its fds; (None, []) at EOF."""
-    data, anc, _flags, _addr = sock.recvmsg(MAX_MSG, _socket.CMSG_SPACE(4 * max_fds))
-    fds: list[int] = []
-    for level, kind, payload in anc:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            n = len(payload) // 4
-            fds.extend(struct.unpack(f"{n}i", payload[:4 * n]))
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    msg = json.loads(data)
-    return (msg if isinstance(msg, dict) else None), fds
+    data, anc, _flags, _addr = sock.recvmsg(MAX_MSG, fdpass.space(max_fds))
+    return fdpass.packet(data, anc)
 
 
 def send_packet(sock: _socket.socket, msg: dict[str, object], fds: list[int] | None = None,
                 flags: int = 0) -> None:
     data = json.dumps(msg).encode()
-    anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
-        if fds else []
-    sock.sendmsg([data], anc, flags)
+    sock.sendmsg([data], fdpass.rights(fds or []), flags)
 
 
 class Forward:

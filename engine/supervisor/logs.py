@@ -15,7 +15,6 @@ events until the connection ends, and starts over.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import json
 import logging
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import trio
+
+from pycompose.util import fdpass
 
 from ..logs import keeper as K
 from ..logs.config import LogSettings
@@ -274,15 +275,7 @@ class LogService:
         assert self._sock is not None
         data, anc, _f, _a = await self._sock.recvmsg(K.MAX_MSG,
                                                      pysocket.CMSG_SPACE(4 * K.MAX_FDS))
-        fds = array.array("i")
-        for level, kind, payload in anc:
-            if level == pysocket.SOL_SOCKET and kind == pysocket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            for f in fds:
-                os.close(f)
-            return None, []
-        return json.loads(data), list(fds)
+        return fdpass.packet(data, anc)
 
     async def _reader(self, scope: trio.CancelScope) -> None:
         while True:
@@ -301,9 +294,7 @@ class LogService:
             while self._queue:
                 msg, fds = self._queue[0]
                 data = json.dumps(msg).encode()
-                anc = [(pysocket.SOL_SOCKET, pysocket.SCM_RIGHTS,
-                        array.array("i", fds).tobytes())] if fds else []
-                await self._sock.sendmsg([data], anc)
+                await self._sock.sendmsg([data], fdpass.rights(fds))
                 _close_all(self._queue.pop(0)[1])
             self._wake = trio.Event()
             await self._wake.wait()

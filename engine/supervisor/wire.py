@@ -5,14 +5,13 @@ engine/client.py.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import json
-import os
-import socket as pysocket
 from typing import Any
 
 import trio
+
+from pycompose.util import fdpass
 
 MAX_MSG = 1 << 20
 
@@ -27,24 +26,14 @@ class Conn:
         data = json.dumps(msg).encode()
         with contextlib.suppress(OSError, trio.ClosedResourceError):
             if fds:
-                anc = [(pysocket.SOL_SOCKET, pysocket.SCM_RIGHTS,
-                        array.array("i", fds).tobytes())]
-                await self.sock.sendmsg([data], anc)
+                await self.sock.sendmsg([data], fdpass.rights(fds))
             else:
                 await self.sock.send(data)
 
     async def recv(self) -> tuple[dict[str, Any] | None, list[int]]:
         """The next message, or None at EOF."""
-        fds = array.array("i")
         try:
-            data, anc, _f, _a = await self.sock.recvmsg(MAX_MSG, pysocket.CMSG_SPACE(16 * 4))
+            data, anc, _f, _a = await self.sock.recvmsg(MAX_MSG, fdpass.space(16))
         except OSError:
             return None, []
-        for level, typ, payload in anc:
-            if level == pysocket.SOL_SOCKET and typ == pysocket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return None, []
-        return json.loads(data), list(fds)
+        return fdpass.packet(data, anc)

@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import _signal as signal
 import _socket as socket
-import array
 import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+
+from pycompose.util import fdpass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,26 +89,17 @@ def code_stamp() -> str:
 def _send(sock: socket.socket, msg: dict[str, Any], fds: list[int] | None = None) -> None:
     data = json.dumps(msg).encode()
     if fds:
-        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                               array.array("i", fds).tobytes())])
+        sock.sendmsg([data], fdpass.rights(fds))
     else:
         sock.send(data)
 
 
 def _recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
-    fds = array.array("i")
     try:
-        data, anc, _f, _a = sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(4 * 4))
-    except (ConnectionResetError, OSError):
+        data, anc, _f, _a = sock.recvmsg(MAX_MSG, fdpass.space(4))
+    except OSError:
         return None, []
-    for level, typ, payload in anc:
-        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    return json.loads(data), list(fds)
+    return fdpass.packet(data, anc)
 
 
 def forward(root: Path, argv: list[str]) -> int | None:
