@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pycompose.util.fs import atomic_write, atomic_write_json, locked
+from pycompose.util.fs import atomic_write, atomic_write_json, locked, take_lock_file
 from pycompose.util.paths import private_dir, state_root
 
 from ..errors import EngineError, NotFound
@@ -174,12 +174,8 @@ class StoreLayout:
             fcntl.flock(fd, fcntl.LOCK_EX)
             # recover() in another process may have taken the lock file for a dead one's
             # between our create and our flock, and unlinked it: then start again
-            try:
-                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
+            if take_lock_file(lock, fd):
+                break
         path = self.tmp / name
         path.mkdir()
         try:

@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from pycompose.util.fs import drop_lock_file
+
 from . import fsops
 
 
@@ -56,14 +58,8 @@ def _drop_lock(path: str, fd: int) -> None:
     names that file: a lock file unlinked by its path after the check could be a new one
     a live holder has just taken (its next comer would then lock a third file and enter
     beside it: two unpacked one layer at once)."""
-    if fd < 0:
-        return
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                os.unlink(path)
-    finally:
-        os.close(fd)
+    if fd >= 0:
+        drop_lock_file(Path(path), fd)
 
 
 def recover(store: Layout, *, exclusive: bool = False) -> list[str]:

@@ -28,11 +28,12 @@ thread each (inflate, hashing and file writes release the GIL).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
+
+from pycompose.util.fs import lock_file
 
 from .layerstore import LayerRef, LayerStore
 
@@ -110,32 +111,10 @@ def unpack_layer(store: LayerStore, layer: LayerRef, parent: str | None, *,
         return True
 
 
-@contextlib.contextmanager
-def chain_lock(tmp: Path, chain: str) -> Iterator[None]:
-    """Hold ``tmp/unpack-<hex>.lock`` (an flock: it dies with its holder). The file is
-    removed on release; a waiter that then holds an unlinked file's lock takes the
-    lock again on the new file (the store's recover() removes stale ones too)."""
-    path = tmp / f"unpack-{chain.partition(':')[2]}.lock"
-    tmp.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                os.unlink(path)
-        os.close(fd)
+def chain_lock(tmp: Path, chain: str) -> contextlib.AbstractContextManager[int]:
+    """Hold ``tmp/unpack-<hex>.lock`` (an flock: it dies with its holder; removed on
+    release, util.fs.lock_file; the store's recover() removes stale ones too)."""
+    return lock_file(tmp / f"unpack-{chain.partition(':')[2]}.lock")
 
 
 def _what(ly: LayerRef, name: str) -> str:

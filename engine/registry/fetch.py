@@ -23,6 +23,8 @@ from pathlib import Path
 
 import trio
 
+from pycompose.util.fs import drop_lock_file, take_lock_file
+
 
 class BlobFile:
     """One blob being written: ``write`` each chunk, then ``finish`` for its digest."""
@@ -80,16 +82,9 @@ async def blob_lock(tmp: Path, digest: str) -> AsyncIterator[None]:
             except BaseException:
                 os.close(fd)
                 raise
-        try:
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        os.close(fd)
+        if take_lock_file(path, fd):
+            break
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                os.unlink(path)
-        os.close(fd)
+        drop_lock_file(path, fd)

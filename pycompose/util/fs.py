@@ -177,6 +177,57 @@ def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
         os.close(fd)
 
 
+def names_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (a lock file that its
+    holder or a clean-up unlinked, and another process made again, does not)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def take_lock_file(path: Path, fd: int) -> bool:
+    """After ``flock(fd)`` on ``path`` succeeded: True if the lock is good, else ``fd``
+    is closed and the caller opens ``path`` again (it was unlinked meanwhile)."""
+    if names_file(path, fd):
+        return True
+    os.close(fd)
+    return False
+
+
+def drop_lock_file(path: Path, fd: int) -> None:
+    """Release a lock taken by ``lock_file``-style code: unlink ``path`` while still
+    holding it, and only if it still names our file, then close."""
+    try:
+        with contextlib.suppress(OSError):
+            if names_file(path, fd):
+                os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def lock_file(path: Path) -> Iterator[int]:
+    """Hold an exclusive flock on ``path`` for the block and remove the file after:
+    for per-object locks (a blob, a layer) that must not pile up as files. A waiter
+    whose file was unlinked under it takes the lock again on the new file, so two
+    holders never overlap; the file is removed only by its holder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        if take_lock_file(path, fd):
+            break
+    try:
+        yield fd
+    finally:
+        drop_lock_file(path, fd)
+
+
 #: What ``tighten_state`` closes under a state root, besides the root itself: the
 #: record folders (and each record's own folder) and the record files. A volume's
 #: ``_data`` and the image store's layers keep the modes containers need: the closed
