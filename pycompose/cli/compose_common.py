@@ -27,8 +27,9 @@ class Limited:
     """The engine with at most ``n`` container operations at once (``--parallel``):
     every call that changes a container takes a slot; reads go straight through."""
 
+    #: the calls that change a container (``--dry-run``'s engine only says them)
     LIMITED: ClassVar[set[str]] = {"create", "start", "stop", "restart", "kill", "remove",
-                                   "pause", "unpause"}
+                                   "pause", "unpause", "exec"}
 
     def __init__(self, engine: Any, n: int) -> None:
         self._engine = engine

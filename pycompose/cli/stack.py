@@ -359,16 +359,31 @@ class _DryEngine:
     """The engine for ``--dry-run`` of start/stop/restart/kill/rm: it reads, and
     every change is only said."""
 
-    CHANGES: ClassVar[set[str]] = {"create", "start", "stop", "restart", "kill", "remove",
-                                   "pause", "unpause", "ensure_volume", "remove_volume"}
+    CHANGES: ClassVar[set[str]] = {*C.Limited.LIMITED, "ensure_volume", "remove_volume"}
 
     def __init__(self, engine: Any) -> None:
         self._engine = engine
 
     def __getattr__(self, name: str) -> Any:
+        if name == "exec":  # a hook (post_start, pre_stop): said, never run
+            return lambda ref, req, *a, **kw: (0, b"")
+        if name == "networks":
+            return _DryNetworks(self._engine.networks)
         if name in self.CHANGES:
             return lambda ref, *a, **kw: ref
         return getattr(self._engine, name)
+
+
+class _DryNetworks:
+    """The engine's networks for ``--dry-run``: listed as they are, never changed."""
+
+    def __init__(self, door: Any) -> None:
+        self._door = door
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("ensure", "remove", "connect", "disconnect", "prune"):
+            return lambda *a, **kw: False
+        return getattr(self._door, name)
 
 
 def exec_(args: argparse.Namespace) -> int:
