@@ -282,9 +282,11 @@ def attach(root: Path, rec: Record, pid: int, spec_root: str,
 
 def release(root: Path, rec: Record) -> None:
     """Free what a removed container had on its networks (addresses, published ports),
-    found by its id in the networks' state, so a damaged record loses nothing. Its
-    processes are gone (destroyed first): the kernel deleted its veth pairs with its
-    namespace, so this is one state write, no netlink call."""
+    found by its id in the networks' state, so a damaged record loses nothing, and
+    delete its links: the kernel deletes them with its namespace only when no other
+    container holds that namespace (``--network container:ID``, compose's
+    ``network_mode: service:X``), and a link left there would keep an address the
+    network gives to the next container."""
     if not endpoints(rec) and not (rec.get("Damaged") and (root / "networks").exists()):
         return
     try:
@@ -292,7 +294,7 @@ def release(root: Path, rec: Record) -> None:
     except ImportError:
         return
     with best_effort(log, "release the addresses and ports of %s", rec["Id"][:12]):
-        Networks(root).release(rec["Id"], unwire=False)
+        Networks(root).release(rec["Id"])
 
 
 def services(root: Path) -> Any:

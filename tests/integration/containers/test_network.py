@@ -147,3 +147,22 @@ def test_compose_style_networks_with_aliases(engine: Engine) -> None:
     assert r.stdout == "hello from busybox\n", r.stderr
     engine.ok("rm", "-f", "proj-db-1")
     assert engine.cli("network", "rm", "svcnet").returncode == 0
+
+
+def test_removing_a_container_whose_namespace_another_holds_frees_its_address(
+        engine: Engine) -> None:
+    """``--network container:A`` keeps A's namespace, and with it A's link, after A is
+    removed: the link is deleted with A, or the address the network gives the next
+    container would answer in two places."""
+    assert engine.cli("network", "create", "--subnet", "10.124.250.0/29",
+                      "sharenet").returncode == 0
+    engine.ok("run", "-d", "--name", "a", "--network", "sharenet", "busybox", "sleep", "300")
+    ip = engine.ok("inspect", "-f", "{{.NetworkSettings.Networks.sharenet.IPAddress}}",
+                   "a").strip()
+    engine.ok("run", "-d", "--name", "b", "--network", "container:a", "busybox",
+              "sleep", "300")
+    assert ip in engine.ok("exec", "b", "ip", "-4", "-o", "addr")
+    engine.ok("rm", "-f", "a")
+    assert ip not in engine.ok("exec", "b", "ip", "-4", "-o", "addr")
+    engine.ok("rm", "-f", "b")
+    assert engine.cli("network", "rm", "sharenet").returncode == 0
