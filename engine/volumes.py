@@ -127,11 +127,11 @@ class VolumeStore:
                                f"[{', '.join(users)}]")
             # a grave of its own: a killed removal of an earlier volume of that name may
             # have left ".removing-NAME" half emptied (the rename onto it failed with
-            # "Directory not empty"); such leftovers are swept here too
-            self._sweep_graves()
+            # "Directory not empty")
             grave = self.dir / f".removing-{name}-{secrets.token_hex(4)}"
             os.rename(self.dir / name, grave)
         shutil.rmtree(grave, ignore_errors=True)
+        self._sweep_graves()  # what killed removals left (outside the lock: data, slow)
 
     def _sweep_graves(self) -> None:
         """Finish removals a killed process left half done."""
