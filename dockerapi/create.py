@@ -119,36 +119,28 @@ def tmpfs(path: str, opts: str) -> Mount:
 
 
 def port_bindings(doc: Doc) -> list[PortBinding]:
-    """``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``."""
+    """``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``, each binding checked by
+    the one port parser of the house (ranges, 1..65535, tcp or udp, the address)."""
+    from ..engine.api.networks import NetplugError, parse_port
+
     out: list[PortBinding] = []
     raw = doc.raw("PortBindings") or {}
     if not isinstance(raw, dict):
         raise InvalidArgument("invalid JSON: HostConfig.PortBindings must be an object")
     for key, binds in raw.items():
         port, _, proto = str(key).partition("/")
-        proto = proto or "tcp"
-        if proto not in ("tcp", "udp", "sctp"):
-            raise InvalidArgument(f"invalid port specification: {key!r}")
-        lo, _, hi = port.partition("-")
-        try:
-            ports = list(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            raise InvalidArgument(f"invalid port specification: {key!r}")
+        if not isinstance(binds, list | None):
+            raise InvalidArgument(f"invalid JSON: HostConfig.PortBindings.{key} must be "
+                                  "a list")
         for i, b in enumerate(binds or [{}]):
             bd = Doc(b, f"HostConfig.PortBindings.{key}[{i}]")
-            host_ip = bd.text("HostIp")
-            host = bd.text("HostPort")
-            h_lo, _, h_hi = host.partition("-")
+            spec = {"target": port, "protocol": proto or "tcp",
+                    "host_ip": bd.text("HostIp"), "published": bd.text("HostPort")}
             try:
-                first = int(h_lo) if h_lo else None
-                last = int(h_hi) if h_hi else None
-            except ValueError:
-                raise InvalidArgument(f"invalid port specification: {host!r}")
-            for n, cport in enumerate(ports):
-                if first is not None and len(ports) > 1:  # a range maps onto a range
-                    out.append(PortBinding(host_ip, first + n, cport, proto))
-                else:
-                    out.append(PortBinding(host_ip, first, cport, proto, last))
+                out += parse_port(spec)
+            except NetplugError as e:
+                raise InvalidArgument(f"invalid port specification: {key!r} "
+                                      f"({bd.text('HostPort') or 'any'}): {e}") from None
     return out
 
 

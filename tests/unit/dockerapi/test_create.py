@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pycompose.dockerapi.create import console_size, create_request
+from pycompose.dockerapi.create import console_size, create_request, port_bindings
+from pycompose.dockerapi.jsondoc import Doc
 from pycompose.engine.api import InvalidArgument, Mount, PortBinding
 
 
@@ -156,3 +157,16 @@ def test_no_image_and_unknown_keys() -> None:
         create_request(body(Image=""))
     req = create_request(body(Whatever=1, host={"AlsoNew": True}))  # Go ignores them
     assert req.image == "busybox"
+
+
+@pytest.mark.parametrize(("bindings", "words"), [
+    ({"99999/tcp": [{"HostPort": "70000"}]}, "not in 1..65535"),
+    ({"80/sctp": [{"HostPort": "8080"}]}, "not tcp or udp"),
+    ({"80/tcp": [{"HostIp": "not-an-ip", "HostPort": "8080"}]}, "is not an IP address"),
+    ({"80-81/tcp": [{"HostPort": "x"}]}, "is not a port number"),
+])
+def test_a_bad_port_binding_is_a_400_naming_it(bindings: dict[str, Any], words: str) -> None:
+    """They reached the container's start before (an internal error there: bind()'s
+    OverflowError for 70000)."""
+    with pytest.raises(InvalidArgument, match=words):
+        port_bindings(Doc({"PortBindings": bindings}, "HostConfig"))
