@@ -52,7 +52,8 @@ async def up(project: Project, engine: Seam, opts: UpOptions,
                                 not opts.no_deps)
     from .pull import ensure_images  # pull_policy / up --pull (compose/pull.py)
 
-    await ensure_images(project, engine, names, opts.pull, progress)  # type: ignore[arg-type]
+    await ensure_images(project, engine, names, opts.pull, progress,  # type: ignore[arg-type]
+                        build=opts.build)
     obs = await _thread(observe, engine, project, services=names)
     todo = B.plan_builds(P.enable(project, opts.services), names, obs.images, opts.build)
     if todo:

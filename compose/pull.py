@@ -177,9 +177,10 @@ async def _pull_one(engine: Registry, ref: str, progress: Progress, quiet: bool)
 
 async def _run_pulls(engine: Registry, jobs: dict[str, list[tuple[str, Service]]],
                      progress: Progress, *, quiet: bool, ignore_failures: bool,
-                     builds_next: bool = False) -> None:
+                     will_build: frozenset[str] = frozenset()) -> None:
     """Pull each image once, all at once; a failure of an image no service can build
-    is an error (unless ignored), of a buildable one a warning."""
+    is an error (unless ignored), of a buildable one a warning (``will_build``: the
+    services the caller builds next, said as such)."""
     from pycompose.errors import PycomposeError
 
     failures: dict[str, BaseException] = {}
@@ -200,14 +201,16 @@ async def _run_pulls(engine: Registry, jobs: dict[str, list[tuple[str, Service]]
         users = jobs[ref]
         names = ", ".join(s for s, _ in users)
         if any(svc.build is not None for _, svc in users):
-            must_build += [s for s, svc in users if svc.build is not None]
+            buildable = [s for s, svc in users if svc.build is not None]
+            next_ = all(s in will_build for s in buildable)
+            must_build += [] if next_ else buildable
             progress.warn(f"pull of {ref} for {names} failed ({e}); it can be built"
-                          + (": building it" if builds_next else ""))
+                          + (": building it" if next_ else ""))
         elif ignore_failures:
             progress.warn(f"pull of {ref} for {names} failed: {e}")
         else:
             errors.append(f"service {names}: {e}")
-    if must_build and not builds_next:
+    if must_build:
         progress.warn("Some service image(s) must be built from source by running: "
                       f"pycompose build {' '.join(sorted(set(must_build)))}")
     if errors:
@@ -243,14 +246,16 @@ async def pull(project: Project, engine: Registry, opts: PullOptions,
 
 async def ensure_images(project: Project, engine: Registry, services: list[str],
                         override: str | None, progress: Progress, *,
-                        now: datetime | None = None) -> list[str]:
+                        build: str = "missing", now: datetime | None = None) -> list[str]:
     """What ``up`` pulls before it plans: each selected service's image, as its policy
-    (or ``up --pull``) says; the references pulled."""
+    (or ``up --pull``) says; the references pulled. ``build`` is up's (``missing``,
+    ``always``, ``never``): a failed pull of a service it builds next says so."""
     from . import translate as T
 
     now = now or datetime.now(UTC)
     every = project.all_services()
     jobs: dict[str, list[tuple[str, Service]]] = {}
+    will_build: set[str] = set()
     for name in services:
         svc = every[name]
         if not svc.image:
@@ -263,13 +268,16 @@ async def ensure_images(project: Project, engine: Registry, services: list[str],
         if must_pull(policy, present=present, last_moved=last, now=now,
                      refresh_after=svc.pull_refresh_after):
             jobs.setdefault(ref, []).append((name, svc))
+            if svc.build is not None and (build == "always" or
+                                          (build == "missing" and not present)):
+                will_build.add(name)
     if not jobs:
         return []
     if not hasattr(engine, "pull_async"):  # a seam without registries (a test's fake)
         log.info("not pulling %s: the engine cannot pull", ", ".join(jobs))
         return []
     await _run_pulls(engine, jobs, progress, quiet=False, ignore_failures=False,
-                     builds_next=True)
+                     will_build=frozenset(will_build))
     return list(jobs)
 
 

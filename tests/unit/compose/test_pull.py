@@ -145,3 +145,21 @@ async def test_up_runs_the_pull_first_and_push_sends_built_images(
     p2 = project(tmp_path, COMPOSE)
     res = await PL.push(p2, eng, PL.PushOptions(), Progress())
     assert eng.pushed == ["reg.test/built:1"] and res[0].bytes_sent == 100
+
+
+@pytest.mark.parametrize(("build", "present", "building"), [
+    ("missing", False, True), ("always", True, True),
+    ("never", False, False), ("missing", True, False)])
+async def test_a_failed_pull_of_a_buildable_image_says_what_up_will_do(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock, build: str, present: bool,
+        building: bool) -> None:
+    """``up --no-build`` (or an image already here) builds nothing: the warning then
+    says how to build, not that it is building."""
+    p = project(tmp_path, 'services:\n  app: {build: ., image: "reg.test/gone:1"}\n')
+    eng = Registry(autojump_clock, set(), {"reg.test/gone:1": "g"} if present else {})
+    progress = Progress()
+    await PL.ensure_images(p, eng, ["app"], "always", progress, build=build, now=NOW)
+    text = "\n".join(progress.lines)
+    assert "it can be built" in text
+    assert (": building it" in text) is building
+    assert ("pycompose build app" in text) is not building
