@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pycompose.util.paths import state_root
@@ -67,16 +68,18 @@ def _read_dockerfile(req: BuildRequest, ctx_root: Path | None) -> tuple[str, str
     return text, name, path
 
 
-def _base_resolver(store: ImageStore, pull: bool, pulled: set[str]) -> object:
+def _base_resolver(store: ImageStore, pull: bool, pulled: set[str],
+                   stale: dict[str, str]) -> Callable[[str], Image]:
     """Resolve a FROM/--from image: the store's, or pulled from its registry when the
-    store lacks it (always with ``--pull``); ``pulled`` collects what was pulled."""
+    store lacks it (always with ``--pull``); ``pulled`` collects what was pulled,
+    ``stale`` what ``--pull`` could not pull and took from the store instead (with
+    why: the build warns of it)."""
     def resolve(ref: str) -> Image:
         if not pull:
             try:
                 return store.resolve(ref)
             except NotFound:
                 pass
-        from ..errors import EngineError
         from ..registry import PullRequest, pull_image
 
         try:
@@ -84,13 +87,16 @@ def _base_resolver(store: ImageStore, pull: bool, pulled: set[str]) -> object:
         except EngineError as e:
             if pull:  # --pull, and the registry cannot be reached: the store's will do
                 with contextlib.suppress(NotFound):
-                    return store.resolve(ref)
+                    image = store.resolve(ref)
+                    stale[ref] = str(e)
+                    return image
             if isinstance(e, NotFound):
                 raise NotFound(f"{ref}: no such image in the image store or its "
                                f"registry ({e})") from None
-            raise NotFound(f"{ref}: not in the image store, and it could not be pulled: "
-                           f"{e} (pycompose image load, import or bootstrap make images "
-                           "without a registry)") from None
+            # the kind stays (a login that is needed, a registry out of reach)
+            raise type(e)(f"{ref}: not in the image store, and it could not be pulled: "
+                          f"{e} (pycompose image load, import or bootstrap make images "
+                          "without a registry)") from None
         pulled.add(ref)
         return store.resolve(result.images[0].image_id if result.images else ref)
     return resolve
@@ -231,9 +237,10 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
                 emit(E.Note(f"--cache-from {ref}: no such image here; not used",
                             warning=True))
         pulled: set[str] = set()
-        resolve = _base_resolver(store, req.pull, pulled)
-        solver = Solver(svc, plan, emit, context, extra, plat, resolve)  # type: ignore[arg-type]
-        solver.pulled = pulled
+        stale: dict[str, str] = {}
+        resolve = _base_resolver(store, req.pull, pulled, stale)
+        solver = Solver(svc, plan, emit, context, extra, plat, resolve, pulled=pulled,
+                        stale=stale)
         if not req.pull and not req.no_cache:
             def local(ref: str) -> Image:
                 try:
@@ -243,7 +250,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
 
             solver.pull = local  # the probe never pulls
             state = solver.probe()
-            solver.pull = resolve  # type: ignore[assignment]
+            solver.pull = resolve
             if state is None:
                 state = _solve(solver, probe=False)
         else:

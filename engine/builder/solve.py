@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from pycompose.util.records import field, record
 
-from ..errors import EngineError, InvalidArgument, NotFound
+from ..errors import EngineError, InvalidArgument
 from ..images.image import Image
 from . import events as E
 from .context import Context
@@ -95,6 +95,8 @@ class Solver:
     results: dict[int, State] = field(default_factory=dict)
     #: base images the resolver pulled (their FROM step is not CACHED)
     pulled: set[str] = field(default_factory=set)
+    #: base images ``--pull`` could not pull and took from the store (why, for a warning)
+    stale: dict[str, str] = field(default_factory=dict)
     vertex: int = 0
     images: dict[str, State] = field(default_factory=dict)
 
@@ -280,8 +282,11 @@ class Solver:
             return self.images[ref].fork()
         try:
             image = yield Call(self.pull, (ref,))
-        except NotFound as e:
-            raise NotFound(f"{self.svc.dockerfile.name}:{line}: {e}") from None
+        except EngineError as e:  # its kind stays: a login needed is no missing image
+            raise type(e)(f"{self.svc.dockerfile.name}:{line}: {e}") from None
+        if ref in self.stale:
+            self.emit(E.Note(f"{ref}: --pull could not pull it ({self.stale[ref]}); the "
+                             "image store's copy is used", warning=True))
         st = State.of_image(image)
         st.base_name = ref
         self.images[ref] = st

@@ -151,6 +151,11 @@ def test_a_missing_base_is_pulled_from_its_registry(builder: Builder, tmp_path: 
         assert "#1 DONE" in r.stderr  # pulled, not CACHED
         assert builder.run("frompulled", "cat", "/x") == "on-pulled\n"
         r = builder.ok("--pull", "-t", "frompulled")  # --pull looks again; nothing new
+        assert "#1 DONE" in r.stderr and "could not pull" not in r.stderr
         assert builder.run("frompulled", "cat", "/x") == "on-pulled\n"
     finally:
         reg.stop()
+    # the registry is gone: --pull builds on the store's copy, and says so
+    r = builder.ok("--pull", "-t", "frompulled")
+    assert f"{ref}: --pull could not pull it" in r.stderr, r.stderr
+    assert builder.run("frompulled", "cat", "/x") == "on-pulled\n"
