@@ -94,7 +94,7 @@ def inspect_doc(im: Any, version: str = versions.API_VERSION, *,
         "Variant": cfg.get("variant") or None, "Os": cfg.get("os", "linux"),
         "Size": im.size,
         "GraphDriver": {"Name": "overlay2",
-                        "Data": {"LowerDir": ":".join(im.lowerdirs())}},
+                        "Data": {"LowerDir": ":".join(im.lowerdirs(ready=False))}},
         "RootFS": {"Type": "layers", "Layers": im.diff_ids},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }

@@ -63,17 +63,19 @@ class Image:
     def history(self) -> list[dict[str, Any]]:
         return list(self.oci_config.get("history") or [])
 
-    def lowerdirs(self, *, relative: bool = False) -> list[str]:
+    def lowerdirs(self, *, relative: bool = False, ready: bool = True) -> list[str]:
         """Overlay lowerdirs, top layer first: short links ``<root>/images/l/XXXX``.
 
         ``relative=True`` gives ``l/XXXX``, for a mount made with the working directory
         at ``store.images_dir`` (as docker does) when even short absolute paths would
-        overflow the mount option page (more than ~100 layers).
+        overflow the mount option page (more than ~100 layers). ``ready=False`` only
+        names them (``image inspect``): a pulled image's layers are unpacked when a
+        container or a build first uses them, not when somebody looks at it.
         """
         store = self.store
         assert store is not None
         chains = list(reversed(self.chain_ids))
-        for c in chains:  # a few stats: a damaged store fails here, by name, not in mount
+        for c in chains if ready else ():  # a damaged store fails here, by name
             link = store.links / link_name(c)
             if not link.is_dir():
                 if not store.has_layer(c):

@@ -269,7 +269,7 @@ def inspect_doc(store: Any, im: Any) -> dict[str, Any]:
     from pycompose.engine.api.images import parse_reference as parse
 
     cfg = im.oci_config
-    lowers = im.lowerdirs()
+    lowers = im.lowerdirs(ready=False)
     return {
         "Id": im.id,
         "RepoTags": [parse(t).familiar() for t in im.repo_tags if "@" not in t],

@@ -16,6 +16,8 @@ def test_apply_push_pushes_built_images_first(busybox: Path, registry: RegistryS
                                               tmp_path: Path) -> None:
     ref = f"{registry.host}/shop/app:1"
     ok(["image", "tag", "busybox", ref])  # what `pycompose build` would have made
+    cache = f"{registry.host}/shop/cache:1"  # on the same registry, and not built here
+    ok(["image", "tag", "busybox", cache])
     folder = tmp_path / "shop"
     folder.mkdir()
     (folder / "Dockerfile").write_text("FROM busybox\n")
@@ -23,7 +25,7 @@ def test_apply_push_pushes_built_images_first(busybox: Path, registry: RegistryS
 name: shop
 services:
   app: {{build: ., image: "{ref}"}}
-  cache: {{image: redis:7}}
+  cache: {{image: "{cache}"}}
 """)
     api = ApiServer()
     url = api.start()
@@ -34,7 +36,7 @@ services:
         assert r.returncode == 0, r.stderr
         assert f"Image {ref}" in r.stderr and "Pushed" in r.stderr
         assert registry.requests("PUT", "/v2/shop/app/manifests/1")
-        assert not registry.requests("PUT", "/v2/library/redis")  # not built here
+        assert not registry.requests("PUT", "/v2/shop/cache/")  # not built here
         deployment = api.objects["/apis/apps/v1/namespaces/shop/deployments/app"]
         assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == ref
         pushed_before_applied = r.stderr.index("Pushed") < r.stderr.index("Applied")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pycompose.engine.errors import EngineError
 from pycompose.engine.images import Image, ImageStore, LayerRef
 from pycompose.engine.images.layers import LayerError
 from pycompose.engine.images.layout import chain_id
@@ -142,5 +143,5 @@ def test_an_image_whose_blob_is_gone_says_so(tmp_path: Path) -> None:
     store = ImageStore(tmp_path)
     im = _pulled(store, [_tar({"a": b"1"})])
     store.blob_path(im.layers[0].digest).unlink()
-    with pytest.raises(Exception, match="is missing from the store"):
+    with pytest.raises(EngineError, match="is missing from the store"):
         im.lowerdirs()
