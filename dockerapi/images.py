@@ -16,6 +16,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO, cast
 
+from pycompose.util.humanize import progress_bar
+
 from ..engine.api import (
     Conflict,
     EngineError,
@@ -276,18 +278,7 @@ def progress_message(ev: Any) -> dict[str, Any]:
 
 
 def _bar(current: int, total: int) -> str:
-    width = 50
-    filled = min(width, int(width * current / total)) if total else 0
-    arrow = ("=" * max(filled - 1, 0) + (">" if filled < width else "=")) if filled else ">"
-
-    def h(n: float) -> str:
-        units = ["B", "kB", "MB", "GB", "TB"]
-        i = 0
-        while n >= 1000 and i < len(units) - 1:
-            n /= 1000
-            i += 1
-        return f"{n:.3g}{units[i]}"
-    return f"[{arrow:<{width}}] {h(current):>7}/{h(total)}"
+    return progress_bar(current, total)
 
 
 def error_message(e: BaseException) -> dict[str, Any]:

@@ -29,7 +29,7 @@ when no other writer is at work) and reports the image and the layer.
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import json
 import logging
 import os
@@ -45,7 +45,7 @@ from ..errors import EngineError, InvalidArgument, NotFound, Unavailable
 from ..images import reference
 from ..images.layers import media_type_for, sniff_compression
 from ..images.layerstore import LayerRef
-from ..images.layout import chain_id
+from ..images.layout import chain_id, disk_errors
 from ..images.store import ImageStore
 from . import sources
 from .auth import scope_for
@@ -380,14 +380,16 @@ class Puller:
         name = str(ref)
         sid = short(b.digest)
         what = f"layer {sid} of {ref.familiar()}"
-        disk = _disk_errors(what, self.store.images_dir)
-        with disk:
+        def disk() -> contextlib.AbstractContextManager[None]:  # each write of the blob
+            return disk_errors(what, self.store.images_dir)
+
+        with disk():
             blob = BlobFile(work / b.digest.partition(":")[2])
         reported = 0
 
         async def write(chunk: bytes) -> None:
             nonlocal reported
-            with disk:
+            with disk():
                 blob.write(chunk)
             if blob.size - reported >= _EVENT_STEP or blob.size == b.size:
                 reported = blob.size
@@ -405,7 +407,7 @@ class Puller:
                                      scopes=(scope_for(ref.path, "pull"),), what=what,
                                      on_retry=retry)
             self.progress(LayerProgress(name, sid, "Verifying Checksum", b.size, b.size))
-            with disk:
+            with disk():
                 digest = await blob.finish()
         finally:
             blob.close()
@@ -413,27 +415,9 @@ class Puller:
         if digest != b.digest:
             raise RegistryDataError(f"{what}: digest mismatch: expected {b.digest}, the "
                                     f"data has {digest}")
-        with disk:
+        with disk():
             os.replace(blob.path, self.store.blob_path(b.digest))
         self.progress(LayerProgress(name, sid, "Download complete", b.size, b.size))
-
-
-class _disk_errors:
-    """A full disk (or another failing write) is one line naming the layer, not a
-    traceback. Reusable: it wraps each write of one blob."""
-
-    def __init__(self, what: str, where: Path) -> None:
-        self.what = what
-        self.where = where
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
-        if isinstance(e, OSError):
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise EngineError(f"{self.what}: no space left on device in {self.where}")
-            raise EngineError(f"{self.what}: {e.strerror or e} ({e.filename or self.where})")
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:

@@ -10,14 +10,10 @@ refused mount, after which the blob is uploaded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-from pathlib import Path
 
-from pycompose.util.fs import locked
-from pycompose.util.paths import PRIVATE_FILE
+from pycompose.util.fs import atomic_write, locked
 
 from ..images.store import ImageStore
 
@@ -49,25 +45,13 @@ def remember(store: ImageStore, host: str, repo: str, digests: list[str]) -> Non
             for d in digests:
                 doc[d] = [where, *(w for w in doc.get(d, []) if w != where)][:PER_BLOB]
             doc = {d: w for d, w in doc.items() if store.has_blob(d)}
-            _write_hint(store.images_dir / FILE, doc)
+            # no sync: a hint lost to a power cut costs mounts, not data, and each
+            # sync is a wait on the disk at the end of every pull and push
+            atomic_write(store.images_dir / FILE,
+                         json.dumps(doc, separators=(",", ":")).encode(), sync=False,
+                         sync_new=False)
     except OSError as e:  # a hint only: never fail a pull or push for it
         log.warning("cannot note where blobs came from (%s): %s", store.images_dir / FILE, e)
-
-
-def _write_hint(path: Path, doc: dict[str, list[str]]) -> None:
-    """Write, rename; no fsync: a hint lost to a power cut costs mounts, not data, and
-    each sync is a wait on the disk at the end of every pull and push. (The temporary
-    is named as atomic_write's are, so the store's recover() clears a dead one's.)"""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def repositories(store: ImageStore, host: str, digest: str) -> list[str]:

@@ -11,7 +11,9 @@ import json
 import sys
 from typing import Any
 
-from .render import human_ago, human_size, table
+from pycompose.util.humanize import human_size
+
+from .render import human_ago, table
 
 
 def register(p: argparse.ArgumentParser, command: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 import time
 
+from pycompose.util.humanize import progress_bar
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
@@ -21,22 +23,8 @@ _BAR = 50
 _REDRAW = 0.1  # seconds between redraws of a moving bar
 
 
-def human_bytes(n: float) -> str:
-    """docker's units.HumanSize: decimal units, three significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.3g}{units[i]}"
-
-
 def _bar(current: int, total: int) -> str:
-    if total <= 0:
-        return ""
-    filled = min(_BAR, int(_BAR * current / total))
-    arrow = "=" * max(filled - 1, 0) + (">" if filled < _BAR else "=") if filled else ">"
-    return (f"[{arrow:<{_BAR}}] {human_bytes(current):>7}/{human_bytes(total)}")
+    return progress_bar(current, total, _BAR) if total > 0 else ""
 
 
 class ProgressView:

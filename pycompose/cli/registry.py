@@ -103,8 +103,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- push
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from pycompose.cli.progress import ProgressView, human_bytes
+    from pycompose.cli.progress import ProgressView
     from pycompose.engine.api.registry import PushRequest, push_image
+    from pycompose.util.humanize import human_size
 
     view = ProgressView(sys.stdout, quiet=args.quiet)
     result = push_image(PushRequest(args.ref, args.all_tags), progress=view)
@@ -115,7 +116,7 @@ def cmd_push(args: argparse.Namespace) -> int:
             continue
         there = im.layers_existing + im.layers_mounted
         parts = [f"{im.layers_uploaded} of {im.layers} layers sent "
-                 f"({human_bytes(im.bytes_sent)}), {there} already in the registry"]
+                 f"({human_size(im.bytes_sent)}), {there} already in the registry"]
         if im.layers_mounted:
             parts.append(f"{im.layers_mounted} mounted from other repositories")
         print("; ".join(parts))

@@ -65,16 +65,6 @@ def render_template(fmt: str, obj: Any) -> str:
     return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
 
 
-def human_size(n: float) -> str:
-    """docker's units.HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.3g}{units[i]}"
-
-
 def human_ago(rfc3339: str) -> str:
     """docker's units.HumanDuration(now - t) + " ago"."""
     try:

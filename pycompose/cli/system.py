@@ -140,7 +140,8 @@ DF_PROVIDERS: list[Callable[[Path], DfRow]] = [images_row, containers_row, volum
 
 
 def cmd_df(args: argparse.Namespace) -> int:
-    from pycompose.cli.render import human_size, table
+    from pycompose.cli.render import table
+    from pycompose.util.humanize import human_size
     from pycompose.util.paths import state_root
 
     root = state_root()

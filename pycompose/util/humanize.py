@@ -1,5 +1,5 @@
-"""docker's words for durations and container states, for every front end that shows
-them (the Docker API's ``Status`` field, the CLI's STATUS column).
+"""docker's words for sizes, progress, durations and container states, for every front
+end that shows them (the Docker API's ``Status`` field, the CLI's STATUS column).
 
 Standard library only.
 """
@@ -13,6 +13,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+
+def human_size(n: float) -> str:
+    """go-units' HumanSize: decimal units, 3 significant digits (``12.3MB``)."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.3g}{units[i]}"
+
+
+def progress_bar(current: int, total: int, width: int = 50) -> str:
+    """docker's progress bar: ``[=====>     ]  12.3MB/45.6MB``."""
+    filled = min(width, int(width * current / total)) if total > 0 else 0
+    arrow = ("=" * max(filled - 1, 0) + (">" if filled < width else "=")) if filled else ">"
+    return f"[{arrow:<{width}}] {human_size(current):>7}/{human_size(total)}"
 
 
 def human_duration(seconds: float) -> str:

@@ -21,7 +21,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from .paths import PRIVATE_FILE, private_dir, root_id
+from .fs import atomic_write
+from .paths import root_id
 
 REGISTRY = Path("/run/pycompose/roots")
 
@@ -35,12 +36,7 @@ def note(root: Path, registry: Path = REGISTRY) -> None:
     with contextlib.suppress(OSError):
         if entry.read_text() == path:
             return
-    private_dir(registry)
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as f:
-        f.write(path)
-    os.replace(tmp, entry)
+    atomic_write(entry, path.encode(), sync=False, sync_new=False)  # /run: a tmpfs
 
 
 def vanished(registry: Path = REGISTRY) -> list[str]:

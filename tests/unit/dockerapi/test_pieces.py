@@ -135,7 +135,7 @@ def test_an_images_inspect_follows_the_clients_version() -> None:
         manifest_digest="", history=[], created="2026-12-01T00:00:00Z", size=123,
         oci_config={"architecture": "amd64", "os": "linux"},
         config={"Cmd": ["sh"], "Volumes": {"/data": {}}}, diff_ids=["sha256:" + "b" * 64],
-        lowerdirs=lambda: ["/l1"])
+        lowerdirs=lambda **kw: ["/l1"])
     new = image_doc(im, "1.47")
     assert new["RepoTags"] == ["busybox:latest"] and new["Config"]["Cmd"] == ["sh"]
     assert not {"Container", "ContainerConfig", "VirtualSize"} & set(new)
