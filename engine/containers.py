@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pycompose.util.fs import atomic_write_json, fsync_dir, fsync_file, locked, read_json
+from pycompose.util.fs import atomic_write_json, fsync_dir, fsync_path, locked, read_json
 from pycompose.util.paths import private_dir
 
 from .errors import Conflict, Damaged, InvalidArgument, NotFound
@@ -199,7 +199,7 @@ class ContainerStore:
         record = self._create(record, name, prepare)
         cdir = self.path(record["Id"])
         try:
-            fsync_file(self._state(record["Id"]))
+            fsync_path(self._state(record["Id"]))
             fsync_dir(cdir)
             fsync_dir(self.dir)
         except BaseException:

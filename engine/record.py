@@ -14,6 +14,8 @@ from __future__ import annotations
 import enum
 import time
 
+from pycompose.util import humanize
+
 TYPE_CHECKING = False  # not typing's: the thin client imports this module
 if TYPE_CHECKING:
     from typing import Any
@@ -28,15 +30,7 @@ def now_iso() -> str:
         f".{t % 10**9:09d}Z"
 
 
-def parse_iso(ts: str) -> float:
-    """Seconds since the epoch of a timestamp written by :func:`now_iso` (0 for none)."""
-    import calendar
-
-    if not ts or ts.startswith("0001"):
-        return 0.0
-    base, _, frac = ts.rstrip("Z").partition(".")
-    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    return secs + (float("0." + frac[:9]) if frac else 0.0)
+parse_iso = humanize.parse_iso  # engine.api's, for front ends
 
 
 class Status(enum.Enum):

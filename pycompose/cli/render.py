@@ -13,35 +13,18 @@ import time
 from datetime import datetime
 from typing import Any
 
-from pycompose.engine.api import parse_iso
-from pycompose.util.humanize import human_duration
+from pycompose.util.humanize import human_duration, state_text
 
 Record = dict[str, Any]
 
 
 def status_line(rec: Record, now: float | None = None) -> str:
-    """The STATUS column of ``container ls``: ``Up 3 seconds``, ``Exited (0) 1 minute
-    ago``, ``Created``, ``Damaged`` (a record that cannot be read: ContainerStore.damaged)."""
+    """The STATUS column of ``container ls``: docker's words (util/humanize, as the
+    Docker API says them), or ``Damaged`` for a record that cannot be read
+    (ContainerStore.damaged)."""
     if rec.get("Damaged"):
         return "Damaged (record unreadable)"
-    st = rec["State"]
-    status = st.get("Status", "created")
-    now = time.time() if now is None else now
-    if status == "running":
-        up = f"Up {human_duration(now - parse_iso(st['StartedAt']))}"
-        health = (st.get("Health") or {}).get("Status")
-        if health == "starting":
-            return f"{up} (health: starting)"
-        return f"{up} ({health})" if health else up
-    if status == "paused":
-        return f"Up {human_duration(now - parse_iso(st['StartedAt']))} (Paused)"
-    if status == "restarting":
-        return f"Restarting ({st.get('ExitCode', 0)}) " \
-               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
-    if status in ("exited", "dead"):
-        return f"Exited ({st.get('ExitCode', 0)}) " \
-               f"{human_duration(now - parse_iso(st['FinishedAt']))} ago"
-    return status.capitalize()
+    return state_text(rec.get("State") or {}, now)
 
 
 def render_template(fmt: str, obj: Any) -> str:

@@ -39,7 +39,7 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE, *,
     file renamed over another before the rename (ext4's auto_da_alloc, btrfs).
 
     ``sync=False, sync_new=False``: no sync at all, for a caller that syncs the new
-    file and its folders itself (fsync_file, fsync_dir) once it has let go of a lock,
+    file and its folders itself (fsync_path, fsync_dir) once it has let go of a lock,
     before it tells anyone the file exists (ContainerStore.create)."""
     private_dir(path.parent)
     new = not os.path.lexists(path)
@@ -107,14 +107,6 @@ def sync_paths(paths: list[Path]) -> None:
     for p in todo:
         with contextlib.suppress(FileNotFoundError):
             fsync_path(p)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
