@@ -122,6 +122,8 @@ def connect(root: Path, ref: str, network: str, *, aliases: list[str] | None = N
     cid = rec["Id"]
     if network in ("host", "none") or network.startswith("container:"):
         raise InvalidArgument(f"container cannot be connected to network {network!r}")
+    if network != "bridge" and not NetworkDoor(root).exists(network):
+        raise NotFound(f"network {network} not found")  # now, not at its next start
     if any(name == network for name, _ in net.endpoints(rec)):
         raise Conflict(f"endpoint with name {rec['Name'].lstrip('/')} already exists in "
                        f"network {network}")

@@ -206,41 +206,41 @@ def remove(args: argparse.Namespace) -> int:
     return code
 
 
-def _container(ref: str) -> tuple[str, str, str | None]:
-    """(id, name, netns path or None when it is not running) of an engine container."""
-    from pycompose.engine.api import Engine, Status
-
-    rec = Engine().container(ref)
-    running = rec.status is Status.RUNNING and rec.pid > 0
-    return rec.id, rec.name, f"/proc/{rec.pid}/ns/net" if running else None
-
-
 def connect(args: argparse.Namespace) -> int:
-    from pycompose.engine.api.networks import NetplugError
+    """docker's ``network connect``: through the engine, which wires a running
+    container now and a stopped one at its start, and keeps it in the record (inspect
+    shows it, a restart wires it again). ``--netns PATH`` wires a bare namespace."""
+    if not args.netns:
+        from pycompose.engine.api import Engine
 
+        Engine().connect(args.network, args.container, aliases=args.alias or None,
+                         ipv4=args.ip)
+        return 0
     nets = _nets()
     nets.inspect(args.network)                    # a clear error first if it is missing
-    if args.netns:
-        cid, name, netns = args.container, args.container, args.netns
-    else:
-        cid, name, netns = _container(args.container)
-        if netns is None:
-            raise NetplugError(f"container {name} is not running: start it, then connect")
-    taken = {a.ifname for a in nets.attachments(cid).values()}
+    taken = {a.ifname for a in nets.attachments(args.container).values()}
     ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in taken)
-    nets.attach(args.network, cid, netns, ifname, ipv4_address=args.ip,
-                aliases=[name, *args.alias], container_name=name)
+    nets.attach(args.network, args.container, args.netns, ifname, ipv4_address=args.ip,
+                aliases=[args.container, *args.alias], container_name=args.container)
     return 0
 
 
 def disconnect(args: argparse.Namespace) -> int:
+    from pycompose.engine.api import Engine, NotFound
     from pycompose.engine.api.networks import NetplugError
 
+    try:
+        Engine().disconnect(args.network, args.container, force=args.force)
+        return 0
+    except NotFound:
+        pass  # not an engine container's endpoint: a bare namespace's (--netns)?
     nets = _nets()
     net = nets.inspect(args.network)
     cid = next((c for c, a in net.attachments.items()
                 if args.container in (c, a.name) or c.startswith(args.container)), None)
     if cid is None:
+        if args.force:
+            return 0
         raise NetplugError(f"container {args.container} is not connected to network "
                            f"{args.network}")
     nets.detach(args.network, cid)

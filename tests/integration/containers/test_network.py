@@ -166,3 +166,24 @@ def test_removing_a_container_whose_namespace_another_holds_frees_its_address(
     assert ip not in engine.ok("exec", "b", "ip", "-4", "-o", "addr")
     engine.ok("rm", "-f", "b")
     assert engine.cli("network", "rm", "sharenet").returncode == 0
+
+
+def test_network_connect_is_kept_in_the_record_as_docker_keeps_it(engine: Engine) -> None:
+    """``network connect`` of the CLI went around the engine: inspect did not show it
+    and a restart lost it; a stopped container was refused. Now: docker's behaviour."""
+    assert engine.cli("network", "create", "--subnet", "10.124.251.0/29",
+                      "joinnet").returncode == 0
+    engine.ok("create", "--name", "late", "busybox", "sleep", "300")
+    r = engine.cli("network", "connect", "nosuchnet", "late")
+    assert r.returncode == 1 and "network nosuchnet not found" in r.stderr
+    r = engine.cli("network", "connect", "--alias", "lately", "joinnet", "late")
+    assert r.returncode == 0, r.stderr
+    engine.ok("start", "late")
+    assert "joinnet" in engine.ok("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                  "late")
+    engine.ok("restart", "-t", "0", "late")
+    assert "10.124.251." in engine.ok("exec", "late", "ip", "-4", "-o", "addr")
+    assert engine.cli("network", "disconnect", "joinnet", "late").returncode == 0
+    assert "10.124.251." not in engine.ok("exec", "late", "ip", "-4", "-o", "addr")
+    engine.ok("rm", "-f", "late")
+    assert engine.cli("network", "rm", "joinnet").returncode == 0
