@@ -7,8 +7,6 @@ Presentation lives here, at the edge, not in the engine: the engine keeps record
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from datetime import datetime
 from typing import Any
@@ -28,24 +26,11 @@ def status_line(rec: Record, now: float | None = None) -> str:
 
 
 def render_template(fmt: str, obj: Any) -> str:
-    """The small part of Go templates that scripts use: ``{{.A.B}}``, ``{{json .A}}``."""
-    def value(path: str) -> Any:
-        v = obj
-        for part in [p for p in path.split(".") if p]:
-            v = v.get(part) if isinstance(v, dict) else None
-        return v
+    """``--format TEMPLATE`` of one object: the CLI's one Go-template renderer
+    (gotemplate.py), with docker's ``\\t``/``\\n`` escapes."""
+    from .gotemplate import render, unescape
 
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        v = value(expr)
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return "<no value>" if v is None else str(v)
-    return re.sub(r"\{\{(.*?)\}\}", sub, fmt).replace("\\n", "\n")
+    return render(unescape(fmt), obj, maps=True)
 
 
 def human_ago(rfc3339: str) -> str:

@@ -40,7 +40,21 @@ def test_functions() -> None:
     assert render('{{join .Publishers ","}}', ROW) == '{"TargetPort":80}'
 
 
-@pytest.mark.parametrize("fmt", ["{{range .Labels}}x{{end}}", "{{if .Name}}y{{end}}",
+def test_range_if_with_and_variables_as_docker_inspect_scripts_use_them() -> None:
+    doc = {"Name": "web", "Nets": {"b": {"IPAddress": "10.0.0.3"}, "a": {"IPAddress": "10.0.0.2"}},
+           "Ports": [80, 443], "Empty": [], "Health": None}
+    assert render("{{range .Nets}}{{.IPAddress}} {{end}}", doc) == "10.0.0.2 10.0.0.3 "
+    assert render("{{range $k, $v := .Nets}}{{$k}}={{$v.IPAddress}};{{end}}", doc) == \
+        "a=10.0.0.2;b=10.0.0.3;"
+    assert render("{{range $p := .Ports}}{{$p}}/{{$.Name}} {{end}}", doc) == "80/web 443/web "
+    assert render("{{range .Empty}}x{{else}}none{{end}}", doc) == "none"
+    assert render("{{if .Health}}h{{else}}no health{{end}}", doc) == "no health"
+    assert render("{{with .Nets.a}}{{.IPAddress}}{{end}}", doc) == "10.0.0.2"
+    assert render("{{- range .Ports -}}\n  {{.}}\n{{- end}}", doc) == "80443"
+
+
+@pytest.mark.parametrize("fmt", ["{{range .Name}}x{{end}}", "{{if .Name}}y",
+                                 "{{end}}", "{{define \"x\"}}{{end}}",
                                  "{{.NoSuchField}}", "{{printf \"%s\" .Name}}"])
 def test_what_is_not_understood_is_refused_not_ignored(fmt: str) -> None:
     with pytest.raises(TemplateError):

@@ -101,8 +101,10 @@ def test_format_templates_as_scripts_use_them() -> None:
            "Config": {"Labels": {"a": "b"}}}
     assert render_template("{{.State.Status}} {{.State.ExitCode}}", rec) == "exited 3"
     assert render_template("{{.State.OOMKilled}}", rec) == "false"
-    assert render_template("{{json .Config.Labels}}", rec) == '{"a": "b"}'
+    assert render_template("{{json .Config.Labels}}", rec) == '{"a":"b"}'  # Go's compact
     assert render_template("{{.Nope.X}}", rec) == "<no value>"
+    assert render_template("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}",
+                           rec) == "a=b"
 
 
 def test_a_container_of_its_own_network_never_gets_a_resolver_it_cannot_reach() -> None:
