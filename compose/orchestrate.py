@@ -48,6 +48,7 @@ async def up(project: Project, engine: Seam, opts: UpOptions,
     says (``compose/build.py``), their progress handed to ``on_build``."""
     progress = progress or Progress()
     _check_services(project, opts.services)
+    _check_services(project, opts.scale)  # up --scale typo=3: docker's "no such service"
     names = P.selected_services(P.enable(project, opts.services), opts.services,
                                 not opts.no_deps)
     from .pull import ensure_images  # pull_policy / up --pull (compose/pull.py)

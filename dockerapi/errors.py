@@ -19,6 +19,7 @@ from ..engine.api import (
     NotFound,
     Unavailable,
 )
+from ..engine.errors import Unauthorized
 from .http import ApiError
 
 
@@ -31,7 +32,7 @@ def status_of(e: BaseException) -> int:
         return 409
     if isinstance(e, (InvalidArgument, CommandNotFound, CannotExecute)):
         return 400
-    if type(e).__name__ == "Unauthorized":  # the registry's (engine/registry/errors.py)
+    if isinstance(e, Unauthorized):  # a registry's refusal
         return 401
     if isinstance(e, Unavailable):
         return 503

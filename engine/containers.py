@@ -257,7 +257,9 @@ class ContainerStore:
 
             def change(rec: Record) -> None:
                 rec["Name"] = "/" + name
-            return self.update(cid, change)
+            rec = self.update(cid, change)
+            _write_identity(self.path(cid) / IDENTITY, rec)  # a damaged record's name too
+            return rec
 
     def update(self, cid: str, change: Callable[[Record], None], *,
                sync: bool = True) -> Record:
@@ -297,8 +299,8 @@ class ContainerStore:
 
 
 def _write_identity(path: Path, record: Record) -> None:
-    """Written once, after the record, never changed: no fsync (a crash that loses it
-    loses only the fallback of a record that is itself fine)."""
+    """Written after the record is made (and when it is renamed), never else: no fsync
+    (a crash that loses it loses only the fallback of a record that is itself fine)."""
     ident = {"Id": record["Id"], "Name": record["Name"], "Created": record.get("Created"),
              "Image": (record.get("Config") or {}).get("Image"), "ImageId": record.get("Image"),
              "Path": record.get("Path"), "Args": record.get("Args"),

@@ -492,6 +492,7 @@ class Holder:
         with contextlib.suppress(NotFound):
             self.store.remove(cid)
         self._locks.pop(cid, None)
+        self._backoff.pop(cid, None)
         if volumes:
             for m in rec.get("Mounts", []):
                 if m.get("Type") == "volume" and m.get("Anonymous"):

@@ -202,3 +202,10 @@ async def test_verbs_act_only_on_the_loaded_files_services(
     assert fake.ops("stop") == [("stop", "demo-a-1")]
     assert [r.name for r in O.container_rows(only_a, fake, orphans=True)] == ["demo-b-1"]
     assert [r.name for r in O.container_rows(only_a, fake, all_=True)] == ["demo-a-1"]
+
+
+async def test_up_scale_of_an_unknown_service_is_refused(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    p = project(tmp_path, CHAIN)
+    with pytest.raises(ComposeError, match="no such service: typo"):
+        await O.up(p, FakeEngine(autojump_clock), O.UpOptions(scale={"typo": 3}))

@@ -120,3 +120,11 @@ def test_a_container_of_its_own_network_never_gets_a_resolver_it_cannot_reach() 
     assert resolv_for_own_netns("nameserver ::1\n") == \
         "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
     assert resolv_for_own_netns("") == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+
+
+def test_a_renamed_container_whose_record_is_damaged_keeps_its_new_name(
+        tmp_path: Path) -> None:
+    store = ContainerStore(tmp_path)
+    rec = store.create({"Config": {"Image": "busybox"}}, "old")
+    store.rename("old", "new")
+    assert store.damaged(rec["Id"], "truncated")["Name"] == "/new"
