@@ -186,6 +186,9 @@ def _parse(tokens: list[tuple[str, str]], i: int, inside: str | None
         head = value.split(None, 1)[0] if kind == "act" and value.split() else ""
         if kind == "text":
             current.append((kind, value))
+        elif head in ("define", "template", "block"):
+            raise TemplateError(f"template: {{{{{head}}}}} is not supported by pycompose's "
+                                "--format")
         elif head in _BLOCKS:
             inner, alt, i = _parse(tokens, i, head)
             current.append((head, value[len(head):].strip(), inner, alt))

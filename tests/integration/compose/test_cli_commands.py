@@ -91,8 +91,12 @@ def test_ps_json_is_ndjson_with_docker_compose_keys_and_templates(stack: Stack) 
         == 8080
     assert stack.ok("ps", "--status", "exited", "-q") == ""
     assert stack.ok("ps", "--filter", "status=running", "-q").strip().startswith(row["ID"])
+    # Labels is docker compose's comma-joined text: Go's range refuses it, and so do we
     r = stack("ps", "--format", "{{range .Labels}}x{{end}}")
+    assert r.returncode != 0 and "range can't iterate over" in r.stderr
+    r = stack("ps", "--format", '{{define "x"}}{{end}}')
     assert r.returncode != 0 and "not supported" in r.stderr
+    assert stack.ok("ps", "--format", "{{if .Publishers}}{{.Service}}{{end}}") == "a\n"
     no_traceback(r)
 
 
