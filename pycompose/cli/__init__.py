@@ -239,6 +239,7 @@ def _default_sigchld() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv_given = argv
     argv = list(sys.argv[1:] if argv is None else argv)
     _default_sigchld()
     gp = _global_parser()
@@ -288,7 +289,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .errors import family
 
-    return run_handler(handler, args, family(command, getattr(args, "verb", None)))
+    code = run_handler(handler, args, family(command, getattr(args, "verb", None)))
+    if argv_given is None and getattr(args, "leave_fast", False):
+        leave(code)
+    return code
+
+
+def leave(code: int) -> None:
+    """End the process now, without the interpreter's teardown: for the thin client's
+    commands (``container run``) that hold nothing to clean up, once their output is
+    flushed. Freeing every module and object of an interpreter that is exiting anyway
+    took 6-10 ms of each ``run --rm``, after the container's exit code was known."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the reader went away: as Python's own exit says
+            code = code or 120
+    os._exit(code)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

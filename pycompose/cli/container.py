@@ -225,6 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     req = create_request(args)
     root = _root()
+    args.leave_fast = True  # a thin client: nothing to tear down (cli.leave)
     if not args.rootfs and args.pull != "never":
         # a missing image is pulled here, client side (cli/registry.py), before create
         from pycompose.engine.api.registry import maybe_present
