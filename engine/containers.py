@@ -17,6 +17,7 @@ Standard library only: the thin CLI imports this module for ``ls``/``inspect``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -280,22 +281,37 @@ class ContainerStore:
 
     def remove(self, cid: str) -> None:
         """Delete the record and everything in its folder (upper dir, logs)."""
+        shutil.rmtree(self.bury(cid), ignore_errors=True)
+
+    def bury(self, cid: str) -> Path:
+        """The first half of remove(), at once: the record's folder renamed to its
+        grave (``.removing-<id>``), so that its name is free and no reader lists it,
+        and a crash mid-delete never leaves a half record that ``ids()`` still lists.
+        The grave is the caller's to delete; graves() finds what a killed one left."""
         with self._store_lock():
             cdir = self.path(cid)
             if not cdir.exists():
                 raise NotFound(f"No such container: {cid[:12]}")
-            # Rename first, so that a crash mid-delete never leaves a half record that
-            # ``ids()`` still lists.
-            grave = self.dir / f".removing-{cid}"
+            grave = self.grave(cid)
             os.rename(cdir, grave)
-        shutil.rmtree(grave, ignore_errors=True)
+        return grave
+
+    def grave(self, cid: str) -> Path:
+        return self.dir / f".removing-{cid}"
+
+    def graves(self) -> builtins.list[tuple[str, Path]]:
+        """(id, folder) of each removal a killed process left half done."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return [(n.removeprefix(".removing-"), self.dir / n) for n in names
+                if n.startswith(".removing-")]
 
     def sweep_graves(self) -> None:
         """Finish removals a killed process left half done."""
-        with contextlib.suppress(FileNotFoundError):
-            for n in os.listdir(self.dir):
-                if n.startswith(".removing-"):
-                    shutil.rmtree(self.dir / n, ignore_errors=True)
+        for _cid, grave in self.graves():
+            shutil.rmtree(grave, ignore_errors=True)
 
 
 def _write_identity(path: Path, record: Record) -> None:

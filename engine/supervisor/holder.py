@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from typing import Any
 import trio
 
 from pycompose.util.besteffort import best_effort
+from pycompose.util.fs import read_json
 
 from ..api.requests import CreateRequest, ExecRequest
 from ..containers import ContainerStore, Record, id_maps, new_state
@@ -96,6 +98,7 @@ class Holder:
         self._backoff: dict[str, int] = {}  # restarts in a row, for the back-off
         self._net_services: Any = None
         self.starting = 0  # creates and execs in worker threads
+        self.removing = 0  # auto-removals still under way after their exit was told
         self.logs = LogService(root)
         self.events = EventBus()
 
@@ -123,7 +126,14 @@ class Holder:
         self.nursery.start_soon(self._net_services.run)
 
     def busy(self) -> bool:
-        return bool(self.live or self.execs)
+        return bool(self.live or self.execs or self.removing)
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Until the removals still going after their exit code was given are done
+        (before the supervisor leaves: nothing of theirs may be left)."""
+        with trio.move_on_after(timeout):
+            while self.removing:
+                await trio.sleep(0.005)
 
     # -- create --------------------------------------------------------------------------
     async def unpack_image(self, req: CreateRequest) -> None:
@@ -303,6 +313,8 @@ class Holder:
         oom = rt.oom_killed(live.spec)
         if oom and code == 128 + signal.SIGKILL:
             code = 137
+        if await self._auto_removed(live, code):
+            return
         try:  # in a thread: a busy cgroup makes it wait, and others must not
             await trio.to_thread.run_sync(rt.destroy, live.spec)
         except Exception as e:  # the next supervisor's cleanup_leftovers retries
@@ -314,14 +326,6 @@ class Holder:
         live.pty_master = live.pty_out = None
         live.code = code
         self.live.pop(live.cid, None)
-        before: Record | None = None
-        with contextlib.suppress(NotFound):
-            before = self.store.load(live.cid)
-        if self._auto_remove(live):
-            self.events.publish("die", live.cid, before, exitCode=str(code))
-            self.events.publish("destroy", live.cid, before)
-            live.done.set()
-            return
         try:
             rec = self.store.update(live.cid, lambda r: CR(r).mark_exited(
                 code, oom_killed=oom, error="" if live.child else
@@ -345,19 +349,98 @@ class Holder:
             self.events.publish("destroy", live.cid, rec)
         live.done.set()
 
-    def _auto_remove(self, live: Live) -> bool:
-        """``--rm``: no need to record the exit of what is removed at once (waiters
-        read ``live.code``)."""
+    async def _auto_removed(self, live: Live, code: int) -> bool:
+        """``--rm`` (or a record already gone): the exit is not recorded, the record is
+        buried (its name free, no reader lists it) and the waiters get the code (they
+        read ``live.code``) at once, as soon as the output is drained; the cgroup, the
+        network, the files go after, while the client is already gone (they were ~10
+        ms of each ``run --rm``). The supervisor waits for them before it leaves
+        (settle); a killed one leaves the grave, which the next one clears
+        (reconcile). False for any other container."""
+        cid = live.cid
+        rec: Record | None = None
         try:
-            rec = self.store.load(live.cid)
+            rec = self.store.load(cid)
         except NotFound:
-            return True
+            pass
         except Damaged:
             return False
-        if not CR(rec).auto_remove:
+        if rec is not None and not CR(rec).auto_remove:
             return False
-        self._remove_files(live.cid, volumes=True)
+        grave = None
+        if rec is not None:
+            with contextlib.suppress(NotFound):
+                grave = self.store.bury(cid)
+        for fd in (live.pty_master, live.pty_out):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        live.pty_master = live.pty_out = None
+        live.code = code
+        self.live.pop(cid, None)
+        # its anonymous volumes are gone when run --rm returns, as docker's are (``volume
+        # ls`` right after must not list them): then the client waits for it all
+        told = not any(m.get("Type") == "volume" and m.get("Anonymous")
+                       for m in (rec or {}).get("Mounts", []))
+        if told:
+            self._told_removed(live, rec, code)
+        self.removing += 1
+        try:  # in a thread: a busy cgroup makes it wait, and others must not
+            await trio.to_thread.run_sync(self._clear_grave, cid, rec, grave, live.spec)
+        except Exception as e:  # the next supervisor's cleanup_leftovers retries
+            log.warning("removing %s: %s", cid[:12], e)
+        finally:
+            self.removing -= 1
+            if not told:
+                self._told_removed(live, rec, code)
         return True
+
+    def _told_removed(self, live: Live, rec: Record | None, code: int) -> None:
+        self.events.publish("die", live.cid, rec, exitCode=str(code))
+        self.events.publish("destroy", live.cid, rec)
+        live.done.set()
+
+    def _clear_grave(self, cid: str, rec: Record | None, grave: Path | None,
+                     spec: Any = None) -> None:
+        """The rest of an auto-removal once the record is buried: the runtime's objects
+        (by ``spec``, else by the id), the addresses and links, the anonymous volumes,
+        the grave's files."""
+        if spec is not None:
+            if grave is not None:  # its runtime dir moved with its folder
+                import dataclasses
+
+                spec = dataclasses.replace(spec, root=str(grave / "rt"))
+            rt.destroy(spec)
+        else:
+            rt.destroy_id(self.root, cid)
+        if rec is not None:
+            net.release(self.root, rec)
+        if grave is not None:
+            shutil.rmtree(grave, ignore_errors=True)
+        self._locks.pop(cid, None)
+        self._backoff.pop(cid, None)
+        for m in (rec or {}).get("Mounts", []):
+            if m.get("Type") == "volume" and m.get("Anonymous"):
+                with contextlib.suppress(EngineError):
+                    self.volumes.remove(m["Name"])
+
+    def _clear_graves(self) -> None:
+        """After a crash: finish the removals a killed supervisor (or ``rm``) left
+        buried. An auto-removed container's record is in its grave: its addresses are
+        released and its anonymous volumes removed (as its removal would have); an
+        ``rm``'s grave keeps its volumes (``rm -v`` removed them before burying)."""
+        for cid, grave in self.store.graves():
+            rec: Record | None
+            try:
+                rec = read_json(grave / "state.json")
+                if not isinstance(rec, dict) or not isinstance(rec.get("HostConfig"), dict):
+                    raise ValueError("not a container record")
+            except (OSError, ValueError) as e:
+                rec = {"Id": cid, "HostConfig": {}, "Damaged": f"buried record: {e}"}
+            if not CR(rec).auto_remove:
+                rec = dict(rec, Mounts=[])
+            with best_effort(log, "finish the removal of %s", cid[:12]):
+                self._clear_grave(cid, rec, grave)
 
     @staticmethod
     def _should_restart(rec: ContainerRecord, code: int, live: Live) -> bool:
@@ -593,7 +676,7 @@ class Holder:
         """Make the records true again after a supervisor died: containers still
         running are adopted (watched by pidfd; their exit status is lost), the others
         are marked exited, and the runtime's leftovers are cleaned."""
-        self.store.sweep_graves()
+        self._clear_graves()
         keep: set[str] = set()
         for rec in self.store.list():
             cid = rec["Id"]

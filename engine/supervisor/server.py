@@ -257,7 +257,9 @@ class Server:
         elif op == "attach":
             await sessions.attach_input(h, conn, self._resolve(msg["id"]))
         elif op == "shutdown":
-            # for tests and ``system`` commands: leave now if nothing is held
+            # for tests and ``system`` commands: leave now if nothing is held (once
+            # the removals that go on after their exit code was told are done)
+            await h.settle()
             if h.busy():
                 raise Busy(f"the supervisor still holds {len(h.live)} running "
                            "container(s); stop them first")
