@@ -196,6 +196,18 @@ class Cgroup:
     def procs_files(self) -> list[str]:
         return [os.path.join(p, "cgroup.procs") for _, p in self.paths]
 
+    def join_files(self) -> tuple[list[str], list[str]]:
+        """Where a (single-threaded) launcher joins this cgroup: (the v1 hierarchies'
+        ``tasks``, where it moves its one thread itself by writing 0; the v2 ones'
+        ``cgroup.procs``, where the caller moves it by pid). A move of a whole process
+        (cgroup.procs, or any pid written) takes the kernel's global threadgroup lock,
+        whose first taking after a quiet spell waits an RCU grace period (8-14 ms
+        here); the calling thread moving itself alone needs no such lock (0.2 ms for
+        all eight v1 hierarchies, measured)."""
+        tasks = [os.path.join(p, "tasks") for h, p in self.paths if h.version == 1]
+        procs = [os.path.join(p, "cgroup.procs") for h, p in self.paths if h.version == 2]
+        return tasks, procs
+
     def create(self, res: Resources, privileged: bool = False) -> None:
         """Make the directories and write the limits; on failure remove what was made
         and raise an EngineError naming the file."""

@@ -293,13 +293,16 @@ def drop_and_exec(spec: dict[str, Any], p: dict[str, Any], filt: bytes | None,
 # --- create: the launcher and PID 1 --------------------------------------------------
 
 def _join_cgroups(job: dict[str, Any]) -> None:
+    """Join the v1 hierarchies' cgroups by moving this (one) thread: "0" written to
+    ``tasks`` takes no global lock, where a pid would (Cgroup.join_files says why)."""
     me = str(os.getpid())
-    for procs in job["cgroup_procs"]:
+    for path, who in [*((p, "0") for p in job.get("cgroup_tasks", ())),
+                      *((p, me) for p in job["cgroup_procs"])]:
         try:
-            with open(procs, "w") as f:
-                f.write(me)
+            with open(path, "w") as f:
+                f.write(who)
         except OSError as e:
-            raise StepError(f"join cgroup {os.path.dirname(procs)}", e.errno or errno.EIO,
+            raise StepError(f"join cgroup {os.path.dirname(path)}", e.errno or errno.EIO,
                             e.strerror or "") from None
 
 

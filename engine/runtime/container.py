@@ -177,10 +177,11 @@ class _Launch:
             ctrl.close()
             child_sock.close()
             os.close(r)
-        # Move the launcher into the cgroup from here: the first cgroup migration waits
-        # for an RCU grace period (~10 ms), which for a fresh launcher overlaps with
-        # the interpreter's start. The launcher reads its job, and so goes on, only
-        # once it is in.
+        # Move the launcher into the v2 cgroups from here (the v1 ones it joins by
+        # itself, thread by thread, which is fast: Cgroup.join_files): the first
+        # process migration waits for an RCU grace period (~10 ms), which for a fresh
+        # launcher overlaps with the interpreter's start. The launcher reads its job,
+        # and so goes on, only once it is in.
         for procs in cgroup_procs:
             try:
                 with open(procs, "w") as f:
@@ -366,12 +367,13 @@ def create(spec: ContainerSpec, *, stdin: Stdio = None, stdout: Stdio = None,
         (root / "rootfs").mkdir(exist_ok=True)
         full = replace(spec, mounts=[*spec.mounts, *_runtime_mounts(spec)])
         cg.create(spec.resources, spec.privileged)
+        tasks, procs = cg.join_files()
         job = {"spec": asdict(full), "seccomp_bpf": bpf, "cgroup_procs": [],
-               "cgroup_mounts": [[h.version, os.path.basename(h.mountpoint),
+               "cgroup_tasks": tasks, "cgroup_mounts": [[h.version, os.path.basename(h.mountpoint),
                                   sorted(h.controllers)] for h, _ in cg.paths]}
         if spec.process.terminal:
             stdin = stdout = stderr = subprocess.DEVNULL
-        launch = _Launch("create", job, cg.procs_files, stdin, stdout, stderr, timeout)
+        launch = _Launch("create", job, procs, stdin, stdout, stderr, timeout)
         pid, master = launch.until_running(on_pid)
     except BaseException:
         if launch is not None:
@@ -411,13 +413,13 @@ def exec_process(spec: ContainerSpec, target_pid: int, process: Process, *,
     except ProcessLookupError:
         raise NotFound(f"container {spec.id} is not running") from None
     expect_create()
-    cg = cgroup_of(spec)
+    tasks, procs = cgroup_of(spec).join_files()
     job: dict[str, Any] = {"spec": asdict(spec), "seccomp_bpf": _seccomp_bpf(spec),
-           "cgroup_procs": [], "target_pid": target_pid,
+           "cgroup_procs": [], "cgroup_tasks": tasks, "target_pid": target_pid,
            "process": asdict(process)}
     if process.terminal:
         stdin = stdout = stderr = subprocess.DEVNULL
-    launch = _Launch("exec", job, cg.procs_files, stdin, stdout, stderr, timeout)
+    launch = _Launch("exec", job, procs, stdin, stdout, stderr, timeout)
     master: int | None = None
     try:
         pid, master = launch.until_running()

@@ -185,5 +185,10 @@ _primer = _Primer()
 
 def expect_create() -> None:
     """A create() or exec_process() is coming soon: start its slow first cgroup
-    migration now, in the background (see _Primer). Cheap; safe to call often."""
-    _primer.start()
+    migration now, in the background (see _Primer). Cheap; safe to call often. Only
+    where a v2 hierarchy is used: into v1 ones the launcher moves its one thread,
+    which takes no global lock (Cgroup.join_files), and a primer's migration would
+    only hold the cgroup mutex through its grace period, in the way of the
+    container's own mkdirs."""
+    if any(h.version == 2 for h in probe()):
+        _primer.start()

@@ -200,6 +200,30 @@ def test_exec_joins_the_container(make_spec: MakeSpec) -> None:
         c.wait()
 
 
+def test_pid_1_and_an_exec_are_in_the_cgroup_of_every_hierarchy(make_spec: MakeSpec) -> None:
+    """The launcher joins the v1 cgroups by moving its one thread itself (``tasks``:
+    no global lock, no RCU grace period), the v2 ones by pid (Cgroup.join_files):
+    either way, as the host sees it, PID 1 and an exec'd process are in the
+    container's cgroup in each hierarchy, and nowhere else."""
+    spec = make_spec("sleep", "30")
+    c = run(spec)
+    try:
+        p = exec_process(spec, c.pid, Process(args=["sleep", "30"], env=["PATH=/bin"]))
+        paths = [path for _, path in cgroup_of(spec).paths]
+        assert paths
+        for path in paths:
+            procs = {int(x) for x in Path(path, "cgroup.procs").read_text().split()}
+            assert procs == {c.pid, p.pid}, path
+        for pid in (c.pid, p.pid):
+            mine = Path(f"/proc/{pid}/cgroup").read_text()
+            for path in paths:
+                assert path.split("/pycompose/", 1)[1] in mine, (path, mine)
+    finally:
+        kill_all(spec)
+        p.wait()  # first: a zombie in its PID namespace keeps PID 1 from being reaped
+        c.wait()
+
+
 def test_cleanup_leftovers_after_a_crash(make_spec: MakeSpec, no_leaks: Path) -> None:
     spec = make_spec("sleep", "30")
     c = run(spec)
