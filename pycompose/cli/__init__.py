@@ -86,6 +86,22 @@ WORKER_COMMANDS = {name for name, (mod, _) in COMMANDS.items()
                                   "pycompose.cli.registry", "pycompose.cli.kube")} - {
                                       "version", "builder"}
 
+#: the engine commands whose imports dwarf their work (trio and httpx for a registry,
+#: the builder): they too run in the warm worker, where ``image pull`` of a 100 MB image
+#: is mostly the transfer. ``(group, verb)``; the light ones (``image ls``) stay local,
+#: so that they never start a worker.
+WORKER_VERBS = {("image", "pull"), ("image", "push"), ("image", "build")}
+
+
+def _in_worker(command: str, cmd_argv: list[str]) -> bool:
+    """Whether ``command cmd_argv`` is one the warm worker runs (its help never is)."""
+    if "-h" in cmd_argv or "--help" in cmd_argv:
+        return False
+    if command in WORKER_COMMANDS:
+        return True
+    return bool(cmd_argv) and (command, cmd_argv[0]) in WORKER_VERBS
+
+
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
 #: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix. ``ps`` and
 #: ``exec`` are the compose commands, as in ``docker compose``.
@@ -256,8 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .apiservice import wake
 
     wake(rest)  # the Docker API service of this root, if it exited idle
-    if command in WORKER_COMMANDS and not gargs.help and "-h" not in cmd_argv and \
-            "--help" not in cmd_argv:
+    if not gargs.help and _in_worker(command, cmd_argv):
         from . import worker
 
         if worker.enabled():

@@ -61,6 +61,15 @@ def preload() -> None:
     import pycompose.engine.api.volumes
 
     _ = pycompose.engine.api.networks.Networks  # netplug: networks are made in the caller
+    # image pull/push/build (cli.WORKER_VERBS): the registry client (httpx, ~40 ms of
+    # imports) and the builder
+    import httpx  # noqa: F401
+
+    import pycompose.cli.build
+    import pycompose.cli.image
+    import pycompose.engine.builder
+    import pycompose.engine.registry.pull
+    import pycompose.engine.registry.push
     try:  # the live display (only a terminal's commands use it)
         import rich.console
         import rich.live
