@@ -32,7 +32,11 @@ pycompose's own modules are byte-compiled first, as ``pip install`` leaves them:
 PYTHONDONTWRITEBYTECODE is set (as on these machines), an editable install would
 otherwise compile every module from source on every run, ~20 ms that no user pays.
 
-Run as root: .venv/bin/python bench/registry_pull.py [--runs 5] [--dir /var/tmp]
+pycompose is measured as a user installs it (bench/installed.py: a copy in a venv of its
+own, not the checkout's editable install, whose finder costs every start ~5-8 ms);
+``--checkout`` measures the checkout instead.
+
+Run as root: .venv/bin/python bench/registry_pull.py [--runs 5] [--dir /var/tmp] [--checkout]
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ from pathlib import Path
 
 LAYERS = 5
 LAYER_SIZE = 20 * 1000 * 1000
-PYCOMPOSE = str(Path(sys.executable).with_name("pycompose"))
+PYCOMPOSE = str(Path(sys.executable).with_name("pycompose"))  # installed() replaces it
+PYTHON = sys.executable
 DOCKER_CLI = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else shutil.which("docker")
 
 
@@ -280,6 +285,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default="/var/tmp", help="work folder (stores, registry)")
     ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--checkout", action="store_true",
+                    help="measure the checkout's editable install, not an installed copy")
     ap.add_argument("--blobs-only", nargs=2, metavar=("NAME", "DEST"), help=argparse.SUPPRESS)
     ap.add_argument("--pull-unpacked", metavar="NAME", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -299,6 +306,13 @@ def main() -> int:
         compileall.compile_dir(repo / d, quiet=1)
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="pc-bench-reg-") as w:
         work = Path(w)
+        if not args.checkout:  # pycompose as a user installs it (bench/installed.py)
+            global PYCOMPOSE, PYTHON
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from installed import installed
+
+            PYCOMPOSE = str(installed(work))
+            PYTHON = str(Path(PYCOMPOSE).with_name("python"))
         print("making the image (5 layers x 20 MB) ...", flush=True)
         layers = [make_layer(i) for i in range(LAYERS)]
         v1 = work / "oci-v1"
@@ -342,7 +356,7 @@ def main() -> int:
 
             def pycompose_unpacked() -> Callable[[], None]:
                 root = fresh("pc-root")
-                run_quiet([sys.executable, __file__, "--pull-unpacked", name],
+                run_quiet([PYTHON, __file__, "--pull-unpacked", name],
                           env={**env, "PYCOMPOSE_ROOT": str(root)})
                 return lambda: shutil.rmtree(root)
 
@@ -354,7 +368,7 @@ def main() -> int:
 
             def client_only() -> Callable[[], None]:
                 dest = fresh("pc-blobs")
-                run_quiet([sys.executable, __file__, "--blobs-only", name, str(dest)],
+                run_quiet([PYTHON, __file__, "--blobs-only", name, str(dest)],
                           env=env)
                 return lambda: shutil.rmtree(dest)
 
