@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pycompose.util.records import field, record
 
@@ -82,6 +83,9 @@ class Services:
     #: util.fs.deferred_sync its records and directories (see make_durable)
     unsynced: list[Path] = field(default_factory=list)
     live: set[str] = field(default_factory=set)  # RUN containers now running
+    #: COPY steps being staged while the RUN before them runs (prefetch.py), by id()
+    #: of their instruction
+    prefetched: dict[int, Any] = field(default_factory=dict)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:
@@ -90,6 +94,12 @@ class Services:
         self.cancelled.set()
         for cid in list(self.live):
             self.containers.kill(cid)
+
+    def drop_prefetched(self) -> None:
+        """Wait for the stagings no step took (a failed build's), and forget them."""
+        for staged in list(self.prefetched.values()):
+            staged.discard()
+        self.prefetched.clear()
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -347,9 +357,11 @@ def _attached(svc: Services, mounted_fd: int, path: Path) -> Iterator[None]:
 
 
 def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[MountPlan],
-             context_dir: Path | None, network: str, started: float) -> tuple[str, str, bool]:
+             context_dir: Path | None, network: str, started: float,
+             on_miss: Callable[[], None] | None = None) -> tuple[str, str, bool]:
     """Run one RUN (blocking; called in a worker thread). Returns (key, created_by,
-    cached) after appending the layer to ``state``."""
+    cached) after appending the layer to ``state``. ``on_miss`` is called when the
+    step is not in the cache and is about to run (the solver stages the next COPY)."""
     df = svc.dockerfile
     extra: list[Mount] = []
     argv, shown = run_argv(state, ins, svc.work, extra)
@@ -380,6 +392,8 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
         return key, created_by, True
     if svc.probe:
         raise Miss(created_by)
+    if on_miss is not None:
+        on_miss()
     image = run_image(svc, state)
     lowers = svc.lowerdirs(state.layers)
     with contextlib.ExitStack() as stack:
