@@ -100,11 +100,61 @@ def plan_for(dockerfile: object, state: State, ins: Instruction, context: Contex
     return Plan(dest, tuple(rels), owner, chmod, len(sources) > 1 or len(rels) > 1)
 
 
-class Staged:
-    """One COPY's files being copied into ``tree`` by a thread of their own."""
+def _top_names(context: Context, rels: tuple[str, ...]) -> set[str]:
+    """The names a COPY of ``rels`` writes into its destination (a superset: ignored
+    ones too, which only makes the check below more careful)."""
+    names: set[str] = set()
+    for rel in rels:
+        e = context.entry(rel, follow=True)
+        if e.kind == "dir":
+            fd = context.open_path(rel, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                names.update(os.listdir(fd))
+            finally:
+                os.close(fd)
+        else:
+            names.add(posixpath.basename(rel))
+    return names
 
-    def __init__(self, plan: Plan, context: Context, scratch: Path) -> None:
+
+def _taken(below: Below, names: set[str]) -> bool:
+    """Whether the image the RUN starts from has one of ``names`` in the COPY's
+    destination already: then the step will merge, and staging would be wasted."""
+    from ..confined import Root
+    from .overlay import mounted
+
+    with mounted(below.lowers, empty=below.empty) as fd:
+        root = Root(os.dup(fd))  # closes its own fd
+        try:
+            try:
+                dfd = root.opendir(below.dest_abs.strip("/") or ".")
+            except OSError:
+                return False  # not there yet (or no directory: the step tells)
+            try:
+                return bool(names & set(os.listdir(dfd)))
+            finally:
+                os.close(dfd)
+        finally:
+            root.close()
+
+
+@record(frozen=True)
+class Below:
+    """The image a RUN starts from, and where the COPY after it writes in it."""
+
+    lowers: list[str]
+    empty: str
+    dest_abs: str
+
+
+class Staged:
+    """One COPY's files being copied into ``tree`` by a thread of their own (unless
+    the image below has names of theirs at the destination already)."""
+
+    def __init__(self, plan: Plan, context: Context, scratch: Path,
+                 below: Below | None = None) -> None:
         self.plan = plan
+        self._below = below
         self.tree = scratch / "tree"
         self.tree.mkdir()
         self.names: list[str] | None = None
@@ -115,6 +165,13 @@ class Staged:
         self._thread.start()
 
     def _copy(self) -> None:
+        if self._below is not None:
+            try:
+                if _taken(self._below, _top_names(self._context, self.plan.rels)):
+                    return  # names None: the step copies as usual
+            except Exception as e:  # the step copies, and reports what is wrong
+                log.debug("COPY to %s not staged: %s", self._below.dest_abs, e)
+                return
         fd = os.open(self.tree, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             self.digest = self._context.digest(list(self.plan.rels), "COPY")

@@ -279,12 +279,14 @@ class Solver:
     def _prefetch(self, state: State, ins: Instruction) -> None:
         """Stage the COPY ``ins`` while the RUN before it runs (prefetch.py), when it
         is one that can be."""
-        from .prefetch import Staged, plan_for
+        from .prefetch import Below, Staged, dest_abs_of, plan_for
 
         plan = plan_for(self.svc.dockerfile, state, ins, self.context)
         if plan is not None:
+            below = Below(self.svc.lowerdirs(state.layers), self.svc.empty,
+                          dest_abs_of(plan.dest, state.workdir()))
             self.svc.prefetched[id(ins)] = Staged(plan, self.context,
-                                                  self.svc.work.new_dir("prefetch"))
+                                                  self.svc.work.new_dir("prefetch"), below)
 
     # -- stages ---------------------------------------------------------------------------
     def _image_state(self, ref: str, line: int) -> Gen[State]:
