@@ -21,8 +21,13 @@ started and stopped by its PID by this script. The peers' RUN steps use
 ``--network host`` (without iptables dockerd has no NAT, and buildah here has no CNI
 config); pycompose's use its own NAT bridge, the harder path.
 
+pycompose is measured as a user installs it (bench/installed.py: a copy in a venv of its
+own, not the checkout's editable install, whose finder costs every start ~5-8 ms); its
+builds after the first run in the state root's warm worker (pycompose/cli/worker.py),
+as docker's run in dockerd. ``--checkout`` measures the checkout's install instead.
+
 Run as root: .venv/bin/python bench/build_vs_peers.py [--runs N] [--no-docker]
-[--no-buildah]. Install the peers with ``apt-get install buildah docker.io``.
+[--no-buildah] [--checkout]. Install the peers with ``apt-get install buildah docker.io``.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from pctest.cli import PYCOMPOSE
+from pctest.cli import PYCOMPOSE  # noqa: F401 - replaced by installed() unless --checkout
 from pctest.images import make_busybox_rootfs_tar
 
 CACHE = os.environ.get("PYCOMPOSE_TEST_CACHE", "/var/cache/pycompose-tests")
@@ -175,11 +180,19 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-docker", action="store_true")
     ap.add_argument("--no-buildah", action="store_true")
+    ap.add_argument("--checkout", action="store_true",
+                    help="measure the checkout's editable install, not an installed copy")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
         return 2
     with workdir() as work:
+        if not a.checkout:  # pycompose as a user installs it (bench/installed.py)
+            global PYCOMPOSE
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from installed import installed
+
+            PYCOMPOSE = str(installed(work))
         root = work / "state"
         os.environ["PYCOMPOSE_ROOT"] = str(root)
         os.environ["PYCOMPOSE_SUPERVISOR_IDLE"] = "60"

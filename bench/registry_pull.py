@@ -11,7 +11,11 @@ stops), round-robin, the median of ``--runs``:
 
 - ``pycompose image pull``: manifest, config and layer blobs fetched (sha256 checked,
   synced, renamed into the store), the image registered; the layers are unpacked when
-  first used (engine/images/unpacking.py), so this is skopeo's work.
+  first used (engine/images/unpacking.py), so this is skopeo's work. It runs in the state
+  root's warm worker (pycompose/cli/worker.py), as docker pull runs in a warm dockerd;
+  the store is emptied after each run, so every pull is cold.
+- ``pycompose, no worker yet``: the same, as the first command of a fresh state root
+  (no worker: this process imports trio and httpx itself).
 - ``pycompose pull + unpack``: the same with ``PullRequest(unpack=True)``, what
   ``container run``'s implicit pull does: every layer also unpacked through the store's
   safe unpacker (its tar checked against the config's diff_id) as soon as its blob is
@@ -28,12 +32,17 @@ pycompose's own modules are byte-compiled first, as ``pip install`` leaves them:
 PYTHONDONTWRITEBYTECODE is set (as on these machines), an editable install would
 otherwise compile every module from source on every run, ~20 ms that no user pays.
 
-Run as root: .venv/bin/python bench/registry_pull.py [--runs 5] [--dir /var/tmp]
+pycompose is measured as a user installs it (bench/installed.py: a copy in a venv of its
+own, not the checkout's editable install, whose finder costs every start ~5-8 ms);
+``--checkout`` measures the checkout instead.
+
+Run as root: .venv/bin/python bench/registry_pull.py [--runs 5] [--dir /var/tmp] [--checkout]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import io
@@ -54,7 +63,8 @@ from pathlib import Path
 
 LAYERS = 5
 LAYER_SIZE = 20 * 1000 * 1000
-PYCOMPOSE = str(Path(sys.executable).with_name("pycompose"))
+PYCOMPOSE = str(Path(sys.executable).with_name("pycompose"))  # installed() replaces it
+PYTHON = sys.executable
 DOCKER_CLI = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else shutil.which("docker")
 
 
@@ -241,6 +251,29 @@ def pull_unpacked(name: str) -> None:
     pull_image(PullRequest(name, unpack=True))
 
 
+def worker_pid(root: Path) -> int | None:
+    try:
+        return int((root / "compose-worker.lock").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_for_worker(root: Path) -> None:
+    """Until the worker of ``root`` serves (its socket is there once it has preloaded)."""
+    deadline = time.monotonic() + 30
+    while not (root / "compose.sock").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no compose worker came up for {root}")
+        time.sleep(0.05)
+
+
+def stop_worker(root: Path) -> None:
+    pid = worker_pid(root)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
 def run_quiet(cmd: list[str], env: dict[str, str] | None = None) -> None:
     r = subprocess.run(cmd, capture_output=True, env=env)
     if r.returncode:
@@ -252,6 +285,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default="/var/tmp", help="work folder (stores, registry)")
     ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--checkout", action="store_true",
+                    help="measure the checkout's editable install, not an installed copy")
     ap.add_argument("--blobs-only", nargs=2, metavar=("NAME", "DEST"), help=argparse.SUPPRESS)
     ap.add_argument("--pull-unpacked", metavar="NAME", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -271,6 +306,13 @@ def main() -> int:
         compileall.compile_dir(repo / d, quiet=1)
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="pc-bench-reg-") as w:
         work = Path(w)
+        if not args.checkout:  # pycompose as a user installs it (bench/installed.py)
+            global PYCOMPOSE, PYTHON
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from installed import installed
+
+            PYCOMPOSE = str(installed(work))
+            PYTHON = str(Path(PYCOMPOSE).with_name("python"))
         print("making the image (5 layers x 20 MB) ...", flush=True)
         layers = [make_layer(i) for i in range(LAYERS)]
         v1 = work / "oci-v1"
@@ -290,8 +332,23 @@ def main() -> int:
                 n[0] += 1
                 return work / f"{prefix}{n[0]}"
 
+            # pycompose's warm worker (pycompose/cli/worker.py: image pull runs in a fork
+            # of a process that has imported trio and httpx), as docker pull has its warm
+            # dockerd; the store it pulls into is emptied after each run (cold: no blob,
+            # no layer, no record of the image)
+            warm_root = work / "pc-warm-root"
+            warm_root.mkdir(mode=0o700)
+            warm_env = {**env, "PYCOMPOSE_ROOT": str(warm_root)}
+            run_quiet([PYCOMPOSE, "image", "pull", "-q", name], env=warm_env)  # starts it
+            wait_for_worker(warm_root)
+            shutil.rmtree(warm_root / "images")
+
             # each contender returns its clean-up, run after the clock stops
             def pycompose() -> Callable[[], None]:
+                run_quiet([PYCOMPOSE, "image", "pull", "-q", name], env=warm_env)
+                return lambda: shutil.rmtree(warm_root / "images")
+
+            def pycompose_first() -> Callable[[], None]:
                 root = fresh("pc-root")
                 run_quiet([PYCOMPOSE, "image", "pull", "-q", name],
                           env={**env, "PYCOMPOSE_ROOT": str(root)})
@@ -299,7 +356,7 @@ def main() -> int:
 
             def pycompose_unpacked() -> Callable[[], None]:
                 root = fresh("pc-root")
-                run_quiet([sys.executable, __file__, "--pull-unpacked", name],
+                run_quiet([PYTHON, __file__, "--pull-unpacked", name],
                           env={**env, "PYCOMPOSE_ROOT": str(root)})
                 return lambda: shutil.rmtree(root)
 
@@ -311,12 +368,13 @@ def main() -> int:
 
             def client_only() -> Callable[[], None]:
                 dest = fresh("pc-blobs")
-                run_quiet([sys.executable, __file__, "--blobs-only", name, str(dest)],
+                run_quiet([PYTHON, __file__, "--blobs-only", name, str(dest)],
                           env=env)
                 return lambda: shutil.rmtree(dest)
 
             contenders: dict[str, Callable[[], Callable[[], None]]] = {
                 "pycompose image pull": pycompose,
+                "pycompose, no worker yet": pycompose_first,
                 "pycompose pull + unpack": pycompose_unpacked,
                 "pycompose client, no store": client_only,
                 "skopeo copy (no unpack)": skopeo}
@@ -398,6 +456,7 @@ def main() -> int:
             print(f"  new layer's blob: {sizes2[new_digest]} bytes -> "
                   f"{'equal' if r2.bytes_sent == sizes2[new_digest] else 'DIFFERENT'}")
         finally:
+            stop_worker(work / "pc-warm-root")
             if dockerd is not None:
                 dockerd.stop()
             reg.stop()

@@ -363,9 +363,9 @@ class Context:
     def digest(self, sources: list[str], what: str) -> str:
         """The content digest of everything these sources copy (names relative to each
         source, types, modes, contents, link targets)."""
-        h = hashlib.sha256()
+        lines: list[str] = []  # hashed at once: the same digest as line by line
         for src in sources:
-            h.update(f"source {src}\n".encode())
+            lines.append(f"source {src}\n")
             for e in self.walk(src):
                 name = e.rel[len(src):].lstrip("/") if src else e.rel
                 line = f"{name}\0{e.kind}\0{e.mode:o}\0"
@@ -380,5 +380,6 @@ class Context:
                     line += known
                 elif e.kind == "symlink":
                     line += e.link
-                h.update(line.encode("utf-8", "surrogateescape") + b"\n")
-        return "sha256:" + h.hexdigest()
+                lines.append(line + "\n")
+        data = "".join(lines).encode("utf-8", "surrogateescape")
+        return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -87,8 +87,8 @@ class ImageStore(HoldingStore):
             all_names = self._name(m_digest, len(m_bytes), config_digest, names, media_type)
         return load_image(self, m_digest, config_digest, all_names)
 
-    def images(self) -> list[Image]:
-        """Every image of the store, newest first."""
+    def _entries(self) -> dict[str, tuple[str, list[str]]]:
+        """image id -> (manifest digest, names), from index.json alone."""
         by_id: dict[str, tuple[str, list[str]]] = {}
         for e in self.read_index():
             ann = e.get("annotations") or {}
@@ -98,22 +98,35 @@ class ImageStore(HoldingStore):
             _, tags = by_id.setdefault(image_id, (e["digest"], []))
             if ann.get(ANN_NAME):
                 tags.append(ann[ANN_NAME])
+        return by_id
+
+    def _loaded(self, entries: dict[str, tuple[str, list[str]]],
+                ids: list[str]) -> list[Image]:
         out = []
-        for i, (m, t) in by_id.items():
+        for i in ids:
+            m, t = entries[i]
             try:
                 out.append(load_image(self, m, i, t))
             except (NotFound, ValueError):
                 continue  # a damaged entry (a blob deleted by hand) hides only itself
+        return out
 
-        return sorted(out, key=lambda im: im.created, reverse=True)
+    def images(self) -> list[Image]:
+        """Every image of the store, newest first."""
+        entries = self._entries()
+        return sorted(self._loaded(entries, list(entries)), key=lambda im: im.created,
+                      reverse=True)
 
     def resolve(self, ref: str) -> Image:
-        """An image by full id, name[:tag], name@digest, or unique id prefix."""
-        images = self.images()
+        """An image by full id, name[:tag], name@digest, or unique id prefix.
+
+        Found in index.json first, then only that image is read (not every image's
+        manifest and config: a store keeps its old versions, and a no-change rebuild
+        resolves three names)."""
+        entries = self._entries()
         if ref.startswith("sha256:") and len(ref) == 71:
-            for im in images:
-                if im.id == ref:
-                    return im
+            for im in self._loaded(entries, [ref] if ref in entries else []):
+                return im
             held = self.held_image(ref)
             if held is not None:
                 return held
@@ -124,14 +137,14 @@ class ImageStore(HoldingStore):
             parsed = None
         if parsed is not None:
             full = str(parsed)
-            for im in images:
-                if full in im.repo_tags:
-                    return im
-                if parsed.digest and parsed.digest in (im.manifest_digest, im.id):
-                    return im
+            ids = [i for i, (m, tags) in entries.items()
+                   if full in tags or (parsed.digest and parsed.digest in (m, i))]
+            for im in self._loaded(entries, ids):
+                return im
         if reference.looks_like_id(ref):
             h = ref.removeprefix("sha256:")
-            found = [im for im in images if im.id.removeprefix("sha256:").startswith(h)]
+            found = self._loaded(entries, [i for i in entries
+                                           if i.removeprefix("sha256:").startswith(h)])
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:

@@ -9,8 +9,6 @@ tests/unit/test_cli_startup.py holds that line.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 
@@ -18,8 +16,8 @@ from pycompose import __version__
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every command ~2 ms
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Sequence
-    from typing import Any
 
 #: command -> (module that registers it, one line of help). Compose commands first,
 #: then the engine's object commands, as ``docker`` lists them.
@@ -86,120 +84,26 @@ WORKER_COMMANDS = {name for name, (mod, _) in COMMANDS.items()
                                   "pycompose.cli.registry", "pycompose.cli.kube")} - {
                                       "version", "builder"}
 
+#: the engine commands whose imports dwarf their work (trio and httpx for a registry,
+#: the builder): they too run in the warm worker, where ``image pull`` of a 100 MB image
+#: is mostly the transfer. ``(group, verb)``; the light ones (``image ls``) stay local,
+#: so that they never start a worker.
+WORKER_VERBS = {("image", "pull"), ("image", "push"), ("image", "build")}
+
+
+def _in_worker(command: str, cmd_argv: list[str]) -> bool:
+    """Whether ``command cmd_argv`` is one the warm worker runs (its help never is)."""
+    if "-h" in cmd_argv or "--help" in cmd_argv:
+        return False
+    if command in WORKER_COMMANDS:
+        return True
+    return bool(cmd_argv) and (command, cmd_argv[0]) in WORKER_VERBS
+
+
 #: Commands that exist in COMMANDS' modules under another group (aliases as docker has:
 #: ``pycompose images`` is ``pycompose image ls``). name -> argv prefix. ``ps`` and
 #: ``exec`` are the compose commands, as in ``docker compose``.
 ALIASES: dict[str, list[str]] = {}
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, minus its ``import shutil`` (~3 ms with the bz2 and lzma
-    that pulls in, on every command: add_argument makes a formatter for a check). The
-    width is found as shutil.get_terminal_size finds it."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        if width is None:
-            try:
-                width = int(os.environ.get("COLUMNS", "0"))
-            except ValueError:
-                width = 0
-            if width <= 0:
-                try:
-                    width = os.get_terminal_size(1).columns or 80
-                except (ValueError, OSError):
-                    width = 80
-            width -= 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits with docker's usage status (125 for the engine verbs is
-    docker's; compose uses 1 -- we use 2 like argparse, documented in the README).
-
-    ``fill``: a function that adds this (sub-)parser's arguments, called only when it is
-    used (parsed, or asked for help): ``container run`` has ~75 flags, and building
-    every verb's flags on every command cost ~6 ms."""
-
-    fill: Callable[[argparse.ArgumentParser], None] | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, **kwargs)
-
-    def _fill(self) -> None:
-        fill, self.fill = self.fill, None
-        if fill is not None:
-            fill(self)
-
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                         namespace: argparse.Namespace | None = None
-                         ) -> tuple[argparse.Namespace, list[str]]:
-        self._fill()
-        return super().parse_known_args(args, namespace)
-
-    def format_usage(self) -> str:
-        self._fill()
-        return super().format_usage()
-
-    def format_help(self) -> str:
-        self._fill()
-        return super().format_help()
-
-
-def _global_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="pycompose",
-        description="Compose stacks on a container engine of its own: no daemon.",
-        add_help=False,
-    )
-    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
-    p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
-    g = p.add_argument_group("compose options")
-    g.add_argument("-f", "--file", action="append", dest="files", metavar="FILE",
-                   help="compose file (repeatable; '-' reads standard input)")
-    g.add_argument("-p", "--project-name", metavar="NAME", help="project name")
-    g.add_argument("--project-directory", metavar="DIR",
-                   help="working directory (default: the first compose file's folder)")
-    g.add_argument("--env-file", action="append", dest="env_files", metavar="FILE",
-                   help="alternative environment file(s)")
-    g.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE",
-                   help="enable a profile (repeatable)")
-    g.add_argument("--ansi", choices=["never", "always", "auto"], default="auto",
-                   help="control when to print ANSI control characters")
-    g.add_argument("--no-ansi", action="store_const", const="never", dest="ansi",
-                   help=argparse.SUPPRESS)
-    g.add_argument("--progress", choices=["auto", "tty", "plain", "json", "quiet"],
-                   help="type of progress output")
-    g.add_argument("--dry-run", action="store_true",
-                   help="execute the command in dry run mode: show what it would do")
-    g.add_argument("--parallel", type=int, default=-1, metavar="N",
-                   help="control max parallelism, -1 for unlimited")
-    g.add_argument("--compatibility", action="store_true",
-                   help="run in backward compatibility mode (PROJECT_SERVICE_N names)")
-    g.add_argument("--all-resources", action="store_true",
-                   help="include all resources, even those not used by services")
-    g.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
-    return p
-
-
-def _print_help(p: argparse.ArgumentParser) -> None:
-    out = [p.format_help().rstrip(), "", "commands:"]
-    width = max(len(n) for n in COMMANDS)
-    out += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
-    out += ["", "Run 'pycompose COMMAND --help' for more on a command."]
-    print("\n".join(out))
-
-
-def build_command_parser(
-    command: str, parents: Sequence[argparse.ArgumentParser] = ()
-) -> argparse.ArgumentParser:
-    """The parser of one top-level command, with its module's sub-commands."""
-    module_name, help_ = COMMANDS[command]
-    module = importlib.import_module(module_name)
-    p = _Parser(prog=f"pycompose {command}", description=help_, parents=list(parents))
-    module.register(p, command)
-    return p
 
 
 _GLOBAL_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory",
@@ -238,14 +142,49 @@ def _default_sigchld() -> None:
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
 
 
+def _answered_here(global_argv: Sequence[str]) -> bool:
+    """Whether the global options ask for what this process answers itself (``-h``,
+    ``--version``, as argparse reads them: also ``--vers``, ``-hv``), so that the
+    command must not be sent to the worker before they are parsed."""
+    i = 0
+    while i < len(global_argv):
+        word = global_argv[i]
+        i += 1
+        if word in _GLOBAL_WITH_VALUE:
+            i += 1
+        elif word.startswith("--"):
+            name = word.split("=", 1)[0]
+            if len(name) > 2 and ("--help".startswith(name) or "--version".startswith(name)):
+                return True
+        elif word[:2] not in _GLOBAL_WITH_VALUE and ("h" in word or "v" in word):
+            return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _default_sigchld()
-    gp = _global_parser()
     global_argv, rest = split_global(argv)
-    gargs = gp.parse_args(global_argv)
     if rest and rest[0] == "--":
         rest = rest[1:]
+    woken = False
+    if rest and not _answered_here(global_argv) and _in_worker(rest[0], rest[1:]):
+        # before argparse is even imported: the worker parses it all again
+        from . import worker
+        from .apiservice import wake
+
+        wake(rest)  # the Docker API service of this root, if it exited idle
+        woken = True
+        if worker.enabled():
+            from pycompose.util.paths import state_root_text
+
+            code = worker.forward(state_root_text(), argv)
+            if code is not None:
+                return code
+    from .parsing import _print_help, command_parser, global_parser
+
+    gp = global_parser()
+    gargs = gp.parse_args(global_argv)
     if gargs.version:
         print(f"pycompose version {__version__}")
         return 0
@@ -253,19 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_help(gp)
         return 0 if gargs.help else 2
     command, cmd_argv = rest[0], rest[1:]
-    from .apiservice import wake
+    if not woken:
+        from .apiservice import wake
 
-    wake(rest)  # the Docker API service of this root, if it exited idle
-    if command in WORKER_COMMANDS and not gargs.help and "-h" not in cmd_argv and \
-            "--help" not in cmd_argv:
-        from . import worker
-
-        if worker.enabled():
-            from pycompose.util.paths import state_root
-
-            code = worker.forward(state_root(), argv)
-            if code is not None:
-                return code
+        wake(rest)
     if gargs.compatibility:
         os.environ["COMPOSE_COMPATIBILITY"] = "true"
     if command in ALIASES:
@@ -279,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if gargs.help:
         cmd_argv = ["--help", *cmd_argv]
-    parser = build_command_parser(command)
+    parser = command_parser(command)
     args = parser.parse_args(cmd_argv)
     args.global_options = gargs
     handler = getattr(args, "handler", None)
@@ -289,6 +219,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import family
 
     return run_handler(handler, args, family(command, getattr(args, "verb", None)))
+
+
+def __getattr__(name: str) -> object:
+    """The parser names that lived here before ``parsing.py`` (imported on demand)."""
+    if name in ("_Formatter", "_Parser", "_global_parser", "_print_help",
+                "build_command_parser"):
+        from . import parsing
+
+        return getattr(parsing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

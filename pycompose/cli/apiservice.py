@@ -13,10 +13,13 @@ asked for.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from pathlib import Path
+
+TYPE_CHECKING = False  # wake() runs on every command: no argparse, no pathlib here
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
 
 MARKER = "dockerapi.json"
 DEFAULT_IDLE = 5.0  # podman's default
@@ -100,22 +103,24 @@ def _forget(marker: Path) -> None:
 
 def wake(argv: list[str]) -> None:
     """Start the API service again if it exited idle (see the module's docstring)."""
-    from pycompose.util.paths import state_root
+    from pycompose.util.paths import state_root_text
 
-    marker = state_root() / MARKER
+    root = state_root_text()
+    marker = os.path.join(root, MARKER)
     if not os.path.exists(marker):
         return
-    import json
+    from pycompose.util import wirejson
 
     try:
-        data = json.loads(marker.read_text())
+        with open(marker, "rb") as f:
+            data = wirejson.loads(f.read())
         uri = str(data["uri"])
         idle = float(data["time"])
     except (OSError, ValueError, KeyError, TypeError):
         return
     if argv[:2] == ["system", "service"] or _answers(uri):
         return
-    _spawn(marker.parent, uri, idle)
+    _spawn(root, uri, idle)
 
 
 def _answers(uri: str) -> bool:
@@ -132,7 +137,7 @@ def _answers(uri: str) -> bool:
         s.close()
 
 
-def _spawn(root: Path, uri: str, idle: float) -> None:
+def _spawn(root: str, uri: str, idle: float) -> None:
     """``system service`` in the background: double fork, setsid, stdio to its log."""
     pid = os.fork()
     if pid:
@@ -142,14 +147,15 @@ def _spawn(root: Path, uri: str, idle: float) -> None:
         os.setsid()
         if os.fork():
             os._exit(0)
-        fd = os.open(root / "dockerapi.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(os.path.join(root, "dockerapi.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.closerange(3, 1 << 16)
         os.chdir("/")
-        env = dict(os.environ, PYCOMPOSE_ROOT=str(root))
+        env = dict(os.environ, PYCOMPOSE_ROOT=root)
         os.execve(sys.executable, [sys.executable, "-m", "pycompose", "system", "service",
                                    "--time", str(idle), uri], env)
     finally:

@@ -93,7 +93,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_top(args: argparse.Namespace) -> int:
     """Dispatch ``pycompose build ...`` to the docker-CLI form or the compose form."""
-    from pycompose.cli import _Parser
+    from pycompose.cli.parsing import _Parser
 
     argv = list(args.args)
     if _is_docker_form(argv):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import io
 import logging
 import os
@@ -61,6 +62,22 @@ def preload() -> None:
     import pycompose.engine.api.volumes
 
     _ = pycompose.engine.api.networks.Networks  # netplug: networks are made in the caller
+    # image pull/push/build (cli.WORKER_VERBS): the engine's lazily loaded verbs, and
+    # the parsers of every command sent here, built once before any fork
+    import pycompose.cli.apiservice
+    import pycompose.cli.build
+    import pycompose.cli.errors
+    import pycompose.cli.image
+    import pycompose.cli.progress
+    import pycompose.cli.registry
+    import pycompose.cli.versions
+    import pycompose.engine.api.warm
+    import pycompose.util.units
+    from pycompose.cli import WORKER_COMMANDS, WORKER_VERBS
+    from pycompose.cli.parsing import prebuild
+
+    pycompose.engine.api.warm.preload()
+    prebuild(sorted(WORKER_COMMANDS | {g for g, _ in WORKER_VERBS}), sorted(WORKER_VERBS))
     try:  # the live display (only a terminal's commands use it)
         import rich.console
         import rich.live
@@ -200,7 +217,7 @@ class Worker:
         self.leaving = False
 
     def run(self) -> None:
-        path = socket_path(self.root)
+        path = Path(socket_path(self.root))
         self.listener = _listen(path)
         ours = os.stat(path).st_ino
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
@@ -367,6 +384,10 @@ def serve() -> int:
     except Exception as e:
         log.error("preloading failed: %s: %s", type(e).__name__, e)
         return 1
+    # what is loaded now is shared with every fork: the collector never walks it again,
+    # so a child does not copy the pages it would touch
+    gc.collect()
+    gc.freeze()
     log.info("serving %s", root)
 
     def leave(_signum: int, _frame: object) -> None:

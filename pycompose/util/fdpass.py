@@ -7,9 +7,10 @@ the compose worker. Standard library only (the log keeper imports it, with ``-S`
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py's enums cost the thin client ~2 ms
-import array
-import json
 import os
+import struct  # not array: its start-up imports collections.abc (~1.5 ms)
+
+from pycompose.util import wirejson
 
 TYPE_CHECKING = False  # not typing's: the thin client imports this
 if TYPE_CHECKING:
@@ -19,25 +20,29 @@ if TYPE_CHECKING:
     Ancillary = list[tuple[int, int, bytes]]
 
 
+_INT = struct.calcsize("i")
+
+
 def rights(fds: Sequence[int]) -> Ancillary:
     """The ancillary data that passes ``fds`` with a message (none for no fds)."""
     if not fds:
         return []
-    return [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+    return [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))]
 
 
 def received(anc: Iterable[tuple[int, int, bytes]]) -> list[int]:
     """The fds that came in ``recvmsg``'s ancillary data."""
-    fds = array.array("i")
+    fds: list[int] = []
     for level, kind, payload in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    return list(fds)
+            n = len(payload) // _INT
+            fds += struct.unpack(f"{n}i", payload[:n * _INT])
+    return fds
 
 
 def space(max_fds: int) -> int:
     """The ancillary buffer ``recvmsg`` needs for up to ``max_fds`` fds."""
-    return socket.CMSG_SPACE(max_fds * array.array("i").itemsize)
+    return socket.CMSG_SPACE(max_fds * _INT)
 
 
 def packet(data: bytes, anc: Iterable[tuple[int, int, bytes]]
@@ -45,7 +50,7 @@ def packet(data: bytes, anc: Iterable[tuple[int, int, bytes]]
     """A JSON object and its fds; (None, []) at EOF (an empty packet) or for anything
     but an object, its fds closed."""
     fds = received(anc)
-    msg = json.loads(data) if data else None
+    msg = wirejson.loads(data) if data else None
     if not isinstance(msg, dict):
         for fd in fds:
             os.close(fd)

@@ -46,6 +46,11 @@ def is_record(obj: Any) -> bool:
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     cls = type(self)
     names = cls.__record_fields__
+    if not kwargs and len(args) == len(names):  # every field given in order: the hot case
+        put = object.__setattr__
+        for name, value in zip(names, args, strict=True):
+            put(self, name, value)
+        return
     if len(args) > len(names):
         raise TypeError(f"{cls.__name__}() takes {len(names)} positional arguments, "
                         f"{len(args)} given")

@@ -59,3 +59,44 @@ def test_a_compose_command_runs_in_the_worker_as_itself(state_root: Path,
         time.sleep(0.02)
     assert _worker_pid(state_root) is None
     assert not sock.exists()
+
+
+LIGHT_PROBE = """
+import sys
+sys.path.insert(0, {repo!r})
+from pycompose.cli import main, worker
+def forward(root, argv):
+    print("HEAVY=" + ",".join(sorted(m for m in sys.modules if m in {heavy!r})))
+    return 0
+worker.forward = forward
+sys.exit(main({argv!r}))
+"""
+
+
+def test_a_command_for_the_worker_is_sent_before_anything_heavy_is_imported() -> None:
+    """Its client imports no argparse, json, pathlib or contextlib (~10 ms together):
+    run without site (the editable install's finder imports pathlib and re itself)."""
+    import sys
+
+    repo = str(Path(__file__).resolve().parents[3])
+    heavy = {"argparse", "json", "pathlib", "contextlib", "re", "enum", "typing", "array"}
+    for argv in (["ls", "-q"], ["-p", "x", "up", "-d"], ["image", "pull", "busybox"]):
+        r = subprocess.run([sys.executable, "-S", "-c", LIGHT_PROBE.format(
+            repo=repo, heavy=heavy, argv=argv)], capture_output=True, text=True,
+            env=dict(os.environ, PYCOMPOSE_WORKER="1"), timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip().splitlines()[-1] == "HEAVY=", (argv, r.stdout)
+
+
+def test_what_the_global_options_ask_for_is_answered_here() -> None:
+    from pycompose.cli import _answered_here, _in_worker
+
+    for words in (["-h"], ["--help"], ["-v"], ["--version"], ["--vers"], ["--he"],
+                  ["-p", "x", "--help"], ["-hv"]):
+        assert _answered_here(words), words
+    for words in ([], ["-p", "help"], ["-f", "-v.yml"], ["--file=--help"], ["-fh.yml"],
+                  ["--project-name", "v"], ["--dry-run"], ["--verbose"]):
+        assert not _answered_here(words), words
+    assert _in_worker("up", ["-d"]) and _in_worker("image", ["pull", "x"])
+    assert not _in_worker("image", ["ls"]) and not _in_worker("up", ["--help"])
+    assert not _in_worker("container", ["run", "x"]) and not _in_worker("image", [])
