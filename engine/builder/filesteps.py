@@ -4,7 +4,8 @@ Sources come from the build context (or a named additional context), another sta
 any image (``--from``), a here-document (``COPY <<EOF /f``), or, for ADD, a URL or a
 local tar archive (extracted with the image store's safe unpacking). The key of a file
 step is its parent's chain id (none with ``--link``), the expanded instruction and the
-content digest of what it reads.
+content digest of what it reads. A plain COPY after a RUN may find its files staged
+already (:mod:`.prefetch`): they are renamed into the layer instead of copied.
 """
 
 from __future__ import annotations
