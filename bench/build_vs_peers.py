@@ -301,7 +301,7 @@ def main() -> int:
         print(f"{'scenario':<10}" + "".join(f"{n:>12}" for n in names) +
               "".join(f"{n + '/pc':>14}" for n in names if n != "pycompose"))
         for scen, row in results.items():
-            line = f"{scen:<10}" + "".join(f"{row[n]:>11.2f}s" for n in names)
+            line = f"{scen:<10}" + "".join(f"{row[n]:>11.3f}s" for n in names)
             line += "".join(f"{row[n] / row['pycompose']:>13.2f}x" for n in names
                             if n != "pycompose")
             print(line)
