@@ -15,8 +15,11 @@ The peers are installed and started here, and nothing of theirs is left to other
   keeps its storage and network configuration under ``--work`` too (its
   ``CONTAINERS_STORAGE_CONF``/``CONTAINERS_CONF``).
 
+pycompose runs as installed (bench/installed.py: a copy in a venv of its own; the
+checkout's editable finder costs every start ~5-8 ms), ``--checkout`` runs the checkout.
+
 Run as root: ``.venv/bin/python bench/compose_vs_peers.py [--runs 3] [--only pycompose]
-[--baseline OTHER/.venv/bin/pycompose]``.
+[--baseline OTHER/.venv/bin/pycompose] [--checkout]``.
 """
 
 from __future__ import annotations
@@ -321,6 +324,8 @@ def main() -> int:
     ap.add_argument("--baseline", metavar="PYCOMPOSE",
                     help="another pycompose's binary (e.g. main's .venv/bin/pycompose), "
                          "measured in the same run as 'pycompose (baseline)'")
+    ap.add_argument("--checkout", action="store_true",
+                    help="measure the checkout's editable install, not an installed copy")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
@@ -333,6 +338,12 @@ def main() -> int:
     tar = make_busybox_rootfs_tar(work / "busybox.tar")
     tools: list[Tool] = [cls(work) for cls in (Pycompose, DockerCompose, PodmanCompose)
                          if not args.only or cls.name in args.only]
+    if not args.checkout:  # pycompose as a user installs it (bench/installed.py)
+        from installed import installed
+
+        shutil.rmtree(work / "pycompose-installed", ignore_errors=True)  # this code's
+        tools = [Pycompose(work, str(installed(work))) if isinstance(t, Pycompose) else t
+                 for t in tools]
     if args.baseline:
         tools.insert(1, Pycompose(work, args.baseline, "pycompose (baseline)"))
     results: dict[str, dict[str, float]] = {}

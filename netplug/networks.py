@@ -332,19 +332,35 @@ class Networks:
             net.attachments[container_id] = rec
             self.store.write(st, sync=False)
             gw = None if net.internal else net.gateway
-            try:
-                kernel.wire_container(
-                    self.netns_of(net), bridge_name(net.id), veth_name(net.id, container_id),
-                    container_veth_tmp(net.id, container_id), netns_path, ifname, str(ip),
-                    sub.prefixlen, rec.mac, gw)
-            except BaseException:
-                if old is None:
-                    del net.attachments[container_id]
-                else:
-                    net.attachments[container_id] = old
-                self.store.write(st, sync=False)
-                raise
-            return Attachment(name, str(ip), sub.prefixlen, gw, rec.mac, ifname)
+            ns, net_id = self.netns_of(net), net.id
+        # The address is reserved: the kernel's part is done without the lock. Under
+        # it, 30 containers started at once were wired one after the other (each
+        # waited up to ~1 s for the others' veth pairs); their links have names of
+        # their own (by network and container id), so the wiring needs no order.
+        try:
+            kernel.wire_container(
+                ns, bridge_name(net_id), veth_name(net_id, container_id),
+                container_veth_tmp(net_id, container_id), netns_path, ifname, str(ip),
+                sub.prefixlen, rec.mac, gw)
+        except BaseException:
+            self._unreserve(name, container_id, rec, old)
+            raise
+        return Attachment(name, str(ip), sub.prefixlen, gw, rec.mac, ifname)
+
+    def _unreserve(self, name: str, container_id: str, rec: AttachmentRecord,
+                   old: AttachmentRecord | None) -> None:
+        """A failed wiring gives its address back (unless something else has changed
+        the attachment since)."""
+        with self.store.locked():
+            st = self.store.read()
+            net = st.networks.get(name)
+            if net is None or net.attachments.get(container_id) != rec:
+                return
+            if old is None:
+                del net.attachments[container_id]
+            else:
+                net.attachments[container_id] = old
+            self.store.write(st, sync=False)
 
     @staticmethod
     def spare_addresses(st: State, name: str) -> builtins.list[ipaddress.IPv4Address]:
@@ -383,6 +399,14 @@ class Networks:
         ``unwire=False`` (its processes are gone: the kernel deleted its veth pairs
         with its namespace) no netlink call is made: the removal of a container costs
         one state write."""
+        unwired: set[tuple[str, str]] = set()
+        if unwire:  # the links go first, without the lock (as attach wires them)
+            for net in self.store.read().networks.values():
+                rec = net.attachments.get(container_id)
+                if rec is not None:
+                    link = rec.veth or veth_name(net.id, container_id)
+                    kernel.unwire_container(self.netns_of(net), link)
+                    unwired.add((net.name, link))
         with self.store.locked():
             st = self.store.read()
             nets = [n for n in st.networks.values() if container_id in n.attachments]
@@ -391,9 +415,9 @@ class Networks:
                 return []
             for net in nets:
                 rec = net.attachments.pop(container_id)
-                if unwire:
-                    kernel.unwire_container(self.netns_of(net),
-                                            rec.veth or veth_name(net.id, container_id))
+                link = rec.veth or veth_name(net.id, container_id)
+                if unwire and (net.name, link) not in unwired:  # attached meanwhile
+                    kernel.unwire_container(self.netns_of(net), link)
             st.published = [p for p in st.published if p.container_id != container_id]
             self.store.write(st, sync=False)
             if gone:

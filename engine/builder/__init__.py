@@ -12,8 +12,9 @@ Modules, in the order a build uses them: :mod:`.dockerfile` (the parser, with
 :mod:`.syntax` and :mod:`.words`), :mod:`.context` and :mod:`.ignore` (what a build may
 read), :mod:`.plan` (which stages, in what order), :mod:`.solve` (stages in parallel),
 :mod:`.execute` and :mod:`.filesteps` (the steps that make layers, RUN through
-:mod:`.steps`, the engine seam), :mod:`.cache` (keys and records), :mod:`.workspace`
-(scratch space and cleaning up after killed builds).
+:mod:`.steps`, the engine seam; :mod:`.prefetch` stages a COPY while the RUN before it
+runs), :mod:`.cache` (keys and records), :mod:`.workspace` (scratch space and cleaning
+up after killed builds).
 """
 
 from __future__ import annotations

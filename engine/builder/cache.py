@@ -116,7 +116,7 @@ class Cache:
 
         if chain_id(parent_chain, layer.diff_id) != layer.chain_id:
             return None  # a --link layer recorded on another parent: unpack it again
-        if not self.store.has_layer(layer.chain_id) or not self.store.has_blob(layer.digest):
+        if not self.store.has_layer(layer.chain_id) or not self.store.has_layer_blob(layer):
             return None  # removed by hand: make it again
         return Hit(layer, str(data.get("created") or ""), str(data.get("author") or ""))
 
@@ -136,10 +136,14 @@ class Cache:
         """The layer a ``--link`` step made before, whatever it was put on."""
         rec = self.store.held(PREFIX + k)
         data = (rec or {}).get("data") or {}
-        if not data or not self.store.has_blob(str(data.get("digest"))):
+        if not data:
             return None
-        return LayerRef(str(data["digest"]), int(data["size"]), str(data["media_type"]),
-                        str(data["diff_id"]), str(data["chain_id"]))
+        try:
+            layer = LayerRef(str(data["digest"]), int(data["size"]), str(data["media_type"]),
+                             str(data["diff_id"]), str(data["chain_id"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return layer if self.store.has_layer_blob(layer) else None
 
 
 def prune(store: ImageStore) -> int:

@@ -5,8 +5,9 @@ the work and records the new layer.
 The new layer of every step is an overlay upper directory: the RUN container's (taken
 from it when it exits, after removing the empty files and directories the runtime made
 as mount points: /etc/hosts, /run/secrets/x, cache targets), or the one COPY wrote
-through. It is packed into a tar (whiteouts as ``.wh.`` entries) and stored like any
-pulled layer (:meth:`ImageStore.add_layer`), then held by the cache.
+through. It becomes the unpacked layer as it is, its diff_id found by packing it as a
+tar (whiteouts as ``.wh.`` entries) that is hashed and not written: the store packs it
+again when a save or a push needs the blob. Then the cache holds it.
 
 Secrets: a ``--mount=type=secret`` file lives in the build's 0700 workspace and is bind
 mounted read-only; its mount point is removed from the upper directory before packing,
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pycompose.util.records import field, record
 
@@ -77,10 +79,13 @@ class Services:
     mark: str
     output: Callable[[int, bytes, float], None]  # (vertex, data, seconds): thread-safe
     probe: bool = False  # only find layers in the cache: a miss raises Miss
-    #: what this build wrote whose data may not be on disk yet: its layers' blobs, and
-    #: under util.fs.deferred_sync its records and directories (see make_durable)
+    #: what this build wrote whose data may not be on disk yet: under
+    #: util.fs.deferred_sync its records and directories (see make_durable)
     unsynced: list[Path] = field(default_factory=list)
     live: set[str] = field(default_factory=set)  # RUN containers now running
+    #: COPY steps being staged while the RUN before them runs (prefetch.py), by id()
+    #: of their instruction
+    prefetched: dict[int, Any] = field(default_factory=dict)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:
@@ -90,17 +95,22 @@ class Services:
         for cid in list(self.live):
             self.containers.kill(cid)
 
+    def drop_prefetched(self) -> None:
+        """Wait for the stagings no step took (a failed build's), and forget them."""
+        for staged in list(self.prefetched.values()):
+            staged.discard()
+        self.prefetched.clear()
+
     def check(self) -> None:
         if self.cancelled.is_set():
             raise Interrupted("the build was interrupted")
 
     def make_durable(self) -> None:
-        """fsync the blobs this build wrote (their writeback was started as each was
-        packed, so by now this is mostly a formality): called before the image is
-        registered, and when the build ends anyway. One wait at the end instead of one
-        per layer on each step's path, as docker leaves its layer data to the kernel's
-        writeback; the window in which a power loss can cost a cached layer's blob is
-        the build itself."""
+        """fsync the records and directories this build wrote under deferred_sync:
+        called before the image is registered, and when the build ends anyway. One
+        wait at the end instead of one per layer on each step's path; the layers' files
+        are left to the kernel's writeback, as docker leaves them (a build writes no
+        layer tar, see commit_upper)."""
         from pycompose.util.fs import sync_paths
 
         try:
@@ -167,34 +177,38 @@ def strip_overlay_marks(tree: Path) -> bool:
 
 def commit_upper(svc: Services, upper: Path, below: list[LayerRef], key: str, what: str,
                  created: str) -> LayerRef:
-    """Pack ``upper`` as a layer on ``below``, store it and record it under ``key``.
-    The upper dir itself becomes the unpacked layer (one write of the data, not two).
-    The blob's writeback is started here and waited for once, at the end of the build
-    (:meth:`Services.make_durable`), not on this step's path."""
-    from pycompose.util.fs import start_writeback
+    """Store ``upper`` as a layer on ``below`` and record it under ``key``.
 
+    The upper dir itself becomes the unpacked layer, and no tar is written: it is
+    packed only to find its diff_id (hashed as it is made, the bytes thrown away), as
+    docker writes no layer tar until a save or a push needs one; the store packs the
+    directory again then (:meth:`LayerStore.layer_blob`). Writing the tar cost a
+    second write of every byte of the layer, and on a busy disk its writeback slowed
+    the steps after it more than the packing itself."""
     from ..images.pack import pack
 
     store = svc.store
     plain = strip_overlay_marks(upper)
     with store.writing(), store.tmpdir() as tmp:
-        blob = tmp / "layer.tar"
-        with open(blob, "wb") as out:
-            try:
-                result = pack(str(upper), out)
-                out.flush()
-                if not start_writeback(out.fileno()):
-                    os.fsync(out.fileno())
-            except OSError as e:
-                raise EngineError(f"{what}: cannot pack the new layer: {e.strerror or e}")
         parent = below[-1].chain_id if below else None
         if plain and os.stat(upper).st_dev == os.stat(tmp).st_dev:
-            layer = store.add_layer_dir(upper, blob, result.diff_id, result.size, parent,
+            try:
+                result = pack(str(upper), None)
+            except OSError as e:
+                raise EngineError(f"{what}: cannot pack the new layer: {e.strerror or e}")
+            layer = store.add_layer_dir(upper, None, result.diff_id, result.size, parent,
                                         what=what, disk_size=result.disk_size)
-        else:  # another filesystem, or overlay redirects: unpack a copy instead
-            with open(blob, "rb") as f:
-                layer = store.add_layer(f, parent, what=what)
-        svc.unsynced.append(store.blob_path(layer.digest))
+        else:  # another filesystem, or overlay redirects: unpack a copy of a real tar
+            blob = tmp / "layer.tar"
+            with open(blob, "w+b") as out:
+                try:
+                    pack(str(upper), out)
+                    out.flush()
+                except OSError as e:
+                    raise EngineError(f"{what}: cannot pack the new layer: "
+                                      f"{e.strerror or e}")
+                out.seek(0)
+                layer = store.add_layer(out, parent, what=what)
         svc.cache.put(key, below, layer, created=created, author=svc.author)
     return layer
 
@@ -205,7 +219,7 @@ def relink(svc: Services, layer: LayerRef, below: list[LayerRef], key: str,
     copied again)."""
     store = svc.store
     parent = below[-1].chain_id if below else None
-    with store.writing(), open(store.blob_path(layer.digest), "rb") as f:
+    with store.writing(), open(store.layer_blob(layer, what=what), "rb") as f:
         new = store.add_layer(f, parent, expected_digest=layer.digest,
                               expected_diff_id=layer.diff_id, what=what)
         svc.cache.put(key, below, new, created=created, author=svc.author)
@@ -343,9 +357,11 @@ def _attached(svc: Services, mounted_fd: int, path: Path) -> Iterator[None]:
 
 
 def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[MountPlan],
-             context_dir: Path | None, network: str, started: float) -> tuple[str, str, bool]:
+             context_dir: Path | None, network: str, started: float,
+             on_miss: Callable[[], None] | None = None) -> tuple[str, str, bool]:
     """Run one RUN (blocking; called in a worker thread). Returns (key, created_by,
-    cached) after appending the layer to ``state``."""
+    cached) after appending the layer to ``state``. ``on_miss`` is called when the
+    step is not in the cache and is about to run (the solver stages the next COPY)."""
     df = svc.dockerfile
     extra: list[Mount] = []
     argv, shown = run_argv(state, ins, svc.work, extra)
@@ -376,6 +392,8 @@ def run_step(svc: Services, state: State, ins: Run, vertex: int, mounts: list[Mo
         return key, created_by, True
     if svc.probe:
         raise Miss(created_by)
+    if on_miss is not None:
+        on_miss()
     image = run_image(svc, state)
     lowers = svc.lowerdirs(state.layers)
     with contextlib.ExitStack() as stack:

@@ -4,7 +4,8 @@ Sources come from the build context (or a named additional context), another sta
 any image (``--from``), a here-document (``COPY <<EOF /f``), or, for ADD, a URL or a
 local tar archive (extracted with the image store's safe unpacking). The key of a file
 step is its parent's chain id (none with ``--link``), the expanded instruction and the
-content digest of what it reads.
+content digest of what it reads. A plain COPY after a RUN may find its files staged
+already (:mod:`.prefetch`): they are renamed into the layer instead of copied.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pycompose.util.records import record
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..images import fsops
 from . import cache as C
+from . import prefetch
 from .context import Context, has_glob
 from .copy import RootSource, Target, copy_sources, parse_chmod, resolve_owner, write_content
 from .dockerfile import Add, Copy, Workdir
@@ -150,6 +152,10 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
         downloads.append((u, path))
     inputs: list[str] = []
     rels: list[str] = []
+    staged = svc.prefetched.pop(id(ins), None)
+    if staged is not None:
+        staged.wait()  # its thread reads the context too: done before this step does
+    landed: list[str] | None = None  # the staged names renamed into the upper dir
     with contextlib.ExitStack() as stack:
         root_src: RootSource | None = None
         if src.is_root:
@@ -187,12 +193,20 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
         below_chain = state.layers[-1].chain_id if state.layers else None
         hit = svc.cache.get(k, below_chain)
         if hit is not None:
+            if staged is not None:
+                staged.discard()
             state.add_layer(hit.layer, k)
             state.record(created_by, created=hit.created, author=hit.author, layer=True,
                          comment=C.comment(k))
             return k, created_by, True
         if svc.probe:
             raise Miss(created_by)
+        names = None
+        if staged is not None:
+            plan = None
+            if src.context is not None and not src.is_root and len(inputs) == 1:
+                plan = prefetch.plan_for(df, state, ins, src.context)
+            names = staged.take(plan, inputs[0])
         if ins.link:
             old = svc.cache.blob_for(k)
             if old is not None:
@@ -228,6 +242,11 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
                     plain = _add_archives(source, target, rels, dest, workdir, what)
                 else:
                     plain = rels
+                if names is not None and prefetch.make_room(
+                        target, root_fd, prefetch.dest_abs_of(dest, workdir), names):
+                    landed, plain = names, []  # moved in once the overlay is closed
+                elif names is not None:
+                    staged.discard()
                 if plain:
                     copy_sources(source, target, plain, dest, workdir=workdir, what=what,
                                  many=many)
@@ -239,6 +258,8 @@ def copy_step(svc: Services, state: State, ins: Copy, src: FromSource
             for name, data in contents:
                 write_content(target, data.encode(), dest, name, workdir=workdir,
                               mode=0o644, mtime_ns=time.time_ns())
+    if landed is not None:
+        prefetch.move_in(staged, landed, upper, prefetch.dest_abs_of(dest, workdir))
     created = now()
     layer = commit_upper(svc, upper, state.layers, k, what, created)
     state.add_layer(layer, k)

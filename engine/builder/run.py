@@ -225,6 +225,7 @@ def _build(req: BuildRequest, emit: E.Emit, root: Path, conts: Containers, mark:
                        author=author, build_id=build_id, mark=mark,
                        output=lambda _v, _d, _s: None)
         stack.callback(_durable_anyway, svc)  # a failed build's cached layers too
+        stack.callback(svc.drop_prefetched)  # before the workspace they write in goes
         from pycompose.util.fs import deferred_sync
 
         steps = contextlib.ExitStack()  # the steps' own writes: synced once, at the end

@@ -276,6 +276,18 @@ class Solver:
                 await finished.wait()
             raise
 
+    def _prefetch(self, state: State, ins: Instruction) -> None:
+        """Stage the COPY ``ins`` while the RUN before it runs (prefetch.py), when it
+        is one that can be."""
+        from .prefetch import Below, Staged, dest_abs_of, plan_for
+
+        plan = plan_for(self.svc.dockerfile, state, ins, self.context)
+        if plan is not None:
+            below = Below(self.svc.lowerdirs(state.layers), self.svc.empty,
+                          dest_abs_of(plan.dest, state.workdir()))
+            self.svc.prefetched[id(ins)] = Staged(plan, self.context,
+                                                  self.svc.work.new_dir("prefetch"), below)
+
     # -- stages ---------------------------------------------------------------------------
     def _image_state(self, ref: str, line: int) -> Gen[State]:
         if ref in self.images:
@@ -333,8 +345,10 @@ class Solver:
             self.emit(E.StepCached(v))
         total += len(onbuild)
         fresh = True
-        for i, ins in enumerate([*onbuild, *sp.stage.instructions], start=2):
-            fresh = yield from self._dispatch(sp, state, ins, i, total, fresh)
+        seq = [*onbuild, *sp.stage.instructions]
+        for i, ins in enumerate(seq, start=2):
+            following = seq[i - 1] if i - 1 < len(seq) else None
+            fresh = yield from self._dispatch(sp, state, ins, i, total, fresh, following)
         self.results[sp.stage.index] = state
 
     # -- instructions ------------------------------------------------------------------------
@@ -352,14 +366,14 @@ class Solver:
             return text
 
     def _dispatch(self, sp: StagePlan, state: State, ins: Instruction, i: int,
-                  total: int, fresh: bool) -> Gen[bool]:
+                  total: int, fresh: bool, following: Instruction | None = None) -> Gen[bool]:
         """Run one instruction; returns whether the stage is still all-cached."""
         v = self.next_vertex()
         t0 = time.monotonic()
         name = self._name(sp, i, total, self._shown(state, ins))
         self.emit(E.StepStarted(v, name, sp.stage.label()))
         try:
-            cached = yield from self._one(sp, state, ins, v, t0, fresh)
+            cached = yield from self._one(sp, state, ins, v, t0, fresh, following)
         except BaseException as e:
             if isinstance(e, EngineError) and not isinstance(e, Miss):
                 self.emit(E.StepFailed(v, str(e)))
@@ -371,7 +385,7 @@ class Solver:
         return fresh and cached
 
     def _one(self, sp: StagePlan, state: State, ins: Instruction, v: int, t0: float,
-             fresh: bool) -> Gen[bool]:
+             fresh: bool, following: Instruction | None = None) -> Gen[bool]:
         svc = self.svc
         df = svc.dockerfile
         if isinstance(ins, Run):
@@ -395,8 +409,10 @@ class Solver:
                 raise df.error(ins.line, f"RUN --network={net}: use default, none or host")
             net = "bridge" if net in ("default", "") else net
             folder = self.context.root
+            stage_next = None if following is None else (
+                lambda: self._prefetch(state, following))
             _k, _c, cached = yield Call(run_step, (svc, state, ins, v, mounts, folder, net,
-                                                   t0))
+                                                   t0, stage_next))
             return bool(cached)
         if isinstance(ins, (Copy, Add)):
             if isinstance(ins, Copy) and not isinstance(ins, Add) and ins.from_:

@@ -360,10 +360,11 @@ def _write(store: ImageStore, images: list[tuple[Image, list[str]]], out: Binary
         _add_dir(tar, "blobs", mtime)
         _add_dir(tar, "blobs/sha256", mtime)
 
-        def blob(digest: str) -> str:
+        def blob(digest: str, layer: LayerRef | None = None) -> str:
             name = _blob_name(digest)
             if digest not in written:
-                path = store.blob_path(digest)
+                # a layer built here has its tar made now (LayerStore.layer_blob)
+                path = store.layer_blob(layer) if layer else store.blob_path(digest)
                 ti = tar.gettarinfo(str(path), arcname=name)
                 ti.uid = ti.gid = 0
                 ti.uname = ti.gname = ""
@@ -373,7 +374,7 @@ def _write(store: ImageStore, images: list[tuple[Image, list[str]]], out: Binary
             return name
 
         for im, tags in images:
-            layer_names = [blob(ly.digest) for ly in im.layers]
+            layer_names = [blob(ly.digest, ly) for ly in im.layers]
             cfg_name = blob(im.id)
             blob(im.manifest_digest)
             manifest_json.append({"Config": cfg_name,

@@ -132,20 +132,26 @@ class LayerStore(StoreLayout):
             self._install_layer(layer_tmp, chain, parent, result)
             return ref
 
-    def add_layer_dir(self, tree: Path, blob: Path, diff_id: str, tar_size: int,
+    def add_layer_dir(self, tree: Path, blob: Path | None, diff_id: str, tar_size: int,
                       parent: str | None, *, what: str = "layer",
                       disk_size: int | None = None) -> LayerRef:
-        """Store a layer made on this machine as it is: ``blob`` (its plain tar, whose
-        sha256 is ``diff_id``; the caller sees to its fsync, the builder once a build)
-        becomes the blob and the directory ``tree`` (the
-        overlay upper dir the tar was packed from: whiteouts as char 0:0, opaque marks,
-        no other overlay xattrs) becomes the unpacked layer, both by rename (same
-        filesystem), so a build's layer is written once. Call inside ``writing()``."""
+        """Store a layer made on this machine as it is: the directory ``tree`` (the
+        overlay upper dir the layer's tar was, or would be, packed from: whiteouts as
+        char 0:0, opaque marks, no other overlay xattrs) becomes the unpacked layer by
+        rename (same filesystem), so a build's layer is written once.
+
+        ``blob``: its plain tar (whose sha256 is ``diff_id``; the caller sees to its
+        fsync), stored as the blob; or None, as the builder does, as docker writes no
+        layer tar at build time: then no blob is stored, the layer record says so
+        (``"blob": "pack"``), and :meth:`layer_blob` packs the directory again when
+        something needs the bytes (save, push, a ``--link`` layer put elsewhere).
+        Packing is deterministic, so the same tree gives the same tar. Call inside
+        ``writing()``."""
         with disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
             chain = chain_id(parent, diff_id)
             digest = diff_id  # an uncompressed tar's digest is its diff_id
             if self.has_layer(chain):
-                if not self.has_blob(digest):
+                if blob is not None and not self.has_blob(digest):
                     os.replace(blob, self.blob_path(digest))
                     fsync_dir(self.blobs)
                 return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
@@ -160,15 +166,63 @@ class LayerStore(StoreLayout):
                     for f in files:
                         with contextlib.suppress(OSError):
                             disk += os.lstat(os.path.join(dirpath, f)).st_size
-            if not self.has_blob(digest):
+            if blob is not None and not self.has_blob(digest):
                 os.replace(blob, self.blob_path(digest))
                 fsync_dir(self.blobs)
             self._install_layer(layer_tmp, chain, parent, L.UnpackResult(diff_id, tar_size,
-                                                                          disk))
+                                                                          disk),
+                                packed=blob is None)
             return LayerRef(digest, tar_size, L.MEDIA_TAR, diff_id, chain)
 
+    def packed_on_demand(self, chain: str) -> bool:
+        """Whether the layer ``chain`` has no stored blob by design (made here with
+        ``add_layer_dir(blob=None)``): its directory is the source of its tar."""
+        try:
+            return read_json(self.layer_dir(chain) / "layer.json").get("blob") == "pack"
+        except (OSError, ValueError):
+            return False
+
+    def has_layer_blob(self, layer: LayerRef) -> bool:
+        """Whether the bytes of ``layer``'s blob can be had: stored, or packed from its
+        unpacked directory when asked (:meth:`layer_blob`)."""
+        if self.has_blob(layer.digest):
+            return True
+        return layer.digest == layer.diff_id and self.packed_on_demand(layer.chain_id)
+
+    def layer_blob(self, layer: LayerRef, *, what: str = "layer") -> Path:
+        """The path of ``layer``'s blob, packed from its directory first when it was
+        made here without one (then stored: a layer saved or pushed once keeps its
+        tar). The tar packed must hash to the layer's diff_id; a directory changed
+        since (by hand, or a disk that lost writes) is refused, never sent as the
+        layer. NotFound when neither the blob nor such a directory is there."""
+        path = self.blob_path(layer.digest)
+        if path.is_file():
+            return path
+        if not self.has_layer_blob(layer):
+            raise NotFound(f"{what}: its blob {layer.digest} is missing from the image "
+                           "store (remove the image and pull, load or build it again)")
+        from .pack import pack
+
+        with disk_errors(what, self.images_dir), self.writing(), self.tmpdir() as work:
+            if path.is_file():  # another process packed it meanwhile
+                return path
+            tmp = work / "blob"
+            with open(tmp, "wb") as out:
+                result = pack(str(self.layer_dir(layer.chain_id) / "diff"), out)
+                out.flush()
+                os.fsync(out.fileno())
+            if result.diff_id != layer.diff_id:
+                raise EngineError(
+                    f"{what}: the files of layer {layer.chain_id} no longer make its tar "
+                    f"(they give {result.diff_id}, the image says {layer.diff_id}): the "
+                    "layer was changed on disk; remove the image and build it again "
+                    "with --no-cache")
+            os.replace(tmp, path)
+            fsync_dir(self.blobs)
+        return path
+
     def _install_layer(self, layer_tmp: Path, chain: str, parent: str | None,
-                       result: L.UnpackResult) -> None:
+                       result: L.UnpackResult, *, packed: bool = False) -> None:
         dest = self.layer_dir(chain)
         if self.has_layer(chain):
             return
@@ -180,9 +234,12 @@ class LayerStore(StoreLayout):
             if os.readlink(link) != target:
                 raise EngineError(f"layer link {link} is taken by another layer (a 60-bit "
                                   "collision, or a damaged store)")
-        atomic_write_json(layer_tmp / "layer.json", {
-            "chain_id": chain, "diff_id": result.diff_id, "parent": parent,
-            "size": result.disk_size, "link": link.name})
+        record: dict[str, Any] = {"chain_id": chain, "diff_id": result.diff_id,
+                                  "parent": parent, "size": result.disk_size,
+                                  "link": link.name}
+        if packed:
+            record["blob"] = "pack"  # no blob stored: layer_blob packs the diff
+        atomic_write_json(layer_tmp / "layer.json", record)
         try:
             os.rename(layer_tmp, dest)
         except OSError as e:

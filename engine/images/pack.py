@@ -27,7 +27,10 @@ CHUNK = 1 << 20
 
 
 class _HashingWriter(io.RawIOBase):
-    def __init__(self, out: BinaryIO) -> None:
+    """Hashes (and counts) what tarfile writes, and passes it on to ``out`` unless
+    that is None (only the digest is wanted: the builder's layers)."""
+
+    def __init__(self, out: BinaryIO | None) -> None:
         self._out = out
         self.sha = hashlib.sha256()
         self.size = 0
@@ -41,7 +44,8 @@ class _HashingWriter(io.RawIOBase):
     def write(self, b: bytes) -> int:  # type: ignore[override]
         self.sha.update(b)
         self.size += len(b)
-        self._out.write(b)
+        if self._out is not None:
+            self._out.write(b)
         return len(b)
 
 
@@ -84,9 +88,11 @@ def _xattrs(ti: tarfile.TarInfo, path: str) -> None:
         headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
 
 
-def pack(src: str, out: BinaryIO, uid_map: IdMap | None = None,
+def pack(src: str, out: BinaryIO | None, uid_map: IdMap | None = None,
          gid_map: IdMap | None = None) -> PackResult:
     """Write the tree under ``src`` as a layer tar to ``out``; return its diff_id.
+    ``out`` None: write nothing, only find the diff_id and size (the tar can be made
+    again, byte for byte, from the same tree).
     ``uid_map``/``gid_map``: the user namespace the tree was written from (owners are
     mapped back to the ids inside it).
 

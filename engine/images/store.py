@@ -68,8 +68,8 @@ class ImageStore(HoldingStore):
             if diff_ids != [ly.diff_id for ly in layers]:
                 raise EngineError("image config's rootfs.diff_ids do not match its layers")
             for ly in layers:
-                if not self.has_blob(ly.digest) or not (unpacked_later
-                                                        or self.has_layer(ly.chain_id)):
+                if not self.has_layer_blob(ly) or not (unpacked_later
+                                                       or self.has_layer(ly.chain_id)):
                     raise EngineError(f"layer {ly.digest} is not in the store")
             config_digest = self.put_blob(cfg_bytes)
             if manifest is None:

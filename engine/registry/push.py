@@ -12,6 +12,7 @@ went up.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -87,10 +88,15 @@ class Pusher:
         cfg = im.manifest.get("config") or {}
         layers = [(str(d["digest"]), int(d.get("size") or 0))
                   for d in im.manifest.get("layers") or []]
-        for digest, _ in layers:
-            if not self.store.has_blob(digest):
-                raise NotFound(f"layer {short(digest)} of {ref.familiar()} has no blob in the "
-                               "store to send (pull or load the image again)")
+        for ly in im.layers:
+            if not self.store.has_layer_blob(ly):
+                raise NotFound(f"layer {short(ly.digest)} of {ref.familiar()} has no blob in "
+                               "the store to send (pull or load the image again)")
+        what = f"{ref.familiar()}: layer"
+        for ly in im.layers:  # a layer built here: its tar is made now (see layer_blob)
+            if not self.store.has_blob(ly.digest):
+                await trio.to_thread.run_sync(functools.partial(self.store.layer_blob, ly,
+                                                                what=what))
         counts = {"existing": 0, "mounted": 0, "uploaded": 0, "bytes": 0}
         for digest, _ in reversed(layers):  # top first, as docker lists them
             self.progress(LayerProgress(name, short(digest), "Preparing"))

@@ -43,7 +43,7 @@ from .protocol import (
     send,
 )
 from .seccomp import ProfileError, bpf_program, default_profile
-from .spare import expect_create, spare, spawn_launcher
+from .spare import UNKNOWN_STATUS, Forked, expect_create, spare, spawn_launcher
 from .spec import ContainerSpec, Mount, Process
 
 #: docker's `--init` binary is tini; Debian's tini package ships a static build that
@@ -151,12 +151,11 @@ class _Launch:
     def __init__(self, mode: str, job: dict[str, Any], cgroup_procs: list[str],
                  stdin: Stdio, stdout: Stdio, stderr: Stdio, timeout: float) -> None:
         L.set_child_subreaper()
-        taken = spare.take()
-        self.proc, ctrl = taken if taken is not None else spawn_launcher()
         self.pid: int | None = None
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.settimeout(timeout)
         r, w = os.pipe()
+        ctrl: socket.socket | None = None
         try:
             kinds, fds = [], [child_sock.fileno(), r]
             for i, s in enumerate((stdin, stdout, stderr)):
@@ -167,14 +166,25 @@ class _Launch:
                 else:
                     kinds.append("fd")
                     fds.append(s if isinstance(s, int) else s.fileno())
-            ctrl.sendmsg([marshal.dumps({"mode": mode, "stdio": kinds})],
-                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            packet = marshal.dumps({"mode": mode, "stdio": kinds})
+            # forked by the warm launcher (a long-lived caller's), else started afresh
+            forked = spare.fork(packet, fds)
+            if forked is not None:
+                self.proc: subprocess.Popen[bytes] | Forked = forked
+            else:
+                self.proc, ctrl = spawn_launcher()
+                ctrl.sendmsg([packet], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                         array.array("i", fds))])
         except BaseException:
             os.close(w)
-            self.abort()
+            if hasattr(self, "proc"):
+                self.abort()
+            else:
+                self.sock.close()
             raise
         finally:
-            ctrl.close()
+            if ctrl is not None:
+                ctrl.close()
             child_sock.close()
             os.close(r)
         # Move the launcher into the v2 cgroups from here (the v1 ones it joins by
@@ -201,19 +211,23 @@ class _Launch:
             raise SetupFailed(f"container set-up timed out waiting for {expect!r}",
                               step=expect) from None
         except OSError as e:  # the launcher died mid-conversation (its container exited)
-            code = self.proc.poll()
-            raise SetupFailed(f"container set-up: the launcher went away (status {code}) "
+            code = self._status()
+            raise SetupFailed(f"container set-up: the launcher went away ({code}) "
                               f"before {expect!r}: {e.strerror or e}", step=expect,
                               errno=e.errno or 0) from None
         if msg is None:
-            code = self.proc.poll()
-            raise SetupFailed(f"container set-up: the launcher exited early (status {code}) "
+            code = self._status()
+            raise SetupFailed(f"container set-up: the launcher exited early ({code}) "
                               f"before {expect!r}", step=expect)
         if msg.get("t") == "error":
             raise setup_error(msg)
         if msg.get("t") != expect:
             raise SetupFailed(f"container set-up: unexpected message {msg!r}", step=expect)
         return msg, fds
+
+    def _status(self) -> str:
+        code = self.proc.poll()
+        return "status unknown" if code == UNKNOWN_STATUS else f"status {code}"
 
     def until_running(self, on_pid: Callable[[int], None] | None = None
                       ) -> tuple[int, int | None]:

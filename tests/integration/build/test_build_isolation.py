@@ -18,10 +18,10 @@ SECRET = "s3cr3t-value-4f9a"
 
 
 def _layer_bytes(store: ImageStore, ref: str) -> list[bytes]:
-    """Every file's content of every layer blob of ``ref`` (the tar as stored)."""
+    """Every file's content of every layer blob of ``ref`` (the tar as saved or pushed)."""
     out = []
     for ly in store.resolve(ref).layers:
-        with tarfile.open(store.blob_path(ly.digest)) as tar:
+        with tarfile.open(store.layer_blob(ly)) as tar:
             for m in tar:
                 out.append(m.name.encode())
                 if m.isfile():

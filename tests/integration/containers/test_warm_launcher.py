@@ -1,6 +1,6 @@
-"""The supervisor's spare launcher (engine/runtime/warm.py): one waits, each start uses
-it and a new one replaces it, failures still come back as docker's exit codes, and
-none outlives the supervisor."""
+"""The supervisor's warm launcher (engine/runtime/warm.py): one fork server waits, each
+start's launcher is forked from it and it stays, failures still come back as docker's
+exit codes, and none outlives the supervisor."""
 
 from __future__ import annotations
 
@@ -41,15 +41,33 @@ def wait_until(cond: Callable[[], object], timeout: float = 10.0) -> bool:
     return bool(cond())
 
 
-def test_each_start_uses_the_spare_and_a_new_one_replaces_it(engine: Engine) -> None:
+def test_each_start_is_forked_from_the_one_warm_launcher(engine: Engine) -> None:
     assert engine.ok("run", "--rm", "busybox", "echo", "one") == "one\n"
     sup = engine.supervisor_pid()
     assert wait_until(lambda: len(spare_launchers(engine.root)) == 1)
-    [(first, parent)] = spare_launchers(engine.root)
+    [(server, parent)] = spare_launchers(engine.root)
     assert parent == sup
+    assert b"forks" in Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")
     assert engine.ok("run", "--rm", "busybox", "echo", "two") == "two\n"
-    assert wait_until(lambda: [p for p, _ in spare_launchers(engine.root)] not in ([], [first]))
-    assert len(spare_launchers(engine.root)) == 1
+    # the launcher of "two" was the server's child, and is gone; the server stays
+    assert wait_until(lambda: spare_launchers(engine.root) == [(server, sup)])
+    # a container's PID 1 is the supervisor's child all the same (it reaps it)
+    cid = engine.ok("run", "-d", "busybox", "sleep", "30").strip()
+    pid = int(engine.ok("inspect", "-f", "{{.State.Pid}}", cid).strip())
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    assert int(stat[stat.rindex(b")") + 2:].split()[1]) == sup
+    engine.ok("rm", "-f", cid)
+
+
+def test_a_killed_warm_launcher_is_replaced(engine: Engine) -> None:
+    engine.ok("run", "--rm", "busybox", "true")
+    assert wait_until(lambda: len(spare_launchers(engine.root)) == 1)
+    [(server, _)] = spare_launchers(engine.root)
+    os.kill(server, 9)
+    # the next start launches on its own, and a new server is started behind it
+    assert engine.ok("run", "--rm", "busybox", "echo", "after") == "after\n"
+    assert wait_until(lambda: [p for p, _ in spare_launchers(engine.root)] not in ([], [server]))
+    assert engine.ok("run", "--rm", "busybox", "echo", "again") == "again\n"
 
 
 def test_failures_through_the_spare_keep_docker_exit_codes(engine: Engine) -> None:
