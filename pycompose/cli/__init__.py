@@ -181,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             code = worker.forward(state_root_text(), argv)
             if code is not None:
+                if argv_given is None:  # the program: it holds nothing to tear down
+                    leave(code)
                 return code
     from .parsing import _print_help, command_parser, global_parser
 
