@@ -111,6 +111,9 @@ def container(i: int, tag: str, work: Path, lower: Path, cgroups: list[Path],
         os._exit(1)
 
 
+_RUNS = [0]
+
+
 def one_run(n: int, work: Path, lower: Path, cgroups: list[Path]) -> dict[str, float]:
     tag = f"pcfloor-{os.getpid()}"
     for k in range(n):
@@ -133,35 +136,51 @@ def one_run(n: int, work: Path, lower: Path, cgroups: list[Path]) -> dict[str, f
             container(k, tag, work, lower, cgroups, w)
         launchers.append(pid)
     os.close(w)
-    for pid in launchers:
-        _, status = os.waitpid(pid, 0)
-        if status:
-            raise RuntimeError("a launcher failed (see above)")
-    with os.fdopen(r) as f:
-        pid1s = [int(x) for x in f.read().split()]
-    t1 = time.perf_counter()
-    batch = "".join(f"link add {tag[:8]}{k}h type veth peer name eth0 netns {p}\n"
-                    f"link set {tag[:8]}{k}h up\n" for k, p in enumerate(pid1s))
-    subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
-    t2 = time.perf_counter()
-    for p in pid1s:
-        os.kill(p, signal.SIGKILL)
-    for p in pid1s:
-        os.waitpid(p, 0)
-    for h in cgroups:
-        for k in range(n):
-            for _ in range(100):  # a killed group empties a moment after its last exit
-                try:
-                    (h / tag / str(k)).rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.001)
-    t3 = time.perf_counter()
+    pid1s: list[int] = []
+    try:
+        for pid in launchers:
+            _, status = os.waitpid(pid, 0)
+            if status:
+                raise RuntimeError("a launcher failed (see above)")
+        with os.fdopen(r) as f:
+            pid1s = [int(x) for x in f.read().split()]
+        t1 = time.perf_counter()
+        # host ends named by this process and this run: a killed namespace's veth goes
+        # a moment later (the kernel cleans namespaces up in the background), so the
+        # next run's names must differ (at most 15 characters)
+        _RUNS[0] += 1
+        host = f"pf{os.getpid()}{_RUNS[0]}"
+        batch = "".join(f"link add {host}-{k} type veth peer name eth0 netns {p}\n"
+                        f"link set {host}-{k} up\n" for k, p in enumerate(pid1s))
+        r_ip = subprocess.run(["ip", "-batch", "-"], input=batch, text=True,
+                              capture_output=True)
+        if r_ip.returncode:
+            raise RuntimeError(f"ip -batch failed: {r_ip.stderr.strip()}")
+        t2 = time.perf_counter()
+    finally:  # the removal, also after a failure: nothing of this run is left
+        for p in pid1s:
+            os.kill(p, signal.SIGKILL)
+        for p in pid1s:
+            os.waitpid(p, 0)
+        for h in cgroups:
+            for k in range(n):
+                for _ in range(100):  # a killed group empties a moment after its last exit
+                    try:
+                        (h / tag / str(k)).rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.001)
+        t3 = time.perf_counter()
+        for h in cgroups:
+            try:
+                (h / tag).rmdir()
+            except OSError as e:
+                print(f"left {h / tag}: {e}", file=sys.stderr)
+        shutil.rmtree(work, ignore_errors=True)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     rc1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for h in cgroups:
-        (h / tag).rmdir()
-    shutil.rmtree(work, ignore_errors=True)
     cpu = sum(getattr(b, f) - getattr(a, f) for a, b in ((ru0, ru1), (rc0, rc1))
               for f in ("ru_utime", "ru_stime"))
     # the veth's host ends went with the namespaces; ip's own CPU is in RUSAGE_CHILDREN
