@@ -139,7 +139,9 @@ def code_stamp() -> str:
                     parts.append(f"{d.name}/{e.name}:{e.stat().st_mtime_ns}")
     import zlib
 
-    return f"{zlib.crc32('|'.join(sorted(parts)).encode()):08x}"
+    # a test stands for an upgrade by starting processes with another salt
+    salt = os.environ.get("_PYCOMPOSE_STAMP_SALT", "")
+    return f"{zlib.crc32('|'.join(sorted(parts)).encode()):08x}{salt}"
 
 
 #: (socket, supervisor pid, our code's stamp) that said hello as current in this
@@ -163,13 +165,23 @@ def _current(conn: Conn, path: Path) -> bool:
         key = None
     if key is not None and key in _confirmed:
         return True
-    conn.send({"op": "hello", "stamp": stamp})
-    reply, fds = conn.recv()
+    try:
+        conn.send({"op": "hello", "stamp": stamp})
+        data, anc, _flags, _addr = conn.sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(16 * 4))
+    except (ConnectionResetError, BrokenPipeError):
+        data, anc = b"", []
+    if not data:
+        # a supervisor stepping down for another client's newer code closes the
+        # connections it had not served yet: it is leaving, as "outdated" says
+        for fd in fdpass.received(anc):
+            os.close(fd)
+        return False
+    answer, fds = reply(data, anc)
     for fd in fds:
         os.close(fd)
-    if reply.get("outdated"):
+    if answer.get("outdated"):
         return False
-    if key is not None:
+    if key is not None and answer.get("stamp") == stamp:
         _confirmed.add(key)
     return True
 

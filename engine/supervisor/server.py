@@ -175,7 +175,9 @@ class Server:
                 if outdated:
                     log.warning("the engine's code changed; still holding containers, "
                                 "serving with the code loaded at start")
-                await conn.send({"ok": True})
+                # the stamp: a client remembers only a supervisor of its own code as one
+                # it may skip the hello with (an outdated one may step down any moment)
+                await conn.send({"ok": True, "stamp": self.stamp})
                 msg, fds = await conn.recv()
             if msg is None:
                 return
