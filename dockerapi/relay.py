@@ -113,11 +113,12 @@ async def relay(raw: Hijacked, session: Session, ends: Ends, *, mux: bool,
                 view = view[n:]
 
     async def end_in() -> None:
+        # A terminal's input stays open when the client's side ends, as dockerd leaves
+        # it (it closes stdin on the client's EOF only without a TTY): the docker CLI
+        # takes the detach keys itself and only half-closes, so an EOF typed into the
+        # terminal here (^D) made a detached `run -it ... sh` exit
         if stdin_stream is not None:
             await stdin_stream.aclose()
-        elif term_stream is not None or term is not None:
-            with contextlib.suppress(OSError, trio.BrokenResourceError):
-                await write_in(b"\x04")  # EOF at the terminal's line discipline
 
     async def pump_in() -> None:
         held = b""
