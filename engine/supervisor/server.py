@@ -167,8 +167,13 @@ class Server:
             msg, fds = await conn.recv()
             if msg is not None and msg.get("op") == "hello":
                 outdated = msg.get("stamp") not in (None, self.stamp)
-                if outdated and not self.holder.busy() and self.clients == 1:
-                    log.info("the engine's code changed: stepping down for a new supervisor")
+                # once stepping down, every later client of new code hears so too (one
+                # told "ok" now would lose its connection to the shutdown)
+                if outdated and (self.shutdown.is_set() or
+                                 (not self.holder.busy() and self.clients == 1)):
+                    if not self.shutdown.is_set():
+                        log.info("the engine's code changed: stepping down for a new "
+                                 "supervisor")
                     await conn.send({"ok": True, "outdated": True})
                     self.shutdown.set()
                     return
