@@ -86,6 +86,15 @@ def exit_status(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
+
+def _close_terminal(live: Live) -> None:
+    """The supervisor's ends of an exited container's terminal."""
+    for fd in (live.pty_master, live.pty_out):
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    live.pty_master = live.pty_out = None
+
 class Holder:
     def __init__(self, root: Path, nursery: trio.Nursery) -> None:
         self.root = root
@@ -319,11 +328,7 @@ class Holder:
             await trio.to_thread.run_sync(rt.destroy, live.spec)
         except Exception as e:  # the next supervisor's cleanup_leftovers retries
             log.warning("destroy %s: %s", live.cid[:12], e)
-        for fd in (live.pty_master, live.pty_out):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        live.pty_master = live.pty_out = None
+        _close_terminal(live)
         live.code = code
         self.live.pop(live.cid, None)
         try:
@@ -371,11 +376,7 @@ class Holder:
         if rec is not None:
             with contextlib.suppress(NotFound):
                 grave = self.store.bury(cid)
-        for fd in (live.pty_master, live.pty_out):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        live.pty_master = live.pty_out = None
+        _close_terminal(live)
         live.code = code
         self.live.pop(cid, None)
         # its anonymous volumes are gone when run --rm returns, as docker's are (``volume

@@ -240,16 +240,6 @@ def leave(code: int) -> None:
     os._exit(code)
 
 
-def __getattr__(name: str) -> object:
-    """The parser names that lived here before ``parsing.py`` (imported on demand)."""
-    if name in ("_Formatter", "_Parser", "_global_parser", "_print_help",
-                "build_command_parser"):
-        from . import parsing
-
-        return getattr(parsing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     out: list[BaseException] = []
     for e in group.exceptions:

@@ -109,7 +109,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 def register(p: argparse.ArgumentParser, command: str) -> None:
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
 
-    # ~75 flags each, added only when the verb is used (see cli._Parser.fill)
+    # ~75 flags each, added only when the verb is used (see cli.parsing._Parser.fill)
     r = sub.add_parser("run", help="create and start a container")
     r.fill = _add_run_flags  # type: ignore[attr-defined]
     r.set_defaults(handler=cmd_run, create_only=False)

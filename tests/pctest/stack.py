@@ -43,24 +43,32 @@ class Stack:
         return self("exec", "-T", service, *cmd)
 
 
+def worker_pid(root: Path) -> int | None:
+    """The pid of the compose worker serving ``root`` (pycompose/cli/worker.py), if one
+    is alive."""
+    import os
+
+    try:
+        pid = int((root / "compose-worker.lock").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
 def stop_worker(root: Path) -> None:
-    """End the compose worker of ``root`` (pycompose/cli/worker.py), which would
-    otherwise linger for a minute after the test."""
+    """End the compose worker of ``root``, which would otherwise linger for a minute
+    after the test; return once it is gone."""
     import os
     import signal
     import time
 
-    try:
-        pid = int((root / "compose-worker.lock").read_text().split()[0])
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError, IndexError):
+    pid = worker_pid(root)
+    if pid is None:
         return
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    while worker_pid(root) == pid and time.monotonic() < deadline:
         time.sleep(0.02)
 
 

@@ -5,8 +5,6 @@ output, exit status and messages; light commands (``image ls``) never start one.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,15 +12,7 @@ from pathlib import Path
 import pytest
 from pctest.cli import run
 from pctest.registry import RegistryServer, ok
-
-
-def _worker_pid(root: Path) -> int | None:
-    try:
-        pid = int((root / "compose-worker.lock").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
+from pctest.stack import stop_worker, worker_pid
 
 
 @pytest.fixture
@@ -30,12 +20,7 @@ def worker_on(no_leaks: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("PYCOMPOSE_WORKER", "1")
     monkeypatch.setenv("PYCOMPOSE_WORKER_IDLE", "30")
     yield no_leaks
-    pid = _worker_pid(no_leaks)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _worker_pid(no_leaks) and time.monotonic() < deadline:
-            time.sleep(0.02)
+    stop_worker(no_leaks)
 
 
 def test_image_pull_and_push_are_served_by_the_warm_worker(
@@ -45,14 +30,14 @@ def test_image_pull_and_push_are_served_by_the_warm_worker(
     name = f"{registry.host}/team/busybox:1.0"
     ok(["image", "import", str(busybox_tar), name, "-c", 'CMD ["sh"]'])
     ok(["image", "ls"])
-    assert _worker_pid(root) is None, "a light command started a worker"
+    assert worker_pid(root) is None, "a light command started a worker"
 
     ok(["image", "push", name])  # the first heavy command: runs here, starts the worker
     sock = root / "compose.sock"
     deadline = time.monotonic() + 60
     while not sock.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    pid = _worker_pid(root)
+    pid = worker_pid(root)
     assert pid is not None and sock.exists()
     ok(["image", "rm", name])
 
@@ -69,7 +54,7 @@ def test_image_pull_and_push_are_served_by_the_warm_worker(
     # its errors and exit codes are the command's own
     r = run(["image", "pull", f"{registry.host}/team/busybox:nope"], env=no_httpx)
     assert r.returncode == 1 and "nope" in r.stderr and "Traceback" not in r.stderr
-    assert _worker_pid(root) == pid  # the same worker served them all
+    assert worker_pid(root) == pid  # the same worker served them all
 
     # without the worker the same process fails to import httpx (the test can fail)
     r = run(["image", "pull", name], env={**no_httpx, "PYCOMPOSE_WORKER": "0"})

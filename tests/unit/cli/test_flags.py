@@ -23,7 +23,7 @@ from pycompose.engine.api import (
 
 
 def run_args(*argv: str) -> argparse.Namespace:
-    from pycompose.cli import build_command_parser
+    from pycompose.cli.parsing import build_command_parser
 
     args = build_command_parser("container").parse_args(["run", *argv])
     return args

@@ -11,15 +11,7 @@ import time
 from pathlib import Path
 
 from pctest.cli import PYCOMPOSE
-
-
-def _worker_pid(root: Path) -> int | None:
-    try:
-        pid = int((root / "compose-worker.lock").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
+from pctest.stack import worker_pid
 
 
 def test_a_compose_command_runs_in_the_worker_as_itself(state_root: Path,
@@ -39,7 +31,7 @@ def test_a_compose_command_runs_in_the_worker_as_itself(state_root: Path,
     deadline = time.monotonic() + 30
     while not sock.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    pid = _worker_pid(state_root)
+    pid = worker_pid(state_root)
     assert pid is not None and sock.exists()
     try:
         assert os.stat(sock).st_mode & 0o777 == 0o600
@@ -49,15 +41,15 @@ def test_a_compose_command_runs_in_the_worker_as_itself(state_root: Path,
         assert r.returncode == 2 and "unrecognized arguments" in r.stderr
         r = cli("-f", "missing.yaml", "config")
         assert r.returncode == 1 and "missing.yaml" in r.stderr
-        assert _worker_pid(state_root) == pid  # served by the same worker
+        assert worker_pid(state_root) == pid  # served by the same worker
         log = (state_root / "compose-worker.log").read_text()
         assert "serving" in log
     finally:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while _worker_pid(state_root) and time.monotonic() < deadline:
+    while worker_pid(state_root) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _worker_pid(state_root) is None
+    assert worker_pid(state_root) is None
     assert not sock.exists()
 
 
