@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _signal as signal  # the C modules: socket.py and signal.py build enums at
 import _socket as socket  # import (~3 ms together), and this client needs none of it
+import _thread
 import contextlib
 import errno
 import json
@@ -101,10 +102,7 @@ def _try_connect(path: Path) -> Conn | None:
 
 def _spawn_supervisor(root: Path) -> None:
     """Start the supervisor as a daemon: double fork, setsid, stdio to its log file.
-    If one is already starting, its flock makes our copy exit at once."""
-    from pycompose.util.paths import private_dir
-
-    private_dir(root)
+    If one is already starting, its flock makes our copy exit."""
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)
@@ -126,9 +124,24 @@ def _spawn_supervisor(root: Path) -> None:
         os._exit(127)
 
 
+#: the stamp of the code this process loaded, read from the disk once: a compose
+#: command's dozens of requests each scanned six folders for it (~2.5 ms of CPU each)
+_loaded_stamp: str | None = None
+
+
 def code_stamp() -> str:
     """Names and mtimes of the engine's code: a supervisor started from other code (an
-    upgrade, a developer's edit) steps down for a new one when it holds nothing."""
+    upgrade, a developer's edit) steps down for a new one when it holds nothing. Read
+    once per process (the code it runs is the code it loaded; the warm worker's
+    commands inherit the worker's, which steps down itself when the code changes)."""
+    global _loaded_stamp
+    if _loaded_stamp is None:
+        _loaded_stamp = _scan_stamp()
+    # a test stands for an upgrade by starting processes with another salt
+    return _loaded_stamp + os.environ.get("_PYCOMPOSE_STAMP_SALT", "")
+
+
+def _scan_stamp() -> str:
     base = Path(__file__).resolve().parent
     parts = []
     for d in (base, base / "supervisor", base / "runtime", base / "images", base / "logs",
@@ -139,9 +152,7 @@ def code_stamp() -> str:
                     parts.append(f"{d.name}/{e.name}:{e.stat().st_mtime_ns}")
     import zlib
 
-    # a test stands for an upgrade by starting processes with another salt
-    salt = os.environ.get("_PYCOMPOSE_STAMP_SALT", "")
-    return f"{zlib.crc32('|'.join(sorted(parts)).encode()):08x}{salt}"
+    return f"{zlib.crc32('|'.join(sorted(parts)).encode()):08x}"
 
 
 #: (socket, supervisor pid, our code's stamp) that said hello as current in this
@@ -205,15 +216,54 @@ def connect(root: Path, *, start: bool = True, timeout: float = 15.0) -> Conn:
         if conn is None:
             raise EngineError("the supervisor is not running")
         return conn
-    _spawn_supervisor(root)
+    return _start(root, path, timeout)
+
+
+#: one thread of a process starts the supervisor; the others wait for it
+_starting = _thread.allocate_lock()
+
+
+def _start(root: Path, path: Path, timeout: float) -> Conn:
+    """Start the supervisor and connect to it; one start for all the requests that
+    found none. ``up`` of 30 services sends its 30 creates at once: each started a
+    supervisor of its own (an interpreter and the engine's imports, 30 on two cores:
+    ~5 s of CPU) for one to win the lock. Across processes, ``supervisor.start``'s
+    flock elects one starter; the others wait for the socket to answer."""
+    import fcntl
+
+    from pycompose.util.paths import private_dir
+
     deadline = time.monotonic() + timeout
-    delay = 0.005
-    while time.monotonic() < deadline:
-        conn = _try_connect(path)
-        if conn:
+    with _starting:
+        conn = _try_connect(path)  # another thread started it meanwhile
+        if conn is not None:
             return conn
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        private_dir(root)
+        fd = os.open(root / "supervisor.start", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            started = False
+            delay = 0.005
+            while True:
+                if not started:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        pass  # another process is starting it
+                    else:
+                        conn = _try_connect(path)  # it started one and let go
+                        if conn is not None:
+                            return conn
+                        _spawn_supervisor(root)
+                        started = True
+                conn = _try_connect(path)
+                if conn is not None:
+                    return conn
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        finally:
+            os.close(fd)  # lets the flock go
     raise EngineError(f"the supervisor did not start within {timeout:.0f} s; see "
                       f"{root / 'supervisor.log'}")
 

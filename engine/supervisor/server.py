@@ -388,9 +388,11 @@ def main() -> int:
             break
         except BlockingIOError:
             if (root / "supervisor.sock").exists() and _answers(root):
-                return 0  # another supervisor serves this root
+                log.info("another supervisor serves %s: this one exits", root)
+                return 0
             time.sleep(0.01)
     else:
+        log.info("another supervisor holds %s: this one exits", root / "supervisor.lock")
         return 0
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, f"{os.getpid()}\n".encode())
