@@ -29,7 +29,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pycompose.util.fs import atomic_write_json, fsync_dir, fsync_path, locked, read_json
+from pycompose.util.fs import (
+    atomic_write_json,
+    fsync_dir,
+    fsync_path,
+    locked,
+    read_json,
+    spread_dir,
+)
 from pycompose.util.paths import private_dir
 
 from .errors import Conflict, Damaged, InvalidArgument, NotFound
@@ -91,6 +98,9 @@ class ContainerStore:
 
     @contextlib.contextmanager
     def _store_lock(self) -> Iterator[None]:
+        if not self.dir.is_dir():  # a new root's: its containers get groups of their own
+            private_dir(self.dir)
+            spread_dir(self.dir)
         with locked(self.dir / ".lock"):
             yield
 

@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pycompose.util.fs import atomic_write, atomic_write_json, locked, take_lock_file
+from pycompose.util.fs import atomic_write, atomic_write_json, locked, spread_dir, take_lock_file
 from pycompose.util.paths import private_dir, state_root
 
 from ..errors import EngineError, NotFound
@@ -120,6 +120,8 @@ class StoreLayout:
         private_dir(self.images_dir)  # and the state root above it, if it is new
         for d in (self.blobs, self.layers_dir, self.links, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
+        for d in (self.layers_dir, self.tmp):  # a layer's files, an unpacking's
+            spread_dir(d)
         # Layers hold images' setuid binaries with their owners: a host user who could
         # reach them could run an image's setuid-root shell. Root only, as docker does.
         if stat.S_IMODE(self.images_dir.stat().st_mode) != 0o700:

@@ -39,7 +39,7 @@ from typing import Any
 import trio
 
 from pycompose.util.besteffort import best_effort
-from pycompose.util.fs import tighten_state
+from pycompose.util.fs import spread_state, tighten_state
 from pycompose.util.paths import PRIVATE_FILE, private_dir, state_root
 from pycompose.util.plain import from_plain
 
@@ -380,6 +380,7 @@ def main() -> int:
                         format="%(asctime)s supervisor[%(process)d] %(levelname)s %(message)s")
     for path in tighten_state(root):
         log.info("tightened the mode of %s (state is root-only)", path)
+    spread_state(root)
     lock_fd = os.open(root / "supervisor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                       PRIVATE_FILE)
     for _ in range(300):  # a stepping-down predecessor may need a moment to exit
