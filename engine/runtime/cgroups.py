@@ -76,10 +76,25 @@ def parse_mountinfo(text: str) -> list[Hierarchy]:
     return out
 
 
+#: probe()'s answers, by $PYCOMPOSE_CGROUP2_ROOT: a host's hierarchies are mounted at
+#: boot; the supervisor asked for them several times per container (a stop: three
+#: times, each a read and parse of mountinfo on the trio thread, ~2 ms each while 30
+#: containers stop at once)
+_probed: dict[str | None, list[Hierarchy]] = {}
+
+
 def probe() -> list[Hierarchy]:
-    """The host's hierarchies. ``$PYCOMPOSE_CGROUP2_ROOT`` (a cgroup2 mountpoint) forces
-    pure-v2 mode on a hybrid host: the tests use it to run whole containers on v2."""
-    forced = os.environ.get("PYCOMPOSE_CGROUP2_ROOT")
+    """The host's hierarchies, read once per process. ``$PYCOMPOSE_CGROUP2_ROOT`` (a
+    cgroup2 mountpoint) forces pure-v2 mode on a hybrid host: the tests use it to run
+    whole containers on v2."""
+    forced = os.environ.get("PYCOMPOSE_CGROUP2_ROOT") or None
+    found = _probed.get(forced)
+    if found is None:
+        found = _probed[forced] = _probe(forced)
+    return list(found)
+
+
+def _probe(forced: str | None) -> list[Hierarchy]:
     if forced:
         try:
             ctrls = frozenset(Path(forced, "cgroup.controllers").read_text().split())
