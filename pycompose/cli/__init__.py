@@ -142,6 +142,17 @@ def _default_sigchld() -> None:
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
 
 
+def _fill_closed_stdio() -> None:
+    """A caller that closed fd 0, 1 or 2 (``<&-``, ``>&-``, some daemons): /dev/null
+    there, as if the shell had given it. Left closed, the next socket took the number,
+    and a container's output went into the supervisor's connection."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+
+
 def _answered_here(global_argv: Sequence[str]) -> bool:
     """Whether the global options ask for what this process answers itself (``-h``,
     ``--version``, as argparse reads them: also ``--vers``, ``-hv``), so that the
@@ -165,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv_given = argv
     argv = list(sys.argv[1:] if argv is None else argv)
     _default_sigchld()
+    _fill_closed_stdio()
     global_argv, rest = split_global(argv)
     if rest and rest[0] == "--":
         rest = rest[1:]
@@ -233,6 +245,8 @@ def leave(code: int) -> None:
     flushed. Freeing every module and object of an interpreter that is exiting anyway
     took 6-10 ms of each ``run --rm``, after the container's exit code was known."""
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that fd closed (``>&-``): nothing to flush
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # the reader went away: as Python's own exit says
