@@ -284,9 +284,11 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
             return exit_status(leaves[0], fam)
         if any(isinstance(e, KeyboardInterrupt) for e in leaves):
             return 130
+        first = next((e for e in leaves if not isinstance(e, PycomposeError)), group)
+        if isinstance(first, NotADirectoryError) and _not_a_folder_root():
+            return 1
         if os.environ.get("PYCOMPOSE_DEBUG"):
             raise
-        first = next((e for e in leaves if not isinstance(e, PycomposeError)), group)
         print(f"internal error (a bug in pycompose): {type(first).__name__}: {first}\n"
               "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
         return 70
@@ -303,12 +305,27 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
             pass
         return 141
     except Exception as e:  # a bug: say so in one line, the traceback on request
+        if isinstance(e, NotADirectoryError) and _not_a_folder_root():
+            return 1
         if os.environ.get("PYCOMPOSE_DEBUG"):
             raise
         print(f"internal error (a bug in pycompose): {type(e).__name__}: {e}\n"
               "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
         return 70
     return int(code or 0)
+
+
+def _not_a_folder_root() -> bool:
+    """Whether the state root is a file (``PYCOMPOSE_ROOT`` set to one): then say so,
+    where each command's first read of it failed as an internal error."""
+    from pycompose.util.paths import state_root_text
+
+    root = state_root_text()
+    if not os.path.lexists(root) or os.path.isdir(root):
+        return False
+    print(f"error: the state root {root} is not a folder: point PYCOMPOSE_ROOT at a "
+          "folder (or move the file away)", file=sys.stderr)
+    return True
 
 
 def _denied(e: PermissionError) -> str:
