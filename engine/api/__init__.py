@@ -67,6 +67,8 @@ from ..errors import (
 )
 from .requests import (
     CreateRequest,
+    DeviceCgroupRule,
+    DeviceMapping,
     Endpoint,
     Event,
     ExecRequest,
@@ -79,6 +81,9 @@ from .requests import (
     RestartPolicy,
     Stats,
     Ulimit,
+    device_mapping,
+    parse_device,
+    parse_device_cgroup_rule,
 )
 
 TYPE_CHECKING = False  # not typing's: the thin client imports this package
@@ -137,6 +142,8 @@ __all__ = [
     "ContainerRecord",
     "CreateRequest",
     "Damaged",
+    "DeviceCgroupRule",
+    "DeviceMapping",
     "Endpoint",
     "Engine",
     "EngineError",
@@ -175,7 +182,10 @@ __all__ = [
     "Ulimit",
     "Unavailable",
     "Version",
+    "device_mapping",
     "now_iso",
+    "parse_device",
+    "parse_device_cgroup_rule",
     "parse_iso",
     "parse_reference",
 ]

@@ -12,13 +12,17 @@ nanoseconds (docker's), CPUs in nano-CPUs, signals as names or numbers as given.
 
 from __future__ import annotations
 
+import posixpath
+
 from pycompose.util.records import field, record
 
 from ...netplug.ports import PortBinding
 
 __all__ = [
-    "CreateRequest", "Endpoint", "Event", "ExecRequest", "Healthcheck", "IdMapping", "LogConfig",
-    "Mount", "PortBinding", "Resources", "RestartPolicy", "Stats", "Ulimit",
+    "CreateRequest", "DeviceCgroupRule", "DeviceMapping", "Endpoint", "Event", "ExecRequest",
+    "Healthcheck", "IdMapping", "LogConfig", "Mount", "PortBinding", "Resources",
+    "RestartPolicy", "Stats", "Ulimit", "device_mapping", "parse_device",
+    "parse_device_cgroup_rule",
 ]
 
 
@@ -108,6 +112,105 @@ class LogConfig:
 
 
 @record
+class DeviceMapping:
+    """``--device HOST[:CONTAINER][:PERMS]`` (docker's ``HostConfig.Devices`` entry):
+    the host's node, or a directory of nodes, given to the container at
+    ``path_in_container`` with a device-cgroup rule of ``cgroup_permissions``."""
+
+    path_on_host: str
+    path_in_container: str
+    cgroup_permissions: str = "rwm"
+
+
+@record
+class DeviceCgroupRule:
+    """``--device-cgroup-rule 'c 10:200 rwm'``: an allow rule; ``kind`` is "a", "c" or
+    "b", a major or minor of None is docker's ``*``, ``access`` some of "rwm"."""
+
+    kind: str
+    major: int | None
+    minor: int | None
+    access: str
+
+    def text(self) -> str:
+        """docker's spelling, as inspect shows it ("c 10:200 rwm")."""
+        major = "*" if self.major is None else str(self.major)
+        minor = "*" if self.minor is None else str(self.minor)
+        return f"{self.kind} {major}:{minor} {self.access}"
+
+
+def valid_device_permissions(text: str) -> bool:
+    """docker's validDeviceMode: some of r, w and m, each at most once."""
+    return bool(text) and set(text) <= set("rwm") and len(set(text)) == len(text)
+
+
+def device_mapping(host: str, container: str = "", permissions: str = "rwm",
+                   what: str = "--device", text: str | None = None) -> DeviceMapping:
+    """A checked mapping: the container path absolute (it defaults to the host's), the
+    permissions some of r, w, m. ``what`` names the flag or key in the errors and
+    ``text`` the value as given (docker's "invalid argument ... for ... flag")."""
+    from ..errors import InvalidArgument
+
+    def bad(reason: str) -> InvalidArgument:
+        if text is not None:
+            return InvalidArgument(f'invalid argument "{text}" for "{what}" flag: {reason}')
+        return InvalidArgument(f"invalid {what} {host!r}: {reason}")
+
+    if not host:
+        raise bad("bad format: the host path is empty")
+    container = container or host
+    if not valid_device_permissions(permissions):
+        raise bad(f"bad mode specified: {permissions} (use some of r, w and m)")
+    if not container.startswith("/"):
+        raise bad(f"{container} is not an absolute path")
+    return DeviceMapping(host, "/" + posixpath.normpath(container).lstrip("/"), permissions)
+
+
+def parse_device(text: str, what: str = "--device") -> DeviceMapping:
+    """docker's ``HOST[:CONTAINER][:PERMS]``: with two parts, the second is the
+    permissions when it reads as some of rwm, else the container path."""
+    parts = text.split(":")
+    host, container, perms = parts[0], "", "rwm"
+    if len(parts) > 3:
+        host = ""  # docker: "bad format for path"
+    elif len(parts) == 3:
+        container, perms = parts[1], parts[2]
+    elif len(parts) == 2:
+        if valid_device_permissions(parts[1]):
+            perms = parts[1]
+        else:
+            container = parts[1]
+    return device_mapping(host, container, perms, what, text)
+
+
+def parse_device_cgroup_rule(text: str, what: str = "--device-cgroup-rule"
+                             ) -> DeviceCgroupRule:
+    """docker's ``TYPE MAJOR:MINOR ACCESS``: TYPE a, b or c, ``*`` for any major or
+    minor, ACCESS one to three of r, w, m."""
+    from ..errors import InvalidArgument
+
+    def number(part: str) -> int | None:
+        if part == "*":
+            return None
+        if not part.isascii() or not part.isdigit():
+            raise ValueError(part)
+        return int(part)
+
+    try:
+        kind, numbers, access = text.split(" ")
+        major_text, minor_text = numbers.split(":")
+        if kind not in ("a", "b", "c") or not 1 <= len(access) <= 3 \
+                or not set(access) <= set("rwm"):
+            raise ValueError(text)
+        return DeviceCgroupRule(kind, number(major_text), number(minor_text), access)
+    except ValueError:
+        raise InvalidArgument(f'invalid argument "{text}" for "{what}" flag: invalid device '
+                              f"cgroup format '{text}' (use 'TYPE MAJOR:MINOR ACCESS' as "
+                              "'c 10:200 rwm': TYPE a, b or c, * for any major or minor, "
+                              "ACCESS some of r, w, m)") from None
+
+
+@record
 class CreateRequest:
     """A container to create, as ``docker create`` describes one.
 
@@ -159,6 +262,9 @@ class CreateRequest:
     security_opt: list[str] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)
     ulimits: list[Ulimit] = field(default_factory=list)
+    #: host devices given to the container, and extra device-cgroup allow rules
+    devices: list[DeviceMapping] = field(default_factory=list)
+    device_cgroup_rules: list[DeviceCgroupRule] = field(default_factory=list)
     sysctls: dict[str, str] = field(default_factory=dict)
     stop_signal: str = ""
     stop_timeout: int | None = None  # seconds

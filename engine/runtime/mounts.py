@@ -262,14 +262,15 @@ def make_device_nodes(root: str, devices: list[dict[str, Any]], *, userns: bool)
         if os.path.lexists(dst) and not os.path.isdir(dst):
             _step(f"replace device {d['path']}", os.unlink, dst)
         _make_node(dst, d["path"], d["kind"], d["major"], d["minor"], mode,
-                   d["uid"] or 0, d["gid"] or 0, userns=userns)
+                   d["uid"] or 0, d["gid"] or 0, userns=userns,
+                   source=d.get("source") or d["path"])
 
 
 def _make_node(dst: str, path: str, kind: str, major: int, minor: int, mode: int,
-               uid: int, gid: int, *, userns: bool) -> None:
+               uid: int, gid: int, *, userns: bool, source: str = "") -> None:
     if userns and kind != "p":  # mknod is refused in a user namespace: bind the host's
         _step(f"create {path}", _touch, dst)
-        _step(f"bind {path}", L.mount, path, dst, None, L.MS_BIND)
+        _step(f"bind {path}", L.mount, source or path, dst, None, L.MS_BIND)
         return
     if kind == "p":
         _step(f"mkfifo {path}", os.mkfifo, dst, mode & 0o7777)

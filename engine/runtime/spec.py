@@ -159,7 +159,8 @@ class Rlimit:
 @dataclass
 class DeviceNode:
     """A device node made in the container's /dev (OCI ``linux.devices``): ``kind``
-    "c", "b", "u" (unbuffered char) or "p" (fifo)."""
+    "c", "b", "u" (unbuffered char) or "p" (fifo). ``source`` is the host's node that a
+    user namespace, where mknod is refused, binds instead ("" means ``path``)."""
 
     path: str
     kind: str
@@ -168,6 +169,7 @@ class DeviceNode:
     file_mode: int | None = None
     uid: int | None = None
     gid: int | None = None
+    source: str = ""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from ..containers import Record
 from ..errors import Conflict, NotFound
 from ..logs import config as logcfg
 from ..volumes import VolumeStore
+from . import devices as D
 from . import spec as S
 
 ALL_CAPS = [
@@ -212,6 +213,7 @@ def new_record(root: Path, req: CreateRequest) -> Record:
         raise S.bad("-p has no effect with --network host: the container uses the "
                     "host's ports directly")
     mounts = S.all_mounts(req.mounts, icfg.get("Volumes"))
+    D.gather_all(req.devices)  # docker's error at create for a path with no device
     userns = userns_maps(req.userns, [f"{m.container_id}:{m.host_id}:{m.size}"
                                       for m in req.uid_map],
                          [f"{m.container_id}:{m.host_id}:{m.size}" for m in req.gid_map])
@@ -260,6 +262,7 @@ def new_record(root: Path, req: CreateRequest) -> Record:
         "Sysctls": dict(req.sysctls) or None, "ShmSize": res.shm_size,
         "UsernsMode": req.userns, **userns, "IpcMode": check_ipc(req.ipc or "private"),
         "LogConfig": log_settings(req).host_config(),
+        **D.host_config(req.devices, req.device_cgroup_rules),
     }
     return {
         "Image": image_id, "Scope": req.scope, "Config": config, "HostConfig": host,
@@ -480,6 +483,7 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
     if uid_map:
         namespaces["user"] = None
         gid_map = gid_map or uid_map
+    devices, device_rules = D.runtime_devices(host, bool(host["Privileged"]))
     return ContainerSpec(
         id=cid, root=str(cdir / "rt"),
         rootfs=Rootfs(lowerdirs=gd["LowerDir"].split(":"), upperdir=gd["UpperDir"],
@@ -497,7 +501,9 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
             memory=host["Memory"] or None, memory_swap=host["MemorySwap"] or None,
             cpus=host["NanoCpus"] / 1e9 if host["NanoCpus"] else None,
             cpu_shares=host["CpuShares"] or None, cpuset_cpus=host["CpusetCpus"] or None,
-            pids_limit=host["PidsLimit"], oom_score_adj=host["OomScoreAdj"] or None),
+            pids_limit=host["PidsLimit"], oom_score_adj=host["OomScoreAdj"] or None,
+            device_rules=device_rules),
+        devices=devices,
         capabilities=capabilities(host.get("CapAdd") or [], host.get("CapDrop") or []),
         privileged=bool(host["Privileged"]), seccomp=seccomp, no_new_privileges=nnp,
         rlimits=[Rlimit(u["Name"], u["Soft"], u["Hard"]) for u in host.get("Ulimits") or []],

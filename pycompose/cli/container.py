@@ -69,6 +69,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--privileged", action="store_true", help="give all capabilities, no seccomp")
     a("--cap-add", action="append", default=[])
     a("--cap-drop", action="append", default=[])
+    a("--device", action="append", default=[], dest="devices",
+      metavar="HOST[:CONTAINER][:PERMS]",
+      help="give the container a host device (or a directory of them); PERMS of rwm")
+    a("--device-cgroup-rule", action="append", default=[], dest="device_cgroup_rules",
+      metavar="'TYPE MAJOR:MINOR PERMS'",
+      help="allow devices in the container's device cgroup ('c 10:200 rwm', * for any)")
     a("--read-only", action="store_true", help="mount the root filesystem read-only")
     a("--security-opt", action="append", default=[],
       help="no-new-privileges | seccomp=unconfined|FILE")

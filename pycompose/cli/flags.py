@@ -1,6 +1,7 @@
 """The docker CLI's flag syntaxes, parsed once into the engine's typed requests.
 
 ``-v``, ``--mount``, ``--tmpfs``, ``-p``, ``--ulimit``, ``--restart``, ``--health-*``,
+``--device`` (its parser is the engine face's, shared with compose and the Docker API),
 sizes and durations: this is the only place that reads them as text. Errors are
 ``InvalidArgument`` naming the flag and the value (``docker run``'s status 125).
 """
@@ -24,6 +25,8 @@ from pycompose.engine.api import (
     Resources,
     RestartPolicy,
     Ulimit,
+    parse_device,
+    parse_device_cgroup_rule,
 )
 from pycompose.util.units import parse_duration_ns, parse_size
 
@@ -299,6 +302,9 @@ def create_request(args: argparse.Namespace) -> CreateRequest:
             oom_score_adj=_int(args.oom_score_adj, "--oom-score-adj") or 0,
             shm_size=size(args.shm_size, "--shm-size") if args.shm_size else 64 << 20),
         ulimits=[ulimit(u) for u in args.ulimits],
+        devices=[parse_device(d) for d in args.devices],
+        device_cgroup_rules=[parse_device_cgroup_rule(r)
+                             for r in args.device_cgroup_rules],
         sysctls=dict(_pair(s, "--sysctl") for s in args.sysctls),
         stop_signal=args.stop_signal or "", stop_timeout=args.stop_timeout,
         healthcheck=healthcheck(args), userns=args.userns or "", ipc=args.ipc or "",
