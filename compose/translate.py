@@ -13,6 +13,8 @@ from typing import Any
 
 from ..engine.api import (
     CreateRequest,
+    DeviceCgroupRule,
+    DeviceMapping,
     Endpoint,
     Healthcheck,
     LogConfig,
@@ -21,6 +23,8 @@ from ..engine.api import (
     Resources,
     RestartPolicy,
     Ulimit,
+    device_mapping,
+    parse_device_cgroup_rule,
 )
 from .model import Project, Service
 
@@ -286,10 +290,25 @@ def create_request(project: Project, service: str, svc: Service, number: int, *,
             oom_score_adj=int(svc.oom_score_adj or 0),
             shm_size=int(svc.shm_size) if svc.shm_size else 64 << 20),
         ulimits=[Ulimit(k, u.soft, u.hard) for k, u in (svc.ulimits or {}).items()],
+        devices=_devices(service, svc),
+        device_cgroup_rules=_device_cgroup_rules(service, svc),
         sysctls={k: str(v) for k, v in (svc.sysctls or {}).items()},
         healthcheck=_healthcheck(svc.healthcheck),
         log_config=_log_config(svc),
     )
+
+
+def _devices(service: str, svc: Service) -> list[DeviceMapping]:
+    """``devices:`` (short or long syntax, both a source, target and permissions by
+    now) as ``--device`` gives them."""
+    return [device_mapping(d.source, d.target or "", d.permissions or "rwm",
+                           f"services.{service}.devices")
+            for d in svc.devices or []]
+
+
+def _device_cgroup_rules(service: str, svc: Service) -> list[DeviceCgroupRule]:
+    return [parse_device_cgroup_rule(r, f"services.{service}.device_cgroup_rules")
+            for r in svc.device_cgroup_rules or []]
 
 
 def _tmpfs(text: str) -> Mount:

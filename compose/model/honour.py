@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 NOT_HONOURED: frozenset[str] = frozenset({
     # service keys
     "blkio_config", "cpu_count", "cpu_percent", "cpu_rt_period", "cpu_rt_runtime",
-    "credential_spec", "device_cgroup_rules", "external_links", "gpus",
+    "credential_spec", "external_links", "gpus",
     "isolation", "mac_address", "models", "oom_kill_disable", "platform",
     "provider", "pull_refresh_after", "runtime", "storage_opt",
     "use_api_socket", "userns_mode", "cgroup_parent",

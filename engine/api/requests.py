@@ -204,10 +204,11 @@ def parse_device_cgroup_rule(text: str, what: str = "--device-cgroup-rule"
             raise ValueError(text)
         return DeviceCgroupRule(kind, number(major_text), number(minor_text), access)
     except ValueError:
-        raise InvalidArgument(f'invalid argument "{text}" for "{what}" flag: invalid device '
-                              f"cgroup format '{text}' (use 'TYPE MAJOR:MINOR ACCESS' as "
-                              "'c 10:200 rwm': TYPE a, b or c, * for any major or minor, "
-                              "ACCESS some of r, w, m)") from None
+        where = f'invalid argument "{text}" for "{what}" flag' if what.startswith("--") \
+            else f"invalid {what}"
+        raise InvalidArgument(f"{where}: invalid device cgroup format '{text}' (use 'TYPE "
+                              "MAJOR:MINOR ACCESS' as 'c 10:200 rwm': TYPE a, b or c, * for "
+                              "any major or minor, ACCESS some of r, w, m)") from None
 
 
 @record

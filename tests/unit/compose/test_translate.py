@@ -191,3 +191,29 @@ services:
     assert (b.type, b.config) == ("", {"max-size": "1m"})
     c = T.create_request(p, "c", p.services["c"], 1).log_config
     assert (c.type, c.config) == ("", {})
+
+
+def test_devices_both_syntaxes_and_cgroup_rules(tmp_path: Path) -> None:
+    from pycompose.engine.api import DeviceCgroupRule, DeviceMapping
+
+    p = project(tmp_path, """
+services:
+  vpn:
+    image: busybox
+    devices:
+      - /dev/net/tun
+      - /dev/fuse:/dev/myfuse:r
+      - /dev/kvm:rw
+      - {source: /dev/loop-control, target: /dev/lc, permissions: rm}
+      - {source: /dev/zero}
+    device_cgroup_rules: ["c 10:* rwm", "b *:* m"]
+""")
+    o = T.create_request(p, "vpn", p.services["vpn"], 1)
+    assert o.devices == [DeviceMapping("/dev/net/tun", "/dev/net/tun", "rwm"),
+                         DeviceMapping("/dev/fuse", "/dev/myfuse", "r"),
+                         DeviceMapping("/dev/kvm", "/dev/kvm", "rw"),
+                         DeviceMapping("/dev/loop-control", "/dev/lc", "rm"),
+                         DeviceMapping("/dev/zero", "/dev/zero", "rwm")]
+    assert o.device_cgroup_rules == [DeviceCgroupRule("c", 10, None, "rwm"),
+                                     DeviceCgroupRule("b", None, None, "m")]
+    assert T.create_request(p, "vpn", p.services["vpn"], 1) == o
