@@ -17,6 +17,7 @@ from pycompose.util.units import parse_size
 
 from ..engine.api import (
     CreateRequest,
+    DeviceMapping,
     Endpoint,
     Healthcheck,
     InvalidArgument,
@@ -26,6 +27,8 @@ from ..engine.api import (
     Resources,
     RestartPolicy,
     Ulimit,
+    device_mapping,
+    parse_device_cgroup_rule,
 )
 from .jsondoc import Doc
 
@@ -175,8 +178,8 @@ def restart_policy(doc: Doc) -> RestartPolicy:
 
 
 def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
-    hc.unsupported("Devices", "DeviceRequests", "DeviceCgroupRules", why="no devices are "
-                   "passed into containers")
+    hc.unsupported("DeviceRequests", why="GPUs are not passed into containers; give the "
+                   "device nodes in HostConfig.Devices")
     hc.unsupported("VolumesFrom", why="use named volumes")
     hc.unsupported("PublishAllPorts", why="publish each port (PortBindings)")
     hc.unsupported("BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps",
@@ -202,6 +205,13 @@ def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
     if cfg.boolean("NetworkDisabled"):
         raise InvalidArgument("Config.NetworkDisabled is not supported: use "
                               "HostConfig.NetworkMode \"none\"")
+
+
+def devices(hc: Doc) -> list[DeviceMapping]:
+    """``HostConfig.Devices``: [{PathOnHost, PathInContainer, CgroupPermissions}]."""
+    return [device_mapping(d.text("PathOnHost"), d.text("PathInContainer"),
+                           d.text("CgroupPermissions") or "rwm", f"HostConfig.Devices[{i}]")
+            for i, d in enumerate(hc.docs("Devices"))]
 
 
 def create_request(body: Any, name: str = "") -> CreateRequest:
@@ -285,6 +295,9 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
         read_only=hc.boolean("ReadonlyRootfs"), init=bool(init),
         cap_add=hc.strs("CapAdd"), cap_drop=hc.strs("CapDrop"),
         security_opt=hc.strs("SecurityOpt"), resources=res, ulimits=ulimits,
+        devices=devices(hc),
+        device_cgroup_rules=[parse_device_cgroup_rule(r, "HostConfig.DeviceCgroupRules")
+                             for r in hc.strs("DeviceCgroupRules")],
         sysctls=hc.str_map("Sysctls"), stop_signal=cfg.text("StopSignal"),
         stop_timeout=stop_timeout, healthcheck=healthcheck(cfg.doc("Healthcheck")),
         userns=user_ns, ipc=hc.text("IpcMode"),

@@ -82,6 +82,7 @@ def inspect_doc(rec: ContainerRecord, exec_ids: list[str] | None = None) -> dict
     host.pop("UidMap", None)
     host.pop("GidMap", None)
     host.setdefault("ConsoleSize", [0, 0])
+    host.setdefault("Devices", [])  # records made before devices were kept
     host.setdefault("PublishAllPorts", False)
     host.setdefault("VolumesFrom", None)
     host.setdefault("VolumeDriver", "")

@@ -137,7 +137,13 @@ def test_command_entrypoint_health_restart_and_resources() -> None:
 
 
 @pytest.mark.parametrize(("host", "words"), [
-    ({"Devices": [{"PathOnHost": "/dev/kvm"}]}, "HostConfig.Devices is not supported"),
+    ({"DeviceRequests": [{"Count": -1}]}, "HostConfig.DeviceRequests is not supported"),
+    ({"Devices": [{"PathOnHost": "/dev/kvm", "PathInContainer": "kvm"}]},
+     "HostConfig.Devices.0. '/dev/kvm': kvm is not an absolute path"),
+    ({"Devices": [{"PathOnHost": "/dev/kvm", "CgroupPermissions": "rwx"}]},
+     "bad mode specified: rwx"),
+    ({"DeviceCgroupRules": ["c 10"]}, "invalid HostConfig.DeviceCgroupRules: invalid device "
+                                      "cgroup format 'c 10'"),
     ({"CpuQuota": 50000}, "HostConfig.CpuQuota is not supported"),
     ({"PidMode": "host"}, "HostConfig.PidMode='host' is not supported"),
     ({"VolumesFrom": ["other"]}, "HostConfig.VolumesFrom is not supported"),
@@ -150,6 +156,18 @@ def test_command_entrypoint_health_restart_and_resources() -> None:
 def test_what_the_engine_cannot_honour_is_named(host: dict[str, Any], words: str) -> None:
     with pytest.raises(InvalidArgument, match=words.replace("(", r"\(")):
         create_request(body(host=host))
+
+
+def test_devices_and_device_cgroup_rules() -> None:
+    from pycompose.engine.api import DeviceCgroupRule, DeviceMapping
+
+    req = create_request(body(host={
+        "Devices": [{"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/myfuse",
+                     "CgroupPermissions": "r"}, {"PathOnHost": "/dev/kvm"}],
+        "DeviceCgroupRules": ["c 10:* rwm"]}))
+    assert req.devices == [DeviceMapping("/dev/fuse", "/dev/myfuse", "r"),
+                           DeviceMapping("/dev/kvm", "/dev/kvm", "rwm")]
+    assert req.device_cgroup_rules == [DeviceCgroupRule("c", 10, None, "rwm")]
 
 
 def test_no_image_and_unknown_keys() -> None:
