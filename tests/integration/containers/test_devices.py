@@ -163,3 +163,16 @@ def test_privileged_keeps_every_device_and_maps_more(engine: Engine) -> None:
                     "exec 3<>/dev/fuse && exec 4<>/dev/myfuse && exec 5<>/dev/net/tun "
                     "&& echo ok")
     assert out == "ok\n"
+
+
+def test_in_a_user_namespace_the_hosts_node_is_bound(engine: Engine) -> None:
+    """mknod is refused in a user namespace: the host's node is bound at the container
+    path instead (from the host path, not the container's). The host's modes still
+    hold: the remapped root is no root on the host, so a 0600 node stays closed."""
+    _need("/dev/fuse")
+    r = engine("run", "--rm", "--uidmap", "0:100000:65536", "--device",
+               "/dev/fuse:/dev/myfuse", "--device", "/dev/null:/dev/mynull", "busybox",
+               "sh", "-c", "stat -c '%t:%T' /dev/myfuse /dev/mynull; "
+               "echo x > /dev/mynull && echo wrote")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["a:e5", "1:3", "wrote"]
