@@ -44,8 +44,21 @@ def test_unknown_fields_are_ignored_and_unsupported_ones_named(api: Service) -> 
     assert status == 201, body  # as Go's decoder: unknown keys are ignored
     assert api.request("DELETE", "/containers/ignored")[0] == 204
     status, _, body = api.request("POST", "/containers/create", {
-        "Image": "busybox", "HostConfig": {"Devices": [{"PathOnHost": "/dev/kvm"}]}})
-    assert status == 400 and "HostConfig.Devices is not supported" in _message(body)
+        "Image": "busybox", "HostConfig": {"DeviceRequests": [{"Count": -1}]}})
+    assert status == 400 and "HostConfig.DeviceRequests is not supported" in _message(body)
+    status, _, body = api.request("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["true"],
+        "HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n",
+                                    "CgroupPermissions": "rw"}],
+                       "DeviceCgroupRules": ["c 10:* rwm"]}})
+    assert status == 201, body  # devices are passed in: inspect shows them as sent
+    cid = json.loads(body)["Id"]
+    status, _, body = api.request("GET", f"/containers/{cid}/json")
+    host = json.loads(body)["HostConfig"]
+    assert host["Devices"] == [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n",
+                                "CgroupPermissions": "rw"}]
+    assert host["DeviceCgroupRules"] == ["c 10:* rwm"]
+    assert api.request("DELETE", f"/containers/{cid}")[0] == 204
     status, _, body = api.request("POST", "/containers/create", {
         "Image": "busybox", "Cmd": ["true"], "HostConfig": {"Devices": [], "BlkioWeight": 0,
                                                             "CpuQuota": 0}})
