@@ -74,13 +74,14 @@ def routes() -> list[Route]:
         images,
         networks,
         stats,
+        swarm,
         system,
         volumes,
     )
 
     out: list[Route] = []
     for module in (system, events, auth, containers, archive, stats, exec, images, build,
-                   volumes, networks):
+                   volumes, networks, swarm):
         out += module.ROUTES
     return out
 

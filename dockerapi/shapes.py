@@ -40,6 +40,17 @@ def _endpoint(ep: dict[str, Any]) -> dict[str, Any]:
     return {**base, **ep}
 
 
+def _asked_endpoints(rec: ContainerRecord) -> dict[str, dict[str, Any]]:
+    """What the create (or connect) asked of each network: docker's inspect shows the
+    asked ``IPAMConfig`` and ``Aliases`` beside the live addresses."""
+    cfg = (rec.raw.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, ep in cfg.items():
+        if isinstance(ep, dict):
+            out[name] = {k: ep[k] for k in ("IPAMConfig", "Aliases") if ep.get(k)}
+    return out
+
+
 def network_settings(rec: ContainerRecord) -> dict[str, Any]:
     raw = dict(rec.raw.get("NetworkSettings") or {})
     running = rec.status.is_active
@@ -50,13 +61,18 @@ def network_settings(rec: ContainerRecord) -> dict[str, Any]:
     nets = raw.get("Networks") or {}
     if not running or not nets:
         mode = rec.network_mode or "bridge"
-        keep = {n: _endpoint({"Aliases": (ep or {}).get("Aliases")})
+        asked = _asked_endpoints(rec)
+        keep = {n: _endpoint({"Aliases": (ep or {}).get("Aliases"), **asked.get(n, {})})
                 for n, ep in (nets or {}).items()}
+        keep.update({n: _endpoint(ep) for n, ep in asked.items() if n not in keep})
         if not keep and mode not in ("none", "host") and not mode.startswith("container:"):
             keep = {mode: _endpoint({})}
         nets = keep
     else:
-        nets = {n: _endpoint(ep) for n, ep in nets.items()}
+        asked = _asked_endpoints(rec)
+        nets = {n: _endpoint({**asked.get(n, {}), **{k: v for k, v in (ep or {}).items()
+                                                   if v not in (None, "", [])}})
+                for n, ep in nets.items()}
     out = {"Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses":
            None, "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
