@@ -403,7 +403,8 @@ async def commit(ctx: Context, req: Request) -> Reply:
     target = f"{repo}:{tag}" if repo and tag else repo or None
     image_id = await ctx.call_slow(ctx.engine.commit, ref, target,
                                    message=req.arg("comment"), author=req.arg("author"),
-                                   changes=changes_)
+                                   changes=changes_,
+                                   pause=not req.arg("pause") or req.flag("pause"))
     return json_reply({"Id": image_id}, 201)
 
 

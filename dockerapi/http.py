@@ -100,8 +100,10 @@ class Request:
 
     # -- the query, typed ------------------------------------------------------------
     def arg(self, name: str, default: str = "") -> str:
+        """The parameter's first value, as Go's FormValue reads it: docker-py sends an
+        out-of-context Dockerfile as ``dockerfile=NAME&dockerfile=CONTENT``."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def args(self, name: str) -> list[str]:
         return list(self.query.get(name, []))

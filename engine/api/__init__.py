@@ -476,7 +476,13 @@ class Engine:
                           author=author, changes=changes)
         finally:
             if paused:
-                self.unpause(rec.id)
+                try:
+                    self.unpause(rec.id)
+                except Conflict as e:  # it exited meanwhile (frozen as it ended)
+                    import logging
+
+                    logging.getLogger("pycompose.engine").info(
+                        "commit %s: no unpause: %s", rec.id[:12], e)
 
     def export(self, ref: str, out: BinaryIO) -> None:
         """The container's whole filesystem as a tar stream on ``out`` (docker export):
