@@ -148,13 +148,14 @@ async def create_container(ctx: Context, req: Request) -> Reply:
     if not isinstance(body, dict):
         raise bad_request("invalid JSON: the body must be an object")
     creq = create.create_request(body, name)
+    warned = create.warnings(body)
     if creq.image and await ctx.call(ctx.engine.image_id, creq.image) is None:
         raise NotFound(f"No such image: {creq.image}")
     cid = await ctx.call(ctx.engine.create, creq)
     size = create.console_size(body)
     if size is not None:
         ctx.console_sizes[cid] = size
-    return json_reply({"Id": cid, "Warnings": []}, 201)
+    return json_reply({"Id": cid, "Warnings": warned}, 201)
 
 
 async def inspect_container(ctx: Context, req: Request, id: str) -> Reply:

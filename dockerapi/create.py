@@ -188,8 +188,6 @@ def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
                    why="set what the engine supports: Memory, MemorySwap, NanoCpus, "
                        "CpuShares, CpusetCpus, PidsLimit, OomScoreAdj, ShmSize")
     hc.unsupported("OomKillDisable")
-    if hc.integer("MemorySwappiness", -1) not in (-1, 60):
-        hc.unsupported("MemorySwappiness")
     for key, ok in (("PidMode", ("", "private")), ("UTSMode", ("", "private")),
                     ("CgroupnsMode", ("", "private", "host")), ("Cgroup", ("",)),
                     ("CgroupParent", ("",)), ("VolumeDriver", ("", "local")),
@@ -290,6 +288,20 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
         userns=user_ns, ipc=hc.text("IpcMode"),
         log_config=LogConfig(log.text("Type"), log.str_map("Config")),
     )
+
+
+def warnings(body: Any) -> list[str]:
+    """What the create accepts and drops, as docker's daemon on cgroup v2 tells it in
+    the answer's ``Warnings``: a memory swappiness (v2 has no such knob)."""
+    out = []
+    swappiness = Doc(body).doc("HostConfig").integer("MemorySwappiness", -1)
+    if swappiness != -1:
+        if not 0 <= swappiness <= 100:
+            raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness "
+                                  "range is 0-100")
+        out.append("Your kernel does not support memory swappiness capabilities or the "
+                   "cgroup is not mounted. Memory swappiness discarded.")
+    return out
 
 
 def console_size(body: Any) -> tuple[int, int] | None:

@@ -196,7 +196,9 @@ async def disconnect(ctx: Context, req: Request, id: str) -> Reply:
         raise InvalidArgument("Container is required")
     d = await ctx.call(_find, ctx, id)
     rec = await ctx.call(ctx.engine.container, container)
-    if rec.id not in d["Containers"] and d["Name"] not in rec.networks:
+    asked = (rec.raw.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if rec.id not in d["Containers"] and d["Name"] not in rec.networks \
+            and d["Name"] not in asked and d["Name"] != rec.network_mode:
         # docker refuses this even with Force (which is for a stale endpoint)
         raise NotFound(f"container {rec.id} is not connected to network {d['Name']}")
     await ctx.call(ctx.engine.disconnect, d["Name"], container, force=body.boolean("Force"))

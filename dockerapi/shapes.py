@@ -51,6 +51,20 @@ def _asked_endpoints(rec: ContainerRecord) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _live_endpoint(live: dict[str, Any], asked: dict[str, Any] | None) -> dict[str, Any]:
+    """A running container's endpoint: its live addresses, the asked settings beside
+    them. As docker since API 1.45, ``Aliases`` are the asked ones and ``DNSNames``
+    every name it answers to (its name and short id too)."""
+    ep = {k: v for k, v in live.items() if v not in (None, "", [])}
+    if asked is not None:
+        names = ep.get("DNSNames") or ep.get("Aliases")
+        ep = {**ep, **asked}
+        ep["Aliases"] = asked.get("Aliases") or None
+        if names:
+            ep["DNSNames"] = names
+    return _endpoint(ep)
+
+
 def network_settings(rec: ContainerRecord) -> dict[str, Any]:
     raw = dict(rec.raw.get("NetworkSettings") or {})
     running = rec.status.is_active
@@ -70,9 +84,7 @@ def network_settings(rec: ContainerRecord) -> dict[str, Any]:
         nets = keep
     else:
         asked = _asked_endpoints(rec)
-        nets = {n: _endpoint({**asked.get(n, {}), **{k: v for k, v in (ep or {}).items()
-                                                   if v not in (None, "", [])}})
-                for n, ep in nets.items()}
+        nets = {n: _live_endpoint(ep or {}, asked.get(n)) for n, ep in nets.items()}
     out = {"Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses":
            None, "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
@@ -106,6 +118,7 @@ def inspect_doc(rec: ContainerRecord, exec_ids: list[str] | None = None) -> dict
     host.setdefault("UTSMode", "")
     host.setdefault("Runtime", "runc")
     host.setdefault("Isolation", "")
+    host.setdefault("MemorySwappiness", None)  # docker on cgroup v2: always null
     doc["HostConfig"] = host
     cfg = doc.setdefault("Config", {})
     cfg.setdefault("Hostname", rec.id[:12])
