@@ -202,6 +202,13 @@ def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
                               "HostConfig.NetworkMode \"none\"")
 
 
+#: the log drivers docker's daemon has built in: a name among them that the engine does
+#: not write is the engine's refusal (which says what it supports); any other name is
+#: docker's "no log driver named ..." (a plugin docker would look up, and none is here)
+DOCKER_LOG_DRIVERS = ("json-file", "local", "none", "syslog", "journald", "gelf",
+                      "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries")
+
+
 def create_request(body: Any, name: str = "") -> CreateRequest:
     """The typed request ``docker create`` sends (``name``: the query's ``name``)."""
     top = Doc(body)
@@ -261,6 +268,9 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
     ulimits = [Ulimit(u.text("Name"), u.integer("Soft"), u.integer("Hard"))
                for u in hc.docs("Ulimits")]
     log = hc.doc("LogConfig")
+    driver = log.text("Type")
+    if driver and driver not in DOCKER_LOG_DRIVERS:  # docker's words for a name it lacks
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
     stop_timeout = cfg.opt_int("StopTimeout")
     user_ns = hc.text("UsernsMode")
     if user_ns not in ("", "host", "remap"):

@@ -285,7 +285,7 @@ class Engine:
         from ..archive import changes
         from ..containers import _files
 
-        return changes(_files(self._store().get(ref)))
+        return _without_mount_points(changes(_files(self._store().get(ref))))
 
     def archive_stat(self, ref: str, path: str) -> PathStat:
         """docker's ``PathStat`` of ``path`` in the container (NotFound if missing)."""
@@ -583,3 +583,18 @@ def default_engine() -> Engine:
     """The engine of ``$PYCOMPOSE_ROOT`` (or the default state root)."""
     root = os.environ.get("PYCOMPOSE_ROOT")
     return Engine(Path(root) if root else None)
+
+
+#: the files the runtime binds over the image's (its own hosts, hostname, resolv.conf):
+#: their mount points are made in the upper dir, as docker makes them in its init layer,
+#: which its diff does not show
+_BOUND_ETC = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+
+
+def _without_mount_points(found: list[Change]) -> list[Change]:
+    """``docker diff`` as docker shows it: not the bound files' mount points, nor /etc
+    as changed when they are all that changed in it."""
+    out = [c for c in found if c.path not in _BOUND_ETC]
+    if not any(c.path.startswith("/etc/") for c in out):
+        out = [c for c in out if not (c.path == "/etc" and c.kind == 0)]
+    return out

@@ -239,3 +239,31 @@ def test_a_service_that_ends_leaves_a_newer_ones_socket(engine: Engine) -> None:
         import shutil
 
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_diff_shows_what_the_command_changed_only(api: Service) -> None:
+    c = api.client()
+    ct = c.containers.run("busybox", ["touch", "/made"], detach=True)
+    try:
+        ct.wait()
+        # not the mount points of the engine's own /etc/hosts, hostname, resolv.conf
+        assert ct.diff() == [{"Path": "/made", "Kind": 1}]
+    finally:
+        ct.remove(force=True)
+    ct = c.containers.run("busybox", ["sh", "-c", "echo x > /etc/extra; rm /etc/group"],
+                          detach=True)
+    try:
+        ct.wait()
+        assert ct.diff() == [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/extra", "Kind": 1},
+                             {"Path": "/etc/group", "Kind": 2}]
+    finally:
+        ct.remove(force=True)
+
+
+def test_an_unknown_log_driver_is_dockers_error(api: Service) -> None:
+    c = api.client()
+    with pytest.raises(docker.errors.APIError) as e:
+        c.api.create_container("busybox", ["true"], host_config=c.api.create_host_config(
+            log_config=docker.types.LogConfig(type="no-such-driver")))
+    assert e.value.response.status_code == 400
+    assert e.value.explanation == "logger: no log driver named 'no-such-driver' is registered"
