@@ -85,6 +85,9 @@ def mount(m: Doc) -> Mount:
     elif typ == "volume":
         vo = m.doc("VolumeOptions")
         out.no_copy = vo.boolean("NoCopy")
+        if vo.text("Subpath"):  # never the whole volume in its place
+            raise InvalidArgument(f"{m.where}.VolumeOptions.Subpath is not supported by "
+                                  "pycompose: mount the volume and use the path in it")
         driver = vo.doc("DriverConfig").text("Name")
         if driver not in ("", "local"):
             raise InvalidArgument(f"{m.where}.VolumeOptions.DriverConfig.Name: volume "

@@ -267,3 +267,13 @@ def test_an_unknown_log_driver_is_dockers_error(api: Service) -> None:
             log_config=docker.types.LogConfig(type="no-such-driver")))
     assert e.value.response.status_code == 400
     assert e.value.explanation == "logger: no log driver named 'no-such-driver' is registered"
+
+
+def test_a_volume_subpath_is_refused_not_ignored(api: Service) -> None:
+    c = api.client()
+    mount = docker.types.Mount("/mnt", "dpy-sub", type="volume")
+    mount["VolumeOptions"] = {"Subpath": "part"}
+    with pytest.raises(docker.errors.APIError) as e:
+        c.containers.create("busybox", ["true"], mounts=[mount])
+    assert e.value.response.status_code == 400 and "Subpath" in str(e.value.explanation)
+    assert c.containers.list(all=True) == []
