@@ -34,6 +34,8 @@ _BIND_OPTIONS = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared"
                  "slave", "rslave", "consistent", "cached", "delegated"}
 #: NetworkMode values that are not a network's name
 _MODES = {"", "default", "bridge", "host", "none"}
+_BRIDGE = ("", "default", "bridge")
+_MAC_CONFLICT = "conflicting options: mac-address and the network mode"
 
 
 def _target(path: str, where: str) -> str:
@@ -199,7 +201,7 @@ def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
         if hc.text(key) not in ok:
             raise InvalidArgument(f"HostConfig.{key}={hc.text(key)!r} is not supported by "
                                   "pycompose")
-    cfg.unsupported("OnBuild", "MacAddress", "Shell")
+    cfg.unsupported("OnBuild", "Shell")
     if cfg.boolean("NetworkDisabled"):
         raise InvalidArgument("Config.NetworkDisabled is not supported: use "
                               "HostConfig.NetworkMode \"none\"")
@@ -236,6 +238,7 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
     network = hc.text("NetworkMode")
     network = "" if network == "default" else network
     endpoints = []
+    bridge_mac = ""
     for net, ep in top.doc("NetworkingConfig").doc_map("EndpointsConfig").items():
         ipam = ep.doc("IPAMConfig")
         aliases = ep.strs("Aliases")
@@ -245,6 +248,10 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
             if aliases or ip:
                 raise InvalidArgument(f"network-scoped aliases and addresses are only "
                                       f"supported for user-defined networks, not {net!r}")
+            if mac and net in _BRIDGE:
+                bridge_mac = mac
+            elif mac:
+                raise InvalidArgument(_MAC_CONFLICT)
             continue
         endpoints.append(Endpoint(net, aliases, ip, mac))
     if endpoints and network in ("", "bridge"):
@@ -252,6 +259,20 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
     if network and network not in _MODES and not network.startswith("container:") \
             and not any(e.network == network for e in endpoints):
         endpoints.insert(0, Endpoint(network))
+    # Config.MacAddress (docker-py's mac_address; deprecated by API 1.44, which moved it
+    # to the endpoints): the address on the container's first network, as dockerd does
+    top_mac = cfg.text("MacAddress")
+    if top_mac:
+        if network in ("host", "none") or network.startswith("container:"):
+            raise InvalidArgument(_MAC_CONFLICT)
+        first = endpoints[0] if endpoints else None
+        if first is None:
+            bridge_mac = bridge_mac or top_mac
+        elif not first.mac_address:
+            first.mac_address = top_mac
+    if bridge_mac and not endpoints:  # the default bridge, with an address of its own
+        network = "bridge"
+        endpoints = [Endpoint("bridge", mac_address=bridge_mac)]
     if len({e.network for e in endpoints}) > 1 and network in _MODES:
         raise InvalidArgument("Container cannot be connected to network endpoints: "
                               f"{', '.join(e.network for e in endpoints)}")

@@ -94,6 +94,12 @@ def network_settings(rec: ContainerRecord) -> dict[str, Any]:
         out.update({k: v for k, v in raw.items() if k not in ("Ports", "Networks")})
     out["Ports"] = ports
     out["Networks"] = nets
+    bridge = nets.get("bridge") if running else None
+    if bridge:  # the deprecated top-level fields are the default bridge's, as docker's
+        for key in ("IPAddress", "IPPrefixLen", "Gateway", "MacAddress", "EndpointID",
+                    "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPv6Gateway"):
+            if not out.get(key) and bridge.get(key):
+                out[key] = bridge[key]
     return out
 
 

@@ -277,3 +277,50 @@ def test_a_volume_subpath_is_refused_not_ignored(api: Service) -> None:
         c.containers.create("busybox", ["true"], mounts=[mount])
     assert e.value.response.status_code == 400 and "Subpath" in str(e.value.explanation)
     assert c.containers.list(all=True) == []
+
+
+def test_attach_with_logs_of_an_ended_container_under_load(api: Service) -> None:
+    """docker-py reads a hijacked answer's head buffered and the rest from the socket:
+    a slow client (here: other threads holding its GIL) lost the history that came
+    right after the head."""
+    import threading
+
+    c = api.client()
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            sum(range(10000))
+    burners = [threading.Thread(target=burn) for _ in range(2)]
+    for t in burners:
+        t.start()
+    try:
+        for _ in range(8):
+            cid = c.api.create_container("busybox", ["echo", "hello"])["Id"]
+            c.api.start(cid)
+            c.api.wait(cid, condition="not-running")
+            assert c.api.attach(cid, stream=False, logs=True) == b"hello\n"
+            c.api.remove_container(cid)
+    finally:
+        stop.set()
+        for t in burners:
+            t.join()
+
+
+def test_mac_address_of_the_create_is_the_first_networks(api: Service) -> None:
+    c = api.client()
+    mac = "02:42:ac:11:00:3c"
+    cid = c.api.create_container("busybox", ["sleep", "300"], mac_address=mac)["Id"]
+    try:
+        c.api.start(cid)
+        ns = c.api.inspect_container(cid)["NetworkSettings"]
+        assert ns["Networks"]["bridge"]["MacAddress"] == mac
+        assert ns["MacAddress"] == mac  # the deprecated top-level field: the bridge's
+        out = c.api.exec_start(c.api.exec_create(cid, ["cat", "/sys/class/net/eth0/address"]))
+        assert out == mac.encode() + b"\n"
+    finally:
+        c.api.remove_container(cid, force=True)
+    with pytest.raises(docker.errors.APIError) as e:
+        c.api.create_container("busybox", ["true"], mac_address=mac,
+                               host_config=c.api.create_host_config(network_mode="none"))
+    assert e.value.response.status_code == 400
