@@ -83,7 +83,7 @@ from .requests import (
 
 TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import IO, Any, BinaryIO
 
     from ..archive import Change, PathStat
@@ -538,14 +538,14 @@ class Engine:
         """Check credentials against a registry; keep them as docker's CLI does."""
         from ..registry import login
 
-        return login(req)
+        return _reaching(req.server, lambda: login(req))
 
     def check_login(self, req: LoginRequest) -> LoginResult:
         """Check credentials against a registry without keeping them (docker's
         ``/auth``: the client keeps them)."""
         from ..registry import login
 
-        return login(req, store=False)
+        return _reaching(req.server, lambda: login(req, store=False))
 
     def logout(self, server: str) -> bool:
         from ..registry import logout
@@ -583,6 +583,19 @@ def default_engine() -> Engine:
     """The engine of ``$PYCOMPOSE_ROOT`` (or the default state root)."""
     root = os.environ.get("PYCOMPOSE_ROOT")
     return Engine(Path(root) if root else None)
+
+
+def _reaching(server: str, fn: Callable[[], LoginResult]) -> LoginResult:
+    """``fn()``, a registry that cannot be reached being Unavailable that names it (the
+    registry client's login asks ``/v2/`` without its transport errors' translation;
+    the fix belongs there, this keeps a front end from showing httpx's traceback)."""
+    import httpx
+
+    try:
+        return fn()
+    except httpx.TransportError as e:
+        raise Unavailable(f"{server or 'docker.io'}: cannot reach the registry: "
+                          f"{type(e).__name__}: {e}") from e
 
 
 #: the files the runtime binds over the image's (its own hosts, hostname, resolv.conf):

@@ -324,3 +324,16 @@ def test_mac_address_of_the_create_is_the_first_networks(api: Service) -> None:
         c.api.create_container("busybox", ["true"], mac_address=mac,
                                host_config=c.api.create_host_config(network_mode="none"))
     assert e.value.response.status_code == 400
+
+
+def test_login_to_a_registry_no_one_serves(api: Service) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port with no one behind it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = api.client()
+    with pytest.raises(docker.errors.APIError) as e:
+        c.login("someone", "secret", registry=f"127.0.0.1:{port}")
+    assert e.value.response.status_code == 503
+    assert f"127.0.0.1:{port}: cannot reach the registry" in str(e.value.explanation)
