@@ -79,6 +79,7 @@ def build_request(req: Request) -> Any:
 
 
 _STEP = re.compile(r"\[(?:\S+ )?(\d+)/(\d+)\] (.*)", re.S)
+_WORK_DIR = re.compile(r"\S*/build/work/[^/\s]+/\d+-context/")
 _PROCESS_FAILED = re.compile(r'process "(.*)" did not complete successfully: exit code: (\d+)',
                              re.S)
 
@@ -130,7 +131,7 @@ class Classic:
 def error_text(e: BaseException) -> str:
     """The classic builder's words for a RUN that failed (docker-py's BuildError and
     scripts match them), else the builder's message."""
-    text = str(e)
+    text = _WORK_DIR.sub("", str(e))  # the builder's unpacked context is no one's path
     m = _PROCESS_FAILED.search(text)
     if m:
         return f"The command '{m.group(1)}' returned a non-zero code: {m.group(2)}"

@@ -197,7 +197,9 @@ async def tag(ctx: Context, req: Request, name: str) -> Reply:
     try:
         parse_reference(new)
     except EngineError as e:
-        raise InvalidArgument(f"invalid reference format: {new}: {e}")
+        text = str(e)
+        raise InvalidArgument(text if text.startswith("invalid reference format")
+                              else f"invalid reference format: {new}: {text}")
     await ctx.call(lambda: _store(ctx).tag(name, new))
     return Reply(201, b"", "")
 

@@ -337,3 +337,15 @@ def test_login_to_a_registry_no_one_serves(api: Service) -> None:
         c.login("someone", "secret", registry=f"127.0.0.1:{port}")
     assert e.value.response.status_code == 503
     assert f"127.0.0.1:{port}: cannot reach the registry" in str(e.value.explanation)
+
+
+def test_build_and_tag_errors_name_what_the_user_wrote(api: Service) -> None:
+    c = api.client()
+    with pytest.raises(docker.errors.BuildError) as e:
+        c.images.build(fileobj=io.BytesIO(b"FROM busybox\nFROMM busybox\n"))
+    assert str(e.value).startswith("Dockerfile:2: unknown instruction: FROMM")
+    assert "/build/work/" not in str(e.value)  # not the builder's unpacked context
+    with pytest.raises(docker.errors.APIError) as e2:
+        c.images.get("busybox").tag("NotLowerCase")
+    assert e2.value.response.status_code == 400
+    assert e2.value.explanation.count("invalid reference format") == 1
