@@ -140,3 +140,19 @@ def test_run_with_its_stdio_closed(engine: Engine) -> None:
     assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r.stderr
     r = sh('"$PC" container ls >&-')
     assert (r.returncode, r.stderr) == (0, ""), r.stderr
+
+
+def test_cpus_out_of_range_and_a_relative_workdir_are_refused(engine: Engine) -> None:
+    """docker's own checks at create, exit 125 and nothing made."""
+    n = len(os.sched_getaffinity(0))
+    for cpus in ("0.001", str(n + 1)):
+        r = engine("run", "--rm", "--cpus", cpus, "busybox", "true")
+        assert (r.returncode, r.stderr) == (
+            125, f"error: Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs "
+                 "available\n"), r.stderr
+    r = engine("run", "--rm", "-w", "relative", "busybox", "pwd")
+    assert (r.returncode, r.stderr) == (
+        125, "error: the working directory 'relative' is invalid, it needs to be an "
+             "absolute path\n"), r.stderr
+    assert engine.ok("run", "--rm", "--cpus", str(n), "-w", "/tmp", "busybox", "pwd") == "/tmp\n"
+    assert engine.ok("ls", "-aq") == ""
