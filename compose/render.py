@@ -39,7 +39,8 @@ _OMIT_FALSE: dict[str, frozenset[str]] = {
                           "tty", "use_api_socket"}),
     "Build": frozenset({"no_cache", "pull", "privileged"}),
     "Healthcheck": frozenset({"disable"}),
-    "Hook": frozenset({"privileged", "per_replica"}),
+    "Hook": frozenset({"privileged"}),
+    "PreStartHook": frozenset({"privileged", "per_replica"}),
     "Watch": frozenset({"initial_sync"}),
     "VolumeMount": frozenset({"read_only"}),
     "VolumeOptions": frozenset({"nocopy"}),
@@ -80,7 +81,7 @@ def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> N
                 _finish(item, dumped, extensions)
         elif isinstance(value, dict):
             for k, item in value.items():
-                if isinstance(item, BaseModel):
+                if isinstance(item, BaseModel) and isinstance(out[name][k], dict):
                     _finish(item, out[name][k], extensions)
             if isinstance(out[name], dict):
                 out[name] = dict(sorted(out[name].items()))
@@ -96,7 +97,9 @@ def dump(model: BaseModel, *, extensions: bool = True) -> dict[str, Any]:
 
 
 def uses_default_network(svc: Service) -> bool:
-    return svc.network_mode is None and not svc.networks
+    """Whether the service is on the implied default network: not when it names its
+    networks or a ``network_mode``, nor when a provider runs it (compose-go)."""
+    return svc.network_mode is None and not svc.networks and svc.provider is None
 
 
 def service_dict(svc: Service, *, extensions: bool = True) -> dict[str, Any]:
@@ -205,7 +208,7 @@ def project_json_dict(project: Project) -> dict[str, Any]:
     ``placement``: Go's ``omitempty`` never omits a struct."""
     from .model import Service
     from .model.resources import Network
-    from .model.service import Deploy
+    from .model.service import Deploy, PreStartHook
 
     data = _go_numbers(project_dict(project, extensions=False))
     data.pop("models", None)
@@ -215,6 +218,9 @@ def project_json_dict(project: Project) -> dict[str, Any]:
         if isinstance(svc.get("deploy"), dict):
             _with_defaults(svc["deploy"], list(Deploy.model_fields),
                            {"resources": {}, "placement": {}})
+        for hook in svc.get("pre_start") or ():
+            # ServiceHook's command has no omitempty in its JSON tag
+            _with_defaults(hook, list(PreStartHook.model_fields), {"command": None})
     for net in data.get("networks", {}).values():
         _with_defaults(net, list(Network.model_fields), {"ipam": {}})
     return dict(sorted(data.items()))

@@ -97,6 +97,23 @@ Text = Annotated[str, BeforeValidator(_text_or_none)]
 EnvMap = Annotated[dict[str, str | None], BeforeValidator(wrap(syntax.list_or_dict))]
 
 
+def _env_vars(value: Any) -> dict[str, str | None]:
+    if isinstance(value, list):
+        for item in value:
+            key = str(item).partition("=")[0]
+            if key and key[-1].isspace():
+                # compose-go refuses ``- DEBUG = true`` (its key would be "DEBUG ")
+                raise syntax.SyntaxProblem(
+                    f"environment variable {key} is declared with a trailing space: "
+                    f"write {key.rstrip()}=VALUE")
+    return syntax.list_or_dict(value)
+
+
+#: ``environment`` and ``build.args`` (compose-go's ``MappingWithEquals``): as
+#: :data:`EnvMap`, but a list item whose key ends in a space is an error.
+EnvVars = Annotated[dict[str, str | None], BeforeValidator(wrap(_env_vars))]
+
+
 def _labels(value: Any) -> dict[str, str]:
     return {k: ("" if v is None else v) for k, v in syntax.list_or_dict(value).items()}
 

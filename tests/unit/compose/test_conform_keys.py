@@ -1,0 +1,224 @@
+"""Keys and rules of the Compose Specification that compose-go learnt lately (its
+``loader/tests/*_test.go``, ``normalize_test.go``, ``override/merge_*_test.go``): the
+cases are our own, checked through the CLI's ``config`` as a user sees them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pycompose.cli import main
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for k in ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_ENV_FILES"):
+        monkeypatch.delenv(k, raising=False)
+    return tmp_path
+
+
+def config(project: Path, capsys: pytest.CaptureFixture[str], *files: str,
+           args: tuple[str, ...] = ()) -> dict[str, Any]:
+    argv = ["-p", "t"]
+    for i, text in enumerate(files):
+        name = f"f{i}.yaml"
+        (project / name).write_text(text)
+        argv += ["-f", name]
+    assert main([*argv, "config", *args]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    return json.loads(out) if "json" in args else yaml.safe_load(out)
+
+
+def refused(project: Path, capsys: pytest.CaptureFixture[str], *files: str) -> str:
+    argv = ["-p", "t"]
+    for i, text in enumerate(files):
+        (project / f"f{i}.yaml").write_text(text)
+        argv += ["-f", f"f{i}.yaml"]
+    assert main([*argv, "config"]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+# --- pre_start: init containers before the service's own --------------------------
+
+PRE_START = """
+services:
+  app:
+    image: alpine
+    pre_start:
+      - command: ["migrate", "--up"]
+      - image: busybox
+        command: chown -R 1000:1000 /data
+        environment: [OWNER=1000]
+        per_replica: true
+        privileged: false
+  built:
+    build: .
+    pre_start:
+      - command: ["init"]
+"""
+
+
+def test_pre_start_steps_load_and_take_the_service_image(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    services = config(project, capsys, PRE_START)["services"]
+    assert services["app"]["pre_start"] == [
+        {"command": ["migrate", "--up"], "image": "alpine"},
+        {"command": ["chown", "-R", "1000:1000", "/data"], "image": "busybox",
+         "environment": {"OWNER": "1000"}, "per_replica": True},
+    ]
+    # a service that only builds has no image to give
+    assert services["built"]["pre_start"] == [{"command": ["init"]}]
+
+
+def test_pre_start_in_json_has_a_command_even_when_unset(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = config(project, capsys,
+                  "services: {app: {image: alpine, pre_start: [{image: busybox}]}}",
+                  args=("--format", "json"))
+    assert data["services"]["app"]["pre_start"] == [{"command": None, "image": "busybox"}]
+
+
+def test_pre_start_steps_of_two_files_are_appended(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    services = config(project, capsys,
+                      "services: {app: {image: a, pre_start: [{command: one}]}}",
+                      "services: {app: {pre_start: [{command: two}]}}")["services"]
+    assert [h["command"] for h in services["app"]["pre_start"]] == [["one"], ["two"]]
+
+
+def test_a_pre_start_step_with_an_unknown_key_is_named(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(project, capsys,
+                  "services:\n  app:\n    image: a\n    pre_start:\n      - comand: x\n")
+    assert "f0.yaml:5:9: services.app.pre_start[0].comand: unknown key 'comand'" in err
+
+
+# --- provider services ---------------------------------------------------------------
+
+PROVIDER = """
+services:
+  db:
+    provider:
+      type: awesomecloud
+      options:
+        type: mysql
+        size: 256
+        tags: [a, 1, true]
+  app:
+    image: alpine
+"""
+
+
+def test_a_provider_service_prints_type_then_options_as_lists(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "f0.yaml").write_text(PROVIDER)
+    assert main(["-p", "t", "-f", "f0.yaml", "config"]) == 0
+    out = capsys.readouterr().out
+    assert ("  db:\n    provider:\n      type: awesomecloud\n      options:\n"
+            "        size:\n          - \"256\"\n        tags:\n          - a\n"
+            "          - \"1\"\n          - \"true\"\n        type:\n          - mysql\n") in out
+
+
+def test_a_provider_service_is_on_no_network(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = config(project, capsys, PROVIDER)
+    assert "networks" not in data["services"]["db"]
+    assert data["services"]["app"]["networks"] == {"default": None}
+    only = config(project, capsys, "services: {db: {provider: {type: x}}}")
+    assert "networks" not in only and "networks" not in only["services"]["db"]
+
+
+# --- build.no_cache_filter -----------------------------------------------------------
+
+
+def test_no_cache_filter_is_a_string_or_a_list(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    services = config(project, capsys, """
+services:
+  one: {build: {context: ., no_cache_filter: deps}}
+  two: {build: {context: ., no_cache_filter: [deps, test]}}
+""")["services"]
+    assert services["one"]["build"]["no_cache_filter"] == ["deps"]
+    assert services["two"]["build"]["no_cache_filter"] == ["deps", "test"]
+
+
+# --- environment: a key with a trailing space ----------------------------------------
+
+
+@pytest.mark.parametrize("where", ["environment", "build-args"])
+def test_an_environment_key_ending_in_a_space_is_refused(
+        where: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if where == "environment":
+        text = "services:\n  web:\n    image: a\n    environment:\n      - DEBUG = true\n"
+        at = "f0.yaml:5:7: services.web.environment"
+    else:
+        text = ("services:\n  web:\n    build:\n      context: .\n      args:\n"
+                "        - VERSION =1\n")
+        at = "f0.yaml:6:9: services.web.build.args"
+    err = refused(project, capsys, text)
+    assert at in err
+    assert "declared with a trailing space" in err
+
+
+def test_spaces_in_values_and_mapping_keys_are_kept(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = config(project, capsys, """
+services:
+  web:
+    image: a
+    environment: ["GREETING=hello world ", "EMPTY="]
+""")["services"]["web"]["environment"]
+    assert env == {"GREETING": "hello world ", "EMPTY": ""}
+
+
+# --- devices -------------------------------------------------------------------------
+
+
+def test_device_permissions_are_not_judged_at_load(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    devices = config(project, capsys, """
+services:
+  test:
+    image: alpine
+    devices:
+      - /dev/source:/dev/target:permissions
+      - /dev/single
+""")["services"]["test"]["devices"]
+    assert devices == [
+        {"source": "/dev/source", "target": "/dev/target", "permissions": "permissions"},
+        {"source": "/dev/single", "target": "/dev/single", "permissions": "rwm"}]
+
+
+# --- ulimits: each limit is replaced whole by a later file ---------------------------
+
+
+def test_an_override_of_half_a_ulimit_is_refused_as_docker_compose_refuses_it(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = "services:\n  web:\n    image: a\n    ulimits:\n      nofile: {soft: 1, hard: 2}\n"
+    err = refused(project, capsys, base,
+                  "services:\n  web:\n    ulimits:\n      nofile:\n        hard: 3\n")
+    assert "services.web.ulimits.nofile.soft: missing the required key 'soft'" in err
+    ulimits = config(project, capsys, base + "      nproc: 5\n",
+                     "services: {web: {ulimits: {nofile: 9}}}")["services"]["web"]["ulimits"]
+    assert ulimits == {"nofile": 9, "nproc": 5}
+
+
+def test_a_one_value_ulimit_prints_as_one_value(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "f0.yaml").write_text(
+        "services:\n  web:\n    image: a\n    ulimits:\n      nproc: 65535\n"
+        "      nofile: {soft: 1024, hard: 2048}\n")
+    assert main(["-p", "t", "-f", "f0.yaml", "config"]) == 0
+    out = capsys.readouterr().out
+    assert "    ulimits:\n      nofile:\n        soft: 1024\n        hard: 2048\n" \
+           "      nproc: 65535\n" in out
+    assert main(["-p", "t", "-f", "f0.yaml", "config", "--format", "json"]) == 0
+    web = json.loads(capsys.readouterr().out)["services"]["web"]
+    assert web["ulimits"] == {"nofile": {"soft": 1024, "hard": 2048}, "nproc": 65535}
