@@ -52,13 +52,22 @@ _OMIT_FALSE: dict[str, frozenset[str]] = {
 }
 
 
+#: Structs that compose-go's types hold by value, not by pointer: all zero, they are
+#: left out of the YAML (the JSON has them, see :func:`project_json_dict`).
+_HELD_BY_VALUE = frozenset({("Deploy", "resources"), ("Deploy", "placement"),
+                            ("Network", "ipam"), ("Watch", "exec")})
+#: Fields of compose-go's ShellCommand type: printed even when empty.
+_COMMANDS = frozenset({"command", "entrypoint"})
+
+
 def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> None:
     """Put ``x-*`` keys back where they were written (pydantic kept them aside), leave
     out what compose-go's marshalling leaves out, and sort mappings
     (``environment``, ``depends_on``) as Go prints its maps."""
     from pydantic import BaseModel
 
-    for key in _OMIT_FALSE.get(type(model).__name__, ()):
+    kind = type(model).__name__
+    for key in _OMIT_FALSE.get(kind, ()):
         if out.get(key) is False:
             del out[key]
     if type(model).__name__ == "BindOptions" and out.get("create_host_path") is True:
@@ -85,6 +94,17 @@ def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> N
                     _finish(item, out[name][k], extensions)
             if isinstance(out[name], dict):
                 out[name] = dict(sorted(out[name].items()))
+    fields = type(model).model_fields
+    for key in [k for k, v in out.items() if (v == [] or v == {}) and k in fields]:
+        # go-yaml's omitempty leaves out an empty list or map (and a struct held by
+        # value when it is all zero), but not an empty command: ``command: []``
+        # clears the image's, so ShellCommand is only "empty" when unset
+        value = getattr(model, key, None)
+        if isinstance(value, BaseModel):
+            if (kind, key) in _HELD_BY_VALUE:
+                del out[key]
+        elif key not in _COMMANDS:
+            del out[key]
 
 
 def dump(model: BaseModel, *, extensions: bool = True) -> dict[str, Any]:

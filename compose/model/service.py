@@ -557,7 +557,9 @@ class Service(Spec):
     deploy: Deploy | None = None
     device_cgroup_rules: TextList | None = None
     devices: list[Annotated[Device, BeforeValidator(wrap(_device))]] | None = None
-    dns: StrList | None = None
+    #: Empty entries are dropped (``dns: ${DNS}`` with DNS unset is no server, as
+    #: compose-go's OmitEmpty has it).
+    dns: Annotated[StrList, AfterValidator(lambda v: [x for x in v if x])] | None = None
     dns_opt: TextList | None = None
     dns_search: StrList | None = None
     domainname: str | None = None

@@ -222,3 +222,65 @@ def test_a_one_value_ulimit_prints_as_one_value(
     assert main(["-p", "t", "-f", "f0.yaml", "config", "--format", "json"]) == 0
     web = json.loads(capsys.readouterr().out)["services"]["web"]
     assert web["ulimits"] == {"nofile": {"soft": 1024, "hard": 2048}, "nproc": 65535}
+
+
+# --- empty lists and maps: left out, as go-yaml's omitempty leaves them out ----------
+
+EMPTIES = """
+services:
+  foo:
+    image: alpine
+    dns: ${NO_DNS}
+    cap_add: []
+    environment: {}
+    labels: []
+    ports: []
+    volumes: []
+    command: []
+    entrypoint: []
+    depends_on: []
+    profiles: []
+    build: {context: ., args: {}, tags: []}
+    deploy: {labels: {}, resources: {}}
+    x-kept: []
+networks:
+  n: {labels: [], ipam: {config: []}}
+volumes:
+  v: {labels: {}, driver_opts: {}}
+"""
+
+
+def test_empty_lists_and_maps_are_left_out_but_an_empty_command_is_kept(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = config(project, capsys, EMPTIES)
+    foo = data["services"]["foo"]
+    assert foo == {
+        "build": {"context": str(project), "dockerfile": "Dockerfile"},
+        "command": [], "deploy": {}, "entrypoint": [], "image": "alpine",
+        "networks": {"default": None}, "x-kept": []}
+    assert data["networks"]["n"] == {"name": "t_n"}
+    assert data["volumes"]["v"] == {"name": "t_v"}
+    # Go's JSON has the structs it holds by value (deploy.resources, a network's ipam)
+    as_json = config(project, capsys, EMPTIES, args=("--format", "json"))
+    assert as_json["services"]["foo"]["deploy"] == {"resources": {}, "placement": {}}
+    assert as_json["services"]["foo"]["command"] == []
+    assert as_json["networks"]["n"] == {"name": "t_n", "ipam": {}}
+
+
+def test_an_env_file_that_gives_nothing_leaves_no_environment(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "empty.env").write_text("# nothing yet\n")
+    foo = config(project, capsys, """
+services:
+  foo:
+    image: alpine
+    env_file: [empty.env, {path: missing.env, required: false}]
+""")["services"]["foo"]
+    assert "environment" not in foo and "env_file" not in foo
+
+
+def test_an_unset_dns_variable_gives_no_dns_server(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    foo = config(project, capsys, "services: {foo: {image: a, dns: ['${NO_DNS}', 1.1.1.1]}}"
+                 )["services"]["foo"]
+    assert foo["dns"] == ["1.1.1.1"]
