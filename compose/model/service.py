@@ -28,6 +28,7 @@ from .base import (
     EnvMap,
     EnvVars,
     LabelMap,
+    Mapping,
     Options,
     Spec,
     StrList,
@@ -132,7 +133,7 @@ class Build(Spec):
     no_cache: bool | None = None
     #: Stages built without the cache (``no_cache_filter: [deps]``, or one stage).
     no_cache_filter: StrList | None = None
-    additional_contexts: EnvMap | None = None
+    additional_contexts: Mapping | None = None
     pull: bool | None = None
     extra_hosts: ExtraHosts | None = None
     isolation: str | None = None
@@ -616,7 +617,7 @@ class Service(Spec):
     stop_grace_period: Duration | None = None
     stop_signal: str | None = None
     storage_opt: Options | None = None
-    sysctls: EnvMap | None = None
+    sysctls: Mapping | None = None
     tmpfs: StrList | None = None
     tty: bool | None = None
     ulimits: Ulimits | None = None

@@ -284,3 +284,49 @@ def test_an_unset_dns_variable_gives_no_dns_server(
     foo = config(project, capsys, "services: {foo: {image: a, dns: ['${NO_DNS}', 1.1.1.1]}}"
                  )["services"]["foo"]
     assert foo["dns"] == ["1.1.1.1"]
+
+
+# --- a key without a value: "" in compose-go's Mapping and Options, null only where
+# --- the type keeps "unset" apart (environment, build.args) ---------------------------
+
+
+def test_keys_without_values_are_empty_strings_in_mappings_and_options(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = config(project, capsys, """
+services:
+  foo:
+    image: alpine
+    sysctls: [net.core.somaxconn, net.ipv4.tcp_syncookies=]
+    logging: {driver: local, options: {tag: }}
+    storage_opt: {size: }
+    environment: [UNSET_HERE]
+    build: {context: ., additional_contexts: [base]}
+    networks:
+      n: {driver_opts: {mtu: }}
+networks:
+  n: {driver_opts: {mtu: }}
+volumes:
+  v: {driver_opts: {o: }}
+""")
+    foo = data["services"]["foo"]
+    assert foo["sysctls"] == {"net.core.somaxconn": "", "net.ipv4.tcp_syncookies": ""}
+    assert foo["logging"]["options"] == {"tag": ""}
+    assert foo["storage_opt"] == {"size": ""}
+    assert foo["build"]["additional_contexts"] == {"base": ""}
+    assert foo["networks"]["n"]["driver_opts"] == {"mtu": ""}
+    assert data["networks"]["n"]["driver_opts"] == {"mtu": ""}
+    assert data["volumes"]["v"]["driver_opts"] == {"o": ""}
+    # environment keeps "set from nowhere" apart from "set to empty"
+    assert foo["environment"] == {"UNSET_HERE": None}
+
+
+def test_a_bare_sysctl_reaches_the_engine_empty_not_as_none(tmp_path: Path) -> None:
+    from pycompose.compose import translate
+    from pycompose.compose.loader import LoadOptions, load
+    from pycompose.compose.model import validate
+
+    (tmp_path / "compose.yaml").write_text(
+        "services: {a: {image: x, sysctls: [net.core.somaxconn]}}\n")
+    p = validate(load(LoadOptions(cwd=str(tmp_path), environ={}, project_name="t")))
+    req = translate.create_request(p, "a", p.services["a"], 1)
+    assert req.sysctls == {"net.core.somaxconn": ""}
