@@ -74,6 +74,8 @@ def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> N
         # an opt-out: printed only when false (compose-go's OptOut), so a bind mount
         # from the short syntax prints ``bind: {}``
         del out["create_host_path"]
+    if kind == "EnvFile" and out.get("required") is True:
+        del out["required"]  # OptOut too: an env_file is required unless it says not
     ext = getattr(model, "extensions", None)
     if ext and extensions:
         # go-yaml writes an inline map of extensions with its keys sorted

@@ -243,6 +243,10 @@ services:
     build: {context: ., args: {}, tags: []}
     deploy: {labels: {}, resources: {}}
     x-kept: []
+  bar:
+    image: alpine
+    networks: [n]
+    volumes: [v:/v]
 networks:
   n: {labels: [], ipam: {config: []}}
 volumes:
@@ -303,6 +307,7 @@ services:
     build: {context: ., additional_contexts: [base]}
     networks:
       n: {driver_opts: {mtu: }}
+    volumes: [v:/v]
 networks:
   n: {driver_opts: {mtu: }}
 volumes:
