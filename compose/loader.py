@@ -412,6 +412,8 @@ class _Loader:
                           f"service {base_name!r} not found in {self.display(path)}")
             base = self._extend((str(path), base_name), other_services,
                                 self.display(path), path.parent, env, {}, (*chain, key))
+        if base is None:
+            base = MDict()  # 'base:' left empty extends as nothing, as compose-go does
         if not isinstance(base, MDict):
             raise _at(emark, shown, where, f"service {base_name!r} is not a mapping")
         local = MDict(mark=svc.mark)

@@ -335,3 +335,18 @@ def test_a_bare_sysctl_reaches_the_engine_empty_not_as_none(tmp_path: Path) -> N
     p = validate(load(LoadOptions(cwd=str(tmp_path), environ={}, project_name="t")))
     req = translate.create_request(p, "a", p.services["a"], 1)
     assert req.sysctls == {"net.core.somaxconn": ""}
+
+
+# --- extends of a service left empty ------------------------------------------------
+
+
+def test_extending_a_service_left_empty_extends_nothing(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "base.yaml").write_text("services:\n  placeholder: # filled in later\n")
+    services = config(project, capsys, """
+services:
+  app:
+    image: busybox
+    extends: {file: base.yaml, service: placeholder}
+""")["services"]
+    assert services["app"]["image"] == "busybox"
