@@ -373,12 +373,8 @@ def parse_volume(value: Any) -> dict[str, Any]:
             bind["propagation"] = opt
         elif opt == "nocopy":
             vol["nocopy"] = True
-        elif opt in ("cached", "delegated", "consistent"):
-            out["consistency"] = opt
-        else:
-            raise SyntaxProblem(
-                f"invalid volume option {opt!r} in {value!r}: expected ro, rw, z, Z, "
-                "nocopy or a propagation mode (shared, slave, private, r...)")
+        # other options (cached, delegated, a typo) are ignored, as compose-go's
+        # ParseVolume ignores them: docker compose loads such a file
     if out.get("read_only") is False:
         del out["read_only"]
     if is_bind:
