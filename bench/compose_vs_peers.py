@@ -18,8 +18,11 @@ The peers are installed and started here, and nothing of theirs is left to other
 pycompose runs as installed (bench/installed.py: a copy in a venv of its own; the
 checkout's editable finder costs every start ~5-8 ms), ``--checkout`` runs the checkout.
 
+pycompose's rows "the engine stopped first" time the first command after its
+supervisor (and its warm worker) left idle, which the peers' daemons never do.
+
 Run as root: ``.venv/bin/python bench/compose_vs_peers.py [--runs 3] [--only pycompose]
-[--baseline OTHER/.venv/bin/pycompose] [--checkout]``.
+[--baseline OTHER/.venv/bin/pycompose] [--checkout] [--no-cold]``.
 """
 
 from __future__ import annotations
@@ -303,6 +306,44 @@ def case(tool: Tool, text: str, label: str, runs: int, results: dict[str, dict[s
             tool.name] = max(c["private_kb"] for c in child) / 1024
 
 
+def _stop_pid_in(lock: Path, timeout: float = 20) -> None:
+    """SIGTERM the process whose pid ``lock`` holds (this bench's own supervisor or
+    worker, of this bench's state root), and wait until it is gone."""
+    try:
+        pid = int(lock.read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+
+
+def cold_case(tool: Pycompose, n: int, runs: int, results: dict[str, dict[str, float]]
+              ) -> None:
+    """``up -d`` + ``down`` of ``n`` services with pycompose's supervisor, and then also
+    its warm worker, stopped first: the first command after they left idle (the
+    peers' daemons never leave, so the row is pycompose's alone)."""
+    folder = tool.work / "projects" / f"{tool.name}-cold{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compose.yaml").write_text(services(n))
+    for label, locks in ((f"{n} services, the engine stopped first", ["supervisor.lock"]),
+                         (f"{n} services, the engine and the worker stopped first",
+                          ["supervisor.lock", "compose-worker.lock"])):
+        samples = []
+        for _ in range(runs):
+            for lock in locks:
+                _stop_pid_in(tool.root / lock)
+            t_up, _ = timed(tool.up(folder, "pcbcold"), folder, tool.env)
+            t_down, _ = timed(tool.down(folder, "pcbcold"), folder, tool.env)
+            samples.append(t_up + t_down)
+        results.setdefault(label, {})[tool.name] = statistics.median(samples)
+
+
 def table(rows: dict[str, dict[str, float]], names: list[str], unit: str) -> str:
     head = f"| | {' | '.join(names)} | {' | '.join(f'{n} / pycompose' for n in names[1:])} |"
     out = [head, "|" + "---|" * (1 + 2 * len(names) - 1)]
@@ -324,6 +365,9 @@ def main() -> int:
     ap.add_argument("--baseline", metavar="PYCOMPOSE",
                     help="another pycompose's binary (e.g. main's .venv/bin/pycompose), "
                          "measured in the same run as 'pycompose (baseline)'")
+    ap.add_argument("--no-cold", dest="cold", action="store_false",
+                    help="skip pycompose's rows with its supervisor (and worker) stopped "
+                         "first")
     ap.add_argument("--checkout", action="store_true",
                     help="measure the checkout's editable install, not an installed copy")
     args = ap.parse_args()
@@ -367,6 +411,12 @@ def main() -> int:
                 case(tool, chain(), "5-chain service_healthy 1s", args.runs, results, rss)
             except Exception as e:
                 print(f"{tool.name}: chain: {e}", file=sys.stderr)
+            if isinstance(tool, Pycompose) and args.cold:
+                try:
+                    cold_case(tool, max(int(x) for x in args.sizes.split(",")), args.runs,
+                              results)
+                except Exception as e:
+                    print(f"{tool.name}: cold: {e}", file=sys.stderr)
     finally:
         for tool in tools:
             with contextlib.suppress(Exception):

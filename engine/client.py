@@ -100,28 +100,57 @@ def _try_connect(path: Path) -> Conn | None:
     return Conn(s)
 
 
-def _spawn_supervisor(root: Path) -> None:
+#: the fd a starting supervisor finds its ready pipe on (server.py: tell_ready)
+READY_FD = 3
+
+
+def _spawn_supervisor(root: Path) -> int:
     """Start the supervisor as a daemon: double fork, setsid, stdio to its log file.
-    If one is already starting, its flock makes our copy exit."""
-    pid = os.fork()
+    If one is already starting, its flock makes our copy exit. Returns the read end
+    of its ready pipe: "ok" once it listens, "error: WHY" if it could not start (a
+    full or read-only disk: a pipe needs no disk, where its log does), EOF alone if it
+    left the root to another."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
     if pid:
+        os.close(w)
         os.waitpid(pid, 0)
-        return
+        return r
     try:  # the intermediate child
         os.setsid()
         if os.fork():
             os._exit(0)
-        fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                         0o600)
+        except OSError:  # a read-only root: the supervisor says why on its pipe
+            fd = os.open(os.devnull, os.O_WRONLY)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
-        os.closerange(3, 1 << 16)
+        os.dup2(w, READY_FD)
+        os.closerange(READY_FD + 1, 1 << 16)
         os.chdir("/")
-        env = dict(os.environ, PYCOMPOSE_ROOT=str(root))
+        env = dict(os.environ, PYCOMPOSE_ROOT=str(root), _PYCOMPOSE_READY_FD=str(READY_FD))
         os.execve(sys.executable, [sys.executable, "-m", "pycompose.engine.supervisor"], env)
     finally:
         os._exit(127)
+
+
+def _read_ready(fd: int) -> str | None:
+    """What the spawned supervisor said on its ready pipe so far: None while it is
+    silent and running, "" at EOF without a word."""
+    try:
+        data = os.read(fd, 4096)
+    except BlockingIOError:
+        return None
+    return data.decode(errors="replace").strip()
 
 
 #: the stamp of the code this process loaded, read from the disk once: a compose
@@ -239,31 +268,51 @@ def _start(root: Path, path: Path, timeout: float) -> Conn:
         if conn is not None:
             return conn
         private_dir(root)
-        fd = os.open(root / "supervisor.start", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd: int | None = os.open(root / "supervisor.start",
+                                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:  # a read-only or full root: the supervisor's pipe says why
+            fd = None
+        ready: int | None = None
+        said = None
         try:
             started = False
             delay = 0.005
             while True:
                 if not started:
                     try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        if fd is not None:
+                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     except BlockingIOError:
                         pass  # another process is starting it
                     else:
                         conn = _try_connect(path)  # it started one and let go
                         if conn is not None:
                             return conn
-                        _spawn_supervisor(root)
+                        ready = _spawn_supervisor(root)
+                        os.set_blocking(ready, False)
                         started = True
                 conn = _try_connect(path)
                 if conn is not None:
                     return conn
+                if ready is not None and said is None:
+                    said = _read_ready(ready)
+                    if said is not None and said.startswith("error: "):
+                        raise EngineError(said[len("error: "):])
+                    if said == "":  # it left without a word: another one serves soon
+                        deadline = min(deadline, time.monotonic() + 2.0)
                 if time.monotonic() >= deadline:
                     break
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
         finally:
-            os.close(fd)  # lets the flock go
+            if fd is not None:
+                os.close(fd)  # lets the flock go
+            if ready is not None:
+                os.close(ready)
+    if said == "":
+        raise EngineError(f"the supervisor exited as it started; see "
+                          f"{root / 'supervisor.log'}")
     raise EngineError(f"the supervisor did not start within {timeout:.0f} s; see "
                       f"{root / 'supervisor.log'}")
 

@@ -46,14 +46,20 @@ def reap_zombies(known: set[int]) -> None:
                     os.waitpid(pid, os.WNOHANG)
 
 
+#: how long SIGCHLDs gather into one reap: each reap reads every thread's children
+#: and each child's stat, and a down of 30 containers sent 30 signals in 0.1 s
+GATHER = 0.02
+
+
 async def on_sigchld(reap: Callable[[], None]) -> None:
-    """Call ``reap`` on every SIGCHLD, and every few seconds in case one was
-    coalesced; until cancelled."""
+    """Call ``reap`` after a SIGCHLD (those of the next ``GATHER`` seconds with it), and
+    every few seconds in case one was missed; until cancelled."""
     with trio.open_signal_receiver(signal.SIGCHLD) as signals:
         while True:
             with trio.move_on_after(3):
                 async for _ in signals:
                     reap()
+                    await trio.sleep(GATHER)  # the signals meanwhile: one more reap
             reap()
 
 

@@ -324,20 +324,29 @@ class Holder:
             code = 137
         if await self._auto_removed(live, code):
             return
-        try:  # in a thread: a busy cgroup makes it wait, and others must not
-            await trio.to_thread.run_sync(rt.destroy, live.spec)
-        except Exception as e:  # the next supervisor's cleanup_leftovers retries
-            log.warning("destroy %s: %s", live.cid[:12], e)
-        _close_terminal(live)
-        live.code = code
-        self.live.pop(live.cid, None)
-        try:
-            rec = self.store.update(live.cid, lambda r: CR(r).mark_exited(
+        def destroy_and_record() -> Record:
+            """In a thread: a busy cgroup makes the destroy wait, and others must not;
+            and the record's write with it, off the trio thread that 30 stops at once
+            wait on. The container stays live (a start meanwhile finds it) until the
+            record says it exited."""
+            try:
+                rt.destroy(live.spec)
+            except Exception as e:  # the next supervisor's cleanup_leftovers retries
+                log.warning("destroy %s: %s", live.cid[:12], e)
+            return self.store.update(live.cid, lambda r: CR(r).mark_exited(
                 code, oom_killed=oom, error="" if live.child else
                 "exit status unknown: the supervisor holding it was restarted"), sync=False)
+        try:
+            rec = await trio.to_thread.run_sync(destroy_and_record)
         except (NotFound, Damaged) as e:  # removed, or left for rm -f to find by id
             if isinstance(e, Damaged):
                 log.warning("container %s exited (%d): %s", live.cid[:12], code, e)
+            rec = None
+        finally:
+            _close_terminal(live)
+            live.code = code
+            self.live.pop(live.cid, None)
+        if rec is None:
             live.done.set()
             return
         self.events.publish("die", live.cid, rec, exitCode=str(code))

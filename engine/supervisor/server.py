@@ -61,8 +61,9 @@ def idle_seconds() -> float:
 
 
 class Server:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ready: Ready | None = None) -> None:
         self.root = root
+        self.ready = ready or Ready(None)
         self.clients = 0
         self.holder: Holder
         self.shutdown = trio.Event()
@@ -104,6 +105,7 @@ class Server:
             nursery.start_soon(self.holder.reap_orphans)
             path = self.root / "supervisor.sock"
             sock = await _listen(path)
+            self.ready.tell("ok")
             nursery.start_soon(self._accept, sock, nursery)
             async with trio.open_nursery() as until:
                 async def idle() -> None:
@@ -369,7 +371,68 @@ def default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
+class Ready:
+    """The pipe the client that started this supervisor waits on (client.py's
+    ``_spawn_supervisor``): "ok" once it listens, "error: WHY" when it cannot start.
+    A full or read-only state root is told there in a line, not as a wait of the
+    client's whole timeout: the log on that disk may not take a word. Closed
+    without a word when another supervisor serves the root."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    @classmethod
+    def from_env(cls) -> Ready:
+        raw = os.environ.pop("_PYCOMPOSE_READY_FD", "")  # not for what this starts
+        try:
+            fd = int(raw)
+            os.set_inheritable(fd, False)
+        except (ValueError, OSError):
+            return cls(None)
+        return cls(fd)
+
+    def tell(self, text: str | None = None) -> None:
+        """Say ``text`` (if any) and close; once."""
+        fd, self.fd = self.fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            if text:
+                os.write(fd, text.encode()[:4000])
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _start_error(e: BaseException, root: Path) -> str | None:
+    """One line for a start that failed: a disk's error names the file; None when
+    ``e`` is no OSError (nor a group of them)."""
+    if isinstance(e, BaseExceptionGroup):
+        for sub in e.exceptions:
+            line = _start_error(sub, root)
+            if line is not None:
+                return line
+        return None
+    if isinstance(e, OSError):
+        err = disk_error(e, root)
+        return f"cannot start the supervisor of {root}: {err}"
+    if isinstance(e, EngineError):
+        return f"cannot start the supervisor of {root}: {e}"
+    return None
+
+
 def main() -> int:
+    ready = Ready.from_env()
+    try:
+        return _main(ready)
+    except BaseException as e:
+        line = _start_error(e, state_root())
+        ready.tell(f"error: {line or f'the supervisor failed as it started: {e!r}'}")
+        raise
+    finally:
+        ready.tell()
+
+
+def _main(ready: Ready) -> int:
     default_signals()
     # A daemon's umask, as dockerd sets it: what the supervisor makes for containers
     # (upper dirs, /etc files, volumes) and the containers' own processes never take
@@ -399,9 +462,10 @@ def main() -> int:
     os.write(lock_fd, f"{os.getpid()}\n".encode())
     log.info("serving %s", root)
     try:
-        trio.run(Server(root).main)
+        trio.run(Server(root, ready).main)
     except NotFound as e:
         log.error("%s", e)
+        ready.tell(f"error: cannot start the supervisor of {root}: {e}")
         return 1
     return 0
 

@@ -316,3 +316,23 @@ def test_commands_go_through_the_warm_worker(stack: Stack) -> None:
     # an unknown service still gets one line, through the worker
     r = stack("ps", "nosuch")
     assert r.returncode == 1 and r.stderr.strip() == "error: no such service: nosuch"
+
+
+def test_down_removes_each_container_once_it_stopped_dependants_first(stack: Stack) -> None:
+    """docker compose's order: a container is removed as soon as it has stopped, and a
+    dependency is stopped only once its dependants are gone (all the stops first, then
+    all the removals, made 30 removals wait for the slowest stop)."""
+    stack.write("services:\n"
+                "  web:\n    image: busybox\n    command: [sleep, '300']\n"
+                "    stop_signal: SIGKILL\n    depends_on: [db]\n"
+                "  db:\n    image: busybox\n    command: [sleep, '300']\n"
+                "    stop_signal: SIGKILL\n")
+    stack.ok("up", "-d")
+    r = stack("--progress", "plain", "down")
+    assert r.returncode == 0, r.stderr
+    lines = [line.strip() for line in r.stderr.splitlines()]
+    web, db = f"Container {stack.name}-web-1", f"Container {stack.name}-db-1"
+    assert [line for line in lines if line.startswith(web)] == [
+        f"{web}  Stopping", f"{web}  Stopped", f"{web}  Removing", f"{web}  Removed"]
+    assert lines.index(f"{web}  Removed") < lines.index(f"{db}  Stopping")
+    assert lines.index(f"{db}  Removed") < lines.index(f"Network {stack.name}_default  Removed")

@@ -52,3 +52,31 @@ def test_a_state_root_that_is_a_mount_of_its_own_stays_mounted(
     r = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", str(small_root)],
                        capture_output=True, text=True)
     assert r.stdout.strip() == "tmpfs"
+
+
+def test_a_supervisor_that_cannot_start_says_why_at_once(
+        small_root: Path, engine: Engine) -> None:
+    """No supervisor yet, and a full (then read-only) state root: the command that
+    would start one fails in a line naming the cause, where it waited 15 s for a
+    supervisor that had died ("did not start within 15 s") or called a read-only
+    root an internal error."""
+    assert engine.supervisor_pid() is None
+    fill = small_root / "fill"
+    subprocess.run(["dd", "if=/dev/zero", f"of={fill}", "bs=1M", "count=40"],
+                   capture_output=True, check=False)
+    r = engine("run", "--rm", "busybox", "true")
+    assert r.returncode == 125, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"error: cannot start the supervisor of {small_root}: no space left on device: "
+        f"free some space on the file system of {small_root}"], r.stderr
+    fill.unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_root)], check=True)
+    try:
+        r = engine("run", "--rm", "busybox", "true")
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_root)], check=True)
+    assert r.returncode == 125, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"error: cannot start the supervisor of {small_root}: read-only file system "
+        f"writing {small_root}/supervisor.lock"], r.stderr
+    assert engine.ok("run", "--rm", "busybox", "echo", "x") == "x\n"
