@@ -97,7 +97,11 @@ def config(args: argparse.Namespace) -> int:
         if getattr(args, flag, False):
             raise ComposeError(f"config --{flag.replace('_', '-')} is not supported by "
                                "pycompose yet")
+    names = list(getattr(args, "service_names", None) or [])
     if args.variables:
+        if names:
+            print("WARN: service filtering is not applied when --variables is set, "
+                  "variables from the full model will be rendered", file=sys.stderr)
         return _write(args, _variables_text(args))
     fmt = args.format or "yaml"
     if fmt == "table":
@@ -105,17 +109,16 @@ def config(args: argparse.Namespace) -> int:
     if args.no_interpolate and not (args.environment or args.volumes or args.networks
                                     or args.profiles or args.images or args.hash):
         # the model as loaded, not the typed project: ${VAR} may stand where a
-        # number or a port is expected (docker compose's runConfigNoInterpolate)
-        names = list(getattr(args, "service_names", None) or [])
-        data = render.raw_model_dict(load_raw(args, interpolate=False), names)
-        missing = [n for n in names if n not in data.get("services", {})]
-        if missing:
-            raise ComposeError(f"no such service: {missing[0]}")
+        # number or a port is expected (docker compose's runConfigNoInterpolate),
+        # and all of it: the services named are not picked out
+        if names:
+            print("WARN: service filtering is not applied when --no-interpolate is set, "
+                  "the full model will be rendered", file=sys.stderr)
+        data = render.raw_model_dict(load_raw(args, interpolate=False), [])
         if args.services:
             return _write(args, "".join(f"{name}\n" for name in data.get("services", {})))
         text = render.to_json(data) if fmt == "json" else render.to_yaml(data)
         return _write(args, text)
-    names = list(getattr(args, "service_names", None) or [])
     hashed = [] if not args.hash or args.hash.strip() == "*" else \
         [s.strip() for s in args.hash.split(",") if s.strip()]
     # the env files of the services worked on are read, not every service's: a

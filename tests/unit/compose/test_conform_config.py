@@ -550,6 +550,14 @@ services:
   net: {image: n}
   other: {image: o}
 """})
+    # docker compose renders the whole model then, and says so
     assert run(["config", "--no-interpolate", "--services", "web"], capsys) == \
-        "api\nnet\nweb\n"
-    assert main(["config", "--no-interpolate", "nope"]) == 1
+        "api\nnet\nother\nweb\n"
+    assert main(["config", "--no-interpolate", "web"]) == 0
+    out, err = capsys.readouterr()
+    assert list(yaml.safe_load(out)["services"]) == ["api", "net", "other", "web"]
+    assert "service filtering is not applied when --no-interpolate is set" in err
+    assert main(["config", "--variables", "web"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split() == ["T", "false"]
+    assert "service filtering is not applied when --variables is set" in err
