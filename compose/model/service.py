@@ -212,8 +212,14 @@ class Provider(Spec):
                        BeforeValidator(wrap(_provider_options))] | None = None
 
 
+def _watched_path(value: str) -> str:
+    if not value:
+        raise problem("the path to watch is blank: give a file or folder of the project")
+    return value
+
+
 class Watch(Spec):
-    path: str
+    path: Annotated[str, AfterValidator(_watched_path)]
     action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
     target: str | None = None
     exec: Hook | None = None
@@ -245,12 +251,47 @@ class BlkioConfig(Spec):
     device_write_iops: list[BlkioLimit] | None = None
 
 
+def _device_count(value: Any) -> Any:
+    """``count: all`` or a number, kept as compose-go keeps it: an integer, -1 for all
+    (and printed so: ``docker compose config`` writes ``count: -1``)."""
+    if isinstance(value, bool):
+        raise syntax.SyntaxProblem("expected 'all' or a number of devices")
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return -1
+        try:
+            return int(value)
+        except ValueError:
+            raise syntax.SyntaxProblem(
+                f"invalid value {value!r}, the only value allowed is 'all' or a number")
+    return value
+
+
 class DeviceRequest(Spec):
+    """A ``gpus`` entry or a ``deploy.resources.reservations.devices`` one: keys in
+    compose-go's ``DeviceRequest`` order; neither count nor device_ids means all."""
+
     capabilities: TextList | None = None
-    count: Text | None = None
-    device_ids: TextList | None = None
     driver: str | None = None
-    options: EnvMap | None = None
+    count: Annotated[int, BeforeValidator(wrap(_device_count))] | None = None
+    device_ids: TextList | None = None
+    options: Mapping | None = None
+
+    @model_validator(mode="after")
+    def _count_or_ids(self) -> "DeviceRequest":
+        if self.count is not None and self.device_ids is not None:
+            raise problem('"count" and "device_ids" attributes are exclusive: '
+                          "give the number of devices or their ids")
+        if self.count is None and self.device_ids is None:
+            self.count = -1
+        return self
+
+
+class ReservedDevice(DeviceRequest):
+    """A ``deploy.resources.reservations.devices`` entry: ``capabilities`` is
+    required there (the spec's schema)."""
+
+    capabilities: TextList
 
 
 class DiscreteResource(Spec):
@@ -272,7 +313,7 @@ class Reservations(Spec):
     cpus: float | None = None
     memory: Bytes | None = None
     generic_resources: list[GenericResource] | None = None
-    devices: list[DeviceRequest] | None = None
+    devices: list[ReservedDevice] | None = None
 
 
 class Resources(Spec):
@@ -429,6 +470,18 @@ class PortConfig(Spec):
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
     app_protocol: str | None = None
 
+    @model_validator(mode="after")
+    def _host_ip(self) -> "PortConfig":
+        if self.host_ip:
+            import ipaddress
+
+            try:
+                ipaddress.ip_address(self.host_ip)
+            except ValueError:
+                raise problem(f"invalid ip address: {self.host_ip} (host_ip is an IPv4 or "
+                              "IPv6 address of this host, like 127.0.0.1)")
+        return self
+
 
 def _port_item(value: Any) -> Any:
     return [value] if isinstance(value, dict) else syntax.parse_port(value)
@@ -466,7 +519,7 @@ class VolumeOptions(Spec):
 
 
 class TmpfsOptions(Spec):
-    size: Bytes | None = None
+    size: Annotated[Bytes, Field(ge=0)] | None = None
     mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode))] | None = None
 
 

@@ -350,3 +350,98 @@ services:
     extends: {file: base.yaml, service: placeholder}
 """)["services"]
     assert services["app"]["image"] == "busybox"
+
+
+# --- device requests (gpus, deploy.resources.reservations.devices) ------------------
+
+
+def test_device_requests_print_in_compose_go_order_with_count_a_number(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    foo = config(project, capsys, """
+services:
+  foo:
+    image: a
+    gpus:
+      - driver: nvidia
+      - {driver: 3dfx, device_ids: [voodoo2], capabilities: [directX]}
+      - {count: "2", capabilities: [compute]}
+    deploy:
+      resources:
+        reservations:
+          devices: [{capabilities: [gpu], count: all, driver: nvidia, options: {bits: 42}}]
+""")["services"]["foo"]
+    # neither count nor device_ids: all the devices, which compose-go keeps as -1
+    assert foo["gpus"] == [
+        {"driver": "nvidia", "count": -1},
+        {"capabilities": ["directX"], "driver": "3dfx", "device_ids": ["voodoo2"]},
+        {"capabilities": ["compute"], "count": 2}]
+    device = foo["deploy"]["resources"]["reservations"]["devices"][0]
+    assert list(device) == ["capabilities", "driver", "count", "options"]
+    assert device["count"] == -1 and device["options"] == {"bits": "42"}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("{count: 1, device_ids: [a], capabilities: [gpu]}",
+     '"count" and "device_ids" attributes are exclusive'),
+    ("{count: some, capabilities: [gpu]}",
+     "invalid value 'some', the only value allowed is 'all' or a number"),
+    ("{count: 1}", "devices[0].capabilities: missing the required key 'capabilities'"),
+])
+def test_bad_device_requests_are_refused_as_docker_compose_refuses_them(
+        entry: str, message: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(project, capsys, "services:\n  foo:\n    image: a\n    deploy:\n"
+                  f"      resources: {{reservations: {{devices: [{entry}]}}}}\n")
+    assert message in err and "f0.yaml:" in err
+
+
+# --- what docker compose's validation refuses ----------------------------------------
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("services: {a: {image: x, configs: [c]}}\nconfigs: {c: {labels: {a: b}}}\n",
+     "configs.c: one of file, environment or content must be set"),
+    ("services: {a: {image: x, ports: [{target: 80, host_ip: localhost}]}}\n",
+     "services.a.ports[0]: invalid ip address: localhost"),
+    ("services: {a: {image: x, ports: ['nope:80:80']}}\n",
+     "services.a.ports[0]: invalid ip address: nope"),
+    ("services: {a: {image: x, develop: {watch: [{path: '', action: sync}]}}}\n",
+     "services.a.develop.watch[0].path: the path to watch is blank"),
+    ("services: {a: {image: x, volumes: [{type: tmpfs, target: /t, tmpfs: {size: -1}}]}}\n",
+     "services.a.volumes[0].tmpfs.size: expected a number >= 0"),
+])
+def test_refused_with_docker_compose_reasons(
+        text: str, message: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert message in refused(project, capsys, text)
+
+
+def test_an_external_config_or_one_with_a_driver_needs_no_source(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = config(project, capsys, """
+services: {a: {image: x, configs: [ext, drv]}}
+configs: {ext: {external: true}, drv: {driver: vault, name: app-config}}
+""")
+    assert sorted(data["configs"]) == ["drv", "ext"]
+
+
+# --- host paths resolved as docker compose resolves them -----------------------------
+
+
+def test_paths_of_ssh_keys_and_of_a_local_bind_volume_are_absolute(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = config(project, capsys, """
+services:
+  a:
+    build: {context: ., ssh: [default, deploy=./keys/id_ed25519]}
+    volumes: [data:/data, {type: bind, source: 'D:\\\\projects\\\\app', target: /app}]
+volumes:
+  data:
+    driver: local
+    driver_opts: {type: none, o: bind, device: ./data}
+  other:
+    driver: local
+    driver_opts: {type: nfs, o: addr=10.0.0.1, device: ":/export"}
+""", args=())
+    a = data["services"]["a"]
+    assert a["build"]["ssh"] == ["default", f"deploy={project}/keys/id_ed25519"]
+    assert a["volumes"][1]["source"] == "D:\\\\projects\\\\app"  # a Windows path, kept
+    assert data["volumes"]["data"]["driver_opts"]["device"] == f"{project}/data"
