@@ -158,7 +158,10 @@ class _Loader:
 
     # --- 3. environment ---------------------------------------------------------------
 
-    def read_env_files(self, project_dir: Path) -> tuple[dict[str, str], list[Path]]:
+    def read_env_files(self, project_dir: Path, known: Mapping[str, str] | None = None
+                       ) -> tuple[dict[str, str], list[Path]]:
+        """The env files for interpolation and their values; ``${X}`` in them looks
+        in the shell, then in ``known`` (what an earlier pass read)."""
         if self.opts.env_files:
             paths = [self._abs(p, self.cwd) for p in self.opts.env_files]
             required = True
@@ -184,7 +187,11 @@ class _Loader:
                 continue
             except (OSError, UnicodeDecodeError) as e:
                 raise ComposeError(f"cannot read env file {self.display(path)}: {_why(e)}")
-            parsed = parse_dotenv(text, file=self.display(path), lookup=self.shell.get,
+            def lookup(k: str) -> str | None:
+                v = self.shell.get(k)
+                return v if v is not None or known is None else known.get(k)
+
+            parsed = parse_dotenv(text, file=self.display(path), lookup=lookup,
                                   earlier=dict(values))
             values.update(parsed)
             used.append(path)
@@ -465,7 +472,16 @@ class _Loader:
         else:
             project_dir = Path(files[0]).parent
         if chose_files and not opts.env_files:
-            dotenv, env_paths = pre_env, pre_paths
+            dotenv, env_paths = dict(pre_env), list(pre_paths)
+            if not self.shell.get("COMPOSE_ENV_FILES") and \
+                    project_dir / ".env" not in pre_paths:
+                # docker compose reads the .env of the project's folder too, once the
+                # files are known (a second pass): under what the first one set, and
+                # seeing it (IMAGE=${IMAGE:-x} there keeps the working folder's IMAGE)
+                more, more_paths = self.read_env_files(project_dir, known=pre_env)
+                for k, v in more.items():
+                    dotenv.setdefault(k, v)
+                env_paths += more_paths
         else:
             dotenv, env_paths = self.read_env_files(project_dir)
         env: dict[str, str] = {**dotenv, **self.shell}

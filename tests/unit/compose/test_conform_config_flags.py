@@ -175,3 +175,24 @@ def test_flags_not_supported_yet_are_refused_by_name(
     code, _, err = run(project, capsys, "services: {a: {image: busybox}}\n", "config", flag)
     assert code != 0
     assert f"config {flag} is not supported by pycompose yet" in err
+
+
+def test_the_project_folders_env_is_read_after_the_one_that_chose_the_files(
+        project: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker compose's e2e TestComposeFileSetByDotEnv: the working folder's .env names
+    COMPOSE_FILE; the project folder's .env is read next, under it."""
+    for k in ("IMAGE_NAME", "IMAGE_TAG"):
+        monkeypatch.delenv(k, raising=False)
+    (project / "development").mkdir()
+    (project / ".env").write_text(
+        'COMPOSE_FILE="${COMPOSE_FILE:-development/compose.yaml}"\nIMAGE_NAME=test\n'
+        "COMPOSE_PROFILES=test\n")
+    (project / "development" / ".env").write_text(
+        'IMAGE_NAME="${IMAGE_NAME:-backend}"\nIMAGE_TAG="${IMAGE_TAG:-latest}"\n')
+    (project / "development" / "compose.yaml").write_text(
+        "services:\n  backend:\n    image: $IMAGE_NAME:$IMAGE_TAG\n"
+        "  test:\n    profiles: [test]\n    image: enabled:profile\n")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "image: test:latest" in out and "image: enabled:profile" in out
