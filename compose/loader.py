@@ -462,28 +462,26 @@ class _Loader:
             else self.cwd
         pre_env, pre_paths = self.read_env_files(pre_dir) if not opts.files else ({}, [])
         files = self.find_files(pre_env)
-        # a COMPOSE_FILE the working folder's .env names keeps that .env for the rest
-        # (its variables, COMPOSE_PROFILES, the name), wherever the files it names are
-        chose_files = "COMPOSE_FILE" in pre_env and "COMPOSE_FILE" not in self.shell
         if opts.project_directory:
             project_dir = self._abs(opts.project_directory, self.cwd)
         elif files[0] == STDIN:
             project_dir = self.cwd
         else:
             project_dir = Path(files[0]).parent
-        if chose_files and not opts.env_files:
+        if opts.files or opts.env_files or self.shell.get("COMPOSE_ENV_FILES"):
+            dotenv, env_paths = self.read_env_files(project_dir)
+        else:
+            # docker compose reads the working folder's .env first (it may name
+            # COMPOSE_FILE), then, the files known, the .env of the project's folder
+            # (a compose.yaml found in a parent folder, or where COMPOSE_FILE points):
+            # under what the first set, and seeing it (IMAGE=${IMAGE:-x} there keeps
+            # the working folder's IMAGE)
             dotenv, env_paths = dict(pre_env), list(pre_paths)
-            if not self.shell.get("COMPOSE_ENV_FILES") and \
-                    project_dir / ".env" not in pre_paths:
-                # docker compose reads the .env of the project's folder too, once the
-                # files are known (a second pass): under what the first one set, and
-                # seeing it (IMAGE=${IMAGE:-x} there keeps the working folder's IMAGE)
+            if project_dir / ".env" not in pre_paths:
                 more, more_paths = self.read_env_files(project_dir, known=pre_env)
                 for k, v in more.items():
                     dotenv.setdefault(k, v)
                 env_paths += more_paths
-        else:
-            dotenv, env_paths = self.read_env_files(project_dir)
         env: dict[str, str] = {**dotenv, **self.shell}
 
         # The project name comes first (-p, COMPOSE_PROJECT_NAME, the files' last

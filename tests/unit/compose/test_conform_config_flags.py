@@ -196,3 +196,25 @@ def test_the_project_folders_env_is_read_after_the_one_that_chose_the_files(
     assert main(["config"]) == 0
     out = capsys.readouterr().out
     assert "image: test:latest" in out and "image: enabled:profile" in out
+
+
+def test_from_a_subfolder_both_env_files_are_read_the_working_folders_first(
+        project: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker compose's e2e TestNestedDotEnv: compose.yaml is found in the parent."""
+    for k in ("ROOT", "SUB", "WIN"):
+        monkeypatch.delenv(k, raising=False)
+    (project / "compose.yaml").write_text(
+        "name: nested\nservices:\n  echo:\n    image: alpine\n"
+        "    command: echo $ROOT $SUB win=$WIN\n")
+    (project / ".env").write_text("ROOT=root\nWIN=root\n")
+    (project / "sub").mkdir()
+    (project / "sub" / ".env").write_text("SUB=sub\nWIN=sub\n")
+    monkeypatch.chdir(project / "sub")
+    assert main(["config"]) == 0
+    out = yaml.safe_load(capsys.readouterr().out)
+    assert out["services"]["echo"]["command"] == ["echo", "root", "sub", "win=sub"]
+    monkeypatch.chdir(project)
+    assert main(["config"]) == 0
+    out = yaml.safe_load(capsys.readouterr().out)
+    assert out["services"]["echo"]["command"] == ["echo", "root", "win=root"]
