@@ -336,6 +336,14 @@ def image_name(project: Project, name: str) -> str:
     return svc.image or f"{project.name}-{name}"
 
 
+def images_of(project: Project, name: str) -> list[str]:
+    """``config --images`` for one service: its image, then the other images its
+    ``pre_start`` steps run (docker compose's GetDependentImages)."""
+    image = image_name(project, name)
+    hooks = project.all_services()[name].pre_start or []
+    return [image, *(h.image for h in hooks if h.image and h.image != image)]
+
+
 def all_profiles(project: Project) -> list[str]:
     return sorted({p for s in project.all_services().values() for p in s.profiles or []})
 

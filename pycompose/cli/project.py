@@ -145,7 +145,7 @@ def config(args: argparse.Namespace) -> int:
     elif args.profiles:
         lines = render.all_profiles(project)
     elif args.images:
-        lines = [render.image_name(project, n) for n in sorted(project.services)]
+        lines = [i for n in sorted(project.services) for i in render.images_of(project, n)]
     elif args.models:
         lines = sorted({m.model for m in project.models.values() if m.model})
     elif args.hash:

@@ -445,3 +445,14 @@ volumes:
     assert a["build"]["ssh"] == ["default", f"deploy={project}/keys/id_ed25519"]
     assert a["volumes"][1]["source"] == "D:\\\\projects\\\\app"  # a Windows path, kept
     assert data["volumes"]["data"]["driver_opts"]["device"] == f"{project}/data"
+
+
+def test_config_images_lists_the_images_of_pre_start_steps_too(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "f0.yaml").write_text("""
+services:
+  app: {image: shop/app, pre_start: [{command: migrate}, {image: busybox, command: chown}]}
+  db: {image: postgres}
+""")
+    assert main(["-p", "t", "-f", "f0.yaml", "config", "--images"]) == 0
+    assert capsys.readouterr().out == "shop/app\nbusybox\npostgres\n"
