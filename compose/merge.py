@@ -459,6 +459,8 @@ _UNICITY: dict[str, Callable[[Any], Any] | None] = {
     "env_file": _env_file_path,
     # compose-go indexes links by the text before "=", as it does K=V lists
     "links": lambda item: str(item).partition("=")[0],
+    # and expose by its text: 80 and "80" are the same port
+    "expose": lambda item: item if isinstance(item, (bool, dict, list)) else str(item),
 }
 
 

@@ -456,3 +456,10 @@ services:
 """)
     assert main(["-p", "t", "-f", "f0.yaml", "config", "--images"]) == 0
     assert capsys.readouterr().out == "shop/app\nbusybox\npostgres\n"
+
+
+def test_an_exposed_port_given_as_a_number_and_as_text_is_one_port(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    services = config(project, capsys, "services: {a: {image: x, expose: ['80', '3000']}}\n",
+                      "services: {a: {expose: [80, '81']}}\n")["services"]
+    assert services["a"]["expose"] == ["80", "3000", "81"]
