@@ -190,7 +190,7 @@ async def _run_pulls(engine: Registry, jobs: dict[str, list[tuple[str, Service]]
             await _pull_one(engine, ref, progress, quiet)
         except PycomposeError as e:
             failures[ref] = e
-            progress("Image", _familiar(ref), "Error", ok=False)
+            progress("Image", _familiar(ref), str(e), ok=False)
 
     async with trio.open_nursery() as n:
         for ref in jobs:
@@ -315,7 +315,7 @@ async def push(project: Project, engine: Registry, opts: PushOptions,
         try:
             res = await engine.push_async(PushRequest(ref))
         except PycomposeError as e:
-            progress("Image", shown, "Error", ok=False)
+            progress("Image", shown, str(e), ok=False)
             if opts.ignore_failures:
                 progress.warn(f"push of {shown} for {service} failed: {e}")
             else:

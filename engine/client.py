@@ -125,6 +125,9 @@ def _spawn_supervisor(root: Path) -> int:
         os.setsid()
         if os.fork():
             os._exit(0)
+        import fcntl
+
+        w = fcntl.fcntl(w, fcntl.F_DUPFD, 10)  # clear of 0-3 (a caller with stdio closed)
         try:
             fd = os.open(root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                          0o600)

@@ -34,7 +34,7 @@ from pathlib import Path
 from pycompose.util.paths import root_id, state_root
 
 from . import kernel, nsutil
-from .errors import NetplugError, NetworkConflict, NetworkNotFound, StateDamaged
+from .errors import AddressError, NetplugError, NetworkConflict, NetworkNotFound, StateDamaged
 from .ipam import (
     DEFAULT_POOLS,
     Pool,
@@ -119,6 +119,8 @@ class Networks:
                 self._converge_scope(st, scope)
                 return net
             ours = {n.name: ipaddress.IPv4Network(n.subnet) for n in st.networks.values()}
+            if subnet is not None:
+                _check_not_the_hosts_dns(name, subnet)
             foreign = self._foreign_routes(st)
             plan = plan_subnet(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                pools=self.pools, host_routes=foreign, ours=ours)
@@ -173,10 +175,13 @@ class Networks:
                                   " remove it first (down) to change it")
 
     def _foreign_routes(self, st: State) -> builtins.list[ipaddress.IPv4Network]:
-        """The host's routes, without those we made ourselves for our networks."""
+        """The host's routes, without those we made ourselves for our networks, and the
+        host's DNS servers: one reached through the default route (no route of its
+        own) was no clash, and a network given its subnet took the host's route to
+        it, and with it the whole machine's name resolution."""
         mine = {ipaddress.IPv4Network(n.subnet) for n in st.networks.values()}
         mine |= {ipaddress.IPv4Network(u) for u in st.uplinks.values()}
-        return [r for r in kernel.host_routes() if r not in mine]
+        return [r for r in kernel.host_routes() if r not in mine] + host_dns_servers()
 
     def _converge_scope(self, st: State, scope: str, *, quiet: bool = False,
                         fresh_uplink: bool = False) -> None:
@@ -496,6 +501,33 @@ class Networks:
         with self.store.locked():
             remove_root_objects(self.rid)
             self.store.write(State())
+
+
+def _check_not_the_hosts_dns(name: str, subnet: str) -> None:
+    try:
+        net = ipaddress.IPv4Network(subnet, strict=False)
+    except ValueError:
+        return  # plan_subnet says what is wrong with it
+    for dns in host_dns_servers():
+        if net.overlaps(dns):
+            raise AddressError(f"network {name}: subnet {net} holds {dns.network_address}, "
+                               "the host's DNS server (/etc/resolv.conf): the host would "
+                               "lose its way to it; choose another subnet")
+
+
+def host_dns_servers() -> builtins.list[ipaddress.IPv4Network]:
+    """The host's IPv4 nameservers (/etc/resolv.conf) but loopback ones, as /32s."""
+    from .etcfiles import read_host_resolv
+
+    out = []
+    for ns in read_host_resolv()[0]:
+        try:
+            addr = ipaddress.ip_address(ns.split("%")[0])
+        except ValueError:
+            continue
+        if isinstance(addr, ipaddress.IPv4Address) and not addr.is_loopback:
+            out.append(ipaddress.IPv4Network(f"{addr}/32"))
+    return out
 
 
 def remove_root_objects(rid: str) -> None:

@@ -560,6 +560,12 @@ class Holder:
                 raise Conflict(f"You cannot remove a running container {cid}. Stop the "
                                "container before attempting removal or force remove")
             await self.stop(cid, 0, "SIGKILL")
+            try:
+                self.store.load(cid)
+            except NotFound:  # --rm: its exit removed it (docker's rm -f says its name)
+                return
+            except Damaged:
+                pass
         async with self.lock(cid):
             rec: Record | None = None
             with contextlib.suppress(Damaged):

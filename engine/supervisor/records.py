@@ -200,6 +200,10 @@ def new_record(root: Path, req: CreateRequest) -> Record:
     res = req.resources
     if res.memory_swap > 0 and res.memory and res.memory_swap < res.memory:
         raise S.bad("Minimum memoryswap limit should be larger than memory limit, see usage")
+    S.check_cpus(res.nano_cpus)
+    if req.workdir and not req.workdir.startswith("/"):
+        raise S.bad(f"the working directory '{req.workdir}' is invalid, it needs to be an "
+                    "absolute path")
     security_options(req.security_opt)  # validate early
     capabilities(req.cap_add, req.cap_drop)
     stop_signal = req.stop_signal or icfg.get("StopSignal") or ""

@@ -24,6 +24,17 @@ def bad(msg: str) -> InvalidArgument:
     return InvalidArgument(msg)
 
 
+def check_cpus(nano_cpus: int) -> None:
+    """docker's range for ``--cpus``: 0.01 up to the CPUs this process may use (past
+    them, the kernel refused the quota with a bare EINVAL at start)."""
+    import os
+
+    n = len(os.sched_getaffinity(0))
+    if nano_cpus and not 10_000_000 <= nano_cpus <= n * 1_000_000_000:
+        raise bad(f"Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs "
+                  "available")
+
+
 # -- command ----------------------------------------------------------------------------
 def command_line(image_entrypoint: Sequence[str] | None, image_cmd: Sequence[str] | None,
                  entrypoint: str | Sequence[str] | None,

@@ -142,6 +142,17 @@ def _default_sigchld() -> None:
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
 
 
+def _fill_closed_stdio() -> None:
+    """A caller that closed fd 0, 1 or 2 (``<&-``, ``>&-``, some daemons): /dev/null
+    there, as if the shell had given it. Left closed, the next socket took the number,
+    and a container's output went into the supervisor's connection."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+
+
 def _answered_here(global_argv: Sequence[str]) -> bool:
     """Whether the global options ask for what this process answers itself (``-h``,
     ``--version``, as argparse reads them: also ``--vers``, ``-hv``), so that the
@@ -165,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv_given = argv
     argv = list(sys.argv[1:] if argv is None else argv)
     _default_sigchld()
+    _fill_closed_stdio()
     global_argv, rest = split_global(argv)
     if rest and rest[0] == "--":
         rest = rest[1:]
@@ -233,6 +245,8 @@ def leave(code: int) -> None:
     flushed. Freeing every module and object of an interpreter that is exiting anyway
     took 6-10 ms of each ``run --rm``, after the container's exit code was known."""
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that fd closed (``>&-``): nothing to flush
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # the reader went away: as Python's own exit says
@@ -270,9 +284,11 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
             return exit_status(leaves[0], fam)
         if any(isinstance(e, KeyboardInterrupt) for e in leaves):
             return 130
+        first = next((e for e in leaves if not isinstance(e, PycomposeError)), group)
+        if isinstance(first, NotADirectoryError) and _not_a_folder_root():
+            return 1
         if os.environ.get("PYCOMPOSE_DEBUG"):
             raise
-        first = next((e for e in leaves if not isinstance(e, PycomposeError)), group)
         print(f"internal error (a bug in pycompose): {type(first).__name__}: {first}\n"
               "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
         return 70
@@ -289,12 +305,27 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None],
             pass
         return 141
     except Exception as e:  # a bug: say so in one line, the traceback on request
+        if isinstance(e, NotADirectoryError) and _not_a_folder_root():
+            return 1
         if os.environ.get("PYCOMPOSE_DEBUG"):
             raise
         print(f"internal error (a bug in pycompose): {type(e).__name__}: {e}\n"
               "Run again with PYCOMPOSE_DEBUG=1 to see the traceback.", file=sys.stderr)
         return 70
     return int(code or 0)
+
+
+def _not_a_folder_root() -> bool:
+    """Whether the state root is a file (``PYCOMPOSE_ROOT`` set to one): then say so,
+    where each command's first read of it failed as an internal error."""
+    from pycompose.util.paths import state_root_text
+
+    root = state_root_text()
+    if not os.path.lexists(root) or os.path.isdir(root):
+        return False
+    print(f"error: the state root {root} is not a folder: point PYCOMPOSE_ROOT at a "
+          "folder (or move the file away)", file=sys.stderr)
+    return True
 
 
 def _denied(e: PermissionError) -> str:

@@ -170,6 +170,8 @@ def _tokens(fmt: str) -> list[tuple[str, str]]:
         out.append(("act", m.group(2)))
         pos, trim_next = m.end(), bool(m.group(3))
     tail = fmt[pos:]
+    if "{{" in tail:  # Go's parser: an action opened and never closed
+        raise TemplateError(f"template: :1: unclosed action in {fmt!r}")
     out.append(("text", tail.lstrip() if trim_next else tail))
     return out
 

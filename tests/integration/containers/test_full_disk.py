@@ -5,6 +5,7 @@ no mount, no cgroup, no network attachment. Once there is room again it works.""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,7 +71,11 @@ def test_a_supervisor_that_cannot_start_says_why_at_once(
         f"error: cannot start the supervisor of {small_root}: no space left on device: "
         f"free some space on the file system of {small_root}"], r.stderr
     fill.unlink()
-    subprocess.run(["mount", "-o", "remount,ro", str(small_root)], check=True)
+    deadline = time.monotonic() + 10  # until the supervisor that failed has exited
+    while subprocess.run(["mount", "-o", "remount,ro", str(small_root)],
+                         capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline, "the state root stayed busy"
+        time.sleep(0.05)
     try:
         r = engine("run", "--rm", "busybox", "true")
     finally:

@@ -48,3 +48,13 @@ def test_a_grave_left_by_a_killed_supervisor_is_cleared_by_the_next(engine: Engi
     assert engine.cli("volume", "ls", "-q").stdout == ""  # it was run with --rm
     shown = json.loads(engine.cli("network", "inspect", "bridge").stdout)[0]["Containers"]
     assert cid not in shown and name not in [c["Name"] for c in shown.values()]
+
+
+def test_rm_f_of_a_running_rm_container_says_its_name(engine: Engine) -> None:
+    """``rm -f`` of a running ``--rm`` container: its exit removes it, and ``rm -f``
+    says its name with status 0, as docker's does (it said "No such container", 1)."""
+    engine.ok("run", "-d", "--rm", "--name", "gone", "-v", "/data", "busybox", "sleep", "300")
+    r = engine("rm", "-f", "-v", "gone")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "gone\n", ""), r.stderr
+    assert engine.ok("ls", "-a", "--format", "{{.Names}}") == ""
+    assert engine("rm", "-f", "gone").returncode == 1  # and now it is gone: as docker

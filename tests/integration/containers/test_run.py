@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -117,3 +119,40 @@ def test_thirty_starts_at_once_all_start(engine: Engine) -> None:
             t.join(120)
         engine.ok("rm", "-f", *ids)
         assert not errors, errors[:3]
+
+
+def test_run_with_its_stdio_closed(engine: Engine) -> None:
+    """A caller that closed fd 0, 1 or 2 (``<&-``, ``>&-``): the closed one reads and
+    writes as /dev/null. Left closed, the supervisor's socket took the number, and the
+    container's output went into that connection (an internal error), or ``ls >&-``
+    ended in a traceback."""
+    from pctest.cli import PYCOMPOSE
+
+    def sh(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ, PC=PYCOMPOSE))
+
+    r = sh('"$PC" container run --rm busybox sh -c "echo out; echo err >&2; exit 3" >&-')
+    assert (r.returncode, r.stderr) == (3, "err\n"), r.stderr
+    r = sh('"$PC" container run --rm busybox sh -c "echo out; echo err >&2; exit 4" 2>&-')
+    assert (r.returncode, r.stdout) == (4, "out\n"), r.stdout
+    r = sh('"$PC" container run --rm -i busybox cat <&-')  # EOF at once, as from /dev/null
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r.stderr
+    r = sh('"$PC" container ls >&-')
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr
+
+
+def test_cpus_out_of_range_and_a_relative_workdir_are_refused(engine: Engine) -> None:
+    """docker's own checks at create, exit 125 and nothing made."""
+    n = len(os.sched_getaffinity(0))
+    for cpus in ("0.001", str(n + 1)):
+        r = engine("run", "--rm", "--cpus", cpus, "busybox", "true")
+        assert (r.returncode, r.stderr) == (
+            125, f"error: Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs "
+                 "available\n"), r.stderr
+    r = engine("run", "--rm", "-w", "relative", "busybox", "pwd")
+    assert (r.returncode, r.stderr) == (
+        125, "error: the working directory 'relative' is invalid, it needs to be an "
+             "absolute path\n"), r.stderr
+    assert engine.ok("run", "--rm", "--cpus", str(n), "-w", "/tmp", "busybox", "pwd") == "/tmp\n"
+    assert engine.ok("ls", "-aq") == ""

@@ -59,3 +59,10 @@ def test_range_if_with_and_variables_as_docker_inspect_scripts_use_them() -> Non
 def test_what_is_not_understood_is_refused_not_ignored(fmt: str) -> None:
     with pytest.raises(TemplateError):
         render(fmt, ROW)
+
+
+@pytest.mark.parametrize("fmt", ["{{", "{{.Name}} {{", "table {{.Name}}\t{{"])
+def test_an_action_never_closed_is_refused(fmt: str) -> None:
+    """Go's parser: "unclosed action" (the text was printed as it was, ignored)."""
+    with pytest.raises(TemplateError, match="unclosed action"):
+        render(fmt, {"Name": "a"})

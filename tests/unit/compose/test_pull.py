@@ -126,8 +126,12 @@ async def test_pull_command_skips_and_warns(tmp_path: Path,
     assert eng.pulled == ["reg.test/web:1"]
 
     bad = project(tmp_path, 'services:\n  x: {image: "reg.test/missing:1"}\n')
+    progress = Progress()
     with pytest.raises(ComposeError, match=r"service x: manifest reg.test/missing:1: not found"):
-        await PL.pull(bad, eng, PL.PullOptions(), Progress())
+        await PL.pull(bad, eng, PL.PullOptions(), progress)
+    # the image's line says why, once ("Error Error" said nothing)
+    assert any("reg.test/missing:1" in line and "not found" in line and
+               "Error Error" not in line for line in progress.lines), progress.lines
     progress = Progress()
     await PL.pull(bad, eng, PL.PullOptions(ignore_failures=True), progress)
     assert any(line.startswith("WARN: pull of reg.test/missing:1 for x failed")
