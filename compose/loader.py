@@ -158,7 +158,10 @@ class _Loader:
 
     # --- 3. environment ---------------------------------------------------------------
 
-    def read_env_files(self, project_dir: Path) -> tuple[dict[str, str], list[Path]]:
+    def read_env_files(self, project_dir: Path, known: Mapping[str, str] | None = None
+                       ) -> tuple[dict[str, str], list[Path]]:
+        """The env files for interpolation and their values; ``${X}`` in them looks
+        in the shell, then in ``known`` (what an earlier pass read)."""
         if self.opts.env_files:
             paths = [self._abs(p, self.cwd) for p in self.opts.env_files]
             required = True
@@ -184,7 +187,11 @@ class _Loader:
                 continue
             except (OSError, UnicodeDecodeError) as e:
                 raise ComposeError(f"cannot read env file {self.display(path)}: {_why(e)}")
-            parsed = parse_dotenv(text, file=self.display(path), lookup=self.shell.get,
+            def lookup(k: str) -> str | None:
+                v = self.shell.get(k)
+                return v if v is not None or known is None else known.get(k)
+
+            parsed = parse_dotenv(text, file=self.display(path), lookup=lookup,
                                   earlier=dict(values))
             values.update(parsed)
             used.append(path)
@@ -412,6 +419,8 @@ class _Loader:
                           f"service {base_name!r} not found in {self.display(path)}")
             base = self._extend((str(path), base_name), other_services,
                                 self.display(path), path.parent, env, {}, (*chain, key))
+        if base is None:
+            base = MDict()  # 'base:' left empty extends as nothing, as compose-go does
         if not isinstance(base, MDict):
             raise _at(emark, shown, where, f"service {base_name!r} is not a mapping")
         local = MDict(mark=svc.mark)
@@ -453,19 +462,26 @@ class _Loader:
             else self.cwd
         pre_env, pre_paths = self.read_env_files(pre_dir) if not opts.files else ({}, [])
         files = self.find_files(pre_env)
-        # a COMPOSE_FILE the working folder's .env names keeps that .env for the rest
-        # (its variables, COMPOSE_PROFILES, the name), wherever the files it names are
-        chose_files = "COMPOSE_FILE" in pre_env and "COMPOSE_FILE" not in self.shell
         if opts.project_directory:
             project_dir = self._abs(opts.project_directory, self.cwd)
         elif files[0] == STDIN:
             project_dir = self.cwd
         else:
             project_dir = Path(files[0]).parent
-        if chose_files and not opts.env_files:
-            dotenv, env_paths = pre_env, pre_paths
-        else:
+        if opts.files or opts.env_files or self.shell.get("COMPOSE_ENV_FILES"):
             dotenv, env_paths = self.read_env_files(project_dir)
+        else:
+            # docker compose reads the working folder's .env first (it may name
+            # COMPOSE_FILE), then, the files known, the .env of the project's folder
+            # (a compose.yaml found in a parent folder, or where COMPOSE_FILE points):
+            # under what the first set, and seeing it (IMAGE=${IMAGE:-x} there keeps
+            # the working folder's IMAGE)
+            dotenv, env_paths = dict(pre_env), list(pre_paths)
+            if project_dir / ".env" not in pre_paths:
+                more, more_paths = self.read_env_files(project_dir, known=pre_env)
+                for k, v in more.items():
+                    dotenv.setdefault(k, v)
+                env_paths += more_paths
         env: dict[str, str] = {**dotenv, **self.shell}
 
         # The project name comes first (-p, COMPOSE_PROJECT_NAME, the files' last

@@ -19,6 +19,7 @@ The rules are the Compose Specification's (13-merge.md) as docker compose applie
 - ``networks.*.ipam.config`` entries merge by ``subnet``;
 - ``depends_on`` and ``networks`` merge as mappings whatever their syntax;
 - ``logging.options`` merge only when both name the same driver (or one names none);
+- each ``ulimits`` entry is replaced whole (soft and hard together);
 - ``!reset`` removes the inherited value, ``!override`` replaces it without merging.
 
 Marks travel with the values, so an error in a merged project names the file that
@@ -146,12 +147,12 @@ def _merge_service_key(key: str, a: Any, b: Any) -> Any:
             return b
         return _merge_generic(a, b)
     if key == "ulimits" and isinstance(a, MDict) and isinstance(b, MDict):
+        # each limit is replaced whole, never merged soft by hard (compose-go's
+        # mergeUlimit): an override that names only ``hard`` is not half the base's
         out = _copy_mapping(a)
         for k, v in b.items():
             if isinstance(v, Reset):
                 out.pop(k, None)
-            elif isinstance(v, MDict) and isinstance(out.get(k), MDict):
-                out.set(k, _merge_generic(out[k], v), b.key_marks.get(k))
             else:
                 out.set(k, v.value if isinstance(v, Override) else v, b.key_marks.get(k))
         return out
@@ -458,6 +459,8 @@ _UNICITY: dict[str, Callable[[Any], Any] | None] = {
     "env_file": _env_file_path,
     # compose-go indexes links by the text before "=", as it does K=V lists
     "links": lambda item: str(item).partition("=")[0],
+    # and expose by its text: 80 and "80" are the same port
+    "expose": lambda item: item if isinstance(item, (bool, dict, list)) else str(item),
 }
 
 

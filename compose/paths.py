@@ -18,7 +18,14 @@ from .yamlsrc import MDict
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)", re.I)
 
 
+_WINDOWS_ABS = re.compile(r"^([a-zA-Z]:[\\/]|[\\/]{2})")
+
+
 def _abs_path(value: str, base: Path, home: str | None = None) -> str:
+    if _WINDOWS_ABS.match(value):
+        # C:\data, c:/data, \\server\share: absolute on the Windows side (a
+        # Windows client of a Linux engine, or the reverse), kept as written
+        return value
     if value == "~" or value.startswith("~/"):
         # the home of the environment the project is loaded with (its HOME)
         return os.path.normpath((home or os.path.expanduser("~")) + value[1:])
@@ -55,6 +62,14 @@ def resolve_paths(doc: MDict, base: Path, shown: str, home: str | None = None) -
             for d in defs.values():
                 if isinstance(d, MDict) and isinstance(d.get("file"), str):
                     d["file"] = _abs_path(d["file"], base, home)
+    volumes = doc.get("volumes")
+    if isinstance(volumes, dict):
+        for vol in volumes.values():
+            # the local driver's bind (o: bind, device: ./data) is a host path
+            opts = vol.get("driver_opts") if isinstance(vol, MDict) else None
+            if isinstance(opts, MDict) and vol.get("driver") == "local" \
+                    and opts.get("o") == "bind" and isinstance(opts.get("device"), str):
+                opts["device"] = _abs_path(opts["device"], base, home)
 
 
 def default_build_context(doc: MDict, project_dir: Path) -> None:
@@ -89,6 +104,17 @@ def _resolve_service_paths(svc: MDict, base: Path, home: str | None) -> None:
                     k, _, v = item.partition("=")
                     if _is_local_context(v):
                         extra[i] = f"{k}={_abs_path(v, base, home)}"
+        ssh = build.get("ssh")  # [default, id=path] or {id: path}: the paths
+        if isinstance(ssh, MDict):
+            for k, v in list(ssh.items()):
+                if isinstance(v, str) and v:
+                    ssh[k] = _abs_path(v, base, home)
+        elif isinstance(ssh, list):
+            for i, item in enumerate(ssh):
+                if isinstance(item, str) and "=" in item:
+                    k, _, v = item.partition("=")
+                    if v:
+                        ssh[i] = f"{k}={_abs_path(v, base, home)}"
     for key in ("env_file", "label_file"):  # a path, or a list of paths / {path: ...}
         files = svc.get(key)
         if isinstance(files, str):
@@ -112,5 +138,7 @@ def _resolve_service_paths(svc: MDict, base: Path, home: str | None) -> None:
     develop = svc.get("develop")
     if isinstance(develop, MDict) and isinstance(develop.get("watch"), list):
         for rule in develop["watch"]:
-            if isinstance(rule, MDict) and isinstance(rule.get("path"), str):
+            # a blank path stays blank, for the model to refuse it
+            if isinstance(rule, MDict) and isinstance(rule.get("path"), str) \
+                    and rule["path"]:
                 rule["path"] = _abs_path(rule["path"], base, home)

@@ -39,7 +39,8 @@ _OMIT_FALSE: dict[str, frozenset[str]] = {
                           "tty", "use_api_socket"}),
     "Build": frozenset({"no_cache", "pull", "privileged"}),
     "Healthcheck": frozenset({"disable"}),
-    "Hook": frozenset({"privileged", "per_replica"}),
+    "Hook": frozenset({"privileged"}),
+    "PreStartHook": frozenset({"privileged", "per_replica"}),
     "Watch": frozenset({"initial_sync"}),
     "VolumeMount": frozenset({"read_only"}),
     "VolumeOptions": frozenset({"nocopy"}),
@@ -51,19 +52,30 @@ _OMIT_FALSE: dict[str, frozenset[str]] = {
 }
 
 
+#: Structs that compose-go's types hold by value, not by pointer: all zero, they are
+#: left out of the YAML (the JSON has them, see :func:`project_json_dict`).
+_HELD_BY_VALUE = frozenset({("Deploy", "resources"), ("Deploy", "placement"),
+                            ("Network", "ipam"), ("Watch", "exec")})
+#: Fields of compose-go's ShellCommand type: printed even when empty.
+_COMMANDS = frozenset({"command", "entrypoint"})
+
+
 def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> None:
     """Put ``x-*`` keys back where they were written (pydantic kept them aside), leave
     out what compose-go's marshalling leaves out, and sort mappings
     (``environment``, ``depends_on``) as Go prints its maps."""
     from pydantic import BaseModel
 
-    for key in _OMIT_FALSE.get(type(model).__name__, ()):
+    kind = type(model).__name__
+    for key in _OMIT_FALSE.get(kind, ()):
         if out.get(key) is False:
             del out[key]
     if type(model).__name__ == "BindOptions" and out.get("create_host_path") is True:
         # an opt-out: printed only when false (compose-go's OptOut), so a bind mount
         # from the short syntax prints ``bind: {}``
         del out["create_host_path"]
+    if kind == "EnvFile" and out.get("required") is True:
+        del out["required"]  # OptOut too: an env_file is required unless it says not
     ext = getattr(model, "extensions", None)
     if ext and extensions:
         # go-yaml writes an inline map of extensions with its keys sorted
@@ -80,10 +92,21 @@ def _finish(model: BaseModel, out: dict[str, Any], extensions: bool = True) -> N
                 _finish(item, dumped, extensions)
         elif isinstance(value, dict):
             for k, item in value.items():
-                if isinstance(item, BaseModel):
+                if isinstance(item, BaseModel) and isinstance(out[name][k], dict):
                     _finish(item, out[name][k], extensions)
             if isinstance(out[name], dict):
                 out[name] = dict(sorted(out[name].items()))
+    fields = type(model).model_fields
+    for key in [k for k, v in out.items() if (v == [] or v == {}) and k in fields]:
+        # go-yaml's omitempty leaves out an empty list or map (and a struct held by
+        # value when it is all zero), but not an empty command: ``command: []``
+        # clears the image's, so ShellCommand is only "empty" when unset
+        value = getattr(model, key, None)
+        if isinstance(value, BaseModel):
+            if (kind, key) in _HELD_BY_VALUE:
+                del out[key]
+        elif key not in _COMMANDS:
+            del out[key]
 
 
 def dump(model: BaseModel, *, extensions: bool = True) -> dict[str, Any]:
@@ -96,7 +119,9 @@ def dump(model: BaseModel, *, extensions: bool = True) -> dict[str, Any]:
 
 
 def uses_default_network(svc: Service) -> bool:
-    return svc.network_mode is None and not svc.networks
+    """Whether the service is on the implied default network: not when it names its
+    networks or a ``network_mode``, nor when a provider runs it (compose-go)."""
+    return svc.network_mode is None and not svc.networks and svc.provider is None
 
 
 def service_dict(svc: Service, *, extensions: bool = True) -> dict[str, Any]:
@@ -205,7 +230,7 @@ def project_json_dict(project: Project) -> dict[str, Any]:
     ``placement``: Go's ``omitempty`` never omits a struct."""
     from .model import Service
     from .model.resources import Network
-    from .model.service import Deploy
+    from .model.service import Deploy, PreStartHook
 
     data = _go_numbers(project_dict(project, extensions=False))
     data.pop("models", None)
@@ -215,6 +240,9 @@ def project_json_dict(project: Project) -> dict[str, Any]:
         if isinstance(svc.get("deploy"), dict):
             _with_defaults(svc["deploy"], list(Deploy.model_fields),
                            {"resources": {}, "placement": {}})
+        for hook in svc.get("pre_start") or ():
+            # ServiceHook's command has no omitempty in its JSON tag
+            _with_defaults(hook, list(PreStartHook.model_fields), {"command": None})
     for net in data.get("networks", {}).values():
         _with_defaults(net, list(Network.model_fields), {"ipam": {}})
     return dict(sorted(data.items()))
@@ -306,6 +334,14 @@ def image_name(project: Project, name: str) -> str:
     (``PROJECT-SERVICE``, as docker compose names it)."""
     svc = project.all_services()[name]
     return svc.image or f"{project.name}-{name}"
+
+
+def images_of(project: Project, name: str) -> list[str]:
+    """``config --images`` for one service: its image, then the other images its
+    ``pre_start`` steps run (docker compose's GetDependentImages)."""
+    image = image_name(project, name)
+    hooks = project.all_services()[name].pre_start or []
+    return [image, *(h.image for h in hooks if h.image and h.image != image)]
 
 
 def all_profiles(project: Project) -> list[str]:

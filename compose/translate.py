@@ -328,9 +328,10 @@ def _tmpfs(text: str) -> Mount:
 
 def _log_config(svc: Service) -> LogConfig:
     """``logging: {driver, options}`` as the engine's log config (``--log-driver``,
-    ``--log-opt``); an option given as null is left out, as docker compose does."""
+    ``--log-opt``); an option without a value (null or "") is left out: the driver's
+    default stands."""
     logging = getattr(svc, "logging", None)
     if logging is None:
         return LogConfig()
     return LogConfig(logging.driver or "",
-                     {k: str(v) for k, v in (logging.options or {}).items() if v is not None})
+                     {k: str(v) for k, v in (logging.options or {}).items() if v != ""})

@@ -205,10 +205,12 @@ _YAML12 = {
     "tag:yaml.org,2002:bool": re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     "tag:yaml.org,2002:int": re.compile(
         r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
-    # go-yaml's floats: a dot or an exponent (``1e3``, ``1e+06``, as Go prints them)
+    # go-yaml's floats (its yamlStyleFloat): a dot or an exponent (``1e3``, ``1e+06``,
+    # as Go prints them), and no ``_`` (``._`` or ``1_0.5`` are strings there; PyYAML's
+    # float constructor, stripping the ``_``, crashed on ``._``)
     "tag:yaml.org,2002:float": re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+        r"^(?:[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.[0-9]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
 }
 # No YAML 1.1 "=" (value) scalars either: go-yaml reads a plain "=" as the string.

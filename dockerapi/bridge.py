@@ -21,6 +21,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import IO, Any, TypeVar
 
+import h11
 import trio
 
 from .context import Context
@@ -36,6 +37,7 @@ async def body_into(ctx: Context, req: Request, fn: Callable[[IO[bytes]], T]) ->
     r, w = os.pipe2(os.O_CLOEXEC)
     rf = os.fdopen(r, "rb")
     result: list[T] = []
+    failed: list[Exception] = []
     async with trio.open_nursery() as n:
         async def feed() -> None:
             stream = trio.lowlevel.FdStream(w)
@@ -43,15 +45,23 @@ async def body_into(ctx: Context, req: Request, fn: Callable[[IO[bytes]], T]) ->
                 async for chunk in req.body.chunks():
                     await stream.send_all(chunk)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                await req.body.drain()  # the reader stopped early: the rest is unread
+                with contextlib.suppress(h11.ProtocolError):
+                    await req.body.drain()  # the reader stopped early: the rest is unread
+            except h11.ProtocolError as e:  # the client went away before its body ended
+                log.info("%s %s: the request's body was cut short: %s", req.method,
+                         req.path, e)
             finally:
                 await stream.aclose()
 
         n.start_soon(feed)
         try:
             result.append(await ctx.call_slow(fn, rf))
+        except Exception as e:  # raised as itself, not in the nursery's group
+            failed.append(e)
         finally:
             rf.close()
+    if failed:
+        raise failed[0]
     return result[0]
 
 

@@ -13,6 +13,7 @@ engine (``engine/builder``); its typed events become the stream's messages.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
@@ -66,41 +67,75 @@ def build_request(req: Request) -> Any:
         network = "default"
     if network not in ("default", "none", "host"):
         raise bad_request(f"networkmode {network!r} is not supported (default, none, host)")
-    extra = req.arg("extrahosts")
+    # docker-py repeats the parameter (one host each), the docker CLI joins with commas
+    extra = [h for v in req.args("extrahosts") for h in v.split(",") if h]
     return BuildRequest(
         dockerfile=None if dockerfile == "Dockerfile" else Path(p), tags=req.args("t"),
         build_args=_json_map(req, "buildargs"), target=req.arg("target"),
         labels=_json_map(req, "labels"), no_cache=req.flag("nocache"),
         pull=req.flag("pull"), cache_from=_json_list(req, "cachefrom"),
-        network=network, extra_hosts=[h for h in extra.split(",") if h] if extra else [],
+        network=network, extra_hosts=extra,
         shm_size=req.int_arg("shmsize") or 0, platform=req.arg("platform"))
 
 
-def message(ev: Any, quiet: bool) -> list[dict[str, Any]]:
-    """docker's classic-builder messages for one of the builder's events."""
-    from ..engine.api.build import events as E
+_STEP = re.compile(r"\[(?:\S+ )?(\d+)/(\d+)\] (.*)", re.S)
+_WORK_DIR = re.compile(r"\S*/build/work/[^/\s]+/\d+-context/")
+_PROCESS_FAILED = re.compile(r'process "(.*)" did not complete successfully: exit code: (\d+)',
+                             re.S)
 
-    if isinstance(ev, E.Finished):
-        short = ev.image_id.removeprefix("sha256:")[:12]
-        out: list[dict[str, Any]] = [{"aux": {"ID": ev.image_id}}]
-        if quiet:
-            return [*out, {"stream": ev.image_id + "\n"}]
-        out.append({"stream": f"Successfully built {short}\n"})
-        out += [{"stream": f"Successfully tagged {t}\n"} for t in ev.tags]
-        return out
-    if quiet:
-        return []
-    if isinstance(ev, E.StepStarted):
-        return [{"stream": f"Step {ev.vertex} : {ev.name}\n"}]
-    if isinstance(ev, E.StepCached):
-        return [{"stream": " ---> Using cache\n"}]
-    if isinstance(ev, E.StepOutput):
-        return [{"stream": ev.data.decode("utf-8", "replace")}]
-    if isinstance(ev, E.Note):
-        return [{"stream": ("WARNING: " if ev.warning else "") + ev.message + "\n"}]
-    if isinstance(ev, E.StepFailed):
-        return [{"stream": f" ---> {ev.message}\n"}]
-    return []
+
+class Classic:
+    """The builder's events as the classic builder's messages (``Step 2/4 : RUN ...``,
+    `` ---> Using cache``), which docker-py and the docker CLI parse and count: the
+    builder's own steps (exporting, naming) are not steps there, nor is a FROM cached."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.steps: dict[int, str] = {}  # vertex -> its instruction; absent: internal
+
+    def messages(self, ev: Any) -> list[dict[str, Any]]:
+        from ..engine.api.build import events as E
+
+        if isinstance(ev, E.Finished):
+            short = ev.image_id.removeprefix("sha256:")[:12]
+            out: list[dict[str, Any]] = [{"aux": {"ID": ev.image_id}}]
+            if self.quiet:
+                return [*out, {"stream": ev.image_id + "\n"}]
+            out.append({"stream": f"Successfully built {short}\n"})
+            out += [{"stream": f"Successfully tagged {t}\n"} for t in ev.tags]
+            return out
+        if self.quiet:
+            return []
+        if isinstance(ev, E.StepStarted):
+            m = _STEP.fullmatch(ev.name)
+            if m is None:
+                return []
+            self.steps[ev.vertex] = m.group(3)
+            return [{"stream": f"Step {m.group(1)}/{m.group(2)} : {m.group(3)}\n"}]
+        if isinstance(ev, E.StepCached):
+            text = self.steps.get(ev.vertex)
+            if text is None or text.upper().startswith("FROM "):
+                return []
+            return [{"stream": " ---> Using cache\n"}]
+        if isinstance(ev, E.StepOutput):
+            return [{"stream": ev.data.decode("utf-8", "replace")}]
+        if isinstance(ev, E.Note):
+            if ev.warning:
+                return [{"stream": f"[Warning] {ev.message}\n"}]
+            if ev.vertex and ev.vertex not in self.steps:
+                return []  # the export's own lines (writing image, naming to)
+            return [{"stream": ev.message + "\n"}]
+        return []  # a failed step: the error line that follows says it
+
+
+def error_text(e: BaseException) -> str:
+    """The classic builder's words for a RUN that failed (docker-py's BuildError and
+    scripts match them), else the builder's message."""
+    text = _WORK_DIR.sub("", str(e))  # the builder's unpacked context is no one's path
+    m = _PROCESS_FAILED.search(text)
+    if m:
+        return f"The command '{m.group(1)}' returned a non-zero code: {m.group(2)}"
+    return text
 
 
 async def build(ctx: Context, req: Request) -> Stream:
@@ -128,12 +163,13 @@ async def build(ctx: Context, req: Request) -> Stream:
             spool.close()
 
     async def chunks() -> AsyncIterator[bytes]:
+        classic = Classic(quiet)
         async for kind, item in run_with_events(ctx, work):
             if kind == "event":
-                for m in message(item, quiet):
+                for m in classic.messages(item):
                     yield json_line(m)
             elif kind == "error":
-                text = str(item)
+                text = error_text(item)
                 yield json_line({"errorDetail": {"code": 1, "message": text},
                                  "error": text})
     return Stream(chunks(), 200, watch=True)

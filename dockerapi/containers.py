@@ -16,6 +16,8 @@ import re
 import subprocess
 from typing import Any
 
+import trio
+
 from ..engine.api import (
     Conflict,
     ContainerRecord,
@@ -23,6 +25,7 @@ from ..engine.api import (
     InvalidArgument,
     NotFound,
     Status,
+    aio,
 )
 from . import attach, create
 from .context import Context
@@ -145,13 +148,14 @@ async def create_container(ctx: Context, req: Request) -> Reply:
     if not isinstance(body, dict):
         raise bad_request("invalid JSON: the body must be an object")
     creq = create.create_request(body, name)
+    warned = create.warnings(body)
     if creq.image and await ctx.call(ctx.engine.image_id, creq.image) is None:
         raise NotFound(f"No such image: {creq.image}")
     cid = await ctx.call(ctx.engine.create, creq)
     size = create.console_size(body)
     if size is not None:
         ctx.console_sizes[cid] = size
-    return json_reply({"Id": cid, "Warnings": []}, 201)
+    return json_reply({"Id": cid, "Warnings": warned}, 201)
 
 
 async def inspect_container(ctx: Context, req: Request, id: str) -> Reply:
@@ -214,7 +218,30 @@ async def kill_container(ctx: Context, req: Request, id: str) -> Reply:
     elif not sig.upper().startswith("SIG"):
         sig = "SIG" + sig.upper()
     await ctx.call(ctx.engine.kill, rec.id, sig)
+    if sig in ("SIGKILL", "9"):
+        await _until_not_running(ctx, rec.id)
     return empty(204)
+
+
+#: how long a SIGKILL's answer waits for the container's end (docker's daemon: 10 s)
+KILL_WAIT = 10.0
+
+
+async def _until_not_running(ctx: Context, cid: str) -> None:
+    """docker's daemon answers a SIGKILL once the container has exited, so that a client
+    that inspects right after sees ``Running: false`` and the 137; a kill with another
+    signal answers at once (the process may handle it)."""
+    with trio.move_on_after(KILL_WAIT) as scope:
+        try:
+            waiter = await aio.open_wait(ctx.root, cid, "not-running")
+        except NotFound:  # an --rm container already removed
+            return
+        try:
+            await waiter.result()
+        finally:
+            waiter.close()
+    if scope.cancelled_caught:
+        log.warning("kill: %s still runs %.0f s after SIGKILL", cid[:12], KILL_WAIT)
 
 
 async def rename_container(ctx: Context, req: Request, id: str) -> Reply:
@@ -377,7 +404,8 @@ async def commit(ctx: Context, req: Request) -> Reply:
     target = f"{repo}:{tag}" if repo and tag else repo or None
     image_id = await ctx.call_slow(ctx.engine.commit, ref, target,
                                    message=req.arg("comment"), author=req.arg("author"),
-                                   changes=changes_)
+                                   changes=changes_,
+                                   pause=not req.arg("pause") or req.flag("pause"))
     return json_reply({"Id": image_id}, 201)
 
 

@@ -37,6 +37,8 @@ _BIND_OPTIONS = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared"
                  "slave", "rslave", "consistent", "cached", "delegated"}
 #: NetworkMode values that are not a network's name
 _MODES = {"", "default", "bridge", "host", "none"}
+_BRIDGE = ("", "default", "bridge")
+_MAC_CONFLICT = "conflicting options: mac-address and the network mode"
 
 
 def _target(path: str, where: str) -> str:
@@ -88,6 +90,9 @@ def mount(m: Doc) -> Mount:
     elif typ == "volume":
         vo = m.doc("VolumeOptions")
         out.no_copy = vo.boolean("NoCopy")
+        if vo.text("Subpath"):  # never the whole volume in its place
+            raise InvalidArgument(f"{m.where}.VolumeOptions.Subpath is not supported by "
+                                  "pycompose: mount the volume and use the path in it")
         driver = vo.doc("DriverConfig").text("Name")
         if driver not in ("", "local"):
             raise InvalidArgument(f"{m.where}.VolumeOptions.DriverConfig.Name: volume "
@@ -191,8 +196,6 @@ def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
                    why="set what the engine supports: Memory, MemorySwap, NanoCpus, "
                        "CpuShares, CpusetCpus, PidsLimit, OomScoreAdj, ShmSize")
     hc.unsupported("OomKillDisable")
-    if hc.integer("MemorySwappiness", -1) not in (-1, 60):
-        hc.unsupported("MemorySwappiness")
     for key, ok in (("PidMode", ("", "private")), ("UTSMode", ("", "private")),
                     ("CgroupnsMode", ("", "private", "host")), ("Cgroup", ("",)),
                     ("CgroupParent", ("",)), ("VolumeDriver", ("", "local")),
@@ -201,7 +204,7 @@ def _refuse_unsupported(hc: Doc, cfg: Doc) -> None:
         if hc.text(key) not in ok:
             raise InvalidArgument(f"HostConfig.{key}={hc.text(key)!r} is not supported by "
                                   "pycompose")
-    cfg.unsupported("OnBuild", "MacAddress", "Shell")
+    cfg.unsupported("OnBuild", "Shell")
     if cfg.boolean("NetworkDisabled"):
         raise InvalidArgument("Config.NetworkDisabled is not supported: use "
                               "HostConfig.NetworkMode \"none\"")
@@ -212,6 +215,13 @@ def devices(hc: Doc) -> list[DeviceMapping]:
     return [device_mapping(d.text("PathOnHost"), d.text("PathInContainer"),
                            d.text("CgroupPermissions") or "rwm", f"HostConfig.Devices[{i}]")
             for i, d in enumerate(hc.docs("Devices"))]
+
+
+#: the log drivers docker's daemon has built in: a name among them that the engine does
+#: not write is the engine's refusal (which says what it supports); any other name is
+#: docker's "no log driver named ..." (a plugin docker would look up, and none is here)
+DOCKER_LOG_DRIVERS = ("json-file", "local", "none", "syslog", "journald", "gelf",
+                      "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries")
 
 
 def create_request(body: Any, name: str = "") -> CreateRequest:
@@ -238,6 +248,7 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
     network = hc.text("NetworkMode")
     network = "" if network == "default" else network
     endpoints = []
+    bridge_mac = ""
     for net, ep in top.doc("NetworkingConfig").doc_map("EndpointsConfig").items():
         ipam = ep.doc("IPAMConfig")
         aliases = ep.strs("Aliases")
@@ -247,6 +258,10 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
             if aliases or ip:
                 raise InvalidArgument(f"network-scoped aliases and addresses are only "
                                       f"supported for user-defined networks, not {net!r}")
+            if mac and net in _BRIDGE:
+                bridge_mac = mac
+            elif mac:
+                raise InvalidArgument(_MAC_CONFLICT)
             continue
         endpoints.append(Endpoint(net, aliases, ip, mac))
     if endpoints and network in ("", "bridge"):
@@ -254,6 +269,20 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
     if network and network not in _MODES and not network.startswith("container:") \
             and not any(e.network == network for e in endpoints):
         endpoints.insert(0, Endpoint(network))
+    # Config.MacAddress (docker-py's mac_address; deprecated by API 1.44, which moved it
+    # to the endpoints): the address on the container's first network, as dockerd does
+    top_mac = cfg.text("MacAddress")
+    if top_mac:
+        if network in ("host", "none") or network.startswith("container:"):
+            raise InvalidArgument(_MAC_CONFLICT)
+        first = endpoints[0] if endpoints else None
+        if first is None:
+            bridge_mac = bridge_mac or top_mac
+        elif not first.mac_address:
+            first.mac_address = top_mac
+    if bridge_mac and not endpoints:  # the default bridge, with an address of its own
+        network = "bridge"
+        endpoints = [Endpoint("bridge", mac_address=bridge_mac)]
     if len({e.network for e in endpoints}) > 1 and network in _MODES:
         raise InvalidArgument("Container cannot be connected to network endpoints: "
                               f"{', '.join(e.network for e in endpoints)}")
@@ -273,6 +302,9 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
     ulimits = [Ulimit(u.text("Name"), u.integer("Soft"), u.integer("Hard"))
                for u in hc.docs("Ulimits")]
     log = hc.doc("LogConfig")
+    driver = log.text("Type")
+    if driver and driver not in DOCKER_LOG_DRIVERS:  # docker's words for a name it lacks
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
     stop_timeout = cfg.opt_int("StopTimeout")
     user_ns = hc.text("UsernsMode")
     if user_ns not in ("", "host", "remap"):
@@ -303,6 +335,20 @@ def create_request(body: Any, name: str = "") -> CreateRequest:
         userns=user_ns, ipc=hc.text("IpcMode"),
         log_config=LogConfig(log.text("Type"), log.str_map("Config")),
     )
+
+
+def warnings(body: Any) -> list[str]:
+    """What the create accepts and drops, as docker's daemon on cgroup v2 tells it in
+    the answer's ``Warnings``: a memory swappiness (v2 has no such knob)."""
+    out = []
+    swappiness = Doc(body).doc("HostConfig").integer("MemorySwappiness", -1)
+    if swappiness != -1:
+        if not 0 <= swappiness <= 100:
+            raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness "
+                                  "range is 0-100")
+        out.append("Your kernel does not support memory swappiness capabilities or the "
+                   "cgroup is not mounted. Memory swappiness discarded.")
+    return out
 
 
 def console_size(body: Any) -> tuple[int, int] | None:

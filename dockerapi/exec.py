@@ -156,14 +156,15 @@ async def start_exec(ctx: Context, req: Request, id: str) -> Reply | Hijack:
         raise Conflict(f"container {rec.id} is not running")
     detach = body.boolean("Detach")
     ereq = x.req
-    if body.has("Tty"):
-        ereq.tty = body.boolean("Tty")
+    # The process has a terminal when the exec was created with one; the start's Tty
+    # only chooses the stream's framing, as docker's daemon does: docker-py sends
+    # Tty false by default, and reads a -t exec's output as stdout frames
+    mux = not (body.boolean("Tty") if body.has("Tty") else ereq.tty)
     size = body.raw("ConsoleSize")
     if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0
                                                          for v in size):
         ereq.console_size = (int(size[0]), int(size[1]))
     x.started = True
-    mux = not ereq.tty
     if detach:
         try:
             session, ends = await _open(ctx, x, ereq, attached=False)
@@ -195,7 +196,7 @@ async def start_exec(ctx: Context, req: Request, id: str) -> Reply | Hijack:
             return
         x.finish(code if code is not None else session.code)
         session.close()
-    return Hijack(run, RAW if ereq.tty else MUX, upgrade=True)
+    return Hijack(run, MUX if mux else RAW, upgrade=True)
 
 
 async def _follow_detached(x: ExecInstance, session: aio.Session, ends: Ends) -> None:

@@ -20,8 +20,11 @@ watch_close`), so nothing is left holding a supervisor connection for nobody.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
+import sys
+import termios
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +37,8 @@ from ..engine.api import EngineError
 
 log = logging.getLogger("pycompose.dockerapi")
 
+#: how long a hijacked stream waits for the client to read the response head
+HEAD_READ_WAIT = 1.0
 #: what a request's head may take (headers); bodies are streamed
 MAX_HEAD = 64 * 1024
 READ_CHUNK = 65536
@@ -100,8 +105,10 @@ class Request:
 
     # -- the query, typed ------------------------------------------------------------
     def arg(self, name: str, default: str = "") -> str:
+        """The parameter's first value, as Go's FormValue reads it: docker-py sends an
+        out-of-context Dockerfile as ``dockerfile=NAME&dockerfile=CONTENT``."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def args(self, name: str) -> list[str]:
         return list(self.query.get(name, []))
@@ -209,6 +216,25 @@ class Hijacked:
 
     async def send_all(self, data: bytes) -> None:
         await self.stream.send_all(data)
+
+    async def head_read(self, limit: float = HEAD_READ_WAIT) -> None:
+        """Until the client has read all we sent (the response head), at most ``limit``
+        seconds. docker-py reads the head through a buffered reader and the stream
+        from the bare socket: bytes that came in the same read as the head are lost
+        to it (``attach(logs=True)`` of an ended container answered b''). On a unix
+        socket the kernel counts what the peer has not read yet (SIOCOUTQ)."""
+        sock = getattr(self.stream, "socket", None)
+        if sock is None:
+            return
+        with trio.move_on_after(limit):
+            while True:
+                try:
+                    out = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+                except OSError:
+                    return
+                if int.from_bytes(out, sys.byteorder) == 0:
+                    return
+                await trio.sleep(0.001)
 
     async def close_write(self) -> None:
         try:
@@ -375,4 +401,6 @@ async def send_hijack(conn: Connection, resp: Hijack, base: list[tuple[str, str]
     head += "".join(f"{k}: {v}\r\n" for k, v in base) + "\r\n"
     pending, closed = conn.h11.trailing_data
     await conn.stream.send_all(head.encode("latin-1"))
-    return Hijacked(conn.stream, bytes(pending), closed)
+    raw = Hijacked(conn.stream, bytes(pending), closed)
+    await raw.head_read()
+    return raw

@@ -19,11 +19,9 @@ from typing import Any, BinaryIO, cast
 from pycompose.util.humanize import progress_bar
 
 from ..engine.api import (
-    Conflict,
     EngineError,
     InvalidArgument,
     LoginRequest,
-    NotFound,
     Platform,
     PullRequest,
     PushRequest,
@@ -199,7 +197,9 @@ async def tag(ctx: Context, req: Request, name: str) -> Reply:
     try:
         parse_reference(new)
     except EngineError as e:
-        raise InvalidArgument(f"invalid reference format: {new}: {e}")
+        text = str(e)
+        raise InvalidArgument(text if text.startswith("invalid reference format")
+                              else f"invalid reference format: {new}: {text}")
     await ctx.call(lambda: _store(ctx).tag(name, new))
     return Reply(201, b"", "")
 
@@ -385,9 +385,11 @@ async def load(ctx: Context, req: Request) -> Reply:
     try:
         lines = await body_into(ctx, req, run)
     except (EngineError, OSError) as e:
-        if isinstance(e, (NotFound, Conflict)):
-            raise
-        raise InvalidArgument(f"the archive could not be loaded: {e}")
+        # docker's daemon has sent its 200 by then: the error is the stream's last
+        # message (docker-py raises ImageLoadError from it, the docker CLI prints it)
+        text = f"the archive could not be loaded: {e}"
+        log.warning("POST /images/load: %s", text)
+        return Reply(200, json_line({"errorDetail": {"message": text}, "error": text}))
     body = b"".join(json_line({"stream": line + "\n"}) for line in lines)
     return Reply(200, body)
 

@@ -42,17 +42,28 @@ class Doc:
         return InvalidArgument(f"invalid JSON: cannot unmarshal {_kind(got)} into field "
                                f"{path} (it takes {wanted})")
 
+    def _get(self, key: str) -> Any:
+        """The field ``key``, matched as Go's decoder matches: exactly, else without
+        regard to case (docker-py sends ``detachKeys``, the daemon reads DetachKeys)."""
+        if key in self.data:
+            return self.data[key]
+        folded = key.casefold()
+        for k, v in self.data.items():
+            if isinstance(k, str) and k.casefold() == folded:
+                return v
+        return None
+
     def path(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
     def has(self, key: str) -> bool:
-        return self.data.get(key) is not None
+        return self._get(key) is not None
 
     def raw(self, key: str) -> Any:
-        return self.data.get(key)
+        return self._get(key)
 
     def text(self, key: str, default: str = "") -> str:
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return default
         if not isinstance(v, str):
@@ -60,7 +71,7 @@ class Doc:
         return v
 
     def boolean(self, key: str, default: bool = False) -> bool:
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return default
         if not isinstance(v, bool):
@@ -68,7 +79,7 @@ class Doc:
         return v
 
     def integer(self, key: str, default: int = 0) -> int:
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return default
         if isinstance(v, bool) or not isinstance(v, (int, float)) or \
@@ -77,11 +88,11 @@ class Doc:
         return int(v)
 
     def opt_int(self, key: str) -> int | None:
-        return None if self.data.get(key) is None else self.integer(key)
+        return None if self._get(key) is None else self.integer(key)
 
     def strs(self, key: str) -> list[str]:
         """A list of strings (Go's StrSlice also takes one string)."""
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return []
         if isinstance(v, str):
@@ -91,10 +102,10 @@ class Doc:
         return list(v)
 
     def opt_strs(self, key: str) -> list[str] | None:
-        return None if self.data.get(key) is None else self.strs(key)
+        return None if self._get(key) is None else self.strs(key)
 
     def str_map(self, key: str) -> dict[str, str]:
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return {}
         if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
@@ -103,7 +114,7 @@ class Doc:
 
     def keys_of(self, key: str) -> list[str]:
         """The keys of an object used as a set (``ExposedPorts``, ``Volumes``)."""
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return []
         if not isinstance(v, dict):
@@ -111,10 +122,10 @@ class Doc:
         return [str(k) for k in v]
 
     def doc(self, key: str) -> Doc:
-        return Doc(self.data.get(key), self.path(key))
+        return Doc(self._get(key), self.path(key))
 
     def docs(self, key: str) -> list[Doc]:
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return []
         if not isinstance(v, list):
@@ -122,7 +133,7 @@ class Doc:
         return [Doc(x, f"{self.path(key)}[{i}]") for i, x in enumerate(v)]
 
     def doc_map(self, key: str) -> dict[str, Doc]:
-        v = self.data.get(key)
+        v = self._get(key)
         if v is None:
             return {}
         if not isinstance(v, dict):
@@ -133,7 +144,7 @@ class Doc:
         """Refuse a field the engine cannot honour when it is set (docker clients send
         every field with its zero value, so zero values pass)."""
         for key in keys:
-            v = self.data.get(key)
+            v = self._get(key)
             if v in (None, "", 0, False, [], {}):
                 continue
             raise InvalidArgument(f"{self.path(key)} is not supported by pycompose"

@@ -10,6 +10,7 @@ at once and records the endpoint for its next start.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from pycompose.errors import PycomposeError
@@ -23,6 +24,7 @@ from .jsondoc import Doc
 from .routes import route
 
 _MODES = ("host", "none")
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 def _nets(ctx: Context) -> Any:
@@ -127,6 +129,9 @@ async def create_network(ctx: Context, req: Request) -> Reply:
     name = body.text("Name")
     if not name:
         raise InvalidArgument("network name is required")
+    if not _NAME.fullmatch(name):  # netplug names bridges and nft sets after it
+        raise InvalidArgument(f"network name {name!r} is invalid: pycompose's network "
+                              "names are [a-zA-Z0-9][a-zA-Z0-9_.-]* (no spaces)")
     driver = body.text("Driver") or "bridge"
     if driver != "bridge":
         raise InvalidArgument(f"network driver {driver!r} is not supported (only bridge)")
@@ -190,6 +195,12 @@ async def disconnect(ctx: Context, req: Request, id: str) -> Reply:
     if not container:
         raise InvalidArgument("Container is required")
     d = await ctx.call(_find, ctx, id)
+    rec = await ctx.call(ctx.engine.container, container)
+    asked = (rec.raw.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if rec.id not in d["Containers"] and d["Name"] not in rec.networks \
+            and d["Name"] not in asked and d["Name"] != rec.network_mode:
+        # docker refuses this even with Force (which is for a stale endpoint)
+        raise NotFound(f"container {rec.id} is not connected to network {d['Name']}")
     await ctx.call(ctx.engine.disconnect, d["Name"], container, force=body.boolean("Force"))
     return empty(200)
 

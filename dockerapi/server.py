@@ -74,13 +74,14 @@ def routes() -> list[Route]:
         images,
         networks,
         stats,
+        swarm,
         system,
         volumes,
     )
 
     out: list[Route] = []
     for module in (system, events, auth, containers, archive, stats, exec, images, build,
-                   volumes, networks):
+                   volumes, networks, swarm):
         out += module.ROUTES
     return out
 
@@ -93,6 +94,7 @@ class Service:
         self.active = 0
         self.last_active = time.monotonic()
         self.allowed_gid: int | None = None
+        self.bound: tuple[int, int] = (0, 0)  # (dev, inode) of the socket we put in place
 
     # -- the socket ----------------------------------------------------------------------
     async def listen(self, path: Path) -> trio.socket.SocketType:
@@ -117,6 +119,8 @@ class Service:
             os.chmod(tmp, 0o660)
         sock.listen(128)
         os.replace(tmp, path)
+        st = os.stat(path)
+        self.bound = (st.st_dev, st.st_ino)
         return sock
 
     async def serve(self, path: Path) -> None:
@@ -131,7 +135,10 @@ class Service:
         finally:
             sock.close()
             with contextlib.suppress(FileNotFoundError):
-                if path.is_socket():
+                # only our own socket: a service started on the same path while this
+                # one was ending has put its own there, and it must stay reachable
+                st = os.stat(path)
+                if path.is_socket() and (st.st_dev, st.st_ino) == self.bound:
                     path.unlink()
 
     async def _idle_clock(self) -> None:

@@ -40,6 +40,31 @@ def _endpoint(ep: dict[str, Any]) -> dict[str, Any]:
     return {**base, **ep}
 
 
+def _asked_endpoints(rec: ContainerRecord) -> dict[str, dict[str, Any]]:
+    """What the create (or connect) asked of each network: docker's inspect shows the
+    asked ``IPAMConfig`` and ``Aliases`` beside the live addresses."""
+    cfg = (rec.raw.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, ep in cfg.items():
+        if isinstance(ep, dict):
+            out[name] = {k: ep[k] for k in ("IPAMConfig", "Aliases") if ep.get(k)}
+    return out
+
+
+def _live_endpoint(live: dict[str, Any], asked: dict[str, Any] | None) -> dict[str, Any]:
+    """A running container's endpoint: its live addresses, the asked settings beside
+    them. As docker since API 1.45, ``Aliases`` are the asked ones and ``DNSNames``
+    every name it answers to (its name and short id too)."""
+    ep = {k: v for k, v in live.items() if v not in (None, "", [])}
+    if asked is not None:
+        names = ep.get("DNSNames") or ep.get("Aliases")
+        ep = {**ep, **asked}
+        ep["Aliases"] = asked.get("Aliases") or None
+        if names:
+            ep["DNSNames"] = names
+    return _endpoint(ep)
+
+
 def network_settings(rec: ContainerRecord) -> dict[str, Any]:
     raw = dict(rec.raw.get("NetworkSettings") or {})
     running = rec.status.is_active
@@ -50,13 +75,16 @@ def network_settings(rec: ContainerRecord) -> dict[str, Any]:
     nets = raw.get("Networks") or {}
     if not running or not nets:
         mode = rec.network_mode or "bridge"
-        keep = {n: _endpoint({"Aliases": (ep or {}).get("Aliases")})
+        asked = _asked_endpoints(rec)
+        keep = {n: _endpoint({"Aliases": (ep or {}).get("Aliases"), **asked.get(n, {})})
                 for n, ep in (nets or {}).items()}
+        keep.update({n: _endpoint(ep) for n, ep in asked.items() if n not in keep})
         if not keep and mode not in ("none", "host") and not mode.startswith("container:"):
             keep = {mode: _endpoint({})}
         nets = keep
     else:
-        nets = {n: _endpoint(ep) for n, ep in nets.items()}
+        asked = _asked_endpoints(rec)
+        nets = {n: _live_endpoint(ep or {}, asked.get(n)) for n, ep in nets.items()}
     out = {"Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses":
            None, "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
@@ -66,6 +94,12 @@ def network_settings(rec: ContainerRecord) -> dict[str, Any]:
         out.update({k: v for k, v in raw.items() if k not in ("Ports", "Networks")})
     out["Ports"] = ports
     out["Networks"] = nets
+    bridge = nets.get("bridge") if running else None
+    if bridge:  # the deprecated top-level fields are the default bridge's, as docker's
+        for key in ("IPAddress", "IPPrefixLen", "Gateway", "MacAddress", "EndpointID",
+                    "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPv6Gateway"):
+            if not out.get(key) and bridge.get(key):
+                out[key] = bridge[key]
     return out
 
 
@@ -91,6 +125,7 @@ def inspect_doc(rec: ContainerRecord, exec_ids: list[str] | None = None) -> dict
     host.setdefault("UTSMode", "")
     host.setdefault("Runtime", "runc")
     host.setdefault("Isolation", "")
+    host.setdefault("MemorySwappiness", None)  # docker on cgroup v2: always null
     doc["HostConfig"] = host
     cfg = doc.setdefault("Config", {})
     cfg.setdefault("Hostname", rec.id[:12])

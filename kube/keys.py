@@ -95,6 +95,7 @@ UNTRANSLATED: dict[str, str] = {
     "oom_score_adj": "the kubelet sets the OOM score from the QoS class",
     "pid": "pods have their own PID namespace",
     "pids_limit": "the kubelet sets a node-wide pids limit",
+    "pre_start": "pre_start steps are not translated (write initContainers by hand)",
     "post_start": "lifecycle hooks differ (write lifecycle.postStart by hand)",
     "pre_stop": "lifecycle hooks differ (write lifecycle.preStop by hand)",
     "privileged": "Pod Security admission refuses privileged pods on most clusters "

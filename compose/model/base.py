@@ -97,11 +97,32 @@ Text = Annotated[str, BeforeValidator(_text_or_none)]
 EnvMap = Annotated[dict[str, str | None], BeforeValidator(wrap(syntax.list_or_dict))]
 
 
+def _env_vars(value: Any) -> dict[str, str | None]:
+    if isinstance(value, list):
+        for item in value:
+            key = str(item).partition("=")[0]
+            if key and key[-1].isspace():
+                # compose-go refuses ``- DEBUG = true`` (its key would be "DEBUG ")
+                raise syntax.SyntaxProblem(
+                    f"environment variable {key} is declared with a trailing space: "
+                    f"write {key.rstrip()}=VALUE")
+    return syntax.list_or_dict(value)
+
+
+#: ``environment`` and ``build.args`` (compose-go's ``MappingWithEquals``): as
+#: :data:`EnvMap`, but a list item whose key ends in a space is an error.
+EnvVars = Annotated[dict[str, str | None], BeforeValidator(wrap(_env_vars))]
+
+
 def _labels(value: Any) -> dict[str, str]:
     return {k: ("" if v is None else v) for k, v in syntax.list_or_dict(value).items()}
 
 
 LabelMap = Annotated[dict[str, str], BeforeValidator(wrap(_labels))]
+
+#: compose-go's ``Mapping`` (``sysctls``, ``build.additional_contexts``): as labels, a
+#: key without a value is the empty string, never null.
+Mapping = LabelMap
 
 StrList = Annotated[list[str], BeforeValidator(wrap(syntax.string_or_list))]
 
@@ -125,14 +146,15 @@ def _opts(value: Any) -> Any:
         return {}
     if not isinstance(value, dict):
         raise syntax.SyntaxProblem(f"expected a mapping, got {syntax.kind_of(value)}")
-    out: dict[str, str | None] = {}
+    out: dict[str, str] = {}
     for k, v in value.items():
         if isinstance(v, (dict, list)):
             raise syntax.SyntaxProblem(f"expected a string or number for {k!r}, "
                                        f"got {syntax.kind_of(v)}")
-        out[str(k)] = None if v is None else syntax.scalar_text(v)
+        out[str(k)] = "" if v is None else syntax.scalar_text(v)
     return out
 
 
-#: ``driver_opts``, ``logging.options``: a mapping of strings (numbers as text).
-Options = Annotated[dict[str, str | None], BeforeValidator(wrap(_opts))]
+#: ``driver_opts``, ``logging.options``, ``storage_opt``: a mapping of strings
+#: (numbers as text; a key without a value is "", as compose-go's ``Options`` has it).
+Options = Annotated[dict[str, str], BeforeValidator(wrap(_opts))]

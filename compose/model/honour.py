@@ -16,14 +16,15 @@ NOT_HONOURED: frozenset[str] = frozenset({
     # service keys
     "blkio_config", "cpu_count", "cpu_percent", "cpu_rt_period", "cpu_rt_runtime",
     "credential_spec", "external_links", "gpus",
-    "isolation", "mac_address", "models", "oom_kill_disable", "platform",
+    "isolation", "mac_address", "models", "oom_kill_disable", "platform", "pre_start",
     "provider", "pull_refresh_after", "runtime", "storage_opt",
     "use_api_socket", "userns_mode", "cgroup_parent",
     # below a service
     "deploy.placement", "deploy.update_config", "deploy.rollback_config",
     "deploy.endpoint_mode", "deploy.resources.reservations", "build.platforms",
     "build.cache_to", "build.ssh", "build.secrets", "build.entitlements",
-    "build.provenance", "build.sbom", "build.additional_contexts", "volumes[].volume.subpath",
+    "build.provenance", "build.sbom", "build.no_cache_filter", "build.additional_contexts",
+    "volumes[].volume.subpath",
     # top level
     "top:models",
 })

@@ -53,6 +53,10 @@ class Project:
     warnings: list[str] = field(default_factory=list)
     #: The merged tree the project came from: marks for later errors (graph, plan).
     source: MDict = field(default_factory=MDict)
+    #: With ``validate(..., lazy_env_files=True)``: the error of a service whose
+    #: env_file could not be read, raised only when the service is selected (docker
+    #: compose reads the env files of the services a command works on).
+    env_errors: dict[str, ComposeError] = field(default_factory=dict)
 
     def all_services(self) -> dict[str, Service]:
         return {**self.services, **self.disabled}
@@ -78,11 +82,43 @@ class Project:
             chosen.add(n)
             todo.extend(dep for dep, _ in edges_of(n, every[n], self.source))
         services = {n: every[n] for n in every if n in chosen}
+        for n in services:
+            if n in self.env_errors:
+                raise self.env_errors[n]
         for svc in services.values():
             if svc.depends_on:
                 svc.depends_on = {d: v for d, v in svc.depends_on.items() if d in chosen}
         return replace(self, services=services,
                        disabled={n: s for n, s in every.items() if n not in chosen})
+
+    def without_unused_resources(self) -> Project:
+        """The project without the networks, volumes, secrets, configs and models
+        that none of its services uses, as docker compose loads a project unless
+        ``--all-resources`` is given (compose-go's WithoutUnnecessaryResources)."""
+        nets: set[str] = set()
+        vols: set[str] = set()
+        secrets: set[str] = set()
+        configs: set[str] = set()
+        models: set[str] = set()
+        for svc in self.services.values():
+            if svc.networks:
+                nets.update(svc.networks)
+            elif svc.network_mode is None and svc.provider is None:
+                nets.add("default")
+            vols.update(v.source for v in svc.volumes or ()
+                        if v.type == "volume" and v.source)
+            secrets.update(r.source for r in svc.secrets or ())
+            if svc.build is not None:
+                secrets.update(r.source for r in svc.build.secrets or ())
+            configs.update(r.source for r in svc.configs or ())
+            models.update(svc.models or ())
+        return replace(
+            self,
+            networks={k: v for k, v in self.networks.items() if k in nets},
+            volumes={k: v for k, v in self.volumes.items() if k in vols},
+            secrets={k: v for k, v in self.secrets.items() if k in secrets},
+            configs={k: v for k, v in self.configs.items() if k in configs},
+            models={k: v for k, v in self.models.items() if k in models})
 
     def error_at(self, path: tuple[str | int, ...], message: str) -> ComposeError:
         """A ComposeError located at ``path`` in the files (``("services", "web")``)."""
@@ -155,8 +191,16 @@ def _known_keys(path: Any) -> list[str]:
     return [k for k in model.model_fields if k != "extensions"]
 
 
-def validate(raw: RawProject) -> Project:
-    """Validate and normalise ``raw``; raise one ComposeError for the first problem."""
+def validate(raw: RawProject, *, consistency: bool = True, env_files: bool = True,
+             lazy_env_files: bool = False) -> Project:
+    """Validate and normalise ``raw``; raise one ComposeError for the first problem.
+
+    ``consistency=False`` skips the checks across the project (undefined networks,
+    volumes, secrets, dependencies, a service without image or build), as ``config
+    --no-consistency`` does; ``env_files=False`` leaves ``env_file`` unread and in
+    the model (``--no-env-resolution``); ``lazy_env_files`` keeps an unreadable env
+    file's error for when its service is selected (:meth:`Project.selected`,
+    :meth:`Project.check_env_files`)."""
     data = raw.data
     if not isinstance(data, dict):
         raise ComposeError("a compose file must be a mapping of top-level keys "
@@ -173,8 +217,14 @@ def validate(raw: RawProject) -> Project:
         prefix = f"{where.file}: " if where else ""
         _warn(warnings, f"{prefix}the attribute `version` is obsolete, it will be "
                         "ignored, please remove it to avoid potential confusion")
+    env_errors: dict[str, ComposeError] = {}
     for name, svc in doc.services.items():
-        _resolve_environment(name, svc, raw, data)
+        try:
+            _resolve_environment(name, svc, raw, data, read_env_files=env_files)
+        except ComposeError as e:
+            if not lazy_env_files:
+                raise
+            env_errors[name] = e
         for ref in svc.secrets or []:
             # docker compose's default, written out (config prints it)
             if ref.target is None:
@@ -188,7 +238,10 @@ def validate(raw: RawProject) -> Project:
         networks=doc.networks, volumes=doc.volumes, secrets=doc.secrets,
         configs=doc.configs, models=doc.models, extensions=doc.extensions or {},
         warnings=warnings, source=data if isinstance(data, MDict) else MDict(data),
+        env_errors=env_errors,
     )
+    if not consistency:
+        return project
     _check_project(project)
     from .dependencies import check_dependencies
 
@@ -255,15 +308,27 @@ def _parse_raw_env(text: str) -> dict[str, str]:
     return out
 
 
-def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) -> None:
+def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any, *,
+                         read_env_files: bool = True) -> None:
     """The container environment, as compose-go resolves it: a bare ``VAR`` takes the
     project environment's value (shell, then ``.env``); ``env_file`` values come under
     ``environment`` ones; ``${X}`` in an env file looks in the project environment,
     then in the service's ``environment``. A bare name that nothing sets is kept with
     no value (``KEY: null``).
     ``env_file``/``label_file`` are dropped once read, as ``docker compose config``
-    drops them (``WithDiscardEnvFile``)."""
+    drops them (``WithDiscardEnvFile``); with ``read_env_files=False`` they stay,
+    unread, with absolute paths (``config --no-env-resolution``)."""
     project_env = raw.environment
+    if not read_env_files:
+        for ef in svc.env_file or []:
+            if not os.path.isabs(ef.path):
+                ef.path = str(raw.working_dir / ef.path)
+        if svc.environment is not None:
+            svc.environment = {k: (v if v is not None else project_env.get(k))
+                               for k, v in svc.environment.items()}
+        _resolve_build_args(svc, project_env)
+        _resolve_label_files(name, svc, raw, data)
+        return
     own: dict[str, str | None] = {
         k: (v if v is not None else project_env.get(k))
         for k, v in (svc.environment or {}).items()}
@@ -295,12 +360,20 @@ def _resolve_environment(name: str, svc: Service, raw: RawProject, data: Any) ->
     if svc.environment is not None or svc.env_file:
         svc.environment = env
     svc.env_file = None
+    _resolve_build_args(svc, project_env)
+    _resolve_label_files(name, svc, raw, data)
+
+
+def _resolve_build_args(svc: Service, project_env: dict[str, str]) -> None:
     if svc.build is not None and svc.build.args:
         # a bare build arg takes the project environment's value; one nothing sets
         # is dropped (unlike environment keys), as compose-go's Normalize drops it
         args = {k: (v if v is not None else project_env.get(k))
                 for k, v in svc.build.args.items()}
         svc.build.args = {k: v for k, v in args.items() if v is not None}
+
+
+def _resolve_label_files(name: str, svc: Service, raw: RawProject, data: Any) -> None:
     if svc.label_file:
         labels: dict[str, str] = {}
         for i, lf in enumerate(svc.label_file):

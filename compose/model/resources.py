@@ -82,10 +82,15 @@ class Secret(External):
 
     @model_validator(mode="after")
     def _one_source(self) -> "Secret":
-        sources = [k for k in ("file", "environment", "content") if getattr(self, k)]
+        sources = [k for k in ("file", "environment", "content")
+                   if getattr(self, k) is not None]
         if len(sources) > 1:
             raise problem(f"set only one of file, environment and content, "
                           f"not {' and '.join(sources)}")
+        if not sources and self.driver is None and self.external is None:
+            # compose-go's checkFileObject: where would its content come from?
+            raise problem("one of file, environment or content must be set (or "
+                          "external: true, or a driver)")
         return self
 
 

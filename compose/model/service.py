@@ -16,6 +16,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -25,7 +26,9 @@ from .base import (
     Command,
     Duration,
     EnvMap,
+    EnvVars,
     LabelMap,
+    Mapping,
     Options,
     Spec,
     StrList,
@@ -72,20 +75,41 @@ RefList = Annotated[list[ServiceSecretRef], BeforeValidator(wrap(_refs))]
 
 
 class Ulimit(Spec):
+    """One limit: ``nofile: 1024`` (one value for both) or ``{soft, hard}``. The one
+    value is remembered so that ``config`` prints it as written, as compose-go's
+    ``UlimitsConfig.Single`` does."""
+
     soft: int
     hard: int
+    _single: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_value(cls, value: Any, handler: Any) -> Any:
+        if (isinstance(value, int) and not isinstance(value, bool)) or \
+                (isinstance(value, str) and value.strip().isdigit()):
+            limit = handler({"soft": value, "hard": value})
+            limit._single = True
+            return limit
+        return handler(value)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        return self.soft if self._single and self.soft else handler(self)
+
+    def __eq__(self, other: object) -> bool:
+        # the same limits, however they were written
+        if isinstance(other, Ulimit):
+            return (self.soft, self.hard) == (other.soft, other.hard)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _ulimits(value: Any) -> Any:
     if not isinstance(value, dict):
         raise syntax.SyntaxProblem(f"expected a mapping of limits, got {syntax.kind_of(value)}")
-    out = {}
-    for k, v in value.items():
-        if isinstance(v, (int, str)) and not isinstance(v, bool):
-            out[k] = {"soft": v, "hard": v}
-        else:
-            out[k] = v
-    return out
+    return value
 
 
 Ulimits = Annotated[dict[str, Ulimit], BeforeValidator(wrap(_ulimits))]
@@ -96,7 +120,7 @@ class Build(Spec):
     dockerfile: str | None = None
     dockerfile_inline: str | None = None
     entitlements: TextList | None = None
-    args: EnvMap | None = None
+    args: EnvVars | None = None
     provenance: Text | None = None
     sbom: Text | None = None
     #: Printed as a list (``default``, ``id=path``), as compose-go prints SSH keys.
@@ -107,7 +131,9 @@ class Build(Spec):
     cache_from: TextList | None = None
     cache_to: TextList | None = None
     no_cache: bool | None = None
-    additional_contexts: EnvMap | None = None
+    #: Stages built without the cache (``no_cache_filter: [deps]``, or one stage).
+    no_cache_filter: StrList | None = None
+    additional_contexts: Mapping | None = None
     pull: bool | None = None
     extra_hosts: ExtraHosts | None = None
     isolation: str | None = None
@@ -135,15 +161,65 @@ def _build(value: Any) -> Any:
 
 
 class Hook(Spec):
+    """A ``post_start``/``pre_stop`` command run in the service's container."""
+
     command: Command
     user: str | None = None
     privileged: bool | None = None
     working_dir: str | None = None
-    environment: EnvMap | None = None
+    environment: EnvVars | None = None
+
+
+class PreStartHook(Spec):
+    """A ``pre_start`` step: an ephemeral container run to completion before the
+    service's own starts. Without ``image`` it takes the service's (compose-go's
+    normalisation, done in :meth:`Service._pre_start_images`); ``command`` may be left
+    to the image's entrypoint. Fields in compose-go's ``ServiceHook`` order."""
+
+    command: Command = None
+    image: str | None = None
+    user: str | None = None
+    privileged: bool | None = None
+    working_dir: str | None = None
+    environment: EnvVars | None = None
+    per_replica: bool | None = None
+
+
+def _provider_options(value: Any) -> Any:
+    """``options`` of a provider: each value one scalar or a list of them, kept as a
+    list of strings, as compose-go's ``MultiOptions`` keeps (and prints) them."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise syntax.SyntaxProblem(f"expected a mapping, got {syntax.kind_of(value)}")
+    out: dict[str, list[str]] = {}
+    for k, v in value.items():
+        items = v if isinstance(v, list) else [v]
+        for item in items:
+            if isinstance(item, (dict, list)) or item is None:
+                raise syntax.SyntaxProblem(
+                    f"expected a string, number or boolean (or a list of them) for "
+                    f"{k!r}, got {syntax.kind_of(item)}")
+        out[str(k)] = [syntax.scalar_text(i) for i in items]
+    return out
+
+
+class Provider(Spec):
+    """``provider:``: a service that an external component sets up and tears down."""
+
+    type: str
+    options: Annotated[dict[str, list[str]],
+                       BeforeValidator(wrap(_provider_options))] | None = None
+
+
+def _watched_path(value: str) -> str:
+    if not value:
+        raise problem("the path to watch is blank: give a file or folder of the project")
+    return value
 
 
 class Watch(Spec):
-    path: str
+    path: Annotated[str, AfterValidator(_watched_path)]
     action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
     target: str | None = None
     exec: Hook | None = None
@@ -175,12 +251,47 @@ class BlkioConfig(Spec):
     device_write_iops: list[BlkioLimit] | None = None
 
 
+def _device_count(value: Any) -> Any:
+    """``count: all`` or a number, kept as compose-go keeps it: an integer, -1 for all
+    (and printed so: ``docker compose config`` writes ``count: -1``)."""
+    if isinstance(value, bool):
+        raise syntax.SyntaxProblem("expected 'all' or a number of devices")
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return -1
+        try:
+            return int(value)
+        except ValueError:
+            raise syntax.SyntaxProblem(
+                f"invalid value {value!r}, the only value allowed is 'all' or a number")
+    return value
+
+
 class DeviceRequest(Spec):
+    """A ``gpus`` entry or a ``deploy.resources.reservations.devices`` one: keys in
+    compose-go's ``DeviceRequest`` order; neither count nor device_ids means all."""
+
     capabilities: TextList | None = None
-    count: Text | None = None
-    device_ids: TextList | None = None
     driver: str | None = None
-    options: EnvMap | None = None
+    count: Annotated[int, BeforeValidator(wrap(_device_count))] | None = None
+    device_ids: TextList | None = None
+    options: Mapping | None = None
+
+    @model_validator(mode="after")
+    def _count_or_ids(self) -> "DeviceRequest":
+        if self.count is not None and self.device_ids is not None:
+            raise problem('"count" and "device_ids" attributes are exclusive: '
+                          "give the number of devices or their ids")
+        if self.count is None and self.device_ids is None:
+            self.count = -1
+        return self
+
+
+class ReservedDevice(DeviceRequest):
+    """A ``deploy.resources.reservations.devices`` entry: ``capabilities`` is
+    required there (the spec's schema)."""
+
+    capabilities: TextList
 
 
 class DiscreteResource(Spec):
@@ -202,7 +313,7 @@ class Reservations(Spec):
     cpus: float | None = None
     memory: Bytes | None = None
     generic_resources: list[GenericResource] | None = None
-    devices: list[DeviceRequest] | None = None
+    devices: list[ReservedDevice] | None = None
 
 
 class Resources(Spec):
@@ -359,6 +470,18 @@ class PortConfig(Spec):
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
     app_protocol: str | None = None
 
+    @model_validator(mode="after")
+    def _host_ip(self) -> "PortConfig":
+        if self.host_ip:
+            import ipaddress
+
+            try:
+                ipaddress.ip_address(self.host_ip)
+            except ValueError:
+                raise problem(f"invalid ip address: {self.host_ip} (host_ip is an IPv4 or "
+                              "IPv6 address of this host, like 127.0.0.1)")
+        return self
+
 
 def _port_item(value: Any) -> Any:
     return [value] if isinstance(value, dict) else syntax.parse_port(value)
@@ -396,7 +519,7 @@ class VolumeOptions(Spec):
 
 
 class TmpfsOptions(Spec):
-    size: Bytes | None = None
+    size: Annotated[Bytes, Field(ge=0)] | None = None
     mode: Annotated[int, BeforeValidator(wrap(syntax.check_octal_mode))] | None = None
 
 
@@ -489,13 +612,15 @@ class Service(Spec):
     device_cgroup_rules: list[Annotated[str, BeforeValidator(
         wrap(syntax.device_cgroup_rule))]] | None = None
     devices: list[Annotated[Device, BeforeValidator(wrap(_device))]] | None = None
-    dns: StrList | None = None
+    #: Empty entries are dropped (``dns: ${DNS}`` with DNS unset is no server, as
+    #: compose-go's OmitEmpty has it).
+    dns: Annotated[StrList, AfterValidator(lambda v: [x for x in v if x])] | None = None
     dns_opt: TextList | None = None
     dns_search: StrList | None = None
     domainname: str | None = None
     entrypoint: Command = None
-    provider: dict[str, Any] | None = None
-    environment: EnvMap | None = None
+    provider: Provider | None = None
+    environment: EnvVars | None = None
     env_file: Annotated[list[EnvFile], BeforeValidator(_env_file)] | None = None
     expose: TextList | None = None
     extends: Annotated[Extends, BeforeValidator(
@@ -546,7 +671,7 @@ class Service(Spec):
     stop_grace_period: Duration | None = None
     stop_signal: str | None = None
     storage_opt: Options | None = None
-    sysctls: EnvMap | None = None
+    sysctls: Mapping | None = None
     tmpfs: StrList | None = None
     tty: bool | None = None
     ulimits: Ulimits | None = None
@@ -557,6 +682,7 @@ class Service(Spec):
     volumes: list[Annotated[VolumeMount, BeforeValidator(wrap(_volume))]] | None = None
     volumes_from: TextList | None = None
     working_dir: str | None = None
+    pre_start: list[PreStartHook] | None = None
     post_start: list[Hook] | None = None
     pre_stop: list[Hook] | None = None
 
@@ -564,6 +690,16 @@ class Service(Spec):
     #: when validation folds them into ``environment`` and drops the key (as ``docker
     #: compose config`` does): ``kube generate`` makes a ConfigMap of each file.
     _env_files: list[tuple[str, dict[str, str]]] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pre_start_images(self) -> "Service":
+        # a pre_start step without an image runs in the service's (compose-go's
+        # normalisation; a service that only builds leaves it unset)
+        if self.image:
+            for hook in self.pre_start or ():
+                if hook.image is None:
+                    hook.image = self.image
+        return self
 
     def env_files_read(self) -> list[tuple[str, dict[str, str]]]:
         """The env files folded into ``environment``, with the variables each gave."""

@@ -373,12 +373,8 @@ def parse_volume(value: Any) -> dict[str, Any]:
             bind["propagation"] = opt
         elif opt == "nocopy":
             vol["nocopy"] = True
-        elif opt in ("cached", "delegated", "consistent"):
-            out["consistency"] = opt
-        else:
-            raise SyntaxProblem(
-                f"invalid volume option {opt!r} in {value!r}: expected ro, rw, z, Z, "
-                "nocopy or a propagation mode (shared, slave, private, r...)")
+        # other options (cached, delegated, a typo) are ignored, as compose-go's
+        # ParseVolume ignores them: docker compose loads such a file
     if out.get("read_only") is False:
         del out["read_only"]
     if is_bind:
@@ -407,9 +403,11 @@ def parse_device(value: Any) -> dict[str, Any]:
     if len(parts) == 2 and parts[1] and set(parts[1]) <= set("rwm") and \
             not parts[1].startswith("/"):
         target, perms = source, parts[1]
-    if not perms or not set(perms) <= set("rwm"):
-        raise SyntaxProblem(f"invalid device permissions {perms!r} in {value!r}: "
-                            "expected a combination of r, w and m")
+    if not perms:
+        raise SyntaxProblem(f"invalid device {value!r}: the permissions are empty "
+                            "(write a combination of r, w and m, or leave them out)")
+    # other permissions than r, w and m load, as compose-go loads them: the engine
+    # that creates the container is the one to judge them
     return {"source": source, "target": target, "permissions": perms}
 
 

@@ -88,7 +88,7 @@ from .requests import (
 
 TYPE_CHECKING = False  # not typing's: the thin client imports this package
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import IO, Any, BinaryIO
 
     from ..archive import Change, PathStat
@@ -295,7 +295,7 @@ class Engine:
         from ..archive import changes
         from ..containers import _files
 
-        return changes(_files(self._store().get(ref)))
+        return _without_mount_points(changes(_files(self._store().get(ref))))
 
     def archive_stat(self, ref: str, path: str) -> PathStat:
         """docker's ``PathStat`` of ``path`` in the container (NotFound if missing)."""
@@ -486,7 +486,13 @@ class Engine:
                           author=author, changes=changes)
         finally:
             if paused:
-                self.unpause(rec.id)
+                try:
+                    self.unpause(rec.id)
+                except Conflict as e:  # it exited meanwhile (frozen as it ended)
+                    import logging
+
+                    logging.getLogger("pycompose.engine").info(
+                        "commit %s: no unpause: %s", rec.id[:12], e)
 
     def export(self, ref: str, out: BinaryIO) -> None:
         """The container's whole filesystem as a tar stream on ``out`` (docker export):
@@ -542,14 +548,14 @@ class Engine:
         """Check credentials against a registry; keep them as docker's CLI does."""
         from ..registry import login
 
-        return login(req)
+        return _reaching(req.server, lambda: login(req))
 
     def check_login(self, req: LoginRequest) -> LoginResult:
         """Check credentials against a registry without keeping them (docker's
         ``/auth``: the client keeps them)."""
         from ..registry import login
 
-        return login(req, store=False)
+        return _reaching(req.server, lambda: login(req, store=False))
 
     def logout(self, server: str) -> bool:
         from ..registry import logout
@@ -587,3 +593,31 @@ def default_engine() -> Engine:
     """The engine of ``$PYCOMPOSE_ROOT`` (or the default state root)."""
     root = os.environ.get("PYCOMPOSE_ROOT")
     return Engine(Path(root) if root else None)
+
+
+def _reaching(server: str, fn: Callable[[], LoginResult]) -> LoginResult:
+    """``fn()``, a registry that cannot be reached being Unavailable that names it (the
+    registry client's login asks ``/v2/`` without its transport errors' translation;
+    the fix belongs there, this keeps a front end from showing httpx's traceback)."""
+    import httpx
+
+    try:
+        return fn()
+    except httpx.TransportError as e:
+        raise Unavailable(f"{server or 'docker.io'}: cannot reach the registry: "
+                          f"{type(e).__name__}: {e}") from e
+
+
+#: the files the runtime binds over the image's (its own hosts, hostname, resolv.conf):
+#: their mount points are made in the upper dir, as docker makes them in its init layer,
+#: which its diff does not show
+_BOUND_ETC = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+
+
+def _without_mount_points(found: list[Change]) -> list[Change]:
+    """``docker diff`` as docker shows it: not the bound files' mount points, nor /etc
+    as changed when they are all that changed in it."""
+    out = [c for c in found if c.path not in _BOUND_ETC]
+    if not any(c.path.startswith("/etc/") for c in out):
+        out = [c for c in out if not (c.path == "/etc" and c.kind == 0)]
+    return out

@@ -72,6 +72,7 @@ class Live:
     killed: bool = False  # we sent SIGKILL
     paused: bool = False  # frozen (``pause``): no healthcheck probes meanwhile
     execs_starting: int = 0  # exec launches in flight: they may still join the cgroup
+    stdin_keep: int | None = None  # -i detached: the write end of its stdin, held open
 
 
 def backoff_step(restarts_in_a_row: int, ran: float) -> int:
@@ -185,6 +186,7 @@ class Holder:
         pipes: list[int] = []
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         close_after = [null]
+        stdin_keep: list[int] = []
         if tty:
             stdio = (null, None, None)
         elif client is None and not logging_cfg.readable:
@@ -193,6 +195,11 @@ class Holder:
             r1, w1 = os.pipe2(os.O_CLOEXEC)
             r2, w2 = os.pipe2(os.O_CLOEXEC)
             stdin = client[0] if client is not None and client[0] is not None else null
+            if client is None and (rec.get("Config") or {}).get("OpenStdin"):
+                # docker keeps a detached -i container's stdin open (no EOF): `cat` waits
+                stdin, keep = os.pipe2(os.O_CLOEXEC)
+                close_after.append(stdin)
+                stdin_keep.append(keep)
             pipes, stdio = [r1, r2], (stdin, w1, w2)
             close_after += [w1, w2]
         settings: dict[str, Any] = {}
@@ -214,7 +221,7 @@ class Holder:
         try:
             started = await trio.to_thread.run_sync(launch)
         except BaseException as e:
-            for fd in pipes:
+            for fd in pipes + stdin_keep:
                 os.close(fd)
             with best_effort(log, "destroy %s after a failed start", cid[:12]):
                 rt.destroy(spec)
@@ -233,7 +240,8 @@ class Holder:
             self.starting -= 1  # no await from here until the new pid is known
             for fd in close_after:
                 os.close(fd)
-        live = Live(cid, spec, started.pid, pty_master=started.pty_master)
+        live = Live(cid, spec, started.pid, pty_master=started.pty_master,
+                    stdin_keep=stdin_keep[0] if stdin_keep else None)
         self._hand_output(live, rec, logging_cfg, pipes, client, attached)
 
         def mark(r: Record) -> None:
@@ -310,6 +318,10 @@ class Holder:
             live.done.set()
 
     async def _finish(self, live: Live, code: int) -> None:
+        if live.stdin_keep is not None:
+            with contextlib.suppress(OSError):
+                os.close(live.stdin_keep)
+            live.stdin_keep = None
         with best_effort(log, "kill what is left of %s", live.cid[:12]):
             rt.kill_all(live.spec, signal.SIGKILL)
         with trio.move_on_after(10):  # an exec (a healthcheck) half set up joins late

@@ -29,6 +29,18 @@ def register(p: argparse.ArgumentParser, command: str) -> None:
                        help="print the environment used for interpolation")
         p.add_argument("--no-interpolate", action="store_true",
                        help="don't interpolate environment variables")
+        p.add_argument("--no-consistency", action="store_true",
+                       help="don't check model consistency - warning: may produce "
+                            "invalid Compose output")
+        p.add_argument("--no-env-resolution", action="store_true",
+                       help="don't resolve service env files")
+        p.add_argument("--models", action="store_true", help="print the model names")
+        for flag, why in (("--no-normalize", "don't normalize compose model"),
+                          ("--no-path-resolution", "don't resolve file paths"),
+                          ("--resolve-image-digests", "pin image tags to digests"),
+                          ("--lock-image-digests",
+                           "produce an override file with image digests")):
+            p.add_argument(flag, action="store_true", help=f"{why} (not supported yet)")
         p.add_argument("-o", "--output", metavar="FILE",
                        help="write the result to FILE instead of standard output")
         p.add_argument("service_names", nargs="*", metavar="SERVICE",
@@ -61,13 +73,16 @@ def load_raw(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
     return raw
 
 
-def load_project(args: argparse.Namespace, *, interpolate: bool = True) -> Any:
+def load_project(args: argparse.Namespace, *, interpolate: bool = True,
+                 **checks: bool) -> Any:
     """The validated project that the global options (``-f``, ``-p``, ...) designate;
-    its warnings are printed to stderr, as docker compose prints them."""
+    its warnings are printed to stderr, as docker compose prints them. ``checks`` go
+    to :func:`~pycompose.compose.model.validate` (``consistency``, ``env_files``,
+    ``lazy_env_files``)."""
     from pycompose.compose.loader import load
     from pycompose.compose.model import validate
 
-    project = validate(load(_load_options(args, interpolate)))
+    project = validate(load(_load_options(args, interpolate)), **checks)
     for message in project.warnings:
         print(f"WARN: {message}", file=sys.stderr)
     return project
@@ -77,7 +92,16 @@ def config(args: argparse.Namespace) -> int:
     from pycompose.compose import render
     from pycompose.compose.errors import ComposeError
 
+    for flag in ("no_normalize", "no_path_resolution", "resolve_image_digests",
+                 "lock_image_digests"):
+        if getattr(args, flag, False):
+            raise ComposeError(f"config --{flag.replace('_', '-')} is not supported by "
+                               "pycompose yet")
+    names = list(getattr(args, "service_names", None) or [])
     if args.variables:
+        if names:
+            print("WARN: service filtering is not applied when --variables is set, "
+                  "variables from the full model will be rendered", file=sys.stderr)
         return _write(args, _variables_text(args))
     fmt = args.format or "yaml"
     if fmt == "table":
@@ -85,18 +109,29 @@ def config(args: argparse.Namespace) -> int:
     if args.no_interpolate and not (args.environment or args.volumes or args.networks
                                     or args.profiles or args.images or args.hash):
         # the model as loaded, not the typed project: ${VAR} may stand where a
-        # number or a port is expected (docker compose's runConfigNoInterpolate)
-        names = list(getattr(args, "service_names", None) or [])
-        data = render.raw_model_dict(load_raw(args, interpolate=False), names)
-        missing = [n for n in names if n not in data.get("services", {})]
-        if missing:
-            raise ComposeError(f"no such service: {missing[0]}")
+        # number or a port is expected (docker compose's runConfigNoInterpolate),
+        # and all of it: the services named are not picked out
+        if names:
+            print("WARN: service filtering is not applied when --no-interpolate is set, "
+                  "the full model will be rendered", file=sys.stderr)
+        data = render.raw_model_dict(load_raw(args, interpolate=False), [])
         if args.services:
             return _write(args, "".join(f"{name}\n" for name in data.get("services", {})))
         text = render.to_json(data) if fmt == "json" else render.to_yaml(data)
         return _write(args, text)
-    project = load_project(args, interpolate=not args.no_interpolate)
-    project = project.selected(list(getattr(args, "service_names", None) or []))
+    hashed = [] if not args.hash or args.hash.strip() == "*" else \
+        [s.strip() for s in args.hash.split(",") if s.strip()]
+    # the env files of the services worked on are read, not every service's: a
+    # missing one elsewhere does not stop 'config web' or 'config --hash web'
+    project = load_project(args, interpolate=not args.no_interpolate,
+                           consistency=not args.no_consistency,
+                           env_files=not (args.no_env_resolution or args.services
+                                          or args.volumes or args.networks
+                                          or args.models),
+                           lazy_env_files=bool(names or hashed))
+    project = project.selected(names)
+    if not getattr(getattr(args, "global_options", None), "all_resources", False):
+        project = project.without_unused_resources()
     lines: list[str] | None = None
     if args.environment:
         # sorted as docker compose sorts them: the KEY=VALUE strings themselves
@@ -110,14 +145,17 @@ def config(args: argparse.Namespace) -> int:
     elif args.profiles:
         lines = render.all_profiles(project)
     elif args.images:
-        lines = [render.image_name(project, n) for n in sorted(project.services)]
+        lines = [i for n in sorted(project.services) for i in render.images_of(project, n)]
+    elif args.models:
+        lines = sorted({m.model for m in project.models.values() if m.model})
     elif args.hash:
-        wanted = sorted(project.services) if args.hash.strip() == "*" else \
-            [s.strip() for s in args.hash.split(",") if s.strip()]
+        wanted = hashed or sorted(project.services)
         lines = []
         for name in wanted:
             if name not in project.services:
                 raise ComposeError(f"no such service: {name}")
+            if name in project.env_errors:
+                raise project.env_errors[name]
             lines.append(f"{name} {render.service_hash(project, name)}")
     if lines is not None:
         text = "".join(f"{line}\n" for line in lines)

@@ -156,3 +156,14 @@ def test_cpus_out_of_range_and_a_relative_workdir_are_refused(engine: Engine) ->
              "absolute path\n"), r.stderr
     assert engine.ok("run", "--rm", "--cpus", str(n), "-w", "/tmp", "busybox", "pwd") == "/tmp\n"
     assert engine.ok("ls", "-aq") == ""
+
+
+def test_a_detached_interactive_container_keeps_its_stdin_open(engine: Engine) -> None:
+    """``run -d -i`` (compose's ``stdin_open``): no EOF on the container's stdin, as
+    docker keeps it open: ``cat`` waits; without ``-i`` it reads /dev/null and ends."""
+    cid = engine.ok("run", "-d", "-i", "--name", "held", "busybox", "cat").strip()
+    engine.ok("run", "-d", "--name", "eof", "busybox", "cat")
+    engine.wait_for("eof", "exited")
+    r = engine("inspect", "-f", "{{.State.Status}}", cid)
+    assert r.stdout.strip() == "running", r.stdout + r.stderr
+    engine.ok("rm", "-f", "held", "eof")

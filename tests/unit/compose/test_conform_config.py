@@ -162,6 +162,7 @@ services:
     image: busybox
     command: [run]
     entrypoint: []
+    networks: [front, ext]
 networks:
   front: {}
   ext: {external: true}
@@ -409,7 +410,7 @@ services:
     healthcheck: {retries: 3, interval: 5s, timeout: 1s, test: [CMD, x]}
     deploy: {endpoint_mode: vip, replicas: 1, mode: replicated}
     depends_on: {db: {required: true, restart: true, condition: service_started}}
-  db: {image: pg}
+  db: {image: pg, networks: [n]}
 networks:
   n: {labels: {a: b}, attachable: true, enable_ipv6: true, driver: bridge,
       ipam: {config: [{ip_range: 10.1.0.0/25, gateway: 10.1.0.1, subnet: 10.1.0.0/24}]}}
@@ -465,7 +466,7 @@ services:
       - {type: bind, source: ./c, target: /c, bind: {propagation: rslave}}
       - {type: volume, source: v, target: /v, volume: {nocopy: false}}
     depends_on: {db: {condition: service_started, restart: false}}
-  db: {image: pg}
+  db: {image: pg, networks: [n]}
 networks:
   n: {internal: false, attachable: false, enable_ipv6: false}
 volumes:
@@ -549,6 +550,14 @@ services:
   net: {image: n}
   other: {image: o}
 """})
+    # docker compose renders the whole model then, and says so
     assert run(["config", "--no-interpolate", "--services", "web"], capsys) == \
-        "api\nnet\nweb\n"
-    assert main(["config", "--no-interpolate", "nope"]) == 1
+        "api\nnet\nother\nweb\n"
+    assert main(["config", "--no-interpolate", "web"]) == 0
+    out, err = capsys.readouterr()
+    assert list(yaml.safe_load(out)["services"]) == ["api", "net", "other", "web"]
+    assert "service filtering is not applied when --no-interpolate is set" in err
+    assert main(["config", "--variables", "web"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split() == ["T", "false"]
+    assert "service filtering is not applied when --variables is set" in err

@@ -15,7 +15,7 @@
 Cases named ``m-*`` test the model (keys, syntaxes, errors), ``l-*`` the loader
 (interpolation, merge, extends, include), ``r-*`` are real-world-shaped projects
 (many services, secrets, builds, healthchecks, profiles, extends chains, includes).
-``options.yaml`` may also name ``env_files`` (``--env-file``). Regenerate an
+``options.yaml`` may also name ``env_files`` (``--env-file``) and ``all_resources``. Regenerate an
 ``expected.yaml`` after a deliberate change with
 ``python tests/unit/compose/test_corpus.py CASE...`` and read the diff.
 """
@@ -39,8 +39,17 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir(
 
 
 def run_case(case: Path) -> dict[str, Any]:
-    """``pycompose config`` of one case, as data (raises ComposeError)."""
-    return render.project_dict(load_case(case))
+    """``pycompose config`` of one case, as data (raises ComposeError): what no
+    service uses is left out, as the CLI leaves it out (``all_resources: true`` in
+    options.yaml keeps it, as ``--all-resources`` does)."""
+    return render.project_dict(as_printed(case, load_case(case)))
+
+
+def as_printed(case: Path, project: Project) -> Project:
+    options: dict[str, Any] = {}
+    if (case / "options.yaml").exists():
+        options = yaml.safe_load((case / "options.yaml").read_text()) or {}
+    return project if options.get("all_resources") else project.without_unused_resources()
 
 
 def load_case(case: Path) -> Project:
@@ -76,7 +85,7 @@ def test_case(name: str) -> None:
         assert "\n" not in str(info.value)
         return
     project = load_case(case)
-    got = render.project_dict(project)
+    got = render.project_dict(as_printed(case, project))
     warnings_file = case / "warnings.txt"
     if warnings_file.exists():
         for line in warnings_file.read_text().splitlines():

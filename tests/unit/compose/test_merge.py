@@ -101,9 +101,14 @@ def test_logging_options_merge_only_for_the_same_driver() -> None:
 
 
 def test_ulimits_merge_per_limit() -> None:
+    # the limits merge by name; each limit is replaced whole (compose-go's
+    # mergeUlimit): soft is not kept from the base when the override names hard only
     out = svc("services: {web: {ulimits: {nofile: {soft: 1, hard: 2}, nproc: 5}}}",
               "services: {web: {ulimits: {nofile: {hard: 3}}}}")
-    assert out["ulimits"] == {"nofile": {"soft": 1, "hard": 3}, "nproc": 5}
+    assert out["ulimits"] == {"nofile": {"hard": 3}, "nproc": 5}
+    out = svc("services: {web: {ulimits: {nofile: {soft: 1, hard: 2}, nproc: 5}}}",
+              "services: {web: {ulimits: {nofile: 7, nproc: {soft: 3, hard: 4}}}}")
+    assert out["ulimits"] == {"nofile": 7, "nproc": {"soft": 3, "hard": 4}}
 
 
 def test_reset_and_override() -> None:

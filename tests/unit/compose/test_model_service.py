@@ -173,7 +173,7 @@ configs:
     assert svc.configs is not None and svc.configs[1].mode == 0o440
     assert svc.dns == ["8.8.8.8"] and svc.tmpfs == ["/run"]
     assert svc.expose == ["80", "90"] and svc.group_add == ["audio", "100"]
-    assert svc.gpus is not None and svc.gpus[0].count == "all"
+    assert svc.gpus is not None and svc.gpus[0].count == -1  # all, as compose-go keeps it
     assert svc.extensions == {"x-anything": 1}
     assert svc.deploy is not None and svc.deploy.resources is not None
     assert svc.deploy.resources.limits is not None

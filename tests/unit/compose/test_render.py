@@ -118,7 +118,10 @@ def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (["config", "--volumes"], "cache\n"),
     (["config", "--profiles"], "db\ntools\n"),
     (["--profile", "*", "config", "--images"], "postgres\ntool\nbusybox\n"),
-    (["-p", "demo", "config", "--networks"], "back\ndefault\noutside\n"),
+    # what no enabled service uses is left out, as docker compose leaves it out
+    (["-p", "demo", "config", "--networks"], "default\n"),
+    (["-p", "demo", "--all-resources", "config", "--networks"], "back\ndefault\noutside\n"),
+    (["--profile", "db", "config", "--networks"], "back\ndefault\n"),
     (["config", "-q"], ""),
 ])
 def test_cli_lists(in_project: Path, capsys: pytest.CaptureFixture[str],

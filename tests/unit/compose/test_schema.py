@@ -40,14 +40,35 @@ def test_the_schema_is_the_specifications() -> None:
     assert "services" in schema["properties"]
 
 
+#: Service keys docker compose (compose-go's own copy of the schema, 2026-06) knows and
+#: the Specification's schema at the vendored commit does not have yet: set aside
+#: before validating (service key, or ``build.`` + build key), as are null models.
+NEWER_THAN_THE_SCHEMA = ("pre_start", "build.no_cache_filter")
+
+
+def without_newer_keys(data: dict[str, Any]) -> dict[str, Any]:
+    for svc in (data.get("services") or {}).values():
+        # compose-go's schema lets a service's model be null (``models: {llm: }``)
+        if isinstance(svc.get("models"), dict):
+            svc["models"] = {k: {} if v is None else v for k, v in svc["models"].items()}
+        for key in NEWER_THAN_THE_SCHEMA:
+            head, _, rest = key.partition(".")
+            if rest:
+                if isinstance(svc.get(head), dict):
+                    svc[head].pop(rest, None)
+            else:
+                svc.pop(head, None)
+    return data
+
+
 @pytest.mark.parametrize("name", LOADABLE)
 def test_config_output_validates(name: str) -> None:
     project = load_case(CORPUS / name)
     as_yaml = yaml.safe_load(render.escape_dollars(render.to_yaml(
         render.project_dict(project))))
-    assert problems(as_yaml) == []
+    assert problems(without_newer_keys(as_yaml)) == []
     as_json = json.loads(render.to_json(render.project_json_dict(project)))
-    assert problems(as_json) == []
+    assert problems(without_newer_keys(as_json)) == []
 
 
 def test_the_validator_does_reject_a_bad_file() -> None:

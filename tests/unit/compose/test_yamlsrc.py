@@ -111,3 +111,10 @@ def test_random_text_never_raises_anything_else(text: str) -> None:
         load_yaml(text, "fuzz.yml")
     except ComposeError:
         pass
+
+
+def test_underscores_make_no_float_as_go_yaml_reads_them() -> None:
+    # go-yaml's floats have no "_": these are strings (PyYAML's float constructor
+    # crashed on "._": an internal error instead of a project)
+    doc = plain(load_yaml("a: ._\nb: 1_0.5\nc: -._1\nd: 1.5\ne: 1e3\nf: 1_000\n", "x.yml"))
+    assert doc == {"a": "._", "b": "1_0.5", "c": "-._1", "d": 1.5, "e": 1000.0, "f": 1000}

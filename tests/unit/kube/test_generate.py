@@ -401,6 +401,7 @@ services:
     oom_score_adj: -500
     pid: host
     pids_limit: 10
+    pre_start: [{command: echo migrate}]
     post_start: [{command: echo started}]
     pre_stop: [{command: echo stopping}]
     privileged: true
