@@ -390,7 +390,7 @@ def _depends_on(value: Any) -> Any:
 class Device(Spec):
     source: str
     target: str | None = None
-    permissions: Annotated[str, BeforeValidator(wrap(syntax.device_permissions))] | None = None
+    permissions: str | None = None
 
 
 def _device(value: Any) -> Any:
@@ -609,8 +609,7 @@ class Service(Spec):
     depends_on: Annotated[dict[str, Dependency],
                           BeforeValidator(wrap(_depends_on))] | None = None
     deploy: Deploy | None = None
-    device_cgroup_rules: list[Annotated[str, BeforeValidator(
-        wrap(syntax.device_cgroup_rule))]] | None = None
+    device_cgroup_rules: TextList | None = None
     devices: list[Annotated[Device, BeforeValidator(wrap(_device))]] | None = None
     #: Empty entries are dropped (``dns: ${DNS}`` with DNS unset is no server, as
     #: compose-go's OmitEmpty has it).

@@ -411,29 +411,6 @@ def parse_device(value: Any) -> dict[str, Any]:
     return {"source": source, "target": target, "permissions": perms}
 
 
-_DEVICE_CGROUP_RULE = re.compile(r"[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}")
-
-
-def device_cgroup_rule(value: Any) -> str:
-    """One ``device_cgroup_rules`` entry, docker's ``TYPE MAJOR:MINOR ACCESS``."""
-    if not isinstance(value, str):
-        raise SyntaxProblem(f"expected a rule like 'c 10:200 rwm', got {kind_of(value)}")
-    if not _DEVICE_CGROUP_RULE.fullmatch(value):
-        raise SyntaxProblem(f"invalid device cgroup rule {value!r}: expected 'TYPE "
-                            "MAJOR:MINOR ACCESS' as 'c 10:200 rwm' (TYPE a, b or c; * for "
-                            "any major or minor; ACCESS some of r, w and m)")
-    return value
-
-
-def device_permissions(value: Any) -> str:
-    """A device's ``permissions``: some of r, w and m, each once."""
-    text = scalar_text(value)
-    if not text or not set(text) <= set("rwm") or len(set(text)) != len(text):
-        raise SyntaxProblem(f"invalid device permissions {text!r}: expected a combination "
-                            "of r, w and m")
-    return text
-
-
 _RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 
 

@@ -69,10 +69,6 @@ CASES = [
      4, 23, "services.web.ulimits.nofile.hard", "missing the required key 'hard'"),
     ("services:\n  web:\n    image: a\n    command: \"echo 'x\"\n",
      4, 14, "services.web.command", "cannot split the command"),
-    ("services:\n  web:\n    image: a\n    device_cgroup_rules: [\"c 1:3 rwm\", \"c 10 rw\"]\n",
-     4, 40, "services.web.device_cgroup_rules[1]", "invalid device cgroup rule 'c 10 rw'"),
-    ("services:\n  web:\n    image: a\n    devices: [{source: /dev/fuse, permissions: rx}]\n",
-     4, 48, "services.web.devices[0].permissions", "invalid device permissions 'rx'"),
     ("services:\n  web:\n    image: a\n    secrets: [{target: /x}]\n",
      4, 15, "services.web.secrets[0].source", "missing the required key 'source'"),
 ]

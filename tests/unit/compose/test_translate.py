@@ -217,3 +217,22 @@ services:
     assert o.device_cgroup_rules == [DeviceCgroupRule("c", 10, None, "rwm"),
                                      DeviceCgroupRule("b", None, None, "m")]
     assert T.create_request(p, "vpn", p.services["vpn"], 1) == o
+
+
+def test_bad_device_permissions_and_rules_load_and_are_refused_at_create(
+        tmp_path: Path) -> None:
+    """As compose-go: they load (``config`` prints them); the engine judges them."""
+    import pytest
+
+    from pycompose.engine.api import InvalidArgument
+
+    p = project(tmp_path, "services:\n  a:\n    image: busybox\n"
+                          "    devices: ['/dev/fuse:/dev/fuse:rx']\n")
+    with pytest.raises(InvalidArgument, match=r"invalid services.a.devices '/dev/fuse': "
+                                              r"bad mode specified: rx"):
+        T.create_request(p, "a", p.services["a"], 1)
+    p = project(tmp_path, "services:\n  a:\n    image: busybox\n"
+                          "    device_cgroup_rules: ['c 10 rw']\n")
+    with pytest.raises(InvalidArgument, match=r"invalid services.a.device_cgroup_rules: "
+                                              r"invalid device cgroup format 'c 10 rw'"):
+        T.create_request(p, "a", p.services["a"], 1)
