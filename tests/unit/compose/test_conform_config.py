@@ -25,14 +25,6 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for k in ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES",
-              "COMPOSE_ENV_FILES", "HOME_DIR", "IMG"):
-        monkeypatch.delenv(k, raising=False)
-    return tmp_path
-
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     assert main(argv) == 0

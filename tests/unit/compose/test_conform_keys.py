@@ -14,14 +14,6 @@ import yaml
 from pycompose.cli import main
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for k in ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_ENV_FILES"):
-        monkeypatch.delenv(k, raising=False)
-    return tmp_path
-
-
 def config(project: Path, capsys: pytest.CaptureFixture[str], *files: str,
            args: tuple[str, ...] = ()) -> dict[str, Any]:
     argv = ["-p", "t"]
