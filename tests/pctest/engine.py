@@ -5,6 +5,7 @@ containers (``containers/``, ``security/``): their conftest imports the fixture.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -14,6 +15,30 @@ from pathlib import Path
 import pytest
 
 from pctest.cli import run
+
+
+def lock_pid(root: Path, lock: str = "supervisor.lock") -> int | None:
+    """The pid a process of ``root`` wrote in its lock file (the supervisor's, the log
+    keeper's ``logs.lock``), if that process is alive."""
+    try:
+        pid = int((root / lock).read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def stop_supervisors(root: Path, timeout: float = 20) -> None:
+    """Ask every supervisor of ``root`` to shut down (one a racing client started late
+    too) until neither it nor its log keeper is left."""
+    from pycompose.engine import client
+
+    deadline = time.monotonic() + timeout
+    while (lock_pid(root) or lock_pid(root, "logs.lock")) and time.monotonic() < deadline:
+        if lock_pid(root):
+            with contextlib.suppress(Exception):
+                client.request(root, {"op": "shutdown"}, start=False)
+        time.sleep(0.05)
 
 
 class Engine:
@@ -33,15 +58,7 @@ class Engine:
         return run(list(args))
 
     def supervisor_pid(self) -> int | None:
-        try:
-            pid = int((self.root / "supervisor.lock").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return lock_pid(self.root)
 
     def wait_for(self, ref: str, status: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout

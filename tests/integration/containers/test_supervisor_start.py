@@ -14,19 +14,13 @@ import threading
 import time
 from pathlib import Path
 
+from pctest.engine import stop_supervisors
+
 from pycompose.engine import client
 
 CLIENT = ("import sys; from pathlib import Path; from pycompose.engine import client; "
           "print(client.request(Path(sys.argv[1]), {'op': 'ping'}).get('ok'))")
 
-
-def _pid(root: Path, lock: str) -> int | None:
-    try:
-        pid = int((root / lock).read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
 
 
 def _supervisors(root: Path) -> set[tuple[int, int]]:
@@ -102,10 +96,4 @@ def test_many_requests_at_once_start_one_supervisor(no_leaks: Path) -> None:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        deadline = time.monotonic() + 20
-        while (_pid(root, "supervisor.lock") or _pid(root, "logs.lock")) and \
-                time.monotonic() < deadline:
-            if _pid(root, "supervisor.lock"):
-                with contextlib.suppress(Exception):
-                    client.request(root, {"op": "shutdown"}, start=False)
-            time.sleep(0.05)
+        stop_supervisors(root)

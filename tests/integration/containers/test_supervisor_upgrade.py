@@ -5,24 +5,14 @@ An upgrade is stood for by another code-stamp salt (engine/client.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from pctest.engine import lock_pid, stop_supervisors
 
 from pycompose.engine import client
-
-
-def _supervisor_pid(root: Path, lock: str = "supervisor.lock") -> int | None:
-    try:
-        pid = int((root / lock).read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
 
 
 def test_clients_of_new_code_all_reach_the_new_supervisor(
@@ -34,7 +24,7 @@ def test_clients_of_new_code_all_reach_the_new_supervisor(
     stepped_down = 0
     try:
         for version in range(1, 6):  # five upgrades, eight clients of each at once
-            old = _supervisor_pid(root)
+            old = lock_pid(root)
             monkeypatch.setenv("_PYCOMPOSE_STAMP_SALT", f"-{version}")
 
             def one() -> None:
@@ -48,15 +38,9 @@ def test_clients_of_new_code_all_reach_the_new_supervisor(
                 time.sleep(0.0005)
             for t in threads:
                 t.join(60)
-            stepped_down += _supervisor_pid(root) != old
+            stepped_down += lock_pid(root) != old
         assert not errors, errors
         assert stepped_down  # the race was run: an old one left for a new one
     finally:
         # every supervisor, also one a racing client spawned late, then the log keeper
-        deadline = time.monotonic() + 20
-        while (_supervisor_pid(root) or _supervisor_pid(root, "logs.lock")) and \
-                time.monotonic() < deadline:
-            if _supervisor_pid(root):
-                with contextlib.suppress(Exception):
-                    client.request(root, {"op": "shutdown"}, start=False)
-            time.sleep(0.05)
+        stop_supervisors(root)
