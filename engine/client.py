@@ -100,7 +100,7 @@ def _try_connect(path: Path) -> Conn | None:
     return Conn(s)
 
 
-#: the fd a starting supervisor finds its ready pipe on (server.py: tell_ready)
+#: the fd a starting supervisor finds its ready pipe on (supervisor/server.py: Ready)
 READY_FD = 3
 
 
