@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.requests import DeviceCgroupRule, DeviceMapping, parse_device_cgroup_rule
-from ..errors import InvalidArgument, NotFound
+from ..errors import EngineError, InvalidArgument, NotFound
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,18 @@ def gather(mapping: DeviceMapping) -> list[HostNode]:
     return out
 
 
-def gather_all(mappings: list[DeviceMapping]) -> list[HostNode]:
-    return [node for m in mappings for node in gather(m)]
+def gather_all(mappings: list[DeviceMapping], *, strict: bool = True) -> list[HostNode]:
+    """Every mapping's host nodes; with ``strict=False`` those that are there now (a
+    container adopted after a restart keeps running with a device unplugged since:
+    its spec, rebuilt to watch and remove it, must not fail for that)."""
+    out: list[HostNode] = []
+    for m in mappings:
+        try:
+            out += gather(m)
+        except EngineError:
+            if strict:
+                raise
+    return out
 
 
 def host_config(devices: list[DeviceMapping], rules: list[DeviceCgroupRule]
@@ -118,7 +128,8 @@ def rules_of(host: dict[str, Any]) -> list[DeviceCgroupRule]:
             for r in host.get("DeviceCgroupRules") or []]
 
 
-def runtime_devices(host: dict[str, Any], privileged: bool) -> tuple[list[Any], list[Any] | None]:
+def runtime_devices(host: dict[str, Any], privileged: bool, *, strict: bool = True
+                    ) -> tuple[list[Any], list[Any] | None]:
     """The runtime spec's device nodes and device-cgroup rules for a record's
     HostConfig: (nodes, rules), rules None for the runtime's default allowlist.
 
@@ -130,7 +141,7 @@ def runtime_devices(host: dict[str, Any], privileged: bool) -> tuple[list[Any], 
     from ..runtime.devices import DEFAULT_ALLOW_RULES
     from ..runtime.spec import DeviceNode, DeviceRule
 
-    nodes = gather_all(mappings_of(host))
+    nodes = gather_all(mappings_of(host), strict=strict)
     extra = rules_of(host)
     spec_nodes = [DeviceNode(path=n.path, kind=n.kind, major=n.major, minor=n.minor,
                              file_mode=n.mode, uid=n.uid, gid=n.gid, source=n.host_path)

@@ -721,7 +721,7 @@ class Holder:
                 rt.process_start_time(pid) == was.start_time
             spec = None
             with best_effort(log, "rebuild the spec of %s", cid[:12]):
-                spec = records.runtime_spec(self.root, rec)
+                spec = records.runtime_spec(self.root, rec, starting=False)
             if alive and spec is not None:
                 live = Live(cid, spec, pid, child=False)
                 live.log = self.logs.adopted(cid)  # its output went on through the keeper

@@ -416,8 +416,11 @@ def resolv_for_own_netns(host_text: str, resolved_text: str = "") -> str:
     return "\n".join(keep) + "\n"
 
 
-def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None = None) -> Any:
-    """The runtime's ContainerSpec for starting ``rec``."""
+def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None = None, *,
+                 starting: bool = True) -> Any:
+    """The runtime's ContainerSpec for starting ``rec``; ``starting=False`` for one
+    that runs already (adopted after a restart), whose host devices are not required
+    to be there still."""
     from ..runtime.spec import (  # type: ignore[import-not-found,unused-ignore]
         ContainerSpec,
         IdMap,
@@ -487,7 +490,8 @@ def runtime_spec(root: Path, rec: Record, console_size: tuple[int, int] | None =
     if uid_map:
         namespaces["user"] = None
         gid_map = gid_map or uid_map
-    devices, device_rules = D.runtime_devices(host, bool(host["Privileged"]))
+    devices, device_rules = D.runtime_devices(host, bool(host["Privileged"]),
+                                              strict=starting)
     return ContainerSpec(
         id=cid, root=str(cdir / "rt"),
         rootfs=Rootfs(lowerdirs=gd["LowerDir"].split(":"), upperdir=gd["UpperDir"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -176,3 +177,22 @@ def test_in_a_user_namespace_the_hosts_node_is_bound(engine: Engine) -> None:
                "echo x > /dev/mynull && echo wrote")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["a:e5", "1:3", "wrote"]
+
+
+def test_a_running_container_whose_device_went_is_adopted_after_a_restart(
+        engine: Engine, tmp_path: Path) -> None:
+    """A supervisor killed while a container runs, and the container's host device gone
+    (unplugged) before the next one starts: the container is adopted and can be
+    removed. Rebuilding its spec failed on the device, so it was marked exited while
+    its processes ran on, held by nothing."""
+    node = tmp_path / "pcdev"
+    os.mknod(node, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    engine.ok("run", "-d", "--name", "plugged", "--device", f"{node}:/dev/x", "busybox",
+              "sleep", "300")
+    pid = engine.supervisor_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    node.unlink()
+    assert engine.ok("inspect", "-f", "{{.State.Status}}", "plugged").strip() == "running"
+    engine.ok("rm", "-f", "plugged")
+    assert engine.ok("ls", "-aq") == ""
